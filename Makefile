@@ -1,0 +1,46 @@
+# mqstore — build, run, test.
+GO       ?= go
+DATA     ?= ./data
+# Packages whose tests exercise goroutines run under the race detector.
+RACE_PKGS = ./internal/... ./commitlog/... ./consumequeue/... ./index/... ./store/... ./txn/... ./remoting/... ./namesrv/... ./broker/...
+FUZZTIME ?= 10s
+
+.PHONY: all build run test test-race test-short bench fuzz lint clean
+
+all: lint build test
+
+build:
+	$(GO) build ./...
+
+run:
+	@if [ -d cmd/mqstore ]; then \
+		$(GO) run ./cmd/mqstore -storePathRootDir $(DATA); \
+	else \
+		echo "mqstore: the server binary (cmd/mqstore) does not exist yet; the storage engine is usable as a library (see README)"; \
+		exit 1; \
+	fi
+
+# test: the whole suite, what CI runs. Concurrent packages run with -race.
+test: lint
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race $$($(GO) list $(RACE_PKGS) 2>/dev/null)
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# fuzz: every fuzz target for FUZZTIME each.
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list='^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$target"; \
+			$(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+lint:
+	@out=$$(find . -name '*.go' -not -path './.git/*' -not -path './data/*' | xargs -r gofmt -l); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf $(DATA)

@@ -1,0 +1,381 @@
+package mapped
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/edsrzf/mmap-go"
+	"golang.org/x/sys/unix"
+)
+
+// Errors returned by File and Queue.
+var (
+	// ErrClosed is returned by operations on a closed or destroyed file or queue.
+	ErrClosed = errors.New("mapped: closed")
+	// ErrBadSize is returned when an existing file's length differs from the expected file size.
+	ErrBadSize = errors.New("mapped: file has the wrong size")
+	// ErrNoSpace is returned when an append does not fit in the file.
+	ErrNoSpace = errors.New("mapped: not enough space in file")
+	// ErrNotFound is returned when no file holds the requested offset.
+	ErrNotFound = errors.New("mapped: no file holds the offset")
+)
+
+const pageSize = 4096
+
+// File is a fixed-size file mapped into memory once, read-write and shared.
+//
+// One writer appends (the caller serialises writers); any number of readers read bytes below
+// WrotePosition concurrently. A reader that keeps a slice of the mapping beyond the call that
+// produced it must hold a reference (Retain / Release): the mapping is unmapped only when the
+// last reference is released after Destroy or Close.
+type File struct {
+	path       string
+	fromOffset int64
+	size       int64
+	file       *os.File
+	data       mmap.MMap
+
+	// wrote is the number of bytes appended; readers never read past it.
+	wrote atomic.Int64
+	// flushed is the number of bytes known to be on disk (msync returned).
+	flushed atomic.Int64
+	// lastWrite is the unix-nanosecond time of the last append, for retention by age.
+	lastWrite atomic.Int64
+
+	// refs counts the owner's reference (1) plus readers. When it reaches 0 the mapping is released.
+	refs atomic.Int32
+	// remove says whether the file is deleted from disk when the last reference goes.
+	remove atomic.Bool
+	// dropped is set once the owner's reference was given up (Close or Destroy).
+	dropped atomic.Bool
+
+	// flushMu serialises msync calls so flushed only moves forward.
+	flushMu sync.Mutex
+	// releaseErr is the error of the final unmap/close/remove, read after refs reached 0.
+	releaseErr error
+	released   chan struct{}
+}
+
+// Create makes a new file of exactly size bytes at path, preallocated with fallocate so the
+// mapping has no sparse holes (a write into a hole on a full disk is SIGBUS, not an error), and maps it.
+func Create(path string, fromOffset, size int64) (*File, error) {
+	if size <= 0 {
+		return nil, fmt.Errorf("mapped: create %s: invalid size %d", path, size)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("mapped: create: %w", err)
+	}
+	if err := fallocate(f, size); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("mapped: preallocate %s (%d bytes): %w", path, size, err)
+	}
+	mf, err := mapFile(f, path, fromOffset, size)
+	if err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	return mf, nil
+}
+
+// Open maps an existing file, which must be exactly size bytes long. Its write and flushed
+// positions start at size (the file counts as full); recovery moves them back with Truncate.
+func Open(path string, fromOffset, size int64) (*File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("mapped: open: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("mapped: stat %s: %w", path, err)
+	}
+	if st.Size() != size {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s is %d bytes, want %d", ErrBadSize, path, st.Size(), size)
+	}
+	mf, err := mapFile(f, path, fromOffset, size)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	mf.wrote.Store(size)
+	mf.flushed.Store(size)
+	mf.lastWrite.Store(st.ModTime().UnixNano())
+	return mf, nil
+}
+
+func mapFile(f *os.File, path string, fromOffset, size int64) (*File, error) {
+	data, err := mmap.MapRegion(f, int(size), mmap.RDWR, 0, 0)
+	if err != nil {
+		return nil, fmt.Errorf("mapped: mmap %s: %w", path, err)
+	}
+	mf := &File{
+		path:       path,
+		fromOffset: fromOffset,
+		size:       size,
+		file:       f,
+		data:       data,
+		released:   make(chan struct{}),
+	}
+	mf.refs.Store(1)
+	return mf, nil
+}
+
+func fallocate(f *os.File, size int64) error {
+	for {
+		err := unix.Fallocate(int(f.Fd()), 0, 0, size)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EOPNOTSUPP || err == unix.ENOSYS {
+			// File systems without fallocate (tmpfs on old kernels): write zeros instead so
+			// that no block is left unallocated.
+			return writeZeros(f, size)
+		}
+		return err
+	}
+}
+
+func writeZeros(f *os.File, size int64) error {
+	zero := make([]byte, 1<<20)
+	for off := int64(0); off < size; off += int64(len(zero)) {
+		n := min(int64(len(zero)), size-off)
+		if _, err := f.WriteAt(zero[:n], off); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Path returns the file's path.
+func (f *File) Path() string { return f.path }
+
+// FromOffset is the global offset of the file's first byte (its name).
+func (f *File) FromOffset() int64 { return f.fromOffset }
+
+// Size is the fixed file size.
+func (f *File) Size() int64 { return f.size }
+
+// WrotePosition is the number of bytes appended to the file.
+func (f *File) WrotePosition() int64 { return f.wrote.Load() }
+
+// FlushedPosition is the number of bytes known to be durable.
+func (f *File) FlushedPosition() int64 { return f.flushed.Load() }
+
+// Remaining is the number of bytes that can still be appended.
+func (f *File) Remaining() int64 { return f.size - f.wrote.Load() }
+
+// IsFull reports whether nothing more can be appended.
+func (f *File) IsFull() bool { return f.wrote.Load() >= f.size }
+
+// LastWrite returns the time of the last append (unix nanoseconds), or the file's modification
+// time for a file opened from disk.
+func (f *File) LastWrite() int64 { return f.lastWrite.Load() }
+
+// Bytes returns the whole mapping. Bytes at or beyond WrotePosition are not published yet.
+// The slice is valid while the caller holds a reference.
+func (f *File) Bytes() []byte { return f.data }
+
+// Readable returns the published bytes [pos, WrotePosition). Valid while a reference is held.
+func (f *File) Readable(pos int64) []byte {
+	w := f.wrote.Load()
+	if pos < 0 || pos >= w {
+		return nil
+	}
+	return f.data[pos:w:w]
+}
+
+// Append copies b at the write position and publishes it. Only one goroutine may append at a time.
+func (f *File) Append(b []byte) error {
+	w := f.wrote.Load()
+	if int64(len(b)) > f.size-w {
+		return ErrNoSpace
+	}
+	copy(f.data[w:], b)
+	f.wrote.Store(w + int64(len(b)))
+	return nil
+}
+
+// Reserve returns the unpublished space [WrotePosition, WrotePosition+n) for the single writer to fill
+// in place; Publish(n) then makes it readable. It returns nil when n bytes do not fit.
+func (f *File) Reserve(n int) []byte {
+	w := f.wrote.Load()
+	if int64(n) > f.size-w {
+		return nil
+	}
+	return f.data[w : w+int64(n) : w+int64(n)]
+}
+
+// Publish advances the write position by n bytes written through Reserve.
+func (f *File) Publish(n int) {
+	f.wrote.Add(int64(n))
+}
+
+// Touch records an append time (used by writers that Publish many appends at once).
+func (f *File) Touch(unixNano int64) { f.lastWrite.Store(unixNano) }
+
+// SetWrotePosition moves the write and flushed positions (used by recovery and truncation).
+// Bytes from pos to the old write position are zeroed so stale records never reappear.
+func (f *File) SetWrotePosition(pos int64) {
+	if pos < 0 {
+		pos = 0
+	}
+	if pos > f.size {
+		pos = f.size
+	}
+	old := f.wrote.Load()
+	if old > pos {
+		clear(f.data[pos:old])
+	}
+	f.wrote.Store(pos)
+	if f.flushed.Load() > pos {
+		f.flushed.Store(pos)
+	}
+}
+
+// ZeroFrom clears the bytes from pos to the end of the file (a torn tail after a crash may leave
+// garbage beyond the write position of a file opened from disk).
+func (f *File) ZeroFrom(pos int64) {
+	if pos < 0 || pos >= f.size {
+		return
+	}
+	// Clear only pages that are not already zero to avoid dirtying the whole file.
+	for start := pos; start < f.size; {
+		end := min(f.size, (start/pageSize+1)*pageSize)
+		page := f.data[start:end]
+		if !isZero(page) {
+			clear(page)
+		}
+		start = end
+	}
+}
+
+func isZero(b []byte) bool {
+	for len(b) >= 8 {
+		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Flush makes the written bytes durable with msync(MS_SYNC) of the dirty range and returns the
+// new flushed position. The flushed position is published only after msync returned.
+func (f *File) Flush() (int64, error) {
+	f.flushMu.Lock()
+	defer f.flushMu.Unlock()
+	w := f.wrote.Load()
+	fl := f.flushed.Load()
+	if w <= fl {
+		return fl, nil
+	}
+	start := fl &^ (pageSize - 1)
+	if err := unix.Msync(f.data[start:w], unix.MS_SYNC); err != nil {
+		return fl, fmt.Errorf("mapped: msync %s: %w", f.path, err)
+	}
+	f.flushed.Store(w)
+	return w, nil
+}
+
+// Advise passes a madvise hint (for example unix.MADV_SEQUENTIAL or unix.MADV_WILLNEED) for the whole file.
+func (f *File) Advise(advice int) error {
+	return unix.Madvise(f.data, advice)
+}
+
+// Warm faults in every page of the mapping for writing so the first appends do not page-fault.
+// It uses MADV_POPULATE_WRITE where the kernel has it (no data is written) and otherwise writes
+// a zero byte into every page that is beyond the write position.
+func (f *File) Warm() error {
+	if err := unix.Madvise(f.data, unix.MADV_POPULATE_WRITE); err == nil {
+		return nil
+	}
+	for off := (f.wrote.Load() + pageSize - 1) &^ (pageSize - 1); off < f.size; off += pageSize {
+		f.data[off] = 0
+	}
+	return nil
+}
+
+// Retain takes a reader reference. It returns false when the file is already released.
+func (f *File) Retain() bool {
+	for {
+		n := f.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if f.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// Release drops a reference. The last release unmaps the file (and deletes it after Destroy).
+func (f *File) Release() {
+	if f.refs.Add(-1) == 0 {
+		f.releaseErr = f.free()
+		close(f.released)
+	}
+}
+
+func (f *File) free() error {
+	err := f.data.Unmap()
+	if cerr := f.file.Close(); err == nil {
+		err = cerr
+	}
+	if f.remove.Load() {
+		if rerr := os.Remove(f.path); err == nil && rerr != nil && !os.IsNotExist(rerr) {
+			err = rerr
+		}
+	}
+	return err
+}
+
+// Close drops the owner's reference: the mapping goes away once no reader holds it. It returns
+// the unmap error if the mapping was released right away.
+func (f *File) Close() error {
+	return f.drop(false)
+}
+
+// Destroy drops the owner's reference and deletes the file once no reader holds it.
+func (f *File) Destroy() error {
+	return f.drop(true)
+}
+
+func (f *File) drop(remove bool) error {
+	if remove {
+		f.remove.Store(true)
+	}
+	if !f.dropped.CompareAndSwap(false, true) {
+		if remove {
+			select {
+			case <-f.released:
+				if err := os.Remove(f.path); err != nil && !os.IsNotExist(err) {
+					return err
+				}
+			default:
+			}
+		}
+		return nil
+	}
+	f.Release()
+	select {
+	case <-f.released:
+		return f.releaseErr
+	default:
+		return nil
+	}
+}
+
+// Released is closed when the mapping has been released.
+func (f *File) Released() <-chan struct{} { return f.released }

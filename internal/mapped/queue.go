@@ -1,0 +1,468 @@
+package mapped
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// NameLen is the length of a file name: the start offset as 20 zero-padded decimal digits.
+const NameLen = 20
+
+// FileName returns the 20-digit name of the file starting at offset.
+func FileName(offset int64) string {
+	return fmt.Sprintf("%020d", offset)
+}
+
+// QueueOptions configures a Queue.
+type QueueOptions struct {
+	// FileSize is the fixed size of every file. Required.
+	FileSize int64
+	// Preallocate creates the next file in the background as soon as a file is started, so a
+	// roll finds it ready.
+	Preallocate bool
+	// Warm faults in the pages of preallocated files (see File.Warm).
+	Warm bool
+}
+
+// Queue is an ordered list of contiguous fixed-size files in one directory, named by the global
+// offset of their first byte. One goroutine writes (appends, rolls, truncates, deletes); readers
+// use the snapshot returned by Files or take a reference with Acquire.
+type Queue struct {
+	dir  string
+	opts QueueOptions
+
+	// mu serialises changes of the file list (files) made by the writer, truncation and retention.
+	mu sync.Mutex
+	// files is the current immutable snapshot of the file list, oldest first.
+	files atomic.Pointer[[]*File]
+
+	// flushedWhere is the global offset up to which data is durable.
+	flushedWhere atomic.Int64
+
+	// allocMu guards the background allocator's state: allocPending, allocReady, allocErr.
+	allocMu      sync.Mutex
+	allocCond    *sync.Cond
+	allocPending int64 // offset being created in the background, or -1
+	allocReady   *File // a created file not yet in the list
+	allocErr     error
+	allocKick    chan struct{}
+	quit         chan struct{}
+	done         chan struct{}
+	closed       atomic.Bool
+}
+
+// OpenQueue opens (creating it if needed) the directory dir and maps every file in it. Every
+// file must have exactly opts.FileSize bytes, and files must be contiguous. Loaded files count
+// as full; the owner's recovery moves the end back with Truncate.
+func OpenQueue(dir string, opts QueueOptions) (*Queue, error) {
+	if opts.FileSize <= 0 {
+		return nil, fmt.Errorf("mapped: queue %s: file size must be positive", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("mapped: queue: %w", err)
+	}
+	q := &Queue{
+		dir:          dir,
+		opts:         opts,
+		allocPending: -1,
+		allocKick:    make(chan struct{}, 1),
+		quit:         make(chan struct{}),
+		done:         make(chan struct{}),
+	}
+	q.allocCond = sync.NewCond(&q.allocMu)
+	files, err := q.load()
+	if err != nil {
+		return nil, err
+	}
+	q.files.Store(&files)
+	if len(files) > 0 {
+		last := files[len(files)-1]
+		q.flushedWhere.Store(last.FromOffset() + last.FlushedPosition())
+	}
+	go q.allocator()
+	return q, nil
+}
+
+func (q *Queue) load() ([]*File, error) {
+	entries, err := os.ReadDir(q.dir)
+	if err != nil {
+		return nil, fmt.Errorf("mapped: queue: %w", err)
+	}
+	var offsets []int64
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || len(name) != NameLen {
+			continue
+		}
+		off, err := strconv.ParseInt(name, 10, 64)
+		if err != nil || off < 0 {
+			continue
+		}
+		offsets = append(offsets, off)
+	}
+	slices.Sort(offsets)
+	files := make([]*File, 0, len(offsets))
+	for i, off := range offsets {
+		if i > 0 && off != offsets[i-1]+q.opts.FileSize {
+			closeAll(files)
+			return nil, fmt.Errorf("mapped: queue %s: gap between files %s and %s", q.dir, FileName(offsets[i-1]), FileName(off))
+		}
+		f, err := Open(filepath.Join(q.dir, FileName(off)), off, q.opts.FileSize)
+		if err != nil {
+			closeAll(files)
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+func closeAll(files []*File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
+
+// Dir returns the queue's directory.
+func (q *Queue) Dir() string { return q.dir }
+
+// FileSize returns the size of every file.
+func (q *Queue) FileSize() int64 { return q.opts.FileSize }
+
+// Files returns the current snapshot of files, oldest first. The slice must not be modified.
+// A reader that keeps a file's bytes must Retain it.
+func (q *Queue) Files() []*File { return *q.files.Load() }
+
+// Last returns the newest file, or nil.
+func (q *Queue) Last() *File {
+	files := q.Files()
+	if len(files) == 0 {
+		return nil
+	}
+	return files[len(files)-1]
+}
+
+// First returns the oldest file, or nil.
+func (q *Queue) First() *File {
+	files := q.Files()
+	if len(files) == 0 {
+		return nil
+	}
+	return files[0]
+}
+
+// MinOffset is the start offset of the oldest file, or -1 when the queue is empty.
+func (q *Queue) MinOffset() int64 {
+	if f := q.First(); f != nil {
+		return f.FromOffset()
+	}
+	return -1
+}
+
+// MaxOffset is the global offset one past the last published byte (0 when empty).
+func (q *Queue) MaxOffset() int64 {
+	if f := q.Last(); f != nil {
+		return f.FromOffset() + f.WrotePosition()
+	}
+	return 0
+}
+
+// FlushedOffset is the global offset up to which data is durable.
+func (q *Queue) FlushedOffset() int64 { return q.flushedWhere.Load() }
+
+// SetFlushedOffset records the durable offset (used by recovery).
+func (q *Queue) SetFlushedOffset(off int64) { q.flushedWhere.Store(off) }
+
+// Find returns the file that holds offset, without taking a reference, or nil.
+func (q *Queue) Find(offset int64) *File {
+	return findIn(q.Files(), offset, q.opts.FileSize)
+}
+
+func findIn(files []*File, offset, size int64) *File {
+	if len(files) == 0 {
+		return nil
+	}
+	first := files[0].FromOffset()
+	if offset < first {
+		return nil
+	}
+	i := (offset - first) / size
+	if i >= int64(len(files)) {
+		return nil
+	}
+	f := files[i]
+	if offset < f.FromOffset() || offset >= f.FromOffset()+size {
+		return nil
+	}
+	return f
+}
+
+// Acquire returns the file that holds offset with a reference taken; the caller must Release it.
+func (q *Queue) Acquire(offset int64) (*File, error) {
+	for range 3 {
+		f := q.Find(offset)
+		if f == nil {
+			return nil, fmt.Errorf("%w: %d in %s", ErrNotFound, offset, q.dir)
+		}
+		if f.Retain() {
+			return f, nil
+		}
+		// Deleted concurrently: the snapshot is stale, look again.
+	}
+	return nil, fmt.Errorf("%w: %d in %s", ErrNotFound, offset, q.dir)
+}
+
+// LastOrCreate returns the newest file if it has room, or starts the next one. When the queue is
+// empty the first file starts at startOffset rounded down to a file boundary.
+func (q *Queue) LastOrCreate(startOffset int64) (*File, error) {
+	if last := q.Last(); last != nil && !last.IsFull() {
+		return last, nil
+	}
+	return q.Roll(startOffset)
+}
+
+// Roll starts a new file after the newest one (or at startOffset rounded down when empty),
+// taking the preallocated file when it is ready.
+func (q *Queue) Roll(startOffset int64) (*File, error) {
+	if q.closed.Load() {
+		return nil, ErrClosed
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	files := q.Files()
+	var offset int64
+	if n := len(files); n > 0 {
+		last := files[n-1]
+		if !last.IsFull() {
+			return last, nil
+		}
+		offset = last.FromOffset() + q.opts.FileSize
+	} else {
+		offset = startOffset - startOffset%q.opts.FileSize
+	}
+	f, err := q.takeOrCreate(offset)
+	if err != nil {
+		return nil, err
+	}
+	next := make([]*File, len(files), len(files)+1)
+	copy(next, files)
+	next = append(next, f)
+	q.files.Store(&next)
+	if q.opts.Preallocate {
+		q.requestAlloc(offset + q.opts.FileSize)
+	}
+	return f, nil
+}
+
+func (q *Queue) takeOrCreate(offset int64) (*File, error) {
+	q.allocMu.Lock()
+	for q.allocPending == offset {
+		q.allocCond.Wait()
+	}
+	ready := q.allocReady
+	q.allocReady = nil
+	q.allocErr = nil
+	q.allocMu.Unlock()
+	if ready != nil {
+		if ready.FromOffset() == offset {
+			ready.Touch(time.Now().UnixNano())
+			return ready, nil
+		}
+		ready.Destroy()
+	}
+	path := filepath.Join(q.dir, FileName(offset))
+	f, err := Create(path, offset, q.opts.FileSize)
+	if errors.Is(err, os.ErrExist) {
+		// A file left by an earlier preallocation that was not in the list (stale): replace it.
+		os.Remove(path)
+		f, err = Create(path, offset, q.opts.FileSize)
+	}
+	if err != nil {
+		return nil, err
+	}
+	f.Touch(time.Now().UnixNano())
+	return f, nil
+}
+
+func (q *Queue) requestAlloc(offset int64) {
+	q.allocMu.Lock()
+	if q.allocReady == nil && q.allocPending < 0 {
+		q.allocPending = offset
+		select {
+		case q.allocKick <- struct{}{}:
+		default:
+		}
+	}
+	q.allocMu.Unlock()
+}
+
+// allocator creates the requested next file in the background.
+func (q *Queue) allocator() {
+	defer close(q.done)
+	for {
+		select {
+		case <-q.quit:
+			return
+		case <-q.allocKick:
+		}
+		q.allocMu.Lock()
+		offset := q.allocPending
+		q.allocMu.Unlock()
+		if offset < 0 {
+			continue
+		}
+		path := filepath.Join(q.dir, FileName(offset))
+		os.Remove(path) // a stale preallocated file from an earlier run
+		f, err := Create(path, offset, q.opts.FileSize)
+		if err == nil && q.opts.Warm {
+			f.Warm()
+		}
+		q.allocMu.Lock()
+		q.allocPending = -1
+		if err != nil {
+			q.allocErr = err
+		} else {
+			q.allocReady = f
+		}
+		q.allocCond.Broadcast()
+		q.allocMu.Unlock()
+	}
+}
+
+// Truncate drops every byte at or after offset: files starting after it are deleted, the file
+// holding it is cut (and its tail zeroed).
+func (q *Queue) Truncate(offset int64) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	files := q.Files()
+	keep := make([]*File, 0, len(files))
+	var firstErr error
+	for _, f := range files {
+		switch {
+		case f.FromOffset()+q.opts.FileSize <= offset:
+			keep = append(keep, f)
+		case f.FromOffset() <= offset:
+			f.SetWrotePosition(offset - f.FromOffset())
+			f.ZeroFrom(offset - f.FromOffset())
+			keep = append(keep, f)
+		default:
+			if err := f.Destroy(); err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	q.files.Store(&keep)
+	if q.flushedWhere.Load() > offset {
+		q.flushedWhere.Store(offset)
+	}
+	return firstErr
+}
+
+// DeleteFront deletes files from the oldest while keep returns false for them, never the newest
+// file, at most max files (max <= 0: no limit). A deleted file disappears from disk once no
+// reader holds it. It returns the number of files deleted.
+func (q *Queue) DeleteFront(max int, expired func(*File) bool) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	files := q.Files()
+	n := 0
+	var firstErr error
+	for n < len(files)-1 && (max <= 0 || n < max) && expired(files[n]) {
+		if err := files[n].Destroy(); err != nil && firstErr == nil {
+			firstErr = err
+		}
+		n++
+	}
+	if n > 0 {
+		rest := slices.Clone(files[n:])
+		q.files.Store(&rest)
+	}
+	return n, firstErr
+}
+
+// DeleteOlderThan deletes files (never the newest) whose last write is before t.
+func (q *Queue) DeleteOlderThan(t time.Time, max int) (int, error) {
+	limit := t.UnixNano()
+	return q.DeleteFront(max, func(f *File) bool { return f.LastWrite() < limit })
+}
+
+// DeleteBelow deletes files (never the newest) that end at or before offset.
+func (q *Queue) DeleteBelow(offset int64, max int) (int, error) {
+	size := q.opts.FileSize
+	return q.DeleteFront(max, func(f *File) bool { return f.FromOffset()+size <= offset })
+}
+
+// Flush msyncs every file holding unflushed bytes and returns the new flushed offset.
+func (q *Queue) Flush() (int64, error) {
+	files := q.Files()
+	where := q.flushedWhere.Load()
+	for _, f := range files {
+		end := f.FromOffset() + q.opts.FileSize
+		if end <= where && f.FlushedPosition() >= f.WrotePosition() {
+			continue
+		}
+		if !f.Retain() {
+			continue
+		}
+		pos, err := f.Flush()
+		f.Release()
+		if err != nil {
+			return q.flushedWhere.Load(), err
+		}
+		if off := f.FromOffset() + pos; off > where {
+			where = off
+		}
+	}
+	for {
+		cur := q.flushedWhere.Load()
+		if where <= cur || q.flushedWhere.CompareAndSwap(cur, where) {
+			break
+		}
+	}
+	return q.flushedWhere.Load(), nil
+}
+
+// Close stops the allocator, removes an unused preallocated file and unmaps every file (each
+// goes once its readers release it).
+func (q *Queue) Close() error {
+	if !q.closed.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	close(q.quit)
+	<-q.done
+	q.allocMu.Lock()
+	ready := q.allocReady
+	q.allocReady = nil
+	q.allocMu.Unlock()
+	if ready != nil {
+		ready.Destroy()
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var firstErr error
+	for _, f := range q.Files() {
+		if err := f.Close(); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	empty := []*File{}
+	q.files.Store(&empty)
+	return firstErr
+}
+
+// Destroy closes the queue and deletes all its files and its directory.
+func (q *Queue) Destroy() error {
+	files := q.Files()
+	q.Close()
+	for _, f := range files {
+		f.Destroy()
+	}
+	return os.RemoveAll(q.dir)
+}
