@@ -1,0 +1,110 @@
+package message
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+)
+
+func TestMessageAccessors(t *testing.T) {
+	m := New("TopicTest", []byte("body"))
+	if m.Topic != "TopicTest" || string(m.Body) != "body" || m.Tags() != "" || m.Keys() != nil || m.UniqKey() != "" || m.TagsCode() != 0 {
+		t.Fatalf("%+v", m)
+	}
+	m.SetTags("TagA")
+	m.SetKeys("k1", "", "k2")
+	m.SetProperty(PropertyUniqKey, "ID")
+	if m.Tags() != "TagA" || m.TagsCode() != 2598919 || m.UniqKey() != "ID" {
+		t.Fatalf("%q", m.Properties)
+	}
+	if v, _ := m.Property(PropertyKeys); v != "k1 k2" {
+		t.Fatalf("KEYS = %q", v)
+	}
+	if !slices.Equal(m.Keys(), []string{"k1", "k2"}) {
+		t.Fatal(m.Keys())
+	}
+	m.DeleteProperty(PropertyUniqKey)
+	if _, ok := m.Property(PropertyUniqKey); ok {
+		t.Fatal("not deleted")
+	}
+	m.SetTags("")
+	m.SetKeys()
+	if len(m.Properties) != 0 {
+		t.Fatalf("%q", m.Properties)
+	}
+}
+
+func TestMessageKeysSplitting(t *testing.T) {
+	for _, c := range []struct {
+		keys string
+		want []string
+	}{
+		{"a", []string{"a"}},
+		{"a b", []string{"a", "b"}},
+		{"  a  b ", []string{"a", "b"}},
+		{" ", nil},
+		{"a\tb", []string{"a\tb"}},
+	} {
+		m := &Message{Properties: Properties("KEYS\x01" + c.keys + "\x02")}
+		if got := m.Keys(); !slices.Equal(got, c.want) {
+			t.Errorf("Keys(%q) = %q", c.keys, got)
+		}
+		var ranged []string
+		m.RangeKeys(func(k []byte) bool { ranged = append(ranged, string(k)); return true })
+		if !slices.Equal(ranged, c.want) {
+			t.Errorf("RangeKeys(%q) = %q", c.keys, ranged)
+		}
+	}
+	n := 0
+	RangeKeys([]byte("a b c"), func([]byte) bool { n++; return false })
+	if n != 1 {
+		t.Fatal("RangeKeys did not stop")
+	}
+}
+
+// Setters on a message decoded from a record never write into the record.
+func TestMessageSettersCopyOnWrite(t *testing.T) {
+	m := New("t", []byte("b"))
+	m.SetTags("TagA")
+	rec, _ := AppendRecord(nil, m)
+	before := bytes.Clone(rec)
+	var r Record
+	if _, err := DecodeRecord(rec, &r, true); err != nil {
+		t.Fatal(err)
+	}
+	aliased := &Message{Topic: string(r.Topic), Properties: r.Properties}
+	aliased.SetTags("B")
+	aliased.SetProperty("X", "Y")
+	aliased.DeleteProperty(PropertyTags)
+	if !bytes.Equal(rec, before) {
+		t.Fatal("record modified")
+	}
+}
+
+func TestMessageClone(t *testing.T) {
+	m := New("t", []byte("body"))
+	m.SetTags("x")
+	c := m.Clone()
+	c.Body[0] = 'X'
+	c.Properties[0] = 'X'
+	if string(m.Body) != "body" || m.Tags() != "x" {
+		t.Fatal("clone shares memory")
+	}
+}
+
+func TestSysFlag(t *testing.T) {
+	f := SysFlagCompressed | SysFlagBornHostV6 | TransactionPreparedType
+	if TransactionType(f) != TransactionPreparedType {
+		t.Fatal("TransactionType")
+	}
+	f = SetTransactionType(f, TransactionCommitType)
+	if TransactionType(f) != TransactionCommitType || f&^TransactionTypeMask != SysFlagCompressed|SysFlagBornHostV6 {
+		t.Fatalf("%#x", f)
+	}
+	if TransactionType(SetTransactionType(0xFFF, TransactionNotType)) != 0 || SetTransactionType(0xFFF, 0)&0xFF3 != 0xFF3 {
+		t.Fatal("reset")
+	}
+	if CompressionType(SysFlagCompressed) != CompressionZLIB || CompressionType(SysFlagCompressed|CompressionZSTD) != CompressionZSTD {
+		t.Fatal("CompressionType")
+	}
+}
