@@ -1,0 +1,297 @@
+package remoting
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Handler serves one request. It returns the response, or nil to write
+// nothing now: for a oneway request, or to answer later with
+// Conn.WriteResponse (long polling; call req.Retain to keep req). The
+// response's Opaque, response flag and serialization are set from req
+// before it is written. A panic in a Handler is recovered, logged and
+// answered with SYSTEM_ERROR.
+type Handler func(c *Conn, req *Command) *Command
+
+type route struct {
+	handler Handler
+	kind    Kind
+}
+
+// routeTable maps request codes to handlers. It is copied on write and
+// read through an atomic pointer.
+type routeTable struct {
+	small [1024]*route
+	large map[int32]*route
+}
+
+func (t *routeTable) lookup(code int32) *route {
+	if code >= 0 && code < int32(len(t.small)) {
+		return t.small[code]
+	}
+	return t.large[code]
+}
+
+// task is one unit of work for a worker pool: a request to serve, or a
+// completed asynchronous call whose callback to run.
+type task struct {
+	request *Command
+	call    *pendingCall
+}
+
+type workerPool struct {
+	queue chan task
+	wg    sync.WaitGroup
+}
+
+func newWorkerPool(workers, queueSize int, run func(task)) *workerPool {
+	p := &workerPool{queue: make(chan task, queueSize)}
+	p.wg.Add(workers)
+	for range workers {
+		go func() {
+			defer p.wg.Done()
+			for t := range p.queue {
+				run(t)
+			}
+		}()
+	}
+	return p
+}
+
+// submit queues t; false if the queue is full.
+func (p *workerPool) submit(t task) bool {
+	select {
+	case p.queue <- t:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop lets the workers finish the queue and joins them. No submit may
+// follow.
+func (p *workerPool) stop() {
+	close(p.queue)
+	p.wg.Wait()
+}
+
+// endpoint is what Server and Client share: options, handlers, worker
+// pools, the set of live connections and the timeout sweeper.
+type endpoint struct {
+	opts Options
+	log  *slog.Logger
+
+	routesMu sync.Mutex // serializes writers of routes
+	routes   atomic.Pointer[routeTable]
+
+	hooksMu sync.Mutex // guards onClose
+	onClose []func(*Conn)
+
+	pools     [numKinds]*workerPool // nil for KindInline
+	callbacks *workerPool
+
+	// draining is set by a graceful Close: readers stop without aborting
+	// their connections.
+	draining atomic.Bool
+
+	mu     sync.Mutex // guards conns and closed
+	conns  map[*Conn]struct{}
+	closed bool
+
+	wg sync.WaitGroup // connection goroutines and accept loops
+
+	sweepQuit chan struct{}
+	sweepDone chan struct{}
+}
+
+func (ep *endpoint) init(opts Options, kinds []Kind) {
+	ep.opts = opts.withDefaults()
+	ep.log = ep.opts.Logger
+	ep.routes.Store(&routeTable{large: map[int32]*route{}})
+	ep.conns = make(map[*Conn]struct{})
+	for _, k := range kinds {
+		p := ep.opts.pool(k)
+		ep.pools[k] = newWorkerPool(p.Workers, p.QueueSize, ep.runTask)
+	}
+	ep.callbacks = newWorkerPool(ep.opts.CallbackWorkers, 10000, ep.runTask)
+	ep.sweepQuit = make(chan struct{})
+	ep.sweepDone = make(chan struct{})
+	go ep.sweep()
+}
+
+func (ep *endpoint) handle(code RequestCode, kind Kind, h Handler) {
+	if kind >= numKinds || (kind != KindInline && ep.pools[kind] == nil) {
+		kind = KindDefault
+	}
+	ep.routesMu.Lock()
+	defer ep.routesMu.Unlock()
+	old := ep.routes.Load()
+	t := &routeTable{small: old.small, large: make(map[int32]*route, len(old.large)+1)}
+	for k, v := range old.large {
+		t.large[k] = v
+	}
+	r := &route{handler: h, kind: kind}
+	if h == nil {
+		r = nil
+	}
+	if code >= 0 && int(code) < len(t.small) {
+		t.small[code] = r
+	} else if r != nil {
+		t.large[int32(code)] = r
+	} else {
+		delete(t.large, int32(code))
+	}
+	ep.routes.Store(t)
+}
+
+func (ep *endpoint) addOnClose(fn func(*Conn)) {
+	ep.hooksMu.Lock()
+	ep.onClose = append(ep.onClose, fn)
+	ep.hooksMu.Unlock()
+}
+
+// addConn registers c; false if the endpoint is closed.
+func (ep *endpoint) addConn(c *Conn) bool {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	if ep.closed {
+		return false
+	}
+	ep.conns[c] = struct{}{}
+	ep.wg.Add(2)
+	return true
+}
+
+func (ep *endpoint) removeConn(c *Conn) {
+	ep.mu.Lock()
+	delete(ep.conns, c)
+	ep.mu.Unlock()
+	ep.hooksMu.Lock()
+	hooks := ep.onClose
+	ep.hooksMu.Unlock()
+	for _, fn := range hooks {
+		fn(c)
+	}
+}
+
+func (ep *endpoint) connList() []*Conn {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	list := make([]*Conn, 0, len(ep.conns))
+	for c := range ep.conns {
+		list = append(list, c)
+	}
+	return list
+}
+
+// numConns returns the number of live connections.
+func (ep *endpoint) numConns() int {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	return len(ep.conns)
+}
+
+func (ep *endpoint) isClosed() bool {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	return ep.closed
+}
+
+// markClosed sets closed; false if it already was.
+func (ep *endpoint) markClosed() bool {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	if ep.closed {
+		return false
+	}
+	ep.closed = true
+	return true
+}
+
+// shutdown joins the connection goroutines, then the sweeper and the pools.
+// Every connection must be closing.
+func (ep *endpoint) shutdown() {
+	ep.wg.Wait()
+	for _, p := range ep.pools {
+		if p != nil {
+			p.stop()
+		}
+	}
+	close(ep.sweepQuit)
+	<-ep.sweepDone
+	ep.callbacks.stop()
+}
+
+// sweep fails pending calls whose deadline passed.
+func (ep *endpoint) sweep() {
+	defer close(ep.sweepDone)
+	ticker := time.NewTicker(ep.opts.TimeoutScanInterval)
+	defer ticker.Stop()
+	var conns []*Conn
+	for {
+		select {
+		case <-ep.sweepQuit:
+			return
+		case now := <-ticker.C:
+			conns = conns[:0]
+			ep.mu.Lock()
+			for c := range ep.conns {
+				conns = append(conns, c)
+			}
+			ep.mu.Unlock()
+			for _, c := range conns {
+				c.expireCalls(now.UnixNano())
+			}
+			clear(conns)
+		}
+	}
+}
+
+// runTask runs on a pool worker.
+func (ep *endpoint) runTask(t task) {
+	if t.call != nil {
+		t.call.finishAsync()
+		return
+	}
+	ep.serve(t.request)
+}
+
+// serve runs the handler of a decoded request and queues its response.
+func (ep *endpoint) serve(req *Command) {
+	c, r := req.conn, req.handler
+	resp := ep.callHandler(c, r.handler, req)
+	if resp == nil {
+		if !req.retained {
+			req.Release()
+		}
+		return
+	}
+	if req.IsOneway() {
+		resp.Release()
+		if !req.retained {
+			req.Release()
+		}
+		return
+	}
+	resp.Opaque = req.Opaque
+	resp.Flag |= FlagResponse
+	resp.SerializeType = req.SerializeType
+	if !req.retained && resp != req {
+		resp.request = req // released after resp is written: resp may share its body
+	}
+	_ = c.enqueue(resp)
+}
+
+func (ep *endpoint) callHandler(c *Conn, h Handler, req *Command) (resp *Command) {
+	defer func() {
+		if p := recover(); p != nil {
+			ep.log.Error("remoting: handler panic", "code", RequestCode(req.Code), "remote", c.remote, "panic", p, "stack", string(debug.Stack()))
+			resp = NewResponse(req, ResponseSystemError, fmt.Sprint("handler panic: ", p))
+		}
+	}()
+	return h(c, req)
+}
