@@ -1,0 +1,121 @@
+package commitlog
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// FlushMode says when appended records are made durable.
+type FlushMode int
+
+const (
+	// AsyncFlush (RocketMQ's ASYNC_FLUSH): Append returns once the record is in the mapping; a
+	// flusher msyncs dirty pages every FlushInterval. A crash of the machine (not of the process)
+	// may lose the last interval.
+	AsyncFlush FlushMode = iota
+	// SyncFlush (RocketMQ's SYNC_FLUSH): Append returns only after an msync covering the record
+	// returned. Concurrent appenders share syncs (group commit).
+	SyncFlush
+)
+
+func (m FlushMode) String() string {
+	switch m {
+	case AsyncFlush:
+		return "ASYNC_FLUSH"
+	case SyncFlush:
+		return "SYNC_FLUSH"
+	}
+	return fmt.Sprintf("FlushMode(%d)", int(m))
+}
+
+// ParseFlushMode accepts RocketMQ's names (ASYNC_FLUSH, SYNC_FLUSH) and the short forms async, sync.
+func ParseFlushMode(s string) (FlushMode, error) {
+	switch s {
+	case "ASYNC_FLUSH", "async", "ASYNC":
+		return AsyncFlush, nil
+	case "SYNC_FLUSH", "sync", "SYNC":
+		return SyncFlush, nil
+	}
+	return 0, fmt.Errorf("commitlog: unknown flush mode %q (want ASYNC_FLUSH or SYNC_FLUSH)", s)
+}
+
+// Defaults of Options. The zero value of every field means its default.
+const (
+	DefaultSegmentSize      = 1 << 30 // mappedFileSizeCommitLog
+	DefaultFlushInterval    = 500 * time.Millisecond
+	DefaultSyncFlushTimeout = 5 * time.Second
+	DefaultMaxMessageSize   = 4 << 20 // maxMessageSize: limit on the body
+	// minSegmentSize is the smallest segment accepted. A record larger than a segment is refused
+	// with ErrMessageTooLarge whatever MaxMessageSize says.
+	minSegmentSize = 64 << 10
+)
+
+// Options configures a CommitLog. The zero value is usable: every zero field takes its default.
+type Options struct {
+	// SegmentSize is the size of every segment file (default 1 GiB). A record never spans two
+	// segments, so SegmentSize must exceed the largest record.
+	SegmentSize int64
+	// FlushMode is AsyncFlush (default) or SyncFlush.
+	FlushMode FlushMode
+	// FlushInterval is the async flusher's period (default 500 ms).
+	FlushInterval time.Duration
+	// SyncFlushTimeout bounds how long a SyncFlush append waits for its sync (default 5 s); past
+	// it Append returns ErrFlushTimeout (the record is stored but not known durable).
+	SyncFlushTimeout time.Duration
+	// MaxMessageSize is the largest body accepted (default 4 MiB).
+	MaxMessageSize int
+	// StoreHost is stamped into records whose StoreHost is not set, and makes message ids.
+	StoreHost netip.AddrPort
+	// NoPreallocate turns off creating the next segment in the background.
+	NoPreallocate bool
+	// Warm faults in the pages of a preallocated segment before it is used, moving page-fault
+	// cost off the append path (costs write-back of the touched pages).
+	Warm bool
+	// RecoverFrom is a commitlog offset known to be durable and to start a record (for example
+	// the checkpoint's flushed offset); recovery verifies records from there. A negative value
+	// (or one outside the log) makes recovery start at the third-newest segment, as RocketMQ does.
+	RecoverFrom int64
+	// Now is the clock for store timestamps (tests); default time.Now.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.SegmentSize == 0 {
+		o.SegmentSize = DefaultSegmentSize
+	}
+	if o.FlushInterval == 0 {
+		o.FlushInterval = DefaultFlushInterval
+	}
+	if o.SyncFlushTimeout == 0 {
+		o.SyncFlushTimeout = DefaultSyncFlushTimeout
+	}
+	if o.MaxMessageSize == 0 {
+		o.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if !o.StoreHost.IsValid() {
+		o.StoreHost = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 10911)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Validate reports the first invalid option.
+func (o Options) Validate() error {
+	d := o.withDefaults()
+	switch {
+	case d.SegmentSize < minSegmentSize:
+		return fmt.Errorf("commitlog: SegmentSize %d is below the minimum %d", d.SegmentSize, minSegmentSize)
+	case d.FlushMode != AsyncFlush && d.FlushMode != SyncFlush:
+		return fmt.Errorf("commitlog: invalid FlushMode %d", d.FlushMode)
+	case d.FlushInterval < 0:
+		return fmt.Errorf("commitlog: negative FlushInterval %v", d.FlushInterval)
+	case d.SyncFlushTimeout < 0:
+		return fmt.Errorf("commitlog: negative SyncFlushTimeout %v", d.SyncFlushTimeout)
+	case d.MaxMessageSize < 0:
+		return fmt.Errorf("commitlog: negative MaxMessageSize %d", d.MaxMessageSize)
+	}
+	return nil
+}
