@@ -108,3 +108,34 @@ func TestSysFlag(t *testing.T) {
 		t.Fatal("CompressionType")
 	}
 }
+
+// The names and values are frozen: they are on disk and on the wire.
+func TestConstantsFrozen(t *testing.T) {
+	for got, want := range map[string]string{
+		PropertyKeys: "KEYS", PropertyTags: "TAGS", PropertyWait: "WAIT", PropertyDelayLevel: "DELAY",
+		PropertyRetryTopic: "RETRY_TOPIC", PropertyRealTopic: "REAL_TOPIC", PropertyRealQueueID: "REAL_QID",
+		PropertyTransactionPrepared: "TRAN_MSG", PropertyProducerGroup: "PGROUP", PropertyMinOffset: "MIN_OFFSET",
+		PropertyMaxOffset: "MAX_OFFSET", PropertyOriginMessageID: "ORIGIN_MESSAGE_ID", PropertyReconsumeTime: "RECONSUME_TIME",
+		PropertyMaxReconsumeTimes: "MAX_RECONSUME_TIMES", PropertyUniqKey: "UNIQ_KEY", PropertyCluster: "CLUSTER",
+		PropertyMsgRegion: "MSG_REGION", PropertyTraceSwitch: "TRACE_ON", PropertyCheckImmunityTime: "CHECK_IMMUNITY_TIME_IN_SECONDS",
+		PropertyTranPreparedQueueOffset: "TRAN_PREPARED_QUEUE_OFFSET", PropertyTransactionCheckTimes: "TRANSACTION_CHECK_TIMES",
+		PropertyTransactionID: "__transactionId__", PropertyInnerNum: "INNER_NUM", PropertyInnerBase: "INNER_BASE",
+		PropertyDupInfo: "DUP_INFO", PropertyInnerMultiDispatch: "INNER_MULTI_DISPATCH", PropertyInnerMultiQueueOffset: "INNER_MULTI_QUEUE_OFFSET",
+		PropertyTimerDeliverMS: "TIMER_DELIVER_MS", PropertyTimerDelaySec: "TIMER_DELAY_SEC", PropertyTimerDelayMS: "TIMER_DELAY_MS",
+		PropertyTimerOutMS: "TIMER_OUT_MS", PropertyCRC32: "__CRC32#", PropertyStartDeliverTime: "__STARTDELIVERTIME",
+		PropertyCorrelationID: "CORRELATION_ID", PropertyReplyToClient: "REPLY_TO_CLIENT", PropertyTTL: "TTL", PropertyMsgType: "MSG_TYPE",
+	} {
+		if got != want {
+			t.Errorf("%q != %q", got, want)
+		}
+	}
+	// Java's signed values of the magic codes.
+	if m1, m2, mb := MagicV1, MagicV2, MagicBlank; int32(m1) != -626843481 || int32(m2) != -626843477 || int32(mb) != -875286124 {
+		t.Error("magic codes")
+	}
+	if SysFlagCompressed != 1 || SysFlagMultiTags != 2 || TransactionPreparedType != 4 || TransactionCommitType != 8 ||
+		TransactionRollbackType != 0xC || SysFlagBornHostV6 != 0x10 || SysFlagStoreHostV6 != 0x20 ||
+		SysFlagNeedUnwrap != 0x40 || SysFlagInnerBatch != 0x80 || CompressionTypeMask != 0x700 {
+		t.Error("sysflag bits")
+	}
+}

@@ -10,30 +10,32 @@ import (
 // This file encodes and decodes the commitlog record, RocketMQ's
 // CommitLog/MessageExtEncoder format. The layout is frozen: RocketMQ readers
 // and the Go client's PULL_MESSAGE decoder read these bytes field by field.
-// All integers are big-endian; offsets below are for IPv4 born and store
-// hosts, and each IPv6 host adds 12 bytes to every later offset.
+// All integers are big-endian.
 //
-//	offset size   field
-//	     0    4   TOTALSIZE                 int32, the whole record, this field included
-//	     4    4   MAGICCODE                 MagicV1 0xDAA320A7, or MagicV2 0xDAA320AB
-//	     8    4   BODYCRC                   CRC32 (IEEE) of BODY, masked with 0x7FFFFFFF
-//	    12    4   QUEUEID                   int32
-//	    16    4   FLAG                      int32, the producer's flag
-//	    20    8   QUEUEOFFSET               int64, in consume-queue units      (patched under the lock)
-//	    28    8   PHYSICALOFFSET            int64, commitlog byte offset       (patched under the lock)
-//	    36    4   SYSFLAG                   int32, see sysflag.go
-//	    40    8   BORNTIMESTAMP             int64, ms, producer clock
-//	    48  8|20  BORNHOST                  IPv4 (4) or IPv6 (16, SysFlagBornHostV6), then port int32
-//	56|68   8     STORETIMESTAMP            int64, ms, broker clock            (patched under the lock)
-//	64|76 8|20    STOREHOST                 IPv4 (4) or IPv6 (16, SysFlagStoreHostV6), then port int32
-//	    72    4   RECONSUMETIMES            int32
-//	    76    8   PREPAREDTRANSACTIONOFFSET int64, half message's offset for a committed transaction
-//	    84    4   BODYLEN                   int32 >= 0
-//	    88    n   BODY                      as stored (compressed if SysFlagCompressed)
-//	  88+n  1|2   TOPICLEN                  V1: int8 (0..127); V2: int16
-//	         t    TOPIC                     UTF-8
-//	         2    PROPLEN                   int16 (0..32767)
-//	         p    PROPERTIES                see Properties
+//	offset  size  field
+//	     0     4  TOTALSIZE                  int32, the whole record, this field included
+//	     4     4  MAGICCODE                  MagicV1 0xDAA320A7, or MagicV2 0xDAA320AB
+//	     8     4  BODYCRC                    CRC32 (IEEE) of BODY, masked with 0x7FFFFFFF
+//	    12     4  QUEUEID                    int32
+//	    16     4  FLAG                       int32, the producer's flag
+//	    20     8  QUEUEOFFSET                int64, consume-queue units   (patched under the lock)
+//	    28     8  PHYSICALOFFSET             int64, commitlog byte offset (patched under the lock)
+//	    36     4  SYSFLAG                    int32, see sysflag.go
+//	    40     8  BORNTIMESTAMP              int64, ms, producer clock
+//	    48  8/20  BORNHOST                   IPv4 4 bytes (or IPv6 16 if SysFlagBornHostV6), port int32
+//	 56/68     8  STORETIMESTAMP             int64, ms, broker clock      (patched under the lock)
+//	    64  8/20  STOREHOST                  IPv4 4 bytes (or IPv6 16 if SysFlagStoreHostV6), port int32
+//	    72     4  RECONSUMETIMES             int32
+//	    76     8  PREPAREDTRANSACTIONOFFSET  int64, half message's offset for a committed transaction
+//	    84     4  BODYLEN                    int32 >= 0
+//	    88     n  BODY                       as stored (compressed if SysFlagCompressed)
+//	  88+n   1/2  TOPICLEN                   V1: int8 (0..127); V2: int16 (0..32767)
+//	           t  TOPIC                      UTF-8
+//	           2  PROPLEN                    int16 (0..32767)
+//	           p  PROPERTIES                 see Properties
+//
+//	(offsets from 56 on are for IPv4 hosts: an IPv6 BORNHOST moves every later
+//	field by 12 bytes, an IPv6 STOREHOST every field after it by 12 more)
 //
 //	TOTALSIZE = 91 + n + t + p  (+1 for V2, +12 per IPv6 host)
 //
@@ -275,7 +277,8 @@ type Record struct {
 // size. It never allocates and never panics; r's slices alias b.
 //
 // For the end-of-file blank record it returns ErrBlank and n = its TOTALSIZE
-// (only r.TotalSize and r.Magic are set). On every other error n is 0 and r
+// (only r.TotalSize and r.Magic are set); b need not hold those n bytes, and
+// the caller checks that n reaches the end of the file. On every other error n is 0 and r
 // is partly filled. The errors, all wrapping ErrCorrupt:
 //   - ErrShortBuffer: b is shorter than 8 bytes or than TOTALSIZE (a torn tail);
 //   - ErrEmpty: the 8-byte header is all zeros (unwritten space);
@@ -400,6 +403,16 @@ func readHost(rec []byte, pos int, v6 bool) (netip.AddrPort, int) {
 	}
 	port := uint16(binary.BigEndian.Uint32(rec[pos:]))
 	return netip.AddrPortFrom(a, port), pos + 4
+}
+
+// TagsCode returns TagsHashCode of the record's TAGS property, without
+// allocating.
+func (r *Record) TagsCode() int64 {
+	v, _ := r.Properties.Lookup(PropertyTags)
+	if len(v) == 0 {
+		return 0
+	}
+	return int64(JavaHashCodeBytes(v))
 }
 
 // Message copies r into a new Message that owns its memory (the store fields

@@ -183,6 +183,9 @@ func TestRecordGolden(t *testing.T) {
 				r.BodyCRC != CRC32(m.Body) {
 				t.Fatalf("decoded %+v\nfrom %+v", r, m)
 			}
+			if r.TagsCode() != c.msg.TagsCode() || (c.msg.Tags() != "" && r.TagsCode() != TagsHashCode(c.msg.Tags())) {
+				t.Fatalf("TagsCode %d", r.TagsCode())
+			}
 			wantMagic := MagicV1
 			if len(m.Topic) > 127 {
 				wantMagic = MagicV2
