@@ -104,7 +104,6 @@ type Command struct {
 
 	// Internal ownership state; see the package comment.
 	pooled   bool     // came from commandPool; Release puts it back
-	retained bool     // a Handler called Retain
 	buf      *[]byte  // pooled buffer that Body points into
 	request  *Command // request released after this response is written
 	conn     *Conn    // connection a decoded request arrived on
@@ -176,11 +175,6 @@ func (c *Command) BodyLen() int {
 	}
 	return n
 }
-
-// Retain keeps a request handed to a Handler alive after the Handler
-// returns nil, for a response written later with Conn.WriteResponse. Call
-// Release when done with it, or leave it to the garbage collector.
-func (c *Command) Retain() { c.retained = true }
 
 // Release returns the command and its body buffer to their pools and runs
 // BodyRelease if it has not run. The command must not be used afterwards.

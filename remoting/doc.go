@@ -24,11 +24,10 @@
 //     again. After its frame is written (or dropped) its BodyRelease callback
 //     runs and, if it came from NewRequest/NewResponse, it returns to the pool.
 //   - A request handed to a Handler stays valid until the response the
-//     Handler returns has been written. If the Handler returns nil (it will
-//     answer later, or the request is oneway) the request is released when
-//     the Handler returns, unless the Handler called Retain on it; a retained
-//     request is released by calling Release (or left to the garbage
-//     collector).
+//     Handler returns has been written, then it is released. If the Handler
+//     returns nil (it will answer later, or the request is oneway) the
+//     request belongs to the Handler, which may keep it and should Release
+//     it when done (or leave it to the garbage collector).
 //   - A response returned by Invoke belongs to the caller, who may call
 //     Release when done with it (its Body, Remark and ExtFields must not be
 //     used afterwards) or leave it to the garbage collector.

@@ -11,9 +11,12 @@ import (
 
 // Handler serves one request. It returns the response, or nil to write
 // nothing now: for a oneway request, or to answer later with
-// Conn.WriteResponse (long polling; call req.Retain to keep req). The
-// response's Opaque, response flag and serialization are set from req
-// before it is written. A panic in a Handler is recovered, logged and
+// Conn.WriteResponse (long polling). When it returns a response, req stays
+// valid until that response is written (the response may share req's
+// Body) and is then released. When it returns nil, req belongs to the
+// Handler: it may keep it and should Release it when done (otherwise the
+// garbage collector takes it). The response's Opaque, response flag and
+// serialization are set from req before it is written. A panic in a Handler is recovered, logged and
 // answered with SYSTEM_ERROR.
 type Handler func(c *Conn, req *Command) *Command
 
@@ -265,24 +268,18 @@ func (ep *endpoint) serve(req *Command) {
 	c, r := req.conn, req.handler
 	resp := ep.callHandler(c, r.handler, req)
 	if resp == nil {
-		if !req.retained {
-			req.Release()
-		}
-		return
+		return // req belongs to the handler now
+	}
+	if resp != req {
+		resp.request = req // released after resp is written: resp may share its body
 	}
 	if req.IsOneway() {
 		resp.Release()
-		if !req.retained {
-			req.Release()
-		}
 		return
 	}
 	resp.Opaque = req.Opaque
 	resp.Flag |= FlagResponse
 	resp.SerializeType = req.SerializeType
-	if !req.retained && resp != req {
-		resp.request = req // released after resp is written: resp may share its body
-	}
 	_ = c.enqueue(resp)
 }
 
