@@ -248,4 +248,3 @@ func (t *Table) Close() error {
 	}
 	return errors.Join(errs...)
 }
-

@@ -14,6 +14,7 @@ import (
 //	| int64             | int32      | int64             |
 //	+-------------------+------------+-------------------+
 //
+// The fields:
 //   - commitLogOffset: global offset of the message's record in the commitlog.
 //   - size: the record's total size in bytes (its TOTALSIZE field).
 //   - tagsCode: the hash code of the TAGS property (message.TagsHashCode), or for delayed
