@@ -110,7 +110,7 @@ func Open(dir string, opts Options) (*CommitLog, error) {
 	q, err := mapped.OpenQueue(dir, mapped.QueueOptions{
 		FileSize:    opts.SegmentSize,
 		Preallocate: !opts.NoPreallocate,
-		Warm:        opts.Warm,
+		Warm:        !opts.NoWarm,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("commitlog: open %s: %w", dir, err)

@@ -69,9 +69,10 @@ type Options struct {
 	StoreHost netip.AddrPort
 	// NoPreallocate turns off creating the next segment in the background.
 	NoPreallocate bool
-	// Warm faults in the pages of a preallocated segment before it is used, moving page-fault
-	// cost off the append path (costs write-back of the touched pages).
-	Warm bool
+	// NoWarm turns off faulting in segment pages ahead of the writer. Warming (MADV_POPULATE_WRITE
+	// on a background goroutine) moves the page-fault cost off the append path: on this class of
+	// machine a first write to a fresh page costs ~4 µs, ten times a 1 KiB copy.
+	NoWarm bool
 	// RecoverFrom is a commitlog offset known to be durable and to start a record (for example
 	// the checkpoint's flushed offset); recovery verifies records from there. A negative value
 	// (or one outside the log) makes recovery start at the third-newest segment, as RocketMQ does.

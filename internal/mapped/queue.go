@@ -27,7 +27,8 @@ type QueueOptions struct {
 	// Preallocate creates the next file in the background as soon as a file is started, so a
 	// roll finds it ready.
 	Preallocate bool
-	// Warm faults in the pages of preallocated files (see File.Warm).
+	// Warm faults in pages of the files ahead of their writer on a background goroutine (see
+	// File.WarmTo), including the first window of a preallocated file.
 	Warm bool
 }
 
@@ -53,9 +54,12 @@ type Queue struct {
 	allocReady   *File // a created file not yet in the list
 	allocErr     error
 	allocKick    chan struct{}
-	quit         chan struct{}
-	done         chan struct{}
-	closed       atomic.Bool
+	// warmer, when Warm is set, warms files ahead of their writer; warmDone closes when it stops.
+	warmer   *warmer
+	warmDone chan struct{}
+	quit     chan struct{}
+	done     chan struct{}
+	closed   atomic.Bool
 }
 
 // OpenQueue opens (creating it if needed) the directory dir and maps every file in it. Every
@@ -77,9 +81,16 @@ func OpenQueue(dir string, opts QueueOptions) (*Queue, error) {
 		done:         make(chan struct{}),
 	}
 	q.allocCond = sync.NewCond(&q.allocMu)
+	if opts.Warm {
+		q.warmer = &warmer{kicks: make(chan *File, 1)}
+		q.warmDone = make(chan struct{})
+	}
 	files, err := q.load()
 	if err != nil {
 		return nil, err
+	}
+	for _, f := range files {
+		f.warmer = q.warmer
 	}
 	q.files.Store(&files)
 	if len(files) > 0 {
@@ -87,6 +98,9 @@ func OpenQueue(dir string, opts QueueOptions) (*Queue, error) {
 		q.flushedWhere.Store(last.FromOffset() + last.FlushedPosition())
 	}
 	go q.allocator()
+	if q.warmer != nil {
+		go q.warm()
+	}
 	return q, nil
 }
 
@@ -261,7 +275,8 @@ func (q *Queue) Roll(startOffset int64) (*File, error) {
 	return f, nil
 }
 
-func (q *Queue) takeOrCreate(offset int64) (*File, error) {
+// takeOrCreate returns the file starting at offset, the preallocated one when it is ready.
+func (q *Queue) takeOrCreate(offset int64) (f *File, err error) {
 	q.allocMu.Lock()
 	for q.allocPending == offset {
 		q.allocCond.Wait()
@@ -278,7 +293,7 @@ func (q *Queue) takeOrCreate(offset int64) (*File, error) {
 		ready.Destroy()
 	}
 	path := filepath.Join(q.dir, FileName(offset))
-	f, err := Create(path, offset, q.opts.FileSize)
+	f, err = Create(path, offset, q.opts.FileSize)
 	if errors.Is(err, os.ErrExist) {
 		// A file left by an earlier preallocation that was not in the list (stale): replace it.
 		os.Remove(path)
@@ -287,8 +302,28 @@ func (q *Queue) takeOrCreate(offset int64) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	f.warmer = q.warmer
 	f.Touch(time.Now().UnixNano())
 	return f, nil
+}
+
+// warm faults in pages ahead of the writers of this queue's files.
+func (q *Queue) warm() {
+	defer close(q.warmDone)
+	for {
+		select {
+		case <-q.quit:
+			select {
+			case f := <-q.warmer.kicks:
+				f.Release()
+			default:
+			}
+			return
+		case f := <-q.warmer.kicks:
+			f.WarmTo(f.WrotePosition() + warmWindow)
+			f.Release()
+		}
+	}
 }
 
 func (q *Queue) requestAlloc(offset int64) {
@@ -321,8 +356,9 @@ func (q *Queue) allocator() {
 		path := filepath.Join(q.dir, FileName(offset))
 		os.Remove(path) // a stale preallocated file from an earlier run
 		f, err := Create(path, offset, q.opts.FileSize)
-		if err == nil && q.opts.Warm {
-			f.Warm()
+		if err == nil && q.warmer != nil {
+			f.warmer = q.warmer
+			f.WarmTo(warmWindow)
 		}
 		q.allocMu.Lock()
 		q.allocPending = -1
@@ -437,6 +473,14 @@ func (q *Queue) Close() error {
 	}
 	close(q.quit)
 	<-q.done
+	if q.warmDone != nil {
+		<-q.warmDone
+		select {
+		case f := <-q.warmer.kicks:
+			f.Release()
+		default:
+		}
+	}
 	q.allocMu.Lock()
 	ready := q.allocReady
 	q.allocReady = nil
