@@ -1,0 +1,205 @@
+package index
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/mqstore/mqstore/internal/mapped"
+	"golang.org/x/sys/unix"
+)
+
+// file is one index file: the mapping plus the header fields kept in memory as atomics, so
+// readers never read the header bytes the writer rewrites on every put.
+type file struct {
+	name       string
+	mapped     *mapped.File
+	data       []byte // the whole mapping; valid while a reference on mapped is held
+	hashSlots  int
+	maxEntries int
+
+	// Header fields. Written only by the Index writer (under Index.mu); read by anyone.
+	beginTimestamp atomic.Int64
+	endTimestamp   atomic.Int64
+	beginPhyOffset atomic.Int64
+	endPhyOffset   atomic.Int64
+	hashSlotCount  atomic.Int32
+	indexCount     atomic.Int32
+
+	// puts counts the puts into this file since it was opened or created; guarded by Index.mu.
+	puts int64
+	// syncedPuts is the value of puts covered by the last successful msync; guarded by Index.flushMu.
+	syncedPuts int64
+}
+
+func newFile(name string, mf *mapped.File, hashSlots, maxEntries int) *file {
+	return &file{
+		name:       name,
+		mapped:     mf,
+		data:       mf.Bytes(),
+		hashSlots:  hashSlots,
+		maxEntries: maxEntries,
+	}
+}
+
+// setHeader loads h into the in-memory header fields.
+func (f *file) setHeader(h Header) {
+	f.beginTimestamp.Store(h.BeginTimestamp)
+	f.endTimestamp.Store(h.EndTimestamp)
+	f.beginPhyOffset.Store(h.BeginPhyOffset)
+	f.endPhyOffset.Store(h.EndPhyOffset)
+	f.hashSlotCount.Store(h.HashSlotCount)
+	f.indexCount.Store(h.IndexCount)
+}
+
+// header returns the in-memory header fields.
+func (f *file) header() Header {
+	return Header{
+		BeginTimestamp: f.beginTimestamp.Load(),
+		EndTimestamp:   f.endTimestamp.Load(),
+		BeginPhyOffset: f.beginPhyOffset.Load(),
+		EndPhyOffset:   f.endPhyOffset.Load(),
+		HashSlotCount:  f.hashSlotCount.Load(),
+		IndexCount:     f.indexCount.Load(),
+	}
+}
+
+// writeHeaderLocked encodes the in-memory header into the mapping. Writer only.
+func (f *file) writeHeaderLocked() {
+	h := f.header()
+	h.AppendTo(f.data[:0:HeaderSize])
+}
+
+// load reads the header of a file opened from disk and checks it against the geometry. A
+// header of zeros (a file created but never written, or whose header page was lost) is an
+// empty file, seeded like a new one from prev.
+func (f *file) load(prev *file) error {
+	h, err := ParseHeader(f.data)
+	if err != nil {
+		return err
+	}
+	if h == (Header{}) {
+		f.seed(prev)
+		return nil
+	}
+	if h.IndexCount < 1 || int(h.IndexCount) > f.maxEntries {
+		return fmt.Errorf("%w: %s: indexCount %d outside [1, %d]", ErrCorrupt, f.name, h.IndexCount, f.maxEntries)
+	}
+	if h.HashSlotCount < 0 || int(h.HashSlotCount) > f.hashSlots {
+		return fmt.Errorf("%w: %s: hashSlotCount %d outside [0, %d]", ErrCorrupt, f.name, h.HashSlotCount, f.hashSlots)
+	}
+	if h.EndPhyOffset < 0 || h.BeginPhyOffset < 0 {
+		return fmt.Errorf("%w: %s: negative commitlog offset in header", ErrCorrupt, f.name)
+	}
+	f.setHeader(h)
+	return nil
+}
+
+// seed initialises the header of a new, empty file: begin = end = the previous file's end
+// values (so the idempotence check and the time filter work before the first put), and
+// indexCount 1.
+func (f *file) seed(prev *file) {
+	var h Header
+	if prev != nil {
+		h.BeginTimestamp = prev.endTimestamp.Load()
+		h.EndTimestamp = h.BeginTimestamp
+		h.BeginPhyOffset = prev.endPhyOffset.Load()
+		h.EndPhyOffset = h.BeginPhyOffset
+	}
+	h.IndexCount = 1
+	f.setHeader(h)
+}
+
+// full reports whether no entry can be added.
+func (f *file) full() bool { return int(f.indexCount.Load()) >= f.maxEntries }
+
+// putLocked adds one entry; the file must not be full. Writer only (Index.mu held).
+//
+// Order matters for concurrent readers: the entry bytes first, then the slot (an atomic
+// store, which publishes the entry), then the header fields. A reader that loads the slot sees
+// a complete entry, and every entry reachable from it through prevIndex.
+//
+// Unlike RocketMQ, the first entry of a file sets beginTimestamp before its timeDiff is
+// computed, so it gets timeDiff 0 instead of a difference to the seeded beginTimestamp that
+// the same put then overwrites.
+func (f *file) putLocked(keyHash int32, phyOffset, storeTimestamp int64) {
+	idx := f.indexCount.Load()
+	slotOff := slotOffset(int(keyHash) % f.hashSlots)
+	prev := loadSlot(f.data, slotOff)
+	if prev <= 0 || prev >= idx {
+		prev = 0 // empty, or stale (points at or past the next entry)
+	}
+	if idx <= 1 {
+		f.beginTimestamp.Store(storeTimestamp)
+		f.beginPhyOffset.Store(phyOffset)
+	}
+	e := Entry{
+		KeyHash:   keyHash,
+		PhyOffset: phyOffset,
+		TimeDiff:  TimeDiff(f.beginTimestamp.Load(), storeTimestamp),
+		PrevIndex: prev,
+	}
+	off := entryOffset(f.hashSlots, int(idx))
+	e.AppendTo(f.data[off : off : off+EntrySize])
+	storeSlot(f.data, slotOff, idx)
+	if prev == 0 {
+		f.hashSlotCount.Store(f.hashSlotCount.Load() + 1)
+	}
+	f.indexCount.Store(idx + 1)
+	f.endPhyOffset.Store(phyOffset)
+	f.endTimestamp.Store(storeTimestamp)
+	f.writeHeaderLocked()
+	f.puts++
+}
+
+// appendOffsets appends to dst the commitlog offsets of entries with hash keyHash whose
+// second of store time overlaps [begin, end], newest first, until dst holds maxNum offsets
+// beyond start. An offset equal to the last one appended since start is not repeated (several
+// keys of one message with the same hash, or a re-indexed message). The caller holds a
+// reference on the file.
+func (f *file) appendOffsets(dst []int64, start int, keyHash int32, maxNum int, begin, end int64) []int64 {
+	slot := loadSlot(f.data, slotOffset(int(keyHash)%f.hashSlots))
+	count := f.indexCount.Load() // loaded after the slot: count >= any published slot value
+	if slot <= 0 || slot > count || int(slot) >= f.maxEntries {
+		return dst
+	}
+	beginTs := f.beginTimestamp.Load()
+	for cur := slot; len(dst)-start < maxNum; {
+		b := f.data[entryOffset(f.hashSlots, int(cur)):]
+		b = b[:EntrySize]
+		hash := int32(binary.BigEndian.Uint32(b[0:]))
+		phyOffset := int64(binary.BigEndian.Uint64(b[4:]))
+		timeDiff := int32(binary.BigEndian.Uint32(b[12:]))
+		prev := int32(binary.BigEndian.Uint32(b[16:]))
+		if timeDiff < 0 {
+			break
+		}
+		// The entry was stored during the second [t, t+999].
+		t := beginTs + int64(timeDiff)*1000
+		if hash == keyHash && t <= end && t+999 >= begin {
+			if len(dst) == start || dst[len(dst)-1] != phyOffset {
+				dst = append(dst, phyOffset)
+			}
+		}
+		// prev < cur always holds for entries this package writes; requiring it bounds the
+		// walk on a damaged file.
+		if prev <= 0 || prev >= cur || t+999 < begin {
+			break
+		}
+		cur = prev
+	}
+	return dst
+}
+
+// msync writes the file's dirty pages to disk.
+func (f *file) msync() error {
+	if err := unix.Msync(f.data, unix.MS_SYNC); err != nil {
+		return fmt.Errorf("index: msync %s: %w", f.name, err)
+	}
+	return nil
+}
+
+// info describes the file.
+func (f *file) info() FileInfo {
+	return FileInfo{Name: f.name, Header: f.header()}
+}
