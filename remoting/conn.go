@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -456,6 +457,10 @@ func (c *Conn) writeLoop() {
 	w := &c.w
 	for {
 		<-c.wake
+		// Let the goroutines that are about to queue frames do so, so that
+		// one write carries many: a write syscall on loopback costs about as
+		// much as the whole rest of a request.
+		runtime.Gosched()
 		c.wmu.Lock()
 		w.batch, c.queue = c.queue, w.batch[:0]
 		closing := c.wclosed

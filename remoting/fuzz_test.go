@@ -102,7 +102,23 @@ func FuzzJSONHeader(f *testing.F) {
 	f.Add([]byte(`{"code":310,"language":"GO","version":317,"opaque":8,"flag":0,"remark":"","extFields":{"a":"\u003c\ud83d\ude00"}}`))
 	f.Add([]byte(`{"code":1,"language":200,"extFields":{"n":1.5e3,"o":{"k":[true,null]}}}`))
 	f.Add([]byte(`{"extFields":{"":""},"remark":"\u0000"}`))
+	f.Add([]byte(` { "code" : -5 , "x":"y","t":true,"n":null,"extFields" : { "k" : "\u00e9\n\/" } } `))
 	f.Fuzz(func(t *testing.T, header []byte) {
+		// Differential: wherever the fast scanner accepts, fastjson must
+		// accept and agree.
+		var fast, slow Command
+		var df, ds jsonDecoder
+		df.spans = []int{0, 0}
+		if df.scan(header, &fast) {
+			df.finish(&fast)
+			ds.spans = []int{0, 0}
+			if err := ds.parse(header, &slow); err != nil {
+				t.Fatalf("scanner accepted what fastjson rejects (%v): %q", err, header)
+			}
+			ds.finish(&slow)
+			checkSame(t, &fast, &slow)
+		}
+
 		c := acquireCommand()
 		defer c.Release()
 		if err := decodeJSONHeader(header, c); err != nil {

@@ -55,6 +55,20 @@ func decodeJSONHeader(header []byte, c *Command) error {
 }
 
 func (d *jsonDecoder) decode(header []byte, c *Command) error {
+	d.arena = d.arena[:0]
+	d.spans = append(d.spans[:0], 0, 0)
+	if !d.scan(header, c) {
+		d.arena = d.arena[:0]
+		d.spans = append(d.spans[:0], 0, 0)
+		if err := d.parse(header, c); err != nil {
+			return err
+		}
+	}
+	return d.finish(c)
+}
+
+// parse decodes header with fastjson, which accepts any JSON.
+func (d *jsonDecoder) parse(header []byte, c *Command) error {
 	v, err := d.parser.ParseBytes(header)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformedHeader, err)
@@ -63,8 +77,6 @@ func (d *jsonDecoder) decode(header []byte, c *Command) error {
 	if err != nil {
 		return fmt.Errorf("%w: header is not an object", ErrMalformedHeader)
 	}
-	d.arena = d.arena[:0]
-	d.spans = append(d.spans[:0], 0, 0)
 	d.err = nil
 	o.Visit(func(key []byte, v *fastjson.Value) {
 		if d.err != nil {
@@ -102,9 +114,12 @@ func (d *jsonDecoder) decode(header []byte, c *Command) error {
 			}
 		}
 	})
-	if d.err != nil {
-		return d.err
-	}
+	return d.err
+}
+
+// finish turns the arena into one string and slices remark and ext fields
+// from it.
+func (d *jsonDecoder) finish(c *Command) error {
 	if len(d.arena) == 0 {
 		for i := 2; i < len(d.spans); i += 4 {
 			c.ExtFields = append(c.ExtFields, Field{})

@@ -1,0 +1,270 @@
+package remoting
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Benchmarks of the remoting layer on loopback, each beside a plain TCP
+// echo of frames of the same size measured in the same run
+// (BenchmarkEchoCeiling), so the ratio reads off one run. Client and server
+// share the process (and the machine's cores). ns/op is per request;
+// req/s is reported as a metric; allocs/op counts client and server.
+
+const benchBodySize = 128
+
+func benchRequest() *Command {
+	req := NewRequest(RequestSendMessageV2)
+	req.ExtFields = append(req.ExtFields, Field{"a", "benchGroup"}, Field{"b", "BenchTopic"}, Field{"e", "3"})
+	req.Body = benchPayload
+	return req
+}
+
+var benchPayload = make([]byte, benchBodySize)
+
+// benchFrameSize is the size of one benchmark request frame; the echo
+// ceiling moves frames of this size.
+func benchFrameSize() int {
+	f, _ := AppendFrame(nil, benchRequest())
+	return len(f)
+}
+
+func benchServer(b *testing.B, kind Kind) string {
+	_, addr := startServer(b, Options{}, func(s *Server) {
+		s.Handle(RequestSendMessageV2, kind, echo)
+	})
+	return addr
+}
+
+func reportRate(b *testing.B, start time.Time) {
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+}
+
+// BenchmarkRoundTrip is the latency of one request at a time on one
+// connection.
+func BenchmarkRoundTrip(b *testing.B) {
+	addr := benchServer(b, KindSend)
+	client := newTestClient(b, Options{})
+	conn, err := client.Conn(context.Background(), addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.SetBytes(benchBodySize)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		resp, err := conn.Invoke(ctx, benchRequest())
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Release()
+	}
+	reportRate(b, start)
+}
+
+// BenchmarkPipelined is throughput with many requests in flight:
+//   - 1conn: 64 callers on one connection (the pipelined goal);
+//   - 16conn: 16 connections, one caller (one request in flight) each;
+//   - 4conn: 64 callers over 4 connections;
+//   - 1conn-inline: as 1conn, the handler running on the reader (KindInline).
+func BenchmarkPipelined(b *testing.B) {
+	cases := []struct {
+		name    string
+		conns   int
+		callers int
+		kind    Kind
+	}{
+		{"1conn", 1, 64, KindSend},
+		{"16conn", 16, 16, KindSend},
+		{"4conn", 4, 64, KindSend},
+		{"1conn-inline", 1, 64, KindInline},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			addr := benchServer(b, tc.kind)
+			client := newTestClient(b, Options{ConnsPerAddr: tc.conns})
+			conns := make([]*Conn, tc.conns)
+			for i := range conns {
+				c, err := client.Conn(context.Background(), addr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				conns[i] = c
+			}
+			ctx := context.Background()
+			var next atomic.Int64
+			b.SetBytes(benchBodySize)
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for i := range tc.callers {
+				conn := conns[i%len(conns)]
+				wg.Go(func() {
+					for next.Add(1) <= int64(b.N) {
+						resp, err := conn.Invoke(ctx, benchRequest())
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						resp.Release()
+					}
+				})
+			}
+			wg.Wait()
+			reportRate(b, start)
+		})
+	}
+}
+
+// BenchmarkEchoCeiling is the plain TCP ceiling for the same shapes: a
+// server that echoes length-prefixed frames with bufio and flushes when
+// its input drains; 1conn keeps 128 frames in flight on one connection,
+// 16conn one frame in flight on each of 16 connections.
+func BenchmarkEchoCeiling(b *testing.B) {
+	frameSize := benchFrameSize()
+	b.Run("1conn", func(b *testing.B) {
+		addr := echoServer(b)
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer nc.Close()
+		const window = 128
+		credits := make(chan struct{}, window)
+		for range window {
+			credits <- struct{}{}
+		}
+		b.SetBytes(benchBodySize)
+		b.ReportAllocs()
+		b.ResetTimer()
+		start := time.Now()
+		done := make(chan error, 1)
+		go func() {
+			r := bufio.NewReaderSize(nc, 64<<10)
+			buf := make([]byte, frameSize)
+			for range b.N {
+				if _, err := io.ReadFull(r, buf); err != nil {
+					done <- err
+					return
+				}
+				credits <- struct{}{}
+			}
+			done <- nil
+		}()
+		w := bufio.NewWriterSize(nc, 64<<10)
+		frame := make([]byte, frameSize)
+		binary.BigEndian.PutUint32(frame, uint32(frameSize-4))
+		for range b.N {
+			select {
+			case <-credits:
+			default:
+				w.Flush()
+				<-credits
+			}
+			w.Write(frame)
+		}
+		w.Flush()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+		reportRate(b, start)
+	})
+	b.Run("16conn", func(b *testing.B) {
+		addr := echoServer(b)
+		var next atomic.Int64
+		conns := make([]net.Conn, 16)
+		for i := range conns {
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer nc.Close()
+			conns[i] = nc
+		}
+		b.SetBytes(benchBodySize)
+		b.ReportAllocs()
+		b.ResetTimer()
+		start := time.Now()
+		var wg sync.WaitGroup
+		for _, nc := range conns {
+			wg.Go(func() {
+				frame := make([]byte, frameSize)
+				binary.BigEndian.PutUint32(frame, uint32(frameSize-4))
+				for next.Add(1) <= int64(b.N) {
+					if _, err := nc.Write(frame); err != nil {
+						b.Error(err)
+						return
+					}
+					if _, err := io.ReadFull(nc, frame); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		reportRate(b, start)
+	})
+}
+
+// echoServer echoes length-prefixed frames until the benchmark ends.
+func echoServer(b *testing.B) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, nc)
+			mu.Unlock()
+			wg.Go(func() {
+				r := bufio.NewReaderSize(nc, 64<<10)
+				w := bufio.NewWriterSize(nc, 64<<10)
+				buf := make([]byte, 64<<10)
+				for {
+					if _, err := io.ReadFull(r, buf[:4]); err != nil {
+						return
+					}
+					n := int(binary.BigEndian.Uint32(buf))
+					if _, err := io.ReadFull(r, buf[4:4+n]); err != nil {
+						return
+					}
+					w.Write(buf[:4+n])
+					if r.Buffered() == 0 {
+						if w.Flush() != nil {
+							return
+						}
+					}
+				}
+			})
+		}
+	})
+	b.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, nc := range conns {
+			nc.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
