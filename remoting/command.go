@@ -103,11 +103,11 @@ type Command struct {
 	SerializeType SerializeType
 
 	// Internal ownership state; see the package comment.
-	pooled   bool     // came from commandPool; Release puts it back
-	buf      *[]byte  // pooled buffer that Body points into
-	request  *Command // request released after this response is written
-	conn     *Conn    // connection a decoded request arrived on
-	handler  *route   // handler chosen for a decoded request
+	pooled  bool     // came from commandPool; Release puts it back
+	buf     *[]byte  // pooled buffer that Body points into
+	request *Command // request released after this response is written
+	conn    *Conn    // connection a decoded request arrived on
+	handler *route   // handler chosen for a decoded request
 }
 
 // DefaultVersion is the Version that NewRequest and NewResponse put in
