@@ -122,6 +122,18 @@ func TestBadPeers(t *testing.T) {
 			}
 		})
 	}
+	t.Run("16 MiB frame trickled", func(t *testing.T) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range 4 {
+			closedByServer(t, append(binary.BigEndian.AppendUint32(nil, 16<<20-4), make([]byte, 600<<10)...), 3*time.Second)
+		}
+		runtime.ReadMemStats(&after)
+		if grown := after.TotalAlloc - before.TotalAlloc; grown > 24<<20 {
+			t.Fatalf("four 600 KiB prefixes of 16 MiB frames cost %d MiB", grown>>20)
+		}
+		ping("trickle")
+	})
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	if grown := after.TotalAlloc - before.TotalAlloc; grown > 64<<20 {

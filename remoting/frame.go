@@ -30,6 +30,10 @@ const (
 	DefaultMaxFrameSize = 16 << 20
 
 	maxHeaderLength = 1<<24 - 1 // hlen is 24 bits
+
+	// largeFrameStep is the first buffer size for a frame larger than the
+	// read buffer; it doubles as the frame's bytes arrive.
+	largeFrameStep = 256 << 10
 )
 
 // AppendFrame appends the whole frame of c (prefix, header, Body and
@@ -171,12 +175,20 @@ func (fr *FrameReader) ReadCommand() (*Command, error) {
 		return c, nil
 	}
 	// A frame larger than the read buffer is read into a buffer of its own,
-	// which becomes the command's body buffer.
+	// which becomes the command's body buffer. The buffer grows as bytes
+	// arrive, so a peer that declares a large frame and sends little of it
+	// does not make us hold the whole size.
 	fr.start += frameLengthSize
-	owned := getBuffer(n)
+	owned := getBuffer(min(n, max(len(fr.buf), largeFrameStep)))
 	copied := copy(*owned, fr.buf[fr.start:fr.end])
 	fr.start += copied
 	for copied < n {
+		if copied == len(*owned) {
+			grown := getBuffer(min(n, 2*len(*owned)))
+			copy(*grown, (*owned)[:copied])
+			putBuffer(owned)
+			owned = grown
+		}
 		if fr.BeforeRead != nil {
 			fr.BeforeRead()
 		}
