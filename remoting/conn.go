@@ -455,14 +455,20 @@ const copyThreshold = 4 << 10
 func (c *Conn) writeLoop() {
 	defer c.exited()
 	w := &c.w
+	lastBatch := 0
 	for {
 		<-c.wake
-		// Let the goroutines that are about to queue frames do so, so that
-		// one write carries many: a write syscall on loopback costs about as
-		// much as the whole rest of a request.
-		runtime.Gosched()
+		// When the connection is pipelining (the last batch held several
+		// frames), let the goroutines about to queue frames do so first, so
+		// that one write carries many: a write syscall on loopback costs
+		// about as much as the rest of a request. With one request in
+		// flight there is nothing to wait for.
+		if lastBatch > 1 {
+			runtime.Gosched()
+		}
 		c.wmu.Lock()
 		w.batch, c.queue = c.queue, w.batch[:0]
+		lastBatch = len(w.batch)
 		closing := c.wclosed
 		c.wmu.Unlock()
 		if len(w.batch) > 0 {
