@@ -37,6 +37,9 @@ type Conn struct {
 	aborted    atomic.Bool // closed because of an error or Close, not drained
 	abortErr   atomic.Pointer[error]
 	finished   atomic.Int32 // goroutines (reader, writer) that have exited
+	// inflight counts requests being served plus calls awaiting a response;
+	// the writer batches harder when it is above 1.
+	inflight atomic.Int32
 	readerDone chan struct{}
 	done       chan struct{}
 
@@ -222,6 +225,7 @@ func (c *Conn) send(req *Command, call *pendingCall) (int32, error) {
 		return 0, ErrConnClosed
 	}
 	c.pending[opaque] = call
+	c.inflight.Add(1)
 	c.pmu.Unlock()
 	if err := c.enqueue(req); err != nil {
 		if c.removeCall(opaque) {
@@ -239,6 +243,7 @@ func (c *Conn) removeCall(opaque int32) bool {
 	_, ok := c.pending[opaque]
 	if ok {
 		delete(c.pending, opaque)
+		c.inflight.Add(-1)
 	}
 	c.pmu.Unlock()
 	return ok
@@ -249,6 +254,7 @@ func (c *Conn) takeCall(opaque int32) *pendingCall {
 	call := c.pending[opaque]
 	if call != nil {
 		delete(c.pending, opaque)
+		c.inflight.Add(-1)
 	}
 	c.pmu.Unlock()
 	return call
@@ -261,6 +267,7 @@ func (c *Conn) expireCalls(now int64) {
 	for opaque, call := range c.pending {
 		if call.deadline < now {
 			delete(c.pending, opaque)
+			c.inflight.Add(-1)
 			expired = append(expired, call)
 		}
 	}
@@ -276,6 +283,7 @@ func (c *Conn) failCalls(err error) {
 	c.pclosed = true
 	pending := c.pending
 	c.pending = map[int32]*pendingCall{}
+	c.inflight.Add(-int32(len(pending)))
 	c.pmu.Unlock()
 	for _, call := range pending {
 		call.complete(nil, err)
@@ -400,11 +408,13 @@ func (c *Conn) dispatch(req *Command) {
 	}
 	req.conn = c
 	req.handler = r
+	c.inflight.Add(1)
 	if r.kind == KindInline {
 		c.ep.serve(req)
 		return
 	}
 	if !c.ep.pools[r.kind].submit(task{request: req}) {
+		c.inflight.Add(-1)
 		resp := NewResponse(req, ResponseSystemBusy,
 			"[OVERLOAD]system busy, start flow control for a while")
 		resp.request = req
@@ -455,20 +465,18 @@ const copyThreshold = 4 << 10
 func (c *Conn) writeLoop() {
 	defer c.exited()
 	w := &c.w
-	lastBatch := 0
 	for {
 		<-c.wake
-		// When the connection is pipelining (the last batch held several
-		// frames), let the goroutines about to queue frames do so first, so
-		// that one write carries many: a write syscall on loopback costs
-		// about as much as the rest of a request. With one request in
-		// flight there is nothing to wait for.
-		if lastBatch > 1 {
+		// When the connection pipelines (several requests in flight), let
+		// the goroutines about to queue frames do so first, so that one
+		// write carries many: a write syscall on loopback costs about as
+		// much as the rest of a request. With one request in flight there
+		// is nothing to wait for.
+		if c.inflight.Load() > 1 {
 			runtime.Gosched()
 		}
 		c.wmu.Lock()
 		w.batch, c.queue = c.queue, w.batch[:0]
-		lastBatch = len(w.batch)
 		closing := c.wclosed
 		c.wmu.Unlock()
 		if len(w.batch) > 0 {

@@ -267,6 +267,7 @@ func (ep *endpoint) runTask(t task) {
 func (ep *endpoint) serve(req *Command) {
 	c, r := req.conn, req.handler
 	resp := ep.callHandler(c, r.handler, req)
+	c.inflight.Add(-1)
 	if resp == nil {
 		return // req belongs to the handler now
 	}
