@@ -123,9 +123,15 @@ func (f *file) full() bool { return int(f.indexCount.Load()) >= f.maxEntries }
 // computed, so it gets timeDiff 0 instead of a difference to the seeded beginTimestamp that
 // the same put then overwrites.
 func (f *file) putLocked(keyHash int32, phyOffset, storeTimestamp int64) {
+	data := f.data
 	idx := f.indexCount.Load()
 	slotOff := slotOffset(int(keyHash) % f.hashSlots)
-	prev := loadSlot(f.data, slotOff)
+	prev := loadSlot(data, slotOff)
+	if prev == idx {
+		// A put that was killed after publishing its entry but before counting it in the
+		// header: the entry is complete (it was written before the slot), so keep its chain.
+		prev = int32(binary.BigEndian.Uint32(data[entryOffset(f.hashSlots, int(idx))+16:]))
+	}
 	if prev <= 0 || prev >= idx {
 		prev = 0 // empty, or stale (points at or past the next entry)
 	}
@@ -133,22 +139,32 @@ func (f *file) putLocked(keyHash int32, phyOffset, storeTimestamp int64) {
 		f.beginTimestamp.Store(storeTimestamp)
 		f.beginPhyOffset.Store(phyOffset)
 	}
-	e := Entry{
-		KeyHash:   keyHash,
-		PhyOffset: phyOffset,
-		TimeDiff:  TimeDiff(f.beginTimestamp.Load(), storeTimestamp),
-		PrevIndex: prev,
-	}
 	off := entryOffset(f.hashSlots, int(idx))
-	e.AppendTo(f.data[off : off : off+EntrySize])
-	storeSlot(f.data, slotOff, idx)
+	entry := data[off : off+EntrySize]
+	binary.BigEndian.PutUint32(entry[0:], uint32(keyHash))
+	binary.BigEndian.PutUint64(entry[4:], uint64(phyOffset))
+	binary.BigEndian.PutUint32(entry[12:], uint32(TimeDiff(f.beginTimestamp.Load(), storeTimestamp)))
+	binary.BigEndian.PutUint32(entry[16:], uint32(prev))
+	storeSlot(data, slotOff, idx)
 	if prev == 0 {
-		f.hashSlotCount.Store(f.hashSlotCount.Load() + 1)
+		n := f.hashSlotCount.Load() + 1
+		f.hashSlotCount.Store(n)
+		binary.BigEndian.PutUint32(data[32:], uint32(n))
 	}
 	f.indexCount.Store(idx + 1)
-	f.endPhyOffset.Store(phyOffset)
-	f.endTimestamp.Store(storeTimestamp)
-	f.writeHeaderLocked()
+	// The keys of one message share offset and time: store them once.
+	if f.endPhyOffset.Load() != phyOffset {
+		f.endPhyOffset.Store(phyOffset)
+		binary.BigEndian.PutUint64(data[24:], uint64(phyOffset))
+	}
+	if f.endTimestamp.Load() != storeTimestamp {
+		f.endTimestamp.Store(storeTimestamp)
+		binary.BigEndian.PutUint64(data[8:], uint64(storeTimestamp))
+	}
+	binary.BigEndian.PutUint32(data[36:], uint32(idx+1))
+	if idx <= 1 {
+		f.writeHeaderLocked() // the whole header once: begin fields, and seeded values
+	}
 	f.puts++
 }
 

@@ -47,7 +47,7 @@ import (
 // beginTimestamp <= 0; an entry's store time is therefore known to within one second.
 // prevIndex is the slot's previous head, so each slot is a singly linked list, newest first.
 //
-// There is no checksum: the header is rewritten on every put and persisted by Flush; after a
+// There is no checksum: every put updates the header in the mapping, and Flush persists it; after a
 // crash the store destroys files whose endTimestamp is newer than its checkpoint and re-indexes
 // them from the commitlog (see Index.TruncateAfter).
 const (
@@ -238,7 +238,16 @@ func absHash(h int32) int32 {
 
 // javaHash continues Java's String.hashCode h = 31*h + c over the UTF-16 code units of s.
 func javaHash(h int32, s string) int32 {
-	for i := 0; i < len(s); {
+	i := 0
+	// ASCII, four bytes at a time: h*31^4 + c0*31^3 + c1*31^2 + c2*31 + c3.
+	for ; i+4 <= len(s); i += 4 {
+		c0, c1, c2, c3 := s[i], s[i+1], s[i+2], s[i+3]
+		if (c0|c1|c2|c3)&0x80 != 0 {
+			break
+		}
+		h = h*923521 + int32(c0)*29791 + int32(c1)*961 + int32(c2)*31 + int32(c3)
+	}
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			h = 31*h + int32(c)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -286,4 +288,72 @@ func FuzzKeyHash(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzGeometry is the tiny geometry of FuzzOpenQuery: 4 slots, 4 entries, 136 bytes.
+var fuzzGeometry = Options{HashSlots: 4, MaxEntries: 4, Now: fixedClock()}
+
+// FuzzOpenQuery opens an index file holding arbitrary bytes and queries, puts into, truncates
+// and deletes it: a damaged file must give ErrCorrupt or answers, never a panic or an endless
+// chain walk.
+func FuzzOpenQuery(f *testing.F) {
+	size := int(FileSize(fuzzGeometry.HashSlots, fuzzGeometry.MaxEntries))
+	f.Add(make([]byte, size))
+	f.Add(goldenTinyFile(f))
+	loop := goldenTinyFile(f)
+	loop[entryOffset(4, 3)+16+3] = 3 // entry 3 points at itself
+	f.Add(loop)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		b := make([]byte, size)
+		copy(b, data)
+		if err := os.WriteFile(filepath.Join(dir, "20240102030405006"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ix, err := Open(dir, fuzzGeometry)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Open: %v, want ErrCorrupt", err)
+			}
+			return
+		}
+		defer ix.Close()
+		query := func() {
+			for _, key := range []string{"A", "B", "C", "D", "E", "F", "G", "H"} {
+				got, err := ix.Query("T", key, 0, math.MinInt64, math.MaxInt64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) > DefaultMaxQueryNum {
+					t.Fatalf("%d results", len(got))
+				}
+			}
+		}
+		query()
+		h := ix.Files()[0].Header
+		for i := range 5 {
+			if err := ix.PutMessage("T", "A", "B", 0, h.EndPhyOffset+int64(i), h.EndTimestamp+int64(i)*1000); err != nil {
+				t.Fatal(err)
+			}
+		}
+		query()
+		if err := ix.TruncateAfter(h.EndTimestamp); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ix.DeleteBelow(math.MaxInt64); err != nil {
+			t.Fatal(err)
+		}
+		query()
+	})
+}
+
+// goldenTinyFile is the file of TestGoldenFile: keys "A", "E", "B" in a 4-slot, 4-entry file.
+func goldenTinyFile(t testing.TB) []byte {
+	return unhex(t, `
+		0000018bcfe56800 0000018bcfe65648 0000000000000064 000000000000012c 00000002 00000004
+		00000000 00000002 00000003 00000000
+		00000000 0000000000000000 00000000 00000000
+		00000041 0000000000000064 00000000 00000000
+		00000045 00000000000000c8 00000002 00000001
+		00000042 000000000000012c 0000003d 00000000`)
 }
