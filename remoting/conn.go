@@ -31,15 +31,15 @@ type Conn struct {
 	wake    chan struct{}
 	w       writeScratch // owned by the writer goroutine
 
-	pmu        sync.Mutex // guards pending and pclosed
-	pending    map[int32]*pendingCall
-	pclosed    bool
-	aborted    atomic.Bool // closed because of an error or Close, not drained
-	abortErr   atomic.Pointer[error]
-	finished   atomic.Int32 // goroutines (reader, writer) that have exited
+	pmu      sync.Mutex // guards pending and pclosed
+	pending  map[int32]*pendingCall
+	pclosed  bool
+	aborted  atomic.Bool // closed because of an error or Close, not drained
+	abortErr atomic.Pointer[error]
+	finished atomic.Int32 // goroutines (reader, writer) that have exited
 	// inflight counts requests being served plus calls awaiting a response;
 	// the writer batches harder when it is above 1.
-	inflight atomic.Int32
+	inflight   atomic.Int32
 	readerDone chan struct{}
 	done       chan struct{}
 
