@@ -219,3 +219,64 @@ func (f *file) msync() error {
 func (f *file) info() FileInfo {
 	return FileInfo{Name: f.name, Header: f.header()}
 }
+
+// truncateLocked removes the entries of messages at commitlog offsets >= phyOffset, which
+// are the newest ones since offsets only grow with the entry index. Each removed entry is
+// unlinked newest first, so its slot gets back the head it had before. The file must keep at
+// least its first entry (the caller destroys files that lose all). Writer only.
+func (f *file) truncateLocked(phyOffset int64) {
+	data := f.data
+	count := f.indexCount.Load()
+	from := count // entries [keep, from] are removed
+	if int(count) < f.maxEntries {
+		// An entry published in its slot by a put killed before the header counted it.
+		e := f.entry(count)
+		if e.KeyHash >= 0 && loadSlot(data, slotOffset(int(e.KeyHash)%f.hashSlots)) == count {
+			from = count + 1
+		}
+	}
+	keep := count
+	for keep > 1 && f.entry(keep-1).PhyOffset >= phyOffset {
+		keep--
+	}
+	if keep == count && from == count {
+		return
+	}
+	hashSlotCount := f.hashSlotCount.Load()
+	for j := from - 1; j >= keep; j-- {
+		e := f.entry(j)
+		if e.KeyHash < 0 {
+			continue // not written by this package; no slot can hold it
+		}
+		slotOff := slotOffset(int(e.KeyHash) % f.hashSlots)
+		if loadSlot(data, slotOff) != j {
+			continue
+		}
+		prev := e.PrevIndex
+		if prev <= 0 || prev >= j {
+			prev = 0
+		}
+		storeSlot(data, slotOff, prev)
+		if prev == 0 && hashSlotCount > 0 {
+			hashSlotCount--
+		}
+	}
+	f.hashSlotCount.Store(hashSlotCount)
+	f.indexCount.Store(keep)
+	last := f.entry(keep - 1)
+	f.endPhyOffset.Store(last.PhyOffset)
+	// The last kept entry's time is known to the second: round up, so the file still
+	// overlaps every query range that holds the entry.
+	if t := f.beginTimestamp.Load() + int64(last.TimeDiff)*1000 + 999; t < f.endTimestamp.Load() {
+		f.endTimestamp.Store(t)
+	}
+	f.writeHeaderLocked()
+	f.puts++
+}
+
+// entry decodes entry i.
+func (f *file) entry(i int32) Entry {
+	off := entryOffset(f.hashSlots, int(i))
+	e, _ := ParseEntry(f.data[off : off+EntrySize])
+	return e
+}

@@ -402,6 +402,47 @@ func (ix *Index) TruncateAfter(ts int64) error {
 	return destroyAll(files[cut:])
 }
 
+// TruncateFrom removes the index entries of messages at commitlog offsets >= phyOffset, for
+// recovery after the commitlog's tail was cut at phyOffset (DESIGN §6): files whose entries all
+// go are destroyed, the newest remaining file loses its tail entries (each unlinked from its
+// slot chain) and can be appended to again. The caller then re-dispatches from
+// MaxPhysicalOffset. Its cost is proportional to the removed entries.
+//
+// It relies on the mapping's contents, which survive a process crash (the page cache is
+// intact). After a power loss, unflushed entries may be lost while slots that point at them
+// survive; RocketMQ's answer is TruncateAfter(checkpoint's indexMsgTimestamp), which drops
+// whole files. Queries running meanwhile stay memory-safe but may return stale candidates.
+func (ix *Index) TruncateFrom(phyOffset int64) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.closed.Load() {
+		return ErrClosed
+	}
+	files := *ix.files.Load()
+	cut := len(files)
+	for ; cut > 0; cut-- {
+		f := files[cut-1]
+		if f.indexCount.Load() <= 1 {
+			// Empty: its seeded end is the previous file's last message.
+			if f.endPhyOffset.Load() >= phyOffset {
+				continue
+			}
+			break
+		}
+		if f.beginPhyOffset.Load() >= phyOffset {
+			continue
+		}
+		f.truncateLocked(phyOffset)
+		break
+	}
+	if cut == len(files) {
+		return nil
+	}
+	kept := files[:cut:cut]
+	ix.files.Store(&kept)
+	return destroyAll(files[cut:])
+}
+
 // DeleteBelow deletes the oldest files whose endPhyOffset is below phyOffset (the commitlog's
 // new minimum offset after retention), always keeping the newest file, and returns how many it
 // deleted (RocketMQ IndexService.deleteExpiredFile).

@@ -253,9 +253,6 @@ func (c *corpus) check(t testing.TB, ix *Index, key string, maxNum int, begin, e
 // every shared key, a sample of unique keys, time ranges, the cap, and the same after reopening.
 func TestManyMessages(t *testing.T) {
 	n := 100_000
-	if testing.Short() {
-		n = 20_000
-	}
 	c := newCorpus(n)
 	dir := t.TempDir()
 	opts := Options{HashSlots: 1000, MaxEntries: 20000}
@@ -808,6 +805,109 @@ func TestKilledPut(t *testing.T) {
 		got, err := ix.Query("T", fmt.Sprint("U", i), 0, 0, math.MaxInt64)
 		if err != nil || !slices.Equal(got, []int64{int64(i) * 100}) {
 			t.Fatalf("U%d: %v, %v", i, got, err)
+		}
+	}
+}
+
+func TestTruncateFrom(t *testing.T) {
+	c := newCorpus(5000)
+	opts := Options{HashSlots: 100, MaxEntries: 1001}
+	tests := []struct {
+		name string
+		cut  func(files []FileInfo) int64 // the commitlog offset to cut at
+	}{
+		{"middle of a file", func([]FileInfo) int64 { return c.msgs[3210].offset }},
+		{"between messages", func([]FileInfo) int64 { return c.msgs[3210].offset - 1 }},
+		{"start of a file", func(files []FileInfo) int64 { return files[4].Header.BeginPhyOffset }},
+		{"end of a file", func(files []FileInfo) int64 { return files[4].Header.EndPhyOffset }},
+		{"last message", func([]FileInfo) int64 { return c.msgs[4999].offset }},
+		{"past the end", func([]FileInfo) int64 { return c.msgs[4999].offset + 1 }},
+		{"everything", func([]FileInfo) int64 { return 0 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ix := openIndex(t, dir, opts)
+			c.put(t, ix, 0, 5000)
+			cut := tt.cut(ix.Files())
+			if err := ix.TruncateFrom(cut); err != nil {
+				t.Fatal(err)
+			}
+			kept := 0 // messages below the cut
+			for kept < len(c.msgs) && c.msgs[kept].offset < cut {
+				kept++
+			}
+			if kept > 0 {
+				last := c.msgs[kept-1]
+				if ix.MaxPhysicalOffset() != last.offset || ix.LastTimestamp() < last.ts || ix.LastTimestamp() > last.ts+999 {
+					t.Fatalf("MaxPhysicalOffset %d LastTimestamp %d; last kept message %d at %d", ix.MaxPhysicalOffset(), ix.LastTimestamp(), last.offset, last.ts)
+				}
+			} else if len(ix.Files()) != 0 {
+				t.Fatalf("files left: %+v", ix.Files())
+			}
+			// Reopen, as recovery would, then check and re-dispatch.
+			if err := ix.Close(); err != nil {
+				t.Fatal(err)
+			}
+			ix = openIndex(t, dir, opts)
+			defer ix.Close()
+			for _, i := range []int{0, kept / 2, kept - 1, kept, kept + 1, 4999} {
+				if i < 0 || i >= len(c.msgs) {
+					continue
+				}
+				got, _ := ix.Query(c.topic, c.msgs[i].uniq, 0, 0, math.MaxInt64)
+				if n := len(c.confirm(t, c.msgs[i].uniq, got, 0, math.MaxInt64)); n != 0 && i >= kept || n != 1 && i < kept {
+					t.Fatalf("message %d (kept %d): %v", i, kept, got)
+				}
+			}
+			c.put(t, ix, max(kept-100, 0), 5000)
+			for k := range 4999 {
+				c.check(t, ix, fmt.Sprintf("user-%d", k), 0, 0, math.MaxInt64, 64)
+			}
+			for i := range 5000 {
+				got, _ := ix.Query(c.topic, c.msgs[i].uniq, 0, 0, math.MaxInt64)
+				if confirmed := c.confirm(t, c.msgs[i].uniq, got, 0, math.MaxInt64); len(confirmed) != 1 {
+					t.Fatalf("message %d after re-dispatch: %v", i, got)
+				}
+			}
+		})
+	}
+}
+
+// TestTruncateFromKilledPut cuts a file whose last put was killed before the header counted it.
+func TestTruncateFromKilledPut(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{HashSlots: 1, MaxEntries: 100, Now: fixedClock()}
+	ix := openIndex(t, dir, opts)
+	for i := range 10 {
+		if err := ix.Put(fmt.Sprint("T#U", i), int64(i)*100, ts0+int64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ix.Close()
+	path := filepath.Join(dir, "20240102030405006")
+	b, _ := os.ReadFile(path)
+	h, _ := ParseHeader(b)
+	h.IndexCount--
+	h.EndPhyOffset -= 100
+	h.AppendTo(b[:0])
+	os.WriteFile(path, b, 0o644)
+	ix = openIndex(t, dir, opts)
+	defer ix.Close()
+	if err := ix.TruncateFrom(500); err != nil {
+		t.Fatal(err)
+	}
+	if h := ix.Files()[0].Header; h.IndexCount != 6 || h.EndPhyOffset != 400 {
+		t.Fatalf("header %+v", h)
+	}
+	for i := range 10 {
+		got, _ := ix.Query("T", fmt.Sprint("U", i), 0, 0, math.MaxInt64)
+		want := []int64{int64(i) * 100}
+		if i >= 5 {
+			want = nil
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("U%d: %v, want %v", i, got, want)
 		}
 	}
 }
