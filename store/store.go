@@ -1,0 +1,389 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mqstore/mqstore/commitlog"
+	"github.com/mqstore/mqstore/consumequeue"
+	"github.com/mqstore/mqstore/index"
+	"github.com/mqstore/mqstore/message"
+)
+
+// Store is the embeddable message store. All methods are safe for concurrent use.
+type Store struct {
+	dir  string
+	opts Options
+
+	lock       *os.File
+	commitLog  *commitlog.CommitLog
+	queues     *consumequeue.Table
+	index      *index.Index // nil when DisableIndex
+	checkpoint *checkpointFile
+
+	// dispatched is the commitlog offset up to which records have queue units and index entries.
+	dispatched atomic.Int64
+	// lastDispatchedTimestamp is the store time of the last dispatched record.
+	lastDispatchedTimestamp atomic.Int64
+	// dispatchMu guards dispatchRound, closed after each dispatch pass to wake WaitDispatched.
+	dispatchMu    sync.Mutex
+	dispatchRound chan struct{}
+	// dispatchErr holds the first dispatch error (a queue refused a unit): the store then stops
+	// accepting puts, since its queues no longer match its log.
+	dispatchErr atomic.Pointer[error]
+
+	// diskFull is set by the clean service when usage is above DiskFullRatio.
+	diskFull  atomic.Bool
+	diskRatio atomic.Uint64 // math.Float64bits of the last measured usage
+
+	recovered RecoveryInfo
+
+	quit   chan struct{}
+	wg     sync.WaitGroup
+	closed atomic.Bool
+	// closeMu makes Close wait for puts in progress.
+	closeMu sync.RWMutex
+}
+
+// RecoveryInfo says what Open found and did.
+type RecoveryInfo struct {
+	// Crashed: the abort file was present (the previous run did not close the store).
+	Crashed bool
+	// CheckpointValid: the checkpoint was readable.
+	CheckpointValid bool
+	// CommitLogEnd is the end of the valid commitlog after recovery.
+	CommitLogEnd int64
+	// Redispatched is the number of bytes of commitlog re-dispatched into queues and the index.
+	Redispatched int64
+}
+
+// Open opens (creating if needed) the store in dir, recovers it and starts its services.
+func Open(dir string, opts Options) (*Store, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	if err := os.MkdirAll(filepath.Join(dir, "config"), 0o755); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	s := &Store{
+		dir:           dir,
+		opts:          opts,
+		dispatchRound: make(chan struct{}),
+		quit:          make(chan struct{}),
+	}
+	if err := s.takeLock(); err != nil {
+		return nil, err
+	}
+	if err := s.recover(); err != nil {
+		s.closeParts()
+		return nil, err
+	}
+	// The abort file marks the store as open: found at the next Open, it means a crash.
+	if err := os.WriteFile(s.abortPath(), nil, 0o644); err != nil {
+		s.closeParts()
+		return nil, fmt.Errorf("store: create abort file: %w", err)
+	}
+	s.measureDisk()
+	s.wg.Add(3)
+	go s.dispatchLoop()
+	go s.checkpointLoop()
+	go s.cleanLoop()
+	return s, nil
+}
+
+func (s *Store) abortPath() string { return filepath.Join(s.dir, "abort") }
+
+// takeLock locks <dir>/lock so a second process cannot open the same store.
+func (s *Store) takeLock() error {
+	f, err := os.OpenFile(filepath.Join(s.dir, "lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("store: lock file: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return fmt.Errorf("%w: %s", ErrLocked, s.dir)
+		}
+		return fmt.Errorf("store: lock %s: %w", s.dir, err)
+	}
+	f.WriteAt([]byte("lock"), 0)
+	s.lock = f
+	return nil
+}
+
+// recover opens the parts and brings queues and index in line with the commitlog (see
+// docs/FORMAT.md, "Recovery").
+func (s *Store) recover() error {
+	_, statErr := os.Stat(s.abortPath())
+	s.recovered.Crashed = statErr == nil
+
+	cpFile, cp, cpOK, err := openCheckpoint(filepath.Join(s.dir, "checkpoint"))
+	if err != nil {
+		return err
+	}
+	s.checkpoint = cpFile
+	s.recovered.CheckpointValid = cpOK
+
+	clOpts := s.opts.commitLogOptions()
+	clOpts.RecoverFrom = -1
+	if cpOK {
+		clOpts.RecoverFrom = cp.commitlogFlushed
+	}
+	s.commitLog, err = commitlog.Open(filepath.Join(s.dir, "commitlog"), clOpts)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	end := s.commitLog.MaxOffset()
+	s.recovered.CommitLogEnd = end
+
+	s.queues, err = consumequeue.OpenTable(filepath.Join(s.dir, "consumequeue"), consumequeue.Options{UnitsPerFile: s.opts.ConsumeQueueUnits})
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	// Units that point past the end of the log describe records lost in the crash.
+	if err := s.queues.TruncateAbove(end); err != nil {
+		return fmt.Errorf("store: truncate consume queues: %w", err)
+	}
+	if err := s.queues.SetMinPhysicalOffset(s.commitLog.MinOffset()); err != nil {
+		return fmt.Errorf("store: consume queue minimum: %w", err)
+	}
+
+	from := s.commitLog.MinOffset()
+	if cpOK {
+		from = max(from, min(cp.dispatchedFlushed, end))
+	}
+	if !s.opts.DisableIndex {
+		s.index, err = index.Open(filepath.Join(s.dir, "index"), index.Options{
+			HashSlots:  s.opts.IndexHashSlots,
+			MaxEntries: s.opts.IndexMaxEntries,
+			Now:        s.opts.Now,
+		})
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		if s.index.MaxPhysicalOffset() > end {
+			// Index entries beyond the log's end: drop the files written after the last
+			// checkpointed index flush and rebuild from where the remaining ones end.
+			if err := s.index.TruncateAfter(cp.indexMsgTimestamp); err != nil {
+				return fmt.Errorf("store: truncate index: %w", err)
+			}
+			from = min(from, max(s.commitLog.MinOffset(), s.index.MaxPhysicalOffset()))
+		}
+	}
+
+	// Re-dispatch what the queues and the index may lack. Both skip what they already hold.
+	s.dispatched.Store(from)
+	if err := s.dispatchAvailable(); err != nil {
+		return err
+	}
+	s.recovered.Redispatched = end - from
+
+	// Rebuild the queue-offset table from the queues.
+	s.queues.Range(func(q *consumequeue.ConsumeQueue) bool {
+		s.commitLog.SetQueueOffset(q.Topic(), q.QueueID(), q.MaxOffset())
+		return true
+	})
+	return nil
+}
+
+// Recovery reports what Open found and did.
+func (s *Store) Recovery() RecoveryInfo { return s.recovered }
+
+// Dir returns the store's root directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Options returns the effective options.
+func (s *Store) Options() Options { return s.opts }
+
+// PutResult describes a stored message.
+type PutResult struct {
+	Status         PutStatus
+	MsgID          string // offset message id: store host + physical offset
+	QueueID        int32
+	QueueOffset    int64
+	PhysicalOffset int64
+	Size           int32
+	StoreTimestamp int64
+}
+
+// Put stores m in its topic queue (m.Topic, m.QueueID). The store stamps StoreHost (when unset)
+// and the store time. A non-nil error comes with the matching Status; with ErrFlushTimeout the
+// message is stored and the other fields are set.
+func (s *Store) Put(m *message.Message) (PutResult, error) {
+	if status, err := s.checkPut(m); err != nil {
+		return PutResult{Status: status}, err
+	}
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed.Load() {
+		return PutResult{Status: PutServiceNotAvailable}, fmt.Errorf("%w: %w", ErrServiceNotAvailable, ErrClosed)
+	}
+	res, err := s.commitLog.Append(m)
+	return s.putResult(m.QueueID, res, err)
+}
+
+func (s *Store) putResult(queueID int32, res commitlog.AppendResult, err error) (PutResult, error) {
+	out := PutResult{
+		QueueID:        queueID,
+		QueueOffset:    res.QueueOffset,
+		PhysicalOffset: res.PhysicalOffset,
+		Size:           res.Size,
+		StoreTimestamp: res.StoreTimestamp,
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, commitlog.ErrFlushTimeout):
+		out.Status = PutFlushDiskTimeout
+		out.MsgID = res.MsgID()
+		return out, fmt.Errorf("%w: %v", ErrFlushTimeout, err)
+	case errors.Is(err, commitlog.ErrMessageTooLarge), errors.Is(err, message.ErrTopicTooLong), errors.Is(err, message.ErrRecordTooLarge):
+		return PutResult{Status: PutMessageIllegal}, fmt.Errorf("%w: %v", ErrMessageIllegal, err)
+	case errors.Is(err, message.ErrPropertiesTooLong):
+		return PutResult{Status: PutPropertiesSizeExceeded}, fmt.Errorf("%w: %v", ErrMessageIllegal, err)
+	case errors.Is(err, commitlog.ErrClosed):
+		return PutResult{Status: PutServiceNotAvailable}, fmt.Errorf("%w: %v", ErrServiceNotAvailable, err)
+	default:
+		return PutResult{Status: PutUnknownError}, fmt.Errorf("%w: %v", ErrServiceNotAvailable, err)
+	}
+	out.MsgID = res.MsgID()
+	return out, nil
+}
+
+// PutBatch stores the messages contiguously with one acquisition of the append lock. They may
+// go to different queues. Either all are stored or none.
+func (s *Store) PutBatch(msgs []*message.Message) ([]PutResult, error) {
+	for _, m := range msgs {
+		if status, err := s.checkPut(m); err != nil {
+			return []PutResult{{Status: status}}, err
+		}
+	}
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed.Load() {
+		return nil, fmt.Errorf("%w: %w", ErrServiceNotAvailable, ErrClosed)
+	}
+	results, err := s.commitLog.AppendBatch(msgs)
+	if err != nil && !errors.Is(err, commitlog.ErrFlushTimeout) {
+		_, perr := s.putResult(0, commitlog.AppendResult{}, err)
+		return nil, perr
+	}
+	out := make([]PutResult, len(results))
+	var firstErr error
+	for i, r := range results {
+		out[i], firstErr = s.putResult(msgs[i].QueueID, r, err)
+	}
+	return out, firstErr
+}
+
+// checkPut validates a message before it is stored.
+func (s *Store) checkPut(m *message.Message) (PutStatus, error) {
+	switch {
+	case s.closed.Load():
+		return PutServiceNotAvailable, fmt.Errorf("%w: %w", ErrServiceNotAvailable, ErrClosed)
+	case s.opts.ReadOnly:
+		return PutServiceNotAvailable, fmt.Errorf("%w: the store is read-only", ErrServiceNotAvailable)
+	case s.diskFull.Load():
+		return PutServiceNotAvailable, fmt.Errorf("%w: disk usage %.0f%% is above %.0f%%", ErrServiceNotAvailable, s.DiskUsage()*100, s.opts.DiskFullRatio*100)
+	}
+	if errp := s.dispatchErr.Load(); errp != nil {
+		return PutServiceNotAvailable, fmt.Errorf("%w: dispatch failed: %v", ErrServiceNotAvailable, *errp)
+	}
+	if err := ValidateTopic(m.Topic, s.opts.MaxTopicLength); err != nil {
+		return PutMessageIllegal, err
+	}
+	if m.QueueID < 0 {
+		return PutMessageIllegal, fmt.Errorf("%w: negative queue id %d", ErrMessageIllegal, m.QueueID)
+	}
+	if len(m.Body) > s.opts.MaxMessageSize {
+		return PutMessageIllegal, fmt.Errorf("%w: body of %d bytes exceeds the maximum %d", ErrMessageIllegal, len(m.Body), s.opts.MaxMessageSize)
+	}
+	if len(m.Properties) > message.MaxPropertiesLength {
+		return PutPropertiesSizeExceeded, fmt.Errorf("%w: properties of %d bytes exceed %d", ErrMessageIllegal, len(m.Properties), message.MaxPropertiesLength)
+	}
+	if !m.StoreHost.IsValid() {
+		m.StoreHost = s.opts.StoreHost
+	}
+	return PutOK, nil
+}
+
+// ValidateTopic checks a topic name against RocketMQ's rules (TopicValidator): not empty, at most
+// maxLength characters, only letters, digits, '%', '|', '-' and '_'.
+func ValidateTopic(topic string, maxLength int) error {
+	if topic == "" {
+		return fmt.Errorf("%w: empty topic", ErrMessageIllegal)
+	}
+	if len(topic) > maxLength {
+		return fmt.Errorf("%w: topic %q is longer than %d characters", ErrMessageIllegal, topic, maxLength)
+	}
+	for i := 0; i < len(topic); i++ {
+		c := topic[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '%' || c == '|' || c == '-' || c == '_') {
+			return fmt.Errorf("%w: topic %q has an illegal character %q (allowed: letters, digits, %%, |, -, _)", ErrMessageIllegal, topic, c)
+		}
+	}
+	return nil
+}
+
+// CommitLog gives embedders and tests direct access to the commitlog (read-only use).
+func (s *Store) CommitLog() *commitlog.CommitLog { return s.commitLog }
+
+// Close stops the services, waits for dispatch to catch up, flushes everything, writes the
+// checkpoint and removes the abort file, so the next Open is fast. Later calls return ErrClosed.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	if !s.closed.CompareAndSwap(false, true) {
+		s.closeMu.Unlock()
+		return ErrClosed
+	}
+	s.closeMu.Unlock()
+	close(s.quit)
+	s.wg.Wait()
+	var firstErr error
+	keep := func(err error) {
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	// Final dispatch of anything appended after the dispatcher stopped.
+	keep(s.dispatchAvailable())
+	keep(s.writeCheckpoint())
+	clean := firstErr == nil && s.dispatched.Load() == s.commitLog.MaxOffset()
+	keep(s.closeParts())
+	if clean {
+		keep(os.Remove(s.abortPath()))
+	}
+	return firstErr
+}
+
+// closeParts closes what Open opened.
+func (s *Store) closeParts() error {
+	var firstErr error
+	keep := func(err error) {
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if s.queues != nil {
+		keep(s.queues.Close())
+	}
+	if s.index != nil {
+		keep(s.index.Close())
+	}
+	if s.commitLog != nil {
+		keep(s.commitLog.Close())
+	}
+	if s.checkpoint != nil {
+		keep(s.checkpoint.close())
+	}
+	if s.lock != nil {
+		keep(s.lock.Close())
+	}
+	return firstErr
+}
