@@ -184,10 +184,14 @@ func (s *Store) writeCheckpoint() error {
 			return fmt.Errorf("store: checkpoint: %w", err)
 		}
 	}
+	indexTs := ts
+	if s.index != nil {
+		indexTs = s.index.FlushedTimestamp()
+	}
 	return s.checkpoint.write(checkpoint{
 		physicMsgTimestamp: ts,
 		logicsMsgTimestamp: ts,
-		indexMsgTimestamp:  ts,
+		indexMsgTimestamp:  indexTs,
 		commitlogFlushed:   s.commitLog.FlushedOffset(),
 		dispatchedFlushed:  dispatched,
 	})

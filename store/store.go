@@ -169,11 +169,15 @@ func (s *Store) recover() error {
 			return fmt.Errorf("store: %w", err)
 		}
 		if s.index.MaxPhysicalOffset() > end {
-			// Index entries beyond the log's end: drop the files written after the last
-			// checkpointed index flush and rebuild from where the remaining ones end.
-			if err := s.index.TruncateAfter(cp.indexMsgTimestamp); err != nil {
+			// Index entries for records the crash took: unlink them (cost proportional to the
+			// entries removed) and rebuild the index from where it now ends.
+			if err := s.index.TruncateFrom(end); err != nil {
 				return fmt.Errorf("store: truncate index: %w", err)
 			}
+		}
+		if s.recovered.Crashed || !cpOK {
+			// The index is flushed less often than the queues: rebuild it from where it ends
+			// (its end is the start of the last record it indexed; re-indexing is idempotent).
 			from = min(from, max(s.commitLog.MinOffset(), s.index.MaxPhysicalOffset()))
 		}
 	}
