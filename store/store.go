@@ -175,11 +175,8 @@ func (s *Store) recover() error {
 				return fmt.Errorf("store: truncate index: %w", err)
 			}
 		}
-		if s.recovered.Crashed || !cpOK {
-			// The index is flushed less often than the queues: rebuild it from where it ends
-			// (its end is the start of the last record it indexed; re-indexing is idempotent).
-			from = min(from, max(s.commitLog.MinOffset(), s.index.MaxPhysicalOffset()))
-		}
+		// The checkpoint's dispatched offset covers the index too: it is flushed before the
+		// checkpoint is written. Re-indexing what it already holds is skipped by the index.
 	}
 
 	// Re-dispatch what the queues and the index may lack. Both skip what they already hold.
