@@ -34,6 +34,14 @@
 //
 // # Recovery
 //
-// Files opened from disk count as full until Recover scans them; see Recover for the rules.
-// Open does not recover; OpenTable recovers every queue it loads.
+// Open (and so OpenTable, for every queue it loads) recovers the queue before returning: it finds
+// the end of the valid units in the last three files and truncates after it; see Recover for the
+// rules. The store then calls TruncateAbove with the recovered commitlog end and re-dispatches
+// from MaxPhysicalOffset (or from its checkpoint after a crash: Put accepts units already there).
+//
+// Crash safety rests on three facts: files are preallocated and zero-filled, so an unwritten
+// unit reads as zeros, which is never valid; a unit is published (its bytes written, then the
+// write position advanced) before readers can see it; and the commitlog, not the consume queue,
+// is the source of truth, so anything recovery drops or a torn write damages is rebuilt by
+// re-dispatch, which rewrites a unit whose commitlog offset matches but whose size or tags differ.
 package consumequeue
