@@ -65,18 +65,30 @@ type File struct {
 
 // Create makes a new file of exactly size bytes at path, preallocated with fallocate so the
 // mapping has no sparse holes (a write into a hole on a full disk is SIGBUS, not an error), and maps it.
+//
+// The file is built under a temporary name (path + ".tmp") and renamed into place once it has
+// its full size, so a crash never leaves a short file under a real name.
 func Create(path string, fromOffset, size int64) (*File, error) {
 	if size <= 0 {
 		return nil, fmt.Errorf("mapped: create %s: invalid size %d", path, size)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if _, err := os.Lstat(path); err == nil {
+		return nil, fmt.Errorf("mapped: create: %w: %s", os.ErrExist, path)
+	}
+	tmp := path + TempSuffix
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("mapped: create: %w", err)
 	}
 	if err := fallocate(f, size); err != nil {
 		f.Close()
-		os.Remove(path)
+		os.Remove(tmp)
 		return nil, fmt.Errorf("mapped: preallocate %s (%d bytes): %w", path, size, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("mapped: create: %w", err)
 	}
 	mf, err := mapFile(f, path, fromOffset, size)
 	if err != nil {
@@ -86,6 +98,10 @@ func Create(path string, fromOffset, size int64) (*File, error) {
 	}
 	return mf, nil
 }
+
+// TempSuffix names a file still being created; such files are left over only by a crash and
+// are removed when their directory is loaded.
+const TempSuffix = ".tmp"
 
 // Open maps an existing file, which must be exactly size bytes long. Its write and flushed
 // positions start at size (the file counts as full); recovery moves them back with Truncate.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,6 +113,10 @@ func (q *Queue) load() ([]*File, error) {
 	var offsets []int64
 	for _, e := range entries {
 		name := e.Name()
+		if !e.IsDir() && strings.HasSuffix(name, TempSuffix) {
+			os.Remove(filepath.Join(q.dir, name)) // a creation cut short by a crash
+			continue
+		}
 		if e.IsDir() || len(name) != NameLen {
 			continue
 		}

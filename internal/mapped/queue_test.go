@@ -159,3 +159,25 @@ func TestQueueRejectsGap(t *testing.T) {
 		t.Fatal("a gap between files must fail the open")
 	}
 }
+
+func TestQueueRemovesUnfinishedCreation(t *testing.T) {
+	dir := t.TempDir()
+	tmp := dir + "/" + FileName(0) + TempSuffix
+	if err := os.WriteFile(tmp, nil, 0o644); err != nil { // a creation cut short: 0 bytes
+		t.Fatal(err)
+	}
+	q, err := OpenQueue(dir, QueueOptions{FileSize: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if len(q.Files()) != 0 {
+		t.Fatal("an unfinished file was loaded")
+	}
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Fatal("the unfinished file was not removed")
+	}
+	if _, err := q.LastOrCreate(0); err != nil {
+		t.Fatal(err)
+	}
+}
