@@ -98,7 +98,11 @@ func OpenQueue(dir string, opts QueueOptions) (*Queue, error) {
 		last := files[len(files)-1]
 		q.flushedWhere.Store(last.FromOffset() + last.FlushedPosition())
 	}
-	go q.allocator()
+	if opts.Preallocate {
+		go q.allocator()
+	} else {
+		close(q.done)
+	}
 	if q.warmer != nil {
 		go q.warm()
 	}
@@ -384,7 +388,7 @@ func (q *Queue) Truncate(offset int64) error {
 	defer q.mu.Unlock()
 	files := q.Files()
 	keep := make([]*File, 0, len(files))
-	var firstErr error
+	var drop []*File
 	for _, f := range files {
 		switch {
 		case f.FromOffset()+q.opts.FileSize <= offset:
@@ -394,14 +398,18 @@ func (q *Queue) Truncate(offset int64) error {
 			f.ZeroFrom(offset - f.FromOffset())
 			keep = append(keep, f)
 		default:
-			if err := f.Destroy(); err != nil && firstErr == nil {
-				firstErr = err
-			}
+			drop = append(drop, f)
 		}
 	}
 	q.files.Store(&keep)
 	if q.flushedWhere.Load() > offset {
 		q.flushedWhere.Store(offset)
+	}
+	var firstErr error
+	for _, f := range drop {
+		if err := f.Destroy(); err != nil && firstErr == nil {
+			firstErr = err
+		}
 	}
 	return firstErr
 }
@@ -414,16 +422,21 @@ func (q *Queue) DeleteFront(max int, expired func(*File) bool) (int, error) {
 	defer q.mu.Unlock()
 	files := q.Files()
 	n := 0
-	var firstErr error
 	for n < len(files)-1 && (max <= 0 || n < max) && expired(files[n]) {
-		if err := files[n].Destroy(); err != nil && firstErr == nil {
-			firstErr = err
-		}
 		n++
 	}
-	if n > 0 {
-		rest := slices.Clone(files[n:])
-		q.files.Store(&rest)
+	if n == 0 {
+		return 0, nil
+	}
+	// Publish the shorter list before destroying, so readers never meet a listed file that
+	// refuses references.
+	rest := slices.Clone(files[n:])
+	q.files.Store(&rest)
+	var firstErr error
+	for _, f := range files[:n] {
+		if err := f.Destroy(); err != nil && firstErr == nil {
+			firstErr = err
+		}
 	}
 	return n, firstErr
 }
