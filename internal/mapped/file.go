@@ -46,8 +46,10 @@ type File struct {
 	lastWrite atomic.Int64
 	// warmed is the offset up to which pages were faulted in ahead of the writer.
 	warmed atomic.Int64
-	// warmer, when set (before the file is shared), warms the file ahead of its writer.
-	warmer *warmer
+	// warmer, when set (before the file is shared), warms the file ahead of its writer;
+	// warmAsked is set while a request to warm this file is queued or running.
+	warmer    *warmer
+	warmAsked atomic.Bool
 
 	// refs counts the owner's reference (1) plus readers. When it reaches 0 the mapping is released.
 	refs atomic.Int32
@@ -350,7 +352,12 @@ func (f *File) WarmTo(end int64) {
 			}
 			warmSink.Store(int32(sink))
 		}
-		f.warmed.Store(stop)
+		for {
+			cur := f.warmed.Load()
+			if cur >= stop || f.warmed.CompareAndSwap(cur, stop) {
+				break
+			}
+		}
 		start = stop
 	}
 }
@@ -365,17 +372,23 @@ type warmer struct {
 
 func (f *File) needsWarm(wrote int64) bool {
 	warmed := f.warmed.Load()
-	return warmed < f.size && warmed < wrote+warmLowWater
+	return warmed < f.size && warmed < wrote+warmLowWater && !f.warmAsked.Load()
 }
 
-// askWarm requests warming of the window after the write position; it never blocks.
+// askWarm requests warming of the window after the write position; it never blocks, and at most
+// one request per file is outstanding.
 func (f *File) askWarm() {
+	if !f.warmAsked.CompareAndSwap(false, true) {
+		return
+	}
 	if !f.Retain() {
+		f.warmAsked.Store(false)
 		return
 	}
 	select {
 	case f.warmer.kicks <- f:
 	default:
+		f.warmAsked.Store(false)
 		f.Release()
 	}
 }

@@ -330,6 +330,7 @@ func (q *Queue) warm() {
 			return
 		case f := <-q.warmer.kicks:
 			f.WarmTo(f.WrotePosition() + warmWindow)
+			f.warmAsked.Store(false)
 			f.Release()
 		}
 	}
@@ -365,9 +366,10 @@ func (q *Queue) allocator() {
 		path := filepath.Join(q.dir, FileName(offset))
 		os.Remove(path) // a stale preallocated file from an earlier run
 		f, err := Create(path, offset, q.opts.FileSize)
+		warm := false
 		if err == nil && q.warmer != nil {
 			f.warmer = q.warmer
-			f.WarmTo(warmWindow)
+			warm = f.Retain()
 		}
 		q.allocMu.Lock()
 		q.allocPending = -1
@@ -378,6 +380,11 @@ func (q *Queue) allocator() {
 		}
 		q.allocCond.Broadcast()
 		q.allocMu.Unlock()
+		if warm {
+			// Warm its first window after handing it over: a roll never waits for warming.
+			f.WarmTo(warmWindow)
+			f.Release()
+		}
 	}
 }
 
