@@ -31,8 +31,19 @@ type Registration struct {
 	BrokerAddr   string // ip:port clients connect to
 	BrokerID     int64  // 0 = master
 	HAServerAddr string
-	// Topics is every topic the broker serves, by name.
+	// Topics is every topic the broker serves, by name. Only a master's
+	// (BrokerID 0) topics enter routes, as in RocketMQ.
 	Topics map[string]TopicConfig
+	// DataVersion is the version of the broker's topic configuration
+	// (RocketMQ's DataVersion); carried on the wire, kept for information.
+	DataVersion DataVersion
+}
+
+// DataVersion versions a broker's topic configuration (RocketMQ's
+// DataVersion: the time of the last change and a change counter).
+type DataVersion struct {
+	Timestamp int64 // ms since the epoch
+	Counter   int64
 }
 
 // QueueData is one broker's share of a topic in a route (RocketMQ's QueueData).

@@ -1,0 +1,53 @@
+package namesrv
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Options configure a Registry and a Server. The zero value is usable; each
+// field documents its default.
+type Options struct {
+	// BrokerExpiry is how long a broker may stay silent: one that has not
+	// re-registered within it is removed by ExpireBrokers. Default 120 s
+	// (RocketMQ's BROKER_CHANNEL_EXPIRED_TIME; brokers register every 30 s).
+	BrokerExpiry time.Duration
+	// ScanInterval is how often the Server's scanner calls ExpireBrokers.
+	// Default 10 s (RocketMQ's scanNotActiveBroker period).
+	ScanInterval time.Duration
+	// Now is the clock. Default time.Now; tests set a fake one.
+	Now func() time.Time
+	// Logger receives registrations, expiries and rejected requests.
+	// Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Validate reports an invalid option. Zero values are valid and mean the
+// default.
+func (o *Options) Validate() error {
+	if o.BrokerExpiry < 0 {
+		return fmt.Errorf("namesrv: negative BrokerExpiry %v", o.BrokerExpiry)
+	}
+	if o.ScanInterval < 0 {
+		return fmt.Errorf("namesrv: negative ScanInterval %v", o.ScanInterval)
+	}
+	return nil
+}
+
+// withDefaults returns o with every unset or invalid field at its default.
+func (o Options) withDefaults() Options {
+	if o.BrokerExpiry <= 0 {
+		o.BrokerExpiry = 120 * time.Second
+	}
+	if o.ScanInterval <= 0 {
+		o.ScanInterval = 10 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
