@@ -1,0 +1,316 @@
+package txn
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mqstore/mqstore/message"
+)
+
+// opRetryDelay is how long the op writer waits after a failed append.
+const opRetryDelay = 100 * time.Millisecond
+
+// opItem is one half message waiting for its op marker.
+type opItem struct {
+	queueOffset int64
+	end         string // one of the End* values
+	// bound is a lower bound of the commitlog offset of the restored
+	// message for a commit (exactly its offset once ready); math.MaxInt64
+	// for the other ends, which have no restored message.
+	bound int64
+	ready bool // the end is decided (for a commit: the restored message is appended)
+}
+
+// opWriter batches op markers: Commit, Rollback and the check round hand it
+// items, and its goroutine appends every ready item in as few op messages
+// as possible (one per end kind and MaxOpBody bytes), like RocketMQ 5.x's
+// TransactionalOpBatchService but without a timer: while one op message is
+// being appended, the next batch gathers (group commit).
+//
+// Each op message carries PropertyHorizon, a commitlog offset below which
+// every restored message of a commit has its op marker written: the
+// smallest bound of the items not yet written, or lastSeen when there are
+// none. A commit registers its item (begin) with bound = lastSeen before it
+// appends the restored message, so the restored message lands above every
+// horizon computed after that.
+type opWriter struct {
+	store    Store
+	now      func() time.Time
+	lastSeen *atomic.Int64 // max commitlog offset returned by txn's appends
+	next     atomic.Int64  // op-queue offset of the next op message
+
+	mu      sync.Mutex // guards the fields below
+	cond    *sync.Cond // signalled when a batch was written or failed
+	pending []*opItem
+	writing bool  // a batch is being appended
+	err     error // error of the last failed batch, nil after a success
+
+	wake chan struct{} // buffered 1
+	quit chan struct{}
+	done chan struct{}
+	buf  []byte // op body under construction (writer goroutine only)
+}
+
+func newOpWriter(store Store, now func() time.Time, lastSeen *atomic.Int64, next int64) *opWriter {
+	w := &opWriter{
+		store:    store,
+		now:      now,
+		lastSeen: lastSeen,
+		wake:     make(chan struct{}, 1),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	w.cond = sync.NewCond(&w.mu)
+	w.next.Store(next)
+	return w
+}
+
+func (w *opWriter) start() { go w.loop() }
+
+func (w *opWriter) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// begin registers a commit of the half message at queueOffset before its
+// restored message is appended.
+func (w *opWriter) begin(queueOffset int64) *opItem {
+	w.mu.Lock()
+	it := &opItem{queueOffset: queueOffset, end: EndCommit, bound: w.lastSeen.Load()}
+	w.pending = append(w.pending, it)
+	w.mu.Unlock()
+	return it
+}
+
+// commit marks a begun commit ready: its restored message is at
+// physicalOffset.
+func (w *opWriter) commit(it *opItem, physicalOffset int64) {
+	w.mu.Lock()
+	it.bound = physicalOffset
+	it.ready = true
+	w.mu.Unlock()
+	w.signal()
+}
+
+// cancel forgets a begun commit whose restored message was not appended.
+func (w *opWriter) cancel(it *opItem) {
+	w.mu.Lock()
+	for i, p := range w.pending {
+		if p == it {
+			w.pending = append(w.pending[:i], w.pending[i+1:]...)
+			break
+		}
+	}
+	w.mu.Unlock()
+	w.cond.Broadcast()
+}
+
+// add queues a ready op marker. bound is the restored message's offset for
+// a commit found by recovery, math.MaxInt64 otherwise.
+func (w *opWriter) add(queueOffset int64, end string, bound int64) {
+	w.mu.Lock()
+	w.pending = append(w.pending, &opItem{queueOffset: queueOffset, end: end, bound: bound, ready: true})
+	w.mu.Unlock()
+	w.signal()
+}
+
+// horizon returns the current horizon: the smallest bound of the items not
+// yet written, at most lastSeen.
+func (w *opWriter) horizon() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.horizonLocked(nil)
+}
+
+// horizonLocked is horizon, also counting the items in extra (being written
+// later in the current batch).
+func (w *opWriter) horizonLocked(extra []*opItem) int64 {
+	h := w.lastSeen.Load()
+	for _, it := range w.pending {
+		h = min(h, it.bound)
+	}
+	for _, it := range extra {
+		h = min(h, it.bound)
+	}
+	return max(h, 0)
+}
+
+// minPending returns the smallest queue offset with an op marker not yet
+// written (math.MaxInt64 when none).
+func (w *opWriter) minPending() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m := int64(math.MaxInt64)
+	for _, it := range w.pending {
+		m = min(m, it.queueOffset)
+	}
+	return m
+}
+
+// flush waits until no ready item is waiting or being written, or until a
+// batch fails (then it returns that error).
+func (w *opWriter) flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for {
+		if w.err != nil {
+			return w.err
+		}
+		if !w.writing && !w.anyReadyLocked() {
+			return nil
+		}
+		w.cond.Wait()
+	}
+}
+
+func (w *opWriter) anyReadyLocked() bool {
+	for _, it := range w.pending {
+		if it.ready {
+			return true
+		}
+	}
+	return false
+}
+
+// close stops the goroutine after a last attempt to write every ready item.
+// Items still begun (never ready) are dropped: their Commit failed or never
+// returned.
+func (w *opWriter) close() error {
+	close(w.quit)
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.anyReadyLocked() {
+		return w.err
+	}
+	return nil
+}
+
+func (w *opWriter) loop() {
+	defer close(w.done)
+	for {
+		select {
+		case <-w.wake:
+		case <-w.quit:
+			w.writeAll()
+			return
+		}
+		if !w.writeAll() {
+			select { // back off, then try again
+			case <-time.After(opRetryDelay):
+				w.signal()
+			case <-w.quit:
+				w.writeAll()
+				return
+			}
+		}
+	}
+}
+
+// writeAll writes batches until nothing is ready; false when one failed.
+func (w *opWriter) writeAll() bool {
+	for {
+		wrote, err := w.writeBatch()
+		if err != nil {
+			return false
+		}
+		if !wrote {
+			return true
+		}
+	}
+}
+
+// writeBatch appends one batch: every ready item, grouped by end.
+func (w *opWriter) writeBatch() (bool, error) {
+	w.mu.Lock()
+	var batch []*opItem
+	kept := w.pending[:0]
+	for _, it := range w.pending {
+		if it.ready {
+			batch = append(batch, it)
+		} else {
+			kept = append(kept, it)
+		}
+	}
+	clear(w.pending[len(kept):])
+	w.pending = kept
+	if len(batch) == 0 {
+		w.mu.Unlock()
+		return false, nil
+	}
+	w.writing = true
+	w.mu.Unlock()
+
+	// Split into messages: per end kind (sorted, stable), at most MaxOpBody
+	// bytes each. Each message's horizon counts every item not written in it
+	// or an earlier one.
+	slices.SortStableFunc(batch, func(a, b *opItem) int { return strings.Compare(a.end, b.end) })
+	var err error
+	i := 0
+	for i < len(batch) {
+		end := batch[i].end
+		w.buf = appendOpOffset(w.buf[:0], batch[i].queueOffset)
+		j := i + 1
+		for j < len(batch) && batch[j].end == end && len(w.buf)+21 <= MaxOpBody {
+			w.buf = appendOpOffset(w.buf, batch[j].queueOffset)
+			j++
+		}
+		w.mu.Lock()
+		h := w.horizonLocked(batch[j:])
+		w.mu.Unlock()
+		if err = w.appendOp(w.buf, end, h); err != nil {
+			break
+		}
+		i = j
+	}
+
+	w.mu.Lock()
+	w.writing = false
+	w.err = err
+	if i < len(batch) {
+		w.pending = append(batch[i:len(batch):len(batch)], w.pending...)
+	}
+	w.mu.Unlock()
+	w.cond.Broadcast()
+	return true, err
+}
+
+// appendOp appends one op message.
+func (w *opWriter) appendOp(body []byte, end string, horizon int64) error {
+	var props message.Properties
+	props = props.Set(message.PropertyTags, OpTag)
+	props = props.Set(message.PropertyWait, "true")
+	props = props.Set(PropertyEnd, end)
+	props = props.Set(PropertyHorizon, strconv.FormatInt(horizon, 10))
+	m := &message.Message{
+		Topic:         OpTopic,
+		QueueID:       0,
+		Body:          append([]byte(nil), body...),
+		BornTimestamp: w.now().UnixMilli(),
+		Properties:    props,
+	}
+	app, err := w.store.Append(m)
+	if err != nil {
+		return err
+	}
+	storeMax(w.lastSeen, app.PhysicalOffset)
+	storeMax(&w.next, app.QueueOffset+1)
+	return nil
+}
+
+// storeMax raises v to x if x is larger.
+func storeMax(v *atomic.Int64, x int64) {
+	for {
+		old := v.Load()
+		if x <= old || v.CompareAndSwap(old, x) {
+			return
+		}
+	}
+}

@@ -1,0 +1,39 @@
+package txn
+
+import "github.com/mqstore/mqstore/message"
+
+// Store is what txn needs from the storage engine. The store package
+// implements it over its commitlog and consume queues; txn's tests use an
+// in-memory fake.
+//
+// Dispatch may be asynchronous: a unit can appear in a consume queue shortly
+// after Append returned. txn never relies on ScanQueue seeing a record it
+// just appended; it updates its own tables directly. New reads the queues and
+// assumes the store has dispatched everything it recovered before New is
+// called.
+type Store interface {
+	// Append stores m as given (topic, queue id, sysflag, properties) and
+	// returns where it went. Durability follows the store's flush mode.
+	// Transaction type PREPARED/ROLLBACK records get no queue offset and no
+	// consume-queue unit; NOT and COMMIT get both.
+	Append(m *message.Message) (Appended, error)
+	// Read returns an owned copy of the message stored at a commitlog
+	// offset, plus its stored fields (Record with Body/Topic/Properties
+	// owned copies). It fails for an offset that holds no record.
+	Read(physicalOffset int64) (*message.Message, message.Record, error)
+	// ScanQueue calls fn for the units of a consume queue from queue offset
+	// from, in order, while fn returns true.
+	ScanQueue(topic string, queueID int32, from int64, fn func(queueOffset, physicalOffset int64, size int32) bool) error
+	// MinQueueOffset and MaxQueueOffset of a consume queue (0 and 0 when it
+	// does not exist). MaxQueueOffset is one past the last unit.
+	MinQueueOffset(topic string, queueID int32) int64
+	MaxQueueOffset(topic string, queueID int32) int64
+}
+
+// Appended is where Store.Append put a message.
+type Appended struct {
+	PhysicalOffset int64  // commitlog offset of the record
+	QueueOffset    int64  // offset in its consume queue
+	MsgID          string // offset message id (store host + physical offset)
+	StoreTimestamp int64  // ms since the Unix epoch, the store's clock
+}

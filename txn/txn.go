@@ -1,0 +1,635 @@
+package txn
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mqstore/mqstore/message"
+)
+
+// PropertyOrigin is set by mqstore on a discarded copy (in DiscardTopic) and
+// on a resumed half message: the decimal commitlog offset of the half message
+// it was copied from. Resume follows it. Frozen.
+const PropertyOrigin = "MQSTORE_TRAN_ORIGIN"
+
+// AnyQueueOffset passed as the queue offset to Commit or Rollback skips the
+// tranStateTableOffset check (operators who know only the commitlog offset).
+const AnyQueueOffset int64 = -1
+
+// Service is the transactional-message engine of one store: it prepares
+// half messages, commits and rolls them back, tracks the open ones and
+// checks them back with their producers. It is safe for concurrent use.
+type Service struct {
+	store    Store
+	opts     Options
+	ops      *opWriter
+	lastSeen atomic.Int64 // max commitlog offset returned by txn's own appends
+
+	// roundMu serializes check rounds and guards checks and captured.
+	roundMu sync.Mutex
+	checks  *checkFile // nil without Options.Dir
+	// captured is the progress captured at the end of the previous round
+	// (or by New); the next round writes it to the progress file.
+	captured progress
+
+	mu sync.Mutex // guards the fields below
+	// open holds the open transactions by half-queue offset.
+	open   map[int64]*entry
+	states window
+	// halfNext is one past the largest half-queue offset txn knows.
+	halfNext int64
+	// preparing holds the bounds of the prepares whose half message is
+	// being appended (see capture).
+	preparing map[uint64]prepareBound
+	nextToken uint64
+	// resumed holds the queue offsets below the window that Resume resumed,
+	// so a second Resume of one is refused whatever the op queue says yet.
+	resumed map[int64]struct{}
+	closed  bool
+	checker Checker
+	calls   sync.WaitGroup // in-flight API calls; Add under mu while !closed
+
+	cancel context.CancelFunc // cancels ctx on Close
+	ctx    context.Context
+	quit   chan struct{} // closed by Close; the check loop returns
+	done   chan struct{} // closed by the check loop
+	errMu  sync.Mutex    // guards loopErr
+	// loopErr is the first error of a background check round.
+	loopErr error
+}
+
+// entry is one open transaction.
+type entry struct {
+	queueOffset    int64
+	halfOffset     int64
+	storeTimestamp int64 // ms
+	group          string
+	topic          string
+	queueID        int32
+	transactionID  string
+	immunity       time.Duration // replaces TransactionTimeout when > 0
+	resumedFrom    int64         // -1 unless resumed
+	opBound        int64         // op-queue offset before which no op marks this
+	committing     bool          // a commit is appending the restored message
+	checks         int
+	lastCheck      int64 // ms, 0 when never
+	lastResult     CheckResult
+}
+
+// prepareBound is what an in-flight prepare holds the progress at.
+type prepareBound struct{ half, op int64 }
+
+// PrepareResult says where a half message went.
+type PrepareResult struct {
+	HalfOffset     int64  // commitlog offset (END_TRANSACTION commitLogOffset)
+	QueueOffset    int64  // half-queue offset (tranStateTableOffset)
+	MsgID          string // offset message id of the half record
+	TransactionID  string // UNIQ_KEY, or MsgID when the message has none
+	StoreTimestamp int64  // ms
+}
+
+// OpenTransaction describes an open transaction (Open, HalfMessage).
+type OpenTransaction struct {
+	HalfOffset     int64  // commitlog offset of the half message
+	QueueOffset    int64  // its half-queue offset
+	ProducerGroup  string // PGROUP
+	Topic          string // REAL_TOPIC
+	QueueID        int32  // REAL_QID
+	TransactionID  string // UNIQ_KEY ("" when absent)
+	StoreTimestamp int64  // ms, when the half message was stored
+	Age            time.Duration
+	CheckTimes     int         // checks delivered so far
+	LastCheck      time.Time   // zero when never checked
+	LastResult     CheckResult // of the last check
+	ResumedFrom    int64       // commitlog offset of the discarded half message this resumes; -1
+}
+
+// New opens the transaction service over store. It rebuilds the
+// open-transaction table from the half and op queues (from the persisted
+// progress on), finds commits whose op marker was lost in a crash, and
+// loads the check counts. The store must have dispatched every record it
+// recovered. New starts the op-marker writer; Start starts the checks.
+func New(store Store, opts Options) (*Service, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	s := &Service{
+		store:     store,
+		opts:      opts,
+		open:      make(map[int64]*entry),
+		preparing: make(map[uint64]prepareBound),
+		resumed:   make(map[int64]struct{}),
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if opts.Dir != "" {
+		if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("txn: create dir: %w", err)
+		}
+	}
+	if err := s.recover(); err != nil {
+		if s.checks != nil {
+			s.checks.close()
+		}
+		return nil, err
+	}
+	s.ops.start()
+	return s, nil
+}
+
+// enter registers an API call; it fails after Close.
+func (s *Service) enter() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.calls.Add(1)
+	return nil
+}
+
+func (s *Service) noteSeen(physicalOffset int64) { storeMax(&s.lastSeen, physicalOffset) }
+
+// Prepare stores msg as a half message of producerGroup: topic HalfTopic,
+// queue 0, transaction type NOT (so it gets a half-queue unit), with
+// REAL_TOPIC and REAL_QID keeping its destination, TRAN_MSG=true, PGROUP,
+// and __transactionId__ = UNIQ_KEY when it has one (spec §6.3). msg is not
+// modified.
+func (s *Service) Prepare(msg *message.Message, producerGroup string) (PrepareResult, error) {
+	if err := s.enter(); err != nil {
+		return PrepareResult{}, err
+	}
+	defer s.calls.Done()
+	switch {
+	case msg == nil || msg.Topic == "" || !message.ValidProperty(message.PropertyRealTopic, msg.Topic):
+		return PrepareResult{}, fmt.Errorf("%w: bad topic", ErrInvalidMessage)
+	case msg.Topic == HalfTopic || msg.Topic == OpTopic || msg.Topic == DiscardTopic:
+		return PrepareResult{}, fmt.Errorf("%w: topic %s is a system topic", ErrInvalidMessage, msg.Topic)
+	case !message.ValidProperty(message.PropertyProducerGroup, producerGroup):
+		return PrepareResult{}, fmt.Errorf("%w: bad producer group %q", ErrInvalidMessage, producerGroup)
+	case msg.QueueID < 0:
+		return PrepareResult{}, fmt.Errorf("%w: queue id %d", ErrInvalidMessage, msg.QueueID)
+	}
+	if v, ok := msg.Property(message.PropertyDelayLevel); ok && v != "0" {
+		return PrepareResult{}, ErrDelayedTransaction
+	}
+	for _, name := range [...]string{message.PropertyTimerDeliverMS, message.PropertyTimerDelaySec,
+		message.PropertyTimerDelayMS, message.PropertyStartDeliverTime} {
+		if _, ok := msg.Properties.Lookup(name); ok {
+			return PrepareResult{}, ErrDelayedTransaction
+		}
+	}
+	half := *msg
+	half.Topic = HalfTopic
+	half.QueueID = 0
+	half.SysFlag = message.SetTransactionType(msg.SysFlag, message.TransactionNotType)
+	half.PreparedTransactionOffset = 0
+	var qid [11]byte
+	half.Properties = setProperties(msg.Properties,
+		message.PropertyRealTopic, msg.Topic,
+		message.PropertyRealQueueID, string(strconv.AppendInt(qid[:0], int64(msg.QueueID), 10)),
+		message.PropertyTransactionPrepared, "true",
+		message.PropertyProducerGroup, producerGroup)
+	uniq := msg.UniqKey()
+	if uniq != "" {
+		half.Properties = half.Properties.Set(message.PropertyTransactionID, uniq)
+	}
+	e := &entry{group: producerGroup, topic: msg.Topic, queueID: msg.QueueID, transactionID: uniq, resumedFrom: -1}
+	e.immunity = immunityOf(half.Properties)
+	app, err := s.appendHalf(&half, e)
+	if err != nil {
+		return PrepareResult{}, err
+	}
+	id := uniq
+	if id == "" {
+		id = app.MsgID
+	}
+	return PrepareResult{HalfOffset: app.PhysicalOffset, QueueOffset: app.QueueOffset, MsgID: app.MsgID,
+		TransactionID: id, StoreTimestamp: app.StoreTimestamp}, nil
+}
+
+// appendHalf appends a half message and registers e (filled with its
+// offsets) as open.
+func (s *Service) appendHalf(half *message.Message, e *entry) (Appended, error) {
+	s.mu.Lock()
+	token := s.nextToken
+	s.nextToken++
+	s.preparing[token] = prepareBound{half: s.halfNext, op: s.ops.next.Load()}
+	e.opBound = s.preparing[token].op
+	s.mu.Unlock()
+
+	app, err := s.store.Append(half)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.preparing, token)
+	if err != nil {
+		return Appended{}, fmt.Errorf("txn: append half message: %w", err)
+	}
+	s.noteSeen(app.PhysicalOffset)
+	e.queueOffset = app.QueueOffset
+	e.halfOffset = app.PhysicalOffset
+	e.storeTimestamp = app.StoreTimestamp
+	s.open[e.queueOffset] = e
+	s.states.set(e.queueOffset, stateOpen)
+	s.halfNext = max(s.halfNext, e.queueOffset+1)
+	if len(s.states.states) > 1<<20 && len(s.states.states)&(1<<16-1) == 0 {
+		s.trimLocked()
+	}
+	return app, nil
+}
+
+// setProperties returns p with the name/value pairs kv set, encoded once.
+func setProperties(p message.Properties, kv ...string) message.Properties {
+	out := make(message.Properties, 0, len(p)+64)
+	p.Range(func(name, value []byte) bool {
+		for i := 0; i < len(kv); i += 2 {
+			if string(name) == kv[i] {
+				return true
+			}
+		}
+		out = append(out, name...)
+		out = append(out, message.NameValueSeparator)
+		out = append(out, value...)
+		out = append(out, message.PropertySeparator)
+		return true
+	})
+	for i := 0; i < len(kv); i += 2 {
+		out = append(out, kv[i]...)
+		out = append(out, message.NameValueSeparator)
+		out = append(out, kv[i+1]...)
+		out = append(out, message.PropertySeparator)
+	}
+	return out
+}
+
+// immunityOf returns CHECK_IMMUNITY_TIME_IN_SECONDS as a duration (0 when
+// absent or not a positive number; then TransactionTimeout applies, as in
+// RocketMQ for an unparsable value).
+func immunityOf(p message.Properties) time.Duration {
+	v, ok := p.Lookup(message.PropertyCheckImmunityTime)
+	if !ok {
+		return 0
+	}
+	n, ok := parseDecimal(v)
+	if !ok || n <= 0 || n > int64(math.MaxInt64/time.Second) {
+		return 0
+	}
+	return time.Duration(n) * time.Second
+}
+
+// Commit ends the transaction of the half message at commitlog offset
+// halfOffset with a commit, after END_TRANSACTION's checks (spec §6.4): a
+// half message is there (ErrNotFound, ErrNotHalfMessage), its PGROUP is
+// producerGroup (ErrGroupMismatch), its half-queue offset is queueOffset
+// (ErrQueueOffsetMismatch; AnyQueueOffset skips this). It appends the
+// restored message to REAL_TOPIC/REAL_QID: transaction type COMMIT,
+// PreparedTransactionOffset = halfOffset, properties as stored (REAL_TOPIC,
+// REAL_QID, TRAN_MSG and PGROUP kept, as RocketMQ does), plus
+// TRANSACTION_CHECK_TIMES when it was checked; then queues the op marker.
+//
+// A transaction already ended is answered with ErrAlreadyCommitted,
+// ErrAlreadyRolledBack, ErrDiscarded or ErrResumed (all wrap
+// ErrAlreadyEnded) and nothing is written.
+func (s *Service) Commit(halfOffset int64, producerGroup string, queueOffset int64) (Appended, error) {
+	if err := s.enter(); err != nil {
+		return Appended{}, err
+	}
+	defer s.calls.Done()
+	msg, rec, err := s.readHalf(halfOffset, producerGroup, queueOffset)
+	if err != nil {
+		return Appended{}, err
+	}
+	return s.commit(msg, rec)
+}
+
+// Rollback ends the transaction of the half message at halfOffset with a
+// rollback: the same checks as Commit, then only the op marker. The answers
+// for an ended transaction are Commit's.
+func (s *Service) Rollback(halfOffset int64, producerGroup string, queueOffset int64) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.calls.Done()
+	_, rec, err := s.readHalf(halfOffset, producerGroup, queueOffset)
+	if err != nil {
+		return err
+	}
+	return s.rollback(rec.QueueOffset)
+}
+
+// readHalf reads and verifies the half message at halfOffset.
+func (s *Service) readHalf(halfOffset int64, producerGroup string, queueOffset int64) (*message.Message, message.Record, error) {
+	msg, rec, err := s.store.Read(halfOffset)
+	if err != nil {
+		return nil, rec, fmt.Errorf("%w: offset %d: %v", ErrNotFound, halfOffset, err)
+	}
+	if string(rec.Topic) != HalfTopic {
+		return nil, rec, fmt.Errorf("%w: offset %d holds topic %s", ErrNotHalfMessage, halfOffset, rec.Topic)
+	}
+	if _, ok := msg.Properties.Lookup(message.PropertyRealTopic); !ok {
+		return nil, rec, fmt.Errorf("%w: offset %d has no REAL_TOPIC", ErrNotHalfMessage, halfOffset)
+	}
+	if rec.PhysicalOffset != halfOffset {
+		return nil, rec, fmt.Errorf("%w: asked %d, record says %d", ErrCommitLogOffsetMismatch, halfOffset, rec.PhysicalOffset)
+	}
+	if g, _ := msg.Properties.Get(message.PropertyProducerGroup); g != producerGroup {
+		return nil, rec, fmt.Errorf("%w: %q, half message has %q", ErrGroupMismatch, producerGroup, g)
+	}
+	if queueOffset != AnyQueueOffset && queueOffset != rec.QueueOffset {
+		return nil, rec, fmt.Errorf("%w: %d, half message has %d", ErrQueueOffsetMismatch, queueOffset, rec.QueueOffset)
+	}
+	return msg, rec, nil
+}
+
+// claim takes the open transaction at q for ending. It returns the status
+// error of an ended one.
+func (s *Service) claim(q int64, commit bool) (*entry, error) {
+	s.mu.Lock()
+	if e := s.open[q]; e != nil {
+		if e.committing {
+			s.mu.Unlock()
+			return nil, ErrAlreadyCommitted
+		}
+		if commit {
+			e.committing = true
+		} else {
+			delete(s.open, q)
+		}
+		s.mu.Unlock()
+		return e, nil
+	}
+	st, inWindow := s.states.get(q)
+	s.mu.Unlock()
+	if !inWindow {
+		st = s.lookupOutcome(q)
+	}
+	if err := st.statusError(); err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("%w: half-queue offset %d is not a known transaction", ErrNotFound, q)
+}
+
+// commit appends the restored message of the verified half message.
+func (s *Service) commit(msg *message.Message, rec message.Record) (Appended, error) {
+	q := rec.QueueOffset
+	e, err := s.claim(q, true)
+	if err != nil {
+		return Appended{}, err
+	}
+	restored, err := restore(msg, rec, e.checks)
+	if err != nil {
+		s.mu.Lock()
+		e.committing = false
+		s.mu.Unlock()
+		return Appended{}, err
+	}
+	it := s.ops.begin(q)
+	app, err := s.store.Append(restored)
+	if err != nil {
+		s.ops.cancel(it)
+		s.mu.Lock()
+		e.committing = false
+		s.mu.Unlock()
+		return Appended{}, fmt.Errorf("txn: append committed message: %w", err)
+	}
+	s.noteSeen(app.PhysicalOffset)
+	s.mu.Lock()
+	delete(s.open, q)
+	s.states.set(q, stateCommitted)
+	s.mu.Unlock()
+	s.ops.commit(it, app.PhysicalOffset)
+	return app, nil
+}
+
+// restore turns the half message into its committed message (spec §6.4).
+func restore(msg *message.Message, rec message.Record, checks int) (*message.Message, error) {
+	topic, _ := msg.Properties.Get(message.PropertyRealTopic)
+	qs, _ := msg.Properties.Lookup(message.PropertyRealQueueID)
+	qid, ok := parseDecimal(qs)
+	if topic == "" || !ok || qid > math.MaxInt32 {
+		return nil, fmt.Errorf("%w: bad REAL_TOPIC/REAL_QID at %d", ErrNotHalfMessage, rec.PhysicalOffset)
+	}
+	msg.Topic = topic
+	msg.QueueID = int32(qid)
+	msg.SysFlag = message.SetTransactionType(rec.SysFlag, message.TransactionCommitType)
+	msg.PreparedTransactionOffset = rec.PhysicalOffset
+	if checks > 0 {
+		msg.SetProperty(message.PropertyTransactionCheckTimes, strconv.Itoa(checks))
+	}
+	return msg, nil
+}
+
+// rollback closes the open transaction at q and queues its op marker.
+func (s *Service) rollback(q int64) error {
+	if _, err := s.claim(q, false); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.states.set(q, stateRolledBack)
+	s.mu.Unlock()
+	s.ops.add(q, EndRollback, math.MaxInt64)
+	return nil
+}
+
+// Resume puts a discarded half message back to be checked again
+// (RESUME_CHECK_HALF_MESSAGE): offset is the commitlog offset of the
+// discarded half message or of its copy in DiscardTopic. It appends a new
+// half message (same body and properties, check count 0, PropertyOrigin =
+// the discarded one) and returns it as an open transaction; the discarded
+// one is marked resumed, so a late answer for it gets ErrResumed. It fails
+// with ErrNotDiscarded for a half message that is not discarded.
+func (s *Service) Resume(offset int64) (OpenTransaction, error) {
+	if err := s.enter(); err != nil {
+		return OpenTransaction{}, err
+	}
+	defer s.calls.Done()
+	msg, rec, err := s.store.Read(offset)
+	if err != nil {
+		return OpenTransaction{}, fmt.Errorf("%w: offset %d: %v", ErrNotFound, offset, err)
+	}
+	if string(rec.Topic) == DiscardTopic {
+		v, _ := msg.Properties.Lookup(PropertyOrigin)
+		orig, ok := parseDecimal(v)
+		if !ok {
+			return OpenTransaction{}, fmt.Errorf("%w: discarded copy at %d names no origin", ErrNotHalfMessage, offset)
+		}
+		if msg, rec, err = s.store.Read(orig); err != nil {
+			return OpenTransaction{}, fmt.Errorf("%w: origin %d: %v", ErrNotFound, orig, err)
+		}
+	}
+	if string(rec.Topic) != HalfTopic {
+		return OpenTransaction{}, fmt.Errorf("%w: offset %d holds topic %s", ErrNotHalfMessage, offset, rec.Topic)
+	}
+	q := rec.QueueOffset
+	group, _ := msg.Properties.Get(message.PropertyProducerGroup)
+	topic, _ := msg.Properties.Get(message.PropertyRealTopic)
+	qs, _ := msg.Properties.Lookup(message.PropertyRealQueueID)
+	qid, ok := parseDecimal(qs)
+	if topic == "" || group == "" || !ok || qid > math.MaxInt32 {
+		return OpenTransaction{}, fmt.Errorf("%w: offset %d", ErrNotHalfMessage, offset)
+	}
+
+	// Claim the discarded state.
+	s.mu.Lock()
+	st, inWindow := s.states.get(q)
+	if !inWindow {
+		if _, dup := s.resumed[q]; dup {
+			s.mu.Unlock()
+			return OpenTransaction{}, fmt.Errorf("%w: already resumed", ErrNotDiscarded)
+		}
+		s.resumed[q] = struct{}{}
+		s.mu.Unlock()
+		st = s.lookupOutcome(q)
+		s.mu.Lock()
+	}
+	if st != stateDiscarded {
+		if !inWindow {
+			delete(s.resumed, q)
+		}
+		s.mu.Unlock()
+		return OpenTransaction{}, fmt.Errorf("%w: half-queue offset %d", ErrNotDiscarded, q)
+	}
+	s.states.set(q, stateResumed)
+	s.mu.Unlock()
+
+	half := msg
+	half.Topic = HalfTopic
+	half.QueueID = 0
+	half.PreparedTransactionOffset = 0
+	half.DeleteProperty(message.PropertyTransactionCheckTimes)
+	half.SetProperty(PropertyOrigin, strconv.FormatInt(rec.PhysicalOffset, 10))
+	e := &entry{group: group, topic: topic, queueID: int32(qid), transactionID: msg.UniqKey(),
+		resumedFrom: rec.PhysicalOffset, immunity: immunityOf(half.Properties)}
+	if _, err := s.appendHalf(half, e); err != nil {
+		s.mu.Lock()
+		if inWindow {
+			s.states.set(q, stateDiscarded)
+		} else {
+			delete(s.resumed, q)
+		}
+		s.mu.Unlock()
+		return OpenTransaction{}, err
+	}
+	s.ops.add(q, EndResume, math.MaxInt64)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.describeLocked(e, s.opts.Now()), nil
+}
+
+// Open lists the open transactions, oldest first.
+func (s *Service) Open() []OpenTransaction {
+	now := s.opts.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]OpenTransaction, 0, len(s.open))
+	for _, e := range s.open {
+		out = append(out, s.describeLocked(e, now))
+	}
+	slices.SortFunc(out, func(a, b OpenTransaction) int { return cmpInt64(a.QueueOffset, b.QueueOffset) })
+	return out
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (s *Service) describeLocked(e *entry, now time.Time) OpenTransaction {
+	o := OpenTransaction{
+		HalfOffset:     e.halfOffset,
+		QueueOffset:    e.queueOffset,
+		ProducerGroup:  e.group,
+		Topic:          e.topic,
+		QueueID:        e.queueID,
+		TransactionID:  e.transactionID,
+		StoreTimestamp: e.storeTimestamp,
+		Age:            now.Sub(time.UnixMilli(e.storeTimestamp)),
+		CheckTimes:     e.checks,
+		LastResult:     e.lastResult,
+		ResumedFrom:    e.resumedFrom,
+	}
+	if e.lastCheck != 0 {
+		o.LastCheck = time.UnixMilli(e.lastCheck)
+	}
+	return o
+}
+
+// trimLocked moves the window's base to the oldest offset that is open,
+// being prepared, or waiting for its op marker.
+func (s *Service) trimLocked() {
+	base := min(s.halfNext, s.ops.minPending())
+	for q := range s.open {
+		base = min(base, q)
+	}
+	for _, b := range s.preparing {
+		base = min(base, b.half)
+	}
+	s.states.trim(base)
+}
+
+// captureLocked returns the progress as of now (see progress.go).
+func (s *Service) captureLocked() progress {
+	p := progress{halfWatermark: s.halfNext, opWatermark: s.ops.next.Load(), horizon: s.ops.horizon()}
+	for q, e := range s.open {
+		p.halfWatermark = min(p.halfWatermark, q)
+		p.opWatermark = min(p.opWatermark, e.opBound)
+	}
+	for _, b := range s.preparing {
+		p.halfWatermark = min(p.halfWatermark, b.half)
+		p.opWatermark = min(p.opWatermark, b.op)
+	}
+	return p
+}
+
+// Close stops the check loop, waits for calls in flight, writes the op
+// markers still queued, and saves the progress and check counts. It returns
+// the first error met (a failed background round included); later calls
+// return ErrClosed.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.closed = true
+	started := s.checker != nil
+	s.mu.Unlock()
+	s.cancel()
+	close(s.quit)
+	if started {
+		<-s.done
+	}
+	s.calls.Wait()
+	err := s.ops.close()
+	s.roundMu.Lock()
+	defer s.roundMu.Unlock()
+	if s.opts.Dir != "" {
+		if perr := writeProgress(s.opts.Dir, s.captured); err == nil {
+			err = perr
+		}
+		if cerr := s.checks.close(); err == nil {
+			err = cerr
+		}
+	}
+	s.errMu.Lock()
+	if err == nil {
+		err = s.loopErr
+	}
+	s.errMu.Unlock()
+	return err
+}
