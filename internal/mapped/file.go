@@ -248,40 +248,49 @@ func (f *File) Publish(n int) {
 // Touch records an append time (used by writers that Publish many appends at once).
 func (f *File) Touch(unixNano int64) { f.lastWrite.Store(unixNano) }
 
-// SetWrotePosition moves the write and flushed positions (used by recovery and truncation).
-// Bytes from pos to the old write position are zeroed so stale records never reappear.
+// SetWrotePosition moves the write and flushed positions (used by recovery and truncation). It
+// does not touch the bytes: ZeroFrom clears a tail.
 func (f *File) SetWrotePosition(pos int64) {
-	if pos < 0 {
-		pos = 0
-	}
-	if pos > f.size {
-		pos = f.size
-	}
-	old := f.wrote.Load()
-	if old > pos {
-		clear(f.data[pos:old])
-	}
+	pos = max(0, min(pos, f.size))
 	f.wrote.Store(pos)
 	if f.flushed.Load() > pos {
 		f.flushed.Store(pos)
 	}
+	if f.warmed.Load() > pos {
+		f.warmed.Store(pos)
+	}
 }
 
-// ZeroFrom clears the bytes from pos to the end of the file (a torn tail after a crash may leave
-// garbage beyond the write position of a file opened from disk).
-func (f *File) ZeroFrom(pos int64) {
+// ZeroFrom clears the bytes from pos to the end of the file, so that stale bytes beyond a
+// truncation point (a torn tail after a crash) can never line up as valid data after new writes.
+// Whole pages are zeroed by the file system (fallocate FALLOC_FL_ZERO_RANGE: no data is written and
+// the blocks stay allocated), in time proportional to the extents, not the bytes; the partial first
+// page is cleared in memory. Without ZERO_RANGE it clears, in memory, the pages that are not zero.
+func (f *File) ZeroFrom(pos int64) error {
 	if pos < 0 || pos >= f.size {
-		return
+		return nil
 	}
-	// Clear only pages that are not already zero to avoid dirtying the whole file.
-	for start := pos; start < f.size; {
-		end := min(f.size, (start/pageSize+1)*pageSize)
-		page := f.data[start:end]
+	pageEnd := min(f.size, (pos+pageSize-1)&^(pageSize-1))
+	if head := f.data[pos:pageEnd]; !isZero(head) {
+		clear(head)
+	}
+	if pageEnd >= f.size {
+		return nil
+	}
+	err := unix.Fallocate(int(f.file.Fd()), unix.FALLOC_FL_ZERO_RANGE|unix.FALLOC_FL_KEEP_SIZE, pageEnd, f.size-pageEnd)
+	if err == nil {
+		return nil
+	}
+	if err != unix.EOPNOTSUPP && err != unix.ENOSYS && err != unix.EINVAL {
+		return fmt.Errorf("mapped: zero %s from %d: %w", f.path, pageEnd, err)
+	}
+	for start := pageEnd; start < f.size; start += pageSize {
+		page := f.data[start:min(f.size, start+pageSize)]
 		if !isZero(page) {
 			clear(page)
 		}
-		start = end
 	}
+	return nil
 }
 
 func isZero(b []byte) bool {

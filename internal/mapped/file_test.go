@@ -81,13 +81,22 @@ func TestFileReserveAndZero(t *testing.T) {
 		t.Fatal("Reserve beyond the end must fail")
 	}
 	f.SetWrotePosition(4)
-	if !isZero(f.Bytes()[4:10]) {
-		t.Fatal("truncated tail not zeroed")
+	if string(f.Bytes()[:10]) != "0123456789" {
+		t.Fatal("SetWrotePosition must not touch the bytes")
 	}
 	f.Bytes()[9000] = 7
-	f.ZeroFrom(4)
-	if !isZero(f.Bytes()[4:]) {
-		t.Fatal("ZeroFrom left bytes")
+	f.Bytes()[4096*3-1] = 9
+	if err := f.ZeroFrom(4); err != nil {
+		t.Fatal(err)
+	}
+	if !isZero(f.Bytes()[4:]) || string(f.Bytes()[:4]) != "0123" {
+		t.Fatal("ZeroFrom left bytes or cleared too much")
+	}
+	// The zeroing reached the file, not only the mapping.
+	f.Flush()
+	disk, err := os.ReadFile(f.Path())
+	if err != nil || !isZero(disk[4:]) {
+		t.Fatalf("file not zeroed on disk: %v", err)
 	}
 	f.WarmTo(f.Size())
 	if f.warmed.Load() != f.Size() {

@@ -396,13 +396,16 @@ func (q *Queue) Truncate(offset int64) error {
 	files := q.Files()
 	keep := make([]*File, 0, len(files))
 	var drop []*File
+	var firstErr error
 	for _, f := range files {
 		switch {
 		case f.FromOffset()+q.opts.FileSize <= offset:
 			keep = append(keep, f)
 		case f.FromOffset() <= offset:
 			f.SetWrotePosition(offset - f.FromOffset())
-			f.ZeroFrom(offset - f.FromOffset())
+			if err := f.ZeroFrom(offset - f.FromOffset()); err != nil && firstErr == nil {
+				firstErr = err
+			}
 			keep = append(keep, f)
 		default:
 			drop = append(drop, f)
@@ -412,7 +415,6 @@ func (q *Queue) Truncate(offset int64) error {
 	if q.flushedWhere.Load() > offset {
 		q.flushedWhere.Store(offset)
 	}
-	var firstErr error
 	for _, f := range drop {
 		if err := f.Destroy(); err != nil && firstErr == nil {
 			firstErr = err
