@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mqstore/mqstore/commitlog"
+	"github.com/mqstore/mqstore/txn"
 )
 
 // Defaults of Options (RocketMQ's MessageStoreConfig where it has one).
@@ -58,6 +59,9 @@ type Options struct {
 	ReadOnly bool
 	// StoreHost is stamped into every record and makes message ids (default 127.0.0.1:10911).
 	StoreHost netip.AddrPort
+	// Transactions configures the transactional-message service (timeouts, check interval and
+	// max, its own files under <root>/transaction by default).
+	Transactions txn.Options
 	// OnArrival, if set, is called by the dispatcher after each message's queue unit is written,
 	// with the queue's new max offset (used to wake long-polling pulls). It must not block.
 	OnArrival func(topic string, queueID int32, maxOffset int64, tagsCode int64)
@@ -107,6 +111,9 @@ func (o Options) withDefaults() Options {
 // Validate reports the first invalid option.
 func (o Options) Validate() error {
 	d := o.withDefaults()
+	if err := d.Transactions.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidOptions, err)
+	}
 	if err := d.commitLogOptions().Validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidOptions, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/mqstore/mqstore/consumequeue"
 	"github.com/mqstore/mqstore/index"
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/txn"
 )
 
 // Store is the embeddable message store. All methods are safe for concurrent use.
@@ -26,6 +27,7 @@ type Store struct {
 	queues     *consumequeue.Table
 	index      *index.Index // nil when DisableIndex
 	checkpoint *checkpointFile
+	txn        *txn.Service
 
 	// dispatched is the commitlog offset up to which records have queue units and index entries.
 	dispatched atomic.Int64
@@ -84,6 +86,20 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := s.recover(); err != nil {
 		s.closeParts()
 		return nil, err
+	}
+	// Transactions rebuild their open table from the half and op queues, which recovery has
+	// just brought up to date.
+	txnOpts := opts.Transactions
+	if txnOpts.Dir == "" {
+		txnOpts.Dir = filepath.Join(dir, "transaction")
+	}
+	if txnOpts.Now == nil {
+		txnOpts.Now = opts.Now
+	}
+	var err error
+	if s.txn, err = txn.New(txnBackend{s}, txnOpts); err != nil {
+		s.closeParts()
+		return nil, fmt.Errorf("store: transactions: %w", err)
 	}
 	// The abort file marks the store as open: found at the next Open, it means a crash.
 	if err := os.WriteFile(s.abortPath(), nil, 0o644); err != nil {
@@ -344,14 +360,18 @@ func (s *Store) Close() error {
 		return ErrClosed
 	}
 	s.closeMu.Unlock()
-	close(s.quit)
-	s.wg.Wait()
 	var firstErr error
 	keep := func(err error) {
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
+	// Transactions first: their op-marker writer still appends.
+	if s.txn != nil {
+		keep(s.txn.Close())
+	}
+	close(s.quit)
+	s.wg.Wait()
 	// Final dispatch of anything appended after the dispatcher stopped.
 	keep(s.dispatchAvailable())
 	keep(s.writeCheckpoint())

@@ -1,0 +1,47 @@
+package store
+
+import (
+	"github.com/mqstore/mqstore/consumequeue"
+	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/txn"
+)
+
+// txnBackend is the store as package txn sees it (txn.Store).
+type txnBackend struct{ s *Store }
+
+var _ txn.Store = txnBackend{}
+
+func (b txnBackend) Append(m *message.Message) (txn.Appended, error) {
+	res, err := b.s.Put(m)
+	if err != nil {
+		return txn.Appended{}, err
+	}
+	return txn.Appended{
+		PhysicalOffset: res.PhysicalOffset,
+		QueueOffset:    res.QueueOffset,
+		MsgID:          res.MsgID,
+		StoreTimestamp: res.StoreTimestamp,
+	}, nil
+}
+
+func (b txnBackend) Read(physicalOffset int64) (*message.Message, message.Record, error) {
+	return b.s.commitLog.Message(physicalOffset)
+}
+
+func (b txnBackend) ScanQueue(topic string, queueID int32, from int64, fn func(queueOffset, physicalOffset int64, size int32) bool) error {
+	b.s.ScanQueue(topic, queueID, from, func(qo int64, u consumequeue.Unit) bool {
+		if u.IsBlank() {
+			return true
+		}
+		return fn(qo, u.CommitLogOffset, u.Size)
+	})
+	return nil
+}
+
+func (b txnBackend) MinQueueOffset(topic string, queueID int32) int64 { return b.s.MinOffset(topic, queueID) }
+func (b txnBackend) MaxQueueOffset(topic string, queueID int32) int64 { return b.s.MaxOffset(topic, queueID) }
+
+// Transactions returns the store's transactional-message service (half messages, commit,
+// rollback, check-back, the open-transaction table). Start its check service with
+// Transactions().Start(checker).
+func (s *Store) Transactions() *txn.Service { return s.txn }
