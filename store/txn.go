@@ -38,8 +38,12 @@ func (b txnBackend) ScanQueue(topic string, queueID int32, from int64, fn func(q
 	return nil
 }
 
-func (b txnBackend) MinQueueOffset(topic string, queueID int32) int64 { return b.s.MinOffset(topic, queueID) }
-func (b txnBackend) MaxQueueOffset(topic string, queueID int32) int64 { return b.s.MaxOffset(topic, queueID) }
+func (b txnBackend) MinQueueOffset(topic string, queueID int32) int64 {
+	return b.s.MinOffset(topic, queueID)
+}
+func (b txnBackend) MaxQueueOffset(topic string, queueID int32) int64 {
+	return b.s.MaxOffset(topic, queueID)
+}
 
 // Transactions returns the store's transactional-message service (half messages, commit,
 // rollback, check-back, the open-transaction table). Start its check service with
