@@ -1,0 +1,442 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/remoting"
+	"github.com/mqstore/mqstore/store"
+)
+
+// Registrar publishes the broker's registration to a name server: at Start, every
+// registerNameServerPeriod, and after topic changes. An embedded name server's registry is
+// wrapped with RegistrarFunc; see also Options.Registrar.
+type Registrar interface {
+	Register(ctx context.Context, r namesrv.Registration) error
+}
+
+// RegistrarFunc adapts a function to Registrar.
+type RegistrarFunc func(ctx context.Context, r namesrv.Registration) error
+
+// Register calls f.
+func (f RegistrarFunc) Register(ctx context.Context, r namesrv.Registration) error { return f(ctx, r) }
+
+// Options are the broker's collaborators; the zero value is usable.
+type Options struct {
+	// Registrar receives the broker's registrations. Nil: the broker registers with the name
+	// servers of Config.NamesrvAddr over its own client (RemoteRegistrar), or nowhere when that
+	// is empty. For a name server in the same process use EmbeddedRegistrar.
+	Registrar Registrar
+	// Logger receives the broker's logs. Default slog.Default().
+	Logger *slog.Logger
+	// Remoting configures the TCP server (its Logger defaults to Logger).
+	Remoting remoting.Options
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Store, if set, adjusts the store options derived from the Config before the store opens
+	// (tests use it for small segments).
+	Store func(*store.Options)
+	// ClientScanInterval is how often clients silent for channelExpiredTimeout are dropped.
+	// Default 10 s.
+	ClientScanInterval time.Duration
+}
+
+// Broker is a RocketMQ-compatible broker: the request handlers over a store, with the topic,
+// group, offset and client tables around them.
+type Broker struct {
+	cfg       Config
+	opts      Options
+	log       *slog.Logger
+	now       func() time.Time
+	store     *store.Store
+	server    *remoting.Server
+	topics    *topicTable
+	groups    *groupTable
+	offsets   *offsetTable
+	clients   *clientTable
+	locks     *lockTable
+	holds     *pullHolds
+	startTime time.Time
+	stats     brokerStats
+
+	host     netip.AddrPort   // brokerIP1:port, set by Start before serving
+	client   *remoting.Client // for RemoteRegistrar when the broker made it; nil otherwise
+	register chan struct{}    // asks the register loop for an immediate registration
+
+	mu      sync.Mutex // guards started, closed
+	started bool
+	closed  bool
+
+	quit chan struct{}
+	wg   sync.WaitGroup
+}
+
+// brokerStats are running counters for GET_BROKER_RUNTIME_INFO.
+type brokerStats struct {
+	putMessages    atomic.Int64
+	pulledMessages atomic.Int64
+}
+
+// New validates cfg, opens the store under cfg.StorePathRootDir, loads the config files and
+// registers the request handlers. The broker serves once Start (or ListenAndServe) is called.
+func New(cfg Config, opts Options) (*Broker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ClientScanInterval <= 0 {
+		opts.ClientScanInterval = 10 * time.Second
+	}
+	if opts.Remoting.Logger == nil {
+		opts.Remoting.Logger = opts.Logger
+	}
+	b := &Broker{
+		cfg:       cfg,
+		opts:      opts,
+		log:       opts.Logger,
+		now:       opts.Now,
+		clients:   newClientTable(),
+		locks:     newLockTable(),
+		startTime: opts.Now(),
+		register:  make(chan struct{}, 1),
+		quit:      make(chan struct{}),
+	}
+	ip, _ := netip.ParseAddr(cfg.BrokerIP1)
+	b.host = netip.AddrPortFrom(ip.Unmap(), uint16(cfg.ListenPort))
+	dir := cfg.configDir()
+	b.topics = newTopicTable(filepath.Join(dir, topicsFile), b.now)
+	b.groups = newGroupTable(filepath.Join(dir, subscriptionFile), b.now)
+	b.offsets = newOffsetTable(filepath.Join(dir, consumerOffsetFile))
+	for _, load := range []func() error{b.topics.load, b.groups.load, b.offsets.load} {
+		if err := load(); err != nil {
+			return nil, err
+		}
+	}
+	b.initSystemTopics()
+
+	sopts := cfg.StoreOptions()
+	sopts.StoreHost = b.host
+	if opts.Store != nil {
+		opts.Store(&sopts)
+	}
+	b.holds = newPullHolds(b)
+	sopts.OnArrival = b.holds.arrive
+	st, err := store.Open(cfg.StorePathRootDir, sopts)
+	if err != nil {
+		b.holds.close()
+		return nil, err
+	}
+	b.store = st
+	srv, err := remoting.NewServer(opts.Remoting)
+	if err != nil {
+		b.holds.close()
+		return nil, errors.Join(err, st.Close())
+	}
+	b.server = srv
+	if opts.Registrar == nil && cfg.NamesrvAddr != "" {
+		copts := opts.Remoting
+		copts.Pools = nil
+		client, err := remoting.NewClient(copts)
+		if err != nil {
+			b.holds.close()
+			return nil, errors.Join(err, srv.Close(), st.Close())
+		}
+		b.client = client
+		b.opts.Registrar = RemoteRegistrar(client, cfg.NamesrvAddr)
+	}
+	b.registerHandlers()
+	srv.OnConnClose(b.connClosed)
+	return b, nil
+}
+
+// initSystemTopics creates TBW102 (when auto-create is on) as RocketMQ's TopicConfigManager does.
+func (b *Broker) initSystemTopics() {
+	if b.cfg.AutoCreateTopicEnable {
+		b.topics.createIfAbsent(namesrv.TopicConfig{
+			TopicName:       namesrv.AutoCreateTopic,
+			ReadQueueNums:   b.cfg.DefaultTopicQueueNums,
+			WriteQueueNums:  b.cfg.DefaultTopicQueueNums,
+			Perm:            namesrv.PermRW | namesrv.PermInherit,
+			TopicFilterType: "SINGLE_TAG",
+		})
+	}
+}
+
+// registerHandlers is the table of served request codes; every other code is answered
+// REQUEST_CODE_NOT_SUPPORTED by the remoting server.
+func (b *Broker) registerHandlers() {
+	for _, h := range []struct {
+		code    remoting.RequestCode
+		kind    remoting.Kind
+		handler remoting.Handler
+	}{
+		{remoting.RequestSendMessage, remoting.KindSend, b.handleSendMessage},
+		{remoting.RequestSendMessageV2, remoting.KindSend, b.handleSendMessageV2},
+		{remoting.RequestSendBatchMessage, remoting.KindSend, b.handleSendBatchMessage},
+		{remoting.RequestPullMessage, remoting.KindPull, b.handlePullMessage},
+		{remoting.RequestHeartBeat, remoting.KindHeartbeat, b.handleHeartBeat},
+		{remoting.RequestUnregisterClient, remoting.KindHeartbeat, b.handleUnregisterClient},
+		{remoting.RequestGetConsumerListByGroup, remoting.KindHeartbeat, b.handleGetConsumerListByGroup},
+		{remoting.RequestQueryConsumerOffset, remoting.KindQuery, b.handleQueryConsumerOffset},
+		{remoting.RequestUpdateConsumerOffset, remoting.KindQuery, b.handleUpdateConsumerOffset},
+		{remoting.RequestGetMaxOffset, remoting.KindQuery, b.handleGetMaxOffset},
+		{remoting.RequestGetMinOffset, remoting.KindQuery, b.handleGetMinOffset},
+		{remoting.RequestSearchOffsetByTimestamp, remoting.KindQuery, b.handleSearchOffsetByTimestamp},
+		{remoting.RequestGetEarliestMsgStoreTime, remoting.KindQuery, b.handleGetEarliestMsgStoreTime},
+		{remoting.RequestQueryMessage, remoting.KindQuery, b.handleQueryMessage},
+		{remoting.RequestViewMessageByID, remoting.KindQuery, b.handleViewMessageByID},
+		{remoting.RequestUpdateAndCreateTopic, remoting.KindAdmin, b.handleUpdateAndCreateTopic},
+		{remoting.RequestDeleteTopicInBroker, remoting.KindAdmin, b.handleDeleteTopicInBroker},
+		{remoting.RequestGetAllTopicConfig, remoting.KindAdmin, b.handleGetAllTopicConfig},
+		{remoting.RequestGetAllSubscriptionGroupConfig, remoting.KindAdmin, b.handleGetAllSubscriptionGroupConfig},
+		{remoting.RequestGetBrokerRuntimeInfo, remoting.KindAdmin, b.handleGetBrokerRuntimeInfo},
+		{remoting.RequestLockBatchMQ, remoting.KindAdmin, b.handleLockBatchMQ},
+		{remoting.RequestUnlockBatchMQ, remoting.KindAdmin, b.handleUnlockBatchMQ},
+	} {
+		b.server.Handle(h.code, h.kind, h.handler)
+	}
+}
+
+// Start serves ln in the background and starts the broker's services: persistence of the
+// config files, client expiry and name server registration (a first registration is done
+// before Start returns). When listenPort is 0, the port of ln becomes the broker's port in
+// its address, routes and message ids.
+func (b *Broker) Start(ln net.Listener) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	if b.started {
+		return ErrStarted
+	}
+	b.started = true
+	if a, ok := ln.Addr().(*net.TCPAddr); ok && b.cfg.ListenPort == 0 {
+		b.host = netip.AddrPortFrom(b.host.Addr(), uint16(a.Port))
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		if err := b.server.Serve(ln); err != nil && !errors.Is(err, remoting.ErrClosed) {
+			b.log.Error("broker: serve failed", "err", err)
+		}
+	}()
+	b.wg.Add(3)
+	go b.persistLoop()
+	go b.clientScanLoop()
+	go b.registerLoop()
+	if err := b.registerNow(context.Background()); err != nil {
+		b.log.Warn("broker: first name server registration failed", "err", err)
+	}
+	b.log.Info("broker: serving", "addr", b.Addr(), "name", b.cfg.BrokerName, "cluster", b.cfg.BrokerClusterName,
+		"store", b.cfg.StorePathRootDir)
+	return nil
+}
+
+// ListenAndServe listens on brokerIP1's port listenPort (all interfaces) and calls Start.
+func (b *Broker) ListenAndServe() error {
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(b.cfg.ListenPort)))
+	if err != nil {
+		return err
+	}
+	if err := b.Start(ln); err != nil {
+		ln.Close()
+		return err
+	}
+	return nil
+}
+
+// Addr is the address clients reach the broker at: brokerIP1:port.
+func (b *Broker) Addr() string { return b.host.String() }
+
+// storeHost is the STOREHOST stamped into records.
+func (b *Broker) storeHost() netip.AddrPort { return b.host }
+
+// Store returns the broker's store.
+func (b *Broker) Store() *store.Store { return b.store }
+
+// Config returns the broker's configuration.
+func (b *Broker) Config() Config { return b.cfg }
+
+// Close shuts the broker down gracefully: parked pulls are answered, the server stops
+// accepting and reading, requests already read are answered, connections close, the config
+// files are written and the store is closed (flushed, checkpointed). Later calls return
+// ErrClosed.
+func (b *Broker) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	b.closed = true
+	started := b.started
+	b.mu.Unlock()
+
+	b.holds.close()
+	err := b.server.Close()
+	if errors.Is(err, remoting.ErrClosed) {
+		err = nil
+	}
+	close(b.quit)
+	b.wg.Wait()
+	if u, ok := b.opts.Registrar.(Unregisterer); ok && started {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		if uerr := u.Unregister(ctx, b.registration()); uerr != nil {
+			b.log.Warn("broker: unregistering from the name server failed", "err", uerr)
+		}
+		cancel()
+	}
+	if b.client != nil {
+		if cerr := b.client.Close(); cerr != nil && !errors.Is(cerr, remoting.ErrClosed) {
+			err = errors.Join(err, cerr)
+		}
+	}
+	err = errors.Join(err, b.persist(true), b.store.Close())
+	return err
+}
+
+// persist writes the config files (only those that changed, unless force).
+func (b *Broker) persist(force bool) error {
+	return errors.Join(b.topics.persist(force), b.groups.persist(force), b.offsets.persist(force))
+}
+
+func (b *Broker) persistLoop() {
+	defer b.wg.Done()
+	t := time.NewTicker(ms(b.cfg.FlushConsumerOffsetInterval))
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if err := b.persist(false); err != nil {
+				b.log.Error("broker: persisting config files failed", "err", err)
+			}
+		case <-b.quit:
+			return
+		}
+	}
+}
+
+func (b *Broker) clientScanLoop() {
+	defer b.wg.Done()
+	t := time.NewTicker(b.opts.ClientScanInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			for _, g := range b.clients.expire(b.now(), ms(b.cfg.ChannelExpiredTimeout)) {
+				b.log.Info("broker: consumer expired", "group", g)
+				b.notifyConsumerIDsChanged(g)
+			}
+		case <-b.quit:
+			return
+		}
+	}
+}
+
+// connClosed drops the registrations made over a closed connection and tells the remaining
+// consumers of each affected group to rebalance.
+func (b *Broker) connClosed(c *remoting.Conn) {
+	for _, g := range b.clients.removeConn(c) {
+		b.notifyConsumerIDsChanged(g)
+	}
+}
+
+// notifyConsumerIDsChanged sends NOTIFY_CONSUMER_IDS_CHANGED (40, oneway) to every consumer
+// of a group, so they rebalance now rather than at their next 20 s tick.
+func (b *Broker) notifyConsumerIDsChanged(group string) {
+	if !b.cfg.NotifyConsumerIdsChangedEnable {
+		return
+	}
+	if gc, ok := b.groups.get(group); ok && !gc.NotifyConsumerIdsChangedEnable {
+		return
+	}
+	for _, c := range b.clients.consumerConns(group) {
+		req := remoting.NewRequest(remoting.RequestNotifyConsumerIDsChanged)
+		req.SetExt(fieldConsumerGroup, group)
+		if err := c.InvokeOneway(req); err != nil {
+			b.log.Debug("broker: notify consumer failed", "group", group, "remote", c.RemoteAddrString(), "err", err)
+		}
+	}
+}
+
+// ensureTopic creates a topic unless it exists, and registers the change with the name server.
+func (b *Broker) ensureTopic(tc namesrv.TopicConfig) (namesrv.TopicConfig, bool) {
+	got, created := b.topics.createIfAbsent(tc)
+	if created {
+		b.log.Info("broker: topic created", "topic", tc.TopicName, "queues", tc.WriteQueueNums)
+		b.triggerRegister()
+	}
+	return got, created
+}
+
+// registration is what the broker tells name servers.
+func (b *Broker) registration() namesrv.Registration {
+	topics, version := b.topics.snapshot()
+	if b.cfg.BrokerPermission&namesrv.PermWrite == 0 || b.cfg.BrokerPermission&namesrv.PermRead == 0 {
+		for name, tc := range topics {
+			tc.Perm &= b.cfg.BrokerPermission | namesrv.PermInherit
+			topics[name] = tc
+		}
+	}
+	return namesrv.Registration{
+		ClusterName: b.cfg.BrokerClusterName,
+		BrokerName:  b.cfg.BrokerName,
+		BrokerAddr:  b.Addr(),
+		BrokerID:    b.cfg.BrokerID,
+		Topics:      topics,
+		DataVersion: version,
+	}
+}
+
+// registerNow registers with the name server (a no-op without a Registrar).
+func (b *Broker) registerNow(ctx context.Context) error {
+	if b.opts.Registrar == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := b.opts.Registrar.Register(ctx, b.registration()); err != nil {
+		return fmt.Errorf("broker: register with the name server: %w", err)
+	}
+	return nil
+}
+
+// triggerRegister asks the register loop for a registration soon.
+func (b *Broker) triggerRegister() {
+	select {
+	case b.register <- struct{}{}:
+	default:
+	}
+}
+
+func (b *Broker) registerLoop() {
+	defer b.wg.Done()
+	t := time.NewTicker(ms(b.cfg.RegisterNameServerPeriod))
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-b.register:
+		case <-b.quit:
+			return
+		}
+		if err := b.registerNow(context.Background()); err != nil {
+			b.log.Warn("broker: name server registration failed", "err", err)
+		}
+	}
+}

@@ -1,0 +1,61 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/remoting"
+)
+
+// UPDATE_AND_CREATE_TOPIC (17): create or update a topic (ext topic, readQueueNums,
+// writeQueueNums, perm, topicFilterType, topicSysFlag, order). The topic is written to
+// config/topics.json at once and registered with the name server before the answer, so its
+// route is there when the caller asks next.
+func (b *Broker) handleUpdateAndCreateTopic(_ *remoting.Conn, req *remoting.Command) *remoting.Command {
+	topic, err := req.GetString(fieldTopic)
+	if err != nil {
+		return errorResponse(req, badField(fieldTopic, err))
+	}
+	if err := validateTopic(topic); err != nil {
+		return errorResponse(req, err)
+	}
+	if topic == b.cfg.BrokerClusterName {
+		return remoting.NewResponse(req, remoting.ResponseSystemError,
+			fmt.Sprintf("the topic[%s] is conflict with the cluster name", topic))
+	}
+	tc := namesrv.TopicConfig{TopicName: topic, Perm: namesrv.PermRW, TopicFilterType: "SINGLE_TAG"}
+	read, err1 := req.GetInt32(fieldReadQueueNums)
+	write, err2 := req.GetInt32(fieldWriteQueueNums)
+	if err1 != nil || err2 != nil {
+		return remoting.NewResponse(req, remoting.ResponseSystemError, "readQueueNums and writeQueueNums are required")
+	}
+	if read <= 0 || write <= 0 || read > maxQueueNums || write > maxQueueNums {
+		return remoting.NewResponse(req, remoting.ResponseInvalidParameter,
+			fmt.Sprintf("queue numbers must be within 1..%d (read %d, write %d)", maxQueueNums, read, write))
+	}
+	tc.ReadQueueNums, tc.WriteQueueNums = int(read), int(write)
+	if perm, err := req.GetInt32(fieldPerm); err == nil {
+		if perm&^7 != 0 {
+			return remoting.NewResponse(req, remoting.ResponseInvalidParameter, fmt.Sprintf("bad perm %d", perm))
+		}
+		tc.Perm = int(perm)
+	}
+	if f := req.Ext(fieldTopicFilterType); f != "" {
+		tc.TopicFilterType = f
+	}
+	if v, err := req.GetInt32(fieldTopicSysFlag); err == nil {
+		tc.TopicSysFlag = int(v)
+	}
+	tc.Order, _ = req.GetBool(fieldOrder)
+	if b.topics.put(tc) {
+		b.log.Info("broker: topic updated", "topic", topic, "read", read, "write", write, "perm", tc.Perm)
+	}
+	if err := b.topics.persist(false); err != nil {
+		return errorResponse(req, err)
+	}
+	if err := b.registerNow(context.Background()); err != nil {
+		b.log.Warn("broker: registration after topic update failed", "topic", topic, "err", err)
+	}
+	return remoting.NewResponse(req, remoting.ResponseSuccess, "")
+}

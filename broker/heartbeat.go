@@ -1,0 +1,52 @@
+package broker
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/remoting"
+)
+
+// HEART_BEAT (34): a client instance announces its producer and consumer groups (body:
+// HeartbeatData JSON, clientgo.md §6). The broker records (group, clientID) → connection, sets
+// the connection's client id, takes each consumer group's subscriptions (tag codes computed
+// here), creates the group's config and its retry topic %RETRY%<group> when allowed, and tells
+// the group's consumers to rebalance (NOTIFY_CONSUMER_IDS_CHANGED) when a client joined.
+// Clients silent for channelExpiredTimeout, or whose connection closed, are dropped the same way.
+func (b *Broker) handleHeartBeat(c *remoting.Conn, req *remoting.Command) *remoting.Command {
+	var hb heartbeatData
+	if err := json.Unmarshal(req.Body, &hb); err != nil {
+		return remoting.NewResponse(req, remoting.ResponseSystemError, fmt.Sprintf("bad heartbeat body: %v", err))
+	}
+	if hb.ClientID == "" {
+		return remoting.NewResponse(req, remoting.ResponseSystemError, "heartbeat without clientID")
+	}
+	c.SetClientID(hb.ClientID)
+	now := b.now()
+	for _, p := range hb.ProducerDataSet {
+		if p.GroupName != "" {
+			b.clients.registerProducer(p.GroupName, hb.ClientID, c, now)
+		}
+	}
+	for i := range hb.ConsumerDataSet {
+		d := &hb.ConsumerDataSet[i]
+		if d.GroupName == "" {
+			continue
+		}
+		if gc, ok := b.groups.ensure(d.GroupName, b.cfg.AutoCreateSubscriptionGroup); ok {
+			b.ensureTopic(namesrv.TopicConfig{
+				TopicName:       RetryTopicPrefix + d.GroupName,
+				ReadQueueNums:   max(gc.RetryQueueNums, 1),
+				WriteQueueNums:  max(gc.RetryQueueNums, 1),
+				Perm:            namesrv.PermRW,
+				TopicFilterType: "SINGLE_TAG",
+			})
+		}
+		if b.clients.registerConsumer(hb.ClientID, c, d, now) {
+			b.log.Info("broker: consumer joined", "group", d.GroupName, "client", hb.ClientID, "remote", c.RemoteAddrString())
+			b.notifyConsumerIDsChanged(d.GroupName)
+		}
+	}
+	return remoting.NewResponse(req, remoting.ResponseSuccess, "")
+}

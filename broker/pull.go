@@ -1,0 +1,221 @@
+package broker
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/remoting"
+	"github.com/mqstore/mqstore/store"
+)
+
+// PULL_MESSAGE (11): read up to maxMsgNums messages of one queue from queueOffset, filtered by
+// the group's tag subscription; when there are none and the request allows suspension, park it
+// until a message arrives in that queue (woken by the store's dispatcher through OnArrival) or
+// suspendTimeoutMillis passes (longpoll.go). The answer's body is the raw commitlog records,
+// written from the mapping without a copy; its ext fields always carry nextBeginOffset,
+// minOffset, maxOffset and suggestWhichBrokerId (a missing nextBeginOffset sends a Go consumer
+// back to offset 0). Store status → response code (spec §7.7):
+//
+//	Found                                   SUCCESS
+//	NoMatchedMessage, MessageWasRemoving    PULL_RETRY_IMMEDIATELY
+//	NoMatchedLogicQueue, NoMessageInQueue   PULL_OFFSET_MOVED if offset ≠ 0, else PULL_NOT_FOUND
+//	OffsetFoundNull, OffsetOverflowOne      PULL_NOT_FOUND (parked when suspension is allowed)
+//	OffsetOverflowBadly, OffsetTooSmall     PULL_OFFSET_MOVED
+
+const (
+	// maxPullMessages caps maxMsgNums.
+	maxPullMessages = 1024
+	// maxPullBytes bounds a pull answer's body (at least one message is always returned).
+	maxPullBytes = 1 << 20
+	// maxSuspend caps suspendTimeoutMillis.
+	maxSuspend = time.Minute
+)
+
+// pullHeader is PullMessageRequestHeader.
+type pullHeader struct {
+	group          string
+	topic          string
+	queueID        int32
+	queueOffset    int64
+	maxMsgNums     int
+	sysFlag        int32
+	commitOffset   int64
+	suspendTimeout time.Duration
+	subscription   string
+}
+
+func parsePullHeader(req *remoting.Command) (pullHeader, error) {
+	var h pullHeader
+	var err error
+	if h.group, err = req.GetString(fieldConsumerGroup); err != nil {
+		return h, badField(fieldConsumerGroup, err)
+	}
+	if h.topic, err = req.GetString(fieldTopic); err != nil {
+		return h, badField(fieldTopic, err)
+	}
+	if h.queueID, err = req.GetInt32(fieldQueueID); err != nil {
+		return h, badField(fieldQueueID, err)
+	}
+	if h.queueOffset, err = req.GetInt64(fieldQueueOffset); err != nil {
+		return h, badField(fieldQueueOffset, err)
+	}
+	n, err := req.GetInt32(fieldMaxMsgNums)
+	if err != nil {
+		return h, badField(fieldMaxMsgNums, err)
+	}
+	h.maxMsgNums = min(max(int(n), 1), maxPullMessages) // 0 means at least one (clientgo.md §3.5)
+	if h.sysFlag, err = req.GetInt32(fieldSysFlag); err != nil {
+		return h, badField(fieldSysFlag, err)
+	}
+	if h.commitOffset, err = req.GetInt64(fieldCommitOffset); err != nil {
+		h.commitOffset = -1
+	}
+	if t, err := req.GetInt64(fieldSuspendTimeoutMillis); err == nil && t > 0 {
+		h.suspendTimeout = min(ms(t), maxSuspend)
+	}
+	h.subscription = req.Ext(fieldSubscription)
+	return h, nil
+}
+
+// pullCall is one pull request in flight: executed at once, or parked and executed again.
+type pullCall struct {
+	conn   *remoting.Conn
+	req    *remoting.Command // owned by the call while it is parked
+	header pullHeader
+	filter store.Filter
+	key    queueKey
+
+	// Guarded by pullHolds.mu.
+	parked bool
+	timer  *time.Timer
+}
+
+func (b *Broker) handlePullMessage(c *remoting.Conn, req *remoting.Command) *remoting.Command {
+	h, err := parsePullHeader(req)
+	if err != nil {
+		return errorResponse(req, err)
+	}
+	if resp := b.checkPull(req, &h); resp != nil {
+		return resp
+	}
+	call := &pullCall{conn: c, req: req, header: h, key: queueKey{h.topic, h.queueID}}
+	call.filter = b.pullFilter(&h)
+	if h.sysFlag&pullFlagCommitOffset != 0 && b.cfg.BrokerID == 0 {
+		b.offsets.commit(h.group, h.topic, h.queueID, h.commitOffset)
+	}
+	return b.executePull(call, true)
+}
+
+// checkPull validates a pull against the broker, topic and group configs.
+func (b *Broker) checkPull(req *remoting.Command, h *pullHeader) *remoting.Command {
+	if b.cfg.BrokerPermission&namesrv.PermRead == 0 {
+		return remoting.NewResponse(req, remoting.ResponseNoPermission,
+			fmt.Sprintf("the broker[%s] pulling message is forbidden", b.cfg.BrokerName))
+	}
+	gc, ok := b.groups.ensure(h.group, b.cfg.AutoCreateSubscriptionGroup)
+	if !ok {
+		return remoting.NewResponse(req, remoting.ResponseSubscriptionGroupNotExist,
+			fmt.Sprintf("subscription group [%s] does not exist", h.group))
+	}
+	if !gc.ConsumeEnable {
+		return remoting.NewResponse(req, remoting.ResponseNoPermission,
+			fmt.Sprintf("subscription group no permission, %s", h.group))
+	}
+	tc, ok := b.topics.get(h.topic)
+	if !ok {
+		return remoting.NewResponse(req, remoting.ResponseTopicNotExist,
+			fmt.Sprintf("topic[%s] not exist, apply first please!", h.topic))
+	}
+	if tc.Perm&namesrv.PermRead == 0 {
+		return remoting.NewResponse(req, remoting.ResponseNoPermission,
+			fmt.Sprintf("the topic[%s] pulling message is forbidden", h.topic))
+	}
+	if h.queueID < 0 || int(h.queueID) >= tc.ReadQueueNums {
+		return remoting.NewResponse(req, remoting.ResponseSystemError,
+			fmt.Sprintf("queueId[%d] is illegal, topic:[%s] topicConfig.readQueueNums:[%d]", h.queueID, h.topic, tc.ReadQueueNums))
+	}
+	return nil
+}
+
+// pullFilter is the tag filter of a pull: the header's expression when the SUBSCRIPTION flag
+// says so, else the group's subscription from its heartbeats, else none.
+func (b *Broker) pullFilter(h *pullHeader) store.Filter {
+	if h.sysFlag&pullFlagSubscription != 0 && h.subscription != "" {
+		return parseSubscription(h.topic, h.subscription, nil, 0).filter
+	}
+	if s := b.clients.subscription(h.group, h.topic); s != nil {
+		return s.filter
+	}
+	return nil
+}
+
+// executePull reads the queue and answers, or parks the call (returning nil) when nothing is
+// there yet and suspend is allowed.
+func (b *Broker) executePull(call *pullCall, suspend bool) *remoting.Command {
+	h := &call.header
+	res, err := b.store.GetMessages(h.topic, h.queueID, h.queueOffset, h.maxMsgNums, maxPullBytes, call.filter)
+	if err != nil {
+		return remoting.NewResponse(call.req, remoting.ResponseSystemError, err.Error())
+	}
+	var code remoting.ResponseCode
+	switch res.Status {
+	case store.Found:
+		code = remoting.ResponseSuccess
+	case store.NoMatchedMessage, store.MessageWasRemoving:
+		code = remoting.ResponsePullRetryImmediately
+	case store.NoMatchedLogicQueue, store.NoMessageInQueue:
+		code = remoting.ResponsePullNotFound
+		if h.queueOffset != 0 {
+			code = remoting.ResponsePullOffsetMoved
+		}
+	case store.OffsetOverflowBadly, store.OffsetTooSmall:
+		code = remoting.ResponsePullOffsetMoved
+	default: // OffsetFoundNull, OffsetOverflowOne
+		code = remoting.ResponsePullNotFound
+	}
+	if code == remoting.ResponsePullNotFound && suspend && h.sysFlag&pullFlagSuspend != 0 {
+		hold := h.suspendTimeout
+		if !b.cfg.LongPollingEnable {
+			hold = ms(b.cfg.ShortPollingTimeMills)
+		}
+		if hold > 0 && b.holds.park(call, hold) {
+			res.Release()
+			return nil
+		}
+	}
+	resp := remoting.NewResponse(call.req, code, res.Status.String())
+	resp.SetExtInt64(fieldNextBeginOffset, res.NextBeginOffset)
+	resp.SetExtInt64(fieldMinOffset, res.MinOffset)
+	resp.SetExtInt64(fieldMaxOffset, res.MaxOffset)
+	resp.SetExt(fieldSuggestWhichBrokerID, "0")
+	if code == remoting.ResponseSuccess {
+		b.stats.pulledMessages.Add(int64(len(res.Messages)))
+		// The command keeps its own slice of the records: res.Messages goes back to the store's
+		// pool on Release.
+		resp.BodyParts = append(resp.BodyParts[:0], res.Messages...)
+		resp.BodyRelease = res.Release
+	} else {
+		res.Release()
+	}
+	return resp
+}
+
+// resumePull executes a parked call again, without suspension, and writes its answer.
+func (b *Broker) resumePull(call *pullCall) {
+	resp := b.executePull(call, false)
+	call.req.Release()
+	if err := call.conn.WriteResponse(resp); err != nil {
+		// The consumer left; the response was dropped (and its records released).
+		b.log.Debug("broker: pull answer dropped", "remote", call.conn.RemoteAddrString(), "err", err)
+	}
+}
+
+// badField wraps a header field error.
+func badField(name string, err error) error {
+	return fmt.Errorf("%w: field %s: %v", ErrBadRequest, name, err)
+}
+
+// itoa32 formats an int32 for an ext field.
+func itoa32(v int32) string { return strconv.FormatInt(int64(v), 10) }

@@ -1,0 +1,238 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/remoting"
+	"github.com/mqstore/mqstore/store"
+)
+
+// SEND_MESSAGE (10): store one message. The header (SendMessageRequestHeader) names the topic,
+// queue (< 0: the broker picks one at random), sysFlag (compression and transaction bits,
+// stored as sent), born time, user flag and the encoded properties, stored byte for byte; the
+// body is stored as sent (compressed or not). Unknown topics are created from defaultTopic
+// (TBW102) when autoCreateTopicEnable allows it. The answer carries msgId (the offset message
+// id, store host + commitlog offset), queueId and queueOffset, plus MSG_REGION and TRACE_ON.
+//
+// The send path below (sendHeader → prepareSend → putMessage → putResponse) is shared by
+// SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE, and is meant for every other path that stores a
+// message on behalf of a client (transaction half messages, CONSUMER_SEND_MSG_BACK).
+
+func (b *Broker) handleSendMessage(c *remoting.Conn, req *remoting.Command) *remoting.Command {
+	return b.sendMessage(c, req, &sendFieldsV1)
+}
+
+// sendHeader is SendMessageRequestHeader, parsed.
+type sendHeader struct {
+	producerGroup         string
+	topic                 string
+	defaultTopic          string
+	defaultTopicQueueNums int32
+	queueID               int32
+	sysFlag               int32
+	bornTimestamp         int64
+	flag                  int32
+	properties            string
+	reconsumeTimes        int32
+	maxReconsumeTimes     int32
+	batch                 bool
+}
+
+func parseSendHeader(req *remoting.Command, f *sendFields) (sendHeader, error) {
+	var h sendHeader
+	var err error
+	if h.producerGroup, err = req.GetString(f.producerGroup); err != nil {
+		return h, badField(f.producerGroup, err)
+	}
+	if h.topic, err = req.GetString(f.topic); err != nil {
+		return h, badField(f.topic, err)
+	}
+	h.defaultTopic = req.Ext(f.defaultTopic)
+	if h.defaultTopicQueueNums, err = req.GetInt32(f.defaultTopicQueueNums); err != nil {
+		h.defaultTopicQueueNums = 4
+	}
+	if h.queueID, err = req.GetInt32(f.queueID); err != nil {
+		return h, badField(f.queueID, err)
+	}
+	if h.sysFlag, err = req.GetInt32(f.sysFlag); err != nil {
+		return h, badField(f.sysFlag, err)
+	}
+	if h.bornTimestamp, err = req.GetInt64(f.bornTimestamp); err != nil {
+		return h, badField(f.bornTimestamp, err)
+	}
+	if h.flag, err = req.GetInt32(f.flag); err != nil {
+		return h, badField(f.flag, err)
+	}
+	h.properties = req.Ext(f.properties)
+	if v, err := req.GetInt32(f.reconsumeTimes); err == nil {
+		h.reconsumeTimes = v
+	}
+	if v, err := req.GetInt32(f.maxReconsumeTimes); err == nil {
+		h.maxReconsumeTimes = v
+	}
+	h.batch, _ = req.GetBool(f.batch)
+	return h, nil
+}
+
+// sendMessage serves SEND_MESSAGE and SEND_MESSAGE_V2.
+func (b *Broker) sendMessage(c *remoting.Conn, req *remoting.Command, f *sendFields) *remoting.Command {
+	h, err := parseSendHeader(req, f)
+	if err != nil {
+		return errorResponse(req, err)
+	}
+	queueID, err := b.prepareSend(c, &h)
+	if err != nil {
+		return errorResponse(req, err)
+	}
+	m := &message.Message{
+		Topic:          h.topic,
+		QueueID:        queueID,
+		Flag:           h.flag,
+		Body:           req.Body,
+		SysFlag:        h.sysFlag,
+		BornTimestamp:  h.bornTimestamp,
+		BornHost:       bornHost(c),
+		StoreHost:      b.storeHost(),
+		ReconsumeTimes: h.reconsumeTimes,
+		Properties:     message.Properties(h.properties),
+	}
+	res, err := b.putMessage(m)
+	return b.putResponse(req, res, err)
+}
+
+// prepareSend checks a send against the broker and topic, creates the topic when allowed, and
+// returns the queue to store into.
+func (b *Broker) prepareSend(c *remoting.Conn, h *sendHeader) (int32, error) {
+	if b.cfg.BrokerPermission&namesrv.PermWrite == 0 {
+		return 0, fmt.Errorf("%w: the broker[%s] sending message is forbidden", ErrNoPermission, b.cfg.BrokerName)
+	}
+	if err := validateTopic(h.topic); err != nil {
+		return 0, err
+	}
+	if notAllowedSendTopics[h.topic] {
+		return 0, fmt.Errorf("%w: sending message to topic[%s] is forbidden", ErrNoPermission, h.topic)
+	}
+	tc, err := b.topicForSend(h)
+	if err != nil {
+		return 0, err
+	}
+	if tc.Perm&namesrv.PermWrite == 0 {
+		return 0, fmt.Errorf("%w: the topic[%s] sending message is forbidden", ErrNoPermission, h.topic)
+	}
+	if tc.WriteQueueNums <= 0 {
+		return 0, fmt.Errorf("%w: topic[%s] has no write queue", ErrNoPermission, h.topic)
+	}
+	queueID := h.queueID
+	if queueID < 0 {
+		queueID = rand.Int32N(int32(tc.WriteQueueNums))
+	}
+	if int(queueID) >= tc.WriteQueueNums {
+		return 0, fmt.Errorf("%w: request queueId[%d] is illegal, topic:[%s] topicConfig.writeQueueNums:[%d] producer:[%s]",
+			ErrBadRequest, queueID, h.topic, tc.WriteQueueNums, c.RemoteAddrString())
+	}
+	return queueID, nil
+}
+
+// topicForSend returns the topic's config, creating the topic from its default topic
+// (TopicConfigManager.createTopicInSendMessageMethod) or, for a retry topic, with one queue.
+func (b *Broker) topicForSend(h *sendHeader) (namesrv.TopicConfig, error) {
+	if tc, ok := b.topics.get(h.topic); ok {
+		return tc, nil
+	}
+	if strings.HasPrefix(h.topic, RetryTopicPrefix) {
+		tc, _ := b.ensureTopic(namesrv.TopicConfig{TopicName: h.topic, ReadQueueNums: 1, WriteQueueNums: 1, Perm: namesrv.PermRW})
+		return tc, nil
+	}
+	def, ok := b.topics.get(h.defaultTopic)
+	if h.defaultTopic == "" || !ok || !b.cfg.AutoCreateTopicEnable && h.defaultTopic == namesrv.AutoCreateTopic {
+		return namesrv.TopicConfig{}, fmt.Errorf("%w: topic[%s] not exist, apply first please!", ErrTopicNotExist, h.topic)
+	}
+	if def.Perm&namesrv.PermInherit == 0 {
+		return namesrv.TopicConfig{}, fmt.Errorf("%w: topic[%s] not exist and the default topic[%s] does not allow creating it",
+			ErrNoPermission, h.topic, h.defaultTopic)
+	}
+	queues := min(max(int(h.defaultTopicQueueNums), 1), def.WriteQueueNums)
+	tc, _ := b.ensureTopic(namesrv.TopicConfig{
+		TopicName:       h.topic,
+		ReadQueueNums:   queues,
+		WriteQueueNums:  queues,
+		Perm:            def.Perm &^ namesrv.PermInherit,
+		TopicFilterType: "SINGLE_TAG",
+	})
+	return tc, nil
+}
+
+// putMessage stores a message for a client. It is the one place sends reach the store, so a
+// transaction service can route half messages (TransactionPreparedType) here.
+func (b *Broker) putMessage(m *message.Message) (store.PutResult, error) {
+	if message.TransactionType(m.SysFlag) == message.TransactionPreparedType && b.cfg.RejectTransactionMessage {
+		return store.PutResult{}, fmt.Errorf("%w: the broker[%s] rejects transaction messages", ErrNoPermission, b.cfg.BrokerName)
+	}
+	res, err := b.store.Put(m)
+	if err == nil || errors.Is(err, store.ErrFlushTimeout) {
+		b.stats.putMessages.Add(1)
+	}
+	return res, err
+}
+
+// putResponse answers a send from the store's result.
+func (b *Broker) putResponse(req *remoting.Command, res store.PutResult, err error) *remoting.Command {
+	var resp *remoting.Command
+	switch {
+	case err == nil:
+		resp = remoting.NewResponse(req, remoting.ResponseSuccess, "")
+	case errors.Is(err, store.ErrFlushTimeout):
+		resp = remoting.NewResponse(req, remoting.ResponseFlushDiskTimeout, err.Error())
+	default:
+		return errorResponse(req, err)
+	}
+	resp.SetExt(fieldMsgID, res.MsgID)
+	resp.SetExt(fieldQueueID, itoa32(res.QueueID))
+	resp.SetExtInt64(fieldQueueOffset, res.QueueOffset)
+	b.setSendExt(resp)
+	return resp
+}
+
+// setSendExt adds the ext fields every send answer carries.
+func (b *Broker) setSendExt(resp *remoting.Command) {
+	resp.SetExt(fieldMsgRegion, b.cfg.RegionID)
+	resp.SetExtBool(fieldTraceOn, b.cfg.TraceOn)
+}
+
+// errorResponse maps an error to its response code (the one table of error → code).
+func errorResponse(req *remoting.Command, err error) *remoting.Command {
+	code := remoting.ResponseSystemError
+	switch {
+	case errors.Is(err, ErrBadRequest):
+		code = remoting.ResponseSystemError
+	case errors.Is(err, ErrInvalidTopic):
+		code = remoting.ResponseInvalidParameter
+	case errors.Is(err, ErrTopicNotExist):
+		code = remoting.ResponseTopicNotExist
+	case errors.Is(err, ErrNoPermission):
+		code = remoting.ResponseNoPermission
+	case errors.Is(err, store.ErrMessageIllegal):
+		code = remoting.ResponseMessageIllegal
+	case errors.Is(err, store.ErrServiceNotAvailable):
+		code = remoting.ResponseServiceNotAvailable
+	case errors.Is(err, store.ErrFlushTimeout):
+		code = remoting.ResponseFlushDiskTimeout
+	}
+	return remoting.NewResponse(req, code, err.Error())
+}
+
+// bornHost is the client's address as a record's BORNHOST.
+func bornHost(c *remoting.Conn) netip.AddrPort {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		ap := a.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return netip.AddrPort{}
+}

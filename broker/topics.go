@@ -1,0 +1,157 @@
+package broker
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/store"
+)
+
+// maxQueueNums caps a topic's queue count (RocketMQ has no hard cap; 1024 is far beyond use).
+const maxQueueNums = 1024
+
+// Topic name prefixes and reserved topics (MixAll, TopicValidator).
+const (
+	RetryTopicPrefix = "%RETRY%"
+	DLQTopicPrefix   = "%DLQ%"
+)
+
+// notAllowedSendTopics are system topics producers may not send to (TopicValidator
+// NOT_ALLOWED_SEND_TOPIC_SET).
+var notAllowedSendTopics = map[string]bool{
+	"SCHEDULE_TOPIC_XXXX":         true,
+	"RMQ_SYS_TRANS_HALF_TOPIC":    true,
+	"RMQ_SYS_TRANS_OP_HALF_TOPIC": true,
+	"TRANS_CHECK_MAX_TIME_TOPIC":  true,
+}
+
+// validateTopic checks a topic name for a create or send: RocketMQ's characters and length.
+func validateTopic(topic string) error {
+	if err := store.ValidateTopic(topic, store.DefaultMaxTopicLength); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidTopic, strings.TrimPrefix(err.Error(), store.ErrMessageIllegal.Error()+": "))
+	}
+	return nil
+}
+
+// topicsFileContent is topics.json (TopicConfigSerializeWrapper).
+type topicsFileContent struct {
+	TopicConfigTable map[string]namesrv.TopicConfig `json:"topicConfigTable"`
+	DataVersion      namesrv.DataVersion            `json:"dataVersion"`
+}
+
+// topicTable holds the broker's topic configs (RocketMQ's TopicConfigManager).
+type topicTable struct {
+	path string
+	now  func() time.Time
+
+	mu      sync.RWMutex // guards topics, version, dirty
+	topics  map[string]namesrv.TopicConfig
+	version namesrv.DataVersion
+	dirty   bool
+}
+
+func newTopicTable(path string, now func() time.Time) *topicTable {
+	return &topicTable{path: path, now: now, topics: make(map[string]namesrv.TopicConfig)}
+}
+
+// load reads topics.json.
+func (t *topicTable) load() error {
+	var f topicsFileContent
+	if err := readJSONFile(t.path, &f); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for name, tc := range f.TopicConfigTable {
+		if tc.TopicName == "" {
+			tc.TopicName = name
+		}
+		t.topics[name] = tc
+	}
+	t.version = f.DataVersion
+	return nil
+}
+
+// get returns a topic's config.
+func (t *topicTable) get(name string) (namesrv.TopicConfig, bool) {
+	t.mu.RLock()
+	tc, ok := t.topics[name]
+	t.mu.RUnlock()
+	return tc, ok
+}
+
+// put creates or replaces a topic config and reports whether anything changed.
+func (t *topicTable) put(tc namesrv.TopicConfig) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old, ok := t.topics[tc.TopicName]; ok && old == tc {
+		return false
+	}
+	t.topics[tc.TopicName] = tc
+	t.changedLocked()
+	return true
+}
+
+// createIfAbsent stores tc unless the topic exists; it returns the topic's config and whether
+// it was created.
+func (t *topicTable) createIfAbsent(tc namesrv.TopicConfig) (namesrv.TopicConfig, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old, ok := t.topics[tc.TopicName]; ok {
+		return old, false
+	}
+	t.topics[tc.TopicName] = tc
+	t.changedLocked()
+	return tc, true
+}
+
+// remove deletes a topic and reports whether it existed.
+func (t *topicTable) remove(name string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.topics[name]; !ok {
+		return false
+	}
+	delete(t.topics, name)
+	t.changedLocked()
+	return true
+}
+
+func (t *topicTable) changedLocked() {
+	t.version = namesrv.DataVersion{Timestamp: t.now().UnixMilli(), Counter: t.version.Counter + 1}
+	t.dirty = true
+}
+
+// snapshot returns a copy of every topic config and the data version.
+func (t *topicTable) snapshot() (map[string]namesrv.TopicConfig, namesrv.DataVersion) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return maps.Clone(t.topics), t.version
+}
+
+// persist writes topics.json if it changed since the last write (or always when force).
+func (t *topicTable) persist(force bool) error {
+	t.mu.Lock()
+	if !t.dirty && !force {
+		t.mu.Unlock()
+		return nil
+	}
+	data, err := json.Marshal(topicsFileContent{TopicConfigTable: t.topics, DataVersion: t.version})
+	t.dirty = false
+	t.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(t.path, data); err != nil {
+		t.mu.Lock()
+		t.dirty = true
+		t.mu.Unlock()
+		return fmt.Errorf("broker: write %s: %w", t.path, err)
+	}
+	return nil
+}
