@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -140,4 +142,47 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// rawClient is our own remoting client, for requests the Go client never sends.
+func rawClient(t testing.TB) *remoting.Client {
+	t.Helper()
+	c, err := remoting.NewClient(remoting.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// invoke sends a request with ext fields and body and returns the response.
+func invoke(t testing.TB, c *remoting.Client, addr string, code remoting.RequestCode, body []byte, ext ...string) *remoting.Command {
+	t.Helper()
+	req := remoting.NewRequest(code)
+	for i := 0; i+1 < len(ext); i += 2 {
+		req.SetExt(ext[i], ext[i+1])
+	}
+	req.Body = body
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := c.Invoke(ctx, addr, req)
+	if err != nil {
+		t.Fatalf("%v: %v", code, err)
+	}
+	return resp
+}
+
+// committedOffset asks the broker for a group's committed offset of a queue (-1: none).
+func committedOffset(t testing.TB, c *remoting.Client, addr, group, topic string, queueID int) int64 {
+	resp := invoke(t, c, addr, remoting.RequestQueryConsumerOffset, nil,
+		"consumerGroup", group, "topic", topic, "queueId", strconv.Itoa(queueID))
+	defer resp.Release()
+	if resp.ResponseCode() != remoting.ResponseSuccess {
+		return -1
+	}
+	off, err := resp.GetInt64("offset")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return off
 }
