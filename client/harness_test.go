@@ -1,0 +1,143 @@
+package client_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/mqstore/mqstore/broker"
+	"github.com/mqstore/mqstore/client"
+	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/remoting"
+	"github.com/mqstore/mqstore/store"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// server is an in-process name server and broker on loopback ports.
+type server struct {
+	nsAddr string
+	reg    *namesrv.Registry
+	b      *broker.Broker
+}
+
+func startServer(t testing.TB, mutate func(*broker.Config)) *server {
+	t.Helper()
+	reg := namesrv.NewRegistry(namesrv.Options{Logger: quiet})
+	ns := namesrv.NewServer(reg, namesrv.Options{Logger: quiet})
+	rs, err := remoting.NewServer(remoting.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Attach(rs)
+	ns.Start()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go rs.Serve(ln)
+	t.Cleanup(func() {
+		ns.Close()
+		rs.Close()
+	})
+
+	cfg := broker.DefaultConfig()
+	cfg.StorePathRootDir = t.TempDir()
+	cfg.ListenPort = 0
+	cfg.MappedFileSizeCommitLog = 64 << 20
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	b, err := broker.New(cfg, broker.Options{
+		Registrar: broker.EmbeddedRegistrar(reg),
+		Logger:    quiet,
+		Remoting:  remoting.Options{Logger: quiet},
+		Store:     func(o *store.Options) { o.ConsumeQueueUnits = 10000 },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Close()
+		t.Fatal(err)
+	}
+	if err := b.Start(bl); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return &server{nsAddr: ln.Addr().String(), reg: reg, b: b}
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func newProducer(t testing.TB, s *server, opts ...client.Option) *client.Producer {
+	t.Helper()
+	p, err := client.NewProducer(append([]client.Option{client.WithNameServer(s.nsAddr), client.WithLogger(quiet)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func newConsumer(t testing.TB, s *server, opts ...client.Option) *client.PullConsumer {
+	t.Helper()
+	base := []client.Option{client.WithNameServer(s.nsAddr), client.WithLogger(quiet), client.WithSuspendTimeout(100 * time.Millisecond)}
+	c, err := client.NewPullConsumer(append(base, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func newAdmin(t testing.TB, s *server) *client.Admin {
+	t.Helper()
+	a, err := client.NewAdmin(client.WithNameServer(s.nsAddr), client.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+// createTopic creates topic with n queues and waits for its route.
+func createTopic(t testing.TB, s *server, a *client.Admin, topic string, n int) {
+	t.Helper()
+	if err := a.CreateTopic(ctxT(t), s.b.Addr(), namesrv.TopicConfig{TopicName: topic, ReadQueueNums: n, WriteQueueNums: n}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pullAll pulls every queue of topic until want messages arrived or the
+// deadline passed.
+func pullAll(t testing.TB, c *client.PullConsumer, topic string, want int) []client.MessageExt {
+	t.Helper()
+	ctx := ctxT(t)
+	qs, err := c.Queues(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offsets := make([]int64, len(qs))
+	var out []client.MessageExt
+	deadline := time.Now().Add(10 * time.Second)
+	for len(out) < want && time.Now().Before(deadline) {
+		for i, q := range qs {
+			res, err := c.Pull(ctx, q, offsets[i], 32)
+			if err != nil {
+				t.Fatalf("pull %v: %v", q, err)
+			}
+			offsets[i] = res.NextBeginOffset
+			out = append(out, res.Messages...)
+		}
+	}
+	return out
+}
