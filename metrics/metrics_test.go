@@ -505,6 +505,22 @@ func TestForget(t *testing.T) {
 	}
 }
 
+// TestSnapshotPanic checks that a panicking snapshot function fails the
+// gauges of one scrape, not the process nor the counters.
+func TestSnapshotPanic(t *testing.T) {
+	m, srv := newTestMetrics(t, Options{Cluster: "c1", NodeID: "broker-x", NoRuntimeMetrics: true})
+	m.MessagesIn("TopicA", 1, 1, MessageNormal)
+	m.SetSnapshot(func() Snapshot { panic("boom") })
+	if _, err := m.Registry().Gather(); err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("Gather: %v, want the panic as an error", err)
+	}
+	families := scrape(t, srv) // ContinueOnError: the rest is served
+	if _, err := find(families, "rocketmq_messages_in_total",
+		map[string]string{"topic": "TopicA", "message_type": "normal", "is_system": "false"}); err != nil {
+		t.Error(err)
+	}
+}
+
 // TestInvalidUTF8 checks that label values from the network cannot make a
 // scrape fail.
 func TestInvalidUTF8(t *testing.T) {

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -153,15 +154,20 @@ func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect implements prometheus.Collector: it calls the snapshot function
-// once. Label values are made valid UTF-8 first, and entries that end up
+// once. A panic in it fails the scrape's gauges (promhttp logs it and
+// serves the rest), not the process: Gather runs collectors in goroutines. Label values are made valid UTF-8 first, and entries that end up
 // with the same labels are merged, so a scrape never fails on duplicates.
 func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	fn := c.m.snapshotSource.Load()
 	if fn == nil {
 		return
 	}
-	s := (*fn)()
 	d := c.descs
+	s, err := callSnapshot(*fn)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(d.topics, err)
+		return
+	}
 	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
 	}
@@ -221,6 +227,16 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(d.topics, float64(s.Topics))
 	gauge(d.groups, float64(s.ConsumerGroups))
 	gauge(d.permission, float64(s.Permission))
+}
+
+// callSnapshot calls fn, turning a panic into an error.
+func callSnapshot(fn func() Snapshot) (s Snapshot, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("metrics: snapshot function panicked: %v", r)
+		}
+	}()
+	return fn(), nil
 }
 
 func lowerLabel(v string) string { return strings.ToLower(labelValue(v)) }
