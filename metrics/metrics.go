@@ -322,13 +322,13 @@ func overflowTopic(string) string { return overflowLabel }
 // with responseCode (rocketmq_rpc_latency, is_long_polling="false",
 // result="success").
 func (m *Metrics) RPC(code, responseCode int32, d time.Duration) {
-	m.RPCResult(code, responseCode, false, RPCSuccess, d)
+	m.RPCDetailed(code, responseCode, false, RPCSuccess, d)
 }
 
-// RPCResult records the latency of one request with every label of
+// RPCDetailed records the latency of one request with every label of
 // rocketmq_rpc_latency: longPolling is true for a pull answered after
 // being suspended. Codes outside remoting's table are labelled "unknown".
-func (m *Metrics) RPCResult(code, responseCode int32, longPolling bool, result RPCResult, d time.Duration) {
+func (m *Metrics) RPCDetailed(code, responseCode int32, longPolling bool, result RPCResult, d time.Duration) {
 	if result >= rpcResultCount {
 		result = RPCSuccess
 	}

@@ -202,11 +202,11 @@ func TestScrapeHistograms(t *testing.T) {
 	m.RPC(10, 0, 500*time.Microsecond)                            // le 1
 	m.RPC(10, 0, 4*time.Second)                                   // +Inf only
 	m.RPC(10, 1, 8*time.Millisecond)                              // system_error: le 10
-	m.RPCResult(11, 0, true, RPCSuccess, 1500*time.Millisecond)   // pull_message, long polling: le 2000
-	m.RPCResult(11, 19, false, RPCWriteFailed, time.Millisecond)  // pull_not_found
+	m.RPCDetailed(11, 0, true, RPCSuccess, 1500*time.Millisecond)   // pull_message, long polling: le 2000
+	m.RPCDetailed(11, 19, false, RPCWriteFailed, time.Millisecond)  // pull_not_found
 	m.RPC(987654, 876543, time.Millisecond)                       // unknown codes
 	m.RPC(987655, 876544, time.Millisecond)                       // same series
-	m.RPCResult(34, 0, false, RPCResult(200), 6*time.Millisecond) // heart_beat, invalid result: success
+	m.RPCDetailed(34, 0, false, RPCResult(200), 6*time.Millisecond) // heart_beat, invalid result: success
 	m.PutLatency(300 * time.Microsecond)                          // le 0.0005
 	m.PutLatency(20 * time.Millisecond)                           // le 0.025
 
@@ -620,7 +620,7 @@ func TestHotPathAllocs(t *testing.T) {
 		{"TxnCommitted", func() { m.TxnCommitted(topic) }},
 		{"TxnRolledBack", func() { m.TxnRolledBack(topic) }},
 		{"RPC", func() { m.RPC(10, 0, time.Millisecond) }},
-		{"RPCResult", func() { m.RPCResult(11, 0, true, RPCSuccess, time.Millisecond) }},
+		{"RPCDetailed", func() { m.RPCDetailed(11, 0, true, RPCSuccess, time.Millisecond) }},
 		{"CheckAnswered", func() { m.CheckAnswered(CheckCommit) }},
 		{"PutLatency", func() { m.PutLatency(time.Millisecond) }},
 	}
