@@ -198,17 +198,17 @@ func TestScrapeCounters(t *testing.T) {
 func TestScrapeHistograms(t *testing.T) {
 	m, srv := newTestMetrics(t, Options{})
 
-	m.RPC(10, 0, 2*time.Millisecond)                              // send_message, success: le 3
-	m.RPC(10, 0, 500*time.Microsecond)                            // le 1
-	m.RPC(10, 0, 4*time.Second)                                   // +Inf only
-	m.RPC(10, 1, 8*time.Millisecond)                              // system_error: le 10
+	m.RPC(10, 0, 2*time.Millisecond)                                // send_message, success: le 3
+	m.RPC(10, 0, 500*time.Microsecond)                              // le 1
+	m.RPC(10, 0, 4*time.Second)                                     // +Inf only
+	m.RPC(10, 1, 8*time.Millisecond)                                // system_error: le 10
 	m.RPCDetailed(11, 0, true, RPCSuccess, 1500*time.Millisecond)   // pull_message, long polling: le 2000
 	m.RPCDetailed(11, 19, false, RPCWriteFailed, time.Millisecond)  // pull_not_found
-	m.RPC(987654, 876543, time.Millisecond)                       // unknown codes
-	m.RPC(987655, 876544, time.Millisecond)                       // same series
+	m.RPC(987654, 876543, time.Millisecond)                         // unknown codes
+	m.RPC(987655, 876544, time.Millisecond)                         // same series
 	m.RPCDetailed(34, 0, false, RPCResult(200), 6*time.Millisecond) // heart_beat, invalid result: success
-	m.PutLatency(300 * time.Microsecond)                          // le 0.0005
-	m.PutLatency(20 * time.Millisecond)                           // le 0.025
+	m.PutLatency(300 * time.Microsecond)                            // le 0.0005
+	m.PutLatency(20 * time.Millisecond)                             // le 0.025
 
 	families := scrape(t, srv)
 	if got := families["rocketmq_rpc_latency"].GetType(); got != dto.MetricType_HISTOGRAM {
