@@ -2,7 +2,7 @@
 GO       ?= go
 DATA     ?= ./data
 # Packages whose tests exercise goroutines run under the race detector; the others run without it.
-RACE_RE  = /(internal/mapped|commitlog|consumequeue|index|store|txn|remoting|namesrv|broker|client|e2e)$$
+RACE_RE  = /(internal/mapped|commitlog|consumequeue|index|store|txn|remoting|namesrv|broker|client|e2e|metrics|bench)$$
 FUZZTIME ?= 10s
 
 .PHONY: all build run test test-race test-short bench fuzz lint clean
