@@ -12,13 +12,9 @@ all: lint build test
 build:
 	$(GO) build ./...
 
+# run: the server (broker + embedded name server) on the default ports, data under $(DATA).
 run:
-	@if [ -d cmd/mqstore ]; then \
-		$(GO) run ./cmd/mqstore -storePathRootDir $(DATA); \
-	else \
-		echo "mqstore: the server binary (cmd/mqstore) does not exist yet; the storage engine is usable as a library (see README)"; \
-		exit 1; \
-	fi
+	$(GO) run ./cmd/mqstore -storePathRootDir $(DATA)
 
 # test: the whole suite, what CI runs. Concurrent packages run with -race.
 test: lint
