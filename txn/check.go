@@ -226,8 +226,12 @@ func (s *Service) roundLocked(ctx context.Context, checker Checker) (RoundStats,
 		e.lastCheck = nowMs
 		if cerr != nil {
 			e.lastResult = CheckFailed
-			stats.Failed++
+			failed := checkRecord{queueOffset: e.queueOffset, halfOffset: e.halfOffset, checkTime: nowMs, count: e.checks, result: CheckFailed}
 			s.mu.Unlock()
+			stats.Failed++
+			if s.checks != nil {
+				s.checks.add(failed)
+			}
 			continue
 		}
 		e.checks++

@@ -113,6 +113,12 @@ func (s *fakeStore) Append(m *message.Message) (Appended, error) {
 	return Appended{PhysicalOffset: phys, QueueOffset: qo, MsgID: message.OffsetMsgID(s.host, phys), StoreTimestamp: ts}, nil
 }
 
+func (s *fakeStore) setBeforeAppend(fn func(m *message.Message) error) {
+	s.mu.Lock()
+	s.beforeAppend = fn
+	s.mu.Unlock()
+}
+
 func (s *fakeStore) Read(physicalOffset int64) (*message.Message, message.Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -219,15 +225,20 @@ func copyDir(t testing.TB, src string) string {
 	dst := t.TempDir()
 	entries, err := os.ReadDir(src)
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return dst
 	}
 	for _, e := range entries {
 		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // renamed over meanwhile (a .tmp file)
+		}
 		if err != nil {
-			t.Fatal(err)
+			t.Error(err) // may run outside the test goroutine: no Fatal
+			continue
 		}
 		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
-			t.Fatal(err)
+			t.Error(err)
 		}
 	}
 	return dst

@@ -164,7 +164,10 @@ func (s *Service) markResumed(origin int64) {
 		}
 		return
 	}
+	// Below the window the op queue has the last word: write the marker
+	// again (a duplicate is harmless; the newest op for an offset wins).
 	s.resumed[q] = struct{}{}
+	s.ops.add(q, EndResume, math.MaxInt64)
 }
 
 // recoverLostCommits finds, for the open transactions, committed messages

@@ -364,12 +364,17 @@ func (s *Service) claim(q int64, commit bool) (*entry, error) {
 			e.committing = true
 		} else {
 			delete(s.open, q)
+			s.states.set(q, stateRolledBack)
 		}
 		s.mu.Unlock()
 		return e, nil
 	}
 	st, inWindow := s.states.get(q)
+	_, resumed := s.resumed[q]
 	s.mu.Unlock()
+	if resumed {
+		return nil, ErrResumed
+	}
 	if !inWindow {
 		st = s.lookupOutcome(q)
 	}
@@ -434,9 +439,6 @@ func (s *Service) rollback(q int64) error {
 	if _, err := s.claim(q, false); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.states.set(q, stateRolledBack)
-	s.mu.Unlock()
 	s.ops.add(q, EndRollback, math.MaxInt64)
 	return nil
 }
