@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apache/rocketmq-client-go/v2"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/apache/rocketmq-client-go/v2/producer"
+	"github.com/apache/rocketmq-client-go/v2/rlog"
+
+	"github.com/mqstore/mqstore/store"
+)
+
+func init() { rlog.SetLogLevel("error") }
+
+func runCapture(args, env []string) (int, string, string) {
+	var out, errb strings.Builder
+	code := run(args, env, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestUnknownKeysAreRefused(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "broker.conf")
+	os.WriteFile(conf, []byte("brokerName=broker-x\n# a comment\nflushDiskTpye=SYNC_FLUSH\n"), 0o644)
+	cases := []struct {
+		name string
+		args []string
+		env  []string
+		want string
+	}{
+		{"flag", []string{"-brokerNmae", "x"}, nil, "brokerNmae"},
+		{"file", []string{"-c", conf}, nil, "flushDiskTpye"},
+		{"env", nil, []string{"MQSTORE_BROKER_NMAE=x"}, "MQSTORE_BROKER_NMAE"},
+		{"bad value", []string{"-listenPort", "many"}, nil, "listenPort"},
+		{"bad flush type", []string{"-flushDiskType", "SOMETIMES"}, nil, "flushDiskType"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, stderr := runCapture(c.args, c.env)
+			if code == 0 || !strings.Contains(stderr, c.want) {
+				t.Fatalf("exit %d, stderr %q; want non-zero naming %q", code, stderr, c.want)
+			}
+		})
+	}
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "broker.conf")
+	os.WriteFile(conf, []byte("brokerName = from-file\nlistenPort=20911\nfileReservedTime: 48\n"), 0o644)
+	code, out, stderr := runCapture(
+		[]string{"-c", conf, "-print-config", "-listenPort", "30911"},
+		[]string{"MQSTORE_BROKER_NAME=from-env", "MQSTORE_FLUSH_DISK_TYPE=SYNC_FLUSH", "HOME=/root"},
+	)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"brokerName=from-env\t# env",      // env beats file
+		"listenPort=30911\t# flag",        // flag beats file
+		"fileReservedTime=48\t# file",     // file beats default
+		"flushDiskType=SYNC_FLUSH\t# env", // env beats default
+		"brokerClusterName=DefaultCluster\t# default",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("print-config lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// buildBinary compiles mqstore once for the process tests.
+var buildOnce struct {
+	sync.Once
+	path string
+	err  error
+}
+
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "mqstore-bin")
+		if err != nil {
+			buildOnce.err = err
+			return
+		}
+		buildOnce.path = filepath.Join(dir, "mqstore")
+		out, err := exec.Command("go", "build", "-o", buildOnce.path, ".").CombinedOutput()
+		if err != nil {
+			buildOnce.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildOnce.err != nil {
+		t.Fatal(buildOnce.err)
+	}
+	return buildOnce.path
+}
+
+type process struct {
+	cmd         *exec.Cmd
+	brokerAddr  string
+	namesrvAddr string
+	stderr      *strings.Builder
+}
+
+var startLine = regexp.MustCompile(`listening on (\S+), name server on (\S+),`)
+
+// startProcess runs mqstore on free ports with data in dir and waits for its start line.
+func startProcess(t *testing.T, dir string, extra ...string) *process {
+	t.Helper()
+	args := append([]string{"-storePathRootDir", dir, "-listenPort", "0", "-namesrv-listen", "127.0.0.1:0",
+		"-metrics-addr", "", "-mappedFileSizeCommitLog", "67108864", "-maxHashSlotNum", "100000", "-maxIndexNum", "400000"}, extra...)
+	cmd := exec.Command(binary(t), args...)
+	stdout, _ := cmd.StdoutPipe()
+	p := &process{cmd: cmd, stderr: &strings.Builder{}}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	select {
+	case line := <-lines:
+		m := startLine.FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("unexpected start line %q", line)
+		}
+		p.brokerAddr, p.namesrvAddr = m[1], m[2]
+	case <-time.After(30 * time.Second):
+		t.Fatalf("mqstore did not start; stderr: %s", p.stderr.String())
+	}
+	return p
+}
+
+func TestSecondInstanceIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	startProcess(t, dir)
+	cmd := exec.Command(binary(t), "-storePathRootDir", dir, "-listenPort", "0", "-namesrv-listen", "127.0.0.1:0", "-metrics-addr", "")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "in use") {
+		t.Fatalf("second instance: err %v, output %q", err, out)
+	}
+}
+
+// TestSIGTERMUnderLoad sends with the real client while the server gets SIGTERM; the server must
+// exit 0, and after it every acknowledged message is in the store.
+func TestSIGTERMUnderLoad(t *testing.T) {
+	dir := t.TempDir()
+	p := startProcess(t, dir, "-flushDiskType", "SYNC_FLUSH")
+	prod, err := rocketmq.NewProducer(producer.WithNameServer([]string{p.namesrvAddr}), producer.WithGroupName("sigterm"),
+		producer.WithRetry(0), producer.WithSendMsgTimeout(3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prod.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Shutdown()
+	var mu sync.Mutex
+	var acked []string
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				key := fmt.Sprintf("k-%d-%d", g, i)
+				msg := primitive.NewMessage("Shutdown", []byte(key)).WithKeys([]string{key})
+				res, err := prod.SendSync(context.Background(), msg)
+				if err != nil || res.Status != primitive.SendOK {
+					if i > 0 {
+						return // the server is going away
+					}
+					continue
+				}
+				mu.Lock()
+				acked = append(acked, key)
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	err = p.cmd.Wait()
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("mqstore exited with %v; stderr: %s", err, p.stderr.String())
+	}
+	if !strings.Contains(p.stderr.String(), "stopped") {
+		t.Fatalf("no clean stop in the log: %s", p.stderr.String())
+	}
+	if len(acked) == 0 {
+		t.Fatal("nothing was acknowledged before the signal")
+	}
+	s, err := store.Open(dir, store.Options{CommitLogSegmentSize: 64 << 20, IndexHashSlots: 100000, IndexMaxEntries: 400000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Recovery().Crashed {
+		t.Error("the store was not closed cleanly")
+	}
+	for _, key := range acked {
+		found, err := s.QueryByKey("Shutdown", key, 4, 0, 0)
+		if err != nil || len(found) != 1 || string(found[0].Body) != key {
+			t.Fatalf("acknowledged %s not found after restart (%v, %d)", key, err, len(found))
+		}
+	}
+	t.Logf("%d acknowledged messages all found after SIGTERM", len(acked))
+}
