@@ -165,6 +165,10 @@ func TestPullConsumerPullFrom(t *testing.T) {
 	topic := "Ordered"
 	const n = 300
 	sendOrdered(t, s.ns.addr, topic, n)
+	// A stored message is readable (and counted in the max offset) once dispatched.
+	if err := s.b.Store().Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	pc := newPullConsumer(t, s.ns.addr, "pull-group", topic)
 	defer pc.Shutdown()
 	mq := &primitive.MessageQueue{Topic: topic, BrokerName: "broker-a", QueueId: 0}
