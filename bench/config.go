@@ -1,0 +1,177 @@
+package bench
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Modes.
+const (
+	ModeStore    = "store"
+	ModeProduce  = "produce"
+	ModeConsume  = "consume"
+	ModeTxn      = "txn"
+	ModeE2E      = "e2e"
+	ModePeer     = "peer"
+	ModeCeilings = "ceilings"
+)
+
+// Modes lists the modes in the order of the usage text.
+var Modes = []string{ModeStore, ModeProduce, ModeConsume, ModeTxn, ModeE2E, ModePeer, ModeCeilings}
+
+// Flush modes.
+const (
+	FlushAsync = "async"
+	FlushSync  = "sync"
+)
+
+// ErrUsage: the arguments do not make a valid run.
+var ErrUsage = errors.New("bench: usage")
+
+// Config is one run. The zero value is not valid; Defaults gives mqbench's
+// defaults.
+type Config struct {
+	Mode      string
+	Size      int           // -size: message body bytes
+	Messages  int64         // -n: messages to send (0: run for Duration)
+	Duration  time.Duration // -duration
+	Producers int           // -producers: producer goroutines, each with its own connection
+	Consumers int           // -consumers: consumer connections (pull goroutines: one per queue)
+	Window    int           // -window: sends in flight per producer (1: synchronous sends)
+	Batch     int           // -batch: messages per batch send (1: single sends)
+	Topics    int           // -topics
+	Queues    int           // -queues per topic
+	Flush     string        // -flush: async or sync (store mode and embedded servers)
+	Addr      string        // -addr: name server of a running mqstore ("" = embedded)
+	Dir       string        // -dir: data directory ("" = a temporary one, removed after)
+	Topic     string        // -topic: topic name prefix
+	Rate      int           // -rate: e2e target msgs/s over all producers (0 = unlimited)
+	Txn       bool          // -txn: store mode does Prepare+Commit
+	// Transaction outcomes (txn), in percent of messages; the rest is
+	// unknown, which the check-back answers with CheckAnswer.
+	CommitPct, RollbackPct int
+	CheckAnswer            string // -check: commit or rollback
+	SegmentSize            int64  // -segment: commitlog segment bytes of the store / embedded broker
+	Ceilings               bool   // -ceilings: measure the machine's ceilings too
+	JSON                   bool   // -json: print the report as JSON on the last line
+	Plot                   string // -plot: write an SVG chart to this file
+	PeerDir                string // -peer-dir: the bench/peer module ("" = find it)
+	PeerBin                string // -peer-bin: a built peer binary (instead of go run)
+	Quiet                  bool   // -quiet: no progress lines
+	Progress               time.Duration
+}
+
+// Defaults returns mqbench's defaults for mode.
+func Defaults(mode string) Config {
+	return Config{
+		Mode:        mode,
+		Size:        1024,
+		Duration:    10 * time.Second,
+		Producers:   1,
+		Consumers:   1,
+		Window:      256,
+		Batch:       1,
+		Topics:      1,
+		Queues:      8,
+		Flush:       FlushAsync,
+		Topic:       "BenchTopic",
+		CommitPct:   100,
+		CheckAnswer: "commit",
+		SegmentSize: 1 << 30,
+		Progress:    time.Second,
+	}
+}
+
+// ParseArgs parses mqbench's command line: a mode, then flags.
+func ParseArgs(args []string, errOut io.Writer) (Config, error) {
+	if len(args) == 0 {
+		Usage(errOut)
+		return Config{}, fmt.Errorf("%w: no mode", ErrUsage)
+	}
+	cfg := Defaults(args[0])
+	fs := flag.NewFlagSet("mqbench "+args[0], flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	cfg.register(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		return cfg, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("%w: unexpected argument %q", ErrUsage, fs.Arg(0))
+	}
+	return cfg, cfg.Validate()
+}
+
+func (c *Config) register(fs *flag.FlagSet) {
+	fs.IntVar(&c.Size, "size", c.Size, "message body bytes")
+	fs.Int64Var(&c.Messages, "n", c.Messages, "messages to send (0: run for -duration)")
+	fs.DurationVar(&c.Duration, "duration", c.Duration, "run time when -n is 0")
+	fs.IntVar(&c.Producers, "producers", c.Producers, "producer goroutines (each with its own connection)")
+	fs.IntVar(&c.Consumers, "consumers", c.Consumers, "consumer connections (one pull goroutine per queue)")
+	fs.IntVar(&c.Window, "window", c.Window, "sends in flight per producer (1: synchronous sends)")
+	fs.IntVar(&c.Batch, "batch", c.Batch, "messages per batch send")
+	fs.IntVar(&c.Topics, "topics", c.Topics, "topics")
+	fs.IntVar(&c.Queues, "queues", c.Queues, "queues per topic")
+	fs.StringVar(&c.Flush, "flush", c.Flush, "flush mode of the store or embedded server: async or sync")
+	fs.StringVar(&c.Addr, "addr", c.Addr, "name server address of a running mqstore (empty: start one in-process)")
+	embedded := fs.Bool("embedded", true, "start a server in-process (ignored when -addr is set)")
+	_ = embedded
+	fs.StringVar(&c.Dir, "dir", c.Dir, "data directory (empty: a temporary directory, removed after the run)")
+	fs.StringVar(&c.Topic, "topic", c.Topic, "topic name prefix")
+	fs.IntVar(&c.Rate, "rate", c.Rate, "e2e: target msgs/s over all producers (0: as fast as possible)")
+	fs.BoolVar(&c.Txn, "txn", c.Txn, "store: Prepare+Commit instead of Put")
+	fs.IntVar(&c.CommitPct, "commit", c.CommitPct, "txn: percent of local transactions that commit")
+	fs.IntVar(&c.RollbackPct, "rollback", c.RollbackPct, "txn: percent that roll back (the rest is unknown)")
+	fs.StringVar(&c.CheckAnswer, "check", c.CheckAnswer, "txn: answer to check-backs: commit or rollback")
+	fs.Int64Var(&c.SegmentSize, "segment", c.SegmentSize, "commitlog segment bytes")
+	fs.BoolVar(&c.Ceilings, "ceilings", c.Ceilings, "also measure the machine's ceilings (memcpy into a mapped file, loopback TCP echo)")
+	fs.BoolVar(&c.JSON, "json", c.JSON, "print the report as one JSON object on the last line")
+	fs.StringVar(&c.Plot, "plot", c.Plot, "write an SVG chart of the run to this file")
+	fs.StringVar(&c.PeerDir, "peer-dir", c.PeerDir, "peer: directory of the bench/peer module (default: found from the working directory)")
+	fs.StringVar(&c.PeerBin, "peer-bin", c.PeerBin, "peer: a built peer binary to run instead of go run")
+	fs.BoolVar(&c.Quiet, "quiet", c.Quiet, "no progress lines")
+}
+
+// Validate reports an invalid configuration.
+func (c *Config) Validate() error {
+	known := false
+	for _, m := range Modes {
+		known = known || m == c.Mode
+	}
+	switch {
+	case !known:
+		return fmt.Errorf("%w: unknown mode %q", ErrUsage, c.Mode)
+	case c.Size < 8 || c.Size > 4<<20:
+		return fmt.Errorf("%w: -size %d outside 8 B..4 MiB", ErrUsage, c.Size)
+	case c.Messages < 0 || (c.Messages == 0 && c.Duration <= 0):
+		return fmt.Errorf("%w: need -n > 0 or -duration > 0", ErrUsage)
+	case c.Producers < 1 || c.Consumers < 1 || c.Window < 1 || c.Batch < 1 || c.Topics < 1 || c.Queues < 1:
+		return fmt.Errorf("%w: -producers, -consumers, -window, -batch, -topics and -queues must be at least 1", ErrUsage)
+	case c.Flush != FlushAsync && c.Flush != FlushSync:
+		return fmt.Errorf("%w: -flush %q (async or sync)", ErrUsage, c.Flush)
+	case c.CommitPct < 0 || c.RollbackPct < 0 || c.CommitPct+c.RollbackPct > 100:
+		return fmt.Errorf("%w: -commit and -rollback must be percentages adding up to at most 100", ErrUsage)
+	case c.CheckAnswer != "commit" && c.CheckAnswer != "rollback":
+		return fmt.Errorf("%w: -check %q (commit or rollback)", ErrUsage, c.CheckAnswer)
+	case c.Rate < 0:
+		return fmt.Errorf("%w: -rate %d", ErrUsage, c.Rate)
+	case c.SegmentSize < 1<<20:
+		return fmt.Errorf("%w: -segment %d below 1 MiB", ErrUsage, c.SegmentSize)
+	}
+	if c.Progress <= 0 {
+		c.Progress = time.Second
+	}
+	return nil
+}
+
+// Usage prints the modes and flags.
+func Usage(w io.Writer) {
+	fmt.Fprintf(w, "usage: mqbench MODE [flags]\nmodes: store produce consume txn e2e peer ceilings\nflags:\n")
+	cfg := Defaults(ModeProduce)
+	fs := flag.NewFlagSet("mqbench", flag.ContinueOnError)
+	fs.SetOutput(w)
+	cfg.register(fs)
+	fs.PrintDefaults()
+}

@@ -1,0 +1,201 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mqstore/mqstore/bench/report"
+	"github.com/mqstore/mqstore/client"
+)
+
+// pullBatch is the maxMsgNums of the bench's pulls (the Java push
+// consumer's pullBatchSize is 32).
+const pullBatch = 32
+
+// target is how many messages the consumers must receive; final once the
+// producers are done and the number is known.
+type target struct {
+	want  atomic.Int64
+	final atomic.Bool
+}
+
+// consumeLoad pulls every queue of the run's topics, one goroutine per queue
+// over -consumers client connections, until the target is reached (or, once
+// it is final, nothing arrived for idle). Each pull's round trip is recorded
+// in rec, or with e2e each message's age since its send.
+func consumeLoad(ctx context.Context, cfg *Config, e *env, rec *report.Recorder, tgt *target, e2e bool, idle time.Duration) (int64, error) {
+	var cs []*client.PullConsumer
+	defer func() {
+		for _, c := range cs {
+			c.Close()
+		}
+	}()
+	group := fmt.Sprintf("mqbench_consumer_%d", instanceSeq.Add(1))
+	for i := 0; i < cfg.Consumers; i++ {
+		c, err := client.NewPullConsumer(client.WithNameServer(e.nsAddr), client.WithGroup(group),
+			client.WithInstanceName(instance("consumer")), client.WithSuspendTimeout(time.Second), client.WithLogger(quiet))
+		if err != nil {
+			return 0, err
+		}
+		cs = append(cs, c)
+	}
+	var queues []client.MessageQueue
+	for t := 0; t < cfg.Topics; t++ {
+		qs, err := cs[0].Queues(ctx, cfg.topicName(t))
+		if err != nil {
+			return 0, err
+		}
+		queues = append(queues, qs...)
+	}
+
+	pullCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var consumed atomic.Int64
+	var lastProgress atomic.Int64 // unix ns
+	lastProgress.Store(time.Now().UnixNano())
+	var wg sync.WaitGroup
+	var errOnce sync.Once
+	var firstErr error
+	for i, q := range queues {
+		wg.Add(1)
+		go func(c *client.PullConsumer, q client.MessageQueue) {
+			defer wg.Done()
+			offset := int64(0)
+			lat := make([]time.Duration, 0, pullBatch)
+			for pullCtx.Err() == nil {
+				t0 := time.Now()
+				res, err := c.Pull(pullCtx, q, offset, pullBatch)
+				if err != nil {
+					if pullCtx.Err() != nil || errors.Is(err, context.Canceled) {
+						return
+					}
+					rec.Error()
+					errOnce.Do(func() { firstErr = err })
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				offset = res.NextBeginOffset
+				n := len(res.Messages)
+				if n == 0 {
+					continue
+				}
+				now := time.Now()
+				if e2e {
+					lat = lat[:0]
+					for i := range res.Messages {
+						lat = append(lat, bodyAge(res.Messages[i].Body, now))
+					}
+					rec.RecordLatencies(lat)
+					rec.Count(n, n*cfg.Size)
+				} else {
+					rec.Record(now.Sub(t0), n, n*cfg.Size)
+				}
+				consumed.Add(int64(n))
+				lastProgress.Store(now.UnixNano())
+			}
+		}(cs[i%len(cs)], q)
+	}
+	// Supervise: stop at the target, or when it is final and nothing came
+	// for idle.
+	for {
+		time.Sleep(5 * time.Millisecond)
+		if ctx.Err() != nil {
+			break
+		}
+		if tgt.final.Load() {
+			if consumed.Load() >= tgt.want.Load() {
+				break
+			}
+			if time.Since(time.Unix(0, lastProgress.Load())) > idle {
+				break
+			}
+		}
+	}
+	stop()
+	wg.Wait()
+	return consumed.Load(), firstErr
+}
+
+// runConsume fills the topics (-n messages, or what producers send in
+// -duration), then consumes them all; the report covers the consumption.
+func runConsume(ctx context.Context, cfg *Config, e *env, progress io.Writer) (*report.Report, error) {
+	ps, closeAll, err := newProducers(cfg, e)
+	if err != nil {
+		return nil, err
+	}
+	fill := report.NewRecorder()
+	fill.StartProgress(progress, "fill", cfg.Size, cfg.Progress)
+	fillCfg := *cfg
+	if fillCfg.Batch == 1 {
+		fillCfg.Batch = 32 // the fill is not measured: fill fast
+	}
+	sent, err := sendLoad(ctx, &fillCfg, ps, newBudget(cfg), fill, false, 0)
+	fill.StopProgress()
+	closeAll()
+	if err != nil {
+		return nil, fmt.Errorf("fill: %w", err)
+	}
+	if _, err := storedCount(ctx, cfg, e, sent, 10*time.Second); err != nil {
+		return nil, err
+	}
+
+	rec := report.NewRecorder()
+	rec.StartProgress(progress, ModeConsume, cfg.Size, cfg.Progress)
+	tgt := &target{}
+	tgt.want.Store(sent)
+	tgt.final.Store(true)
+	consumed, err := consumeLoad(ctx, cfg, e, rec, tgt, false, 5*time.Second)
+	rep := rec.Finish(ModeConsume)
+	rep.Sent, rep.Stored, rep.Consumed, rep.Consumers = sent, sent, consumed, cfg.Consumers
+	if err != nil {
+		return rep, err
+	}
+	if consumed != sent {
+		return rep, fmt.Errorf("bench: %d messages sent but %d consumed", sent, consumed)
+	}
+	return rep, nil
+}
+
+// runE2E sends and consumes at once: the latency is each message's age at
+// receipt, from the timestamp in its body.
+func runE2E(ctx context.Context, cfg *Config, e *env, progress io.Writer) (*report.Report, error) {
+	ps, closeAll, err := newProducers(cfg, e)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll()
+	rec := report.NewRecorder()
+	sendRec := report.NewRecorder()
+	rec.StartProgress(progress, ModeE2E, cfg.Size, cfg.Progress)
+	tgt := &target{}
+	type result struct {
+		n   int64
+		err error
+	}
+	consumed := make(chan result, 1)
+	go func() {
+		n, err := consumeLoad(ctx, cfg, e, rec, tgt, true, 10*time.Second)
+		consumed <- result{n, err}
+	}()
+	sent, sendErr := sendLoad(ctx, cfg, ps, newBudget(cfg), sendRec, true, cfg.Rate)
+	tgt.want.Store(sent)
+	tgt.final.Store(true)
+	got := <-consumed
+	rep := rec.Finish(ModeE2E)
+	rep.Sent, rep.Consumed, rep.Consumers = sent, got.n, cfg.Consumers
+	if sendErr != nil {
+		return rep, sendErr
+	}
+	if got.err != nil {
+		return rep, got.err
+	}
+	if got.n != sent {
+		return rep, fmt.Errorf("bench: %d messages sent but %d consumed", sent, got.n)
+	}
+	return rep, nil
+}

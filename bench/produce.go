@@ -1,0 +1,180 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mqstore/mqstore/bench/report"
+	"github.com/mqstore/mqstore/client"
+	"github.com/mqstore/mqstore/message"
+)
+
+// instanceSeq makes every client of the process a client instance of its
+// own (its own connection and client id).
+var instanceSeq atomic.Int64
+
+func instance(kind string) string {
+	return fmt.Sprintf("mqbench-%s-%d-%d", kind, os.Getpid(), instanceSeq.Add(1))
+}
+
+// producers are the run's producer clients, one per producer goroutine.
+func newProducers(cfg *Config, e *env) ([]*client.Producer, func(), error) {
+	var ps []*client.Producer
+	closeAll := func() {
+		for _, p := range ps {
+			p.Close()
+		}
+	}
+	for i := 0; i < cfg.Producers; i++ {
+		p, err := client.NewProducer(client.WithNameServer(e.nsAddr), client.WithGroup("mqbench_producer"),
+			client.WithInstanceName(instance("producer")), client.WithWindow(cfg.Window), client.WithLogger(quiet))
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, closeAll, nil
+}
+
+// sendLoad drives the producers until the budget is spent: each goroutine
+// keeps up to -window sends (or batches) in flight, or sends synchronously
+// with -window 1. Acknowledged messages are recorded in rec with the send's
+// latency. With stamp, each body carries its send time (e2e); with pace,
+// the goroutines together send at most rate messages per second.
+func sendLoad(ctx context.Context, cfg *Config, ps []*client.Producer, b *budget, rec *report.Recorder, stamp bool, rate int) (sent int64, firstErr error) {
+	var wg sync.WaitGroup
+	var acked atomic.Int64
+	var errOnce sync.Once
+	fail := func(err error) {
+		rec.Error()
+		errOnce.Do(func() { firstErr = err })
+	}
+	shared := body(cfg.Size)
+	var bodies sync.Pool // stamped bodies, reused after their send completed
+	getBody := func() []byte {
+		if !stamp {
+			return shared
+		}
+		bp, _ := bodies.Get().(*[]byte)
+		if bp == nil {
+			nb := body(cfg.Size)
+			bp = &nb
+		}
+		stampBody(*bp)
+		return *bp
+	}
+	putBody := func(bs []byte) {
+		if stamp {
+			bodies.Put(&bs)
+		}
+	}
+	start := time.Now()
+	for i, p := range ps {
+		wg.Add(1)
+		go func(i int, p *client.Producer) {
+			defer wg.Done()
+			var inflight sync.WaitGroup
+			defer inflight.Wait()
+			seq := i
+			sentHere := 0
+			for ctx.Err() == nil {
+				if rate > 0 {
+					// Pace: this goroutine's share of rate since start.
+					due := int(time.Since(start).Seconds() * float64(rate) / float64(len(ps)))
+					if sentHere >= due {
+						time.Sleep(100 * time.Microsecond)
+						continue
+					}
+				}
+				k := b.take(cfg.Batch)
+				if k == 0 {
+					return
+				}
+				sentHere += k
+				topic := cfg.topicName(seq % cfg.Topics)
+				seq++
+				msgs := make([]*message.Message, k)
+				for j := range msgs {
+					msgs[j] = message.New(topic, getBody())
+				}
+				t0 := time.Now()
+				done := func(_ client.SendResult, err error) {
+					if err != nil {
+						fail(err)
+					} else {
+						acked.Add(int64(k))
+						rec.Record(time.Since(t0), k, k*cfg.Size)
+					}
+					for _, m := range msgs {
+						putBody(m.Body)
+					}
+				}
+				var err error
+				switch {
+				case cfg.Window == 1 && k == 1:
+					var res client.SendResult
+					res, err = p.Send(ctx, msgs[0])
+					if err == nil {
+						done(res, nil)
+					}
+				case cfg.Window == 1:
+					var res client.SendResult
+					res, err = p.SendBatch(ctx, msgs)
+					if err == nil {
+						done(res, nil)
+					}
+				case k == 1:
+					inflight.Add(1)
+					err = p.SendAsync(ctx, msgs[0], func(res client.SendResult, err error) { done(res, err); inflight.Done() })
+					if err != nil {
+						inflight.Done()
+					}
+				default:
+					inflight.Add(1)
+					err = p.SendBatchAsync(ctx, msgs, func(res client.SendResult, err error) { done(res, err); inflight.Done() })
+					if err != nil {
+						inflight.Done()
+					}
+				}
+				if err != nil {
+					fail(err)
+				}
+			}
+		}(i, p)
+	}
+	wg.Wait()
+	return acked.Load(), firstErr
+}
+
+// runProduce: producers send; the report counts acknowledged messages, then
+// checks the queues hold them all.
+func runProduce(ctx context.Context, cfg *Config, e *env, progress io.Writer) (*report.Report, error) {
+	ps, closeAll, err := newProducers(cfg, e)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll()
+	rec := report.NewRecorder()
+	rec.StartProgress(progress, ModeProduce, cfg.Size, cfg.Progress)
+	sent, sendErr := sendLoad(ctx, cfg, ps, newBudget(cfg), rec, false, 0)
+	rep := rec.Finish(ModeProduce)
+	rep.Sent = sent
+	stored, err := storedCount(ctx, cfg, e, sent, 10*time.Second)
+	if err != nil {
+		return rep, err
+	}
+	rep.Stored = stored
+	if sendErr != nil {
+		return rep, sendErr
+	}
+	if stored != sent {
+		return rep, fmt.Errorf("bench: %d messages acknowledged but %d in the queues", sent, stored)
+	}
+	return rep, nil
+}

@@ -1,0 +1,10 @@
+// Package report measures a benchmark run and reports it: a Recorder takes
+// latencies (into HdrHistogram histograms), message and byte counts and
+// errors from any number of goroutines, prints a progress line every second,
+// and produces the final Report, as text, as one JSON line, and as an SVG
+// chart (latency over time and latency distribution).
+//
+// It depends on nothing of mqstore, so the NATS JetStream peer (the nested
+// module bench/peer) reports through it too and both sides print the same
+// fields.
+package report

@@ -1,0 +1,174 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/mqstore/mqstore/bench/report"
+	"github.com/mqstore/mqstore/broker"
+	"github.com/mqstore/mqstore/client"
+	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/remoting"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// env is the server side of a wire run: a name server address, and the
+// embedded server when the run started one.
+type env struct {
+	nsAddr string
+	admin  *client.Admin
+	broker *broker.Broker // nil with -addr
+	close  []func()
+}
+
+func (e *env) shutdown() {
+	for i := len(e.close) - 1; i >= 0; i-- {
+		e.close[i]()
+	}
+}
+
+// startEmbedded starts a name server and a broker in this process, on
+// loopback ports, with the data in a fresh directory.
+func startEmbedded(cfg *Config, e *env) error {
+	dir, cleanup, err := dataDir(cfg, "broker")
+	if err != nil {
+		return err
+	}
+	e.close = append(e.close, cleanup)
+
+	reg := namesrv.NewRegistry(namesrv.Options{Logger: quiet})
+	ns := namesrv.NewServer(reg, namesrv.Options{Logger: quiet})
+	rs, err := remoting.NewServer(remoting.Options{Logger: quiet})
+	if err != nil {
+		return err
+	}
+	ns.Attach(rs)
+	ns.Start()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go rs.Serve(ln)
+	e.close = append(e.close, func() { ns.Close(); rs.Close() })
+	e.nsAddr = ln.Addr().String()
+
+	bc := broker.DefaultConfig()
+	bc.StorePathRootDir = dir
+	bc.ListenPort = 0
+	bc.MappedFileSizeCommitLog = cfg.SegmentSize
+	bc.FlushDiskType = broker.AsyncFlush
+	if cfg.Flush == FlushSync {
+		bc.FlushDiskType = broker.SyncFlush
+	}
+	// Check-backs soon after an unknown outcome, so txn runs resolve them.
+	bc.TransactionTimeOut = 1000
+	bc.TransactionCheckInterval = 1000
+	b, err := broker.New(bc, broker.Options{
+		Registrar: broker.EmbeddedRegistrar(reg),
+		Logger:    quiet,
+		Remoting:  remoting.Options{Logger: quiet},
+	})
+	if err != nil {
+		return err
+	}
+	bl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Close()
+		return err
+	}
+	if err := b.Start(bl); err != nil {
+		return err
+	}
+	e.close = append(e.close, func() { b.Close() })
+	e.broker = b
+	return nil
+}
+
+// setupTopics creates the run's topics on every master of the cluster.
+func setupTopics(ctx context.Context, cfg *Config, e *env) error {
+	brokers, _, err := e.admin.ClusterInfo(ctx)
+	if err != nil {
+		return fmt.Errorf("cluster info: %w", err)
+	}
+	if len(brokers) == 0 {
+		return fmt.Errorf("bench: no broker registered with the name server %s", e.nsAddr)
+	}
+	for t := 0; t < cfg.Topics; t++ {
+		for _, b := range brokers {
+			addr, ok := b.BrokerAddrs[0]
+			if !ok {
+				continue
+			}
+			tc := namesrv.TopicConfig{TopicName: cfg.topicName(t), ReadQueueNums: cfg.Queues, WriteQueueNums: cfg.Queues}
+			if err := e.admin.CreateTopic(ctx, addr, tc); err != nil {
+				return fmt.Errorf("create topic %s on %s: %w", tc.TopicName, addr, err)
+			}
+		}
+	}
+	return nil
+}
+
+// wireMode is the body of a wire mode.
+type wireMode func(ctx context.Context, cfg *Config, e *env, progress io.Writer) (*report.Report, error)
+
+// runWire prepares the server side (embedded or -addr) and the topics, and
+// runs mode.
+func runWire(ctx context.Context, cfg *Config, progress io.Writer, mode wireMode) (*report.Report, error) {
+	e := &env{}
+	defer e.shutdown()
+	if cfg.Addr == "" {
+		if err := startEmbedded(cfg, e); err != nil {
+			return nil, fmt.Errorf("embedded server: %w", err)
+		}
+	} else {
+		e.nsAddr = cfg.Addr
+		// A running server keeps its topics: use fresh names.
+		cfg.Topic = fmt.Sprintf("%s-%d-%d", cfg.Topic, os.Getpid(), time.Now().Unix())
+	}
+	admin, err := client.NewAdmin(client.WithNameServer(e.nsAddr), client.WithLogger(quiet))
+	if err != nil {
+		return nil, err
+	}
+	e.admin = admin
+	e.close = append(e.close, func() { admin.Close() })
+	if err := setupTopics(ctx, cfg, e); err != nil {
+		return nil, err
+	}
+	rep, err := mode(ctx, cfg, e, progress)
+	if rep != nil && cfg.Addr != "" {
+		rep.Flush = "server's"
+	}
+	return rep, err
+}
+
+// storedCount sums the max offsets of the run's queues, waiting up to
+// timeout for them to reach want (dispatch trails the acknowledgements).
+func storedCount(ctx context.Context, cfg *Config, e *env, want int64, timeout time.Duration) (int64, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		var total int64
+		for t := 0; t < cfg.Topics; t++ {
+			qs, err := e.admin.Queues(ctx, cfg.topicName(t))
+			if err != nil {
+				return 0, err
+			}
+			for _, q := range qs {
+				n, err := e.admin.MaxOffset(ctx, q)
+				if err != nil {
+					return 0, err
+				}
+				total += n
+			}
+		}
+		if total >= want || time.Now().After(deadline) {
+			return total, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
