@@ -110,6 +110,8 @@ func TestHeartBeat(t *testing.T) {
 	tb := startBroker(t, nil)
 	c1 := newConsumerClient(t, "10.0.0.1@c1")
 	c1.heartbeat(t, tb.Addr(), heartbeatBody(c1.id, "hb-group", "HBTopic", "TagA || TagB", "prod-group"))
+	// Joining notifies the whole group, the newcomer included.
+	waitUntil(t, "c1's own join notification", func() bool { return len(c1.notifications()) == 1 })
 
 	if got := consumerList(t, tb, "hb-group"); !slices.Equal(got, []string{c1.id}) {
 		t.Fatalf("consumer list %v", got)
@@ -131,7 +133,10 @@ func TestHeartBeat(t *testing.T) {
 	// A second member joins: the first is told to rebalance.
 	c2 := newConsumerClient(t, "10.0.0.2@c2")
 	c2.heartbeat(t, tb.Addr(), heartbeatBody(c2.id, "hb-group", "HBTopic", "*"))
-	waitUntil(t, "c1's notification", func() bool { return slices.Contains(c1.notifications(), "hb-group") })
+	waitUntil(t, "c1's notification", func() bool { return len(c1.notifications()) == 2 })
+	if got := c1.notifications(); got[1] != "hb-group" {
+		t.Fatalf("notifications %v", got)
+	}
 	if got := consumerList(t, tb, "hb-group"); !slices.Equal(got, []string{c1.id, c2.id}) {
 		t.Fatalf("consumer list %v", got)
 	}
@@ -165,6 +170,7 @@ func TestClientExpiry(t *testing.T) {
 	c2 := newConsumerClient(t, "10.0.0.2@c2")
 	c1.heartbeat(t, tb.Addr(), heartbeatBody(c1.id, "exp-group", "T", "*"))
 	c2.heartbeat(t, tb.Addr(), heartbeatBody(c2.id, "exp-group", "T", "*"))
+	waitUntil(t, "the join notifications", func() bool { return len(c1.notifications()) == 2 })
 	mu.Lock()
 	now = now.Add(800 * time.Millisecond)
 	mu.Unlock()

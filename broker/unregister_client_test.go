@@ -14,6 +14,7 @@ func TestUnregisterClient(t *testing.T) {
 	c2 := newConsumerClient(t, "10.0.0.2@c2")
 	c1.heartbeat(t, tb.Addr(), heartbeatBody(c1.id, "ur-group", "T", "*"))
 	c2.heartbeat(t, tb.Addr(), heartbeatBody(c2.id, "ur-group", "T", "*", "ur-producers"))
+	waitUntil(t, "the join notifications", func() bool { return len(c1.notifications()) == 2 })
 	n := len(c1.notifications())
 
 	expect(t, tb.call(remoting.RequestUnregisterClient, nil,
