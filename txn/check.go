@@ -92,7 +92,8 @@ type HalfMessage struct {
 	// back before encoding the CHECK_TRANSACTION_STATE body (spec §6.6).
 	Message *message.Message
 	// Record holds the half record's stored fields (offsets, store
-	// timestamp, hosts), as Store.Read returned them.
+	// timestamp, hosts, sysflag), as Store.Read returned them; its Body,
+	// Topic and Properties may be nil (Message has them).
 	Record message.Record
 }
 

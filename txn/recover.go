@@ -113,7 +113,7 @@ func (s *Service) recover() error {
 
 // entryOf builds the open-transaction entry of a half record read back.
 func entryOf(msg *message.Message, rec message.Record, err error) (*entry, bool) {
-	if err != nil || string(rec.Topic) != HalfTopic {
+	if err != nil || msg == nil || msg.Topic != HalfTopic {
 		return nil, false
 	}
 	group, _ := msg.Property(message.PropertyProducerGroup)
@@ -152,8 +152,8 @@ func entryOf(msg *message.Message, rec message.Record, err error) (*entry, bool)
 // resumed (its resumed copy is open), writing the op marker again in case
 // the crash lost it.
 func (s *Service) markResumed(origin int64) {
-	_, rec, err := s.store.Read(origin)
-	if err != nil || string(rec.Topic) != HalfTopic {
+	msg, rec, err := s.store.Read(origin)
+	if err != nil || msg.Topic != HalfTopic {
 		return
 	}
 	q := rec.QueueOffset

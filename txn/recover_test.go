@@ -300,7 +300,7 @@ func rebuildHistory(t *testing.T, seed uint64) {
 		case k == 18 && pending == nil:
 			n := 1 + rng.IntN(4)
 			pending = h.crashAt(func(*message.Message) bool { n--; return n < 0 })
-			t.Logf("%d crash armed at append %d", step, n)
+			t.Logf("%d crash armed", step)
 		}
 	}
 	if pending != nil {

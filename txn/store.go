@@ -13,13 +13,19 @@ import "github.com/mqstore/mqstore/message"
 // called.
 type Store interface {
 	// Append stores m as given (topic, queue id, sysflag, properties) and
-	// returns where it went. Durability follows the store's flush mode.
+	// returns where it went. Durability follows the store's flush mode. It
+	// returns an error only when m was not stored: a record stored whose
+	// flush timed out is a success (RocketMQ counts FLUSH_DISK_TIMEOUT as
+	// SUCCESS on END_TRANSACTION); an error after storing would make a
+	// commit look failed, and the transaction would be committed again.
 	// Transaction type PREPARED/ROLLBACK records get no queue offset and no
 	// consume-queue unit; NOT and COMMIT get both.
 	Append(m *message.Message) (Appended, error)
 	// Read returns an owned copy of the message stored at a commitlog
-	// offset, plus its stored fields (Record with Body/Topic/Properties
-	// owned copies). It fails for an offset that holds no record.
+	// offset, plus its stored fields (QueueOffset, PhysicalOffset,
+	// StoreTimestamp, SysFlag, ...). txn reads topic, body and properties
+	// from the Message only: the Record's Body, Topic and Properties may be
+	// nil. It fails for an offset that holds no record.
 	Read(physicalOffset int64) (*message.Message, message.Record, error)
 	// ScanQueue calls fn for the units of a consume queue from queue offset
 	// from, in order, while fn returns true.

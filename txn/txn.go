@@ -333,8 +333,8 @@ func (s *Service) readHalf(halfOffset int64, producerGroup string, queueOffset i
 	if err != nil {
 		return nil, rec, fmt.Errorf("%w: offset %d: %v", ErrNotFound, halfOffset, err)
 	}
-	if string(rec.Topic) != HalfTopic {
-		return nil, rec, fmt.Errorf("%w: offset %d holds topic %s", ErrNotHalfMessage, halfOffset, rec.Topic)
+	if msg.Topic != HalfTopic {
+		return nil, rec, fmt.Errorf("%w: offset %d holds topic %s", ErrNotHalfMessage, halfOffset, msg.Topic)
 	}
 	if _, ok := msg.Properties.Lookup(message.PropertyRealTopic); !ok {
 		return nil, rec, fmt.Errorf("%w: offset %d has no REAL_TOPIC", ErrNotHalfMessage, halfOffset)
@@ -459,7 +459,7 @@ func (s *Service) Resume(offset int64) (OpenTransaction, error) {
 	if err != nil {
 		return OpenTransaction{}, fmt.Errorf("%w: offset %d: %v", ErrNotFound, offset, err)
 	}
-	if string(rec.Topic) == DiscardTopic {
+	if msg.Topic == DiscardTopic {
 		v, _ := msg.Properties.Lookup(PropertyOrigin)
 		orig, ok := parseDecimal(v)
 		if !ok {
@@ -469,8 +469,8 @@ func (s *Service) Resume(offset int64) (OpenTransaction, error) {
 			return OpenTransaction{}, fmt.Errorf("%w: origin %d: %v", ErrNotFound, orig, err)
 		}
 	}
-	if string(rec.Topic) != HalfTopic {
-		return OpenTransaction{}, fmt.Errorf("%w: offset %d holds topic %s", ErrNotHalfMessage, offset, rec.Topic)
+	if msg.Topic != HalfTopic {
+		return OpenTransaction{}, fmt.Errorf("%w: offset %d holds topic %s", ErrNotHalfMessage, offset, msg.Topic)
 	}
 	q := rec.QueueOffset
 	group, _ := msg.Properties.Get(message.PropertyProducerGroup)
@@ -596,6 +596,17 @@ func (s *Service) captureLocked() progress {
 		p.opWatermark = min(p.opWatermark, b.op)
 	}
 	return p
+}
+
+// Flush waits until every op marker queued so far is appended to the store
+// (op markers are written asynchronously, batched). It returns the error of
+// the last failed attempt when the store refuses them.
+func (s *Service) Flush() error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.calls.Done()
+	return s.ops.flush()
 }
 
 // Close stops the check loop, waits for calls in flight, writes the op

@@ -1,0 +1,5 @@
+package txn_test
+
+import "github.com/mqstore/mqstore/consumequeue"
+
+type consumequeueUnit = consumequeue.Unit
