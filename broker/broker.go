@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mqstore/mqstore/metrics"
 	"github.com/mqstore/mqstore/namesrv"
 	"github.com/mqstore/mqstore/remoting"
 	"github.com/mqstore/mqstore/store"
@@ -49,6 +50,9 @@ type Options struct {
 	// ClientScanInterval is how often clients silent for channelExpiredTimeout are dropped.
 	// Default 10 s.
 	ClientScanInterval time.Duration
+	// Metrics, if set, receives the broker's counters (messages in and out, request latency,
+	// store put latency). Nil: no metrics.
+	Metrics *metrics.Metrics
 }
 
 // Broker is a RocketMQ-compatible broker: the request handlers over a store, with the topic,
@@ -208,7 +212,7 @@ func (b *Broker) registerHandlers() {
 		{remoting.RequestLockBatchMQ, remoting.KindAdmin, b.handleLockBatchMQ},
 		{remoting.RequestUnlockBatchMQ, remoting.KindAdmin, b.handleUnlockBatchMQ},
 	} {
-		b.server.Handle(h.code, h.kind, h.handler)
+		b.server.Handle(h.code, h.kind, b.timed(h.code, h.handler))
 	}
 }
 
@@ -438,5 +442,22 @@ func (b *Broker) registerLoop() {
 		if err := b.registerNow(context.Background()); err != nil {
 			b.log.Warn("broker: name server registration failed", "err", err)
 		}
+	}
+}
+
+// timed wraps a handler to record its latency and answer code in the metrics (requests answered
+// later, such as parked pulls, are not timed).
+func (b *Broker) timed(code remoting.RequestCode, h remoting.Handler) remoting.Handler {
+	m := b.opts.Metrics
+	if m == nil {
+		return h
+	}
+	return func(c *remoting.Conn, req *remoting.Command) *remoting.Command {
+		start := time.Now()
+		resp := h(c, req)
+		if resp != nil {
+			m.RPC(int32(code), resp.Code, time.Since(start))
+		}
+		return resp
 	}
 }

@@ -192,6 +192,9 @@ func (b *Broker) executePull(call *pullCall, suspend bool) *remoting.Command {
 	resp.SetExt(fieldSuggestWhichBrokerID, "0")
 	if code == remoting.ResponseSuccess {
 		b.stats.pulledMessages.Add(int64(len(res.Messages)))
+		if mt := b.opts.Metrics; mt != nil {
+			mt.MessagesOut(h.topic, h.group, len(res.Messages), res.Bytes)
+		}
 		// The command keeps its own slice of the records: res.Messages goes back to the store's
 		// pool on Release.
 		resp.BodyParts = append(resp.BodyParts[:0], res.Messages...)

@@ -7,8 +7,10 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/metrics"
 	"github.com/mqstore/mqstore/namesrv"
 	"github.com/mqstore/mqstore/remoting"
 	"github.com/mqstore/mqstore/store"
@@ -175,9 +177,14 @@ func (b *Broker) putMessage(m *message.Message) (store.PutResult, error) {
 	if message.TransactionType(m.SysFlag) == message.TransactionPreparedType && b.cfg.RejectTransactionMessage {
 		return store.PutResult{}, fmt.Errorf("%w: the broker[%s] rejects transaction messages", ErrNoPermission, b.cfg.BrokerName)
 	}
+	start := time.Now()
 	res, err := b.store.Put(m)
 	if err == nil || errors.Is(err, store.ErrFlushTimeout) {
 		b.stats.putMessages.Add(1)
+		if mt := b.opts.Metrics; mt != nil {
+			mt.PutLatency(time.Since(start))
+			mt.MessagesIn(m.Topic, 1, len(m.Body), messageType(m))
+		}
 	}
 	return res, err
 }
@@ -235,4 +242,23 @@ func bornHost(c *remoting.Conn) netip.AddrPort {
 		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
 	return netip.AddrPort{}
+}
+
+// messageType classifies a message for the metrics as RocketMQ does: transactional, delayed or
+// normal.
+func messageType(m *message.Message) metrics.MessageType {
+	switch {
+	case message.TransactionType(m.SysFlag) == message.TransactionPreparedType:
+		return metrics.MessageTransaction
+	case hasProperty(m, message.PropertyTransactionPrepared):
+		return metrics.MessageTransaction
+	case hasProperty(m, message.PropertyDelayLevel):
+		return metrics.MessageDelay
+	}
+	return metrics.MessageNormal
+}
+
+func hasProperty(m *message.Message, name string) bool {
+	v, ok := m.Properties.Lookup(name)
+	return ok && len(v) > 0 && string(v) != "0" && string(v) != "false"
 }

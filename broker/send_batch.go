@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/metrics"
 	"github.com/mqstore/mqstore/remoting"
 	"github.com/mqstore/mqstore/store"
 )
@@ -73,6 +74,13 @@ func (b *Broker) handleSendBatchMessage(c *remoting.Conn, req *remoting.Command)
 		return errorResponse(req, err)
 	}
 	b.stats.putMessages.Add(int64(len(results)))
+	if mt := b.opts.Metrics; mt != nil && len(msgs) > 0 {
+		bytes := 0
+		for _, m := range msgs {
+			bytes += len(m.Body)
+		}
+		mt.MessagesIn(msgs[0].Topic, len(msgs), bytes, metrics.MessageNormal)
+	}
 	var ids strings.Builder
 	ids.Grow(len(results) * (message.OffsetMsgIDLenV4 + 1))
 	for i, r := range results {

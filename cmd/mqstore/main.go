@@ -106,6 +106,11 @@ func start(s *settings, logger *slog.Logger) (*server, error) {
 		srv.ns, srv.nsRemoting, srv.namesrvAddr = ns, rs, addr
 		opts.Registrar = broker.EmbeddedRegistrar(reg)
 	}
+	var m *metrics.Metrics
+	if s.metricsAddr != "" {
+		m = newMetrics(s)
+		opts.Metrics = m
+	}
 	b, err := broker.New(s.broker, opts)
 	if err != nil {
 		srv.close()
@@ -116,8 +121,8 @@ func start(s *settings, logger *slog.Logger) (*server, error) {
 		srv.close()
 		return nil, fmt.Errorf("broker listen on port %d: %w", s.broker.ListenPort, err)
 	}
-	if s.metricsAddr != "" {
-		m := newMetrics(s, b)
+	if m != nil {
+		attachSnapshot(m, b)
 		ms, err := m.Serve(metrics.HTTPOptions{Addr: s.metricsAddr, Ready: readiness(b), Pprof: s.pprof, Logger: logger})
 		if err != nil {
 			srv.close()
