@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/apache/rocketmq-client-go/v2"
+	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
 	"github.com/apache/rocketmq-client-go/v2/rlog"
@@ -109,16 +112,17 @@ type process struct {
 	cmd         *exec.Cmd
 	brokerAddr  string
 	namesrvAddr string
+	metricsAddr string
 	stderr      *strings.Builder
 }
 
-var startLine = regexp.MustCompile(`listening on (\S+), name server on (\S+),`)
+var startLine = regexp.MustCompile(`listening on (\S+), name server on (\S+), data in \S+, metrics on (\S+)`)
 
 // startProcess runs mqstore on free ports with data in dir and waits for its start line.
 func startProcess(t *testing.T, dir string, extra ...string) *process {
 	t.Helper()
 	args := append([]string{"-storePathRootDir", dir, "-listenPort", "0", "-namesrv-listen", "127.0.0.1:0",
-		"-metrics-addr", "", "-mappedFileSizeCommitLog", "67108864", "-maxHashSlotNum", "100000", "-maxIndexNum", "400000"}, extra...)
+		"-metrics-addr", "127.0.0.1:0", "-mappedFileSizeCommitLog", "67108864", "-maxHashSlotNum", "100000", "-maxIndexNum", "400000"}, extra...)
 	cmd := exec.Command(binary(t), args...)
 	stdout, _ := cmd.StdoutPipe()
 	p := &process{cmd: cmd, stderr: &strings.Builder{}}
@@ -143,7 +147,7 @@ func startProcess(t *testing.T, dir string, extra ...string) *process {
 		if m == nil {
 			t.Fatalf("unexpected start line %q", line)
 		}
-		p.brokerAddr, p.namesrvAddr = m[1], m[2]
+		p.brokerAddr, p.namesrvAddr, p.metricsAddr = m[1], m[2], m[3]
 	case <-time.After(30 * time.Second):
 		t.Fatalf("mqstore did not start; stderr: %s", p.stderr.String())
 	}
@@ -232,4 +236,80 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged messages all found after SIGTERM", len(acked))
+}
+
+// TestMetricsCountWhatWasDone produces and consumes with the real client and scrapes /metrics.
+func TestMetricsCountWhatWasDone(t *testing.T) {
+	p := startProcess(t, t.TempDir())
+	prod, err := rocketmq.NewProducer(producer.WithNameServer([]string{p.namesrvAddr}), producer.WithGroupName("metrics-p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prod.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Shutdown()
+	const n = 50
+	for i := range n {
+		if _, err := prod.SendSync(context.Background(), primitive.NewMessage("Counted", []byte(fmt.Sprintf("m%03d", i)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	received := make(chan struct{}, n)
+	c, err := rocketmq.NewPushConsumer(consumer.WithNameServer([]string{p.namesrvAddr}), consumer.WithGroupName("metrics-c"),
+		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Subscribe("Counted", consumer.MessageSelector{}, func(_ context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+		for range msgs {
+			received <- struct{}{}
+		}
+		return consumer.ConsumeSuccess, nil
+	})
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Shutdown()
+	for range n {
+		select {
+		case <-received:
+		case <-time.After(30 * time.Second):
+			t.Fatal("consumer did not receive every message")
+		}
+	}
+	in := scrape(t, p.metricsAddr, `rocketmq_messages_in_total{`, `topic="Counted"`)
+	out := scrape(t, p.metricsAddr, `rocketmq_messages_out_total{`, `topic="Counted"`)
+	if in != n || out != n {
+		t.Fatalf("metrics: in %v out %v, want %d each", in, out, n)
+	}
+	bytesIn := scrape(t, p.metricsAddr, `rocketmq_throughput_in_total{`, `topic="Counted"`)
+	if bytesIn != n*4 {
+		t.Fatalf("throughput in %v, want %d", bytesIn, n*4)
+	}
+	resp, err := http.Get("http://" + p.metricsAddr + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readyz: %v %v", err, resp)
+	}
+	resp.Body.Close()
+}
+
+// scrape returns the sum of the samples of the lines that start with prefix and contain label.
+func scrape(t *testing.T, addr, prefix, label string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var sum float64
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, prefix) && strings.Contains(line, label) {
+			var v float64
+			fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v)
+			sum += v
+		}
+	}
+	return sum
 }
