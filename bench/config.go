@@ -61,6 +61,7 @@ type Config struct {
 	PeerDir                string // -peer-dir: the bench/peer module ("" = find it)
 	PeerBin                string // -peer-bin: a built peer binary (instead of go run)
 	Quiet                  bool   // -quiet: no progress lines
+	CPUProfile             string // -cpuprofile: write a CPU profile of the run to this file
 	Progress               time.Duration
 }
 
@@ -132,6 +133,7 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.PeerDir, "peer-dir", c.PeerDir, "peer: directory of the bench/peer module (default: found from the working directory)")
 	fs.StringVar(&c.PeerBin, "peer-bin", c.PeerBin, "peer: a built peer binary to run instead of go run")
 	fs.BoolVar(&c.Quiet, "quiet", c.Quiet, "no progress lines")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a CPU profile of the run (server included when embedded) to this file")
 }
 
 // Validate reports an invalid configuration.

@@ -69,10 +69,18 @@ func startEmbedded(cfg *Config, e *env) error {
 	// Check-backs soon after an unknown outcome, so txn runs resolve them.
 	bc.TransactionTimeOut = 1000
 	bc.TransactionCheckInterval = 1000
+	ro := remoting.Options{Logger: quiet}
+	if cfg.Flush == FlushSync {
+		// A send holds its worker until the group commit covers it: as many
+		// workers as sends in flight, or the pool caps the commit batch.
+		ro.Pools = map[remoting.Kind]remoting.PoolOptions{
+			remoting.KindSend: {Workers: max(16, min(cfg.Producers*cfg.Window, 1024))},
+		}
+	}
 	b, err := broker.New(bc, broker.Options{
 		Registrar: broker.EmbeddedRegistrar(reg),
 		Logger:    quiet,
-		Remoting:  remoting.Options{Logger: quiet},
+		Remoting:  ro,
 	})
 	if err != nil {
 		return err

@@ -23,8 +23,8 @@
 //
 // The requests are those of rocketmq-client-go (see ../shared/spec/clientgo.md),
 // trimmed to what a broker needs: sends use SEND_MESSAGE_V2 (310) with the
-// one-letter header of SendMessageRequestHeaderV2 and only its fields a..i
-// (plus m for batches); the properties carry UNIQ_KEY (not on batched
+// one-letter header of SendMessageRequestHeaderV2 and its fields a..j, l and
+// m (k, unitMode, is left out); the properties carry UNIQ_KEY (not on batched
 // messages, as in the Go client), TRAN_MSG and PGROUP on half messages.
 // Pulls set the SUBSCRIPTION flag and carry their expression, so a broker
 // need not have seen the consumer's heartbeat. Send does not modify the

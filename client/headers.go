@@ -15,6 +15,8 @@ const (
 	fieldV2BornTimestamp         = "g"
 	fieldV2Flag                  = "h"
 	fieldV2Properties            = "i"
+	fieldV2ReconsumeTimes        = "j"
+	fieldV2MaxReconsumeTimes     = "l"
 	fieldV2Batch                 = "m"
 
 	// SEND responses.

@@ -163,9 +163,17 @@ func (p *Producer) sendRequest(q *queue, code remoting.RequestCode, sysFlag, fla
 		remoting.Field{Key: fieldV2Flag, Value: strconv.Itoa(int(flag))},
 		remoting.Field{Key: fieldV2Properties, Value: props},
 	)
+	// j, l and m are optional; they are sent (as rocketmq-client-go does)
+	// because brokers parse them on every send.
+	batch := "false"
 	if code == remoting.RequestSendBatchMessage {
-		req.ExtFields = append(req.ExtFields, remoting.Field{Key: fieldV2Batch, Value: "true"})
+		batch = "true"
 	}
+	req.ExtFields = append(req.ExtFields,
+		remoting.Field{Key: fieldV2ReconsumeTimes, Value: "0"},
+		remoting.Field{Key: fieldV2MaxReconsumeTimes, Value: "0"},
+		remoting.Field{Key: fieldV2Batch, Value: batch},
+	)
 	req.Body = body
 	return req
 }
@@ -345,13 +353,24 @@ func (p *Producer) sendAsync(ctx context.Context, topic string, code remoting.Re
 	s := asyncSendPool.Get().(*asyncSend)
 	s.p, s.q, s.uniq, s.callback = p, q, uniq, callback
 	req := p.sendRequest(q, code, sysFlag, flag, props, body)
-	if err := p.c.rc.InvokeAsync(q.addr, req, p.c.cfg.sendTimeout, s.done); err != nil {
+	if err := p.invokeAsync(q.addr, req, s.done); err != nil {
 		s.p, s.q, s.callback = nil, nil, nil
 		asyncSendPool.Put(s)
 		<-p.window
 		return transportError(q.addr, err)
 	}
 	return nil
+}
+
+// invokeAsync sends req on a connection to addr, dialling one if needed
+// (bounded by the remoting client's dial timeout).
+func (p *Producer) invokeAsync(addr string, req *remoting.Command, done func(*remoting.Command, error)) error {
+	conn, err := p.c.rc.Conn(context.Background(), addr)
+	if err != nil {
+		req.Release()
+		return err
+	}
+	return conn.InvokeAsync(req, p.c.cfg.sendTimeout, done)
 }
 
 // SendOneway sends msg and waits for nothing: no answer is asked for (the
