@@ -7,7 +7,8 @@ import (
 	"math/bits"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
+
+	"github.com/mqstore/mqstore/message"
 	"unsafe"
 )
 
@@ -216,14 +217,14 @@ func storeSlot(data []byte, off int, value int32) {
 // subpart, as Java's decoder does), and 0 for math.MinInt32, whose absolute value is negative
 // in Java. It does not allocate.
 func KeyHash(key string) int32 {
-	return absHash(javaHash(0, key))
+	return absHash(message.JavaHashCode(key))
 }
 
 // topicKeyHash is KeyHash(topic + "#" + key) without building the string.
 func topicKeyHash(topic, key string) int32 {
-	h := javaHash(0, topic)
+	h := message.JavaHashCode(topic)
 	h = 31*h + '#'
-	return absHash(javaHash(h, key))
+	return absHash(message.JavaHashContinue(h, key))
 }
 
 func absHash(h int32) int32 {
@@ -234,72 +235,4 @@ func absHash(h int32) int32 {
 		}
 	}
 	return h
-}
-
-// javaHash continues Java's String.hashCode h = 31*h + c over the UTF-16 code units of s.
-func javaHash(h int32, s string) int32 {
-	i := 0
-	// ASCII, four bytes at a time: h*31^4 + c0*31^3 + c1*31^2 + c2*31 + c3.
-	for ; i+4 <= len(s); i += 4 {
-		c0, c1, c2, c3 := s[i], s[i+1], s[i+2], s[i+3]
-		if (c0|c1|c2|c3)&0x80 != 0 {
-			break
-		}
-		h = h*923521 + int32(c0)*29791 + int32(c1)*961 + int32(c2)*31 + int32(c3)
-	}
-	for i < len(s) {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			h = 31*h + int32(c)
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size <= 1 {
-			size = maximalSubpart(s[i:])
-		}
-		if r >= 0x10000 {
-			r -= 0x10000
-			h = 31*h + int32(0xD800+(r>>10))
-			h = 31*h + int32(0xDC00+(r&0x3FF))
-		} else {
-			h = 31*h + int32(r)
-		}
-		i += size
-	}
-	return h
-}
-
-// maximalSubpart is the length (at least 1) of the ill-formed UTF-8 sequence at the start of
-// s that Java's decoder replaces by one U+FFFD: a valid lead byte plus the continuation bytes
-// that could still complete it (Unicode "substitution of maximal subparts").
-func maximalSubpart(s string) int {
-	var need int
-	lo, hi := byte(0x80), byte(0xBF)
-	switch lead := s[0]; {
-	case lead >= 0xC2 && lead <= 0xDF:
-		need = 1
-	case lead == 0xE0:
-		need, lo = 2, 0xA0
-	case lead >= 0xE1 && lead <= 0xEC, lead == 0xEE, lead == 0xEF:
-		need = 2
-	case lead == 0xED:
-		need, hi = 2, 0x9F
-	case lead == 0xF0:
-		need, lo = 3, 0x90
-	case lead >= 0xF1 && lead <= 0xF3:
-		need = 3
-	case lead == 0xF4:
-		need, hi = 3, 0x8F
-	default:
-		return 1
-	}
-	n := 1
-	for ; n <= need && n < len(s); n++ {
-		if s[n] < lo || s[n] > hi {
-			break
-		}
-		lo, hi = 0x80, 0xBF
-	}
-	return n
 }

@@ -1,6 +1,8 @@
 package index
 
 import (
+	"github.com/mqstore/mqstore/message"
+
 	"bytes"
 	"encoding/hex"
 	"errors"
@@ -117,7 +119,7 @@ var javaHashVectors = []struct {
 
 func TestKeyHashJavaVectors(t *testing.T) {
 	for _, v := range javaHashVectors {
-		if got := javaHash(0, v.in); got != v.hash {
+		if got := message.JavaHashCode(v.in); got != v.hash {
 			t.Errorf("javaHash(%q) = %d, want %d", v.in, got, v.hash)
 		}
 		if got := KeyHash(v.in); got != v.keyHash {
@@ -153,7 +155,7 @@ func TestKeyHashMatchesUTF16(t *testing.T) {
 		if !utf8.ValidString(s) {
 			t.Fatal("generator made invalid UTF-8")
 		}
-		if got, want := javaHash(0, s), utf16Hash(s); got != want {
+		if got, want := message.JavaHashCode(s), utf16Hash(s); got != want {
 			t.Fatalf("javaHash(%q) = %d, want %d", s, got, want)
 		}
 		topic, key := s[:len(s)/2], s[len(s)/2:]
@@ -283,7 +285,7 @@ func FuzzKeyHash(f *testing.F) {
 			t.Fatalf("negative KeyHash %d", h)
 		}
 		if utf8.ValidString(whole) {
-			if got, want := javaHash(0, whole), utf16Hash(whole); got != want {
+			if got, want := message.JavaHashCode(whole), utf16Hash(whole); got != want {
 				t.Fatalf("javaHash(%q) = %d, want %d", whole, got, want)
 			}
 		}

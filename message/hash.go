@@ -11,8 +11,23 @@ import (
 // as Java's UTF-8 decoder replaces them. ASCII strings take a fast path; it
 // never allocates.
 func JavaHashCode(s string) int32 {
-	var h int32
-	for i := 0; i < len(s); i++ {
+	return JavaHashContinue(0, s)
+}
+
+// JavaHashContinue continues a Java String.hashCode h over s, as if s were appended to the
+// string h was computed from: JavaHashContinue(JavaHashCode(a), b) == JavaHashCode(a + b). It
+// hashes a concatenation without building it (the index hashes "topic#key" this way).
+func JavaHashContinue(h int32, s string) int32 {
+	i := 0
+	// ASCII, four bytes at a time: h*31^4 + c0*31^3 + c1*31^2 + c2*31 + c3.
+	for ; i+4 <= len(s); i += 4 {
+		c0, c1, c2, c3 := s[i], s[i+1], s[i+2], s[i+3]
+		if (c0|c1|c2|c3)&0x80 != 0 {
+			break
+		}
+		h = h*923521 + int32(c0)*29791 + int32(c1)*961 + int32(c2)*31 + int32(c3)
+	}
+	for ; i < len(s); i++ {
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			return javaHashSlow(h, s[i:])

@@ -70,3 +70,12 @@ func TestJavaHashCodeAllocs(t *testing.T) {
 		t.Fatalf("%v allocs", n)
 	}
 }
+
+func TestJavaHashContinue(t *testing.T) {
+	for _, pair := range [][2]string{{"", ""}, {"Topic", "#key-1"}, {"中文", "#キー"}, {"abcdefgh", "ijklmnopq"}, {"a\xff", "\xe0\x80b"}} {
+		a, b := pair[0], pair[1]
+		if got, want := JavaHashContinue(JavaHashCode(a), b), JavaHashCode(a+b); got != want {
+			t.Errorf("JavaHashContinue(%q, %q) = %d, want %d", a, b, got, want)
+		}
+	}
+}
