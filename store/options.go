@@ -59,6 +59,10 @@ type Options struct {
 	ReadOnly bool
 	// StoreHost is stamped into every record and makes message ids (default 127.0.0.1:10911).
 	StoreHost netip.AddrPort
+	// DelayLevels are the delays of RocketMQ's delay levels 1, 2, ... (messageDelayLevel; default
+	// DefaultDelayLevels). A record of ScheduleTopic in queue n gets the deliver time
+	// storeTimestamp + DelayLevels[n] in its queue unit's tags field (schedule.go).
+	DelayLevels []time.Duration
 	// Transactions configures the transactional-message service (timeouts, check interval and
 	// max, its own files under <root>/transaction by default).
 	Transactions txn.Options
@@ -99,6 +103,9 @@ func (o Options) withDefaults() Options {
 	if !o.StoreHost.IsValid() {
 		o.StoreHost = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 10911)
 	}
+	if len(o.DelayLevels) == 0 {
+		o.DelayLevels = DefaultDelayLevels
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -128,6 +135,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("%w: index sizes %d/%d", ErrInvalidOptions, d.IndexHashSlots, d.IndexMaxEntries)
 	case d.FileReservedTime < 0 || d.CleanInterval < 0 || d.CheckpointInterval < 0:
 		return fmt.Errorf("%w: negative interval", ErrInvalidOptions)
+	case !validDelayLevels(d.DelayLevels):
+		return fmt.Errorf("%w: DelayLevels must be positive, at most %d of them", ErrInvalidOptions, maxDelayLevels)
 	case d.DiskMaxUsedRatio <= 0 || d.DiskMaxUsedRatio > 1 || d.DiskFullRatio <= 0 || d.DiskFullRatio > 1:
 		return fmt.Errorf("%w: disk ratios must be in (0, 1]", ErrInvalidOptions)
 	}
