@@ -403,3 +403,33 @@ func TestConsumerHeartbeat(t *testing.T) {
 		t.Fatalf("pulled %q", bodies)
 	}
 }
+
+func TestRouteRefresh(t *testing.T) {
+	s := startServer(t, nil)
+	a := newAdmin(t, s)
+	createTopic(t, s, a, "TopicGrow", 2)
+	p := newProducer(t, s, client.WithRouteRefresh(100*time.Millisecond))
+	ctx := ctxT(t)
+	queues := func() map[int32]bool {
+		seen := map[int32]bool{}
+		for i := 0; i < 16; i++ {
+			res, err := p.Send(ctx, message.New("TopicGrow", []byte("x")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[res.Queue.QueueID] = true
+		}
+		return seen
+	}
+	if got := queues(); len(got) != 2 {
+		t.Fatalf("queues before: %v", got)
+	}
+	createTopic(t, s, a, "TopicGrow", 6)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(queues()) != 6 {
+		if time.Now().After(deadline) {
+			t.Fatal("the producer never saw the new queues")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
