@@ -70,6 +70,8 @@ type Broker struct {
 	clients   *clientTable
 	locks     *lockTable
 	holds     *pullHolds
+	origins   *txnOrigins         // senders of open half messages (transaction.go)
+	checker   *transactionChecker // the store's txn.Checker
 	startTime time.Time
 	stats     brokerStats
 
@@ -116,6 +118,7 @@ func New(cfg Config, opts Options) (*Broker, error) {
 		now:       opts.Now,
 		clients:   newClientTable(),
 		locks:     newLockTable(),
+		origins:   newTxnOrigins(),
 		startTime: opts.Now(),
 		register:  make(chan struct{}, 1),
 		quit:      make(chan struct{}),
@@ -163,6 +166,7 @@ func New(cfg Config, opts Options) (*Broker, error) {
 		b.client = client
 		b.opts.Registrar = RemoteRegistrar(client, cfg.NamesrvAddr)
 	}
+	b.checker = &transactionChecker{b: b}
 	b.registerHandlers()
 	srv.OnConnClose(b.connClosed)
 	return b, nil
@@ -192,6 +196,7 @@ func (b *Broker) registerHandlers() {
 		{remoting.RequestSendMessage, remoting.KindSend, b.handleSendMessage},
 		{remoting.RequestSendMessageV2, remoting.KindSend, b.handleSendMessageV2},
 		{remoting.RequestSendBatchMessage, remoting.KindSend, b.handleSendBatchMessage},
+		{remoting.RequestEndTransaction, remoting.KindSend, b.handleEndTransaction},
 		{remoting.RequestPullMessage, remoting.KindPull, b.handlePullMessage},
 		{remoting.RequestHeartBeat, remoting.KindHeartbeat, b.handleHeartBeat},
 		{remoting.RequestUnregisterClient, remoting.KindHeartbeat, b.handleUnregisterClient},
@@ -211,14 +216,15 @@ func (b *Broker) registerHandlers() {
 		{remoting.RequestGetBrokerRuntimeInfo, remoting.KindAdmin, b.handleGetBrokerRuntimeInfo},
 		{remoting.RequestLockBatchMQ, remoting.KindAdmin, b.handleLockBatchMQ},
 		{remoting.RequestUnlockBatchMQ, remoting.KindAdmin, b.handleUnlockBatchMQ},
+		{remoting.RequestResumeCheckHalfMessage, remoting.KindAdmin, b.handleResumeCheckHalfMessage},
 	} {
 		b.server.Handle(h.code, h.kind, b.timed(h.code, h.handler))
 	}
 }
 
 // Start serves ln in the background and starts the broker's services: persistence of the
-// config files, client expiry and name server registration (a first registration is done
-// before Start returns). When listenPort is 0, the port of ln becomes the broker's port in
+// config files, client expiry, name server registration (a first registration is done
+// before Start returns) and the transaction check-back. When listenPort is 0, the port of ln becomes the broker's port in
 // its address, routes and message ids.
 func (b *Broker) Start(ln net.Listener) error {
 	b.mu.Lock()
@@ -228,6 +234,9 @@ func (b *Broker) Start(ln net.Listener) error {
 	}
 	if b.started {
 		return ErrStarted
+	}
+	if err := b.startTransactions(); err != nil {
+		return err
 	}
 	b.started = true
 	if a, ok := ln.Addr().(*net.TCPAddr); ok && b.cfg.ListenPort == 0 {
@@ -355,6 +364,7 @@ func (b *Broker) clientScanLoop() {
 // connClosed drops the registrations made over a closed connection and tells the remaining
 // consumers of each affected group to rebalance.
 func (b *Broker) connClosed(c *remoting.Conn) {
+	b.origins.dropConn(c)
 	for _, g := range b.clients.removeConn(c) {
 		b.notifyConsumerIDsChanged(g)
 	}

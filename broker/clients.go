@@ -263,6 +263,26 @@ func (t *clientTable) producerConns(group string) []*remoting.Conn {
 	return conns
 }
 
+// producerChannel is one client of a producer group.
+type producerChannel struct {
+	clientID string
+	conn     *remoting.Conn
+}
+
+// producerChannels returns a producer group's clients sorted by client id (the transaction
+// check-back goes round-robin over them).
+func (t *clientTable) producerChannels(group string) []producerChannel {
+	t.mu.Lock()
+	m := t.producers[group]
+	out := make([]producerChannel, 0, len(m))
+	for id, ch := range m {
+		out = append(out, producerChannel{clientID: id, conn: ch.conn})
+	}
+	t.mu.Unlock()
+	slices.SortFunc(out, func(a, b producerChannel) int { return strings.Compare(a.clientID, b.clientID) })
+	return out
+}
+
 // subscription returns a group's subscription to topic.
 func (t *clientTable) subscription(group, topic string) *subscription {
 	t.mu.Lock()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mqstore/mqstore/commitlog"
 	"github.com/mqstore/mqstore/store"
+	"github.com/mqstore/mqstore/txn"
 )
 
 // Flush disk types (flushDiskType).
@@ -399,6 +400,7 @@ func (c *Config) StoreOptions() store.Options {
 	if c.FlushDiskType == SyncFlush {
 		mode = commitlog.SyncFlush
 	}
+	levels, _ := ParseDelayLevels(c.MessageDelayLevel) // Validate rejects a bad value
 	return store.Options{
 		FlushMode:            mode,
 		FlushInterval:        ms(c.FlushIntervalCommitLog),
@@ -413,6 +415,13 @@ func (c *Config) StoreOptions() store.Options {
 		CleanInterval:        ms(c.CleanResourceInterval),
 		CheckpointInterval:   ms(c.FlushIntervalConsumeQueue),
 		DiskMaxUsedRatio:     float64(c.DiskMaxUsedSpaceRatio) / 100,
+		DelayLevels:          levels,
+		Transactions: txn.Options{
+			TransactionTimeout: ms(c.TransactionTimeOut),
+			CheckInterval:      ms(c.TransactionCheckInterval),
+			CheckMax:           c.TransactionCheckMax,
+			FileReservedTime:   time.Duration(c.FileReservedTime) * time.Hour,
+		},
 	}
 }
 

@@ -165,4 +165,16 @@ func TestStoreOptions(t *testing.T) {
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	// Transactions and delay levels.
+	cfg.TransactionTimeOut, cfg.TransactionCheckInterval, cfg.TransactionCheckMax = 1000, 200, 5
+	cfg.MessageDelayLevel = "1s 2m 3h"
+	o = cfg.StoreOptions()
+	tx := o.Transactions
+	if tx.TransactionTimeout != time.Second || tx.CheckInterval != 200*time.Millisecond || tx.CheckMax != 5 ||
+		tx.FileReservedTime != 72*time.Hour {
+		t.Fatalf("transactions %+v", tx)
+	}
+	if len(o.DelayLevels) != 3 || o.DelayLevels[0] != time.Second || o.DelayLevels[2] != 3*time.Hour {
+		t.Fatalf("delay levels %v", o.DelayLevels)
+	}
 }

@@ -49,6 +49,20 @@ const (
 	fieldIndexLastUpdateTimestamp = "indexLastUpdateTimestamp"
 	fieldIndexLastUpdatePhyoffset = "indexLastUpdatePhyoffset"
 
+	// END_TRANSACTION (37) request and CHECK_TRANSACTION_STATE (39, broker→producer) header.
+	fieldTranStateTableOffset = "tranStateTableOffset"
+	fieldCommitLogOffset      = "commitLogOffset"
+	fieldCommitOrRollback     = "commitOrRollback"
+	fieldFromTransactionCheck = "fromTransactionCheck"
+	fieldOffsetMsgID          = "offsetMsgId"
+	fieldBrokerName           = "bname"
+
+	// CONSUMER_SEND_MSG_BACK (36) request (fieldOffset, fieldMaxReconsumeTimes, fieldUnitMode).
+	fieldGroup       = "group"
+	fieldDelayLevel  = "delayLevel"
+	fieldOriginMsgID = "originMsgId"
+	fieldOriginTopic = "originTopic"
+
 	// Clients (35) and topics (17).
 	fieldClientID        = "clientID"
 	fieldReadQueueNums   = "readQueueNums"

@@ -105,6 +105,9 @@ func (b *Broker) sendMessage(c *remoting.Conn, req *remoting.Command, f *sendFie
 		ReconsumeTimes: h.reconsumeTimes,
 		Properties:     message.Properties(h.properties),
 	}
+	if isTransactional(m) {
+		return b.prepareTransaction(c, req, &h, m)
+	}
 	res, err := b.putMessage(m)
 	return b.putResponse(req, res, err)
 }
@@ -171,12 +174,9 @@ func (b *Broker) topicForSend(h *sendHeader) (namesrv.TopicConfig, error) {
 	return tc, nil
 }
 
-// putMessage stores a message for a client. It is the one place sends reach the store, so a
-// transaction service can route half messages (TransactionPreparedType) here.
+// putMessage stores a message for a client (sends, send-backs). Half messages do not come here:
+// sendMessage routes them to the transaction service (transaction.go).
 func (b *Broker) putMessage(m *message.Message) (store.PutResult, error) {
-	if message.TransactionType(m.SysFlag) == message.TransactionPreparedType && b.cfg.RejectTransactionMessage {
-		return store.PutResult{}, fmt.Errorf("%w: the broker[%s] rejects transaction messages", ErrNoPermission, b.cfg.BrokerName)
-	}
 	start := time.Now()
 	res, err := b.store.Put(m)
 	if err == nil || errors.Is(err, store.ErrFlushTimeout) {
