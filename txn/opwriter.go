@@ -15,6 +15,12 @@ import (
 // opRetryDelay is how long the op writer waits after a failed append.
 const opRetryDelay = 100 * time.Millisecond
 
+// opBatchDelay is how long the op writer lets markers gather after the
+// first one arrives (RocketMQ 5.x waits up to 3 s). Delaying markers is
+// safe: a crash loses at most this much, and New finds those commits above
+// the horizon.
+const opBatchDelay = time.Millisecond
+
 // opItem is one half message waiting for its op marker.
 type opItem struct {
 	queueOffset int64
@@ -201,6 +207,12 @@ func (w *opWriter) loop() {
 		case <-w.quit:
 			w.writeAll()
 			return
+		}
+		// Let a batch gather: without the pause a lone producer's every
+		// commit would get its own op message.
+		select {
+		case <-time.After(opBatchDelay):
+		case <-w.quit:
 		}
 		if !w.writeAll() {
 			select { // back off, then try again

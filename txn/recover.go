@@ -134,6 +134,12 @@ func entryOf(msg *message.Message, rec message.Record, err error) (*entry, bool)
 		immunity:       immunityOf(msg.Properties),
 		resumedFrom:    -1,
 	}
+	if e.storeTimestamp <= 0 {
+		// A record whose store fields were never patched (see the report of
+		// commitlog's copy-then-patch): age it from the producer's clock
+		// rather than discard it as 55 years old.
+		e.storeTimestamp = rec.BornTimestamp
+	}
 	// A half message re-put by RocketMQ's check loop carries its count.
 	if v, ok := msg.Properties.Lookup(message.PropertyTransactionCheckTimes); ok {
 		if n, ok := parseDecimal(v); ok && n <= maxCheckCount {

@@ -2,6 +2,7 @@ package txn_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -158,7 +159,7 @@ func halfBodies(t testing.TB, s *store.Store) []int {
 	return out
 }
 
-// resolveAll resumes nothing, checks every open transaction with the final
+// resolveAll resumes the discarded transactions, checks every open one with the final
 // decisions and verifies what a consumer reads: every committed message
 // exactly once, no rolled-back one.
 func resolveAll(t testing.TB, s *store.Store) {
@@ -166,6 +167,18 @@ func resolveAll(t testing.TB, s *store.Store) {
 	svc := s.Transactions()
 	if err := svc.Start(decider(true)); err != nil && !errors.Is(err, txn.ErrAlreadyStarted) {
 		t.Fatal(err)
+	}
+	// Transactions discarded after CheckMax unknown answers are resumed:
+	// their producers have decided by now.
+	var copies []int64
+	s.ScanQueue(txn.DiscardTopic, 0, 0, func(_ int64, u consumequeueUnit) bool {
+		copies = append(copies, u.CommitLogOffset)
+		return true
+	})
+	for _, p := range copies {
+		if _, err := svc.Resume(p); err != nil && !errors.Is(err, txn.ErrNotDiscarded) {
+			t.Fatal(err)
+		}
 	}
 	time.Sleep(2 * time.Millisecond) // past TransactionTimeout
 	for i := 0; i < 3 && len(svc.Open()) > 0; i++ {
@@ -184,6 +197,7 @@ func resolveAll(t testing.TB, s *store.Store) {
 			want = 1
 		}
 		if got[b] != want {
+			debugHalf(t, s, b)
 			t.Fatalf("message %s (decision %v) consumed %d times", b, decision(n, true), got[b])
 		}
 		delete(got, b)
@@ -488,4 +502,36 @@ func crashChild(mode, dir, seqText string) int {
 		}
 	}
 	return 1
+}
+
+func debugHalf(t testing.TB, s *store.Store, body string) {
+	var hp, hq int64 = -1, -1
+	s.ScanQueue(txn.HalfTopic, 0, 0, func(q int64, u consumequeueUnit) bool {
+		m, _ := s.ReadAt(u.CommitLogOffset)
+		if string(m.Body) == body {
+			hp, hq = u.CommitLogOffset, q
+			t.Logf("half q%d p%d storets %d", q, u.CommitLogOffset, m.StoreTimestamp)
+		}
+		return true
+	})
+	s.ScanQueue(txn.OpTopic, 0, 0, func(q int64, u consumequeueUnit) bool {
+		m, _ := s.ReadAt(u.CommitLogOffset)
+		for _, f := range bytes.Split(m.Body, []byte(",")) {
+			if string(f) == strconv.FormatInt(hq, 10) {
+				end, _ := m.Property(txn.PropertyEnd)
+				t.Logf("op q%d p%d end %s body %s", q, u.CommitLogOffset, end, m.Body)
+			}
+		}
+		return true
+	})
+	for qid := int32(0); qid < realQueues; qid++ {
+		s.ScanQueue(realTopic, qid, 0, func(q int64, u consumequeueUnit) bool {
+			m, _ := s.ReadAt(u.CommitLogOffset)
+			if m.PreparedTransactionOffset == hp || string(m.Body) == body {
+				t.Logf("real %d q%d p%d prepared %d body %s", qid, q, u.CommitLogOffset, m.PreparedTransactionOffset, m.Body)
+			}
+			return true
+		})
+	}
+	t.Logf("recovery %+v", s.Recovery())
 }
