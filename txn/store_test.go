@@ -78,6 +78,7 @@ func closeStore(t testing.TB, s *store.Store) {
 func txnMessage(n int) *message.Message {
 	m := message.New(realTopic, []byte(strconv.Itoa(n)))
 	m.QueueID = int32(n % realQueues)
+	m.BornTimestamp = time.Now().UnixMilli()
 	m.SetTags("t")
 	m.SetKeys("key-" + strconv.Itoa(n))
 	m.SetProperty(message.PropertyUniqKey, fmt.Sprintf("U%010d", n))
