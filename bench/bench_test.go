@@ -78,6 +78,11 @@ func TestModes(t *testing.T) {
 				t.Errorf("consumed %d, %d latencies", r.Consumed, r.Samples)
 			}
 		}},
+		{name: "txn/check-back", mode: ModeTxn, mutate: func(c *Config) { c.Messages = 200; c.CommitPct, c.RollbackPct = 50, 25 }, check: func(t *testing.T, r *report.Report) {
+			if r.Unknown != 50 || r.Checked < 50 || r.Committed != 150 || r.Consumed != 150 {
+				t.Errorf("unknown %d checked %d committed %d consumed %d", r.Unknown, r.Checked, r.Committed, r.Consumed)
+			}
+		}},
 		{name: "txn", mode: ModeTxn, mutate: func(c *Config) { c.CommitPct, c.RollbackPct = 70, 30 }, check: func(t *testing.T, r *report.Report) {
 			if r.Committed+r.RolledBack != r.Messages || r.Consumed != r.Committed || r.Committed != 1400 {
 				t.Errorf("committed %d rolled back %d consumed %d", r.Committed, r.RolledBack, r.Consumed)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqstore/mqstore/broker"
 	"github.com/mqstore/mqstore/client"
 	"github.com/mqstore/mqstore/message"
 )
@@ -431,5 +432,48 @@ func TestRouteRefresh(t *testing.T) {
 			t.Fatal("the producer never saw the new queues")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type brokerListener struct {
+	checked atomic.Int32
+}
+
+func (l *brokerListener) ExecuteLocal(_ *message.Message, _ client.SendResult, arg any) client.TransactionState {
+	return arg.(client.TransactionState)
+}
+
+func (l *brokerListener) Check(m *client.MessageExt) client.TransactionState {
+	l.checked.Add(1)
+	return client.TransactionCommit
+}
+
+func TestTransactionsWithBroker(t *testing.T) {
+	s := startServer(t, func(c *broker.Config) {
+		c.TransactionTimeOut = 500
+		c.TransactionCheckInterval = 300
+	})
+	a := newAdmin(t, s)
+	createTopic(t, s, a, "TopicTxReal", 1)
+	l := &brokerListener{}
+	tp, err := client.NewTransactionProducer(l, client.WithNameServer(s.nsAddr), client.WithGroup("txpg"), client.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	ctx := ctxT(t)
+	for _, st := range []client.TransactionState{client.TransactionCommit, client.TransactionRollback, client.TransactionUnknown} {
+		res, err := tp.SendInTransaction(ctx, message.New("TopicTxReal", []byte(st.String())), st)
+		if err != nil || res.State != st || res.Status != client.SendOK {
+			t.Fatalf("%v: %+v %v", st, res, err)
+		}
+	}
+	c := newConsumer(t, s)
+	got := pullAll(t, c, "TopicTxReal", 2)
+	if len(got) != 2 || string(got[0].Body) != "COMMIT_MESSAGE" || string(got[1].Body) != "UNKNOW" || l.checked.Load() < 1 {
+		t.Fatalf("consumed %d messages, checked %d", len(got), l.checked.Load())
+	}
+	if v, _ := got[0].Property(message.PropertyTransactionPrepared); v != "true" || got[0].TransactionID() == "" {
+		t.Fatalf("committed message properties %q", got[0].Properties)
 	}
 }
