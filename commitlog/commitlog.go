@@ -251,9 +251,10 @@ func (c *CommitLog) appendEncoded(rec []byte, topic string, queueID, sysFlag int
 	}
 	physical := f.FromOffset() + f.WrotePosition()
 	now := c.opts.Now().UnixMilli()
-	dst := f.Reserve(len(rec))
-	copy(dst, rec)
-	message.PatchRecord(dst, queueOffset, physical, now)
+	// Patch the private buffer, then copy: the mapping never holds a record whose offsets are
+	// not yet filled in, even for an instant a crash could catch.
+	message.PatchRecord(rec, queueOffset, physical, now)
+	copy(f.Reserve(len(rec)), rec)
 	f.Publish(len(rec))
 	if assign {
 		c.queueOffsets[key] = queueOffset + 1
@@ -364,8 +365,6 @@ func (c *CommitLog) appendBatchEncoded(enc []byte, msgs []*message.Message, size
 	}
 	base := f.FromOffset() + f.WrotePosition()
 	now := c.opts.Now().UnixMilli()
-	dst := f.Reserve(len(enc))
-	copy(dst, enc)
 	pos := 0
 	for i, m := range msgs {
 		key := queueKey{m.Topic, m.QueueID}
@@ -375,7 +374,7 @@ func (c *CommitLog) appendBatchEncoded(enc []byte, msgs []*message.Message, size
 			queueOffset = c.queueOffsets[key]
 			c.queueOffsets[key] = queueOffset + 1
 		}
-		message.PatchRecord(dst[pos:pos+sizes[i]], queueOffset, base+int64(pos), now)
+		message.PatchRecord(enc[pos:pos+sizes[i]], queueOffset, base+int64(pos), now)
 		results[i] = AppendResult{
 			PhysicalOffset: base + int64(pos),
 			Size:           int32(sizes[i]),
@@ -385,6 +384,7 @@ func (c *CommitLog) appendBatchEncoded(enc []byte, msgs []*message.Message, size
 		}
 		pos += sizes[i]
 	}
+	copy(f.Reserve(len(enc)), enc) // patched first, as in appendEncoded
 	f.Publish(len(enc))
 	c.appends.Add(int64(len(msgs)))
 	c.appendBytes.Add(int64(len(enc)))

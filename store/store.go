@@ -354,22 +354,26 @@ func (s *Store) CommitLog() *commitlog.CommitLog { return s.commitLog }
 // Close stops the services, waits for dispatch to catch up, flushes everything, writes the
 // checkpoint and removes the abort file, so the next Open is fast. Later calls return ErrClosed.
 func (s *Store) Close() error {
-	s.closeMu.Lock()
-	if !s.closed.CompareAndSwap(false, true) {
-		s.closeMu.Unlock()
+	if s.closed.Load() {
 		return ErrClosed
 	}
-	s.closeMu.Unlock()
 	var firstErr error
 	keep := func(err error) {
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
-	// Transactions first: their op-marker writer still appends.
+	// Transactions first, while puts are still accepted: their op-marker writer appends its
+	// last markers on close.
 	if s.txn != nil {
 		keep(s.txn.Close())
 	}
+	s.closeMu.Lock()
+	if !s.closed.CompareAndSwap(false, true) {
+		s.closeMu.Unlock()
+		return ErrClosed
+	}
+	s.closeMu.Unlock()
 	close(s.quit)
 	s.wg.Wait()
 	// Final dispatch of anything appended after the dispatcher stopped.

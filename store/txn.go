@@ -1,6 +1,8 @@
 package store
 
 import (
+	"errors"
+
 	"github.com/mqstore/mqstore/consumequeue"
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/txn"
@@ -13,7 +15,9 @@ var _ txn.Store = txnBackend{}
 
 func (b txnBackend) Append(m *message.Message) (txn.Appended, error) {
 	res, err := b.s.Put(m)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrFlushTimeout) {
+		// A flush timeout still stored the record (RocketMQ counts it as sent): txn must see it
+		// as appended, or a commit would look failed and be applied again later.
 		return txn.Appended{}, err
 	}
 	return txn.Appended{
