@@ -92,12 +92,17 @@ func runPeer(ctx context.Context, cfg *Config, out io.Writer) (*report.Report, e
 	cmd.Stdout = &buf
 	cmd.Stderr = os.Stderr
 	err := cmd.Run()
-	// The peer prints its own text report; pass everything but the JSON
-	// line through (Run prints the combined report and JSON).
-	text := bytes.TrimRight(buf.Bytes(), "\n")
-	if i := bytes.LastIndexByte(text, '\n'); i >= 0 {
-		out.Write(text[:i+1])
+	// Pass the peer's progress lines through; its text report and JSON
+	// line are printed again by Run, with the ceilings.
+	text := buf.Bytes()
+	if i := bytes.Index(text, []byte("\n== ")); i >= 0 {
+		text = text[:i+1]
+	} else if i := bytes.LastIndexByte(bytes.TrimRight(text, "\n"), '\n'); i >= 0 {
+		text = text[:i+1]
+	} else {
+		text = nil
 	}
+	out.Write(text)
 	if err != nil {
 		return nil, fmt.Errorf("peer: %w", err)
 	}

@@ -60,8 +60,10 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*report.Report, error)
 	if err != nil {
 		return rep, err
 	}
-	rep.Size, rep.Producers, rep.Window, rep.Batch = cfg.Size, cfg.Producers, cfg.Window, cfg.Batch
-	rep.Topics, rep.Queues, rep.Rate = cfg.Topics, cfg.Queues, cfg.Rate
+	if cfg.Mode != ModePeer { // the peer reports its own workload
+		rep.Size, rep.Producers, rep.Window, rep.Batch = cfg.Size, cfg.Producers, cfg.Window, cfg.Batch
+		rep.Topics, rep.Queues, rep.Rate = cfg.Topics, cfg.Queues, cfg.Rate
+	}
 	if rep.Flush == "" {
 		rep.Flush = cfg.Flush
 	}
