@@ -55,6 +55,9 @@ type Options struct {
 	Metrics *metrics.Metrics
 }
 
+// syncFlushSendWorkers is the send pool under SYNC_FLUSH (see New).
+const syncFlushSendWorkers = 512
+
 // Broker is a RocketMQ-compatible broker: the request handlers over a store, with the topic,
 // group, offset and client tables around them.
 type Broker struct {
@@ -72,6 +75,7 @@ type Broker struct {
 	holds     *pullHolds
 	origins   *txnOrigins         // senders of open half messages (transaction.go)
 	checker   *transactionChecker // the store's txn.Checker
+	scheduler *scheduler          // delay-level delivery (schedule.go)
 	startTime time.Time
 	stats     brokerStats
 
@@ -111,6 +115,16 @@ func New(cfg Config, opts Options) (*Broker, error) {
 	if opts.Remoting.Logger == nil {
 		opts.Remoting.Logger = opts.Logger
 	}
+	if _, set := opts.Remoting.Pools[remoting.KindSend]; !set && cfg.FlushDiskType == SyncFlush {
+		// Under SYNC_FLUSH a send holds its worker until the group commit covers it: the pool
+		// bounds how many sends share one msync, so it must be as large as the sends in flight.
+		pools := make(map[remoting.Kind]remoting.PoolOptions, len(opts.Remoting.Pools)+1)
+		for k, v := range opts.Remoting.Pools {
+			pools[k] = v
+		}
+		pools[remoting.KindSend] = remoting.PoolOptions{Workers: syncFlushSendWorkers, QueueSize: 10000}
+		opts.Remoting.Pools = pools
+	}
 	b := &Broker{
 		cfg:       cfg,
 		opts:      opts,
@@ -129,7 +143,9 @@ func New(cfg Config, opts Options) (*Broker, error) {
 	b.topics = newTopicTable(filepath.Join(dir, topicsFile), b.now)
 	b.groups = newGroupTable(filepath.Join(dir, subscriptionFile), b.now)
 	b.offsets = newOffsetTable(filepath.Join(dir, consumerOffsetFile))
-	for _, load := range []func() error{b.topics.load, b.groups.load, b.offsets.load} {
+	levels, _ := ParseDelayLevels(cfg.MessageDelayLevel) // Validate checked it
+	b.scheduler = newScheduler(b, filepath.Join(dir, delayOffsetFile), levels)
+	for _, load := range []func() error{b.topics.load, b.groups.load, b.offsets.load, b.scheduler.load} {
 		if err := load(); err != nil {
 			return nil, err
 		}
@@ -142,7 +158,13 @@ func New(cfg Config, opts Options) (*Broker, error) {
 		opts.Store(&sopts)
 	}
 	b.holds = newPullHolds(b)
-	sopts.OnArrival = b.holds.arrive
+	sopts.OnArrival = func(topic string, queueID int32, maxOffset, tagsCode int64) {
+		if topic == store.ScheduleTopic {
+			b.scheduler.arrived(queueID)
+			return
+		}
+		b.holds.arrive(topic, queueID, maxOffset, tagsCode)
+	}
 	st, err := store.Open(cfg.StorePathRootDir, sopts)
 	if err != nil {
 		b.holds.close()
@@ -197,6 +219,7 @@ func (b *Broker) registerHandlers() {
 		{remoting.RequestSendMessageV2, remoting.KindSend, b.handleSendMessageV2},
 		{remoting.RequestSendBatchMessage, remoting.KindSend, b.handleSendBatchMessage},
 		{remoting.RequestEndTransaction, remoting.KindSend, b.handleEndTransaction},
+		{remoting.RequestConsumerSendMsgBack, remoting.KindSend, b.handleConsumerSendMsgBack},
 		{remoting.RequestPullMessage, remoting.KindPull, b.handlePullMessage},
 		{remoting.RequestHeartBeat, remoting.KindHeartbeat, b.handleHeartBeat},
 		{remoting.RequestUnregisterClient, remoting.KindHeartbeat, b.handleUnregisterClient},
@@ -217,6 +240,7 @@ func (b *Broker) registerHandlers() {
 		{remoting.RequestLockBatchMQ, remoting.KindAdmin, b.handleLockBatchMQ},
 		{remoting.RequestUnlockBatchMQ, remoting.KindAdmin, b.handleUnlockBatchMQ},
 		{remoting.RequestResumeCheckHalfMessage, remoting.KindAdmin, b.handleResumeCheckHalfMessage},
+		{remoting.RequestGetAllDelayOffset, remoting.KindAdmin, b.handleGetAllDelayOffset},
 	} {
 		b.server.Handle(h.code, h.kind, b.timed(h.code, h.handler))
 	}
@@ -249,6 +273,7 @@ func (b *Broker) Start(ln net.Listener) error {
 			b.log.Error("broker: serve failed", "err", err)
 		}
 	}()
+	b.scheduler.start()
 	b.wg.Add(3)
 	go b.persistLoop()
 	go b.clientScanLoop()
@@ -319,13 +344,17 @@ func (b *Broker) Close() error {
 			err = errors.Join(err, cerr)
 		}
 	}
+	// Delivered delayed messages are flushed before delayOffset.json says so (schedule.go).
+	if _, ferr := b.store.CommitLog().Flush(); ferr != nil {
+		b.log.Warn("broker: flushing the commitlog before the last persist failed", "err", ferr)
+	}
 	err = errors.Join(err, b.persist(true), b.store.Close())
 	return err
 }
 
 // persist writes the config files (only those that changed, unless force).
 func (b *Broker) persist(force bool) error {
-	return errors.Join(b.topics.persist(force), b.groups.persist(force), b.offsets.persist(force))
+	return errors.Join(b.topics.persist(force), b.groups.persist(force), b.offsets.persist(force), b.scheduler.persist(force))
 }
 
 func (b *Broker) persistLoop() {
