@@ -244,6 +244,7 @@ func (b *Broker) registerHandlers() {
 	} {
 		b.server.Handle(h.code, h.kind, b.timed(h.code, h.handler))
 	}
+	b.registerOpsHandlers()
 }
 
 // Start serves ln in the background and starts the broker's services: persistence of the
