@@ -5,7 +5,7 @@ DATA     ?= ./data
 RACE_RE  = /(internal/mapped|commitlog|consumequeue|index|store|txn|remoting|namesrv|broker|client|e2e|metrics|bench)$$
 FUZZTIME ?= 10s
 
-.PHONY: all build run test test-race test-short bench fuzz lint clean
+.PHONY: all build run test bench bench-peer fuzz lint clean
 
 all: lint build test
 
@@ -23,6 +23,10 @@ test: lint
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# bench-peer: the same produce workload against NATS JetStream (nested module bench/peer).
+bench-peer:
+	cd bench/peer && $(GO) run . -window 256
 
 # fuzz: every fuzz target for FUZZTIME each.
 fuzz:
