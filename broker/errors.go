@@ -35,4 +35,7 @@ var (
 	ErrNoPermission = errors.New("broker: no permission")
 	// ErrBadRequest: a request header field is missing or malformed.
 	ErrBadRequest = errors.New("broker: bad request")
+	// ErrGroupNotExist: the consumer group has no config and may not be auto-created
+	// (autoCreateSubscriptionGroup=false).
+	ErrGroupNotExist = errors.New("broker: subscription group does not exist")
 )

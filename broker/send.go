@@ -108,6 +108,9 @@ func (b *Broker) sendMessage(c *remoting.Conn, req *remoting.Command, f *sendFie
 	if isTransactional(m) {
 		return b.prepareTransaction(c, req, &h, m)
 	}
+	if err := b.retryOrDeadLetter(&h, m); err != nil {
+		return errorResponse(req, err)
+	}
 	res, err := b.putMessage(m)
 	return b.putResponse(req, res, err)
 }
@@ -176,14 +179,21 @@ func (b *Broker) topicForSend(h *sendHeader) (namesrv.TopicConfig, error) {
 
 // putMessage stores a message for a client (sends, send-backs). Half messages do not come here:
 // sendMessage routes them to the transaction service (transaction.go).
+// A message with DELAY > 0 is stored in the schedule topic (applyDelay); the result then still
+// names the queue asked for, as RocketMQ answers.
 func (b *Broker) putMessage(m *message.Message) (store.PutResult, error) {
 	start := time.Now()
+	topic, queueID, kind := m.Topic, m.QueueID, messageType(m)
+	delayed := b.applyDelay(m)
 	res, err := b.store.Put(m)
+	if delayed {
+		res.QueueID = queueID
+	}
 	if err == nil || errors.Is(err, store.ErrFlushTimeout) {
 		b.stats.putMessages.Add(1)
 		if mt := b.opts.Metrics; mt != nil {
 			mt.PutLatency(time.Since(start))
-			mt.MessagesIn(m.Topic, 1, len(m.Body), messageType(m))
+			mt.MessagesIn(topic, 1, len(m.Body), kind)
 		}
 	}
 	return res, err
@@ -225,6 +235,8 @@ func errorResponse(req *remoting.Command, err error) *remoting.Command {
 		code = remoting.ResponseTopicNotExist
 	case errors.Is(err, ErrNoPermission):
 		code = remoting.ResponseNoPermission
+	case errors.Is(err, ErrGroupNotExist):
+		code = remoting.ResponseSubscriptionGroupNotExist
 	case errors.Is(err, store.ErrMessageIllegal):
 		code = remoting.ResponseMessageIllegal
 	case errors.Is(err, store.ErrServiceNotAvailable):
