@@ -142,6 +142,11 @@ func (t *clientTable) registerProducer(group, clientID string, conn *remoting.Co
 		m = make(map[string]*clientChannel)
 		t.producers[group] = m
 	}
+	if !strings.HasPrefix(clientID, "@") {
+		// The connection may be registered by address, from a half message it sent before its
+		// first heartbeat (transaction.go): from now on it is known by its client id.
+		delete(m, "@"+conn.RemoteAddrString())
+	}
 	if ch, ok := m[clientID]; ok {
 		ch.conn, ch.lastUpdate = conn, now
 		return

@@ -137,6 +137,7 @@ func (b *Broker) prepareTransaction(c *remoting.Conn, req *remoting.Command, h *
 		return errorResponse(req, err)
 	}
 	b.origins.remember(res.HalfOffset, c)
+	b.noteTransactionProducer(group, c)
 	b.stats.putMessages.Add(1)
 	if mt := b.opts.Metrics; mt != nil {
 		mt.PutLatency(time.Since(start))
@@ -149,6 +150,21 @@ func (b *Broker) prepareTransaction(c *remoting.Conn, req *remoting.Command, h *
 	resp.SetExt(fieldTransactionID, res.TransactionID)
 	b.setSendExt(resp)
 	return resp
+}
+
+// noteTransactionProducer registers the connection a half message came on as a producer of its
+// group, as a heartbeat would: a Go producer's first heartbeat to a broker comes up to 30 s after
+// its first send (clientgo.md §3.3), and after a broker restart the table is empty until the next
+// one, while the producer that is sending can already answer checks of its group.
+func (b *Broker) noteTransactionProducer(group string, c *remoting.Conn) {
+	if c == nil {
+		return
+	}
+	id := c.ClientID()
+	if id == "" {
+		id = "@" + c.RemoteAddrString()
+	}
+	b.clients.registerProducer(group, id, c, b.now())
 }
 
 // transactionChecker is the broker's txn.Checker: CHECK_TRANSACTION_STATE to a producer.

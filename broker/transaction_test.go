@@ -308,6 +308,14 @@ func TestCheckTransactionState(t *testing.T) {
 	if got := c.received()[0].ext[fieldCommitLogOffset]; got != strconv.FormatInt(h3.commitLogOffset, 10) {
 		t.Fatalf("C asked about %s", got)
 	}
+	// Known by its address until its heartbeat, then by its client id, once.
+	if chans := tb.clients.producerChannels("pg2"); len(chans) != 1 || chans[0].clientID[0] != '@' {
+		t.Fatalf("pg2 producers before the heartbeat %+v", chans)
+	}
+	c.heartbeat(tb.Addr())
+	if chans := tb.clients.producerChannels("pg2"); len(chans) != 1 || chans[0].clientID != "C" {
+		t.Fatalf("pg2 producers after the heartbeat %+v", chans)
+	}
 }
 
 // TestCheckRoundRobin: without a sender to prefer (the broker restarted), checks of a group go
