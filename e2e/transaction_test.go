@@ -206,3 +206,44 @@ func TestTransactionOutcomes(t *testing.T) {
 		t.Fatalf("%d checks of transactions that were not UNKNOW", n)
 	}
 }
+
+// TestDelayedTransactionRefused: a transactional message with a delay level is refused at the
+// half send (RocketMQ loops such messages between the schedule and half topics,
+// apache/rocketmq#1540; the Java client strips DELAY from them): SendMessageInTransaction fails,
+// the local transaction never runs, nothing stays open and nothing is delivered.
+func TestDelayedTransactionRefused(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, fastTransactions)
+	var executed atomic.Int64
+	p := newTxProducer(t, s.ns.addr, "tx-delay-pg", listenerFuncs{
+		execute: func(*primitive.Message) primitive.LocalTransactionState {
+			executed.Add(1)
+			return primitive.CommitMessageState
+		},
+		check: func(*primitive.MessageExt) primitive.LocalTransactionState { return primitive.CommitMessageState },
+	})
+	m := primitive.NewMessage("TxDelayed", []byte("delayed order"))
+	m.WithDelayTimeLevel(2)
+	_, err := p.SendMessageInTransaction(context.Background(), m)
+	if err == nil || !strings.Contains(err.Error(), "cannot be delayed") {
+		t.Fatalf("delayed transactional send: %v", err)
+	}
+	if executed.Load() != 0 {
+		t.Fatal("the local transaction ran")
+	}
+	if n := len(s.b.Store().Transactions().Open()); n != 0 {
+		t.Fatalf("%d open transactions", n)
+	}
+	// Without the delay the same producer works.
+	if _, err := p.SendMessageInTransaction(context.Background(), primitive.NewMessage("TxDelayed", []byte("order"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the commit", func() bool {
+		s.b.Store().Sync(context.Background())
+		var n int64
+		for q := range 4 {
+			n += s.b.Store().MaxOffset("TxDelayed", int32(q))
+		}
+		return n == 1 && executed.Load() == 1
+	})
+}
