@@ -1,0 +1,102 @@
+package broker
+
+import (
+	"slices"
+	"strconv"
+
+	"github.com/mqstore/mqstore/remoting"
+)
+
+// GET_CONSUME_STATS (208): a consumer group's progress on this broker, what mqadmin
+// consumerProgress and the dashboard's consumer page show. Header (GetConsumeStatsRequestHeader):
+// consumerGroup, topic (optional). Without a topic, the topics are those the group has committed
+// offsets for on this broker (its retry topic included), as RocketMQ's whichTopicByConsumer; a
+// topic the broker does not know is skipped. A group with no progress gets an empty table.
+//
+// The body is RocketMQ's ConsumeStats as fastjson writes it: a map keyed by MessageQueue objects
+// written unquoted (see get_topic_stats_info.go), fields sorted:
+//
+//	{"consumeTps":0.0,"offsetTable":{
+//	  {"brokerName":"broker-a","queueId":0,"topic":"T"}:{"brokerOffset":12,"consumerOffset":10,"lastTimestamp":1700000000000}}}
+//
+// One entry per read queue of each topic, topics in name order, queues in id order.
+// brokerOffset is the queue's max offset, consumerOffset the group's committed offset (0 when
+// none), lastTimestamp the store time of the last consumed message (consumerOffset-1; 0 when
+// none). The lag of a queue is brokerOffset - consumerOffset. consumeTps is not measured (0.0).
+
+func (b *Broker) handleGetConsumeStats(_ *remoting.Conn, req *remoting.Command) *remoting.Command {
+	group, err := req.GetString(fieldConsumerGroup)
+	if err != nil {
+		return errorResponse(req, badField(fieldConsumerGroup, err))
+	}
+	var topics []string
+	if topic := req.Ext(fieldTopic); topic != "" {
+		topics = []string{topic}
+	} else {
+		topics = b.offsets.topicsOf(group)
+	}
+	var stats []consumeOffset
+	for _, topic := range topics {
+		tc, ok := b.topics.get(topic)
+		if !ok {
+			continue
+		}
+		for i := range int32(tc.ReadQueueNums) {
+			s := consumeOffset{topic: topic, queueID: i, brokerOffset: max(b.store.MaxOffset(topic, i), 0)}
+			if off, ok := b.offsets.query(group, topic, i); ok {
+				s.consumerOffset = off
+			}
+			if s.consumerOffset > 0 {
+				if u, ok := b.store.QueueUnit(topic, i, s.consumerOffset-1); ok {
+					s.lastTimestamp, _ = b.store.CommitLog().StoreTimestamp(u.CommitLogOffset)
+				}
+			}
+			stats = append(stats, s)
+		}
+	}
+	resp := remoting.NewResponse(req, remoting.ResponseSuccess, "")
+	resp.Body = appendConsumeStats(nil, b.cfg.BrokerName, stats)
+	return resp
+}
+
+// consumeOffset is one queue's OffsetWrapper.
+type consumeOffset struct {
+	topic          string
+	queueID        int32
+	brokerOffset   int64
+	consumerOffset int64
+	lastTimestamp  int64 // ms
+}
+
+// appendConsumeStats appends the ConsumeStats body of stats (see above).
+func appendConsumeStats(dst []byte, brokerName string, stats []consumeOffset) []byte {
+	dst = append(dst, `{"consumeTps":0.0,"offsetTable":{`...)
+	for i, s := range stats {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendMessageQueueKey(dst, brokerName, s.topic, s.queueID)
+		dst = append(dst, `:{"brokerOffset":`...)
+		dst = strconv.AppendInt(dst, s.brokerOffset, 10)
+		dst = append(dst, `,"consumerOffset":`...)
+		dst = strconv.AppendInt(dst, s.consumerOffset, 10)
+		dst = append(dst, `,"lastTimestamp":`...)
+		dst = strconv.AppendInt(dst, s.lastTimestamp, 10)
+		dst = append(dst, '}')
+	}
+	return append(dst, "}}"...)
+}
+
+// topicsOf returns the topics group has committed offsets for, sorted.
+func (o *offsetTable) topicsOf(group string) []string {
+	o.mu.Lock()
+	var out []string
+	for k := range o.offsets {
+		if k.group == group {
+			out = append(out, k.topic)
+		}
+	}
+	o.mu.Unlock()
+	slices.Sort(out)
+	return out
+}
