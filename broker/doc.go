@@ -30,8 +30,23 @@
 //     disconnect or after channelExpiredTimeout of silence; consumers are told to rebalance
 //     (NOTIFY_CONSUMER_IDS_CHANGED) when their group's membership changes;
 //   - parked pulls (longpoll.go), woken by the store's dispatcher;
-//   - orderly consumers' queue locks (locks.go).
+//   - orderly consumers' queue locks (locks.go);
+//   - the senders of open half messages, so checks go back to them (transaction.go);
+//   - the delay levels' delivery positions (schedule.go).
 //
-// Topics, groups and offsets persist under <storePathRootDir>/config in RocketMQ's file formats
-// (configfile.go), written atomically every flushConsumerOffsetInterval and on Close.
+// # Transactions, retries, delays
+//
+// A send with TRAN_MSG=true becomes a half message of the store's txn.Service (transaction.go);
+// END_TRANSACTION ends it (end_transaction.go), idempotently; the broker implements txn.Checker
+// with CHECK_TRANSACTION_STATE to the client that sent the half message, else to the group's
+// producers in turn, and does not count a check no producer could receive;
+// RESUME_CHECK_HALF_MESSAGE puts a discarded one back. Transactional messages with a delay level
+// are refused (RocketMQ loops them, apache/rocketmq#1540). CONSUMER_SEND_MSG_BACK
+// (consumer_send_msg_back.go) sends a failed message to %RETRY%<group> through the delay levels,
+// or to %DLQ%<group> after maxReconsumeTimes. Messages with DELAY wait in SCHEDULE_TOPIC_XXXX
+// until due (schedule.go).
+//
+// Topics, groups, offsets and delay progress persist under <storePathRootDir>/config in
+// RocketMQ's file formats (configfile.go), written atomically every flushConsumerOffsetInterval
+// and on Close.
 package broker
