@@ -107,13 +107,25 @@ func (o *txnOrigins) len() int {
 }
 
 // isTransactional reports whether a send is a half message: TRAN_MSG is true (Java's
-// Boolean.parseBoolean) or the sysFlag's transaction type is PREPARED.
+// Boolean.parseBoolean) or the sysFlag's transaction type is PREPARED. As in RocketMQ, a
+// redelivery sent back as a normal message (reconsumeTimes > 0 with a delay level, or a send to
+// a retry topic; old clients keep TRAN_MSG on those) is not: its transaction type is reset so
+// it is stored as a normal message.
 func isTransactional(m *message.Message) bool {
-	if message.TransactionType(m.SysFlag) == message.TransactionPreparedType {
-		return true
+	prepared := message.TransactionType(m.SysFlag) == message.TransactionPreparedType
+	if !prepared {
+		v, ok := m.Properties.Lookup(message.PropertyTransactionPrepared)
+		prepared = ok && strings.EqualFold(string(v), "true")
 	}
-	v, ok := m.Properties.Lookup(message.PropertyTransactionPrepared)
-	return ok && strings.EqualFold(string(v), "true")
+	if !prepared {
+		return false
+	}
+	level, _ := m.Properties.Get(message.PropertyDelayLevel)
+	if strings.HasPrefix(m.Topic, RetryTopicPrefix) || m.ReconsumeTimes > 0 && level != "" && level != "0" {
+		m.SysFlag = message.SetTransactionType(m.SysFlag, message.TransactionNotType)
+		return false
+	}
+	return true
 }
 
 // prepareTransaction stores a half message for a send (spec §6.3) and answers it.

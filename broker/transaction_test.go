@@ -203,6 +203,28 @@ func TestTransactionalSend(t *testing.T) {
 		t.Fatalf("second half-queue offset %d", h2.queueOffset)
 	}
 
+	// A redelivery sent back as a normal message by an old client keeps TRAN_MSG: it is stored
+	// as a normal (delayed) message of the retry topic, not as a half message.
+	args := sendArgs(RetryTopicPrefix+"cg", 0, props("TRAN_MSG", "true", "PGROUP", "pg", "DELAY", "3"))
+	for i := range args {
+		switch args[i] {
+		case fieldSysFlag:
+			args[i+1] = "4"
+		case fieldReconsumeTimes:
+			args[i+1] = "1"
+		}
+	}
+	resp := tb.call(remoting.RequestSendMessage, []byte("again"), args...)
+	expect(t, resp, remoting.ResponseSuccess)
+	_, off, _ := message.ParseOffsetMsgID(resp.Ext(fieldMsgID))
+	if sm, err := tb.Store().ReadAt(off); err != nil || sm.Topic != "SCHEDULE_TOPIC_XXXX" ||
+		message.TransactionType(sm.SysFlag) != message.TransactionNotType {
+		t.Fatalf("redelivery stored as %+v: %v", sm, err)
+	}
+	if n := len(tb.Store().Transactions().Open()); n != 2 {
+		t.Fatalf("%d open transactions, want the 2 half messages", n)
+	}
+
 	for _, tt := range []struct {
 		name  string
 		cfg   func(*Config)
