@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mqstore/mqstore/internal/fastjsonkeys"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -106,65 +107,13 @@ func readCapped(path string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-// quoteBareKeys rewrites fastjson's unquoted object keys ({0:12,-1:3}) as strings ({"0":12}),
-// leaving string contents alone. Input that is not JSON-like passes through for json.Unmarshal
-// to reject.
-func quoteBareKeys(in []byte) []byte {
-	out := make([]byte, 0, len(in)+len(in)/8)
-	inString := false
-	expectKey := false // after '{' or ',' inside an object
-	var stack []byte   // open brackets
-	for i := 0; i < len(in); i++ {
-		c := in[i]
-		if inString {
-			out = append(out, c)
-			switch c {
-			case '\\':
-				if i+1 < len(in) {
-					i++
-					out = append(out, in[i])
-				}
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-			expectKey = false
-			out = append(out, c)
-		case '{', '[':
-			stack = append(stack, c)
-			expectKey = c == '{'
-			out = append(out, c)
-		case '}', ']':
-			if len(stack) > 0 {
-				stack = stack[:len(stack)-1]
-			}
-			expectKey = false
-			out = append(out, c)
-		case ',':
-			expectKey = len(stack) > 0 && stack[len(stack)-1] == '{'
-			out = append(out, c)
-		case ' ', '\t', '\n', '\r':
-			out = append(out, c)
-		default:
-			if expectKey && (c == '-' || c >= '0' && c <= '9') {
-				j := i + 1
-				for j < len(in) && in[j] >= '0' && in[j] <= '9' {
-					j++
-				}
-				out = append(out, '"')
-				out = append(out, in[i:j]...)
-				out = append(out, '"')
-				i = j - 1
-				expectKey = false
-				continue
-			}
-			expectKey = false
-			out = append(out, c)
-		}
+// quoteBareKeys returns b with fastjson's non-string object keys ({0:"a"}, or an object as a
+// key) quoted as JSON strings (fastjsonkeys.Quote). Text it cannot read is returned as it is,
+// for the JSON parser to reject with its own error.
+func quoteBareKeys(b []byte) []byte {
+	out, err := fastjsonkeys.Quote(b)
+	if err != nil {
+		return b
 	}
 	return out
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mqstore/mqstore/internal/fastjsonkeys"
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/namesrv"
 	"github.com/mqstore/mqstore/remoting"
@@ -31,12 +32,6 @@ const (
 // ToolsConsumerGroup is the consumer group ViewMessageByQueueOffset pulls as (RocketMQ's
 // MixAll.TOOLS_CONSUMER_GROUP); it never commits an offset.
 const ToolsConsumerGroup = "TOOLS_CONSUMER"
-
-// Caps on what a statistics body may hold.
-const (
-	maxQueueTableEntries = 1 << 16
-	maxQueueTableDepth   = 64
-)
 
 // TopicList returns the names of every topic the name server knows
 // (GET_ALL_TOPIC_LIST_FROM_NAMESERVER), sorted.
@@ -451,16 +446,16 @@ func millisTime(ms int64) time.Time {
 
 // decodeQueueTable decodes a fastjson body whose map keys may be objects (RocketMQ's
 // TopicStatsTable and ConsumeStats, keyed by MessageQueue) into v: object keys become strings
-// holding the key's JSON text, which decodeQueueKey reads.
+// holding the key's JSON text (fastjsonkeys.Quote), which decodeQueueKey reads.
 func decodeQueueTable(body []byte, v any) error {
-	text, err := quoteObjectKeys(body)
+	text, err := fastjsonkeys.Quote(body)
 	if err != nil {
 		return err
 	}
 	return json.Unmarshal(text, v)
 }
 
-// decodeQueueKey reads a MessageQueue key quoted by quoteObjectKeys.
+// decodeQueueKey reads a MessageQueue key quoted by fastjsonkeys.Quote.
 func decodeQueueKey(key string) (MessageQueue, error) {
 	var mq struct {
 		Topic      string `json:"topic"`
@@ -471,135 +466,4 @@ func decodeQueueKey(key string) (MessageQueue, error) {
 		return MessageQueue{}, fmt.Errorf("map key %.100q is not a MessageQueue", key)
 	}
 	return MessageQueue{Topic: mq.Topic, BrokerName: mq.BrokerName, QueueID: *mq.QueueID}, nil
-}
-
-// errQueueTable marks a body quoteObjectKeys cannot read.
-var errQueueTable = errors.New("malformed fastjson body")
-
-// quoteObjectKeys rewrites the fastjson peculiarities of map keys into JSON: a key that is an
-// object ({"brokerName":...}:) or a bare number (0:) becomes a JSON string of its text. Other
-// bytes are copied as they are, so valid JSON comes back unchanged. Nesting deeper than
-// maxQueueTableDepth and more than maxQueueTableEntries keys are refused.
-func quoteObjectKeys(b []byte) ([]byte, error) {
-	out := make([]byte, 0, len(b)+len(b)/4)
-	var stack []byte // '{' or '[' per open container
-	expectKey := false
-	keys := 0
-	for i := 0; i < len(b); {
-		c := b[i]
-		switch {
-		case isSpace(c):
-			out = append(out, c)
-			i++
-			continue
-		case expectKey && c == '}': // an empty object
-		case expectKey:
-			keys++
-			if keys > maxQueueTableEntries {
-				return nil, fmt.Errorf("%w: more than %d keys", errQueueTable, maxQueueTableEntries)
-			}
-			end, err := scanKey(b, i)
-			if err != nil {
-				return nil, err
-			}
-			if c == '"' {
-				out = append(out, b[i:end]...)
-			} else {
-				q, _ := json.Marshal(string(b[i:end])) // a string always marshals
-				out = append(out, q...)
-			}
-			i = end
-			expectKey = false
-			continue
-		}
-		switch c {
-		case '"':
-			end, err := scanString(b, i)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, b[i:end]...)
-			i = end
-			continue
-		case '{', '[':
-			if len(stack) == maxQueueTableDepth {
-				return nil, fmt.Errorf("%w: nested deeper than %d", errQueueTable, maxQueueTableDepth)
-			}
-			stack = append(stack, c)
-			expectKey = c == '{'
-		case '}', ']':
-			if len(stack) == 0 || (c == '}') != (stack[len(stack)-1] == '{') {
-				return nil, fmt.Errorf("%w: unbalanced %q at %d", errQueueTable, c, i)
-			}
-			stack = stack[:len(stack)-1]
-			expectKey = false
-		case ',':
-			expectKey = len(stack) > 0 && stack[len(stack)-1] == '{'
-		}
-		out = append(out, c)
-		i++
-	}
-	if len(stack) != 0 {
-		return nil, fmt.Errorf("%w: %d containers left open", errQueueTable, len(stack))
-	}
-	return out, nil
-}
-
-// scanKey returns the end of the map key starting at b[i]: a string, a balanced object (or
-// array) or a bare token up to the colon.
-func scanKey(b []byte, i int) (int, error) {
-	switch b[i] {
-	case '"':
-		return scanString(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); {
-			switch b[j] {
-			case '"':
-				end, err := scanString(b, j)
-				if err != nil {
-					return 0, err
-				}
-				j = end
-				continue
-			case '{', '[':
-				depth++
-				if depth > maxQueueTableDepth {
-					return 0, fmt.Errorf("%w: key nested deeper than %d", errQueueTable, maxQueueTableDepth)
-				}
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1, nil
-				}
-			}
-			j++
-		}
-		return 0, fmt.Errorf("%w: key at %d not closed", errQueueTable, i)
-	}
-	for j := i; j < len(b); j++ {
-		switch b[j] {
-		case ':', ' ', '\t', '\n', '\r', ',', '{', '}', '[', ']', '"':
-			if j == i || (b[j] != ':' && !isSpace(b[j])) {
-				return 0, fmt.Errorf("%w: bad key at %d", errQueueTable, i)
-			}
-			return j, nil
-		}
-	}
-	return 0, fmt.Errorf("%w: key at %d not followed by a colon", errQueueTable, i)
-}
-
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-// scanString returns the end of the JSON string starting at b[i] (a quote).
-func scanString(b []byte, i int) (int, error) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1, nil
-		}
-	}
-	return 0, fmt.Errorf("%w: string at %d not closed", errQueueTable, i)
 }

@@ -2,6 +2,7 @@ package namesrv
 
 import (
 	"fmt"
+	"github.com/mqstore/mqstore/internal/fastjsonkeys"
 	"strconv"
 	"unicode/utf8"
 
@@ -99,64 +100,15 @@ func appendIntKey(dst []byte, k int64, legacy bool) []byte {
 	return append(dst, '"')
 }
 
-// quoteBareKeys returns b with every bare integer object key quoted
-// ({0:"a"} becomes {"0":"a"}). It returns b itself when there is none.
-// A bare integer followed by ':' after '{' or ',' outside a string can only
-// be an object key, so arrays of numbers are left alone.
+// quoteBareKeys returns b with fastjson's non-string object keys ({0:"a"}, or an object as a
+// key) quoted as JSON strings (fastjsonkeys.Quote). Text it cannot read is returned as it is,
+// for the JSON parser to reject with its own error.
 func quoteBareKeys(b []byte) []byte {
-	var out []byte
-	last := 0
-	inString := false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if inString {
-			if c == '\\' {
-				i++
-			} else if c == '"' {
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '{', ',':
-			j := i + 1
-			for j < len(b) && isJSONSpace(b[j]) {
-				j++
-			}
-			k := j
-			if k < len(b) && b[k] == '-' {
-				k++
-			}
-			digits := k
-			for k < len(b) && b[k] >= '0' && b[k] <= '9' {
-				k++
-			}
-			if k == digits {
-				continue
-			}
-			e := k
-			for e < len(b) && isJSONSpace(b[e]) {
-				e++
-			}
-			if e < len(b) && b[e] == ':' {
-				if out == nil {
-					out = make([]byte, 0, len(b)+16)
-				}
-				out = append(out, b[last:j]...)
-				out = append(out, '"')
-				out = append(out, b[j:k]...)
-				out = append(out, '"')
-				last = k
-				i = k - 1
-			}
-		}
-	}
-	if out == nil {
+	out, err := fastjsonkeys.Quote(b)
+	if err != nil {
 		return b
 	}
-	return append(out, b[last:]...)
+	return out
 }
 
 func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
