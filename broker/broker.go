@@ -17,6 +17,7 @@ import (
 	"github.com/mqstore/mqstore/namesrv"
 	"github.com/mqstore/mqstore/remoting"
 	"github.com/mqstore/mqstore/store"
+	"github.com/mqstore/mqstore/txn"
 )
 
 // Registrar publishes the broker's registration to a name server: at Start, every
@@ -154,6 +155,14 @@ func New(cfg Config, opts Options) (*Broker, error) {
 
 	sopts := cfg.StoreOptions()
 	sopts.StoreHost = b.host
+	if mt := opts.Metrics; mt != nil {
+		// Discards happen inside the check rounds: count them from the round's stats.
+		sopts.Transactions.OnRound = func(st txn.RoundStats) {
+			for range st.Discarded {
+				mt.HalfDiscarded()
+			}
+		}
+	}
 	if opts.Store != nil {
 		opts.Store(&sopts)
 	}

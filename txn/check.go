@@ -139,8 +139,11 @@ func (s *Service) loop(checker Checker) {
 		case <-t.C:
 		}
 		s.roundMu.Lock()
-		_, err := s.roundLocked(s.ctx, checker)
+		stats, err := s.roundLocked(s.ctx, checker)
 		s.roundMu.Unlock()
+		if s.opts.OnRound != nil {
+			s.opts.OnRound(stats)
+		}
 		if err != nil && !errors.Is(err, context.Canceled) {
 			s.errMu.Lock()
 			if s.loopErr == nil {

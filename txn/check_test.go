@@ -231,7 +231,13 @@ func TestCheckerCommitsItself(t *testing.T) {
 }
 
 func TestCheckLoop(t *testing.T) {
-	h := newHarness(t, Options{CheckInterval: 10 * time.Millisecond})
+	rounds := make(chan RoundStats, 100)
+	h := newHarness(t, Options{CheckInterval: 10 * time.Millisecond, OnRound: func(st RoundStats) {
+		select {
+		case rounds <- st:
+		default:
+		}
+	}})
 	c := always(Commit)
 	r := h.prepare("orders", 0, "b1")
 	h.clock.Advance(DefaultTransactionTimeout)
@@ -253,6 +259,15 @@ func TestCheckLoop(t *testing.T) {
 	}
 	if err := h.svc.Close(); err != nil {
 		t.Fatal(err)
+	}
+	// The loop reported its rounds; one of them checked and committed the transaction.
+	close(rounds)
+	committed := 0
+	for st := range rounds {
+		committed += st.Committed
+	}
+	if committed != 1 {
+		t.Fatalf("OnRound saw %d commits, want 1", committed)
 	}
 	if err := h.svc.Close(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("second Close: %v", err)

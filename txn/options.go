@@ -35,6 +35,9 @@ type Options struct {
 	// check counts live in memory only and New rebuilds from the start of
 	// the half and op queues.
 	Dir string
+	// OnRound, if set, is called after every round of the check service's own loop (not
+	// CheckNow) with what it did: metrics count checks and discards from it.
+	OnRound func(RoundStats)
 	// Now is the clock (test seam). Default time.Now. Ages are measured
 	// against the half message's store timestamp, which the store takes
 	// from its own clock.
