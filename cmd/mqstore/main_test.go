@@ -313,3 +313,58 @@ func scrape(t *testing.T, addr, prefix, label string) float64 {
 	}
 	return sum
 }
+
+type txnListener struct{}
+
+// ExecuteLocalTransaction commits bodies starting with "c" and rolls back the others.
+func (txnListener) ExecuteLocalTransaction(m *primitive.Message) primitive.LocalTransactionState {
+	if strings.HasPrefix(string(m.Body), "c") {
+		return primitive.CommitMessageState
+	}
+	return primitive.RollbackMessageState
+}
+
+func (txnListener) CheckLocalTransaction(*primitive.MessageExt) primitive.LocalTransactionState {
+	return primitive.RollbackMessageState
+}
+
+// TestMetricsCountTransactions runs committed and rolled-back transactions with the real client
+// and finds the commit and rollback counters equal to them.
+func TestMetricsCountTransactions(t *testing.T) {
+	p := startProcess(t, t.TempDir())
+	prod, err := rocketmq.NewTransactionProducer(txnListener{}, producer.WithNameServer([]string{p.namesrvAddr}),
+		producer.WithGroupName("metrics-tx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prod.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Shutdown()
+	const commits, rollbacks = 7, 5
+	for i := range commits + rollbacks {
+		body := fmt.Sprintf("c%d", i)
+		if i >= commits {
+			body = fmt.Sprintf("r%d", i)
+		}
+		if _, err := prod.SendMessageInTransaction(context.Background(), primitive.NewMessage("Paid", []byte(body))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// END_TRANSACTION is oneway: wait until the broker has counted them all.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c := scrape(t, p.metricsAddr, `rocketmq_commit_messages_total{`, `topic="Paid"`)
+		r := scrape(t, p.metricsAddr, `rocketmq_rollback_messages_total{`, `topic="Paid"`)
+		if c == commits && r == rollbacks {
+			break
+		}
+		if time.Now().After(deadline) || c > commits || r > rollbacks {
+			t.Fatalf("commit %v rollback %v, want %d and %d", c, r, commits, rollbacks)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if in := scrape(t, p.metricsAddr, `rocketmq_messages_in_total{`, `message_type="transaction"`); in != commits+rollbacks {
+		t.Fatalf("transactional messages in: %v, want %d", in, commits+rollbacks)
+	}
+}
