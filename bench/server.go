@@ -42,21 +42,12 @@ func startEmbedded(cfg *Config, e *env) error {
 	}
 	e.close = append(e.close, cleanup)
 
-	reg := namesrv.NewRegistry(namesrv.Options{Logger: quiet})
-	ns := namesrv.NewServer(reg, namesrv.Options{Logger: quiet})
-	rs, err := remoting.NewServer(remoting.Options{Logger: quiet})
+	ns, err := namesrv.Listen("127.0.0.1:0", namesrv.Options{Logger: quiet})
 	if err != nil {
 		return err
 	}
-	ns.Attach(rs)
-	ns.Start()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	go rs.Serve(ln)
-	e.close = append(e.close, func() { ns.Close(); rs.Close() })
-	e.nsAddr = ln.Addr().String()
+	e.close = append(e.close, func() { ns.Close() })
+	e.nsAddr = ns.Addr()
 
 	bc := broker.DefaultConfig()
 	bc.StorePathRootDir = dir
@@ -78,7 +69,7 @@ func startEmbedded(cfg *Config, e *env) error {
 		}
 	}
 	b, err := broker.New(bc, broker.Options{
-		Registrar: broker.EmbeddedRegistrar(reg),
+		Registrar: broker.EmbeddedRegistrar(ns.Registry()),
 		Logger:    quiet,
 		Remoting:  ro,
 	})

@@ -27,33 +27,18 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // nameServer is an in-process name server on a free loopback port.
 type nameServer struct {
-	addr   string
-	reg    *namesrv.Registry
-	ns     *namesrv.Server
-	remote *remoting.Server
+	addr string
+	reg  *namesrv.Registry
 }
 
 func startNameServer(t testing.TB) *nameServer {
 	t.Helper()
-	reg := namesrv.NewRegistry(namesrv.Options{Logger: quiet})
-	ns := namesrv.NewServer(reg, namesrv.Options{Logger: quiet})
-	srv, err := remoting.NewServer(remoting.Options{Logger: quiet})
+	l, err := namesrv.Listen("127.0.0.1:0", namesrv.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns.Attach(srv)
-	ns.Start()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	n := &nameServer{addr: ln.Addr().String(), reg: reg, ns: ns, remote: srv}
-	t.Cleanup(func() {
-		ns.Close()
-		srv.Close()
-	})
-	return n
+	t.Cleanup(func() { l.Close() })
+	return &nameServer{addr: l.Addr(), reg: l.Registry()}
 }
 
 // server is a broker registered in an in-process name server.

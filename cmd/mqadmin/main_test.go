@@ -32,23 +32,12 @@ type server struct {
 
 func startServer(t *testing.T, mutate func(*broker.Config)) *server {
 	t.Helper()
-	reg := namesrv.NewRegistry(namesrv.Options{Logger: quiet})
-	ns := namesrv.NewServer(reg, namesrv.Options{Logger: quiet})
-	rs, err := remoting.NewServer(remoting.Options{Logger: quiet})
+	ns, err := namesrv.Listen("127.0.0.1:0", namesrv.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns.Attach(rs)
-	ns.Start()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go rs.Serve(ln)
-	t.Cleanup(func() {
-		ns.Close()
-		rs.Close()
-	})
+	t.Cleanup(func() { ns.Close() })
+	reg := ns.Registry()
 	cfg := broker.DefaultConfig()
 	cfg.StorePathRootDir = t.TempDir()
 	cfg.ListenPort = 0
@@ -75,7 +64,7 @@ func startServer(t *testing.T, mutate func(*broker.Config)) *server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	return &server{nsAddr: ln.Addr().String(), b: b}
+	return &server{nsAddr: ns.Addr(), b: b}
 }
 
 // result is one mqadmin run.

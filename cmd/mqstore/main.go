@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -25,7 +24,6 @@ import (
 	"github.com/mqstore/mqstore/broker"
 	"github.com/mqstore/mqstore/metrics"
 	"github.com/mqstore/mqstore/namesrv"
-	"github.com/mqstore/mqstore/remoting"
 )
 
 func main() {
@@ -87,8 +85,7 @@ func orNone(s string) string {
 // server is a running mqstore: broker, optional embedded name server, optional metrics.
 type server struct {
 	broker      *broker.Broker
-	ns          *namesrv.Server
-	nsRemoting  *remoting.Server
+	ns          *namesrv.Listener
 	namesrvAddr string
 	metrics     *metrics.Server
 	metricsAddr string
@@ -98,13 +95,12 @@ func start(s *settings, logger *slog.Logger) (*server, error) {
 	srv := &server{}
 	opts := broker.Options{Logger: logger}
 	if s.namesrvListen != "" {
-		reg := namesrv.NewRegistry(namesrv.Options{Logger: logger})
-		ns, rs, addr, err := serveNameServer(reg, s.namesrvListen, logger)
+		ns, err := namesrv.Listen(s.namesrvListen, namesrv.Options{Logger: logger})
 		if err != nil {
 			return nil, err
 		}
-		srv.ns, srv.nsRemoting, srv.namesrvAddr = ns, rs, addr
-		opts.Registrar = broker.EmbeddedRegistrar(reg)
+		srv.ns, srv.namesrvAddr = ns, ns.Addr()
+		opts.Registrar = broker.EmbeddedRegistrar(ns.Registry())
 	}
 	var m *metrics.Metrics
 	if s.metricsAddr != "" {
@@ -133,28 +129,6 @@ func start(s *settings, logger *slog.Logger) (*server, error) {
 	return srv, nil
 }
 
-// serveNameServer starts a name server for reg on addr.
-func serveNameServer(reg *namesrv.Registry, addr string, logger *slog.Logger) (*namesrv.Server, *remoting.Server, string, error) {
-	ns := namesrv.NewServer(reg, namesrv.Options{Logger: logger})
-	rs, err := remoting.NewServer(remoting.Options{Logger: logger})
-	if err != nil {
-		return nil, nil, "", err
-	}
-	ns.Attach(rs)
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		rs.Close()
-		return nil, nil, "", fmt.Errorf("name server listen on %s: %w", addr, err)
-	}
-	ns.Start()
-	go func() {
-		if err := rs.Serve(ln); err != nil && !errors.Is(err, remoting.ErrClosed) {
-			logger.Error("name server: serve", "err", err)
-		}
-	}()
-	return ns, rs, ln.Addr().String(), nil
-}
-
 // close stops everything: metrics, then the broker (drain, flush, persist), then the name server.
 func (srv *server) close() error {
 	var firstErr error
@@ -170,8 +144,7 @@ func (srv *server) close() error {
 		keep(srv.broker.Close())
 	}
 	if srv.ns != nil {
-		srv.ns.Close()
-		srv.nsRemoting.Close()
+		keep(srv.ns.Close())
 	}
 	return firstErr
 }
@@ -186,18 +159,19 @@ func runNameServer(args []string, stderr io.Writer) int {
 		return 2
 	}
 	logger := newLogger(stderr, *logFormat, "info")
-	reg := namesrv.NewRegistry(namesrv.Options{Logger: logger})
-	ns, rs, addr, err := serveNameServer(reg, *listen, logger)
+	ns, err := namesrv.Listen(*listen, namesrv.Options{Logger: logger})
 	if err != nil {
 		fmt.Fprintln(stderr, "mqstore namesrv:", err)
 		return 1
 	}
-	logger.Info("name server: serving", "addr", addr)
+	logger.Info("name server: serving", "addr", ns.Addr())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
-	ns.Close()
-	rs.Close()
+	if err := ns.Close(); err != nil {
+		logger.Error("name server: close", "err", err)
+		return 1
+	}
 	return 0
 }
 
