@@ -200,6 +200,36 @@ func getsQueueOffset(sysFlag int32) bool {
 // Append stores m and returns where it went. Under SyncFlush it returns after a sync covering
 // the record (or ErrFlushTimeout, with the result filled in: the record is stored).
 func (c *CommitLog) Append(m *message.Message) (AppendResult, error) {
+	res, err := c.store(m)
+	if err != nil {
+		return res, err
+	}
+	if c.opts.FlushMode == SyncFlush {
+		return res, c.flusher.waitFlushed(res.End())
+	}
+	return res, nil
+}
+
+// AppendAsync stores m like Append but does not wait for durability. If the record cannot be
+// stored it returns the error and never calls done. Otherwise done is called exactly once: under
+// AsyncFlush before AppendAsync returns; under SyncFlush once a sync covers the record (nil),
+// or with ErrFlushTimeout, ErrFlush or ErrClosed, from the flusher's goroutine or, when a sync
+// already covered it, before AppendAsync returns. done must not block: it runs on the flusher.
+func (c *CommitLog) AppendAsync(m *message.Message, done func(AppendResult, error)) error {
+	res, err := c.store(m)
+	if err != nil {
+		return err
+	}
+	if c.opts.FlushMode != SyncFlush {
+		done(res, nil)
+		return nil
+	}
+	c.flusher.notifyFlushed(res, done)
+	return nil
+}
+
+// store encodes m outside the append lock and appends it.
+func (c *CommitLog) store(m *message.Message) (AppendResult, error) {
 	if c.closed.Load() {
 		return AppendResult{}, ErrClosed
 	}
@@ -226,9 +256,6 @@ func (c *CommitLog) Append(m *message.Message) (AppendResult, error) {
 		return res, err
 	}
 	c.signal()
-	if c.opts.FlushMode == SyncFlush {
-		return res, c.flusher.waitFlushed(res.End())
-	}
 	return res, nil
 }
 

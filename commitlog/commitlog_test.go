@@ -597,3 +597,79 @@ func TestOptionsValidate(t *testing.T) {
 		t.Error("ParseFlushMode accepted junk")
 	}
 }
+
+func TestAppendAsync(t *testing.T) {
+	forEachConfig(t, func(t *testing.T, opts Options) {
+		c := openLog(t, t.TempDir(), opts)
+		const goroutines, perG = 16, 100
+		var mu sync.Mutex
+		calls := map[int64]int{}
+		var wg sync.WaitGroup
+		wg.Add(goroutines * perG)
+		for g := range goroutines {
+			go func() {
+				for i := range perG {
+					err := c.AppendAsync(testMessage("Async", int32(g%4), g*perG+i, 300), func(res AppendResult, err error) {
+						defer wg.Done()
+						if err != nil {
+							t.Error(err)
+						}
+						if opts.FlushMode == SyncFlush && c.FlushedOffset() < res.End() {
+							t.Errorf("callback before the sync: flushed %d < end %d", c.FlushedOffset(), res.End())
+						}
+						mu.Lock()
+						calls[res.PhysicalOffset]++
+						mu.Unlock()
+					})
+					if err != nil {
+						t.Error(err)
+						wg.Done()
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if len(calls) != goroutines*perG {
+			t.Fatalf("%d distinct callbacks, want %d", len(calls), goroutines*perG)
+		}
+		for off, n := range calls {
+			if n != 1 {
+				t.Fatalf("record %d called back %d times", off, n)
+			}
+		}
+		if st := c.Stats(); opts.FlushMode == SyncFlush && st.Syncs >= st.Appends {
+			t.Fatalf("no group commit: %d syncs for %d appends", st.Syncs, st.Appends)
+		}
+		// A record that cannot be stored fails at once and is never called back.
+		err := c.AppendAsync(message.New("Big", make([]byte, 1<<20)), func(AppendResult, error) { t.Error("called back") })
+		if !errors.Is(err, ErrMessageTooLarge) {
+			t.Fatalf("oversize: %v", err)
+		}
+	})
+}
+
+func TestAppendAsyncTimeout(t *testing.T) {
+	c := openLog(t, t.TempDir(), Options{SegmentSize: 1 << 20, FlushMode: SyncFlush, SyncFlushTimeout: 20 * time.Millisecond})
+	// A waiter whose sync has not come by its deadline is failed with ErrFlushTimeout, once.
+	got := make(chan error, 2)
+	c.flusher.mu.Lock()
+	c.flusher.waiters = append(c.flusher.waiters, asyncWaiter{
+		res:      AppendResult{PhysicalOffset: 1 << 40, Size: 10},
+		deadline: time.Now().Add(-time.Millisecond),
+		done:     func(_ AppendResult, err error) { got <- err },
+	})
+	c.flusher.mu.Unlock()
+	select {
+	case err := <-got:
+		if !errors.Is(err, ErrFlushTimeout) {
+			t.Fatalf("got %v, want ErrFlushTimeout", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiter was never failed")
+	}
+	select {
+	case err := <-got:
+		t.Fatalf("called back twice (%v)", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+}

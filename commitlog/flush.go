@@ -12,16 +12,25 @@ import (
 type flusher struct {
 	log *CommitLog
 
-	// mu guards round and err.
+	// mu guards round, err and waiters.
 	mu sync.Mutex
 	// round is closed when the flush round in progress (or the next one) completes.
 	round chan struct{}
 	// err is the last flush error, reported to waiters.
 	err error
+	// waiters are AppendAsync callers waiting for a sync to cover their records.
+	waiters []asyncWaiter
 
 	kick chan struct{}
 	quit chan struct{}
 	done chan struct{}
+}
+
+// asyncWaiter is an AppendAsync record waiting for durability.
+type asyncWaiter struct {
+	res      AppendResult
+	deadline time.Time
+	done     func(AppendResult, error)
 }
 
 func startFlusher(c *CommitLog) *flusher {
@@ -44,15 +53,94 @@ func (f *flusher) run() {
 		defer t.Stop()
 		tick = t.C
 	}
+	// Under SyncFlush a slow sync must not hold AppendAsync callers past SyncFlushTimeout.
+	var expire <-chan time.Time
+	if f.log.opts.FlushMode == SyncFlush {
+		t := time.NewTicker(max(time.Millisecond, f.log.opts.SyncFlushTimeout/10))
+		defer t.Stop()
+		expire = t.C
+	}
 	for {
 		select {
 		case <-f.quit:
 			f.flushRound()
+			f.completeWaiters(ErrClosed)
 			return
 		case <-tick:
+		case <-expire:
+			f.expireWaiters(time.Now())
+			continue
 		case <-f.kick:
 		}
 		f.flushRound()
+	}
+}
+
+// notifyFlushed calls done once a sync covers res (see CommitLog.AppendAsync).
+func (f *flusher) notifyFlushed(res AppendResult, done func(AppendResult, error)) {
+	if f.log.queue.FlushedOffset() >= res.End() {
+		done(res, nil)
+		return
+	}
+	f.mu.Lock()
+	f.waiters = append(f.waiters, asyncWaiter{res: res, deadline: time.Now().Add(f.log.opts.SyncFlushTimeout), done: done})
+	f.mu.Unlock()
+	f.request()
+	select {
+	case <-f.done:
+		// The flusher stopped meanwhile (Close): nobody else will answer.
+		f.completeWaiters(ErrClosed)
+	default:
+	}
+}
+
+// completeWaiters calls back the waiters a sync now covers; with a non-nil err (the flusher is
+// stopping) every remaining waiter gets it.
+func (f *flusher) completeWaiters(final error) {
+	flushed := f.log.queue.FlushedOffset()
+	f.mu.Lock()
+	flushErr := f.err
+	var ready []asyncWaiter
+	keep := f.waiters[:0]
+	for _, w := range f.waiters {
+		if w.res.End() <= flushed || final != nil || flushErr != nil {
+			ready = append(ready, w)
+		} else {
+			keep = append(keep, w)
+		}
+	}
+	clear(f.waiters[len(keep):])
+	f.waiters = keep
+	f.mu.Unlock()
+	for _, w := range ready {
+		switch {
+		case w.res.End() <= flushed:
+			w.done(w.res, nil)
+		case flushErr != nil:
+			w.done(w.res, fmt.Errorf("%w: %v", ErrFlush, flushErr))
+		default:
+			w.done(w.res, final)
+		}
+	}
+}
+
+// expireWaiters fails the waiters whose SyncFlushTimeout passed.
+func (f *flusher) expireWaiters(now time.Time) {
+	f.mu.Lock()
+	var late []asyncWaiter
+	keep := f.waiters[:0]
+	for _, w := range f.waiters {
+		if now.After(w.deadline) {
+			late = append(late, w)
+		} else {
+			keep = append(keep, w)
+		}
+	}
+	clear(f.waiters[len(keep):])
+	f.waiters = keep
+	f.mu.Unlock()
+	for _, w := range late {
+		w.done(w.res, fmt.Errorf("%w: offset %d not durable after %v", ErrFlushTimeout, w.res.End(), f.log.opts.SyncFlushTimeout))
 	}
 }
 
@@ -71,8 +159,12 @@ func (f *flusher) flushRound() {
 
 	f.mu.Lock()
 	f.err = err
+	hasWaiters := len(f.waiters) > 0
 	f.mu.Unlock()
 	close(round)
+	if hasWaiters {
+		f.completeWaiters(nil)
+	}
 }
 
 func (f *flusher) request() {
