@@ -111,6 +111,17 @@ func (b *Broker) sendMessage(c *remoting.Conn, req *remoting.Command, f *sendFie
 	if err := b.retryOrDeadLetter(&h, m); err != nil {
 		return errorResponse(req, err)
 	}
+	if b.cfg.FlushDiskType == SyncFlush {
+		// Answer from the group commit's callback instead of holding a worker until the sync.
+		err := b.putMessageAsync(m, func(res store.PutResult, err error) {
+			c.WriteResponse(b.putResponse(req, res, err))
+			req.Release()
+		})
+		if err != nil {
+			return b.putResponse(req, store.PutResult{}, err)
+		}
+		return nil
+	}
 	res, err := b.putMessage(m)
 	return b.putResponse(req, res, err)
 }
@@ -181,6 +192,29 @@ func (b *Broker) topicForSend(h *sendHeader) (namesrv.TopicConfig, error) {
 // sendMessage routes them to the transaction service (transaction.go).
 // A message with DELAY > 0 is stored in the schedule topic (applyDelay); the result then still
 // names the queue asked for, as RocketMQ answers.
+// putMessageAsync is putMessage for the SYNC_FLUSH send path: done gets the result once a group
+// commit covers the message (see store.PutAsync). An error returned here means nothing was
+// stored and done is not called.
+func (b *Broker) putMessageAsync(m *message.Message, done func(store.PutResult, error)) error {
+	start := time.Now()
+	topic, queueID, kind, bodyLen := m.Topic, m.QueueID, messageType(m), len(m.Body)
+	delayed := b.applyDelay(m)
+	_, err := b.store.PutAsync(m, func(res store.PutResult, err error) {
+		if delayed {
+			res.QueueID = queueID
+		}
+		if err == nil || errors.Is(err, store.ErrFlushTimeout) {
+			b.stats.putMessages.Add(1)
+			if mt := b.opts.Metrics; mt != nil {
+				mt.PutLatency(time.Since(start))
+				mt.MessagesIn(topic, 1, bodyLen, kind)
+			}
+		}
+		done(res, err)
+	})
+	return err
+}
+
 func (b *Broker) putMessage(m *message.Message) (store.PutResult, error) {
 	start := time.Now()
 	topic, queueID, kind := m.Topic, m.QueueID, messageType(m)

@@ -112,8 +112,12 @@ func (f *flusher) completeWaiters(final error) {
 	clear(f.waiters[len(keep):])
 	f.waiters = keep
 	f.mu.Unlock()
+	now := time.Now()
 	for _, w := range ready {
 		switch {
+		case w.res.End() <= flushed && now.After(w.deadline):
+			// Durable, but later than promised: answered as RocketMQ's FlushDiskWatcher does.
+			w.done(w.res, fmt.Errorf("%w: offset %d became durable after %v", ErrFlushTimeout, w.res.End(), f.log.opts.SyncFlushTimeout))
 		case w.res.End() <= flushed:
 			w.done(w.res, nil)
 		case flushErr != nil:

@@ -246,6 +246,30 @@ func (s *Store) Put(m *message.Message) (PutResult, error) {
 	return s.putResult(m.QueueID, res, err)
 }
 
+// PutAsync stores m like Put without waiting for durability. If m cannot be stored it returns
+// the error (with its Status) and never calls done. Otherwise done is called exactly once with
+// Put's result: under ASYNC_FLUSH before PutAsync returns, under SYNC_FLUSH once a group commit
+// covers the message (or with ErrFlushTimeout), from the flusher's goroutine — done must not block.
+func (s *Store) PutAsync(m *message.Message, done func(PutResult, error)) (PutStatus, error) {
+	if status, err := s.checkPut(m); err != nil {
+		return status, err
+	}
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed.Load() {
+		return PutServiceNotAvailable, fmt.Errorf("%w: %w", ErrServiceNotAvailable, ErrClosed)
+	}
+	queueID := m.QueueID
+	err := s.commitLog.AppendAsync(m, func(res commitlog.AppendResult, err error) {
+		done(s.putResult(queueID, res, err))
+	})
+	if err != nil {
+		out, perr := s.putResult(queueID, commitlog.AppendResult{}, err)
+		return out.Status, perr
+	}
+	return PutOK, nil
+}
+
 func (s *Store) putResult(queueID int32, res commitlog.AppendResult, err error) (PutResult, error) {
 	out := PutResult{
 		QueueID:        queueID,

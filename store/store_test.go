@@ -482,3 +482,41 @@ func TestOptionsValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestPutAsync(t *testing.T) {
+	forEachStoreConfig(t, func(t *testing.T, opts Options) {
+		s := openStore(t, t.TempDir(), opts)
+		const n = 200
+		results := make(chan PutResult, n)
+		for i := range n {
+			if _, err := s.PutAsync(newMessage("PA", int32(i%2), i, ""), func(res PutResult, err error) {
+				if err != nil {
+					t.Error(err)
+				}
+				results <- res
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		seen := map[int64]bool{}
+		for range n {
+			select {
+			case res := <-results:
+				if res.Status != PutOK || res.MsgID == "" || seen[res.PhysicalOffset] {
+					t.Fatalf("result %+v", res)
+				}
+				seen[res.PhysicalOffset] = true
+			case <-time.After(10 * time.Second):
+				t.Fatal("not every PutAsync was called back")
+			}
+		}
+		syncStore(t, s)
+		if s.MaxOffset("PA", 0) != n/2 || s.MaxOffset("PA", 1) != n/2 {
+			t.Fatalf("queues hold %d and %d", s.MaxOffset("PA", 0), s.MaxOffset("PA", 1))
+		}
+		status, err := s.PutAsync(message.New("bad topic", nil), func(PutResult, error) { t.Error("called back") })
+		if status != PutMessageIllegal || !errors.Is(err, ErrMessageIllegal) {
+			t.Fatalf("illegal: %v %v", status, err)
+		}
+	})
+}
