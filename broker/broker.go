@@ -117,8 +117,9 @@ func New(cfg Config, opts Options) (*Broker, error) {
 		opts.Remoting.Logger = opts.Logger
 	}
 	if _, set := opts.Remoting.Pools[remoting.KindSend]; !set && cfg.FlushDiskType == SyncFlush {
-		// Under SYNC_FLUSH a send holds its worker until the group commit covers it: the pool
-		// bounds how many sends share one msync, so it must be as large as the sends in flight.
+		// Under SYNC_FLUSH, single sends answer from the group commit's callback, but batch
+		// sends, half messages and send-backs still hold their worker until the sync: the pool
+		// bounds how many of those share one msync, so it must be as large as they are in flight.
 		pools := make(map[remoting.Kind]remoting.PoolOptions, len(opts.Remoting.Pools)+1)
 		for k, v := range opts.Remoting.Pools {
 			pools[k] = v
