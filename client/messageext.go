@@ -8,7 +8,8 @@ import (
 
 // MessageExt is a stored message as a consumer or a query sees it: the
 // message with the fields the broker assigned. Body and Properties alias the
-// response body it was decoded from.
+// response body it was decoded from, except a compressed body (SysFlag has
+// SysFlagCompressed), which is inflated into a copy; SysFlag stays as stored.
 type MessageExt struct {
 	message.Message
 	BrokerName      string
@@ -60,6 +61,10 @@ func decodeRecords(dst []MessageExt, body []byte, brokerName, topic string) ([]M
 			return dst, fmt.Errorf("%w: more than %d records", ErrBadResponse, maxRecordsPerBody)
 		}
 		pos += n
+		body, err := inflateBody(rec.Body, rec.SysFlag)
+		if err != nil {
+			return dst, fmt.Errorf("record at %d: %w", pos-n, err)
+		}
 		t := topic
 		if string(rec.Topic) != topic {
 			t = string(rec.Topic)
@@ -69,7 +74,7 @@ func decodeRecords(dst []MessageExt, body []byte, brokerName, topic string) ([]M
 				Topic:                     t,
 				QueueID:                   rec.QueueID,
 				Flag:                      rec.Flag,
-				Body:                      rec.Body,
+				Body:                      body,
 				SysFlag:                   rec.SysFlag,
 				BornTimestamp:             rec.BornTimestamp,
 				BornHost:                  rec.BornHost,

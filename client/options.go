@@ -43,6 +43,7 @@ type config struct {
 	suspendTimeout    time.Duration
 	callTimeout       time.Duration
 	checkWorkers      int
+	compressOver      int
 	remoting          remoting.Options
 	logger            *slog.Logger
 }
@@ -118,6 +119,7 @@ func newConfig(defaultGroup string, opts []Option) (config, error) {
 		suspendTimeout:    DefaultSuspendTimeout,
 		callTimeout:       DefaultCallTimeout,
 		checkWorkers:      DefaultCheckWorkers,
+		compressOver:      DefaultCompressOver,
 	}
 	for _, o := range opts {
 		o(&c)

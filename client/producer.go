@@ -228,7 +228,8 @@ func (p *Producer) Send(ctx context.Context, msg *message.Message) (SendResult, 
 		return SendResult{}, err
 	}
 	props, uniq := p.sendProperties(msg)
-	return p.sendSync(ctx, msg.Topic, remoting.RequestSendMessageV2, msg.SysFlag, msg.Flag, props, uniq, msg.Body)
+	body, sysFlag := compressBody(msg.Body, msg.SysFlag, p.c.cfg.compressOver)
+	return p.sendSync(ctx, msg.Topic, remoting.RequestSendMessageV2, sysFlag, msg.Flag, props, uniq, body)
 }
 
 func (p *Producer) sendSync(ctx context.Context, topic string, code remoting.RequestCode, sysFlag, flag int32, props, uniq string, body []byte) (SendResult, error) {
@@ -335,7 +336,8 @@ func (p *Producer) SendAsync(ctx context.Context, msg *message.Message, callback
 		return err
 	}
 	props, uniq := p.sendProperties(msg)
-	return p.sendAsync(ctx, msg.Topic, remoting.RequestSendMessageV2, msg.SysFlag, msg.Flag, props, uniq, msg.Body, callback)
+	body, sysFlag := compressBody(msg.Body, msg.SysFlag, p.c.cfg.compressOver)
+	return p.sendAsync(ctx, msg.Topic, remoting.RequestSendMessageV2, sysFlag, msg.Flag, props, uniq, body, callback)
 }
 
 func (p *Producer) sendAsync(ctx context.Context, topic string, code remoting.RequestCode, sysFlag, flag int32, props, uniq string, body []byte, callback func(SendResult, error)) error {
@@ -392,7 +394,8 @@ func (p *Producer) SendOneway(ctx context.Context, msg *message.Message) error {
 		return err
 	}
 	props, _ := p.sendProperties(msg)
-	req := p.sendRequest(q, remoting.RequestSendMessageV2, msg.SysFlag, msg.Flag, props, msg.Body)
+	body, sysFlag := compressBody(msg.Body, msg.SysFlag, p.c.cfg.compressOver)
+	req := p.sendRequest(q, remoting.RequestSendMessageV2, sysFlag, msg.Flag, props, body)
 	if err := p.c.rc.InvokeOneway(q.addr, req); err != nil {
 		return transportError(q.addr, err)
 	}
