@@ -32,9 +32,11 @@ type pullHolds struct {
 
 	parkedCount atomic.Int64 // number of parked calls: arrive's lock-free fast path
 
-	mu      sync.Mutex // guards waiting, closing
-	waiting map[queueKey][]*pullCall
-	closing bool
+	mu sync.Mutex // guards waiting, closing
+	// stopping is closing, readable without mu by the pull path.
+	stopping atomic.Bool
+	waiting  map[queueKey][]*pullCall
+	closing  bool
 
 	ready chan *pullCall
 	quit  chan struct{}
@@ -165,6 +167,7 @@ func (h *pullHolds) arrive(topic string, queueID int32, maxOffset, tagsCode int6
 func (h *pullHolds) close() {
 	h.mu.Lock()
 	h.closing = true
+	h.stopping.Store(true)
 	var all []*pullCall
 	for _, list := range h.waiting {
 		all = append(all, list...)

@@ -175,6 +175,13 @@ func (b *Broker) executePull(call *pullCall, suspend bool) *remoting.Command {
 	default: // OffsetFoundNull, OffsetOverflowOne
 		code = remoting.ResponsePullNotFound
 	}
+	if code == remoting.ResponsePullNotFound && b.holds.stopping.Load() {
+		// Shutting down: an empty answer makes the Go client pull again at once, on a connection
+		// about to close, and a request the broker never reads waits out the client's 30 s call
+		// timeout. SYSTEM_BUSY makes it back off 3 s instead, past the restart.
+		res.Release()
+		return remoting.NewResponse(call.req, remoting.ResponseSystemBusy, "the broker is shutting down, pull again later")
+	}
 	if code == remoting.ResponsePullNotFound && suspend && h.sysFlag&pullFlagSuspend != 0 {
 		hold := h.suspendTimeout
 		if !b.cfg.LongPollingEnable {

@@ -3,57 +3,24 @@ package client
 import (
 	"encoding/json"
 	"sort"
+
+	"github.com/mqstore/mqstore/protocol"
 )
 
-// The HEART_BEAT (34) body (HeartbeatData, clientgo.md §6), JSON:
-//
-//	{"clientID":"10.0.0.5@1234",
-//	 "producerDataSet":[{"groupName":"pg"}],
-//	 "consumerDataSet":[{"groupName":"cg","consumeType":"CONSUME_ACTIVELY",
-//	   "messageModel":"CLUSTERING","consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET",
-//	   "subscriptionDataSet":[{"classFilterMode":false,"topic":"t","subString":"*",
-//	     "tagsSet":[],"codeSet":[],"subVersion":1700000000000000000,"expressionType":"TAG"}],
-//	   "unitMode":false}]}
-//
-// Both sets are always present (as arrays); a producer-only client sends an
-// empty consumerDataSet and the other way round. codeSet holds strings and
-// subVersion is in nanoseconds, as the Go client sends them.
-type heartbeatData struct {
-	ClientID        string         `json:"clientID"`
-	ProducerDataSet []producerData `json:"producerDataSet"`
-	ConsumerDataSet []consumerData `json:"consumerDataSet"`
-}
+// The HEART_BEAT body types, shared with the broker (package protocol).
+type (
+	heartbeatData    = protocol.HeartbeatData
+	producerData     = protocol.ProducerData
+	consumerData     = protocol.ConsumerData
+	subscriptionData = protocol.SubscriptionData
+)
 
-type producerData struct {
-	GroupName string `json:"groupName"`
-}
-
-type consumerData struct {
-	GroupName           string             `json:"groupName"`
-	ConsumeType         string             `json:"consumeType"`
-	MessageModel        string             `json:"messageModel"`
-	ConsumeFromWhere    string             `json:"consumeFromWhere"`
-	SubscriptionDataSet []subscriptionData `json:"subscriptionDataSet"`
-	UnitMode            bool               `json:"unitMode"`
-}
-
-type subscriptionData struct {
-	ClassFilterMode bool     `json:"classFilterMode"`
-	Topic           string   `json:"topic"`
-	SubString       string   `json:"subString"`
-	TagsSet         []string `json:"tagsSet"`
-	CodeSet         []string `json:"codeSet"`
-	SubVersion      int64    `json:"subVersion"`
-	ExpressionType  string   `json:"expressionType"`
-}
-
-// Values of the heartbeat's enumerations.
 const (
-	consumeActively   = "CONSUME_ACTIVELY"
-	modelClustering   = "CLUSTERING"
-	consumeFromFirst  = "CONSUME_FROM_FIRST_OFFSET"
-	expressionTypeTag = "TAG"
-	subscribeAll      = "*"
+	consumeActively   = protocol.ConsumeActively
+	modelClustering   = protocol.ModelClustering
+	consumeFromFirst  = protocol.ConsumeFromFirstOffset
+	expressionTypeTag = protocol.ExpressionTypeTag
+	subscribeAll      = protocol.SubscribeAll
 )
 
 // subscription is one topic's expression, as the consumer pulls it.
@@ -81,12 +48,14 @@ func encodeHeartbeat(clientID, producerGroup, consumerGroup string, subs []subsc
 		}
 		sort.Slice(subs, func(i, j int) bool { return subs[i].topic < subs[j].topic })
 		for _, s := range subs {
-			sd := subscriptionData{Topic: s.topic, SubString: s.expression, TagsSet: []string{}, CodeSet: []string{},
+			sd := subscriptionData{Topic: s.topic, SubString: s.expression, TagsSet: []string{},
 				SubVersion: s.version, ExpressionType: expressionTypeTag}
+			codes := []string{}
 			for _, t := range s.tags {
 				sd.TagsSet = append(sd.TagsSet, t)
-				sd.CodeSet = append(sd.CodeSet, javaHashString(t))
+				codes = append(codes, javaHashString(t))
 			}
+			sd.CodeSet, _ = json.Marshal(codes) // strings, as the Go client sends them
 			cd.SubscriptionDataSet = append(cd.SubscriptionDataSet, sd)
 		}
 		hb.ConsumerDataSet = append(hb.ConsumerDataSet, cd)
