@@ -85,9 +85,10 @@ func (f *file) load(prev *file) error {
 	if h.IndexCount < 1 || int(h.IndexCount) > f.maxEntries {
 		return fmt.Errorf("%w: %s: indexCount %d outside [1, %d]", ErrCorrupt, f.name, h.IndexCount, f.maxEntries)
 	}
-	if h.HashSlotCount < 0 || int(h.HashSlotCount) > f.hashSlots {
-		return fmt.Errorf("%w: %s: hashSlotCount %d outside [0, %d]", ErrCorrupt, f.name, h.HashSlotCount, f.hashSlots)
-	}
+	// hashSlotCount is statistics only (no lookup reads it). A crash between a put's slot and
+	// header writes can make it drift, so an out-of-range value is clamped, not refused: the
+	// file's entries and chains are intact.
+	h.HashSlotCount = max(0, min(h.HashSlotCount, int32(f.hashSlots)))
 	if h.EndPhyOffset < 0 || h.BeginPhyOffset < 0 {
 		return fmt.Errorf("%w: %s: negative commitlog offset in header", ErrCorrupt, f.name)
 	}
@@ -147,7 +148,7 @@ func (f *file) putLocked(keyHash int32, phyOffset, storeTimestamp int64) {
 	binary.BigEndian.PutUint32(entry[16:], uint32(prev))
 	storeSlot(data, slotOff, idx)
 	if prev == 0 {
-		n := f.hashSlotCount.Load() + 1
+		n := min(f.hashSlotCount.Load()+1, int32(f.hashSlots))
 		f.hashSlotCount.Store(n)
 		binary.BigEndian.PutUint32(data[32:], uint32(n))
 	}

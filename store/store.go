@@ -63,6 +63,8 @@ type RecoveryInfo struct {
 	CommitLogEnd int64
 	// Redispatched is the number of bytes of commitlog re-dispatched into queues and the index.
 	Redispatched int64
+	// IndexRebuilt: the index was damaged, set aside (index.corrupt-<ms>) and rebuilt.
+	IndexRebuilt bool
 }
 
 // Open opens (creating if needed) the store in dir, recovers it and starts its services.
@@ -176,11 +178,20 @@ func (s *Store) recover() error {
 		from = max(from, min(cp.dispatchedFlushed, end))
 	}
 	if !s.opts.DisableIndex {
-		s.index, err = index.Open(filepath.Join(s.dir, "index"), index.Options{
-			HashSlots:  s.opts.IndexHashSlots,
-			MaxEntries: s.opts.IndexMaxEntries,
-			Now:        s.opts.Now,
-		})
+		indexDir := filepath.Join(s.dir, "index")
+		indexOpts := index.Options{HashSlots: s.opts.IndexHashSlots, MaxEntries: s.opts.IndexMaxEntries, Now: s.opts.Now}
+		s.index, err = index.Open(indexDir, indexOpts)
+		if errors.Is(err, index.ErrCorrupt) {
+			// The index is derived data: set the damaged files aside and rebuild it from the
+			// commitlog rather than refuse to open the store.
+			aside := fmt.Sprintf("%s.corrupt-%d", indexDir, s.opts.Now().UnixMilli())
+			if rerr := os.Rename(indexDir, aside); rerr != nil {
+				return fmt.Errorf("store: %w (and moving it aside failed: %v)", err, rerr)
+			}
+			s.recovered.IndexRebuilt = true
+			from = s.commitLog.MinOffset()
+			s.index, err = index.Open(indexDir, indexOpts)
+		}
 		if err != nil {
 			return fmt.Errorf("store: %w", err)
 		}
