@@ -296,7 +296,14 @@ func (s *Service) finishRoundLocked() error {
 		} else {
 			err = s.checks.sync()
 		}
-		if perr := writeProgress(s.opts.Dir, s.captured); err == nil {
+		// The captured watermarks may pass transactions ended in the previous round, whose op
+		// markers the op writer appends asynchronously: they must be in the store before the
+		// progress file says so, or a crash leaves such a transaction neither open nor ended.
+		if ferr := s.ops.flush(); ferr != nil {
+			if err == nil {
+				err = ferr
+			}
+		} else if perr := writeProgress(s.opts.Dir, s.captured); err == nil {
 			err = perr
 		}
 	}

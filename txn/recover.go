@@ -64,15 +64,30 @@ func (s *Service) recover() error {
 
 	// 2. Half messages from the half watermark on that no op closes.
 	type unit struct{ q, p int64 }
-	var candidates []unit
+	var candidates, closed []unit
 	err = scanUnits(st, HalfTopic, 0, halfFrom, halfMax, func(q, p int64) bool {
 		if o, _ := s.states.get(q); o == stateNone {
 			candidates = append(candidates, unit{q, p})
+		} else {
+			closed = append(closed, unit{q, p})
 		}
 		return true
 	})
 	if err != nil {
 		return err
+	}
+	// A resumed copy that already ended still resumed its origin: Resume writes the origin's
+	// EndResume marker after appending the copy, so a crash can lose the marker while the copy
+	// (and its own outcome) survive. Without this the origin would stay discarded and could be
+	// resumed a second time — a duplicate delivery.
+	for _, u := range closed {
+		if msg, rec, err := st.Read(u.p); err == nil && msg.Topic == HalfTopic && rec.QueueOffset == u.q {
+			if v, ok := msg.Properties.Lookup(PropertyOrigin); ok {
+				if o, ok := parseDecimal(v); ok {
+					s.markResumed(o)
+				}
+			}
+		}
 	}
 	for _, u := range candidates {
 		msg, rec, err := st.Read(u.p)
