@@ -2,20 +2,16 @@ package client_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/mqstore/mqstore/broker"
 	"github.com/mqstore/mqstore/client"
+	"github.com/mqstore/mqstore/internal/testserver"
 	"github.com/mqstore/mqstore/namesrv"
-	"github.com/mqstore/mqstore/remoting"
-	"github.com/mqstore/mqstore/store"
 )
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = testserver.Quiet
 
 // server is an in-process name server and broker on loopback ports.
 type server struct {
@@ -26,38 +22,13 @@ type server struct {
 
 func startServer(t testing.TB, mutate func(*broker.Config)) *server {
 	t.Helper()
-	ns, err := namesrv.Listen("127.0.0.1:0", namesrv.Options{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.Close() })
-	reg := ns.Registry()
-	cfg := broker.DefaultConfig()
-	cfg.StorePathRootDir = t.TempDir()
-	cfg.ListenPort = 0
-	cfg.MappedFileSizeCommitLog = 64 << 20
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	b, err := broker.New(cfg, broker.Options{
-		Registrar: broker.EmbeddedRegistrar(reg),
-		Logger:    quiet,
-		Remoting:  remoting.Options{Logger: quiet},
-		Store:     func(o *store.Options) { o.ConsumeQueueUnits = 10000 },
+	ts := testserver.Start(t, func(c *broker.Config) {
+		c.MappedFileSizeCommitLog = 64 << 20
+		if mutate != nil {
+			mutate(c)
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Close()
-		t.Fatal(err)
-	}
-	if err := b.Start(bl); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return &server{nsAddr: ns.Addr(), reg: reg, b: b}
+	return &server{nsAddr: ts.NameServer, reg: ts.Registry, b: ts.Broker}
 }
 
 func ctxT(t testing.TB) context.Context {

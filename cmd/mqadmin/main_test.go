@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"net/netip"
 	"regexp"
 	"strconv"
@@ -16,13 +13,11 @@ import (
 
 	"github.com/mqstore/mqstore/broker"
 	"github.com/mqstore/mqstore/client"
+	"github.com/mqstore/mqstore/internal/testserver"
 	"github.com/mqstore/mqstore/message"
-	"github.com/mqstore/mqstore/namesrv"
-	"github.com/mqstore/mqstore/remoting"
-	"github.com/mqstore/mqstore/store"
 )
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = testserver.Quiet
 
 // server is an in-process name server and broker on loopback ports.
 type server struct {
@@ -32,39 +27,13 @@ type server struct {
 
 func startServer(t *testing.T, mutate func(*broker.Config)) *server {
 	t.Helper()
-	ns, err := namesrv.Listen("127.0.0.1:0", namesrv.Options{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.Close() })
-	reg := ns.Registry()
-	cfg := broker.DefaultConfig()
-	cfg.StorePathRootDir = t.TempDir()
-	cfg.ListenPort = 0
-	cfg.MappedFileSizeCommitLog = 16 << 20
-	cfg.TransactionCheckInterval = 3600_000 // open transactions stay open; tests run the checks
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	b, err := broker.New(cfg, broker.Options{
-		Registrar: broker.EmbeddedRegistrar(reg),
-		Logger:    quiet,
-		Remoting:  remoting.Options{Logger: quiet},
-		Store:     func(o *store.Options) { o.ConsumeQueueUnits = 1000 },
+	ts := testserver.Start(t, func(c *broker.Config) {
+		c.TransactionCheckInterval = 3600_000 // open transactions stay open; tests run the checks
+		if mutate != nil {
+			mutate(c)
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Close()
-		t.Fatal(err)
-	}
-	if err := b.Start(bl); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return &server{nsAddr: ns.Addr(), b: b}
+	return &server{nsAddr: ts.NameServer, b: ts.Broker}
 }
 
 // result is one mqadmin run.
