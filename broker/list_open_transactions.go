@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -29,28 +30,11 @@ const (
 	maxListOpenTransactions     = 100_000
 )
 
-// openTransactionsBody is the answer's body.
-type openTransactionsBody struct {
-	Total        int                   `json:"total"`
-	Transactions []openTransactionJSON `json:"transactions"`
-}
-
-// openTransactionJSON is one open transaction in the answer.
-type openTransactionJSON struct {
-	CommitLogOffset      int64  `json:"commitLogOffset"`
-	TranStateTableOffset int64  `json:"tranStateTableOffset"`
-	OffsetMsgID          string `json:"offsetMsgId"`
-	ProducerGroup        string `json:"producerGroup"`
-	Topic                string `json:"topic"`
-	QueueID              int32  `json:"queueId"`
-	TransactionID        string `json:"transactionId"`
-	StoreTimestamp       int64  `json:"storeTimestamp"`
-	AgeMillis            int64  `json:"ageMillis"`
-	CheckTimes           int    `json:"checkTimes"`
-	LastCheckTimestamp   int64  `json:"lastCheckTimestamp"`
-	LastCheckResult      string `json:"lastCheckResult"`
-	ResumedFrom          int64  `json:"resumedFrom"`
-}
+// The answer's body, shared with the client (package protocol).
+type (
+	openTransactionsBody = protocol.OpenTransactions
+	openTransactionJSON  = protocol.OpenTransaction
+)
 
 func (b *Broker) handleListOpenTransactions(_ *remoting.Conn, req *remoting.Command) *remoting.Command {
 	limit := defaultListOpenTransactions

@@ -13,6 +13,7 @@ import (
 	"github.com/mqstore/mqstore/internal/fastjsonkeys"
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -289,24 +290,7 @@ func (a *Admin) OpenTransactions(ctx context.Context, brokerAddr string, max int
 		return nil, 0, err
 	}
 	defer resp.Release()
-	var body struct {
-		Total        int `json:"total"`
-		Transactions []struct {
-			CommitLogOffset      int64  `json:"commitLogOffset"`
-			TranStateTableOffset int64  `json:"tranStateTableOffset"`
-			OffsetMsgID          string `json:"offsetMsgId"`
-			ProducerGroup        string `json:"producerGroup"`
-			Topic                string `json:"topic"`
-			QueueID              int32  `json:"queueId"`
-			TransactionID        string `json:"transactionId"`
-			StoreTimestamp       int64  `json:"storeTimestamp"`
-			AgeMillis            int64  `json:"ageMillis"`
-			CheckTimes           int    `json:"checkTimes"`
-			LastCheckTimestamp   int64  `json:"lastCheckTimestamp"`
-			LastCheckResult      string `json:"lastCheckResult"`
-			ResumedFrom          int64  `json:"resumedFrom"`
-		} `json:"transactions"`
-	}
+	var body protocol.OpenTransactions
 	if err := json.Unmarshal(resp.Body, &body); err != nil {
 		return nil, 0, fmt.Errorf("%w: open transactions from %s: %w", ErrBadResponse, brokerAddr, err)
 	}
