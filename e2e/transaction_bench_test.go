@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 
 	"github.com/mqstore/mqstore/broker"
@@ -57,39 +56,7 @@ func BenchmarkTransactionalSend(b *testing.B) {
 	for _, goroutines := range []int{1, 16} {
 		for _, m := range modes {
 			b.Run(fmt.Sprintf("%s/goroutines=%d", m.name, goroutines), func(b *testing.B) {
-				hists := make([]*hdrhistogram.Histogram, goroutines)
-				var next atomic.Int64
-				var failed atomic.Value
-				var wg sync.WaitGroup
-				b.SetBytes(int64(len(body)))
-				b.ReportAllocs()
-				b.ResetTimer()
-				for g := range goroutines {
-					hists[g] = hdrhistogram.New(1, int64(10*time.Second/time.Microsecond), 3)
-					wg.Add(1)
-					go func(h *hdrhistogram.Histogram) {
-						defer wg.Done()
-						for next.Add(1) <= int64(b.N) {
-							start := time.Now()
-							if err := m.send(m.topic); err != nil {
-								failed.Store(err)
-								return
-							}
-							h.RecordValue(time.Since(start).Microseconds())
-						}
-					}(hists[g])
-				}
-				wg.Wait()
-				b.StopTimer()
-				if err := failed.Load(); err != nil {
-					b.Fatal(err)
-				}
-				all := hdrhistogram.New(1, int64(10*time.Second/time.Microsecond), 3)
-				for _, h := range hists {
-					all.Merge(h)
-				}
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-				b.ReportMetric(float64(all.ValueAtQuantile(99)), "p99-µs")
+				runSends(b, goroutines, len(body), func() error { return m.send(m.topic) })
 			})
 		}
 	}
