@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mqstore/mqstore/internal/vfs"
 	"github.com/mqstore/mqstore/metrics"
 	"github.com/mqstore/mqstore/namesrv"
 	"github.com/mqstore/mqstore/remoting"
@@ -67,6 +68,7 @@ type Broker struct {
 	log       *slog.Logger
 	now       func() time.Time
 	store     *store.Store
+	fs        vfs.FS // the store's file system, for the config files
 	server    *remoting.Server
 	topics    *topicTable
 	groups    *groupTable
@@ -141,19 +143,6 @@ func New(cfg Config, opts Options) (*Broker, error) {
 	}
 	ip, _ := netip.ParseAddr(cfg.BrokerIP1)
 	b.host = netip.AddrPortFrom(ip.Unmap(), uint16(cfg.ListenPort))
-	dir := cfg.configDir()
-	b.topics = newTopicTable(filepath.Join(dir, topicsFile), b.now)
-	b.groups = newGroupTable(filepath.Join(dir, subscriptionFile), b.now)
-	b.offsets = newOffsetTable(filepath.Join(dir, consumerOffsetFile))
-	levels, _ := ParseDelayLevels(cfg.MessageDelayLevel) // Validate checked it
-	b.scheduler = newScheduler(b, filepath.Join(dir, delayOffsetFile), levels)
-	for _, load := range []func() error{b.topics.load, b.groups.load, b.offsets.load, b.scheduler.load} {
-		if err := load(); err != nil {
-			return nil, err
-		}
-	}
-	b.initSystemTopics()
-
 	sopts := cfg.StoreOptions()
 	sopts.StoreHost = b.host
 	if mt := opts.Metrics; mt != nil {
@@ -166,6 +155,18 @@ func New(cfg Config, opts Options) (*Broker, error) {
 	}
 	if opts.Store != nil {
 		opts.Store(&sopts)
+	}
+	b.fs = vfs.Default(nil)
+	dir := cfg.configDir()
+	b.topics = newTopicTable(b.fs, filepath.Join(dir, topicsFile), b.now)
+	b.groups = newGroupTable(b.fs, filepath.Join(dir, subscriptionFile), b.now)
+	b.offsets = newOffsetTable(b.fs, filepath.Join(dir, consumerOffsetFile))
+	levels, _ := ParseDelayLevels(cfg.MessageDelayLevel) // Validate checked it
+	b.scheduler = newScheduler(b, filepath.Join(dir, delayOffsetFile), levels)
+	for _, load := range []func() error{b.topics.load, b.groups.load, b.offsets.load, b.scheduler.load} {
+		if err := load(); err != nil {
+			return nil, err
+		}
 	}
 	b.holds = newPullHolds(b)
 	sopts.OnArrival = func(topic string, queueID int32, maxOffset, tagsCode int64) {
@@ -181,6 +182,11 @@ func New(cfg Config, opts Options) (*Broker, error) {
 		return nil, err
 	}
 	b.store = st
+	// The config files are written only once the store's lock is held.
+	if err := errors.Join(b.initSystemTopics(), b.restoreTopics()); err != nil {
+		b.holds.close()
+		return nil, errors.Join(err, st.Close())
+	}
 	srv, err := remoting.NewServer(opts.Remoting)
 	if err != nil {
 		b.holds.close()
@@ -204,8 +210,9 @@ func New(cfg Config, opts Options) (*Broker, error) {
 	return b, nil
 }
 
-// initSystemTopics creates TBW102 (when auto-create is on) as RocketMQ's TopicConfigManager does.
-func (b *Broker) initSystemTopics() {
+// initSystemTopics creates TBW102 (when auto-create is on) as RocketMQ's TopicConfigManager
+// does, and writes topics.json when that changed it.
+func (b *Broker) initSystemTopics() error {
 	if b.cfg.AutoCreateTopicEnable {
 		b.topics.createIfAbsent(namesrv.TopicConfig{
 			TopicName:       namesrv.AutoCreateTopic,
@@ -215,6 +222,7 @@ func (b *Broker) initSystemTopics() {
 			TopicFilterType: "SINGLE_TAG",
 		})
 	}
+	return b.topics.commit()
 }
 
 // registerHandlers is the table of served request codes; every other code is answered
@@ -429,13 +437,18 @@ func (b *Broker) notifyConsumerIDsChanged(group string) {
 }
 
 // ensureTopic creates a topic unless it exists, and registers the change with the name server.
-func (b *Broker) ensureTopic(tc namesrv.TopicConfig) (namesrv.TopicConfig, bool) {
+// When it returns without error the topic is durable in topics.json (see configFile.commit), so
+// the caller may acknowledge what depends on it; with an error the caller must refuse.
+func (b *Broker) ensureTopic(tc namesrv.TopicConfig) (namesrv.TopicConfig, bool, error) {
 	got, created := b.topics.createIfAbsent(tc)
+	if err := b.topics.commit(); err != nil {
+		return got, created, err
+	}
 	if created {
 		b.log.Info("broker: topic created", "topic", tc.TopicName, "queues", tc.WriteQueueNums)
 		b.triggerRegister()
 	}
-	return got, created
+	return got, created, nil
 }
 
 // registration is what the broker tells name servers.

@@ -116,7 +116,9 @@ func TestRegistration(t *testing.T) {
 		t.Fatalf("TBW102 of a read-only broker: %+v", tc)
 	}
 	// Auto-created topics are registered soon after.
-	tb.ensureTopic(namesrv.TopicConfig{TopicName: "Later", ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6})
+	if _, _, err := tb.ensureTopic(namesrv.TopicConfig{TopicName: "Later", ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6}); err != nil {
+		t.Fatal(err)
+	}
 	waitUntil(t, "registration of Later", func() bool { _, ok := reg.last().Topics["Later"]; return ok })
 	if err := tb.Close(); err != nil {
 		t.Fatal(err)

@@ -5,10 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mqstore/mqstore/internal/fastjsonkeys"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mqstore/mqstore/internal/fastjsonkeys"
+	"github.com/mqstore/mqstore/internal/vfs"
 )
 
 // The broker's config files live under <storePathRootDir>/config (RocketMQ's names and JSON
@@ -33,45 +37,80 @@ const (
 // maxConfigFileSize caps a config file read at start.
 const maxConfigFileSize = 256 << 20
 
-// writeFileAtomic replaces path with data: temp file, fsync, keep the old file as .bak, rename,
-// fsync the directory.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+// configFile is one of the broker's config files, written whole (see writeConfigFile) and with
+// group commit: a caller that changed its table calls commit before it answers, and concurrent
+// callers share one write. Nothing that depends on a config change (a SEND to a topic it
+// created, a heartbeat that created a group) is acknowledged before the change is durable.
+type configFile struct {
+	fs   vfs.FS
+	path string
+
+	// changes counts changes made to the table; the table bumps it under its own lock, after
+	// the change, so a snapshot taken after reading it covers every change it counts.
+	changes atomic.Uint64
+
+	writeMu sync.Mutex    // serialises writes of the file and the updates of written
+	written atomic.Uint64 // changes covered by the last successful write
+}
+
+// changed records a change of the table (call with the table's lock held, after changing it).
+func (f *configFile) changed() { f.changes.Add(1) }
+
+// durable reports whether every recorded change is written (two atomic loads: the fast path of
+// readers that answer from the table).
+func (f *configFile) durable() bool { return f.written.Load() >= f.changes.Load() }
+
+// commit returns once every change recorded before the call is durable, writing the file
+// unless a concurrent or earlier write already covered them. snapshot encodes the table.
+func (f *configFile) commit(snapshot func() ([]byte, error)) error {
+	want := f.changes.Load()
+	if f.written.Load() >= want {
+		return nil
 	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f.writeMu.Lock()
+	defer f.writeMu.Unlock()
+	if f.written.Load() >= want {
+		return nil
+	}
+	return f.writeLocked(snapshot)
+}
+
+// persist writes the file if a change was not written yet, or always when force.
+func (f *configFile) persist(force bool, snapshot func() ([]byte, error)) error {
+	f.writeMu.Lock()
+	defer f.writeMu.Unlock()
+	if !force && f.durable() {
+		return nil
+	}
+	return f.writeLocked(snapshot)
+}
+
+func (f *configFile) writeLocked(snapshot func() ([]byte, error)) error {
+	seen := f.changes.Load()
+	data, err := snapshot()
 	if err != nil {
+		return fmt.Errorf("broker: encode %s: %w", f.path, err)
+	}
+	if err := writeConfigFile(f.fs, f.path, data); err != nil {
+		return fmt.Errorf("broker: write %s: %w", f.path, err)
+	}
+	f.written.Store(seen)
+	return nil
+}
+
+// writeConfigFile replaces path with data atomically and durably (vfs.WriteFileAtomic: temp
+// file, fsync, rename, directory fsync), keeping the previous content in path.bak first.
+func writeConfigFile(fsys vfs.FS, path string, data []byte) error {
+	fsys = vfs.Default(fsys)
+	if err := vfs.MkdirAllSync(fsys, filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
+	if old, err := fsys.ReadFile(path); err == nil && !bytes.Equal(old, data) {
+		// Best effort, as RocketMQ's MixAll.string2File: the .bak is only a fallback, read
+		// when the file itself is missing.
+		_ = vfs.WriteFileAtomic(fsys, path+".bak", old, 0o644)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if old, err := os.ReadFile(path); err == nil && !bytes.Equal(old, data) {
-		// Best effort, as RocketMQ's MixAll.string2File: the .bak is only a fallback.
-		_ = os.WriteFile(path+".bak", old, 0o644)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return vfs.WriteFileAtomic(fsys, path, data, 0o644)
 }
 
 // readJSONFile decodes path (or its .bak when path is missing) into v. A missing file leaves v

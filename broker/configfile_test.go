@@ -31,7 +31,7 @@ func TestReadLegacyConsumerOffsets(t *testing.T) {
 	if err := os.WriteFile(path, []byte(legacy), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	o := newOffsetTable(path)
+	o := newOffsetTable(nil, path)
 	if err := o.load(); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestReadLegacyConsumerOffsets(t *testing.T) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		t.Fatalf("written file is not standard JSON: %v: %s", err, data)
 	}
-	o2 := newOffsetTable(path)
+	o2 := newOffsetTable(nil, path)
 	if err := o2.load(); err != nil {
 		t.Fatal(err)
 	}
@@ -76,18 +76,18 @@ func TestConfigFileErrors(t *testing.T) {
 	if err := readJSONFile(path, &v); err != nil || v["a"] != float64(1) {
 		t.Fatalf(".bak fallback: %v %v", v, err)
 	}
-	bad := newOffsetTable(filepath.Join(dir, "o.json"))
+	bad := newOffsetTable(nil, filepath.Join(dir, "o.json"))
 	os.WriteFile(bad.path, []byte(`{"offsetTable":{"nogroup":{0:1}}}`), 0o644)
 	if err := bad.load(); !errors.Is(err, ErrConfigFile) {
 		t.Fatalf("key without @: %v", err)
 	}
 }
 
-func TestWriteFileAtomic(t *testing.T) {
+func TestWriteConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sub", "f.json")
 	for _, content := range []string{"one", "two"} {
-		if err := writeFileAtomic(path, []byte(content)); err != nil {
+		if err := writeConfigFile(nil, path, []byte(content)); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := os.ReadFile(path); string(got) != content {

@@ -45,7 +45,10 @@ func (b *Broker) handleConsumerSendMsgBack(_ *remoting.Conn, req *remoting.Comma
 	if b.cfg.BrokerPermission&namesrv.PermWrite == 0 {
 		return errorResponse(req, fmt.Errorf("%w: the broker[%s] sending message is forbidden", ErrNoPermission, b.cfg.BrokerName))
 	}
-	gc, ok := b.groups.ensure(h.group, b.cfg.AutoCreateSubscriptionGroup)
+	gc, ok, err := b.groups.ensure(h.group, b.cfg.AutoCreateSubscriptionGroup)
+	if err != nil {
+		return errorResponse(req, err)
+	}
 	if !ok {
 		return errorResponse(req, fmt.Errorf("%w: subscription group[%s] not exist", ErrGroupNotExist, h.group))
 	}
@@ -84,7 +87,10 @@ func (b *Broker) handleConsumerSendMsgBack(_ *remoting.Conn, req *remoting.Comma
 			return errorResponse(req, err)
 		}
 	} else {
-		tc, _ := b.ensureTopic(retryTopicConfig(h.group, gc))
+		tc, _, err := b.ensureTopic(retryTopicConfig(h.group, gc))
+		if err != nil {
+			return errorResponse(req, err)
+		}
 		if tc.Perm&namesrv.PermWrite == 0 {
 			return errorResponse(req, fmt.Errorf("%w: the topic[%s] sending message is forbidden", ErrNoPermission, tc.TopicName))
 		}
@@ -145,8 +151,11 @@ func retryTopicConfig(group string, gc GroupConfig) namesrv.TopicConfig {
 // toDeadLetter turns m into a message of the group's dead-letter topic (created on demand),
 // undelayed.
 func (b *Broker) toDeadLetter(group string, m *message.Message) error {
-	tc, _ := b.ensureTopic(namesrv.TopicConfig{TopicName: DLQTopicPrefix + group, ReadQueueNums: 1, WriteQueueNums: 1,
+	tc, _, err := b.ensureTopic(namesrv.TopicConfig{TopicName: DLQTopicPrefix + group, ReadQueueNums: 1, WriteQueueNums: 1,
 		Perm: namesrv.PermRW, TopicFilterType: "SINGLE_TAG"})
+	if err != nil {
+		return err
+	}
 	if tc.Perm&namesrv.PermWrite == 0 {
 		return fmt.Errorf("%w: the topic[%s] sending message is forbidden", ErrNoPermission, tc.TopicName)
 	}
@@ -173,7 +182,10 @@ func (b *Broker) retryOrDeadLetter(h *sendHeader, m *message.Message) error {
 	if !ok {
 		return nil
 	}
-	gc, ok := b.groups.ensure(group, b.cfg.AutoCreateSubscriptionGroup)
+	gc, ok, err := b.groups.ensure(group, b.cfg.AutoCreateSubscriptionGroup)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return fmt.Errorf("%w: subscription group[%s] not exist", ErrGroupNotExist, group)
 	}

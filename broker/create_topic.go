@@ -51,7 +51,7 @@ func (b *Broker) handleUpdateAndCreateTopic(_ *remoting.Conn, req *remoting.Comm
 	if b.topics.put(tc) {
 		b.log.Info("broker: topic updated", "topic", topic, "read", read, "write", write, "perm", tc.Perm)
 	}
-	if err := b.topics.persist(false); err != nil {
+	if err := b.topics.commit(); err != nil {
 		return errorResponse(req, err)
 	}
 	if err := b.registerNow(context.Background()); err != nil {

@@ -20,7 +20,7 @@ func (b *Broker) handleDeleteTopicInBroker(_ *remoting.Conn, req *remoting.Comma
 	if err := b.store.DeleteTopic(topic); err != nil {
 		return errorResponse(req, err)
 	}
-	if err := b.topics.persist(false); err != nil {
+	if err := b.topics.commit(); err != nil {
 		return errorResponse(req, err)
 	}
 	if err := b.registerNow(context.Background()); err != nil {

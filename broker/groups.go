@@ -2,11 +2,11 @@ package broker
 
 import (
 	"encoding/json"
-	"fmt"
 	"maps"
 	"sync"
 	"time"
 
+	"github.com/mqstore/mqstore/internal/vfs"
 	"github.com/mqstore/mqstore/namesrv"
 )
 
@@ -46,22 +46,21 @@ type groupsFileContent struct {
 
 // groupTable holds consumer group configs (RocketMQ's SubscriptionGroupManager).
 type groupTable struct {
-	path string
+	file configFile
 	now  func() time.Time
 
-	mu      sync.RWMutex // guards groups, version, dirty
+	mu      sync.RWMutex // guards groups, version
 	groups  map[string]GroupConfig
 	version namesrv.DataVersion
-	dirty   bool
 }
 
-func newGroupTable(path string, now func() time.Time) *groupTable {
-	return &groupTable{path: path, now: now, groups: make(map[string]GroupConfig)}
+func newGroupTable(fsys vfs.FS, path string, now func() time.Time) *groupTable {
+	return &groupTable{file: configFile{fs: fsys, path: path}, now: now, groups: make(map[string]GroupConfig)}
 }
 
 func (g *groupTable) load() error {
 	var f groupsFileContent
-	if err := readJSONFile(g.path, &f); err != nil {
+	if err := readJSONFile(g.file.path, &f); err != nil {
 		return err
 	}
 	g.mu.Lock()
@@ -83,21 +82,32 @@ func (g *groupTable) get(name string) (GroupConfig, bool) {
 	return gc, ok
 }
 
-// ensure returns the group's config, creating the default one when create is set.
-func (g *groupTable) ensure(name string, create bool) (GroupConfig, bool) {
+// ensure returns the group's config, creating the default one when create is set. A group it
+// creates is durable (subscriptionGroup.json written and synced) before it returns; an error
+// means the group may exist in memory only, and the caller must not answer success.
+func (g *groupTable) ensure(name string, create bool) (GroupConfig, bool, error) {
 	if gc, ok := g.get(name); ok || !create {
-		return gc, ok
+		if ok && !g.file.durable() {
+			// Created by a concurrent request whose write may still be running.
+			return gc, ok, g.commit()
+		}
+		return gc, ok, nil
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if gc, ok := g.groups[name]; ok {
-		return gc, true
+	gc, ok := g.groups[name]
+	if !ok {
+		gc = defaultGroupConfig(name)
+		g.groups[name] = gc
+		g.version = namesrv.DataVersion{Timestamp: g.now().UnixMilli(), Counter: g.version.Counter + 1}
+		g.file.changed()
 	}
-	gc := defaultGroupConfig(name)
-	g.groups[name] = gc
-	g.version = namesrv.DataVersion{Timestamp: g.now().UnixMilli(), Counter: g.version.Counter + 1}
-	g.dirty = true
-	return gc, true
+	g.mu.Unlock()
+	// Commit even when another caller created it: that caller may still be writing, and this
+	// caller's answer depends on the group too.
+	if err := g.commit(); err != nil {
+		return gc, true, err
+	}
+	return gc, true, nil
 }
 
 func (g *groupTable) snapshot() (map[string]GroupConfig, namesrv.DataVersion) {
@@ -106,23 +116,14 @@ func (g *groupTable) snapshot() (map[string]GroupConfig, namesrv.DataVersion) {
 	return maps.Clone(g.groups), g.version
 }
 
-func (g *groupTable) persist(force bool) error {
-	g.mu.Lock()
-	if !g.dirty && !force {
-		g.mu.Unlock()
-		return nil
-	}
-	data, err := json.Marshal(groupsFileContent{SubscriptionGroupTable: g.groups, DataVersion: g.version})
-	g.dirty = false
-	g.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(g.path, data); err != nil {
-		g.mu.Lock()
-		g.dirty = true
-		g.mu.Unlock()
-		return fmt.Errorf("broker: write %s: %w", g.path, err)
-	}
-	return nil
+// commit makes every change made so far durable in subscriptionGroup.json.
+func (g *groupTable) commit() error { return g.file.commit(g.encode) }
+
+// persist writes subscriptionGroup.json if it changed since the last write (or always when force).
+func (g *groupTable) persist(force bool) error { return g.file.persist(force, g.encode) }
+
+func (g *groupTable) encode() ([]byte, error) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return json.Marshal(groupsFileContent{SubscriptionGroupTable: g.groups, DataVersion: g.version})
 }

@@ -34,14 +34,20 @@ func (b *Broker) handleHeartBeat(c *remoting.Conn, req *remoting.Command) *remot
 		if d.GroupName == "" {
 			continue
 		}
-		if gc, ok := b.groups.ensure(d.GroupName, b.cfg.AutoCreateSubscriptionGroup); ok {
-			b.ensureTopic(namesrv.TopicConfig{
+		gc, ok, err := b.groups.ensure(d.GroupName, b.cfg.AutoCreateSubscriptionGroup)
+		if err != nil {
+			return errorResponse(req, err)
+		}
+		if ok {
+			if _, _, err := b.ensureTopic(namesrv.TopicConfig{
 				TopicName:       RetryTopicPrefix + d.GroupName,
 				ReadQueueNums:   max(gc.RetryQueueNums, 1),
 				WriteQueueNums:  max(gc.RetryQueueNums, 1),
 				Perm:            namesrv.PermRW,
 				TopicFilterType: "SINGLE_TAG",
-			})
+			}); err != nil {
+				return errorResponse(req, err)
+			}
 		}
 		if b.clients.registerConsumer(hb.ClientID, c, d, now) {
 			b.log.Info("broker: consumer joined", "group", d.GroupName, "client", hb.ClientID, "remote", c.RemoteAddrString())

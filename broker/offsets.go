@@ -3,6 +3,7 @@ package broker
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/mqstore/mqstore/internal/vfs"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ type offsetKey struct {
 
 // offsetTable holds consumer groups' committed offsets (RocketMQ's ConsumerOffsetManager).
 type offsetTable struct {
+	fs   vfs.FS
 	path string
 
 	mu      sync.Mutex // guards offsets, dirty
@@ -29,8 +31,8 @@ type offsetTable struct {
 	dirty   bool
 }
 
-func newOffsetTable(path string) *offsetTable {
-	return &offsetTable{path: path, offsets: make(map[offsetKey]map[int32]int64)}
+func newOffsetTable(fsys vfs.FS, path string) *offsetTable {
+	return &offsetTable{fs: fsys, path: path, offsets: make(map[offsetKey]map[int32]int64)}
 }
 
 // load reads consumerOffset.json.
@@ -119,7 +121,7 @@ func (o *offsetTable) persist(force bool) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(o.path, data); err != nil {
+	if err := writeConfigFile(o.fs, o.path, data); err != nil {
 		o.mu.Lock()
 		o.dirty = true
 		o.mu.Unlock()

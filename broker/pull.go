@@ -114,7 +114,10 @@ func (b *Broker) checkPull(req *remoting.Command, h *pullHeader) *remoting.Comma
 		return remoting.NewResponse(req, remoting.ResponseNoPermission,
 			fmt.Sprintf("the broker[%s] pulling message is forbidden", b.cfg.BrokerName))
 	}
-	gc, ok := b.groups.ensure(h.group, b.cfg.AutoCreateSubscriptionGroup)
+	gc, ok, err := b.groups.ensure(h.group, b.cfg.AutoCreateSubscriptionGroup)
+	if err != nil {
+		return errorResponse(req, err)
+	}
 	if !ok {
 		return remoting.NewResponse(req, remoting.ResponseSubscriptionGroupNotExist,
 			fmt.Sprintf("subscription group [%s] does not exist", h.group))

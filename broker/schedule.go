@@ -286,7 +286,7 @@ func (sc *scheduler) persist(force bool) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(sc.path, data); err != nil {
+	if err := writeConfigFile(sc.b.fs, sc.path, data); err != nil {
 		return fmt.Errorf("broker: write %s: %w", sc.path, err)
 	}
 	return nil

@@ -162,12 +162,12 @@ func (b *Broker) prepareSend(c *remoting.Conn, h *sendHeader) (int32, error) {
 // topicForSend returns the topic's config, creating the topic from its default topic
 // (TopicConfigManager.createTopicInSendMessageMethod) or, for a retry topic, with one queue.
 func (b *Broker) topicForSend(h *sendHeader) (namesrv.TopicConfig, error) {
-	if tc, ok := b.topics.get(h.topic); ok {
-		return tc, nil
+	if tc, ok, err := b.topics.getDurable(h.topic); ok || err != nil {
+		return tc, err
 	}
 	if strings.HasPrefix(h.topic, RetryTopicPrefix) {
-		tc, _ := b.ensureTopic(namesrv.TopicConfig{TopicName: h.topic, ReadQueueNums: 1, WriteQueueNums: 1, Perm: namesrv.PermRW})
-		return tc, nil
+		tc, _, err := b.ensureTopic(namesrv.TopicConfig{TopicName: h.topic, ReadQueueNums: 1, WriteQueueNums: 1, Perm: namesrv.PermRW})
+		return tc, err
 	}
 	def, ok := b.topics.get(h.defaultTopic)
 	if h.defaultTopic == "" || !ok || !b.cfg.AutoCreateTopicEnable && h.defaultTopic == namesrv.AutoCreateTopic {
@@ -178,14 +178,14 @@ func (b *Broker) topicForSend(h *sendHeader) (namesrv.TopicConfig, error) {
 			ErrNoPermission, h.topic, h.defaultTopic)
 	}
 	queues := min(max(int(h.defaultTopicQueueNums), 1), def.WriteQueueNums)
-	tc, _ := b.ensureTopic(namesrv.TopicConfig{
+	tc, _, err := b.ensureTopic(namesrv.TopicConfig{
 		TopicName:       h.topic,
 		ReadQueueNums:   queues,
 		WriteQueueNums:  queues,
 		Perm:            def.Perm &^ namesrv.PermInherit,
 		TopicFilterType: "SINGLE_TAG",
 	})
-	return tc, nil
+	return tc, err
 }
 
 // putMessage stores a message for a client (sends, send-backs). Half messages do not come here:

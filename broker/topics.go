@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mqstore/mqstore/internal/vfs"
 	"github.com/mqstore/mqstore/namesrv"
 	"github.com/mqstore/mqstore/store"
 )
@@ -46,23 +47,22 @@ type topicsFileContent struct {
 
 // topicTable holds the broker's topic configs (RocketMQ's TopicConfigManager).
 type topicTable struct {
-	path string
+	file configFile
 	now  func() time.Time
 
-	mu      sync.RWMutex // guards topics, version, dirty
+	mu      sync.RWMutex // guards topics, version
 	topics  map[string]namesrv.TopicConfig
 	version namesrv.DataVersion
-	dirty   bool
 }
 
-func newTopicTable(path string, now func() time.Time) *topicTable {
-	return &topicTable{path: path, now: now, topics: make(map[string]namesrv.TopicConfig)}
+func newTopicTable(fsys vfs.FS, path string, now func() time.Time) *topicTable {
+	return &topicTable{file: configFile{fs: fsys, path: path}, now: now, topics: make(map[string]namesrv.TopicConfig)}
 }
 
 // load reads topics.json.
 func (t *topicTable) load() error {
 	var f topicsFileContent
-	if err := readJSONFile(t.path, &f); err != nil {
+	if err := readJSONFile(t.file.path, &f); err != nil {
 		return err
 	}
 	t.mu.Lock()
@@ -83,6 +83,19 @@ func (t *topicTable) get(name string) (namesrv.TopicConfig, bool) {
 	tc, ok := t.topics[name]
 	t.mu.RUnlock()
 	return tc, ok
+}
+
+// getDurable returns a topic's config once it is durable: a topic that a concurrent request
+// created in memory may still be on its way to disk, and an answer that depends on it must
+// wait for that write.
+func (t *topicTable) getDurable(name string) (namesrv.TopicConfig, bool, error) {
+	tc, ok := t.get(name)
+	if ok && !t.file.durable() {
+		if err := t.commit(); err != nil {
+			return tc, ok, err
+		}
+	}
+	return tc, ok, nil
 }
 
 // put creates or replaces a topic config and reports whether anything changed.
@@ -124,7 +137,7 @@ func (t *topicTable) remove(name string) bool {
 
 func (t *topicTable) changedLocked() {
 	t.version = namesrv.DataVersion{Timestamp: t.now().UnixMilli(), Counter: t.version.Counter + 1}
-	t.dirty = true
+	t.file.changed()
 }
 
 // snapshot returns a copy of every topic config and the data version.
@@ -134,24 +147,14 @@ func (t *topicTable) snapshot() (map[string]namesrv.TopicConfig, namesrv.DataVer
 	return maps.Clone(t.topics), t.version
 }
 
+// commit makes every change made so far durable in topics.json (see configFile.commit).
+func (t *topicTable) commit() error { return t.file.commit(t.encode) }
+
 // persist writes topics.json if it changed since the last write (or always when force).
-func (t *topicTable) persist(force bool) error {
-	t.mu.Lock()
-	if !t.dirty && !force {
-		t.mu.Unlock()
-		return nil
-	}
-	data, err := json.Marshal(topicsFileContent{TopicConfigTable: t.topics, DataVersion: t.version})
-	t.dirty = false
-	t.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(t.path, data); err != nil {
-		t.mu.Lock()
-		t.dirty = true
-		t.mu.Unlock()
-		return fmt.Errorf("broker: write %s: %w", t.path, err)
-	}
-	return nil
+func (t *topicTable) persist(force bool) error { return t.file.persist(force, t.encode) }
+
+func (t *topicTable) encode() ([]byte, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return json.Marshal(topicsFileContent{TopicConfigTable: t.topics, DataVersion: t.version})
 }

@@ -1,0 +1,33 @@
+package store
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/mqstore/mqstore/consumequeue"
+)
+
+// TopicQueues names a topic the store holds consume queues of.
+type TopicQueues struct {
+	Topic string
+	// Queues is the highest queue id found plus one.
+	Queues int32
+}
+
+// Topics returns every topic the store holds consume queues of, sorted by name, with its queue
+// count (highest queue id + 1). Open re-dispatches every recovered record before it returns, so
+// after a crash this is what the commitlog and the queues on disk say exists: an owner whose
+// own table of topics lost an entry (a broker's config/topics.json) restores it from here.
+func (s *Store) Topics() []TopicQueues {
+	counts := make(map[string]int32)
+	s.queues.Range(func(q *consumequeue.ConsumeQueue) bool {
+		counts[q.Topic()] = max(counts[q.Topic()], q.QueueID()+1)
+		return true
+	})
+	out := make([]TopicQueues, 0, len(counts))
+	for topic, n := range counts {
+		out = append(out, TopicQueues{Topic: topic, Queues: n})
+	}
+	slices.SortFunc(out, func(a, b TopicQueues) int { return strings.Compare(a.Topic, b.Topic) })
+	return out
+}
