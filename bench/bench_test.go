@@ -321,6 +321,8 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"produce", "-txn"}, false},             // a flag of another mode
 		{[]string{"ceilings", "-producers", "2"}, false}, // idem
 		{[]string{"produce", "-addr", "x:9876", "-keep"}, true},
+		{[]string{"store", "-segment", "4194304"}, false}, // below twice the largest message
+		{[]string{"store", "-segment", "8388608"}, true},
 	}
 	for _, tt := range tests {
 		_, err := ParseArgs(tt.args)

@@ -68,6 +68,10 @@ type Config struct {
 	Progress               time.Duration
 }
 
+// minSegmentSize is the smallest -segment: the broker wants a commitlog
+// segment to hold two of the largest (4 MiB) messages.
+const minSegmentSize = 8 << 20
+
 // Defaults returns mqbench's defaults for mode.
 func Defaults(mode string) Config {
 	return Config{
@@ -184,8 +188,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: -check %q (commit or rollback)", ErrUsage, c.CheckAnswer)
 	case c.Rate < 0:
 		return fmt.Errorf("%w: -rate %d", ErrUsage, c.Rate)
-	case c.SegmentSize < 1<<20:
-		return fmt.Errorf("%w: -segment %d below 1 MiB", ErrUsage, c.SegmentSize)
+	case c.SegmentSize < minSegmentSize:
+		return fmt.Errorf("%w: -segment %d below %d (8 MiB: twice the 4 MiB largest message, as the broker requires)", ErrUsage, c.SegmentSize, minSegmentSize)
 	}
 	if c.Progress <= 0 {
 		c.Progress = time.Second
