@@ -227,3 +227,29 @@ func TestKeep(t *testing.T) {
 		t.Fatalf("cleanup %q", c)
 	}
 }
+
+// The README's mqbench section lists every mode with the summary the help
+// prints, and mentions the flags the help promises.
+func TestREADMEMatchesHelp(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Skip("no README:", err)
+	}
+	_, help, _ := mqbench(t, "help")
+	summary := regexp.MustCompile(`(?m)^  ([a-z0-9]+) +(\S.*)$`)
+	n := 0
+	for _, m := range summary.FindAllStringSubmatch(help, -1) {
+		n++
+		if row := "| `" + m[1] + "` | " + m[2] + " |"; !strings.Contains(string(readme), row) {
+			t.Errorf("README lacks the row %s", row)
+		}
+	}
+	if n != len(bench.Modes()) {
+		t.Fatalf("%d mode lines in the help", n)
+	}
+	for _, want := range []string{"mqbench help MODE", "mqbench MODE -h", "mqbench -version", "-keep", "-json"} {
+		if !strings.Contains(string(readme), want) {
+			t.Errorf("README lacks %q", want)
+		}
+	}
+}
