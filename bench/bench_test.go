@@ -237,20 +237,30 @@ func TestRemoteTopicsCleanup(t *testing.T) {
 		return ours
 	}
 	for _, keep := range []bool{false, true} {
-		cfg := testConfig(t, ModeProduce, func(c *Config) {
+		// e2e: consumers too, whose heartbeats create their group's retry topic.
+		cfg := testConfig(t, ModeE2E, func(c *Config) {
 			c.Addr, c.Keep, c.Topic, c.Topics, c.Messages = srv.NameServer, keep, "Remote", 2, 200
 		})
 		rep, err := runJSON(t, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.Sent != 200 || rep.Stored != 200 || rep.Flush != "server's" {
+		if rep.Sent != 200 || rep.Consumed != 200 || rep.Flush != "server's" {
 			t.Fatalf("report %+v", rep)
 		}
 		left := benchTopics()
 		if !keep {
 			if len(left) != 0 || !strings.HasPrefix(rep.Cleanup, "deleted 2 of 2 topics") {
 				t.Fatalf("topics left after the run: %q; cleanup %q", left, rep.Cleanup)
+			}
+			all, err := admin.TopicList(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range all {
+				if strings.HasPrefix(name, "%RETRY%mqbench") {
+					t.Fatalf("the consumers' retry topic %s is left", name)
+				}
 			}
 			for _, q := range srv.Broker.Store().Queues() {
 				if strings.HasPrefix(q.Topic, "Remote") {

@@ -26,7 +26,10 @@ type env struct {
 	nsAddr string
 	admin  *client.Admin
 	broker *broker.Broker // nil with -addr
-	close  []func()
+	// consumerGroup is the run's consumer group; its heartbeats make the
+	// broker create the group's retry topic.
+	consumerGroup string
+	close         []func()
 }
 
 func (e *env) shutdown() {
@@ -133,7 +136,7 @@ var ErrCleanup = errors.New("bench: topics left on the server")
 // runs mode. Against a running server (-addr) the run's topics get fresh
 // names and are deleted at the end unless -keep.
 func runWire(ctx context.Context, cfg *Config, progress io.Writer, mode wireMode) (*report.Report, error) {
-	e := &env{}
+	e := &env{consumerGroup: fmt.Sprintf("mqbench_consumer_%d", instanceSeq.Add(1))}
 	defer e.shutdown()
 	if cfg.Addr == "" {
 		if err := startEmbedded(cfg, e); err != nil {
@@ -170,6 +173,11 @@ func runWire(ctx context.Context, cfg *Config, progress io.Writer, mode wireMode
 	deleted, cleanupErr := deleteTopics(ctx, e, created)
 	if rep != nil && len(created) > 0 {
 		rep.Cleanup = fmt.Sprintf("deleted %d of %d topics from the server (-keep keeps them)", deleted, len(created))
+	}
+	// The retry topic the consumers' heartbeats made the broker create goes
+	// too (deleting it is harmless when no consumer ran).
+	if _, err := deleteTopics(ctx, e, []string{broker.RetryTopicPrefix + e.consumerGroup}); err != nil {
+		cleanupErr = errors.Join(cleanupErr, err)
 	}
 	if err == nil && cleanupErr != nil {
 		err = fmt.Errorf("%w: %w", ErrCleanup, cleanupErr)

@@ -9,27 +9,29 @@ import (
 	"github.com/mqstore/mqstore/remoting"
 )
 
-// DeleteTopic deletes topic as RocketMQ's mqadmin deleteTopic does: from the master of every
-// broker group in its route (DELETE_TOPIC_IN_BROKER: the topic's config, its queues and the
-// groups' offsets of it; records stay in the commitlog until retention), then from every name
-// server (DELETE_TOPIC_IN_NAMESRV). A topic without a route is still removed from the name
-// servers; every failure is reported, joined.
+// DeleteTopic deletes topic as RocketMQ's mqadmin deleteTopic does: from every master broker the
+// name servers list (DELETE_TOPIC_IN_BROKER: the topic's config, its queues and the groups'
+// offsets of it; records stay in the commitlog until retention; a broker without the topic
+// answers success), then from every name server (DELETE_TOPIC_IN_NAMESRV). The masters come from
+// the cluster info, not the topic's route, so a topic a broker has not registered yet is deleted
+// too. Every failure is reported, joined.
 func (a *Admin) DeleteTopic(ctx context.Context, topic string) error {
 	if topic == "" {
 		return fmt.Errorf("%w: empty topic", ErrInvalidOption)
 	}
-	var errs []error
-	route, err := a.c.fetchRoute(ctx, topic)
-	if err != nil && !errors.Is(err, ErrTopicNotExist) {
-		errs = append(errs, err)
+	brokers, _, err := a.ClusterInfo(ctx)
+	if err != nil {
+		return fmt.Errorf("delete topic %s: %w", topic, err)
 	}
 	var masters []string
-	for _, bd := range route.BrokerDatas {
-		if addr, ok := bd.BrokerAddrs[0]; ok && !slices.Contains(masters, addr) {
+	for _, bd := range brokers {
+		if addr, ok := bd.BrokerAddrs[0]; ok {
 			masters = append(masters, addr)
 		}
 	}
-	for _, addr := range masters {
+	slices.Sort(masters)
+	var errs []error
+	for _, addr := range slices.Compact(masters) {
 		errs = append(errs, a.deleteTopicAt(ctx, addr, remoting.RequestDeleteTopicInBroker, topic))
 	}
 	for _, addr := range a.c.cfg.nameServers {
