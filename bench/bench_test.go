@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/mqstore/mqstore/bench/report"
+	"github.com/mqstore/mqstore/client"
+	"github.com/mqstore/mqstore/internal/testserver"
 )
 
 // testConfig is a short run of mode with small segments.
@@ -33,21 +36,30 @@ func testConfig(t *testing.T, mode string, mutate func(*Config)) Config {
 	return cfg
 }
 
-// runJSON runs cfg and parses the JSON line its output ends with.
+// runJSON runs cfg (with -json) and parses its stdout, which must be one
+// JSON object and nothing else.
 func runJSON(t *testing.T, cfg Config) (*report.Report, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var out bytes.Buffer
-	_, err := Run(ctx, cfg, &out)
+	var stdout, stderr bytes.Buffer
+	_, err := Run(ctx, cfg, &stdout, &stderr)
 	if err != nil {
 		return nil, err
 	}
-	rep, perr := report.ParseJSON(out.Bytes())
-	if perr != nil {
-		t.Fatalf("output: %v\n%s", perr, out.String())
+	var rep report.Report
+	d := json.NewDecoder(&stdout)
+	d.DisallowUnknownFields()
+	if err := d.Decode(&rep); err != nil {
+		t.Fatalf("stdout is not a JSON report: %v\n%s", err, stdout.String())
 	}
-	return rep, nil
+	if rest, _ := io.ReadAll(d.Buffered()); len(bytes.TrimSpace(rest)) > 0 || stdout.Len() > 0 {
+		t.Fatalf("stdout holds more than the JSON object: %q", rest)
+	}
+	if !strings.Contains(stderr.String(), "== mqstore") && !strings.Contains(stderr.String(), "== jetstream") {
+		t.Fatalf("stderr lacks the text report:\n%s", stderr.String())
+	}
+	return &rep, nil
 }
 
 func TestModes(t *testing.T) {
@@ -124,11 +136,11 @@ func TestDurationAndPlot(t *testing.T) {
 		c.Messages = 0
 		c.Duration = 1500 * time.Millisecond
 		c.Progress = 200 * time.Millisecond
-		c.Quiet = false
+		c.Quiet, c.JSON = false, false
 		c.Plot = filepath.Join(t.TempDir(), "run.svg")
 	})
 	var out bytes.Buffer
-	rep, err := Run(context.Background(), cfg, &out)
+	rep, err := Run(context.Background(), cfg, &out, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +150,15 @@ func TestDurationAndPlot(t *testing.T) {
 	if n := strings.Count(out.String(), "msgs/s"); n < 5 {
 		t.Fatalf("%d progress lines:\n%s", n, out.String())
 	}
-	svg, err := os.ReadFile(cfg.Plot)
+	checkPlot(t, cfg.Plot)
+}
+
+// checkPlot checks that the SVG at path parses and draws every line:
+// throughput, p50, p99, max and the distribution, each with at least two
+// points.
+func checkPlot(t *testing.T, path string) {
+	t.Helper()
+	svg, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,12 +172,106 @@ func TestDurationAndPlot(t *testing.T) {
 		if err != nil {
 			t.Fatalf("svg does not parse: %v", err)
 		}
-		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "polyline" {
-			polylines++
+		se, ok := tok.(xml.StartElement)
+		if !ok || se.Name.Local != "polyline" {
+			continue
+		}
+		polylines++
+		for _, a := range se.Attr {
+			if a.Name.Local == "points" && len(strings.Fields(a.Value)) < 2 {
+				t.Errorf("polyline %d has %d points", polylines, len(strings.Fields(a.Value)))
+			}
 		}
 	}
 	if polylines != 5 {
 		t.Fatalf("%d polylines, want 5 (throughput, p50, p99, max, distribution)", polylines)
+	}
+}
+
+// A run shorter than one progress interval still plots throughput and
+// latency over time (its one, partial interval).
+func TestShortRunPlots(t *testing.T) {
+	for _, mode := range []string{ModeStore, ModeProduce} {
+		t.Run(mode, func(t *testing.T) {
+			cfg := testConfig(t, mode, func(c *Config) {
+				c.Messages = 500
+				c.Plot = filepath.Join(t.TempDir(), "short.svg")
+			})
+			rep, err := Run(context.Background(), cfg, io.Discard, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Seconds >= cfg.Progress.Seconds() {
+				t.Skipf("the run took %.2f s, not shorter than the %v progress interval", rep.Seconds, cfg.Progress)
+			}
+			if n := len(rep.Series()); n != 1 {
+				t.Fatalf("%d points, want the one partial interval", n)
+			}
+			checkPlot(t, cfg.Plot)
+		})
+	}
+}
+
+// A run against a running server (-addr) deletes the topics it created,
+// unless -keep.
+func TestRemoteTopicsCleanup(t *testing.T) {
+	srv := testserver.Start(t, nil)
+	admin, err := client.NewAdmin(client.WithNameServer(srv.NameServer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	ctx := context.Background()
+	benchTopics := func() []string {
+		t.Helper()
+		all, err := admin.TopicList(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ours []string
+		for _, name := range all {
+			if strings.HasPrefix(name, "Remote") {
+				ours = append(ours, name)
+			}
+		}
+		return ours
+	}
+	for _, keep := range []bool{false, true} {
+		// e2e: consumers too, whose heartbeats create their group's retry topic.
+		cfg := testConfig(t, ModeE2E, func(c *Config) {
+			c.Addr, c.Keep, c.Topic, c.Topics, c.Messages = srv.NameServer, keep, "Remote", 2, 200
+		})
+		rep, err := runJSON(t, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Sent != 200 || rep.Consumed != 200 || rep.Flush != "server's" {
+			t.Fatalf("report %+v", rep)
+		}
+		left := benchTopics()
+		if !keep {
+			if len(left) != 0 || !strings.HasPrefix(rep.Cleanup, "deleted 2 of 2 topics") {
+				t.Fatalf("topics left after the run: %q; cleanup %q", left, rep.Cleanup)
+			}
+			all, err := admin.TopicList(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range all {
+				if strings.HasPrefix(name, "%RETRY%mqbench") {
+					t.Fatalf("the consumers' retry topic %s is left", name)
+				}
+			}
+			for _, q := range srv.Broker.Store().Queues() {
+				if strings.HasPrefix(q.Topic, "Remote") {
+					t.Fatalf("the store still has queue %+v", q)
+				}
+			}
+			continue
+		}
+		if len(left) != 2 || !strings.HasPrefix(rep.Cleanup, "kept topics Remote-") {
+			t.Fatalf("with -keep: topics %q; cleanup %q", left, rep.Cleanup)
+		}
 	}
 }
 
@@ -214,9 +328,14 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"txn", "-commit", "80", "-rollback", "30"}, false},
 		{[]string{"txn", "-check", "maybe"}, false},
 		{[]string{"produce", "extra"}, false},
+		{[]string{"produce", "-txn"}, false},             // a flag of another mode
+		{[]string{"ceilings", "-producers", "2"}, false}, // idem
+		{[]string{"produce", "-addr", "x:9876", "-keep"}, true},
+		{[]string{"store", "-segment", "4194304"}, false}, // below twice the largest message
+		{[]string{"store", "-segment", "8388608"}, true},
 	}
 	for _, tt := range tests {
-		_, err := ParseArgs(tt.args, io.Discard)
+		_, err := ParseArgs(tt.args)
 		if (err == nil) != tt.ok {
 			t.Errorf("%q: err %v", tt.args, err)
 		}

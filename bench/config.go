@@ -19,17 +19,19 @@ const (
 	ModeCeilings = "ceilings"
 )
 
-// Modes lists the modes in the order of the usage text.
-var Modes = []string{ModeStore, ModeProduce, ModeConsume, ModeTxn, ModeE2E, ModePeer, ModeCeilings}
-
 // Flush modes.
 const (
 	FlushAsync = "async"
 	FlushSync  = "sync"
 )
 
-// ErrUsage: the arguments do not make a valid run.
-var ErrUsage = errors.New("bench: usage")
+// Errors of ParseArgs and Validate.
+var (
+	// ErrUsage: the arguments do not make a valid run.
+	ErrUsage = errors.New("bench: bad arguments")
+	// ErrUnknownMode: the first argument is not a mode (it wraps ErrUsage).
+	ErrUnknownMode = fmt.Errorf("%w: unknown mode", ErrUsage)
+)
 
 // Config is one run. The zero value is not valid; Defaults gives mqbench's
 // defaults.
@@ -46,6 +48,7 @@ type Config struct {
 	Queues    int           // -queues per topic
 	Flush     string        // -flush: async or sync (store mode and embedded servers)
 	Addr      string        // -addr: name server of a running mqstore ("" = embedded)
+	Keep      bool          // -keep: with -addr, leave the run's topics on the server
 	Dir       string        // -dir: data directory ("" = a temporary one, removed after)
 	Topic     string        // -topic: topic name prefix
 	Rate      int           // -rate: e2e target msgs/s over all producers (0 = unlimited)
@@ -56,7 +59,7 @@ type Config struct {
 	CheckAnswer            string // -check: commit or rollback
 	SegmentSize            int64  // -segment: commitlog segment bytes of the store / embedded broker
 	Ceilings               bool   // -ceilings: measure the machine's ceilings too
-	JSON                   bool   // -json: print the report as JSON on the last line
+	JSON                   bool   // -json: stdout gets only the report as one JSON object
 	Plot                   string // -plot: write an SVG chart to this file
 	PeerDir                string // -peer-dir: the bench/peer module ("" = find it)
 	PeerBin                string // -peer-bin: a built peer binary (instead of go run)
@@ -64,6 +67,10 @@ type Config struct {
 	CPUProfile             string // -cpuprofile: write a CPU profile of the run to this file
 	Progress               time.Duration
 }
+
+// minSegmentSize is the smallest -segment: the broker wants a commitlog
+// segment to hold two of the largest (4 MiB) messages.
+const minSegmentSize = 8 << 20
 
 // Defaults returns mqbench's defaults for mode.
 func Defaults(mode string) Config {
@@ -86,17 +93,22 @@ func Defaults(mode string) Config {
 	}
 }
 
-// ParseArgs parses mqbench's command line: a mode, then flags.
-func ParseArgs(args []string, errOut io.Writer) (Config, error) {
+// ParseArgs parses a run's command line: a mode, then that mode's flags
+// (ModeFlags). "-h" among the flags is flag.ErrHelp (print ModeUsage); an
+// unknown mode is ErrUnknownMode; other problems are ErrUsage.
+func ParseArgs(args []string) (Config, error) {
 	if len(args) == 0 {
-		Usage(errOut)
 		return Config{}, fmt.Errorf("%w: no mode", ErrUsage)
 	}
+	if _, ok := modeByName(args[0]); !ok {
+		return Config{}, fmt.Errorf("%w %q", ErrUnknownMode, args[0])
+	}
 	cfg := Defaults(args[0])
-	fs := flag.NewFlagSet("mqbench "+args[0], flag.ContinueOnError)
-	fs.SetOutput(errOut)
-	cfg.register(fs)
+	fs := cfg.flagSet()
 	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
 		return cfg, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
 	if fs.NArg() > 0 {
@@ -105,7 +117,9 @@ func ParseArgs(args []string, errOut io.Writer) (Config, error) {
 	return cfg, cfg.Validate()
 }
 
-func (c *Config) register(fs *flag.FlagSet) {
+// registerAll defines every flag of every mode on fs, bound to c's fields.
+// Each flag is defined here once; a mode's flag set takes the ones it reads.
+func (c *Config) registerAll(fs *flag.FlagSet) {
 	fs.IntVar(&c.Size, "size", c.Size, "message body bytes")
 	fs.Int64Var(&c.Messages, "n", c.Messages, "messages to send (0: run for -duration)")
 	fs.DurationVar(&c.Duration, "duration", c.Duration, "run time when -n is 0")
@@ -117,34 +131,49 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.Queues, "queues", c.Queues, "queues per topic")
 	fs.StringVar(&c.Flush, "flush", c.Flush, "flush mode of the store or embedded server: async or sync")
 	fs.StringVar(&c.Addr, "addr", c.Addr, "name server address of a running mqstore (empty: start one in-process)")
-	embedded := fs.Bool("embedded", true, "start a server in-process (ignored when -addr is set)")
-	_ = embedded
+	fs.BoolVar(&c.Keep, "keep", c.Keep, "with -addr: keep the run's topics on the server (default: deleted at the end)")
 	fs.StringVar(&c.Dir, "dir", c.Dir, "data directory (empty: a temporary directory, removed after the run)")
-	fs.StringVar(&c.Topic, "topic", c.Topic, "topic name prefix")
-	fs.IntVar(&c.Rate, "rate", c.Rate, "e2e: target msgs/s over all producers (0: as fast as possible)")
-	fs.BoolVar(&c.Txn, "txn", c.Txn, "store: Prepare+Commit instead of Put")
-	fs.IntVar(&c.CommitPct, "commit", c.CommitPct, "txn: percent of local transactions that commit")
-	fs.IntVar(&c.RollbackPct, "rollback", c.RollbackPct, "txn: percent that roll back (the rest is unknown)")
-	fs.StringVar(&c.CheckAnswer, "check", c.CheckAnswer, "txn: answer to check-backs: commit or rollback")
-	fs.Int64Var(&c.SegmentSize, "segment", c.SegmentSize, "commitlog segment bytes")
+	fs.StringVar(&c.Topic, "topic", c.Topic, "topic name prefix (with -addr a unique suffix is added)")
+	fs.IntVar(&c.Rate, "rate", c.Rate, "target msgs/s over all producers (0: as fast as possible)")
+	fs.BoolVar(&c.Txn, "txn", c.Txn, "Prepare+Commit each message instead of Put")
+	fs.IntVar(&c.CommitPct, "commit", c.CommitPct, "percent of local transactions that commit")
+	fs.IntVar(&c.RollbackPct, "rollback", c.RollbackPct, "percent that roll back (the rest is unknown, left to the check-back)")
+	fs.StringVar(&c.CheckAnswer, "check", c.CheckAnswer, "answer to check-backs: commit or rollback")
+	fs.Int64Var(&c.SegmentSize, "segment", c.SegmentSize, "commitlog segment bytes of the store or embedded broker")
 	fs.BoolVar(&c.Ceilings, "ceilings", c.Ceilings, "also measure the machine's ceilings (memcpy into a mapped file, loopback TCP echo)")
-	fs.BoolVar(&c.JSON, "json", c.JSON, "print the report as one JSON object on the last line")
+	fs.BoolVar(&c.JSON, "json", c.JSON, "write only the report as one JSON object to stdout (progress and the text report go to stderr)")
 	fs.StringVar(&c.Plot, "plot", c.Plot, "write an SVG chart of the run to this file")
-	fs.StringVar(&c.PeerDir, "peer-dir", c.PeerDir, "peer: directory of the bench/peer module (default: found from the working directory)")
-	fs.StringVar(&c.PeerBin, "peer-bin", c.PeerBin, "peer: a built peer binary to run instead of go run")
+	fs.StringVar(&c.PeerDir, "peer-dir", c.PeerDir, "directory of the bench/peer module (default: found from the working directory)")
+	fs.StringVar(&c.PeerBin, "peer-bin", c.PeerBin, "a built peer binary to run instead of building bench/peer")
 	fs.BoolVar(&c.Quiet, "quiet", c.Quiet, "no progress lines")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a CPU profile of the run (server included when embedded) to this file")
 }
 
+// flagSet returns the flag set of c.Mode: the mode's flags only, bound to
+// c. It prints nothing; the caller reports errors and help.
+func (c *Config) flagSet() *flag.FlagSet {
+	all := flag.NewFlagSet("all", flag.ContinueOnError)
+	c.registerAll(all)
+	fs := flag.NewFlagSet("mqbench "+c.Mode, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	info, _ := modeByName(c.Mode)
+	for _, name := range info.flags {
+		f := all.Lookup(name)
+		if f == nil {
+			panic("bench: mode " + c.Mode + " lists an undefined flag -" + name)
+		}
+		fs.Var(f.Value, f.Name, f.Usage)
+	}
+	return fs
+}
+
 // Validate reports an invalid configuration.
 func (c *Config) Validate() error {
-	known := false
-	for _, m := range Modes {
-		known = known || m == c.Mode
-	}
+	_, known := modeByName(c.Mode)
 	switch {
 	case !known:
-		return fmt.Errorf("%w: unknown mode %q", ErrUsage, c.Mode)
+		return fmt.Errorf("%w %q", ErrUnknownMode, c.Mode)
 	case c.Size < 8 || c.Size > 4<<20:
 		return fmt.Errorf("%w: -size %d outside 8 B..4 MiB", ErrUsage, c.Size)
 	case c.Messages < 0 || (c.Messages == 0 && c.Duration <= 0):
@@ -159,21 +188,11 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: -check %q (commit or rollback)", ErrUsage, c.CheckAnswer)
 	case c.Rate < 0:
 		return fmt.Errorf("%w: -rate %d", ErrUsage, c.Rate)
-	case c.SegmentSize < 1<<20:
-		return fmt.Errorf("%w: -segment %d below 1 MiB", ErrUsage, c.SegmentSize)
+	case c.SegmentSize < minSegmentSize:
+		return fmt.Errorf("%w: -segment %d below %d (8 MiB: twice the 4 MiB largest message, as the broker requires)", ErrUsage, c.SegmentSize, minSegmentSize)
 	}
 	if c.Progress <= 0 {
 		c.Progress = time.Second
 	}
 	return nil
-}
-
-// Usage prints the modes and flags.
-func Usage(w io.Writer) {
-	fmt.Fprintf(w, "usage: mqbench MODE [flags]\nmodes: store produce consume txn e2e peer ceilings\nflags:\n")
-	cfg := Defaults(ModeProduce)
-	fs := flag.NewFlagSet("mqbench", flag.ContinueOnError)
-	fs.SetOutput(w)
-	cfg.register(fs)
-	fs.PrintDefaults()
 }

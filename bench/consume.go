@@ -35,7 +35,7 @@ func consumeLoad(ctx context.Context, cfg *Config, e *env, rec *report.Recorder,
 			c.Close()
 		}
 	}()
-	group := fmt.Sprintf("mqbench_consumer_%d", instanceSeq.Add(1))
+	group := e.consumerGroup
 	for i := 0; i < cfg.Consumers; i++ {
 		c, err := client.NewPullConsumer(client.WithNameServer(e.nsAddr), client.WithGroup(group),
 			client.WithInstanceName(instance("consumer")), client.WithSuspendTimeout(time.Second), client.WithLogger(quiet))

@@ -63,7 +63,7 @@ func PeerBinary(peerDir, dir string) (string, error) {
 // runPeer runs the produce workload against NATS JetStream in the peer
 // subprocess, passing its output through, and returns the report of its
 // last line.
-func runPeer(ctx context.Context, cfg *Config, out io.Writer) (*report.Report, error) {
+func runPeer(ctx context.Context, cfg *Config, out, stderr io.Writer) (*report.Report, error) {
 	bin := cfg.PeerBin
 	if bin == "" {
 		tmp, err := os.MkdirTemp(cfg.Dir, "mqbench-peer-")
@@ -90,7 +90,7 @@ func runPeer(ctx context.Context, cfg *Config, out io.Writer) (*report.Report, e
 	var buf bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdout = &buf
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = stderr
 	err := cmd.Run()
 	// Pass the peer's progress lines through; its text report and JSON
 	// line are printed again by Run, with the ceilings.

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,12 +14,16 @@ import (
 	"github.com/mqstore/mqstore/bench/report"
 )
 
-// Run runs cfg, printing progress lines and the final report to out (the
-// JSON line last with cfg.JSON), writes the plot if asked, and returns the
-// report.
-func Run(ctx context.Context, cfg Config, out io.Writer) (*report.Report, error) {
+// Run runs cfg, writes the plot if asked, and returns the report. Progress
+// lines and the text report go to stdout; with cfg.JSON they go to stderr
+// and stdout gets only the report as one JSON object.
+func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*report.Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	out := stdout
+	if cfg.JSON {
+		out = stderr
 	}
 	progress := out
 	if cfg.Quiet {
@@ -52,10 +57,15 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*report.Report, error)
 	case ModeE2E:
 		rep, err = runWire(ctx, &cfg, progress, runE2E)
 	case ModePeer:
-		rep, err = runPeer(ctx, &cfg, out)
+		rep, err = runPeer(ctx, &cfg, out, stderr)
 	case ModeCeilings:
 		rep = &report.Report{Mode: ModeCeilings}
 		cfg.Ceilings = true
+	}
+	// A failed clean-up after a good run still prints the report.
+	var cleanupErr error
+	if errors.Is(err, ErrCleanup) {
+		cleanupErr, err = err, nil
 	}
 	if err != nil {
 		return rep, err
@@ -85,11 +95,11 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*report.Report, error)
 		fmt.Fprintf(out, "plot       %s\n", cfg.Plot)
 	}
 	if cfg.JSON {
-		if err := rep.WriteJSON(out); err != nil {
+		if err := rep.WriteJSON(stdout); err != nil {
 			return rep, err
 		}
 	}
-	return rep, nil
+	return rep, cleanupErr
 }
 
 func writePlot(path string, rep *report.Report) error {

@@ -2,11 +2,13 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/mqstore/mqstore/bench/report"
@@ -24,7 +26,10 @@ type env struct {
 	nsAddr string
 	admin  *client.Admin
 	broker *broker.Broker // nil with -addr
-	close  []func()
+	// consumerGroup is the run's consumer group; its heartbeats make the
+	// broker create the group's retry topic.
+	consumerGroup string
+	close         []func()
 }
 
 func (e *env) shutdown() {
@@ -89,37 +94,49 @@ func startEmbedded(cfg *Config, e *env) error {
 	return nil
 }
 
-// setupTopics creates the run's topics on every master of the cluster.
-func setupTopics(ctx context.Context, cfg *Config, e *env) error {
+// setupTopics creates the run's topics on every master of the cluster and
+// returns the names of those it created (on at least one broker), also when
+// it fails part way.
+func setupTopics(ctx context.Context, cfg *Config, e *env) ([]string, error) {
 	brokers, _, err := e.admin.ClusterInfo(ctx)
 	if err != nil {
-		return fmt.Errorf("cluster info: %w", err)
+		return nil, fmt.Errorf("cluster info: %w", err)
 	}
 	if len(brokers) == 0 {
-		return fmt.Errorf("bench: no broker registered with the name server %s", e.nsAddr)
+		return nil, fmt.Errorf("bench: no broker registered with the name server %s", e.nsAddr)
 	}
+	var created []string
 	for t := 0; t < cfg.Topics; t++ {
+		name := cfg.topicName(t)
 		for _, b := range brokers {
 			addr, ok := b.BrokerAddrs[0]
 			if !ok {
 				continue
 			}
-			tc := namesrv.TopicConfig{TopicName: cfg.topicName(t), ReadQueueNums: cfg.Queues, WriteQueueNums: cfg.Queues}
+			tc := namesrv.TopicConfig{TopicName: name, ReadQueueNums: cfg.Queues, WriteQueueNums: cfg.Queues}
 			if err := e.admin.CreateTopic(ctx, addr, tc); err != nil {
-				return fmt.Errorf("create topic %s on %s: %w", tc.TopicName, addr, err)
+				return created, fmt.Errorf("create topic %s on %s: %w", name, addr, err)
+			}
+			if len(created) == 0 || created[len(created)-1] != name {
+				created = append(created, name)
 			}
 		}
 	}
-	return nil
+	return created, nil
 }
 
 // wireMode is the body of a wire mode.
 type wireMode func(ctx context.Context, cfg *Config, e *env, progress io.Writer) (*report.Report, error)
 
+// ErrCleanup: a run against a running server could not delete its topics.
+// Run still prints the report, then returns the error.
+var ErrCleanup = errors.New("bench: topics left on the server")
+
 // runWire prepares the server side (embedded or -addr) and the topics, and
-// runs mode.
+// runs mode. Against a running server (-addr) the run's topics get fresh
+// names and are deleted at the end unless -keep.
 func runWire(ctx context.Context, cfg *Config, progress io.Writer, mode wireMode) (*report.Report, error) {
-	e := &env{}
+	e := &env{consumerGroup: fmt.Sprintf("mqbench_consumer_%d", instanceSeq.Add(1))}
 	defer e.shutdown()
 	if cfg.Addr == "" {
 		if err := startEmbedded(cfg, e); err != nil {
@@ -136,14 +153,53 @@ func runWire(ctx context.Context, cfg *Config, progress io.Writer, mode wireMode
 	}
 	e.admin = admin
 	e.close = append(e.close, func() { admin.Close() })
-	if err := setupTopics(ctx, cfg, e); err != nil {
-		return nil, err
+	created, err := setupTopics(ctx, cfg, e)
+	var rep *report.Report
+	if err == nil {
+		rep, err = mode(ctx, cfg, e, progress)
 	}
-	rep, err := mode(ctx, cfg, e, progress)
-	if rep != nil && cfg.Addr != "" {
+	if cfg.Addr == "" {
+		return rep, err
+	}
+	if rep != nil {
 		rep.Flush = "server's"
 	}
+	if cfg.Keep {
+		if rep != nil && len(created) > 0 {
+			rep.Cleanup = "kept topics " + strings.Join(created, ", ")
+		}
+		return rep, err
+	}
+	deleted, cleanupErr := deleteTopics(ctx, e, created)
+	if rep != nil && len(created) > 0 {
+		rep.Cleanup = fmt.Sprintf("deleted %d of %d topics from the server (-keep keeps them)", deleted, len(created))
+	}
+	// The retry topic the consumers' heartbeats made the broker create goes
+	// too (deleting it is harmless when no consumer ran).
+	if _, err := deleteTopics(ctx, e, []string{broker.RetryTopicPrefix + e.consumerGroup}); err != nil {
+		cleanupErr = errors.Join(cleanupErr, err)
+	}
+	if err == nil && cleanupErr != nil {
+		err = fmt.Errorf("%w: %w", ErrCleanup, cleanupErr)
+	}
 	return rep, err
+}
+
+// deleteTopics deletes the run's topics from the server, even when the run
+// was interrupted, and returns how many it deleted.
+func deleteTopics(ctx context.Context, e *env, topics []string) (int, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	var errs []error
+	deleted := 0
+	for _, t := range topics {
+		if err := e.admin.DeleteTopic(ctx, t); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		deleted++
+	}
+	return deleted, errors.Join(errs...)
 }
 
 // storedCount sums the max offsets of the run's queues, waiting up to

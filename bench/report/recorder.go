@@ -120,6 +120,11 @@ func (r *Recorder) Elapsed() time.Duration { return time.Since(r.start) }
 func (r *Recorder) tick(now time.Time) Point {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.tickLocked(now)
+}
+
+// tickLocked is tick with mu held.
+func (r *Recorder) tickLocked(now time.Time) Point {
 	msgs, errs := r.msgs.Load(), r.errors.Load()
 	d := now.Sub(r.last).Seconds()
 	p := Point{
@@ -182,6 +187,12 @@ func (r *Recorder) Finish(mode string) *Report {
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// The last, partial interval joins the series too: without it a run
+	// shorter than the progress interval has no points and nothing to plot,
+	// and a longer one loses its tail.
+	if now.After(r.last) && (len(r.series) == 0 || r.msgs.Load() != r.lastMsgs || r.errors.Load() != r.lastErrs) {
+		r.tickLocked(now)
+	}
 	secs := now.Sub(r.start).Seconds()
 	rep := &Report{
 		Mode:     mode,

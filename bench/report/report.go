@@ -48,6 +48,10 @@ type Report struct {
 	Unknown    int64 `json:"unknown,omitempty"`     // txn: ended unknown (left to the check-back)
 	Checked    int64 `json:"checked,omitempty"`     // txn: check-backs answered
 
+	// Cleanup says what became of the topics a run against a running server
+	// created: deleted, or kept with -keep.
+	Cleanup string `json:"cleanup,omitempty"`
+
 	// Ceilings of the machine, measured in the same run.
 	Ceilings *Ceilings `json:"ceilings,omitempty"`
 
@@ -114,6 +118,9 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	if len(counts) > 0 {
 		fmt.Fprintf(w, "counts     %s\n", strings.Join(counts, ", "))
+	}
+	if r.Cleanup != "" {
+		fmt.Fprintf(w, "cleanup    %s\n", r.Cleanup)
 	}
 	if c := r.Ceilings; c != nil {
 		fmt.Fprintf(w, "ceilings   memcpy into a mapped file %s msgs/s (%.0f MB/s); loopback TCP echo %s msgs/s (%.0f MB/s each way), round trip p50 %.1f µs\n",

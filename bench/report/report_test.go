@@ -135,3 +135,35 @@ func (s *safeBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// A run shorter than its progress interval ends with one point, its partial
+// interval, and its SVG draws throughput and latency as lines.
+func TestShortRunSeries(t *testing.T) {
+	r := NewRecorder()
+	r.StartProgress(nil, "short", 100, time.Hour)
+	for i := 0; i < 10; i++ {
+		r.Record(time.Duration(i+1)*time.Millisecond, 1, 100)
+	}
+	time.Sleep(2 * time.Millisecond)
+	rep := r.Finish("produce")
+	s := rep.Series()
+	if len(s) != 1 || s[0].Msgs != 10 || s[0].PerSecond <= 0 || s[0].P99 < 9*time.Millisecond {
+		t.Fatalf("series %+v", s)
+	}
+	var svg bytes.Buffer
+	if err := rep.WriteSVG(&svg, "short"); err != nil {
+		t.Fatal(err)
+	}
+	// Every polyline (throughput, p50, p99, max, distribution) has a segment.
+	lines := strings.Split(svg.String(), "<polyline")[1:]
+	if len(lines) != 5 {
+		t.Fatalf("%d polylines", len(lines))
+	}
+	for i, l := range lines {
+		pts := l[strings.Index(l, `points="`)+len(`points="`):]
+		pts = pts[:strings.IndexByte(pts, '"')]
+		if n := len(strings.Fields(pts)); n < 2 {
+			t.Errorf("polyline %d: %d points", i, n)
+		}
+	}
+}

@@ -22,7 +22,7 @@ const (
 )
 
 // WriteSVG draws the run: throughput over time, latency (p50, p99, max per
-// second) over time, and the latency distribution (latency by percentile,
+// progress interval, drawn as steps across each interval) over time, and the latency distribution (latency by percentile,
 // the percentile axis stretched toward 99.999 %).
 func (r *Report) WriteSVG(w io.Writer, title string) error {
 	var b strings.Builder
@@ -41,7 +41,8 @@ func (r *Report) WriteSVG(w io.Writer, title string) error {
 	}
 	ymax := niceCeil(maxOf(tput))
 	frame(&b, top, "time (s)", "msgs/s", 0, maxX, linearTicks(0, ymax, false), false, 0, ymax)
-	polyline(&b, top, xs, tput, 0, maxX, 0, ymax, false, "#1f77b4")
+	sx, sy := steps(xs, tput)
+	polyline(&b, top, sx, sy, 0, maxX, 0, ymax, false, "#1f77b4")
 	legend(&b, top, []string{"throughput"}, []string{"#1f77b4"})
 
 	// 2. Latency over time (log scale).
@@ -56,7 +57,8 @@ func (r *Report) WriteSVG(w io.Writer, title string) error {
 	frame(&b, top, "time (s)", "latency (µs)", 0, maxX, logTicks(lo, hi), true, lo, hi)
 	colors := []string{"#2ca02c", "#ff7f0e", "#d62728"}
 	for i := range lat {
-		polyline(&b, top, xs, lat[i], 0, maxX, lo, hi, true, colors[i])
+		sx, sy := steps(xs, lat[i])
+		polyline(&b, top, sx, sy, 0, maxX, lo, hi, true, colors[i])
 	}
 	legend(&b, top, []string{"p50", "p99", "max"}, colors)
 
@@ -84,6 +86,19 @@ func (r *Report) WriteSVG(w io.Writer, title string) error {
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// steps turns per-interval points (each ending at xs[i], starting where the
+// previous one ended, the first at 0) into a step line: a horizontal
+// segment across each interval, so a run of one interval still draws.
+func steps(xs, ys []float64) (sx, sy []float64) {
+	prev := 0.0
+	for i := range xs {
+		sx = append(sx, prev, xs[i])
+		sy = append(sy, ys[i], ys[i])
+		prev = xs[i]
+	}
+	return sx, sy
 }
 
 type tick struct {
