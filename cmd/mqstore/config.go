@@ -161,10 +161,8 @@ func loadSettings(args []string, environ []string) (*settings, error) {
 			s.notices = append(s.notices, notice{key: st.key, source: st.source, text: text})
 		}
 	}
-	if len(problems) == 0 {
-		if err := s.broker.Validate(); err != nil {
-			problems = append(problems, err.Error())
-		}
+	if err := s.broker.Validate(); err != nil {
+		problems = append(problems, err.Error())
 	}
 	switch s.logFormat {
 	case "text", "json":
