@@ -67,6 +67,11 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		logger.Warn("config: "+n.key+": "+n.text, "key", n.key, "source", n.source)
 	}
 
+	// Signals are caught from before the start line, so a supervisor that stops the server as
+	// soon as it reports itself up gets a clean shutdown.
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
 	srv, err := start(s, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "mqstore:", err)
@@ -74,8 +79,6 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, srv.startLine(s))
 
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	got := <-sig
 	logger.Info("mqstore: shutting down", "signal", got.String())
 	done := make(chan error, 1)
@@ -273,6 +276,9 @@ func runNameServer(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	logger := newLogger(stderr, *logFormat, "info")
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
 	ns, err := namesrv.Listen(*listen, namesrv.Options{Logger: logger})
 	if err != nil {
 		fmt.Fprintln(stderr, "mqstore namesrv:", err)
@@ -280,8 +286,6 @@ func runNameServer(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "mqstore: name server bound to %s\n", ns.Addr())
 	logger.Info("name server: serving", "addr", ns.Addr())
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
 	if err := ns.Close(); err != nil {
 		logger.Error("name server: close", "err", err)
