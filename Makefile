@@ -5,12 +5,31 @@ DATA     ?= ./data
 RACE_RE  = /(internal/mapped|commitlog|consumequeue|index|store|txn|remoting|namesrv|broker|client|e2e|metrics|bench)$$
 FUZZTIME ?= 10s
 
-.PHONY: all build run test bench bench-peer fuzz lint clean
+# Binaries: make build writes them to ./bin; make install copies them to $(PREFIX)/bin when PREFIX is
+# set, else runs go install (GOBIN, or GOPATH/bin).
+BINARIES = mqstore mqadmin mqbench
+BIN      ?= ./bin
+PREFIX   ?=
+
+.PHONY: all build install run test bench bench-peer fuzz lint clean
 
 all: lint build test
 
 build:
 	$(GO) build ./...
+	@mkdir -p $(BIN)
+	@for b in $(BINARIES); do $(GO) build -o $(BIN)/$$b ./cmd/$$b || exit 1; done
+	@echo "built $(BINARIES) in $(BIN); put them on PATH with: export PATH=\"$$(cd $(BIN) && pwd):\$$PATH\""
+
+install:
+ifneq ($(PREFIX),)
+	@mkdir -p $(PREFIX)/bin
+	@for b in $(BINARIES); do $(GO) build -o $(PREFIX)/bin/$$b ./cmd/$$b || exit 1; done
+	@echo "installed $(BINARIES) in $(PREFIX)/bin"
+else
+	$(GO) install $(addprefix ./cmd/,$(BINARIES))
+	@echo "installed $(BINARIES) in $$($(GO) env GOBIN || true)$$( [ -n "$$($(GO) env GOBIN)" ] || echo $$($(GO) env GOPATH)/bin)"
+endif
 
 # run: the server (broker + embedded name server) on the default ports, data under $(DATA).
 run:
@@ -43,4 +62,4 @@ lint:
 	$(GO) vet ./...
 
 clean:
-	rm -rf $(DATA)
+	rm -rf $(DATA) $(BIN)

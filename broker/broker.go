@@ -305,9 +305,9 @@ func (b *Broker) Start(ln net.Listener) error {
 	return nil
 }
 
-// ListenAndServe listens on brokerIP1's port listenPort (all interfaces) and calls Start.
+// ListenAndServe listens on bindAddress:listenPort (loopback by default) and calls Start.
 func (b *Broker) ListenAndServe() error {
-	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(b.cfg.ListenPort)))
+	ln, err := net.Listen("tcp", net.JoinHostPort(b.cfg.BindAddress, strconv.Itoa(b.cfg.ListenPort)))
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,9 @@ const (
 	SyncFlush  = "SYNC_FLUSH"
 )
 
+// DefaultBindAddress is bindAddress's default: loopback only (RocketMQ binds 0.0.0.0).
+const DefaultBindAddress = "127.0.0.1"
+
 // DefaultMessageDelayLevel is RocketMQ's messageDelayLevel: 18 delay levels.
 const DefaultMessageDelayLevel = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
 
@@ -34,10 +37,14 @@ type Config struct {
 	BrokerID          int64  // brokerId: 0 = master (only masters serve writes)
 	BrokerIP1         string // brokerIP1: IP clients reach the broker at, in routes and store hosts (127.0.0.1)
 	ListenPort        int    // listenPort: broker TCP port (10911; 0 = pick a free port)
-	NamesrvAddr       string // namesrvAddr: name servers to register with, "ip:port;ip:port" ("" = none)
-	BrokerPermission  int    // brokerPermission: 6 read+write, 4 read only, 2 write only
-	RegionID          string // regionId: MSG_REGION ext field of send answers (DefaultRegion)
-	TraceOn           bool   // traceOn: TRACE_ON ext field of send answers (true)
+	// BindAddress (bindAddress, NettyServerConfig's key) is the IP every port of the process binds:
+	// broker, embedded name server, metrics. RocketMQ's default is 0.0.0.0 (every interface);
+	// mqstore's is 127.0.0.1, so nothing is reachable from the network until this is set.
+	BindAddress      string
+	NamesrvAddr      string // namesrvAddr: name servers to register with, "ip:port;ip:port" ("" = none)
+	BrokerPermission int    // brokerPermission: 6 read+write, 4 read only, 2 write only
+	RegionID         string // regionId: MSG_REGION ext field of send answers (DefaultRegion)
+	TraceOn          bool   // traceOn: TRACE_ON ext field of send answers (true)
 	// RegisterNameServerPeriod is how often the broker re-registers, in ms (30000).
 	RegisterNameServerPeriod int64
 
@@ -84,6 +91,7 @@ func DefaultConfig() Config {
 		BrokerName:               "broker-a",
 		BrokerIP1:                "127.0.0.1",
 		ListenPort:               10911,
+		BindAddress:              DefaultBindAddress,
 		BrokerPermission:         6,
 		RegionID:                 "DefaultRegion",
 		TraceOn:                  true,
@@ -125,6 +133,8 @@ func DefaultConfig() Config {
 type configKey struct {
 	get func(c *Config) string
 	set func(c *Config, v string) error
+	// isBool marks a boolean key: a bare command-line flag (-autoCreateTopicEnable) sets it true.
+	isBool bool
 }
 
 func stringKey(f func(c *Config) *string) configKey {
@@ -164,7 +174,8 @@ func int64Key(f func(c *Config) *int64) configKey {
 
 func boolKey(f func(c *Config) *bool) configKey {
 	return configKey{
-		get: func(c *Config) string { return strconv.FormatBool(*f(c)) },
+		isBool: true,
+		get:    func(c *Config) string { return strconv.FormatBool(*f(c)) },
 		set: func(c *Config, v string) error {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -183,39 +194,40 @@ var configKeys = map[string]configKey{
 	"brokerId":                 int64Key(func(c *Config) *int64 { return &c.BrokerID }),
 	"brokerIP1":                stringKey(func(c *Config) *string { return &c.BrokerIP1 }),
 	"listenPort":               intKey(func(c *Config) *int { return &c.ListenPort }),
+	"bindAddress":              stringKey(func(c *Config) *string { return &c.BindAddress }),
 	"namesrvAddr":              stringKey(func(c *Config) *string { return &c.NamesrvAddr }),
 	"brokerPermission":         intKey(func(c *Config) *int { return &c.BrokerPermission }),
 	"regionId":                 stringKey(func(c *Config) *string { return &c.RegionID }),
 	"traceOn":                  boolKey(func(c *Config) *bool { return &c.TraceOn }),
-	"registerNameServerPeriod": int64Key(func(c *Config) *int64 { return &c.RegisterNameServerPeriod }),
+	"registerNameServerPeriod": millisKey(func(c *Config) *int64 { return &c.RegisterNameServerPeriod }),
 
 	"storePathRootDir":            stringKey(func(c *Config) *string { return &c.StorePathRootDir }),
 	"flushDiskType":               stringKey(func(c *Config) *string { return &c.FlushDiskType }),
-	"syncFlushTimeout":            int64Key(func(c *Config) *int64 { return &c.SyncFlushTimeout }),
-	"flushIntervalCommitLog":      int64Key(func(c *Config) *int64 { return &c.FlushIntervalCommitLog }),
-	"flushIntervalConsumeQueue":   int64Key(func(c *Config) *int64 { return &c.FlushIntervalConsumeQueue }),
-	"mappedFileSizeCommitLog":     int64Key(func(c *Config) *int64 { return &c.MappedFileSizeCommitLog }),
-	"mappedFileSizeConsumeQueue":  int64Key(func(c *Config) *int64 { return &c.MappedFileSizeConsumeQueue }),
-	"maxMessageSize":              intKey(func(c *Config) *int { return &c.MaxMessageSize }),
-	"fileReservedTime":            intKey(func(c *Config) *int { return &c.FileReservedTime }),
+	"syncFlushTimeout":            millisKey(func(c *Config) *int64 { return &c.SyncFlushTimeout }),
+	"flushIntervalCommitLog":      millisKey(func(c *Config) *int64 { return &c.FlushIntervalCommitLog }),
+	"flushIntervalConsumeQueue":   millisKey(func(c *Config) *int64 { return &c.FlushIntervalConsumeQueue }),
+	"mappedFileSizeCommitLog":     sizeKey(func(c *Config) *int64 { return &c.MappedFileSizeCommitLog }),
+	"mappedFileSizeConsumeQueue":  sizeKey(func(c *Config) *int64 { return &c.MappedFileSizeConsumeQueue }),
+	"maxMessageSize":              intSizeKey(func(c *Config) *int { return &c.MaxMessageSize }),
+	"fileReservedTime":            hoursKey(func(c *Config) *int { return &c.FileReservedTime }),
 	"deleteWhen":                  stringKey(func(c *Config) *string { return &c.DeleteWhen }),
 	"diskMaxUsedSpaceRatio":       intKey(func(c *Config) *int { return &c.DiskMaxUsedSpaceRatio }),
-	"cleanResourceInterval":       int64Key(func(c *Config) *int64 { return &c.CleanResourceInterval }),
+	"cleanResourceInterval":       millisKey(func(c *Config) *int64 { return &c.CleanResourceInterval }),
 	"messageIndexEnable":          boolKey(func(c *Config) *bool { return &c.MessageIndexEnable }),
 	"maxHashSlotNum":              intKey(func(c *Config) *int { return &c.MaxHashSlotNum }),
 	"maxIndexNum":                 intKey(func(c *Config) *int { return &c.MaxIndexNum }),
-	"flushConsumerOffsetInterval": int64Key(func(c *Config) *int64 { return &c.FlushConsumerOffsetInterval }),
+	"flushConsumerOffsetInterval": millisKey(func(c *Config) *int64 { return &c.FlushConsumerOffsetInterval }),
 
 	"autoCreateTopicEnable":          boolKey(func(c *Config) *bool { return &c.AutoCreateTopicEnable }),
 	"autoCreateSubscriptionGroup":    boolKey(func(c *Config) *bool { return &c.AutoCreateSubscriptionGroup }),
 	"defaultTopicQueueNums":          intKey(func(c *Config) *int { return &c.DefaultTopicQueueNums }),
 	"longPollingEnable":              boolKey(func(c *Config) *bool { return &c.LongPollingEnable }),
-	"shortPollingTimeMills":          int64Key(func(c *Config) *int64 { return &c.ShortPollingTimeMills }),
-	"channelExpiredTimeout":          int64Key(func(c *Config) *int64 { return &c.ChannelExpiredTimeout }),
+	"shortPollingTimeMills":          millisKey(func(c *Config) *int64 { return &c.ShortPollingTimeMills }),
+	"channelExpiredTimeout":          millisKey(func(c *Config) *int64 { return &c.ChannelExpiredTimeout }),
 	"notifyConsumerIdsChangedEnable": boolKey(func(c *Config) *bool { return &c.NotifyConsumerIdsChangedEnable }),
 
-	"transactionTimeOut":       int64Key(func(c *Config) *int64 { return &c.TransactionTimeOut }),
-	"transactionCheckInterval": int64Key(func(c *Config) *int64 { return &c.TransactionCheckInterval }),
+	"transactionTimeOut":       millisKey(func(c *Config) *int64 { return &c.TransactionTimeOut }),
+	"transactionCheckInterval": millisKey(func(c *Config) *int64 { return &c.TransactionCheckInterval }),
 	"transactionCheckMax":      intKey(func(c *Config) *int { return &c.TransactionCheckMax }),
 	"rejectTransactionMessage": boolKey(func(c *Config) *bool { return &c.RejectTransactionMessage }),
 	"messageDelayLevel":        stringKey(func(c *Config) *string { return &c.MessageDelayLevel }),
@@ -238,7 +250,7 @@ func Keys() []string {
 func (c *Config) Set(key, value string) error {
 	k, ok := configKeys[key]
 	if !ok {
-		return fmt.Errorf("%w: %q", ErrUnknownKey, key)
+		return fmt.Errorf("%w: %q%s", ErrUnknownKey, key, Suggest(key))
 	}
 	if err := k.set(c, strings.TrimSpace(value)); err != nil {
 		return fmt.Errorf("%w: %s=%q: %v", ErrBadConfig, key, value, err)
@@ -317,6 +329,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := netip.ParseAddr(c.BrokerIP1); err != nil {
 		return bad("brokerIP1", "not an IP address")
+	}
+	if _, err := netip.ParseAddr(c.BindAddress); err != nil {
+		return bad("bindAddress", "not an IP address (127.0.0.1 = this machine only, 0.0.0.0 or :: = every interface)")
 	}
 	if _, err := parseDeleteWhen(c.DeleteWhen); err != nil {
 		return bad("deleteWhen", err.Error())

@@ -19,6 +19,7 @@ func TestConfigSetGet(t *testing.T) {
 		{"brokerId", "0", "0"},
 		{"brokerIP1", " 10.0.0.5 ", "10.0.0.5"},
 		{"listenPort", "20911", "20911"},
+		{"bindAddress", "0.0.0.0", "0.0.0.0"},
 		{"namesrvAddr", "127.0.0.1:9876;127.0.0.2:9876", "127.0.0.1:9876;127.0.0.2:9876"},
 		{"storePathRootDir", "/tmp/x", "/tmp/x"},
 		{"flushDiskType", "SYNC_FLUSH", "SYNC_FLUSH"},
@@ -98,6 +99,8 @@ func TestConfigValidate(t *testing.T) {
 		{"defaultTopicQueueNums", "0"},
 		{"brokerPermission", "8"},
 		{"storePathRootDir", ""},
+		{"bindAddress", "localhost"},
+		{"bindAddress", ""},
 	}
 	for _, tt := range tests {
 		cfg := DefaultConfig()

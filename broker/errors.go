@@ -8,6 +8,9 @@ var (
 	ErrUnknownKey = errors.New("broker: unknown config key")
 	// ErrBadConfig: a config value does not parse or is out of range.
 	ErrBadConfig = errors.New("broker: bad config value")
+	// ErrRefusedKey: a RocketMQ broker.conf key whose value asks for a feature mqstore lacks, where
+	// running without it would be unsafe or surprising (brokerRole=SLAVE, aclEnable=true, ...).
+	ErrRefusedKey = errors.New("broker: config key refused")
 )
 
 // Errors of the broker's lifecycle.

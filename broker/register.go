@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/mqstore/mqstore/namesrv"
 	"github.com/mqstore/mqstore/remoting"
@@ -33,7 +34,8 @@ func (e embeddedRegistrar) Unregister(_ context.Context, r namesrv.Registration)
 }
 
 // RemoteRegistrar registers the broker with every name server of namesrvAddr ("ip:port;ip:port")
-// with REGISTER_BROKER over client. It fails only if every name server failed.
+// with REGISTER_BROKER over client, all at once. It returns the failures of the name servers
+// that failed, each named; the others are registered all the same.
 func RemoteRegistrar(client *remoting.Client, namesrvAddr string) Registrar {
 	return remoteRegistrar{client: client, addrs: splitAddrs(namesrvAddr)}
 }
@@ -44,24 +46,36 @@ type remoteRegistrar struct {
 }
 
 func (rr remoteRegistrar) Register(ctx context.Context, r namesrv.Registration) error {
+	errs := rr.each(func(a string) error { return namesrv.RegisterRemote(ctx, rr.client, a, r) })
+	return errors.Join(errs...)
+}
+
+// each calls f for every name server at once, as RocketMQ's BrokerOuterAPI does, so a name
+// server that does not answer costs the others nothing; it returns the failures.
+func (rr remoteRegistrar) each(f func(addr string) error) []error {
+	results := make([]error, len(rr.addrs))
+	var wg sync.WaitGroup
+	for i, a := range rr.addrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(a); err != nil {
+				results[i] = fmt.Errorf("%s: %w", a, err)
+			}
+		}()
+	}
+	wg.Wait()
 	var errs []error
-	for _, a := range rr.addrs {
-		if err := namesrv.RegisterRemote(ctx, rr.client, a, r); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", a, err))
+	for _, err := range results {
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
-	if len(errs) == len(rr.addrs) {
-		return errors.Join(errs...)
-	}
-	return nil
+	return errs
 }
 
 func (rr remoteRegistrar) Unregister(ctx context.Context, r namesrv.Registration) error {
-	var errs []error
-	for _, a := range rr.addrs {
-		if err := namesrv.UnregisterRemote(ctx, rr.client, a, r.ClusterName, r.BrokerName, r.BrokerAddr, r.BrokerID); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", a, err))
-		}
-	}
-	return errors.Join(errs...)
+	return errors.Join(rr.each(func(a string) error {
+		return namesrv.UnregisterRemote(ctx, rr.client, a, r.ClusterName, r.BrokerName, r.BrokerAddr, r.BrokerID)
+	})...)
 }

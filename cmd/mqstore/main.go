@@ -1,29 +1,38 @@
-// Command mqstore runs the mqstore broker with an embedded name server (the default), or a name
-// server alone (mqstore namesrv).
+// Command mqstore runs the mqstore broker, with an embedded name server when namesrvAddr is
+// empty, or a name server alone (mqstore namesrv).
 //
 //	mqstore [-c broker.conf] [-<brokerKey> value ...] [-namesrv-listen addr] [-metrics-addr addr]
 //	mqstore namesrv [-listen 127.0.0.1:9876]
-//	mqstore -print-config
+//	mqstore -print-config | -version | -h
 //
 // Configuration precedence: flags > environment (MQSTORE_<KEY_IN_SNAKE_CASE>) > the properties
-// file (-c, RocketMQ broker.conf key names) > defaults. Unknown keys and bad values are refused
-// at start with the key's name. SIGINT/SIGTERM stop the server gracefully (drain, flush,
-// checkpoint, persist offsets); a second signal forces the exit.
+// file (-c, RocketMQ broker.conf key names) > defaults. Every key of RocketMQ's broker
+// configuration is known: implemented keys take effect, the others are accepted with a warning
+// or refused with the reason; misspelled keys are refused with a suggestion, all problems at
+// once. Every port binds bindAddress (127.0.0.1 unless set). SIGINT/SIGTERM stop the server
+// gracefully (drain, flush, checkpoint, persist offsets); a second signal forces the exit.
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/mqstore/mqstore/broker"
+	"github.com/mqstore/mqstore/internal/buildinfo"
 	"github.com/mqstore/mqstore/metrics"
 	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/remoting"
 )
 
 func main() {
@@ -33,30 +42,43 @@ func main() {
 // run is the whole program; it returns the exit code.
 func run(args, environ []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "namesrv" {
-		return runNameServer(args[1:], stderr)
+		return runNameServer(args[1:], stdout, stderr)
 	}
 	s, err := loadSettings(args, environ)
 	if err != nil {
 		fmt.Fprintln(stderr, "mqstore:", err)
+		fmt.Fprintln(stderr, "mqstore -h lists every flag and key")
 		return 2
 	}
-	if s.printConfig {
+	switch {
+	case s.help:
+		usage(stdout)
+		return 0
+	case s.version:
+		fmt.Fprintln(stdout, buildinfo.String("mqstore"))
+		return 0
+	case s.printConfig:
 		s.print(stdout)
 		return 0
 	}
 	logger := newLogger(stderr, s.logFormat, s.logLevel)
 	slog.SetDefault(logger)
+	for _, n := range s.notices {
+		logger.Warn("config: "+n.key+": "+n.text, "key", n.key, "source", n.source)
+	}
 
+	// Signals are caught from before the start line, so a supervisor that stops the server as
+	// soon as it reports itself up gets a clean shutdown.
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
 	srv, err := start(s, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "mqstore:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "mqstore: broker %s listening on %s, name server on %s, data in %s, metrics on %s\n",
-		s.broker.BrokerName, srv.broker.Addr(), orNone(srv.namesrvAddr), s.broker.StorePathRootDir, orNone(srv.metricsAddr))
+	fmt.Fprintln(stdout, srv.startLine(s))
 
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	got := <-sig
 	logger.Info("mqstore: shutting down", "signal", got.String())
 	done := make(chan error, 1)
@@ -75,6 +97,25 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	}
 }
 
+// startLine says exactly what is bound and where the broker registers:
+//
+//	mqstore: broker broker-a bound to 127.0.0.1:10911 (advertised as 127.0.0.1:10911); name server
+//	bound to 127.0.0.1:9876 (embedded); registers with 127.0.0.1:9876; metrics bound to
+//	127.0.0.1:5557; data in data
+func (srv *server) startLine(s *settings) string {
+	ns := "none embedded"
+	if srv.ns != nil {
+		ns = "bound to " + srv.ns.Addr() + " (embedded)"
+	}
+	metricsPart := "off"
+	if srv.metrics != nil {
+		metricsPart = "bound to " + srv.metricsAddr
+	}
+	return fmt.Sprintf("mqstore: broker %s bound to %s (advertised as %s); name server %s; registers with %s; metrics %s; data in %s",
+		s.broker.BrokerName, srv.bound, srv.broker.Addr(), ns, orNone(strings.Join(srv.registersWith, ";")), metricsPart,
+		s.broker.StorePathRootDir)
+}
+
 func orNone(s string) string {
 	if s == "" {
 		return "(none)"
@@ -84,23 +125,52 @@ func orNone(s string) string {
 
 // server is a running mqstore: broker, optional embedded name server, optional metrics.
 type server struct {
-	broker      *broker.Broker
-	ns          *namesrv.Listener
-	namesrvAddr string
-	metrics     *metrics.Server
-	metricsAddr string
+	broker        *broker.Broker
+	bound         string // the broker's listening address
+	ns            *namesrv.Listener
+	client        *remoting.Client // registers with the name servers of namesrvAddr; nil without them
+	registersWith []string
+	metrics       *metrics.Server
+	metricsAddr   string
 }
 
 func start(s *settings, logger *slog.Logger) (*server, error) {
 	srv := &server{}
 	opts := broker.Options{Logger: logger}
-	if s.namesrvListen != "" {
-		ns, err := namesrv.Listen(s.namesrvListen, namesrv.Options{Logger: logger})
+	var registrars []broker.Registrar
+	if addr, ok := s.embeddedNamesrv(); ok {
+		ns, err := namesrv.Listen(addr, namesrv.Options{Logger: logger})
 		if err != nil {
 			return nil, err
 		}
-		srv.ns, srv.namesrvAddr = ns, ns.Addr()
-		opts.Registrar = broker.EmbeddedRegistrar(ns.Registry())
+		srv.ns = ns
+		registrars = append(registrars, broker.EmbeddedRegistrar(ns.Registry()))
+		srv.registersWith = append(srv.registersWith, ns.Addr())
+	}
+	var remote []string
+	for _, a := range strings.Split(s.broker.NamesrvAddr, ";") {
+		if a = strings.TrimSpace(a); a != "" && (srv.ns == nil || a != srv.ns.Addr()) && !slices.Contains(remote, a) {
+			remote = append(remote, a)
+		}
+	}
+	if len(remote) > 0 {
+		client, err := remoting.NewClient(remoting.Options{Logger: logger})
+		if err != nil {
+			srv.close()
+			return nil, err
+		}
+		srv.client = client
+		registrars = append(registrars, broker.RemoteRegistrar(client, strings.Join(remote, ";")))
+		srv.registersWith = append(srv.registersWith, remote...)
+	}
+	switch len(registrars) {
+	case 0:
+		logger.Warn("mqstore: no name server: clients cannot find this broker (set namesrvAddr or -namesrv-listen)")
+		opts.Registrar = broker.RegistrarFunc(func(context.Context, namesrv.Registration) error { return nil })
+	case 1:
+		opts.Registrar = registrars[0]
+	default:
+		opts.Registrar = registrarList(registrars)
 	}
 	var m *metrics.Metrics
 	if s.metricsAddr != "" {
@@ -113,21 +183,53 @@ func start(s *settings, logger *slog.Logger) (*server, error) {
 		return nil, err
 	}
 	srv.broker = b
-	if err := b.ListenAndServe(); err != nil {
+	ln, err := net.Listen("tcp", net.JoinHostPort(s.broker.BindAddress, strconv.Itoa(s.broker.ListenPort)))
+	if err != nil {
 		srv.close()
-		return nil, fmt.Errorf("broker listen on port %d: %w", s.broker.ListenPort, err)
+		return nil, fmt.Errorf("broker listen: %w", err)
+	}
+	srv.bound = ln.Addr().String()
+	if err := b.Start(ln); err != nil {
+		ln.Close()
+		srv.close()
+		return nil, err
 	}
 	if m != nil {
 		attachSnapshot(m, b)
-		ms, err := m.Serve(metrics.HTTPOptions{Addr: s.metricsAddr, Ready: readiness(b), Pprof: s.pprof, Logger: logger})
+		addr := s.hostPort(s.metricsAddr)
+		ms, err := m.Serve(metrics.HTTPOptions{Addr: addr, Ready: readiness(b), Pprof: s.pprof, Logger: logger})
 		if err != nil {
 			srv.close()
-			return nil, fmt.Errorf("metrics listen on %s: %w", s.metricsAddr, err)
+			return nil, fmt.Errorf("metrics listen on %s: %w", addr, err)
 		}
 		srv.metrics, srv.metricsAddr = ms, ms.Addr().String()
 	}
 	return srv, nil
 }
+
+// registrarList registers with every registrar of the list: an embedded name server and the
+// name servers of namesrvAddr.
+type registrarList []broker.Registrar
+
+func (l registrarList) Register(ctx context.Context, r namesrv.Registration) error {
+	var errs []error
+	for _, reg := range l {
+		errs = append(errs, reg.Register(ctx, r))
+	}
+	return errors.Join(errs...)
+}
+
+func (l registrarList) Unregister(ctx context.Context, r namesrv.Registration) error {
+	var errs []error
+	for _, reg := range l {
+		if u, ok := reg.(broker.Unregisterer); ok {
+			errs = append(errs, u.Unregister(ctx, r))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var _ broker.Unregisterer = registrarList(nil)
 
 // close stops everything: metrics, then the broker (drain, flush, persist), then the name server.
 func (srv *server) close() error {
@@ -143,6 +245,9 @@ func (srv *server) close() error {
 	if srv.broker != nil {
 		keep(srv.broker.Close())
 	}
+	if srv.client != nil {
+		keep(srv.client.Close())
+	}
 	if srv.ns != nil {
 		keep(srv.ns.Close())
 	}
@@ -150,23 +255,37 @@ func (srv *server) close() error {
 }
 
 // runNameServer runs a name server alone until a signal.
-func runNameServer(args []string, stderr io.Writer) int {
+func runNameServer(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("mqstore namesrv", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:9876", "listen address")
+	listen := fs.String("listen", "127.0.0.1:9876", "listen address (0.0.0.0:9876 opens it to other machines)")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	version := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: mqstore namesrv [-listen 127.0.0.1:9876] [-log-format text|json]")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
+	if *version {
+		fmt.Fprintln(stdout, buildinfo.String("mqstore"))
+		return 0
+	}
 	logger := newLogger(stderr, *logFormat, "info")
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
 	ns, err := namesrv.Listen(*listen, namesrv.Options{Logger: logger})
 	if err != nil {
 		fmt.Fprintln(stderr, "mqstore namesrv:", err)
 		return 1
 	}
+	fmt.Fprintf(stdout, "mqstore: name server bound to %s\n", ns.Addr())
 	logger.Info("name server: serving", "addr", ns.Addr())
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
 	if err := ns.Close(); err != nil {
 		logger.Error("name server: close", "err", err)

@@ -44,7 +44,6 @@ func TestUnknownKeysAreRefused(t *testing.T) {
 	}{
 		{"flag", []string{"-brokerNmae", "x"}, nil, "brokerNmae"},
 		{"file", []string{"-c", conf}, nil, "flushDiskTpye"},
-		{"env", nil, []string{"MQSTORE_BROKER_NMAE=x"}, "MQSTORE_BROKER_NMAE"},
 		{"bad value", []string{"-listenPort", "many"}, nil, "listenPort"},
 		{"bad flush type", []string{"-flushDiskType", "SOMETIMES"}, nil, "flushDiskType"},
 	}
@@ -81,48 +80,52 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 }
 
-// buildBinary compiles mqstore once for the process tests.
-var buildOnce struct {
-	sync.Once
-	path string
-	err  error
+// mqstoreBin is the mqstore binary TestMain builds for the process tests.
+var mqstoreBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mqstore-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	mqstoreBin = filepath.Join(dir, "mqstore")
+	if out, err := exec.Command("go", "build", "-o", mqstoreBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "mqstore-bin")
-		if err != nil {
-			buildOnce.err = err
-			return
-		}
-		buildOnce.path = filepath.Join(dir, "mqstore")
-		out, err := exec.Command("go", "build", "-o", buildOnce.path, ".").CombinedOutput()
-		if err != nil {
-			buildOnce.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildOnce.err != nil {
-		t.Fatal(buildOnce.err)
-	}
-	return buildOnce.path
-}
+func binary(*testing.T) string { return mqstoreBin }
 
 type process struct {
-	cmd         *exec.Cmd
-	brokerAddr  string
-	namesrvAddr string
-	metricsAddr string
-	stderr      *strings.Builder
+	cmd           *exec.Cmd
+	startLine     string
+	bound         string // the broker's bound address
+	registersWith string
+	brokerAddr    string
+	namesrvAddr   string
+	metricsAddr   string
+	stderr        *strings.Builder
 }
 
-var startLine = regexp.MustCompile(`listening on (\S+), name server on (\S+), data in \S+, metrics on (\S+)`)
+var startLine = regexp.MustCompile(`^mqstore: broker \S+ bound to (\S+) \(advertised as (\S+)\); name server (?:bound to (\S+) \(embedded\)|none embedded); registers with (\S+); metrics (?:bound to (\S+)|off); data in `)
 
 // startProcess runs mqstore on free ports with data in dir and waits for its start line.
 func startProcess(t *testing.T, dir string, extra ...string) *process {
 	t.Helper()
 	args := append([]string{"-storePathRootDir", dir, "-listenPort", "0", "-namesrv-listen", "127.0.0.1:0",
 		"-metrics-addr", "127.0.0.1:0", "-mappedFileSizeCommitLog", "67108864", "-maxHashSlotNum", "100000", "-maxIndexNum", "400000"}, extra...)
+	return startArgs(t, args...)
+}
+
+// startArgs runs mqstore with exactly args and waits for its start line.
+func startArgs(t *testing.T, args ...string) *process {
+	t.Helper()
 	cmd := exec.Command(binary(t), args...)
 	stdout, _ := cmd.StdoutPipe()
 	p := &process{cmd: cmd, stderr: &strings.Builder{}}
@@ -147,7 +150,8 @@ func startProcess(t *testing.T, dir string, extra ...string) *process {
 		if m == nil {
 			t.Fatalf("unexpected start line %q", line)
 		}
-		p.brokerAddr, p.namesrvAddr, p.metricsAddr = m[1], m[2], m[3]
+		p.bound, p.brokerAddr, p.namesrvAddr, p.registersWith, p.metricsAddr = m[1], m[2], m[3], m[4], m[5]
+		p.startLine = line
 	case <-time.After(30 * time.Second):
 		t.Fatalf("mqstore did not start; stderr: %s", p.stderr.String())
 	}

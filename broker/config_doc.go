@@ -1,0 +1,74 @@
+package broker
+
+import "sort"
+
+// KeyDoc describes a broker.conf key mqstore implements, for mqstore -h.
+type KeyDoc struct {
+	Meaning string
+	// Unit of the value: "ms", "hours", "bytes", "percent", "bool", or "" for text and counts.
+	Unit string
+}
+
+// keyDocs has one entry per key of configKeys (TestConfigKeyDocs checks).
+var keyDocs = map[string]KeyDoc{
+	"brokerClusterName":        {"cluster the broker registers in", ""},
+	"brokerName":               {"broker group name in routes", ""},
+	"brokerId":                 {"0 = master (mqstore runs only as a master)", ""},
+	"brokerIP1":                {"IP clients are told to reach the broker at (routes, message ids); not what it binds", ""},
+	"listenPort":               {"broker TCP port (0 = a free port)", ""},
+	"bindAddress":              {"IP every port binds (broker, embedded name server, metrics); 0.0.0.0 opens them to every interface, as RocketMQ does", ""},
+	"namesrvAddr":              {"name servers to register with, ip:port;ip:port (empty = run an embedded one on bindAddress:9876)", ""},
+	"brokerPermission":         {"6 read+write, 4 read only, 2 write only", ""},
+	"regionId":                 {"MSG_REGION of send answers", ""},
+	"traceOn":                  {"TRACE_ON of send answers", "bool"},
+	"registerNameServerPeriod": {"how often the broker re-registers with the name servers", "ms"},
+
+	"storePathRootDir":            {"data directory (commitlog, consumequeue, index, config)", ""},
+	"flushDiskType":               {"ASYNC_FLUSH (flush every flushIntervalCommitLog) or SYNC_FLUSH (acknowledge after the flush)", ""},
+	"syncFlushTimeout":            {"SYNC_FLUSH: a send waits this long for its flush, then answers FLUSH_DISK_TIMEOUT", "ms"},
+	"flushIntervalCommitLog":      {"ASYNC_FLUSH: commitlog flush period", "ms"},
+	"flushIntervalConsumeQueue":   {"consume queue flush and checkpoint period", "ms"},
+	"mappedFileSizeCommitLog":     {"commitlog segment size, preallocated on disk (64k at least)", "bytes"},
+	"mappedFileSizeConsumeQueue":  {"consume queue file size, a multiple of 20 (one unit per message)", "bytes"},
+	"maxMessageSize":              {"largest message body accepted", "bytes"},
+	"fileReservedTime":            {"commitlog segments older than this are removed", "hours"},
+	"deleteWhen":                  {"RocketMQ's removal hours (\"04\", \"04;16\"); mqstore removes expired files at any hour", ""},
+	"diskMaxUsedSpaceRatio":       {"disk usage above which expired files are removed early and readiness fails", "percent"},
+	"cleanResourceInterval":       {"how often expired files are looked for", "ms"},
+	"messageIndexEnable":          {"index message keys and unique ids (queryMsgByKey)", "bool"},
+	"maxHashSlotNum":              {"hash slots per index file (4 bytes each)", ""},
+	"maxIndexNum":                 {"entries per index file (20 bytes each)", ""},
+	"flushConsumerOffsetInterval": {"how often consumer offsets and other config files are persisted", "ms"},
+
+	"autoCreateTopicEnable":          {"create a topic on first send", "bool"},
+	"autoCreateSubscriptionGroup":    {"create a subscription group on first use", "bool"},
+	"defaultTopicQueueNums":          {"queues of an auto-created topic", ""},
+	"longPollingEnable":              {"hold an empty pull until a message arrives or it times out", "bool"},
+	"shortPollingTimeMills":          {"hold time of an empty pull when long polling is off", "ms"},
+	"channelExpiredTimeout":          {"a client silent this long is dropped", "ms"},
+	"notifyConsumerIdsChangedEnable": {"tell consumers of a group when its members change (rebalance at once)", "bool"},
+
+	"transactionTimeOut":       {"a half message older than this is checked with its producer", "ms"},
+	"transactionCheckInterval": {"period of the transaction check-back", "ms"},
+	"transactionCheckMax":      {"checks before a half message is discarded", ""},
+	"rejectTransactionMessage": {"refuse transactional messages", "bool"},
+	"messageDelayLevel":        {"delay of each level, space-separated, units s m h d", ""},
+}
+
+// Doc returns the description of an implemented key.
+func Doc(key string) (KeyDoc, bool) {
+	d, ok := keyDocs[key]
+	return d, ok
+}
+
+// RocketMQKeys returns the RocketMQ keys mqstore accepts without implementing them, sorted.
+func RocketMQKeys() []string {
+	var keys []string
+	for k := range rocketmqKeys {
+		if _, ok := configKeys[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
