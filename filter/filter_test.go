@@ -50,7 +50,7 @@ func TestMatch(t *testing.T) {
 		{in, props(), false},
 		{notIn, props("a", "8"), true},
 		{notIn, props("a", "4"), false},
-		{notIn, props(), false}, // null, not TRUE
+		{notIn, props(), false},                                   // null, not TRUE
 		{"a in ('1','2','3','4','5','6')", props("a", "6"), true}, // the set form
 		{"a not in ('1','2','3','4','5','6')", props("a", "7"), true},
 		{between, props("a", "2"), true},
@@ -90,10 +90,10 @@ func TestMatch(t *testing.T) {
 		// Numbers: a property converts to the literal's type.
 		{"a = 3", props("a", "3"), true},
 		{"a = 3", props("a", "+3"), true},
-		{"a = 3", props("a", "3.0"), false},             // Integer.valueOf fails: error
-		{"a = 3.0", props("a", "3"), true},              // Double.valueOf("3")
-		{"a > 1", props("a", "3000000000"), false},      // not an int: error
-		{"a > 1L", props("a", "3000000000"), false},     // 1L is still an int
+		{"a = 3", props("a", "3.0"), false},                // Integer.valueOf fails: error
+		{"a = 3.0", props("a", "3"), true},                 // Double.valueOf("3")
+		{"a > 1", props("a", "3000000000"), false},         // not an int: error
+		{"a > 1L", props("a", "3000000000"), false},        // 1L is still an int
 		{"a > 2147483648", props("a", "3000000000"), true}, // a long literal
 		{"a < 0.5", props("a", "1e-3"), true},
 		{"a > 1.5", props("a", "2d"), true}, // Java's double suffix
