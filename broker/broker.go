@@ -241,6 +241,7 @@ func (b *Broker) registerHandlers() {
 		{remoting.RequestPullMessage, remoting.KindPull, b.handlePullMessage},
 		{remoting.RequestHeartBeat, remoting.KindHeartbeat, b.handleHeartBeat},
 		{remoting.RequestUnregisterClient, remoting.KindHeartbeat, b.handleUnregisterClient},
+		{remoting.RequestCheckClientConfig, remoting.KindHeartbeat, b.handleCheckClientConfig},
 		{remoting.RequestGetConsumerListByGroup, remoting.KindHeartbeat, b.handleGetConsumerListByGroup},
 		{remoting.RequestQueryConsumerOffset, remoting.KindQuery, b.handleQueryConsumerOffset},
 		{remoting.RequestUpdateConsumerOffset, remoting.KindQuery, b.handleUpdateConsumerOffset},

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mqstore/mqstore/filter"
 	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 	"github.com/mqstore/mqstore/store"
@@ -21,17 +22,24 @@ type (
 
 // subscription is a group's parsed subscription to one topic.
 type subscription struct {
-	topic      string
-	expression string
-	version    int64
-	filter     store.Filter // nil: every message
+	topic          string
+	expressionType string // "" or TAG, SQL92
+	expression     string
+	version        int64
+	filter         store.Filter // nil: every message
+	err            error        // the expression does not compile (filter.ErrInvalid, ErrUnknownType)
 }
 
-// parseSubscription turns a TAG expression ("*", "", "TagA || TagB") into a filter. tagsSet,
-// when given, is the client's own parse of it. Tag codes are computed here, never taken from
-// the client's codeSet (clientgo.md §6).
-func parseSubscription(topic, expression string, tagsSet []string, version int64) *subscription {
-	s := &subscription{topic: topic, expression: expression, version: version}
+// parseSubscription turns a TAG expression ("*", "", "TagA || TagB") or a SQL92 one into a
+// filter. tagsSet, when given, is the client's own parse of a TAG expression. Tag codes are
+// computed here, never taken from the client's codeSet (clientgo.md §6).
+func parseSubscription(topic, expressionType, expression string, tagsSet []string, version int64) *subscription {
+	s := &subscription{topic: topic, expressionType: expressionType, expression: expression, version: version}
+	if !filter.IsTagType(expressionType) { // SQL92 (check_client_config.go)
+		e, err := filter.CompileType(expressionType, expression)
+		s.filter, s.err = store.SQLFilter(e), err
+		return s
+	}
 	tags := tagsSet
 	if len(tags) == 0 {
 		for _, t := range strings.Split(expression, "||") {
@@ -100,10 +108,10 @@ func (t *clientTable) registerConsumer(clientID string, conn *remoting.Conn, d *
 	for i := range d.SubscriptionDataSet {
 		sd := &d.SubscriptionDataSet[i]
 		seen[sd.Topic] = true
-		if old, ok := g.subs[sd.Topic]; ok && old.expression == sd.SubString && old.version >= sd.SubVersion {
+		if old, ok := g.subs[sd.Topic]; ok && old.expression == sd.SubString && old.expressionType == sd.ExpressionType && old.version >= sd.SubVersion {
 			continue
 		}
-		g.subs[sd.Topic] = parseSubscription(sd.Topic, sd.SubString, sd.TagsSet, sd.SubVersion)
+		g.subs[sd.Topic] = parseSubscription(sd.Topic, sd.ExpressionType, sd.SubString, sd.TagsSet, sd.SubVersion)
 	}
 	for topic := range g.subs {
 		if !seen[topic] {

@@ -74,6 +74,7 @@ type Config struct {
 	ShortPollingTimeMills          int64 // shortPollingTimeMills, ms (1000): hold time when long polling is off
 	ChannelExpiredTimeout          int64 // channelExpiredTimeout, ms (120000): client dropped after this without heartbeat
 	NotifyConsumerIdsChangedEnable bool  // notifyConsumerIdsChangedEnable (true)
+	EnablePropertyFilter           bool  // enablePropertyFilter (true; RocketMQ: false): SQL92 subscriptions served
 
 	// Transactions, retry and delay (served by the transaction and retry services).
 	TransactionTimeOut       int64  // transactionTimeOut, ms (6000)
@@ -121,6 +122,7 @@ func DefaultConfig() Config {
 		ShortPollingTimeMills:          1000,
 		ChannelExpiredTimeout:          120000,
 		NotifyConsumerIdsChangedEnable: true,
+		EnablePropertyFilter:           true,
 
 		TransactionTimeOut:       6000,
 		TransactionCheckInterval: 60000,
@@ -225,6 +227,7 @@ var configKeys = map[string]configKey{
 	"shortPollingTimeMills":          millisKey(func(c *Config) *int64 { return &c.ShortPollingTimeMills }),
 	"channelExpiredTimeout":          millisKey(func(c *Config) *int64 { return &c.ChannelExpiredTimeout }),
 	"notifyConsumerIdsChangedEnable": boolKey(func(c *Config) *bool { return &c.NotifyConsumerIdsChangedEnable }),
+	"enablePropertyFilter":           boolKey(func(c *Config) *bool { return &c.EnablePropertyFilter }),
 
 	"transactionTimeOut":       millisKey(func(c *Config) *int64 { return &c.TransactionTimeOut }),
 	"transactionCheckInterval": millisKey(func(c *Config) *int64 { return &c.TransactionCheckInterval }),

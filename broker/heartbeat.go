@@ -23,6 +23,7 @@ func (b *Broker) handleHeartBeat(c *remoting.Conn, req *remoting.Command) *remot
 		return remoting.NewResponse(req, remoting.ResponseSystemError, "heartbeat without clientID")
 	}
 	c.SetClientID(hb.ClientID)
+	refusal, remark := b.refuseInvalidSubscriptions(&hb) // check_client_config.go
 	now := b.now()
 	for _, p := range hb.ProducerDataSet {
 		if p.GroupName != "" {
@@ -54,5 +55,5 @@ func (b *Broker) handleHeartBeat(c *remoting.Conn, req *remoting.Command) *remot
 			b.notifyConsumerIDsChanged(d.GroupName)
 		}
 	}
-	return remoting.NewResponse(req, remoting.ResponseSuccess, "")
+	return remoting.NewResponse(req, refusal, remark)
 }

@@ -123,7 +123,7 @@ func TestHeartBeat(t *testing.T) {
 		t.Fatal("group config not created")
 	}
 	sub := tb.clients.subscription("hb-group", "HBTopic")
-	if sub == nil || sub.filter == nil || !sub.filter(message.TagsHashCode("TagB")) || sub.filter(message.TagsHashCode("TagC")) {
+	if sub == nil || sub.filter == nil || !sub.filter.MatchTagsCode(message.TagsHashCode("TagB")) || sub.filter.MatchTagsCode(message.TagsHashCode("TagC")) {
 		t.Fatalf("subscription %+v", sub)
 	}
 	if conns := tb.clients.producerConns("prod-group"); len(conns) != 1 {

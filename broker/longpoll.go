@@ -149,7 +149,7 @@ func (h *pullHolds) arrive(topic string, queueID int32, maxOffset, tagsCode int6
 	var woken []*pullCall
 	h.mu.Lock()
 	for _, call := range h.waiting[key] {
-		if call.header.queueOffset < maxOffset && (call.filter == nil || call.filter(tagsCode)) {
+		if call.header.queueOffset < maxOffset && (call.filter == nil || call.filter.MatchTagsCode(tagsCode)) {
 			woken = append(woken, call)
 		}
 	}

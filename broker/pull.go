@@ -5,13 +5,14 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mqstore/mqstore/filter"
 	"github.com/mqstore/mqstore/namesrv"
 	"github.com/mqstore/mqstore/remoting"
 	"github.com/mqstore/mqstore/store"
 )
 
 // PULL_MESSAGE (11): read up to maxMsgNums messages of one queue from queueOffset, filtered by
-// the group's tag subscription; when there are none and the request allows suspension, park it
+// the group's subscription (tags on the queue units, SQL92 on the records' properties); when there are none and the request allows suspension, park it
 // until a message arrives in that queue (woken by the store's dispatcher through OnArrival) or
 // suspendTimeoutMillis passes (longpoll.go). The answer's body is the raw commitlog records,
 // written from the mapping without a copy; its ext fields always carry nextBeginOffset,
@@ -44,6 +45,7 @@ type pullHeader struct {
 	commitOffset   int64
 	suspendTimeout time.Duration
 	subscription   string
+	expressionType string
 }
 
 func parsePullHeader(req *remoting.Command) (pullHeader, error) {
@@ -76,6 +78,7 @@ func parsePullHeader(req *remoting.Command) (pullHeader, error) {
 		h.suspendTimeout = min(ms(t), maxSuspend)
 	}
 	h.subscription = req.Ext(fieldSubscription)
+	h.expressionType = req.Ext(fieldExpressionType)
 	return h, nil
 }
 
@@ -101,7 +104,10 @@ func (b *Broker) handlePullMessage(c *remoting.Conn, req *remoting.Command) *rem
 		return resp
 	}
 	call := &pullCall{conn: c, req: req, header: h, key: queueKey{h.topic, h.queueID}}
-	call.filter = b.pullFilter(&h)
+	var resp *remoting.Command
+	if call.filter, resp = b.pullFilter(req, &h); resp != nil {
+		return resp
+	}
 	if h.sysFlag&pullFlagCommitOffset != 0 && b.cfg.BrokerID == 0 {
 		b.offsets.commit(h.group, h.topic, h.queueID, h.commitOffset)
 	}
@@ -142,16 +148,28 @@ func (b *Broker) checkPull(req *remoting.Command, h *pullHeader) *remoting.Comma
 	return nil
 }
 
-// pullFilter is the tag filter of a pull: the header's expression when the SUBSCRIPTION flag
-// says so, else the group's subscription from its heartbeats, else none.
-func (b *Broker) pullFilter(h *pullHeader) store.Filter {
-	if h.sysFlag&pullFlagSubscription != 0 && h.subscription != "" {
-		return parseSubscription(h.topic, h.subscription, nil, 0).filter
+// pullFilter is the filter of a pull: the header's expression when the SUBSCRIPTION flag says
+// so, else the group's subscription from its heartbeats, else none. A SQL92 expression is
+// evaluated here, on the broker; one the broker refuses (property filtering off, or it does not
+// compile) answers the pull with checkSubscription's code and remark, never NO_MATCHED_MSG: an
+// expression misread as a tag list would match nothing and move the consumer past messages it
+// never saw.
+func (b *Broker) pullFilter(req *remoting.Command, h *pullHeader) (store.Filter, *remoting.Command) {
+	s := b.clients.subscription(h.group, h.topic)
+	if h.sysFlag&pullFlagSubscription != 0 && h.subscription != "" && (s == nil || s.expression != h.subscription) {
+		// rocketmq-client-go sends expressionType TAG for every subscription: when the header
+		// repeats the heartbeat's expression, the heartbeat's type is the one to trust.
+		s = parseSubscription(h.topic, h.expressionType, h.subscription, nil, 0)
 	}
-	if s := b.clients.subscription(h.group, h.topic); s != nil {
-		return s.filter
+	if s == nil {
+		return nil, nil
 	}
-	return nil
+	if !filter.IsTagType(s.expressionType) {
+		if code, remark := b.subscriptionRefusal(h.group, h.topic, s.expressionType, s.expression, s.err); code != remoting.ResponseSuccess {
+			return nil, remoting.NewResponse(req, code, remark)
+		}
+	}
+	return s.filter, nil
 }
 
 // executePull reads the queue and answers, or parks the call (returning nil) when nothing is

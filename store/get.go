@@ -5,19 +5,29 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/mqstore/mqstore/commitlog"
 	"github.com/mqstore/mqstore/consumequeue"
+	"github.com/mqstore/mqstore/filter"
 	"github.com/mqstore/mqstore/message"
 )
 
-// Filter selects messages by the tags hash code stored in their queue unit. A nil Filter
-// matches every message.
-type Filter func(tagsCode int64) bool
+// Filter selects the messages GetMessages returns; a nil Filter matches every message.
+//
+// MatchTagsCode is asked first, with the tags hash code in the message's queue unit (a broker
+// also asks it whether an arriving message wakes a parked pull). Only when it returns true does
+// the store read the record and ask MatchProperties, with a lookup of the record's properties;
+// the strings that lookup returns alias the mapped record and are valid during the call only.
+type Filter interface {
+	MatchTagsCode(tagsCode int64) bool
+	MatchProperties(props func(name string) (value string, ok bool)) bool
+}
 
-// TagFilter matches messages whose TAGS is one of tags ("*" or no tags: every message).
+// TagFilter matches messages whose TAGS is one of tags ("*" or no tags: every message, a nil
+// Filter).
 func TagFilter(tags ...string) Filter {
-	codes := make(map[int64]struct{}, len(tags))
+	codes := make(tagFilter, len(tags))
 	for _, t := range tags {
 		if t == "*" || t == "" {
 			return nil
@@ -27,10 +37,64 @@ func TagFilter(tags ...string) Filter {
 	if len(codes) == 0 {
 		return nil
 	}
-	return func(code int64) bool {
-		_, ok := codes[code]
-		return ok
+	return codes
+}
+
+// tagFilter is a set of tags hash codes; it needs no properties.
+type tagFilter map[int64]struct{}
+
+func (f tagFilter) MatchTagsCode(code int64) bool {
+	_, ok := f[code]
+	return ok
+}
+
+func (tagFilter) MatchProperties(func(string) (string, bool)) bool { return true }
+
+// SQLFilter matches messages whose properties a compiled SQL92 expression selects (nil: every
+// message). Every unit passes MatchTagsCode, so every record in the scanned range is read.
+func SQLFilter(e *filter.Expression) Filter {
+	if e == nil {
+		return nil
 	}
+	return sqlFilter{e}
+}
+
+type sqlFilter struct{ expr *filter.Expression }
+
+func (sqlFilter) MatchTagsCode(int64) bool { return true }
+
+func (f sqlFilter) MatchProperties(props func(string) (string, bool)) bool {
+	return f.expr.Match(props)
+}
+
+// recordProperties looks properties up in the record last set by reset; one per GetMessages
+// call, so that filtering allocates nothing per message.
+type recordProperties struct {
+	props  message.Properties
+	lookup func(name string) (string, bool)
+}
+
+func newRecordProperties() *recordProperties {
+	rp := new(recordProperties)
+	rp.lookup = func(name string) (string, bool) {
+		v, ok := rp.props.Lookup(name)
+		if !ok || len(v) == 0 {
+			return "", ok
+		}
+		return unsafe.String(unsafe.SliceData(v), len(v)), true
+	}
+	return rp
+}
+
+// reset points the lookup at a raw record; false when the record does not decode.
+func (rp *recordProperties) reset(raw []byte) bool {
+	var r message.Record
+	if _, err := message.DecodeRecord(raw, &r, false); err != nil {
+		rp.props = nil
+		return false
+	}
+	rp.props = r.Properties
+	return true
 }
 
 // GetResult holds the messages found by GetMessages. Messages are raw commitlog records (the
@@ -73,7 +137,8 @@ func (r *GetResult) Release() {
 const scanUnitsMin = 800
 
 // GetMessages reads up to maxMsgs messages (and about maxBytes bytes; at least one message) of a
-// topic queue from queue offset, keeping those the filter matches. See GetStatus for the outcomes.
+// topic queue from queue offset, keeping those the filter matches (TagFilter, SQLFilter or the
+// caller's own). See GetStatus for the outcomes.
 // The caller must Release the result.
 func (s *Store) GetMessages(topic string, queueID int32, offset int64, maxMsgs, maxBytes int, filter Filter) (*GetResult, error) {
 	if s.closed.Load() {
@@ -105,6 +170,9 @@ func (s *Store) GetMessages(topic string, queueID int32, offset int64, maxMsgs, 
 	scanLimit := offset + int64(max(scanUnitsMin, maxMsgs))
 	next := offset
 	status := NoMatchedMessage
+	var props *recordProperties // made on the first record a filter looks at
+	_, tagsOnly := filter.(tagFilter)
+	needProps := filter != nil && !tagsOnly // a tag filter never reads the record
 	minPhysical := s.commitLog.MinOffset()
 	q.Units(offset, func(qo int64, u consumequeue.Unit) bool {
 		if qo >= scanLimit || len(res.Messages) >= maxMsgs {
@@ -121,7 +189,7 @@ func (s *Store) GetMessages(topic string, queueID int32, offset int64, maxMsgs, 
 			status = MessageWasRemoving
 			return true
 		}
-		if filter != nil && !filter(u.TagsCode) {
+		if filter != nil && !filter.MatchTagsCode(u.TagsCode) {
 			return true
 		}
 		sl, err := s.commitLog.Slice(u.CommitLogOffset, int(u.Size))
@@ -130,6 +198,16 @@ func (s *Store) GetMessages(topic string, queueID int32, offset int64, maxMsgs, 
 				status = OffsetFoundNull
 			}
 			return true
+		}
+		if needProps {
+			if props == nil {
+				props = newRecordProperties()
+			}
+			// A record that does not decode is returned, not hidden: the consumer reports it.
+			if props.reset(sl.Bytes) && !filter.MatchProperties(props.lookup) {
+				sl.Release()
+				return true
+			}
 		}
 		res.slices = append(res.slices, sl)
 		res.Messages = append(res.Messages, sl.Bytes)
