@@ -101,7 +101,7 @@ func quietValue(key, value string) bool {
 	case "brokerRole":
 		return strings.EqualFold(value, "ASYNC_MASTER")
 	case "enableDLegerCommitLog", "enableControllerMode", "aclEnable", "authenticationEnabled", "authorizationEnabled",
-		"slaveReadEnable", "transientStorePoolEnable", "enablePropertyFilter", "enableCompaction", "timerWheelEnable",
+		"slaveReadEnable", "transientStorePoolEnable", "enableCompaction", "timerWheelEnable",
 		"duplicationEnable":
 		return isFalse()
 	case "storePathCommitLog", "storePathConsumerQueue":

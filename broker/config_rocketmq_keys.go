@@ -86,7 +86,6 @@ var rocketmqKeys = map[string]keyCategory{
 	"enableCompaction":           catCompaction,
 	// catFilter
 	"enableCalcFilterBitMap":     catFilter,
-	"enablePropertyFilter":       catFilter,
 	"expectConsumerNumUseFilter": catFilter,
 	"filterDataCleanTimeSpan":    catFilter,
 	"filterServerNums":           catFilter,
