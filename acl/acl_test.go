@@ -228,7 +228,9 @@ func TestValidate(t *testing.T) {
 func TestReload(t *testing.T) {
 	yml := "accounts:\n  - {accessKey: account1, secretKey: secret11, defaultTopicPerm: PUB}\n"
 	c, path := newChecker(t, yml)
-	req := func() error { return c.Check(signed(remoting.RequestSendMessage, "account1", "secret11", "topic", "t")) }
+	req := func() error {
+		return c.Check(signed(remoting.RequestSendMessage, "account1", "secret11", "topic", "t"))
+	}
 	if err := req(); err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,8 @@ package remoting
 import (
 	"context"
 	"fmt"
-	"net"
 	"log/slog"
+	"net"
 	"time"
 )
 
