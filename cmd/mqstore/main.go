@@ -21,9 +21,11 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/mqstore/mqstore/acl"
 	"github.com/mqstore/mqstore/broker"
 	"github.com/mqstore/mqstore/metrics"
 	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/remoting"
 )
 
 func main() {
@@ -86,6 +88,7 @@ func orNone(s string) string {
 type server struct {
 	broker      *broker.Broker
 	ns          *namesrv.Listener
+	nsSecurity  *broker.Security // the embedded name server's ACL and TLS
 	namesrvAddr string
 	metrics     *metrics.Server
 	metricsAddr string
@@ -95,8 +98,14 @@ func start(s *settings, logger *slog.Logger) (*server, error) {
 	srv := &server{}
 	opts := broker.Options{Logger: logger}
 	if s.namesrvListen != "" {
-		ns, err := namesrv.Listen(s.namesrvListen, namesrv.Options{Logger: logger})
+		sec, err := broker.NewSecurity(s.broker.Security, acl.ScopeNameServer, logger, nil)
 		if err != nil {
+			return nil, err
+		}
+		srv.nsSecurity = sec
+		ns, err := namesrv.Listen(s.namesrvListen, namesrv.Options{Logger: logger, Remoting: sec.RemotingOptions(remoting.Options{})})
+		if err != nil {
+			sec.Close()
 			return nil, err
 		}
 		srv.ns, srv.namesrvAddr = ns, ns.Addr()
@@ -145,6 +154,9 @@ func (srv *server) close() error {
 	}
 	if srv.ns != nil {
 		keep(srv.ns.Close())
+	}
+	if srv.nsSecurity != nil {
+		keep(srv.nsSecurity.Close())
 	}
 	return firstErr
 }
