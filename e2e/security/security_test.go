@@ -292,6 +292,11 @@ func TestACLWhiteListAndReload(t *testing.T) {
 
 // startTLS starts a name server (permissive) and a broker in mode.
 func startTLS(t *testing.T, mode string) (ns, brokerAddr string) {
+	return startServers(t, func(c *broker.Config) { c.Security.TLSServerMode = mode })
+}
+
+// startServers starts a name server serving TLS and plaintext, and a broker configured by mutate.
+func startServers(t testing.TB, mutate func(*broker.Config)) (ns, brokerAddr string) {
 	t.Helper()
 	nsTLS, err := tlsconfig.NewServer(tlsconfig.ServerConfig{Mode: tlsconfig.Permissive, Logger: testserver.Quiet})
 	if err != nil {
@@ -307,7 +312,7 @@ func startTLS(t *testing.T, mode string) (ns, brokerAddr string) {
 	cfg.StorePathRootDir = t.TempDir()
 	cfg.ListenPort = 0
 	cfg.MappedFileSizeCommitLog = 16 << 20
-	cfg.Security.TLSServerMode = mode
+	mutate(&cfg)
 	b, err := broker.New(cfg, broker.Options{Registrar: broker.EmbeddedRegistrar(l.Registry()), Logger: testserver.Quiet,
 		Remoting: remoting.Options{Logger: testserver.Quiet}, Store: func(o *store.Options) { o.ConsumeQueueUnits = 1000 }})
 	if err != nil {
