@@ -125,7 +125,7 @@ func TestParseFile(t *testing.T) {
 // TestSignGolden pins the signature to a vector computed independently (Python's hmac):
 // values sorted by key (AccessKey < a < topic), then the body.
 func TestSignGolden(t *testing.T) {
-	fields := remoting.Fields{{"topic", "T"}, {"a", "pg"}, {FieldAccessKey, "RocketMQ"}, {FieldSignature, "ignored"}}
+	fields := remoting.Fields{{Key: "topic", Value: "T"}, {Key: "a", Value: "pg"}, {Key: FieldAccessKey, Value: "RocketMQ"}, {Key: FieldSignature, Value: "ignored"}}
 	if got, want := Sign("12345678", fields, []byte("body")), "NH8l3qgUMLYHKViCV5e/qeu7vBs="; got != want {
 		t.Fatalf("Sign = %s, want %s", got, want)
 	}
