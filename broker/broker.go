@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mqstore/mqstore/acl"
 	"github.com/mqstore/mqstore/internal/vfs"
 	"github.com/mqstore/mqstore/metrics"
 	"github.com/mqstore/mqstore/namesrv"
@@ -82,6 +83,7 @@ type Broker struct {
 	startTime time.Time
 	stats     brokerStats
 
+	security *Security        // ACL checker and TLS (config_security.go)
 	host     netip.AddrPort   // brokerIP1:port, set by Start before serving
 	client   *remoting.Client // for RemoteRegistrar when the broker made it; nil otherwise
 	register chan struct{}    // asks the register loop for an immediate registration
@@ -187,19 +189,25 @@ func New(cfg Config, opts Options) (*Broker, error) {
 		b.holds.close()
 		return nil, errors.Join(err, st.Close())
 	}
+	if b.security, err = NewSecurity(cfg.Security, acl.ScopeBroker, opts.Logger, opts.Metrics); err != nil {
+		b.holds.close()
+		return nil, errors.Join(err, st.Close())
+	}
+	opts.Remoting = b.security.RemotingOptions(opts.Remoting)
 	srv, err := remoting.NewServer(opts.Remoting)
 	if err != nil {
 		b.holds.close()
-		return nil, errors.Join(err, st.Close())
+		return nil, errors.Join(err, st.Close(), b.security.Close())
 	}
 	b.server = srv
 	if opts.Registrar == nil && cfg.NamesrvAddr != "" {
 		copts := opts.Remoting
 		copts.Pools = nil
+		copts.Interceptor = nil
 		client, err := remoting.NewClient(copts)
 		if err != nil {
 			b.holds.close()
-			return nil, errors.Join(err, srv.Close(), st.Close())
+			return nil, errors.Join(err, srv.Close(), st.Close(), b.security.Close())
 		}
 		b.client = client
 		b.opts.Registrar = RemoteRegistrar(client, cfg.NamesrvAddr)
@@ -368,7 +376,7 @@ func (b *Broker) Close() error {
 	if _, ferr := b.store.CommitLog().Flush(); ferr != nil {
 		b.log.Warn("broker: flushing the commitlog before the last persist failed", "err", ferr)
 	}
-	err = errors.Join(err, b.persist(true), b.store.Close())
+	err = errors.Join(err, b.persist(true), b.store.Close(), b.security.Close())
 	return err
 }
 

@@ -82,6 +82,8 @@ type Config struct {
 	TransactionCheckMax      int    // transactionCheckMax (15)
 	RejectTransactionMessage bool   // rejectTransactionMessage (false)
 	MessageDelayLevel        string // messageDelayLevel
+
+	Security SecurityConfig // ACL and TLS keys (config_security.go)
 }
 
 // DefaultConfig returns RocketMQ's defaults, with brokerName broker-a, brokerIP1 127.0.0.1,
@@ -347,7 +349,7 @@ func (c *Config) Validate() error {
 			return bad("namesrvAddr", "want ip:port[;ip:port]")
 		}
 	}
-	return nil
+	return c.Security.validate()
 }
 
 // parseDeleteWhen parses deleteWhen: hours of the day separated by ';'.

@@ -78,9 +78,9 @@ func refusal(key, value string, c *Config) string {
 		if isTrue() {
 			return "mqstore has no controller-managed replication: the broker would run unreplicated, without the failover this file asks for"
 		}
-	case "aclEnable", "authenticationEnabled", "authorizationEnabled":
+	case "authenticationEnabled", "authorizationEnabled":
 		if isTrue() {
-			return "mqstore has no ACL yet: every client reaching the port would be served without the checks this file asks for (keep bindAddress on loopback)"
+			return "mqstore implements ACL 1.0 (aclEnable=true with plain_acl.yml), not ACL 2.0's users and policies: every client would be served without the checks this file asks for"
 		}
 	case "storePathCommitLog":
 		if want := filepath.Join(c.StorePathRootDir, "commitlog"); filepath.Clean(value) != want {
@@ -100,7 +100,7 @@ func quietValue(key, value string) bool {
 	switch key {
 	case "brokerRole":
 		return strings.EqualFold(value, "ASYNC_MASTER")
-	case "enableDLegerCommitLog", "enableControllerMode", "aclEnable", "authenticationEnabled", "authorizationEnabled",
+	case "enableDLegerCommitLog", "enableControllerMode", "authenticationEnabled", "authorizationEnabled",
 		"slaveReadEnable", "transientStorePoolEnable", "enableCompaction", "timerWheelEnable",
 		"duplicationEnable":
 		return isFalse()

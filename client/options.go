@@ -46,6 +46,7 @@ type config struct {
 	compressOver      int
 	remoting          remoting.Options
 	logger            *slog.Logger
+	security          security // credentials and TLS (security.go)
 }
 
 // WithNameServer sets the name server addresses ("ip:port"; several may also
@@ -139,6 +140,9 @@ func newConfig(defaultGroup string, opts []Option) (config, error) {
 		return c, fmt.Errorf("%w: suspend timeout %v", ErrInvalidOption, c.suspendTimeout)
 	case c.checkWorkers <= 0:
 		return c, fmt.Errorf("%w: check workers %d", ErrInvalidOption, c.checkWorkers)
+	}
+	if err := c.applySecurity(); err != nil {
+		return c, err
 	}
 	if err := c.remoting.Validate(); err != nil {
 		return c, fmt.Errorf("%w: %w", ErrInvalidOption, err)

@@ -26,7 +26,11 @@ func Listen(addr string, opts Options) (*Listener, error) {
 	}
 	reg := NewRegistry(opts)
 	ns := NewServer(reg, opts)
-	rs, err := remoting.NewServer(remoting.Options{Logger: opts.Logger})
+	ropts := opts.Remoting
+	if ropts.Logger == nil {
+		ropts.Logger = opts.Logger
+	}
+	rs, err := remoting.NewServer(ropts)
 	if err != nil {
 		return nil, fmt.Errorf("namesrv: %w", err)
 	}

@@ -2,6 +2,7 @@ package namesrv
 
 import (
 	"fmt"
+	"github.com/mqstore/mqstore/remoting"
 	"log/slog"
 	"time"
 )
@@ -21,6 +22,9 @@ type Options struct {
 	// Logger receives registrations, expiries and rejected requests.
 	// Default slog.Default().
 	Logger *slog.Logger
+	// Remoting configures Listen's TCP server: its Interceptor checks the requests that change
+	// routes (acl.ScopeNameServer), its Listener adds TLS. Its Logger defaults to Logger.
+	Remoting remoting.Options
 }
 
 // Validate reports an invalid option. Zero values are valid and mean the

@@ -68,7 +68,14 @@ func (c *Client) Conn(ctx context.Context, addr string) (*Conn, error) {
 		return conn, nil
 	}
 	dialer := net.Dialer{Timeout: c.ep.opts.DialTimeout}
-	nc, err := dialer.DialContext(ctx, "tcp", addr)
+	dial := dialer.DialContext
+	if c.ep.opts.Dial != nil {
+		dial = c.ep.opts.Dial
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.ep.opts.DialTimeout)
+		defer cancel()
+	}
+	nc, err := dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}

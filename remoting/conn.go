@@ -209,6 +209,9 @@ func (c *Conn) InvokeOneway(req *Command) error {
 		req.Release()
 		return ErrNotRequest
 	}
+	if hook := c.ep.opts.OnSend; hook != nil {
+		hook(req)
+	}
 	req.Opaque = nextOpaque()
 	req.Flag |= FlagOneway
 	return c.enqueue(req)
@@ -216,6 +219,9 @@ func (c *Conn) InvokeOneway(req *Command) error {
 
 // send registers call under a fresh opaque and queues req.
 func (c *Conn) send(req *Command, call *pendingCall) (int32, error) {
+	if hook := c.ep.opts.OnSend; hook != nil {
+		hook(req)
+	}
 	opaque := nextOpaque()
 	req.Opaque = opaque
 	c.pmu.Lock()

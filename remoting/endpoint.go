@@ -291,5 +291,10 @@ func (ep *endpoint) callHandler(c *Conn, h Handler, req *Command) (resp *Command
 			resp = NewResponse(req, ResponseSystemError, fmt.Sprint("handler panic: ", p))
 		}
 	}()
+	if ic := ep.opts.Interceptor; ic != nil {
+		if resp := ic.Intercept(c, req); resp != nil {
+			return resp
+		}
+	}
 	return h(c, req)
 }

@@ -1,8 +1,10 @@
 package remoting
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 )
 
@@ -81,6 +83,16 @@ type Options struct {
 	ConnsPerAddr int
 	// Logger receives connection errors. Default slog.Default().
 	Logger *slog.Logger
+	// Interceptor, if set, decides before each handler runs whether the request is served
+	// (see Interceptor). Default none.
+	Interceptor Interceptor
+	// Listener, if set, wraps each listener a Server serves (TLS: see the tlsconfig package).
+	Listener func(net.Listener) net.Listener
+	// OnSend, if set, is called on every request before it is queued for writing: a client
+	// signs requests here (acl.Signer), as RocketMQ's RPC hooks do.
+	OnSend func(req *Command)
+	// Dial, if set, replaces a Client's TCP dial (TLS: see the tlsconfig package).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Validate reports an invalid option.

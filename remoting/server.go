@@ -59,6 +59,9 @@ func (s *Server) ListenAndServe(addr string) error {
 // Serve accepts connections on ln until Close, then returns ErrClosed.
 // It closes ln.
 func (s *Server) Serve(ln net.Listener) error {
+	if wrap := s.ep.opts.Listener; wrap != nil {
+		ln = wrap(ln)
+	}
 	s.ep.mu.Lock()
 	if s.ep.closed {
 		s.ep.mu.Unlock()

@@ -99,6 +99,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&e.nameServer, "n", defaultNameServer(), "name server address(es), separated by ';'")
 	fs.BoolVar(&e.json, "json", false, "print JSON instead of a table")
 	fs.DurationVar(&e.timeout, "timeout", 5*time.Second, "time allowed for the whole command")
+	accessKey := fs.String("ak", os.Getenv("MQSTORE_ACCESS_KEY"), "ACL access key to sign requests with (env MQSTORE_ACCESS_KEY)")
+	secretKey := fs.String("sk", os.Getenv("MQSTORE_SECRET_KEY"), "ACL secret key (env MQSTORE_SECRET_KEY)")
+	useTLS := fs.Bool("tls", false, "dial the name server and brokers with TLS (certificate not verified, as RocketMQ's tls.client.authServer=false)")
 	exec := cmd.setup(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -113,7 +116,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), e.timeout)
 	defer cancel()
 	admin, err := client.NewAdmin(client.WithNameServer(strings.Split(e.nameServer, ";")...),
-		client.WithCallTimeout(e.timeout), client.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+		client.WithCallTimeout(e.timeout), client.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		client.WithCredentials(*accessKey, *secretKey), client.WithTLSEnabled(*useTLS))
 	if err != nil {
 		fmt.Fprintf(stderr, "mqadmin %s: %s\n", cmd.name, reason(err))
 		return exitUsage

@@ -28,6 +28,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/mqstore/mqstore/acl"
 	"github.com/mqstore/mqstore/broker"
 	"github.com/mqstore/mqstore/internal/buildinfo"
 	"github.com/mqstore/mqstore/metrics"
@@ -128,6 +129,7 @@ type server struct {
 	broker        *broker.Broker
 	bound         string // the broker's listening address
 	ns            *namesrv.Listener
+	nsSecurity    *broker.Security // the embedded name server's ACL and TLS
 	client        *remoting.Client // registers with the name servers of namesrvAddr; nil without them
 	registersWith []string
 	metrics       *metrics.Server
@@ -139,8 +141,14 @@ func start(s *settings, logger *slog.Logger) (*server, error) {
 	opts := broker.Options{Logger: logger}
 	var registrars []broker.Registrar
 	if addr, ok := s.embeddedNamesrv(); ok {
-		ns, err := namesrv.Listen(addr, namesrv.Options{Logger: logger})
+		sec, err := broker.NewSecurity(s.broker.Security, acl.ScopeNameServer, logger, nil)
 		if err != nil {
+			return nil, err
+		}
+		srv.nsSecurity = sec
+		ns, err := namesrv.Listen(addr, namesrv.Options{Logger: logger, Remoting: sec.RemotingOptions(remoting.Options{})})
+		if err != nil {
+			sec.Close()
 			return nil, err
 		}
 		srv.ns = ns
@@ -250,6 +258,9 @@ func (srv *server) close() error {
 	}
 	if srv.ns != nil {
 		keep(srv.ns.Close())
+	}
+	if srv.nsSecurity != nil {
+		keep(srv.nsSecurity.Close())
 	}
 	return firstErr
 }
