@@ -15,6 +15,7 @@ import (
 
 	"github.com/mqstore/mqstore/metrics"
 	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 	"github.com/mqstore/mqstore/store"
 	"github.com/mqstore/mqstore/txn"
@@ -421,7 +422,7 @@ func (b *Broker) notifyConsumerIDsChanged(group string) {
 	}
 	for _, c := range b.clients.consumerConns(group) {
 		req := remoting.NewRequest(remoting.RequestNotifyConsumerIDsChanged)
-		req.SetExt(fieldConsumerGroup, group)
+		req.SetExt(protocol.FieldConsumerGroup, group)
 		if err := c.InvokeOneway(req); err != nil {
 			b.log.Debug("broker: notify consumer failed", "group", group, "remote", c.RemoteAddrString(), "err", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -31,7 +32,7 @@ func newConsumerClient(t *testing.T, id string) *consumerClient {
 	cc := &consumerClient{Client: c, id: id}
 	c.RegisterHandler(remoting.RequestNotifyConsumerIDsChanged, func(_ *remoting.Conn, req *remoting.Command) *remoting.Command {
 		cc.mu.Lock()
-		cc.notified = append(cc.notified, req.Ext(fieldConsumerGroup))
+		cc.notified = append(cc.notified, req.Ext(protocol.FieldConsumerGroup))
 		cc.mu.Unlock()
 		return nil
 	})

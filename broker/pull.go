@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 	"github.com/mqstore/mqstore/store"
 )
@@ -49,33 +50,33 @@ type pullHeader struct {
 func parsePullHeader(req *remoting.Command) (pullHeader, error) {
 	var h pullHeader
 	var err error
-	if h.group, err = req.GetString(fieldConsumerGroup); err != nil {
-		return h, badField(fieldConsumerGroup, err)
+	if h.group, err = req.GetString(protocol.FieldConsumerGroup); err != nil {
+		return h, badField(protocol.FieldConsumerGroup, err)
 	}
-	if h.topic, err = req.GetString(fieldTopic); err != nil {
-		return h, badField(fieldTopic, err)
+	if h.topic, err = req.GetString(protocol.FieldTopic); err != nil {
+		return h, badField(protocol.FieldTopic, err)
 	}
-	if h.queueID, err = req.GetInt32(fieldQueueID); err != nil {
-		return h, badField(fieldQueueID, err)
+	if h.queueID, err = req.GetInt32(protocol.FieldQueueID); err != nil {
+		return h, badField(protocol.FieldQueueID, err)
 	}
-	if h.queueOffset, err = req.GetInt64(fieldQueueOffset); err != nil {
-		return h, badField(fieldQueueOffset, err)
+	if h.queueOffset, err = req.GetInt64(protocol.FieldQueueOffset); err != nil {
+		return h, badField(protocol.FieldQueueOffset, err)
 	}
-	n, err := req.GetInt32(fieldMaxMsgNums)
+	n, err := req.GetInt32(protocol.FieldMaxMsgNums)
 	if err != nil {
-		return h, badField(fieldMaxMsgNums, err)
+		return h, badField(protocol.FieldMaxMsgNums, err)
 	}
 	h.maxMsgNums = min(max(int(n), 1), maxPullMessages) // 0 means at least one (clientgo.md §3.5)
-	if h.sysFlag, err = req.GetInt32(fieldSysFlag); err != nil {
-		return h, badField(fieldSysFlag, err)
+	if h.sysFlag, err = req.GetInt32(protocol.FieldSysFlag); err != nil {
+		return h, badField(protocol.FieldSysFlag, err)
 	}
-	if h.commitOffset, err = req.GetInt64(fieldCommitOffset); err != nil {
+	if h.commitOffset, err = req.GetInt64(protocol.FieldCommitOffset); err != nil {
 		h.commitOffset = -1
 	}
-	if t, err := req.GetInt64(fieldSuspendTimeoutMillis); err == nil && t > 0 {
+	if t, err := req.GetInt64(protocol.FieldSuspendTimeoutMillis); err == nil && t > 0 {
 		h.suspendTimeout = min(ms(t), maxSuspend)
 	}
-	h.subscription = req.Ext(fieldSubscription)
+	h.subscription = req.Ext(protocol.FieldSubscription)
 	return h, nil
 }
 
@@ -102,7 +103,7 @@ func (b *Broker) handlePullMessage(c *remoting.Conn, req *remoting.Command) *rem
 	}
 	call := &pullCall{conn: c, req: req, header: h, key: queueKey{h.topic, h.queueID}}
 	call.filter = b.pullFilter(&h)
-	if h.sysFlag&pullFlagCommitOffset != 0 && b.cfg.BrokerID == 0 {
+	if h.sysFlag&protocol.PullFlagCommitOffset != 0 && b.cfg.BrokerID == 0 {
 		b.offsets.commit(h.group, h.topic, h.queueID, h.commitOffset)
 	}
 	return b.executePull(call, true)
@@ -142,7 +143,7 @@ func (b *Broker) checkPull(req *remoting.Command, h *pullHeader) *remoting.Comma
 // pullFilter is the tag filter of a pull: the header's expression when the SUBSCRIPTION flag
 // says so, else the group's subscription from its heartbeats, else none.
 func (b *Broker) pullFilter(h *pullHeader) store.Filter {
-	if h.sysFlag&pullFlagSubscription != 0 && h.subscription != "" {
+	if h.sysFlag&protocol.PullFlagSubscription != 0 && h.subscription != "" {
 		return parseSubscription(h.topic, h.subscription, nil, 0).filter
 	}
 	if s := b.clients.subscription(h.group, h.topic); s != nil {
@@ -182,7 +183,7 @@ func (b *Broker) executePull(call *pullCall, suspend bool) *remoting.Command {
 		res.Release()
 		return remoting.NewResponse(call.req, remoting.ResponseSystemBusy, "the broker is shutting down, pull again later")
 	}
-	if code == remoting.ResponsePullNotFound && suspend && h.sysFlag&pullFlagSuspend != 0 {
+	if code == remoting.ResponsePullNotFound && suspend && h.sysFlag&protocol.PullFlagSuspend != 0 {
 		hold := h.suspendTimeout
 		if !b.cfg.LongPollingEnable {
 			hold = ms(b.cfg.ShortPollingTimeMills)
@@ -193,10 +194,10 @@ func (b *Broker) executePull(call *pullCall, suspend bool) *remoting.Command {
 		}
 	}
 	resp := remoting.NewResponse(call.req, code, res.Status.String())
-	resp.SetExtInt64(fieldNextBeginOffset, res.NextBeginOffset)
-	resp.SetExtInt64(fieldMinOffset, res.MinOffset)
-	resp.SetExtInt64(fieldMaxOffset, res.MaxOffset)
-	resp.SetExt(fieldSuggestWhichBrokerID, "0")
+	resp.SetExtInt64(protocol.FieldNextBeginOffset, res.NextBeginOffset)
+	resp.SetExtInt64(protocol.FieldMinOffset, res.MinOffset)
+	resp.SetExtInt64(protocol.FieldMaxOffset, res.MaxOffset)
+	resp.SetExt(protocol.FieldSuggestWhichBrokerID, "0")
 	if code == remoting.ResponseSuccess {
 		b.stats.pulledMessages.Add(int64(len(res.Messages)))
 		if mt := b.opts.Metrics; mt != nil {
