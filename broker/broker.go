@@ -216,6 +216,7 @@ func (b *Broker) initSystemTopics() {
 			TopicFilterType: "SINGLE_TAG",
 		})
 	}
+	b.initTraceTopic() // config_trace.go
 }
 
 // registerHandlers is the table of served request codes; every other code is answered
