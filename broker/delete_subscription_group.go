@@ -11,7 +11,8 @@ import (
 // DELETE_SUBSCRIPTIONGROUP (207): forget a consumer group's config (ext groupName; with
 // removeOffset=true its committed offsets too, as RocketMQ does). The change is written to
 // subscriptionGroup.json (and consumerOffset.json) before the reply. Deleting a group that does
-// not exist succeeds, as in RocketMQ, with the remark "subscription group X did not exist". A
+// not exist succeeds, as in RocketMQ, with the remark "subscription group X did not exist" (and
+// ext existed=false, an mqstore addition; true otherwise). A
 // group that is still consuming gets a default config again at its next heartbeat or pull when
 // autoCreateSubscriptionGroup is on.
 func (b *Broker) handleDeleteSubscriptionGroup(c *remoting.Conn, req *remoting.Command) *remoting.Command {
@@ -32,10 +33,13 @@ func (b *Broker) handleDeleteSubscriptionGroup(c *remoting.Conn, req *remoting.C
 	}
 	b.log.Info("broker: subscription group deleted", "group", group, "existed", existed, "removeOffset", removeOffset,
 		"from", c.RemoteAddrString())
+	remark := ""
 	if !existed {
-		return remoting.NewResponse(req, remoting.ResponseSuccess, fmt.Sprintf("subscription group %s did not exist", group))
+		remark = fmt.Sprintf("subscription group %s did not exist", group)
 	}
-	return remoting.NewResponse(req, remoting.ResponseSuccess, "")
+	resp := remoting.NewResponse(req, remoting.ResponseSuccess, remark)
+	resp.SetExtBool(protocol.FieldExisted, existed)
+	return resp
 }
 
 // remove forgets a group's config and reports whether it existed.

@@ -21,8 +21,8 @@ import (
 // unmodified rocketmq-client-go push consumer then suspends, drops its queues of the topic, waits
 // 10 s, takes the offsets and pulls from them. RocketMQ refuses a reset when no consumer is online
 // (the Java mqadmin then falls back to committing offsets itself); mqstore commits them either
-// way, so the group starts there when it comes back, and says in the remark how many clients it
-// notified.
+// way, so the group starts there when it comes back, and says how many clients it notified (ext
+// notified, an mqstore addition, and the remark).
 //
 // The reply body is RocketMQ's ResetOffsetBody as fastjson writes it (MessageQueue keys unquoted,
 // see get_topic_stats_info.go), which both RocketMQ's clients and rocketmq-client-go read:
@@ -84,6 +84,7 @@ func (b *Broker) handleInvokeBrokerToResetOffset(c *remoting.Conn, req *remoting
 	b.log.Info("broker: consumer offsets reset", "group", group, "topic", topic, "timestamp", ts, "force", force,
 		"queues", len(offsets), "notified", notified, "from", c.RemoteAddrString())
 	resp := remoting.NewResponse(req, remoting.ResponseSuccess, "notified "+strconv.Itoa(notified)+" consumer(s)")
+	resp.SetExtInt64(protocol.FieldNotified, int64(notified))
 	resp.Body = body
 	return resp
 }

@@ -95,12 +95,16 @@ const (
 	// whether the operator's commit or rollback changed anything ("true"/"false").
 	FieldChanged = "changed"
 
-	// DELETE_SUBSCRIPTIONGROUP (207) request.
+	// DELETE_SUBSCRIPTIONGROUP (207) request, and mqstore's addition to its response: whether
+	// the group existed ("true"/"false").
 	FieldGroupName    = "groupName"
 	FieldRemoveOffset = "removeOffset"
+	FieldExisted      = "existed"
 
-	// INVOKE_BROKER_TO_RESET_OFFSET (222) request (FieldTopic, FieldGroup, FieldTimestamp).
-	FieldIsForce = "isForce"
+	// INVOKE_BROKER_TO_RESET_OFFSET (222) request (FieldTopic, FieldGroup, FieldTimestamp), and
+	// mqstore's addition to its response: how many live consumers were told.
+	FieldIsForce  = "isForce"
+	FieldNotified = "notified"
 
 	// GET_CONSUMER_RUNNING_INFO (307) request (FieldConsumerGroup). Note the spelling: "clientId"
 	// here, "clientID" in UNREGISTER_CLIENT.
