@@ -157,9 +157,14 @@ func New(cfg Config, opts Options) (*Broker, error) {
 
 	sopts := cfg.StoreOptions()
 	sopts.StoreHost = b.host
-	if mt := opts.Metrics; mt != nil {
-		// Discards happen inside the check rounds: count them from the round's stats.
-		sopts.Transactions.OnRound = func(st txn.RoundStats) {
+	// Discards happen inside the check rounds: log and count them from the round's stats.
+	sopts.Transactions.OnRound = func(st txn.RoundStats) {
+		if st.Discarded == 0 {
+			return
+		}
+		b.log.Warn("broker: transactions discarded unresolved to "+txn.DiscardTopic+" (mqadmin txnList -discarded lists them, txnResume puts one back)",
+			"discarded", st.Discarded, "transactionCheckMax", cfg.TransactionCheckMax, "fileReservedTimeHours", cfg.FileReservedTime)
+		if mt := opts.Metrics; mt != nil {
 			for range st.Discarded {
 				mt.HalfDiscarded()
 			}
@@ -216,7 +221,8 @@ func (b *Broker) initSystemTopics() {
 			TopicFilterType: "SINGLE_TAG",
 		})
 	}
-	b.initTraceTopic() // config_trace.go
+	b.initTraceTopic()   // config_trace.go
+	b.initDiscardTopic() // discard_topic.go
 }
 
 // registerHandlers is the table of served request codes; every other code is answered
