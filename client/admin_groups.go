@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mqstore/mqstore/namesrv"
 	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
@@ -59,14 +60,14 @@ func (a *Admin) DeleteSubscriptionGroup(ctx context.Context, brokerAddr, group s
 
 // ConsumerConnection returns a consumer group's live clients and subscriptions
 // (GET_CONSUMER_CONNECTION_LIST), gathered from every master broker of the group's retry topic
-// route (each client heartbeats every broker it uses), connections merged by client id and
-// sorted. A group with no live client anywhere is a *BrokerError with code CONSUMER_NOT_ONLINE.
+// route, or of the cluster when that topic has none (each client heartbeats every broker it
+// uses), connections merged by client id and sorted. A group with no live client anywhere is a *BrokerError with code CONSUMER_NOT_ONLINE.
 func (a *Admin) ConsumerConnection(ctx context.Context, group string) (protocol.ConsumerConnection, error) {
 	var out protocol.ConsumerConnection
 	if group == "" {
 		return out, fmt.Errorf("%w: empty consumer group", ErrInvalidOption)
 	}
-	addrs, err := a.routeMasters(ctx, "%RETRY%"+group)
+	addrs, err := a.groupBrokers(ctx, group)
 	if err != nil {
 		return out, fmt.Errorf("consumer group %s: %w", group, err)
 	}
@@ -196,7 +197,7 @@ func (a *Admin) ResetOffsetByTime(ctx context.Context, group, topic string, t ti
 // running info (GET_CONSUMER_RUNNING_INFO, relayed by the broker): the client's JSON
 // (ConsumerRunningInfo: properties, subscriptionSet, mqTable, statusTable, jstack), as it is.
 func (a *Admin) ConsumerRunningInfo(ctx context.Context, group, clientID string, jstack bool) ([]byte, error) {
-	addrs, err := a.routeMasters(ctx, "%RETRY%"+group)
+	addrs, err := a.groupBrokers(ctx, group)
 	if err != nil {
 		return nil, fmt.Errorf("consumer group %s: %w", group, err)
 	}
@@ -230,6 +231,23 @@ func (a *Admin) routeMasters(ctx context.Context, topic string) ([]string, error
 		return nil, fmt.Errorf("%w: no master broker serves %s", ErrTopicNotExist, topic)
 	}
 	return addrs, nil
+}
+
+// groupBrokers returns the master brokers of a consumer group's retry topic, or every master
+// broker when the name server has no route for it.
+func (a *Admin) groupBrokers(ctx context.Context, group string) ([]string, error) {
+	if addrs, err := a.routeMasters(ctx, "%RETRY%"+group); err == nil {
+		return addrs, nil
+	}
+	brokers, _, err := a.ClusterInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var all []namesrv.BrokerData
+	for _, b := range brokers {
+		all = append(all, b)
+	}
+	return masters(all), nil
 }
 
 // callJSON calls addr and decodes a SUCCESS answer's JSON body into v.

@@ -73,7 +73,8 @@ func setupConsumeMessage(fs *flag.FlagSet) func(context.Context, *env) error {
 		}
 		// The tools group never commits: consuming here moves no group's offsets.
 		c, err := client.NewPullConsumer(client.WithNameServer(strings.Split(e.nameServer, ";")...),
-			client.WithGroup(client.ToolsConsumerGroup), client.WithCallTimeout(e.timeout), client.WithLogger(quietLogger()))
+			client.WithGroup(client.ToolsConsumerGroup), client.WithCallTimeout(e.timeout), client.WithSuspendTimeout(0),
+			client.WithLogger(quietLogger()))
 		if err != nil {
 			return err
 		}
@@ -94,7 +95,11 @@ func setupConsumeMessage(fs *flag.FlagSet) func(context.Context, *env) error {
 					return err
 				}
 			}
-			for len(msgs) < *count {
+			end, err := e.admin.MaxOffset(ctx, mq)
+			if err != nil {
+				return err
+			}
+			for len(msgs) < *count && next < end { // a pull at the end would wait for new messages
 				res, err := c.Pull(ctx, mq, next, min(*count-len(msgs), 32))
 				if err != nil {
 					return fmt.Errorf("pull %s queue %d: %w", mq.Topic, mq.QueueID, err)

@@ -256,7 +256,8 @@ func setupTxnResume(fs *flag.FlagSet) func(context.Context, *env) error {
 // txnResume -i with the offset message id or transaction id puts one back.
 func listDiscarded(ctx context.Context, e *env, maxNum int) error {
 	c, err := client.NewPullConsumer(client.WithNameServer(strings.Split(e.nameServer, ";")...),
-		client.WithGroup(client.ToolsConsumerGroup), client.WithCallTimeout(e.timeout), client.WithLogger(quietLogger()))
+		client.WithGroup(client.ToolsConsumerGroup), client.WithCallTimeout(e.timeout), client.WithSuspendTimeout(0),
+		client.WithLogger(quietLogger()))
 	if err != nil {
 		return err
 	}
@@ -271,7 +272,11 @@ func listDiscarded(ctx context.Context, e *env, maxNum int) error {
 		if err != nil {
 			return err
 		}
-		for len(msgs) < maxNum {
+		end, err := e.admin.MaxOffset(ctx, mq)
+		if err != nil {
+			return err
+		}
+		for len(msgs) < maxNum && next < end { // a pull at the end would wait for new messages
 			res, err := c.Pull(ctx, mq, next, min(maxNum-len(msgs), 32))
 			if err != nil {
 				return fmt.Errorf("pull %s: %w", txn.DiscardTopic, err)
