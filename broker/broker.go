@@ -17,6 +17,7 @@ import (
 	"github.com/mqstore/mqstore/internal/vfs"
 	"github.com/mqstore/mqstore/metrics"
 	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 	"github.com/mqstore/mqstore/store"
 	"github.com/mqstore/mqstore/txn"
@@ -147,9 +148,14 @@ func New(cfg Config, opts Options) (*Broker, error) {
 	b.host = netip.AddrPortFrom(ip.Unmap(), uint16(cfg.ListenPort))
 	sopts := cfg.StoreOptions()
 	sopts.StoreHost = b.host
-	if mt := opts.Metrics; mt != nil {
-		// Discards happen inside the check rounds: count them from the round's stats.
-		sopts.Transactions.OnRound = func(st txn.RoundStats) {
+	// Discards happen inside the check rounds: log and count them from the round's stats.
+	sopts.Transactions.OnRound = func(st txn.RoundStats) {
+		if st.Discarded == 0 {
+			return
+		}
+		b.log.Warn("broker: transactions discarded unresolved to "+txn.DiscardTopic+" (mqadmin txnList -discarded lists them, txnResume puts one back)",
+			"discarded", st.Discarded, "transactionCheckMax", cfg.TransactionCheckMax, "fileReservedTimeHours", cfg.FileReservedTime)
+		if mt := opts.Metrics; mt != nil {
 			for range st.Discarded {
 				mt.HalfDiscarded()
 			}
@@ -230,6 +236,8 @@ func (b *Broker) initSystemTopics() error {
 			TopicFilterType: "SINGLE_TAG",
 		})
 	}
+	b.initTraceTopic()   // config_trace.go
+	b.initDiscardTopic() // discard_topic.go
 	return b.topics.commit()
 }
 
@@ -438,7 +446,7 @@ func (b *Broker) notifyConsumerIDsChanged(group string) {
 	}
 	for _, c := range b.clients.consumerConns(group) {
 		req := remoting.NewRequest(remoting.RequestNotifyConsumerIDsChanged)
-		req.SetExt(fieldConsumerGroup, group)
+		req.SetExt(protocol.FieldConsumerGroup, group)
 		if err := c.InvokeOneway(req); err != nil {
 			b.log.Debug("broker: notify consumer failed", "group", group, "remote", c.RemoteAddrString(), "err", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -82,8 +83,8 @@ func TestPersistence(t *testing.T) {
 	}
 	resp := tb2.call(remoting.RequestQueryConsumerOffset, nil, "consumerGroup", "kept-group", "topic", "Kept", "queueId", "2")
 	expect(t, resp, remoting.ResponseSuccess)
-	if extInt(t, resp, fieldOffset) != 99 {
-		t.Fatalf("offset after restart %s", resp.Ext(fieldOffset))
+	if extInt(t, resp, protocol.FieldOffset) != 99 {
+		t.Fatalf("offset after restart %s", resp.Ext(protocol.FieldOffset))
 	}
 }
 

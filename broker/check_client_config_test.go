@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mqstore/mqstore/protocol"
+
 	"github.com/mqstore/mqstore/filter"
 	"github.com/mqstore/mqstore/remoting"
 )
@@ -165,20 +167,20 @@ func TestPullMessageSQL92(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("pulled seqs %v, want %v", got, want)
 	}
-	if next := extInt(t, resp, fieldNextBeginOffset); next != 40 {
+	if next := extInt(t, resp, protocol.FieldNextBeginOffset); next != 40 {
 		t.Fatalf("nextBeginOffset %d", next)
 	}
 
 	// rocketmq-client-go with PostSubscriptionWhenPull repeats the expression with type TAG:
 	// the heartbeat's type wins.
-	resp, got = pullSeqs(t, tb, pullArgs("SQLTopic", 0, 0, 32, pullFlagSubscription, 0, expr))
+	resp, got = pullSeqs(t, tb, pullArgs("SQLTopic", 0, 0, 32, protocol.PullFlagSubscription, 0, expr))
 	expect(t, resp, remoting.ResponseSuccess)
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("pulled seqs %v with the header's expression, want %v", got, want)
 	}
 
 	// A header expression of its own, typed SQL92.
-	args := pullArgs("SQLTopic", 0, 0, 32, pullFlagSubscription, 0, "seq BETWEEN 5 AND 7")
+	args := pullArgs("SQLTopic", 0, 0, 32, protocol.PullFlagSubscription, 0, "seq BETWEEN 5 AND 7")
 	args[len(args)-1] = "SQL92"
 	resp, got = pullSeqs(t, tb, args)
 	expect(t, resp, remoting.ResponseSuccess)
@@ -188,20 +190,20 @@ func TestPullMessageSQL92(t *testing.T) {
 
 	// The bug: an expression the broker cannot use is refused, never NO_MATCHED_MSG
 	// with a next offset past the messages.
-	args = pullArgs("SQLTopic", 0, 0, 32, pullFlagSubscription, 0, "seq >")
+	args = pullArgs("SQLTopic", 0, 0, 32, protocol.PullFlagSubscription, 0, "seq >")
 	args[len(args)-1] = "SQL92"
 	resp, _ = pullSeqs(t, tb, args)
 	expect(t, resp, remoting.ResponseSubscriptionParseFailed)
-	if _, err := resp.GetInt64(fieldNextBeginOffset); err == nil {
+	if _, err := resp.GetInt64(protocol.FieldNextBeginOffset); err == nil {
 		t.Fatal("a refused pull carries a next offset")
 	}
 
 	// Nothing matches: NO_MATCHED_MSG moves past the scanned messages (they do not match).
-	args = pullArgs("SQLTopic", 0, 0, 32, pullFlagSubscription, 0, "seq > 1000")
+	args = pullArgs("SQLTopic", 0, 0, 32, protocol.PullFlagSubscription, 0, "seq > 1000")
 	args[len(args)-1] = "SQL92"
 	resp, _ = pullSeqs(t, tb, args)
 	expect(t, resp, remoting.ResponsePullRetryImmediately)
-	if next := extInt(t, resp, fieldNextBeginOffset); next != 40 {
+	if next := extInt(t, resp, protocol.FieldNextBeginOffset); next != 40 {
 		t.Fatalf("nextBeginOffset %d", next)
 	}
 }
@@ -209,7 +211,7 @@ func TestPullMessageSQL92(t *testing.T) {
 func TestPullMessageSQL92Disabled(t *testing.T) {
 	tb := startBroker(t, func(c *Config) { c.EnablePropertyFilter = false })
 	tb.fillProps("SQLTopic", 4)
-	args := pullArgs("SQLTopic", 0, 0, 32, pullFlagSubscription, 0, "seq > 1")
+	args := pullArgs("SQLTopic", 0, 0, 32, protocol.PullFlagSubscription, 0, "seq > 1")
 	args[len(args)-1] = "SQL92"
 	resp, _ := pullSeqs(t, tb, args)
 	expect(t, resp, remoting.ResponseSystemError)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 	"github.com/mqstore/mqstore/txn"
 )
@@ -27,9 +28,6 @@ import (
 //
 // MQSTORE_ROLLBACK_HALF_MESSAGE (rollback_half_message.go) answers the same way.
 
-// fieldChanged says whether an operator's commit or rollback changed anything ("true"/"false").
-const fieldChanged = "changed"
-
 func (b *Broker) handleCommitHalfMessage(c *remoting.Conn, req *remoting.Command) *remoting.Command {
 	return b.resolveHalfMessage(c, req, true)
 }
@@ -43,9 +41,9 @@ func (b *Broker) resolveHalfMessage(c *remoting.Conn, req *remoting.Command, com
 	if b.cfg.BrokerID != 0 {
 		return remoting.NewResponse(req, remoting.ResponseSlaveNotAvailable, "the broker is a slave; end transactions on the master")
 	}
-	offset, err := req.GetInt64(fieldCommitLogOffset)
+	offset, err := req.GetInt64(protocol.FieldCommitLogOffset)
 	if err != nil {
-		return errorResponse(req, badField(fieldCommitLogOffset, err))
+		return errorResponse(req, badField(protocol.FieldCommitLogOffset, err))
 	}
 	half, err := b.store.ReadAt(offset)
 	if err != nil {
@@ -58,7 +56,7 @@ func (b *Broker) resolveHalfMessage(c *remoting.Conn, req *remoting.Command, com
 		return remoting.NewResponse(req, remoting.ResponseQueryNotFound,
 			fmt.Sprintf("commitLogOffset %d holds a message of topic %s, not a half message", offset, half.Topic))
 	}
-	group := req.Ext(fieldProducerGroup)
+	group := req.Ext(protocol.FieldProducerGroup)
 	if group == "" {
 		group, _ = half.Property(message.PropertyProducerGroup)
 	}
@@ -76,7 +74,7 @@ func (b *Broker) resolveHalfMessage(c *remoting.Conn, req *remoting.Command, com
 	unchanged := func(why string) *remoting.Command {
 		log.Info("broker: operator's transaction "+action+" changed nothing", "why", why)
 		resp := remoting.NewResponse(req, remoting.ResponseSuccess, why+"; nothing changed")
-		resp.SetExtBool(fieldChanged, false)
+		resp.SetExtBool(protocol.FieldChanged, false)
 		return resp
 	}
 	refused := func(why string) *remoting.Command {
@@ -87,15 +85,15 @@ func (b *Broker) resolveHalfMessage(c *remoting.Conn, req *remoting.Command, com
 	case err == nil:
 		b.origins.forget(offset)
 		resp := remoting.NewResponse(req, remoting.ResponseSuccess, "")
-		resp.SetExtBool(fieldChanged, true)
+		resp.SetExtBool(protocol.FieldChanged, true)
 		if commit {
 			qid, _ := half.Property(message.PropertyRealQueueID)
 			log.Info("broker: transaction committed by an operator", "queueId", qid, "queueOffset", app.QueueOffset, "msgId", app.MsgID)
 			resp.Remark = "committed"
-			resp.SetExt(fieldTopic, topic)
-			resp.SetExt(fieldQueueID, qid)
-			resp.SetExt(fieldQueueOffset, strconv.FormatInt(app.QueueOffset, 10))
-			resp.SetExt(fieldMsgID, app.MsgID)
+			resp.SetExt(protocol.FieldTopic, topic)
+			resp.SetExt(protocol.FieldQueueID, qid)
+			resp.SetExt(protocol.FieldQueueOffset, strconv.FormatInt(app.QueueOffset, 10))
+			resp.SetExt(protocol.FieldMsgID, app.MsgID)
 			if mt := b.opts.Metrics; mt != nil {
 				mt.TxnCommitted(topic)
 			}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -58,9 +59,9 @@ func runOperatorCalls(t *testing.T, tb *testBroker, calls []operatorCall) map[st
 	out := map[string]*remoting.Command{}
 	for _, c := range calls {
 		resp := tb.call(c.code, nil, c.ext...)
-		if resp.ResponseCode() != c.want || resp.Ext(fieldChanged) != c.changed || !strings.Contains(resp.Remark, c.remark) {
+		if resp.ResponseCode() != c.want || resp.Ext(protocol.FieldChanged) != c.changed || !strings.Contains(resp.Remark, c.remark) {
 			t.Errorf("%s: %v changed=%q %q; want %v changed=%q remark with %q", c.name, resp.ResponseCode(),
-				resp.Ext(fieldChanged), resp.Remark, c.want, c.changed, c.remark)
+				resp.Ext(protocol.FieldChanged), resp.Remark, c.want, c.changed, c.remark)
 		}
 		out[c.name] = resp
 	}
@@ -76,7 +77,7 @@ func TestCommitHalfMessage(t *testing.T) {
 	expect(t, p.endTransaction(tb.Addr(), rolledBack, message.TransactionRollbackType, false), remoting.ResponseSuccess)
 	plain := tb.send("OpTopic", 0, "plain", nil)
 	expect(t, plain, remoting.ResponseSuccess)
-	_, plainOffset, _ := message.ParseOffsetMsgID(plain.Ext(fieldMsgID))
+	_, plainOffset, _ := message.ParseOffsetMsgID(plain.Ext(protocol.FieldMsgID))
 	off := func(h halfSend) string { return strconv.FormatInt(h.commitLogOffset, 10) }
 	commit := remoting.RequestCommitHalfMessage
 	got := runOperatorCalls(t, tb, []operatorCall{
@@ -91,14 +92,14 @@ func TestCommitHalfMessage(t *testing.T) {
 		{"no offset", commit, nil, remoting.ResponseSystemError, "", "commitLogOffset"},
 	})
 	resp := got["commit"]
-	if resp.Ext(fieldTopic) != "OpTopic" || resp.Ext(fieldQueueID) != "2" || resp.Ext(fieldQueueOffset) != "0" || resp.Ext(fieldMsgID) == "" {
+	if resp.Ext(protocol.FieldTopic) != "OpTopic" || resp.Ext(protocol.FieldQueueID) != "2" || resp.Ext(protocol.FieldQueueOffset) != "0" || resp.Ext(protocol.FieldMsgID) == "" {
 		t.Errorf("commit answer %v", resp.ExtFields)
 	}
 	tb.sync()
 	if n := tb.Store().MaxOffset("OpTopic", 2); n != 1 {
 		t.Fatalf("%d messages delivered, want 1", n)
 	}
-	m, err := tb.Store().LookupByMsgID(resp.Ext(fieldMsgID))
+	m, err := tb.Store().LookupByMsgID(resp.Ext(protocol.FieldMsgID))
 	if err != nil || string(m.Body) != "one" {
 		t.Fatalf("committed message %v %v", m, err)
 	}

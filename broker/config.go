@@ -45,6 +45,7 @@ type Config struct {
 	BrokerPermission int    // brokerPermission: 6 read+write, 4 read only, 2 write only
 	RegionID         string // regionId: MSG_REGION ext field of send answers (DefaultRegion)
 	TraceOn          bool   // traceOn: TRACE_ON ext field of send answers (true)
+	TraceTopicEnable bool   // traceTopicEnable: create RMQ_SYS_TRACE_TOPIC for client traces (true; config_trace.go)
 	// RegisterNameServerPeriod is how often the broker re-registers, in ms (30000).
 	RegisterNameServerPeriod int64
 
@@ -98,6 +99,7 @@ func DefaultConfig() Config {
 		BrokerPermission:         6,
 		RegionID:                 "DefaultRegion",
 		TraceOn:                  true,
+		TraceTopicEnable:         true,
 		RegisterNameServerPeriod: 30000,
 
 		StorePathRootDir:            "data",
@@ -203,6 +205,7 @@ var configKeys = map[string]configKey{
 	"brokerPermission":         intKey(func(c *Config) *int { return &c.BrokerPermission }),
 	"regionId":                 stringKey(func(c *Config) *string { return &c.RegionID }),
 	"traceOn":                  boolKey(func(c *Config) *bool { return &c.TraceOn }),
+	"traceTopicEnable":         boolKey(func(c *Config) *bool { return &c.TraceTopicEnable }),
 	"registerNameServerPeriod": millisKey(func(c *Config) *int64 { return &c.RegisterNameServerPeriod }),
 
 	"storePathRootDir":            stringKey(func(c *Config) *string { return &c.StorePathRootDir }),

@@ -35,6 +35,7 @@ var keyDocs = map[string]KeyDoc{
 	"deleteWhen":                  {"RocketMQ's removal hours (\"04\", \"04;16\"); mqstore removes expired files at any hour", ""},
 	"diskMaxUsedSpaceRatio":       {"disk usage above which expired files are removed early and readiness fails", "percent"},
 	"cleanResourceInterval":       {"how often expired files are looked for", "ms"},
+	"traceTopicEnable":            {"create RMQ_SYS_TRACE_TOPIC so clients' message traces (WithTrace) are stored and queryable", "bool"},
 	"enablePropertyFilter":        {"serve SQL92 subscriptions (filtered on the broker); off refuses them as RocketMQ does (RocketMQ's default is false, mqstore's true)", "bool"},
 	"messageIndexEnable":          {"index message keys and unique ids (queryMsgByKey)", "bool"},
 	"maxHashSlotNum":              {"hash slots per index file (4 bytes each)", ""},

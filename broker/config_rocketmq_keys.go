@@ -432,7 +432,6 @@ var rocketmqKeys = map[string]keyCategory{
 	// catTrace
 	"autoTraceBrokerEnable": catTrace, // 4.x shipped 2m-noslave/broker-trace.properties
 	"msgTraceTopicName":     catTrace,
-	"traceTopicEnable":      catTrace,
 	// catTransaction
 	"transactionOpBatchInterval": catTransaction,
 	"transactionOpMsgMaxSize":    catTransaction,

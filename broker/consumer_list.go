@@ -3,6 +3,7 @@ package broker
 import (
 	"encoding/json"
 
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -10,9 +11,9 @@ import (
 // consumerGroup → body {"consumerIdList":[...]}, sorted), which consumers split the queues by.
 // A group with no members is answered SYSTEM_ERROR, as RocketMQ does.
 func (b *Broker) handleGetConsumerListByGroup(_ *remoting.Conn, req *remoting.Command) *remoting.Command {
-	group, err := req.GetString(fieldConsumerGroup)
+	group, err := req.GetString(protocol.FieldConsumerGroup)
 	if err != nil {
-		return errorResponse(req, badField(fieldConsumerGroup, err))
+		return errorResponse(req, badField(protocol.FieldConsumerGroup, err))
 	}
 	ids := b.clients.consumerIDs(group)
 	if len(ids) == 0 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 	"github.com/mqstore/mqstore/store"
 )
@@ -124,18 +125,18 @@ type sendBackHeader struct {
 func parseSendBackHeader(req *remoting.Command) (sendBackHeader, error) {
 	h := sendBackHeader{maxReconsumeTimes: -1}
 	var err error
-	if h.offset, err = req.GetInt64(fieldOffset); err != nil {
-		return h, badField(fieldOffset, err)
+	if h.offset, err = req.GetInt64(protocol.FieldOffset); err != nil {
+		return h, badField(protocol.FieldOffset, err)
 	}
-	if h.group, err = req.GetString(fieldGroup); err != nil {
-		return h, badField(fieldGroup, err)
+	if h.group, err = req.GetString(protocol.FieldGroup); err != nil {
+		return h, badField(protocol.FieldGroup, err)
 	}
-	if h.delayLevel, err = req.GetInt32(fieldDelayLevel); err != nil {
-		return h, badField(fieldDelayLevel, err)
+	if h.delayLevel, err = req.GetInt32(protocol.FieldDelayLevel); err != nil {
+		return h, badField(protocol.FieldDelayLevel, err)
 	}
-	h.originMsgID = req.Ext(fieldOriginMsgID)
-	h.originTopic = req.Ext(fieldOriginTopic)
-	if v, err := req.GetInt32(fieldMaxReconsumeTimes); err == nil && v >= 0 {
+	h.originMsgID = req.Ext(protocol.FieldOriginMsgID)
+	h.originTopic = req.Ext(protocol.FieldOriginTopic)
+	if v, err := req.GetInt32(protocol.FieldMaxReconsumeTimes); err == nil && v >= 0 {
 		h.maxReconsumeTimes = v
 	}
 	return h, nil

@@ -5,15 +5,16 @@ import (
 	"testing"
 
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
 // sendBack sends CONSUMER_SEND_MSG_BACK for the message at offset.
 func (tb *testBroker) sendBack(group string, offset int64, delayLevel, maxTimes int, origin string) *remoting.Command {
 	tb.t.Helper()
-	return tb.call(remoting.RequestConsumerSendMsgBack, nil, fieldOffset, strconv.FormatInt(offset, 10), fieldGroup, group,
-		fieldDelayLevel, strconv.Itoa(delayLevel), fieldOriginMsgID, origin, fieldOriginTopic, "BackTopic",
-		fieldUnitMode, "false", fieldMaxReconsumeTimes, strconv.Itoa(maxTimes))
+	return tb.call(remoting.RequestConsumerSendMsgBack, nil, protocol.FieldOffset, strconv.FormatInt(offset, 10), protocol.FieldGroup, group,
+		protocol.FieldDelayLevel, strconv.Itoa(delayLevel), protocol.FieldOriginMsgID, origin, protocol.FieldOriginTopic, "BackTopic",
+		protocol.FieldUnitMode, "false", protocol.FieldMaxReconsumeTimes, strconv.Itoa(maxTimes))
 }
 
 // TestConsumerSendMsgBack: a message handed back goes to %RETRY%<group> through delay level
@@ -24,7 +25,7 @@ func TestConsumerSendMsgBack(t *testing.T) {
 	tb := startBroker(t, func(c *Config) { c.MessageDelayLevel = "1s 1s 1s 1s 1s 1s" })
 	resp := tb.send("BackTopic", 0, "payload", props("TAGS", "TagB", "KEYS", "k1", "UNIQ_KEY", "UNIQ-1"))
 	expect(t, resp, remoting.ResponseSuccess)
-	_, offset, _ := message.ParseOffsetMsgID(resp.Ext(fieldMsgID))
+	_, offset, _ := message.ParseOffsetMsgID(resp.Ext(protocol.FieldMsgID))
 	retryTopic, dlqTopic := RetryTopicPrefix+"cg", DLQTopicPrefix+"cg"
 
 	// Two rounds through the retry topic.
@@ -67,7 +68,7 @@ func TestConsumerSendMsgBack(t *testing.T) {
 	// A SEND into the retry topic at the group's retryMaxTimes (16) is a dead letter too.
 	args := sendArgs(retryTopic, 0, props("RETRY_TOPIC", "BackTopic"))
 	for i := range args {
-		if args[i] == fieldReconsumeTimes {
+		if args[i] == protocol.FieldReconsumeTimes {
 			args[i+1] = "16"
 		}
 	}
@@ -79,7 +80,7 @@ func TestConsumerSendMsgBack(t *testing.T) {
 	// Refusals.
 	resp = tb.sendBack("cg", offset+1, 0, 16, "")
 	expect(t, resp, remoting.ResponseSystemError)
-	expect(t, tb.call(remoting.RequestConsumerSendMsgBack, nil, fieldGroup, "cg"), remoting.ResponseSystemError)
+	expect(t, tb.call(remoting.RequestConsumerSendMsgBack, nil, protocol.FieldGroup, "cg"), remoting.ResponseSystemError)
 	strict := startBroker(t, func(c *Config) { c.AutoCreateSubscriptionGroup = false })
 	expect(t, strict.sendBack("unknown", 0, 0, 16, ""), remoting.ResponseSubscriptionGroupNotExist)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/mqstore/mqstore/protocol"
+
 	"github.com/mqstore/mqstore/namesrv"
 	"github.com/mqstore/mqstore/remoting"
 )
@@ -13,9 +15,9 @@ import (
 // config/topics.json at once and registered with the name server before the answer, so its
 // route is there when the caller asks next.
 func (b *Broker) handleUpdateAndCreateTopic(_ *remoting.Conn, req *remoting.Command) *remoting.Command {
-	topic, err := req.GetString(fieldTopic)
+	topic, err := req.GetString(protocol.FieldTopic)
 	if err != nil {
-		return errorResponse(req, badField(fieldTopic, err))
+		return errorResponse(req, badField(protocol.FieldTopic, err))
 	}
 	if err := validateTopic(topic); err != nil {
 		return errorResponse(req, err)
@@ -25,8 +27,8 @@ func (b *Broker) handleUpdateAndCreateTopic(_ *remoting.Conn, req *remoting.Comm
 			fmt.Sprintf("the topic[%s] is conflict with the cluster name", topic))
 	}
 	tc := namesrv.TopicConfig{TopicName: topic, Perm: namesrv.PermRW, TopicFilterType: "SINGLE_TAG"}
-	read, err1 := req.GetInt32(fieldReadQueueNums)
-	write, err2 := req.GetInt32(fieldWriteQueueNums)
+	read, err1 := req.GetInt32(protocol.FieldReadQueueNums)
+	write, err2 := req.GetInt32(protocol.FieldWriteQueueNums)
 	if err1 != nil || err2 != nil {
 		return remoting.NewResponse(req, remoting.ResponseSystemError, "readQueueNums and writeQueueNums are required")
 	}
@@ -35,19 +37,19 @@ func (b *Broker) handleUpdateAndCreateTopic(_ *remoting.Conn, req *remoting.Comm
 			fmt.Sprintf("queue numbers must be within 1..%d (read %d, write %d)", maxQueueNums, read, write))
 	}
 	tc.ReadQueueNums, tc.WriteQueueNums = int(read), int(write)
-	if perm, err := req.GetInt32(fieldPerm); err == nil {
+	if perm, err := req.GetInt32(protocol.FieldPerm); err == nil {
 		if perm&^7 != 0 {
 			return remoting.NewResponse(req, remoting.ResponseInvalidParameter, fmt.Sprintf("bad perm %d", perm))
 		}
 		tc.Perm = int(perm)
 	}
-	if f := req.Ext(fieldTopicFilterType); f != "" {
+	if f := req.Ext(protocol.FieldTopicFilterType); f != "" {
 		tc.TopicFilterType = f
 	}
-	if v, err := req.GetInt32(fieldTopicSysFlag); err == nil {
+	if v, err := req.GetInt32(protocol.FieldTopicSysFlag); err == nil {
 		tc.TopicSysFlag = int(v)
 	}
-	tc.Order, _ = req.GetBool(fieldOrder)
+	tc.Order, _ = req.GetBool(protocol.FieldOrder)
 	if b.topics.put(tc) {
 		b.log.Info("broker: topic updated", "topic", topic, "read", read, "write", write, "perm", tc.Perm)
 	}

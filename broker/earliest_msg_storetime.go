@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 	"github.com/mqstore/mqstore/store"
 )
@@ -22,6 +23,6 @@ func (b *Broker) handleGetEarliestMsgStoreTime(_ *remoting.Conn, req *remoting.C
 		return errorResponse(req, err)
 	}
 	resp := remoting.NewResponse(req, remoting.ResponseSuccess, "")
-	resp.SetExtInt64(fieldTimestamp, ts)
+	resp.SetExtInt64(protocol.FieldTimestamp, ts)
 	return resp
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -13,12 +14,12 @@ func TestGetEarliestMsgStoreTime(t *testing.T) {
 	tb.fill("EarlyT", 2)
 	resp := tb.call(remoting.RequestGetEarliestMsgStoreTime, nil, "topic", "EarlyT", "queueId", "0")
 	expect(t, resp, remoting.ResponseSuccess)
-	if ts := extInt(t, resp, fieldTimestamp); ts < before || ts > time.Now().UnixMilli() {
+	if ts := extInt(t, resp, protocol.FieldTimestamp); ts < before || ts > time.Now().UnixMilli() {
 		t.Fatalf("timestamp %d not within the test", ts)
 	}
 	resp = tb.call(remoting.RequestGetEarliestMsgStoreTime, nil, "topic", "EarlyT", "queueId", "3")
 	expect(t, resp, remoting.ResponseSuccess)
-	if ts := extInt(t, resp, fieldTimestamp); ts != -1 {
+	if ts := extInt(t, resp, protocol.FieldTimestamp); ts != -1 {
 		t.Fatalf("empty queue: timestamp %d, want -1", ts)
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/metrics"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 	"github.com/mqstore/mqstore/txn"
 )
@@ -97,21 +98,21 @@ type endTransactionHeader struct {
 func parseEndTransactionHeader(req *remoting.Command) (endTransactionHeader, error) {
 	var h endTransactionHeader
 	var err error
-	if h.producerGroup, err = req.GetString(fieldProducerGroup); err != nil {
-		return h, badField(fieldProducerGroup, err)
+	if h.producerGroup, err = req.GetString(protocol.FieldProducerGroup); err != nil {
+		return h, badField(protocol.FieldProducerGroup, err)
 	}
-	if h.tranStateTableOffset, err = req.GetInt64(fieldTranStateTableOffset); err != nil {
-		return h, badField(fieldTranStateTableOffset, err)
+	if h.tranStateTableOffset, err = req.GetInt64(protocol.FieldTranStateTableOffset); err != nil {
+		return h, badField(protocol.FieldTranStateTableOffset, err)
 	}
-	if h.commitLogOffset, err = req.GetInt64(fieldCommitLogOffset); err != nil {
-		return h, badField(fieldCommitLogOffset, err)
+	if h.commitLogOffset, err = req.GetInt64(protocol.FieldCommitLogOffset); err != nil {
+		return h, badField(protocol.FieldCommitLogOffset, err)
 	}
-	if h.commitOrRollback, err = req.GetInt32(fieldCommitOrRollback); err != nil {
-		return h, badField(fieldCommitOrRollback, err)
+	if h.commitOrRollback, err = req.GetInt32(protocol.FieldCommitOrRollback); err != nil {
+		return h, badField(protocol.FieldCommitOrRollback, err)
 	}
-	h.fromCheck, _ = req.GetBool(fieldFromTransactionCheck)
-	h.msgID = req.Ext(fieldMsgID)
-	h.transactionID = req.Ext(fieldTransactionID)
+	h.fromCheck, _ = req.GetBool(protocol.FieldFromTransactionCheck)
+	h.msgID = req.Ext(protocol.FieldMsgID)
+	h.transactionID = req.Ext(protocol.FieldTransactionID)
 	return h, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -80,5 +81,5 @@ func TestEndTransactionSlave(t *testing.T) {
 	expect(t, resp, remoting.ResponseSlaveNotAvailable)
 	// A missing field is refused too.
 	tb2 := txnBroker(t, nil)
-	expect(t, tb2.call(remoting.RequestEndTransaction, nil, fieldProducerGroup, "pg"), remoting.ResponseSystemError)
+	expect(t, tb2.call(remoting.RequestEndTransaction, nil, protocol.FieldProducerGroup, "pg"), remoting.ResponseSystemError)
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -25,12 +26,12 @@ import (
 // none). The lag of a queue is brokerOffset - consumerOffset. consumeTps is not measured (0.0).
 
 func (b *Broker) handleGetConsumeStats(_ *remoting.Conn, req *remoting.Command) *remoting.Command {
-	group, err := req.GetString(fieldConsumerGroup)
+	group, err := req.GetString(protocol.FieldConsumerGroup)
 	if err != nil {
-		return errorResponse(req, badField(fieldConsumerGroup, err))
+		return errorResponse(req, badField(protocol.FieldConsumerGroup, err))
 	}
 	var topics []string
-	if topic := req.Ext(fieldTopic); topic != "" {
+	if topic := req.Ext(protocol.FieldTopic); topic != "" {
 		topics = []string{topic}
 	} else {
 		topics = b.offsets.topicsOf(group)

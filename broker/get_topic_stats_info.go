@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -23,9 +24,9 @@ import (
 // store time of the queue's last message (ms), 0 for an empty queue.
 
 func (b *Broker) handleGetTopicStatsInfo(_ *remoting.Conn, req *remoting.Command) *remoting.Command {
-	topic, err := req.GetString(fieldTopic)
+	topic, err := req.GetString(protocol.FieldTopic)
 	if err != nil {
-		return errorResponse(req, badField(fieldTopic, err))
+		return errorResponse(req, badField(protocol.FieldTopic, err))
 	}
 	tc, ok := b.topics.get(topic)
 	if !ok {

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
@@ -14,6 +15,11 @@ import (
 // here), creates the group's config and its retry topic %RETRY%<group> when allowed, and tells
 // the group's consumers to rebalance (NOTIFY_CONSUMER_IDS_CHANGED) when a client joined.
 // Clients silent for channelExpiredTimeout, or whose connection closed, are dropped the same way.
+//
+// A retry topic the heartbeat created is registered with the name servers before the reply, as
+// RocketMQ does, so a client that resolves its route right after the heartbeat finds it (a failed
+// registration is logged; the periodic registration retries it). The client's language and
+// version (request header) are kept on the connection for the connection lists (203, 204).
 func (b *Broker) handleHeartBeat(c *remoting.Conn, req *remoting.Command) *remoting.Command {
 	var hb heartbeatData
 	if err := json.Unmarshal(req.Body, &hb); err != nil {
@@ -24,7 +30,9 @@ func (b *Broker) handleHeartBeat(c *remoting.Conn, req *remoting.Command) *remot
 	}
 	c.SetClientID(hb.ClientID)
 	refusal, remark := b.refuseInvalidSubscriptions(&hb) // check_client_config.go
+	c.SetValue(clientVersionKey{}, clientVersion{language: req.Language, version: req.Version})
 	now := b.now()
+	createdRetry := false
 	for _, p := range hb.ProducerDataSet {
 		if p.GroupName != "" {
 			b.clients.registerProducer(p.GroupName, hb.ClientID, c, now)
@@ -40,19 +48,27 @@ func (b *Broker) handleHeartBeat(c *remoting.Conn, req *remoting.Command) *remot
 			return errorResponse(req, err)
 		}
 		if ok {
-			if _, _, err := b.ensureTopic(namesrv.TopicConfig{
+			_, created, err := b.ensureTopic(namesrv.TopicConfig{
 				TopicName:       RetryTopicPrefix + d.GroupName,
 				ReadQueueNums:   max(gc.RetryQueueNums, 1),
 				WriteQueueNums:  max(gc.RetryQueueNums, 1),
 				Perm:            namesrv.PermRW,
 				TopicFilterType: "SINGLE_TAG",
-			}); err != nil {
+			})
+			if err != nil {
 				return errorResponse(req, err)
 			}
+			createdRetry = createdRetry || created
 		}
 		if b.clients.registerConsumer(hb.ClientID, c, d, now) {
 			b.log.Info("broker: consumer joined", "group", d.GroupName, "client", hb.ClientID, "remote", c.RemoteAddrString())
 			b.notifyConsumerIDsChanged(d.GroupName)
+		}
+	}
+	if createdRetry {
+		// One registration carries every topic created above.
+		if err := b.registerNow(context.Background()); err != nil {
+			b.log.Warn("broker: registering a new retry topic failed; the periodic registration retries", "client", hb.ClientID, "err", err)
 		}
 	}
 	return remoting.NewResponse(req, refusal, remark)

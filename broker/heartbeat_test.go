@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -31,7 +33,7 @@ func newConsumerClient(t *testing.T, id string) *consumerClient {
 	cc := &consumerClient{Client: c, id: id}
 	c.RegisterHandler(remoting.RequestNotifyConsumerIDsChanged, func(_ *remoting.Conn, req *remoting.Command) *remoting.Command {
 		cc.mu.Lock()
-		cc.notified = append(cc.notified, req.Ext(fieldConsumerGroup))
+		cc.notified = append(cc.notified, req.Ext(protocol.FieldConsumerGroup))
 		cc.mu.Unlock()
 		return nil
 	})
@@ -181,4 +183,36 @@ func TestClientExpiry(t *testing.T) {
 	n := len(c1.notifications())
 	waitUntil(t, "c2's expiry", func() bool { return slices.Equal(consumerList(t, tb, "exp-group"), []string{c1.id}) })
 	waitUntil(t, "c1's notification", func() bool { return len(c1.notifications()) > n })
+}
+
+// slowRegistrar records registrations after a delay, so a registration that is not awaited
+// is recorded only after the reply it should have preceded.
+type slowRegistrar struct{ recordingRegistrar }
+
+func (r *slowRegistrar) Register(ctx context.Context, reg namesrv.Registration) error {
+	time.Sleep(100 * time.Millisecond)
+	return r.recordingRegistrar.Register(ctx, reg)
+}
+
+func TestHeartBeatRegistersRetryTopicBeforeReply(t *testing.T) {
+	reg := &slowRegistrar{}
+	tb := startBroker(t, nil, func(o *Options) { o.Registrar = reg })
+	c := newConsumerClient(t, "10.0.0.1@r")
+	c.heartbeat(t, tb.Addr(), heartbeatBody(c.id, "reg-a", "T", "*"))
+	if _, ok := reg.last().Topics["%RETRY%reg-a"]; !ok {
+		t.Fatal("the heartbeat was answered before its retry topic was registered")
+	}
+	// Two groups in one heartbeat: both retry topics are registered before the reply.
+	hb := protocol.HeartbeatData{ClientID: c.id, ProducerDataSet: []protocol.ProducerData{}, ConsumerDataSet: []protocol.ConsumerData{
+		{GroupName: "reg-b", ConsumeType: protocol.ConsumePassively, MessageModel: protocol.ModelClustering},
+		{GroupName: "reg-c", ConsumeType: protocol.ConsumePassively, MessageModel: protocol.ModelClustering},
+	}}
+	body, _ := json.Marshal(hb)
+	c.heartbeat(t, tb.Addr(), body)
+	last := reg.last()
+	for _, g := range []string{"reg-b", "reg-c"} {
+		if _, ok := last.Topics["%RETRY%"+g]; !ok {
+			t.Fatalf("retry topic of %s not registered before the reply", g)
+		}
+	}
 }

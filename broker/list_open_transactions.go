@@ -38,10 +38,10 @@ type (
 
 func (b *Broker) handleListOpenTransactions(_ *remoting.Conn, req *remoting.Command) *remoting.Command {
 	limit := defaultListOpenTransactions
-	if req.Ext(fieldMaxNum) != "" {
-		n, err := req.GetInt32(fieldMaxNum)
+	if req.Ext(protocol.FieldMaxNum) != "" {
+		n, err := req.GetInt32(protocol.FieldMaxNum)
 		if err != nil || n <= 0 {
-			return errorResponse(req, fmt.Errorf("%w: field %s %q is not a positive number", ErrBadRequest, fieldMaxNum, req.Ext(fieldMaxNum)))
+			return errorResponse(req, fmt.Errorf("%w: field %s %q is not a positive number", ErrBadRequest, protocol.FieldMaxNum, req.Ext(protocol.FieldMaxNum)))
 		}
 		limit = min(int(n), maxListOpenTransactions)
 	}

@@ -1,6 +1,9 @@
 package broker
 
-import "github.com/mqstore/mqstore/remoting"
+import (
+	"github.com/mqstore/mqstore/protocol"
+	"github.com/mqstore/mqstore/remoting"
+)
 
 // GET_MAX_OFFSET (30): a queue's max offset, one past its last message (ext topic, queueId →
 // offset; 0 for a queue that does not exist). The Go client reads offset without checking the
@@ -9,7 +12,7 @@ func (b *Broker) handleGetMaxOffset(_ *remoting.Conn, req *remoting.Command) *re
 	topic, queueID, err := queueArgs(req)
 	if err != nil {
 		resp := errorResponse(req, err)
-		resp.SetExtInt64(fieldOffset, 0)
+		resp.SetExtInt64(protocol.FieldOffset, 0)
 		return resp
 	}
 	return offsetResponse(req, b.store.MaxOffset(topic, queueID))

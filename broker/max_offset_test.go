@@ -3,6 +3,7 @@ package broker
 import (
 	"testing"
 
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -22,7 +23,7 @@ func TestGetMaxOffset(t *testing.T) {
 	for _, tt := range tests {
 		resp := tb.call(remoting.RequestGetMaxOffset, nil, tt.args...)
 		expect(t, resp, tt.code)
-		if got := extInt(t, resp, fieldOffset); got != tt.want {
+		if got := extInt(t, resp, protocol.FieldOffset); got != tt.want {
 			t.Fatalf("%v: offset %d, want %d", tt.args, got, tt.want)
 		}
 	}

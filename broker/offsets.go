@@ -3,10 +3,11 @@ package broker
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/mqstore/mqstore/internal/vfs"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/mqstore/mqstore/internal/vfs"
 )
 
 // offsetsFileContent is consumerOffset.json (ConsumerOffsetManager): committed offsets by

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mqstore/mqstore/filter"
 	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 	"github.com/mqstore/mqstore/store"
 )
@@ -51,34 +52,34 @@ type pullHeader struct {
 func parsePullHeader(req *remoting.Command) (pullHeader, error) {
 	var h pullHeader
 	var err error
-	if h.group, err = req.GetString(fieldConsumerGroup); err != nil {
-		return h, badField(fieldConsumerGroup, err)
+	if h.group, err = req.GetString(protocol.FieldConsumerGroup); err != nil {
+		return h, badField(protocol.FieldConsumerGroup, err)
 	}
-	if h.topic, err = req.GetString(fieldTopic); err != nil {
-		return h, badField(fieldTopic, err)
+	if h.topic, err = req.GetString(protocol.FieldTopic); err != nil {
+		return h, badField(protocol.FieldTopic, err)
 	}
-	if h.queueID, err = req.GetInt32(fieldQueueID); err != nil {
-		return h, badField(fieldQueueID, err)
+	if h.queueID, err = req.GetInt32(protocol.FieldQueueID); err != nil {
+		return h, badField(protocol.FieldQueueID, err)
 	}
-	if h.queueOffset, err = req.GetInt64(fieldQueueOffset); err != nil {
-		return h, badField(fieldQueueOffset, err)
+	if h.queueOffset, err = req.GetInt64(protocol.FieldQueueOffset); err != nil {
+		return h, badField(protocol.FieldQueueOffset, err)
 	}
-	n, err := req.GetInt32(fieldMaxMsgNums)
+	n, err := req.GetInt32(protocol.FieldMaxMsgNums)
 	if err != nil {
-		return h, badField(fieldMaxMsgNums, err)
+		return h, badField(protocol.FieldMaxMsgNums, err)
 	}
 	h.maxMsgNums = min(max(int(n), 1), maxPullMessages) // 0 means at least one (clientgo.md §3.5)
-	if h.sysFlag, err = req.GetInt32(fieldSysFlag); err != nil {
-		return h, badField(fieldSysFlag, err)
+	if h.sysFlag, err = req.GetInt32(protocol.FieldSysFlag); err != nil {
+		return h, badField(protocol.FieldSysFlag, err)
 	}
-	if h.commitOffset, err = req.GetInt64(fieldCommitOffset); err != nil {
+	if h.commitOffset, err = req.GetInt64(protocol.FieldCommitOffset); err != nil {
 		h.commitOffset = -1
 	}
-	if t, err := req.GetInt64(fieldSuspendTimeoutMillis); err == nil && t > 0 {
+	if t, err := req.GetInt64(protocol.FieldSuspendTimeoutMillis); err == nil && t > 0 {
 		h.suspendTimeout = min(ms(t), maxSuspend)
 	}
-	h.subscription = req.Ext(fieldSubscription)
-	h.expressionType = req.Ext(fieldExpressionType)
+	h.subscription = req.Ext(protocol.FieldSubscription)
+	h.expressionType = req.Ext(protocol.FieldExpressionType)
 	return h, nil
 }
 
@@ -108,7 +109,7 @@ func (b *Broker) handlePullMessage(c *remoting.Conn, req *remoting.Command) *rem
 	if call.filter, resp = b.pullFilter(req, &h); resp != nil {
 		return resp
 	}
-	if h.sysFlag&pullFlagCommitOffset != 0 && b.cfg.BrokerID == 0 {
+	if h.sysFlag&protocol.PullFlagCommitOffset != 0 && b.cfg.BrokerID == 0 {
 		b.offsets.commit(h.group, h.topic, h.queueID, h.commitOffset)
 	}
 	return b.executePull(call, true)
@@ -156,7 +157,7 @@ func (b *Broker) checkPull(req *remoting.Command, h *pullHeader) *remoting.Comma
 // never saw.
 func (b *Broker) pullFilter(req *remoting.Command, h *pullHeader) (store.Filter, *remoting.Command) {
 	s := b.clients.subscription(h.group, h.topic)
-	if h.sysFlag&pullFlagSubscription != 0 && h.subscription != "" && (s == nil || s.expression != h.subscription) {
+	if h.sysFlag&protocol.PullFlagSubscription != 0 && h.subscription != "" && (s == nil || s.expression != h.subscription) {
 		// rocketmq-client-go sends expressionType TAG for every subscription: when the header
 		// repeats the heartbeat's expression, the heartbeat's type is the one to trust.
 		s = parseSubscription(h.topic, h.expressionType, h.subscription, nil, 0)
@@ -203,7 +204,7 @@ func (b *Broker) executePull(call *pullCall, suspend bool) *remoting.Command {
 		res.Release()
 		return remoting.NewResponse(call.req, remoting.ResponseSystemBusy, "the broker is shutting down, pull again later")
 	}
-	if code == remoting.ResponsePullNotFound && suspend && h.sysFlag&pullFlagSuspend != 0 {
+	if code == remoting.ResponsePullNotFound && suspend && h.sysFlag&protocol.PullFlagSuspend != 0 {
 		hold := h.suspendTimeout
 		if !b.cfg.LongPollingEnable {
 			hold = ms(b.cfg.ShortPollingTimeMills)
@@ -214,10 +215,10 @@ func (b *Broker) executePull(call *pullCall, suspend bool) *remoting.Command {
 		}
 	}
 	resp := remoting.NewResponse(call.req, code, res.Status.String())
-	resp.SetExtInt64(fieldNextBeginOffset, res.NextBeginOffset)
-	resp.SetExtInt64(fieldMinOffset, res.MinOffset)
-	resp.SetExtInt64(fieldMaxOffset, res.MaxOffset)
-	resp.SetExt(fieldSuggestWhichBrokerID, "0")
+	resp.SetExtInt64(protocol.FieldNextBeginOffset, res.NextBeginOffset)
+	resp.SetExtInt64(protocol.FieldMinOffset, res.MinOffset)
+	resp.SetExtInt64(protocol.FieldMaxOffset, res.MaxOffset)
+	resp.SetExt(protocol.FieldSuggestWhichBrokerID, "0")
 	if code == remoting.ResponseSuccess {
 		b.stats.pulledMessages.Add(int64(len(res.Messages)))
 		if mt := b.opts.Metrics; mt != nil {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mqstore/mqstore/protocol"
+
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -40,7 +42,7 @@ func BenchmarkPullMessageFilter(b *testing.B) {
 				for i := 0; i < len(args); i += 2 {
 					req.SetExt(args[i], args[i+1])
 				}
-				req.SetExt(fieldQueueOffset, strconv.FormatInt(offset, 10))
+				req.SetExt(protocol.FieldQueueOffset, strconv.FormatInt(offset, 10))
 				resp, err := tb.client.Invoke(context.Background(), tb.Addr(), req)
 				if err != nil {
 					b.Fatal(err)
@@ -52,7 +54,7 @@ func BenchmarkPullMessageFilter(b *testing.B) {
 				if code == remoting.ResponseSuccess {
 					delivered += int64(len(records(b, resp.Body)))
 				}
-				next := extInt(b, resp, fieldNextBeginOffset)
+				next := extInt(b, resp, protocol.FieldNextBeginOffset)
 				scanned += next - offset
 				if offset = next; offset >= n {
 					offset = 0

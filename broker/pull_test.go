@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -46,8 +47,8 @@ func TestPullMessageFound(t *testing.T) {
 			t.Fatalf("record %d: offset %d body %q", i, r.QueueOffset, r.Body)
 		}
 	}
-	if extInt(t, resp, fieldNextBeginOffset) != 3 || extInt(t, resp, fieldMinOffset) != 0 ||
-		extInt(t, resp, fieldMaxOffset) != 5 || resp.Ext(fieldSuggestWhichBrokerID) != "0" {
+	if extInt(t, resp, protocol.FieldNextBeginOffset) != 3 || extInt(t, resp, protocol.FieldMinOffset) != 0 ||
+		extInt(t, resp, protocol.FieldMaxOffset) != 5 || resp.Ext(protocol.FieldSuggestWhichBrokerID) != "0" {
 		t.Fatalf("ext fields %v", resp)
 	}
 	// maxMsgNums 0 means one message (the Go pull consumer's default PullBatchSize).
@@ -72,7 +73,7 @@ func TestPullMessageStatuses(t *testing.T) {
 		{"beyond max offset", pullArgs("PullTopic", 0, 100, 32, 0, 0, ""), remoting.ResponsePullOffsetMoved, 4, false},
 		{"empty queue at 0", pullArgs("PullTopic", 1, 0, 32, 0, 0, ""), remoting.ResponsePullNotFound, 0, false},
 		{"empty queue past 0", pullArgs("PullTopic", 1, 3, 32, 0, 0, ""), remoting.ResponsePullOffsetMoved, 0, false},
-		{"no matching tag", pullArgs("PullTopic", 0, 0, 1, pullFlagSubscription, 0, "TagC"), remoting.ResponsePullRetryImmediately, 4, false},
+		{"no matching tag", pullArgs("PullTopic", 0, 0, 1, protocol.PullFlagSubscription, 0, "TagC"), remoting.ResponsePullRetryImmediately, 4, false},
 		{"unknown topic", pullArgs("Nope", 0, 0, 32, 0, 0, ""), remoting.ResponseTopicNotExist, 0, true},
 		{"queue out of range", pullArgs("PullTopic", 9, 0, 32, 0, 0, ""), remoting.ResponseSystemError, 0, true},
 		{"missing field", []string{"topic", "PullTopic"}, remoting.ResponseSystemError, 0, true},
@@ -81,8 +82,8 @@ func TestPullMessageStatuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			resp := tb.call(remoting.RequestPullMessage, nil, tt.args...)
 			expect(t, resp, tt.code)
-			if !tt.noNext && extInt(t, resp, fieldNextBeginOffset) != tt.next {
-				t.Fatalf("nextBeginOffset %s, want %d", resp.Ext(fieldNextBeginOffset), tt.next)
+			if !tt.noNext && extInt(t, resp, protocol.FieldNextBeginOffset) != tt.next {
+				t.Fatalf("nextBeginOffset %s, want %d", resp.Ext(protocol.FieldNextBeginOffset), tt.next)
 			}
 		})
 	}
@@ -91,7 +92,7 @@ func TestPullMessageStatuses(t *testing.T) {
 func TestPullMessageTagFilter(t *testing.T) {
 	tb := startBroker(t, nil)
 	tb.fill("PullTopic", 10)
-	resp := tb.call(remoting.RequestPullMessage, nil, pullArgs("PullTopic", 0, 0, 32, pullFlagSubscription, 0, "TagB")...)
+	resp := tb.call(remoting.RequestPullMessage, nil, pullArgs("PullTopic", 0, 0, 32, protocol.PullFlagSubscription, 0, "TagB")...)
 	expect(t, resp, remoting.ResponseSuccess)
 	recs := records(t, resp.Body)
 	if len(recs) != 5 {
@@ -107,7 +108,7 @@ func TestPullMessageTagFilter(t *testing.T) {
 func TestPullMessageCommitOffset(t *testing.T) {
 	tb := startBroker(t, nil)
 	tb.fill("PullTopic", 2)
-	args := pullArgs("PullTopic", 0, 0, 32, pullFlagCommitOffset, 0, "")
+	args := pullArgs("PullTopic", 0, 0, 32, protocol.PullFlagCommitOffset, 0, "")
 	args[13] = "7" // commitOffset
 	expect(t, tb.call(remoting.RequestPullMessage, nil, args...), remoting.ResponseSuccess)
 	if off, ok := tb.offsets.query("pull-group", "PullTopic", 0); !ok || off != 7 {
@@ -164,7 +165,7 @@ func TestPullMessageLongPolling(t *testing.T) {
 	t.Run("woken by arrival", func(t *testing.T) {
 		tb := startBroker(t, nil)
 		tb.fill("LP", 1)
-		ch := tb.asyncPull(pullArgs("LP", 0, 1, 32, pullFlagSuspend, 10000, "")...)
+		ch := tb.asyncPull(pullArgs("LP", 0, 1, 32, protocol.PullFlagSuspend, 10000, "")...)
 		tb.waitParked(1)
 		expect(t, tb.send("LP", 0, "late", nil), remoting.ResponseSuccess)
 		a := answer(t, ch)
@@ -179,7 +180,7 @@ func TestPullMessageLongPolling(t *testing.T) {
 	t.Run("filter keeps it parked", func(t *testing.T) {
 		tb := startBroker(t, nil)
 		tb.fill("LP", 1)
-		ch := tb.asyncPull(pullArgs("LP", 0, 1, 32, pullFlagSuspend|pullFlagSubscription, 10000, "TagZ")...)
+		ch := tb.asyncPull(pullArgs("LP", 0, 1, 32, protocol.PullFlagSuspend|protocol.PullFlagSubscription, 10000, "TagZ")...)
 		tb.waitParked(1)
 		expect(t, tb.send("LP", 0, "other tag", props("TAGS", "TagY")), remoting.ResponseSuccess)
 		tb.sync()
@@ -197,16 +198,16 @@ func TestPullMessageLongPolling(t *testing.T) {
 	t.Run("timeout", func(t *testing.T) {
 		tb := startBroker(t, nil)
 		tb.fill("LP", 2)
-		a := answer(t, tb.asyncPull(pullArgs("LP", 0, 2, 32, pullFlagSuspend, 200, "")...))
+		a := answer(t, tb.asyncPull(pullArgs("LP", 0, 2, 32, protocol.PullFlagSuspend, 200, "")...))
 		expect(t, a.resp, remoting.ResponsePullNotFound)
-		if extInt(t, a.resp, fieldNextBeginOffset) != 2 || a.elapsed < 150*time.Millisecond {
-			t.Fatalf("next %s after %v", a.resp.Ext(fieldNextBeginOffset), a.elapsed)
+		if extInt(t, a.resp, protocol.FieldNextBeginOffset) != 2 || a.elapsed < 150*time.Millisecond {
+			t.Fatalf("next %s after %v", a.resp.Ext(protocol.FieldNextBeginOffset), a.elapsed)
 		}
 	})
 	t.Run("short polling", func(t *testing.T) {
 		tb := startBroker(t, func(c *Config) { c.LongPollingEnable = false; c.ShortPollingTimeMills = 100 })
 		tb.fill("LP", 1)
-		a := answer(t, tb.asyncPull(pullArgs("LP", 0, 1, 32, pullFlagSuspend, 20000, "")...))
+		a := answer(t, tb.asyncPull(pullArgs("LP", 0, 1, 32, protocol.PullFlagSuspend, 20000, "")...))
 		expect(t, a.resp, remoting.ResponsePullNotFound)
 		if a.elapsed > 5*time.Second {
 			t.Fatalf("short polling held %v", a.elapsed)
@@ -224,7 +225,7 @@ func TestPullMessageLongPolling(t *testing.T) {
 	t.Run("close answers parked pulls", func(t *testing.T) {
 		tb := startBroker(t, nil)
 		tb.fill("LP", 1)
-		ch := tb.asyncPull(pullArgs("LP", 0, 1, 32, pullFlagSuspend, 20000, "")...)
+		ch := tb.asyncPull(pullArgs("LP", 0, 1, 32, protocol.PullFlagSuspend, 20000, "")...)
 		tb.waitParked(1)
 		if err := tb.Close(); err != nil {
 			t.Fatal(err)

@@ -1,6 +1,9 @@
 package broker
 
-import "github.com/mqstore/mqstore/remoting"
+import (
+	"github.com/mqstore/mqstore/protocol"
+	"github.com/mqstore/mqstore/remoting"
+)
 
 // QUERY_CONSUMER_OFFSET (14): a group's committed offset of a queue (ext consumerGroup, topic,
 // queueId → offset). With none committed, a queue that still starts at offset 0 answers 0, as
@@ -8,9 +11,9 @@ import "github.com/mqstore/mqstore/remoting"
 // start even with CONSUME_FROM_LAST_OFFSET, clientgo.md §11.9); otherwise QUERY_NOT_FOUND, and
 // the client applies its consumeFromWhere.
 func (b *Broker) handleQueryConsumerOffset(_ *remoting.Conn, req *remoting.Command) *remoting.Command {
-	group, err := req.GetString(fieldConsumerGroup)
+	group, err := req.GetString(protocol.FieldConsumerGroup)
 	if err != nil {
-		return errorResponse(req, badField(fieldConsumerGroup, err))
+		return errorResponse(req, badField(protocol.FieldConsumerGroup, err))
 	}
 	topic, queueID, err := queueArgs(req)
 	if err != nil {

@@ -3,6 +3,7 @@ package broker
 import (
 	"testing"
 
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -14,14 +15,14 @@ func TestQueryConsumerOffset(t *testing.T) {
 	// Nothing committed, queue starting at 0: 0 (RocketMQ's answer for fresh in-memory queues).
 	resp := q("g", "T", "0")
 	expect(t, resp, remoting.ResponseSuccess)
-	if extInt(t, resp, fieldOffset) != 0 {
-		t.Fatalf("offset %s", resp.Ext(fieldOffset))
+	if extInt(t, resp, protocol.FieldOffset) != 0 {
+		t.Fatalf("offset %s", resp.Ext(protocol.FieldOffset))
 	}
 	tb.offsets.commit("g", "T", 1, 42)
 	resp = q("g", "T", "1")
 	expect(t, resp, remoting.ResponseSuccess)
-	if extInt(t, resp, fieldOffset) != 42 {
-		t.Fatalf("offset %s", resp.Ext(fieldOffset))
+	if extInt(t, resp, protocol.FieldOffset) != 42 {
+		t.Fatalf("offset %s", resp.Ext(protocol.FieldOffset))
 	}
 	expect(t, tb.call(remoting.RequestQueryConsumerOffset, nil, "topic", "T", "queueId", "0"), remoting.ResponseSystemError)
 	expect(t, q("g", "T", "x"), remoting.ResponseSystemError)

@@ -3,6 +3,7 @@ package broker
 import (
 	"fmt"
 
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -16,20 +17,20 @@ import (
 const maxQueryMessages = 64
 
 func (b *Broker) handleQueryMessage(_ *remoting.Conn, req *remoting.Command) *remoting.Command {
-	topic, err := req.GetString(fieldTopic)
+	topic, err := req.GetString(protocol.FieldTopic)
 	if err != nil {
-		return errorResponse(req, badField(fieldTopic, err))
+		return errorResponse(req, badField(protocol.FieldTopic, err))
 	}
-	key, err := req.GetString(fieldKey)
+	key, err := req.GetString(protocol.FieldKey)
 	if err != nil {
-		return errorResponse(req, badField(fieldKey, err))
+		return errorResponse(req, badField(protocol.FieldKey, err))
 	}
-	maxNum, err := req.GetInt32(fieldMaxNum)
+	maxNum, err := req.GetInt32(protocol.FieldMaxNum)
 	if err != nil || maxNum <= 0 {
 		maxNum = 32
 	}
-	begin, _ := req.GetInt64(fieldBeginTimestamp)
-	end, err := req.GetInt64(fieldEndTimestamp)
+	begin, _ := req.GetInt64(protocol.FieldBeginTimestamp)
+	end, err := req.GetInt64(protocol.FieldEndTimestamp)
 	if err != nil || end <= 0 {
 		end = 0 // now
 	}
@@ -56,8 +57,8 @@ func (b *Broker) handleQueryMessage(_ *remoting.Conn, req *remoting.Command) *re
 		return remoting.NewResponse(req, remoting.ResponseQueryNotFound, "messages were removed")
 	}
 	resp := remoting.NewResponse(req, remoting.ResponseSuccess, "")
-	resp.SetExtInt64(fieldIndexLastUpdateTimestamp, lastTime)
-	resp.SetExtInt64(fieldIndexLastUpdatePhyoffset, lastOffset)
+	resp.SetExtInt64(protocol.FieldIndexLastUpdateTimestamp, lastTime)
+	resp.SetExtInt64(protocol.FieldIndexLastUpdatePhyoffset, lastOffset)
 	resp.Body = body
 	return resp
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -42,8 +43,8 @@ func TestQueryMessage(t *testing.T) {
 				t.Fatalf("key %q: record of topic %s", tt.key, r.Topic)
 			}
 		}
-		if extInt(t, resp, fieldIndexLastUpdateTimestamp) <= 0 {
-			t.Fatalf("indexLastUpdateTimestamp %s", resp.Ext(fieldIndexLastUpdateTimestamp))
+		if extInt(t, resp, protocol.FieldIndexLastUpdateTimestamp) <= 0 {
+			t.Fatalf("indexLastUpdateTimestamp %s", resp.Ext(protocol.FieldIndexLastUpdateTimestamp))
 		}
 	}
 	expect(t, tb.call(remoting.RequestQueryMessage, nil, "topic", "QueryT"), remoting.ResponseSystemError)

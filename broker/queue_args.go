@@ -1,16 +1,19 @@
 package broker
 
-import "github.com/mqstore/mqstore/remoting"
+import (
+	"github.com/mqstore/mqstore/protocol"
+	"github.com/mqstore/mqstore/remoting"
+)
 
 // queueArgs reads the topic and queueId fields most queue requests carry.
 func queueArgs(req *remoting.Command) (string, int32, error) {
-	topic, err := req.GetString(fieldTopic)
+	topic, err := req.GetString(protocol.FieldTopic)
 	if err != nil {
-		return "", 0, badField(fieldTopic, err)
+		return "", 0, badField(protocol.FieldTopic, err)
 	}
-	queueID, err := req.GetInt32(fieldQueueID)
+	queueID, err := req.GetInt32(protocol.FieldQueueID)
 	if err != nil {
-		return "", 0, badField(fieldQueueID, err)
+		return "", 0, badField(protocol.FieldQueueID, err)
 	}
 	return topic, queueID, nil
 }
@@ -18,6 +21,6 @@ func queueArgs(req *remoting.Command) (string, int32, error) {
 // offsetResponse answers SUCCESS with an offset ext field.
 func offsetResponse(req *remoting.Command, offset int64) *remoting.Command {
 	resp := remoting.NewResponse(req, remoting.ResponseSuccess, "")
-	resp.SetExtInt64(fieldOffset, offset)
+	resp.SetExtInt64(protocol.FieldOffset, offset)
 	return resp
 }

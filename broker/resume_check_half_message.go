@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 	"github.com/mqstore/mqstore/txn"
 )
@@ -18,9 +19,9 @@ import (
 // no half message.
 
 func (b *Broker) handleResumeCheckHalfMessage(_ *remoting.Conn, req *remoting.Command) *remoting.Command {
-	id, err := req.GetString(fieldMsgID)
+	id, err := req.GetString(protocol.FieldMsgID)
 	if err != nil {
-		return errorResponse(req, badField(fieldMsgID, err))
+		return errorResponse(req, badField(protocol.FieldMsgID, err))
 	}
 	_, offset, err := message.ParseOffsetMsgID(id)
 	if err != nil {

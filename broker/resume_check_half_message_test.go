@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -39,7 +40,7 @@ func TestResumeCheckHalfMessage(t *testing.T) {
 		{"resume", h.msgID, remoting.ResponseSuccess},
 		{"resume again", h.msgID, remoting.ResponseSystemError},
 	} {
-		resp := tb.call(remoting.RequestResumeCheckHalfMessage, nil, fieldMsgID, tt.msgID)
+		resp := tb.call(remoting.RequestResumeCheckHalfMessage, nil, protocol.FieldMsgID, tt.msgID)
 		if resp.ResponseCode() != tt.code {
 			t.Fatalf("%s: %v %q, want %v", tt.name, resp.ResponseCode(), resp.Remark, tt.code)
 		}
@@ -53,8 +54,8 @@ func TestResumeCheckHalfMessage(t *testing.T) {
 	checkNow(t, tb)
 	waitUntil(t, "the check of the resumed message", func() bool { return len(p.received()) == before+1 })
 	c := p.received()[before]
-	resumed := halfSend{commitLogOffset: txs[0].HalfOffset, queueOffset: txs[0].QueueOffset, uniq: c.ext[fieldMsgID]}
-	if c.ext[fieldCommitLogOffset] != strconv.FormatInt(resumed.commitLogOffset, 10) || string(c.record.Body) != "late" {
+	resumed := halfSend{commitLogOffset: txs[0].HalfOffset, queueOffset: txs[0].QueueOffset, uniq: c.ext[protocol.FieldMsgID]}
+	if c.ext[protocol.FieldCommitLogOffset] != strconv.FormatInt(resumed.commitLogOffset, 10) || string(c.record.Body) != "late" {
 		t.Fatalf("check of the resumed message %v %q", c.ext, c.record.Body)
 	}
 	expect(t, p.endTransaction(tb.Addr(), resumed, message.TransactionCommitType, true), remoting.ResponseSuccess)

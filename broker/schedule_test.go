@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 	"github.com/mqstore/mqstore/store"
 )
@@ -64,13 +65,13 @@ func TestDelayedSend(t *testing.T) {
 	} {
 		resp := tb.send("DelayTopic", 1, tt.body, props("DELAY", tt.delay, "TAGS", "TagD", "KEYS", tt.body))
 		expect(t, resp, remoting.ResponseSuccess)
-		if resp.Ext(fieldQueueID) != "1" {
-			t.Fatalf("%s: queueId %q, want the queue asked", tt.body, resp.Ext(fieldQueueID))
+		if resp.Ext(protocol.FieldQueueID) != "1" {
+			t.Fatalf("%s: queueId %q, want the queue asked", tt.body, resp.Ext(protocol.FieldQueueID))
 		}
 		if tt.level == 0 {
 			continue
 		}
-		_, off, _ := message.ParseOffsetMsgID(resp.Ext(fieldMsgID))
+		_, off, _ := message.ParseOffsetMsgID(resp.Ext(protocol.FieldMsgID))
 		sm, err := tb.Store().ReadAt(off)
 		if err != nil {
 			t.Fatal(err)

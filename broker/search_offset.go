@@ -1,6 +1,9 @@
 package broker
 
-import "github.com/mqstore/mqstore/remoting"
+import (
+	"github.com/mqstore/mqstore/protocol"
+	"github.com/mqstore/mqstore/remoting"
+)
 
 // SEARCH_OFFSET_BY_TIMESTAMP (29): the first queue offset whose message was stored at or after
 // timestamp (ms) (ext topic, queueId, timestamp → offset), by binary search over the queue's
@@ -10,9 +13,9 @@ func (b *Broker) handleSearchOffsetByTimestamp(_ *remoting.Conn, req *remoting.C
 	if err != nil {
 		return errorResponse(req, err)
 	}
-	ts, err := req.GetInt64(fieldTimestamp)
+	ts, err := req.GetInt64(protocol.FieldTimestamp)
 	if err != nil {
-		return errorResponse(req, badField(fieldTimestamp, err))
+		return errorResponse(req, badField(protocol.FieldTimestamp, err))
 	}
 	off, err := b.store.OffsetByTime(topic, queueID, ts)
 	if err != nil {

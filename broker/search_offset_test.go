@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -27,7 +28,7 @@ func TestSearchOffsetByTimestamp(t *testing.T) {
 		resp := tb.call(remoting.RequestSearchOffsetByTimestamp, nil,
 			"topic", "SearchT", "queueId", "0", "timestamp", strconv.FormatInt(tt.ts, 10))
 		expect(t, resp, remoting.ResponseSuccess)
-		if got := extInt(t, resp, fieldOffset); got != tt.want {
+		if got := extInt(t, resp, protocol.FieldOffset); got != tt.want {
 			t.Fatalf("timestamp %d: offset %d, want %d", tt.ts, got, tt.want)
 		}
 	}

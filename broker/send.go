@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mqstore/mqstore/protocol"
+
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/metrics"
 	"github.com/mqstore/mqstore/namesrv"
@@ -244,17 +246,17 @@ func (b *Broker) putResponse(req *remoting.Command, res store.PutResult, err err
 	default:
 		return errorResponse(req, err)
 	}
-	resp.SetExt(fieldMsgID, res.MsgID)
-	resp.SetExt(fieldQueueID, itoa32(res.QueueID))
-	resp.SetExtInt64(fieldQueueOffset, res.QueueOffset)
+	resp.SetExt(protocol.FieldMsgID, res.MsgID)
+	resp.SetExt(protocol.FieldQueueID, itoa32(res.QueueID))
+	resp.SetExtInt64(protocol.FieldQueueOffset, res.QueueOffset)
 	b.setSendExt(resp)
 	return resp
 }
 
 // setSendExt adds the ext fields every send answer carries.
 func (b *Broker) setSendExt(resp *remoting.Command) {
-	resp.SetExt(fieldMsgRegion, b.cfg.RegionID)
-	resp.SetExtBool(fieldTraceOn, b.cfg.TraceOn)
+	resp.SetExt(protocol.FieldMsgRegion, b.cfg.RegionID)
+	resp.SetExtBool(protocol.FieldTraceOn, b.cfg.TraceOn)
 }
 
 // errorResponse maps an error to its response code (the one table of error → code).

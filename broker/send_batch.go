@@ -7,6 +7,7 @@ import (
 
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/metrics"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 	"github.com/mqstore/mqstore/store"
 )
@@ -89,9 +90,9 @@ func (b *Broker) handleSendBatchMessage(c *remoting.Conn, req *remoting.Command)
 		}
 		ids.WriteString(r.MsgID)
 	}
-	resp.SetExt(fieldMsgID, ids.String())
-	resp.SetExt(fieldQueueID, itoa32(queueID))
-	resp.SetExtInt64(fieldQueueOffset, results[0].QueueOffset)
+	resp.SetExt(protocol.FieldMsgID, ids.String())
+	resp.SetExt(protocol.FieldQueueID, itoa32(queueID))
+	resp.SetExtInt64(protocol.FieldQueueOffset, results[0].QueueOffset)
 	b.setSendExt(resp)
 	return resp
 }

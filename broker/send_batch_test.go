@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -26,8 +27,8 @@ func TestSendBatchMessage(t *testing.T) {
 	tb := startBroker(t, nil)
 	resp := tb.call(remoting.RequestSendBatchMessage, batchBody(t, 3), v2Args("BatchTopic", 2, nil, true)...)
 	expect(t, resp, remoting.ResponseSuccess)
-	ids := strings.Split(resp.Ext(fieldMsgID), ",")
-	if len(ids) != 3 || resp.Ext(fieldQueueID) != "2" || resp.Ext(fieldQueueOffset) != "0" || resp.Ext(fieldTraceOn) == "" {
+	ids := strings.Split(resp.Ext(protocol.FieldMsgID), ",")
+	if len(ids) != 3 || resp.Ext(protocol.FieldQueueID) != "2" || resp.Ext(protocol.FieldQueueOffset) != "0" || resp.Ext(protocol.FieldTraceOn) == "" {
 		t.Fatalf("answer %v", resp)
 	}
 	for i, id := range ids {
@@ -41,8 +42,8 @@ func TestSendBatchMessage(t *testing.T) {
 	}
 	resp = tb.call(remoting.RequestSendBatchMessage, batchBody(t, 2), v2Args("BatchTopic", 2, nil, true)...)
 	expect(t, resp, remoting.ResponseSuccess)
-	if resp.Ext(fieldQueueOffset) != "3" {
-		t.Fatalf("second batch starts at %s, want 3", resp.Ext(fieldQueueOffset))
+	if resp.Ext(protocol.FieldQueueOffset) != "3" {
+		t.Fatalf("second batch starts at %s, want 3", resp.Ext(protocol.FieldQueueOffset))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 	"github.com/mqstore/mqstore/store"
 )
@@ -16,7 +17,7 @@ func TestSendMessage(t *testing.T) {
 
 	resp := tb.send("SendTopic", 2, "hello", p)
 	expect(t, resp, remoting.ResponseSuccess)
-	msgID := resp.Ext(fieldMsgID)
+	msgID := resp.Ext(protocol.FieldMsgID)
 	host, phys, err := message.ParseOffsetMsgID(msgID)
 	if err != nil || len(msgID) != 32 {
 		t.Fatalf("msgId %q: %v", msgID, err)
@@ -24,11 +25,11 @@ func TestSendMessage(t *testing.T) {
 	if host.String() != tb.Addr() {
 		t.Fatalf("msgId host %v, want %s", host, tb.Addr())
 	}
-	if resp.Ext(fieldQueueID) != "2" || resp.Ext(fieldQueueOffset) != "0" {
-		t.Fatalf("queueId %q queueOffset %q", resp.Ext(fieldQueueID), resp.Ext(fieldQueueOffset))
+	if resp.Ext(protocol.FieldQueueID) != "2" || resp.Ext(protocol.FieldQueueOffset) != "0" {
+		t.Fatalf("queueId %q queueOffset %q", resp.Ext(protocol.FieldQueueID), resp.Ext(protocol.FieldQueueOffset))
 	}
-	if resp.Ext(fieldMsgRegion) != "DefaultRegion" || resp.Ext(fieldTraceOn) != "true" {
-		t.Fatalf("MSG_REGION %q TRACE_ON %q", resp.Ext(fieldMsgRegion), resp.Ext(fieldTraceOn))
+	if resp.Ext(protocol.FieldMsgRegion) != "DefaultRegion" || resp.Ext(protocol.FieldTraceOn) != "true" {
+		t.Fatalf("MSG_REGION %q TRACE_ON %q", resp.Ext(protocol.FieldMsgRegion), resp.Ext(protocol.FieldTraceOn))
 	}
 	// Auto-created from TBW102 with min(4 asked, 8) queues, perm RW without inherit.
 	tc, ok := tb.topics.get("SendTopic")
@@ -58,7 +59,7 @@ func TestSendMessage(t *testing.T) {
 	}
 	resp = tb.call(remoting.RequestSendMessage, []byte("zlib bytes"), args...)
 	expect(t, resp, remoting.ResponseSuccess)
-	_, phys, _ = message.ParseOffsetMsgID(resp.Ext(fieldMsgID))
+	_, phys, _ = message.ParseOffsetMsgID(resp.Ext(protocol.FieldMsgID))
 	m, err = tb.Store().ReadAt(phys)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +75,7 @@ func TestSendMessageRandomQueue(t *testing.T) {
 	for range 64 {
 		resp := tb.send("RandomQueue", -1, "x", nil)
 		expect(t, resp, remoting.ResponseSuccess)
-		seen[resp.Ext(fieldQueueID)] = true
+		seen[resp.Ext(protocol.FieldQueueID)] = true
 	}
 	if len(seen) < 2 {
 		t.Fatalf("queueId -1 always went to %v", seen)
@@ -132,7 +133,7 @@ func TestSendMessageSyncFlushTimeout(t *testing.T) {
 	})
 	resp := tb.send("Flush", 0, "x", nil)
 	expect(t, resp, remoting.ResponseFlushDiskTimeout)
-	if resp.Ext(fieldMsgID) == "" || resp.Ext(fieldQueueOffset) != "0" {
+	if resp.Ext(protocol.FieldMsgID) == "" || resp.Ext(protocol.FieldQueueOffset) != "0" {
 		t.Fatalf("FLUSH_DISK_TIMEOUT without msgId/queueOffset: %v", resp)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -24,10 +25,10 @@ func TestSendMessageV2(t *testing.T) {
 	for i := range 3 {
 		resp := tb.call(remoting.RequestSendMessageV2, []byte("v2 body"), v2Args("V2Topic", 1, p, false)...)
 		expect(t, resp, remoting.ResponseSuccess)
-		if got := extInt(t, resp, fieldQueueOffset); got != int64(i) {
+		if got := extInt(t, resp, protocol.FieldQueueOffset); got != int64(i) {
 			t.Fatalf("queueOffset %d, want %d", got, i)
 		}
-		_, phys, err := message.ParseOffsetMsgID(resp.Ext(fieldMsgID))
+		_, phys, err := message.ParseOffsetMsgID(resp.Ext(protocol.FieldMsgID))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/metrics"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 	"github.com/mqstore/mqstore/store"
 	"github.com/mqstore/mqstore/txn"
@@ -156,10 +157,10 @@ func (b *Broker) prepareTransaction(c *remoting.Conn, req *remoting.Command, h *
 		mt.MessagesIn(m.Topic, 1, len(m.Body), metrics.MessageTransaction)
 	}
 	resp := remoting.NewResponse(req, remoting.ResponseSuccess, "")
-	resp.SetExt(fieldMsgID, res.MsgID)
-	resp.SetExt(fieldQueueID, itoa32(m.QueueID))
-	resp.SetExtInt64(fieldQueueOffset, res.QueueOffset)
-	resp.SetExt(fieldTransactionID, res.TransactionID)
+	resp.SetExt(protocol.FieldMsgID, res.MsgID)
+	resp.SetExt(protocol.FieldQueueID, itoa32(m.QueueID))
+	resp.SetExtInt64(protocol.FieldQueueOffset, res.QueueOffset)
+	resp.SetExt(protocol.FieldTransactionID, res.TransactionID)
 	b.setSendExt(resp)
 	return resp
 }
@@ -208,12 +209,12 @@ func (k *transactionChecker) Check(ctx context.Context, half txn.HalfMessage) (t
 	}
 	for _, c := range k.channels(half.ProducerGroup, half.HalfOffset) {
 		req := remoting.NewRequest(remoting.RequestCheckTransactionState)
-		req.SetExtInt64(fieldTranStateTableOffset, half.QueueOffset)
-		req.SetExtInt64(fieldCommitLogOffset, half.HalfOffset)
-		req.SetExt(fieldMsgID, msgID)
-		req.SetExt(fieldTransactionID, transactionID)
-		req.SetExt(fieldOffsetMsgID, offsetMsgID)
-		req.SetExt(fieldBrokerName, b.cfg.BrokerName)
+		req.SetExtInt64(protocol.FieldTranStateTableOffset, half.QueueOffset)
+		req.SetExtInt64(protocol.FieldCommitLogOffset, half.HalfOffset)
+		req.SetExt(protocol.FieldMsgID, msgID)
+		req.SetExt(protocol.FieldTransactionID, transactionID)
+		req.SetExt(protocol.FieldOffsetMsgID, offsetMsgID)
+		req.SetExt(protocol.FieldBrokerName, b.cfg.BrokerName)
 		req.Body = body
 		if err := c.InvokeOneway(req); err != nil {
 			b.log.Debug("broker: transaction check not sent", "group", half.ProducerGroup, "remote", c.RemoteAddrString(), "err", err)

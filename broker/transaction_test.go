@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 	"github.com/mqstore/mqstore/txn"
 )
@@ -104,15 +105,15 @@ func (p *fakeProducer) sendHalf(addr, topic string, queueID int, body string, ex
 	resp := p.sendHalfResp(addr, topic, queueID, body, extra...)
 	defer resp.Release()
 	expect(p.t, resp, remoting.ResponseSuccess)
-	_, off, err := message.ParseOffsetMsgID(resp.Ext(fieldMsgID))
+	_, off, err := message.ParseOffsetMsgID(resp.Ext(protocol.FieldMsgID))
 	if err != nil {
-		p.t.Fatalf("msgId %q: %v", resp.Ext(fieldMsgID), err)
+		p.t.Fatalf("msgId %q: %v", resp.Ext(protocol.FieldMsgID), err)
 	}
-	q, _ := resp.GetInt64(fieldQueueOffset)
-	if resp.Ext(fieldQueueID) != strconv.Itoa(queueID) {
-		p.t.Fatalf("queueId %q, want the queue asked %d", resp.Ext(fieldQueueID), queueID)
+	q, _ := resp.GetInt64(protocol.FieldQueueOffset)
+	if resp.Ext(protocol.FieldQueueID) != strconv.Itoa(queueID) {
+		p.t.Fatalf("queueId %q, want the queue asked %d", resp.Ext(protocol.FieldQueueID), queueID)
 	}
-	return halfSend{commitLogOffset: off, queueOffset: q, msgID: resp.Ext(fieldMsgID), uniq: resp.Ext(fieldTransactionID)}
+	return halfSend{commitLogOffset: off, queueOffset: q, msgID: resp.Ext(protocol.FieldMsgID), uniq: resp.Ext(protocol.FieldTransactionID)}
 }
 
 func (p *fakeProducer) sendHalfResp(addr, topic string, queueID int, body string, extra ...string) *remoting.Command {
@@ -145,12 +146,12 @@ func (p *fakeProducer) endTransaction(addr string, h halfSend, state int32, from
 func endTransactionCall(t *testing.T, c *remoting.Client, addr, group string, h halfSend, state int32, fromCheck bool) *remoting.Command {
 	t.Helper()
 	req := remoting.NewRequest(remoting.RequestEndTransaction)
-	req.SetExt(fieldProducerGroup, group)
-	req.SetExtInt64(fieldTranStateTableOffset, h.queueOffset)
-	req.SetExtInt64(fieldCommitLogOffset, h.commitLogOffset)
-	req.SetExt(fieldCommitOrRollback, strconv.Itoa(int(state)))
-	req.SetExtBool(fieldFromTransactionCheck, fromCheck)
-	req.SetExt(fieldMsgID, h.uniq)
+	req.SetExt(protocol.FieldProducerGroup, group)
+	req.SetExtInt64(protocol.FieldTranStateTableOffset, h.queueOffset)
+	req.SetExtInt64(protocol.FieldCommitLogOffset, h.commitLogOffset)
+	req.SetExt(protocol.FieldCommitOrRollback, strconv.Itoa(int(state)))
+	req.SetExtBool(protocol.FieldFromTransactionCheck, fromCheck)
+	req.SetExt(protocol.FieldMsgID, h.uniq)
 	resp, err := c.Invoke(context.Background(), addr, req)
 	if err != nil {
 		t.Fatal(err)
@@ -208,15 +209,15 @@ func TestTransactionalSend(t *testing.T) {
 	args := sendArgs(RetryTopicPrefix+"cg", 0, props("TRAN_MSG", "true", "PGROUP", "pg", "DELAY", "3"))
 	for i := range args {
 		switch args[i] {
-		case fieldSysFlag:
+		case protocol.FieldSysFlag:
 			args[i+1] = "4"
-		case fieldReconsumeTimes:
+		case protocol.FieldReconsumeTimes:
 			args[i+1] = "1"
 		}
 	}
 	resp := tb.call(remoting.RequestSendMessage, []byte("again"), args...)
 	expect(t, resp, remoting.ResponseSuccess)
-	_, off, _ := message.ParseOffsetMsgID(resp.Ext(fieldMsgID))
+	_, off, _ := message.ParseOffsetMsgID(resp.Ext(protocol.FieldMsgID))
 	if sm, err := tb.Store().ReadAt(off); err != nil || sm.Topic != "SCHEDULE_TOPIC_XXXX" ||
 		message.TransactionType(sm.SysFlag) != message.TransactionNotType {
 		t.Fatalf("redelivery stored as %+v: %v", sm, err)
@@ -270,12 +271,12 @@ func TestCheckTransactionState(t *testing.T) {
 	}
 	got := a.received()[0]
 	want := map[string]string{
-		fieldTranStateTableOffset: strconv.FormatInt(h1.queueOffset, 10),
-		fieldCommitLogOffset:      strconv.FormatInt(h1.commitLogOffset, 10),
-		fieldMsgID:                "UNIQ-order-1",
-		fieldTransactionID:        "UNIQ-order-1",
-		fieldOffsetMsgID:          h1.msgID,
-		fieldBrokerName:           "broker-a",
+		protocol.FieldTranStateTableOffset: strconv.FormatInt(h1.queueOffset, 10),
+		protocol.FieldCommitLogOffset:      strconv.FormatInt(h1.commitLogOffset, 10),
+		protocol.FieldMsgID:                "UNIQ-order-1",
+		protocol.FieldTransactionID:        "UNIQ-order-1",
+		protocol.FieldOffsetMsgID:          h1.msgID,
+		protocol.FieldBrokerName:           "broker-a",
 	}
 	for k, v := range want {
 		if got.ext[k] != v {
@@ -305,7 +306,7 @@ func TestCheckTransactionState(t *testing.T) {
 	waitUntil(t, "A's connection to close", func() bool { return len(tb.clients.producerChannels("pg")) == 1 })
 	checkNow(t, tb)
 	waitUntil(t, "B's check", func() bool { return len(b.received()) == 1 })
-	if c := b.received()[0]; c.ext[fieldCommitLogOffset] != strconv.FormatInt(h2.commitLogOffset, 10) {
+	if c := b.received()[0]; c.ext[protocol.FieldCommitLogOffset] != strconv.FormatInt(h2.commitLogOffset, 10) {
 		t.Fatalf("B asked about %v", c.ext)
 	}
 
@@ -327,7 +328,7 @@ func TestCheckTransactionState(t *testing.T) {
 	h3 := c.sendHalf(tb.Addr(), "TxTopic", 0, "order-3")
 	checkNow(t, tb)
 	waitUntil(t, "C's check", func() bool { return len(c.received()) == 1 })
-	if got := c.received()[0].ext[fieldCommitLogOffset]; got != strconv.FormatInt(h3.commitLogOffset, 10) {
+	if got := c.received()[0].ext[protocol.FieldCommitLogOffset]; got != strconv.FormatInt(h3.commitLogOffset, 10) {
 		t.Fatalf("C asked about %s", got)
 	}
 	// Known by its address until its heartbeat, then by its client id, once.

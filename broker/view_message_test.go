@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -12,7 +13,7 @@ func TestViewMessageByID(t *testing.T) {
 	tb := startBroker(t, nil)
 	tb.fill("ViewT", 1)
 	resp := tb.send("ViewT", 0, "look at me", props("TAGS", "V"))
-	_, phys, err := message.ParseOffsetMsgID(resp.Ext(fieldMsgID))
+	_, phys, err := message.ParseOffsetMsgID(resp.Ext(protocol.FieldMsgID))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -53,14 +54,14 @@ func (a *Admin) CreateTopic(ctx context.Context, brokerAddr string, cfg namesrv.
 	}
 	req := remoting.NewRequest(remoting.RequestUpdateAndCreateTopic)
 	req.ExtFields = append(req.ExtFields,
-		remoting.Field{Key: fieldTopic, Value: cfg.TopicName},
-		remoting.Field{Key: fieldDefaultTopic, Value: namesrv.AutoCreateTopic},
-		remoting.Field{Key: fieldReadQueueNums, Value: strconv.Itoa(cfg.ReadQueueNums)},
-		remoting.Field{Key: fieldWriteQueueNums, Value: strconv.Itoa(cfg.WriteQueueNums)},
-		remoting.Field{Key: fieldPerm, Value: strconv.Itoa(cfg.Perm)},
-		remoting.Field{Key: fieldTopicFilterType, Value: cfg.TopicFilterType},
-		remoting.Field{Key: fieldTopicSysFlag, Value: strconv.Itoa(cfg.TopicSysFlag)},
-		remoting.Field{Key: fieldOrder, Value: strconv.FormatBool(cfg.Order)},
+		remoting.Field{Key: protocol.FieldTopic, Value: cfg.TopicName},
+		remoting.Field{Key: protocol.FieldDefaultTopic, Value: namesrv.AutoCreateTopic},
+		remoting.Field{Key: protocol.FieldReadQueueNums, Value: strconv.Itoa(cfg.ReadQueueNums)},
+		remoting.Field{Key: protocol.FieldWriteQueueNums, Value: strconv.Itoa(cfg.WriteQueueNums)},
+		remoting.Field{Key: protocol.FieldPerm, Value: strconv.Itoa(cfg.Perm)},
+		remoting.Field{Key: protocol.FieldTopicFilterType, Value: cfg.TopicFilterType},
+		remoting.Field{Key: protocol.FieldTopicSysFlag, Value: strconv.Itoa(cfg.TopicSysFlag)},
+		remoting.Field{Key: protocol.FieldOrder, Value: strconv.FormatBool(cfg.Order)},
 	)
 	resp, err := a.c.invoke(ctx, brokerAddr, req)
 	if err != nil {
@@ -107,8 +108,8 @@ func (a *Admin) queueOffset(ctx context.Context, code remoting.RequestCode, mq M
 	}
 	req := remoting.NewRequest(code)
 	req.ExtFields = append(req.ExtFields,
-		remoting.Field{Key: fieldTopic, Value: mq.Topic},
-		remoting.Field{Key: fieldQueueID, Value: strconv.Itoa(int(mq.QueueID))},
+		remoting.Field{Key: protocol.FieldTopic, Value: mq.Topic},
+		remoting.Field{Key: protocol.FieldQueueID, Value: strconv.Itoa(int(mq.QueueID))},
 	)
 	return a.c.offsetCall(ctx, addr, req)
 }
@@ -153,11 +154,11 @@ func (a *Admin) QueryMessageByKey(ctx context.Context, topic, key string, max in
 		}
 		req := remoting.NewRequest(remoting.RequestQueryMessage)
 		req.ExtFields = append(req.ExtFields,
-			remoting.Field{Key: fieldTopic, Value: topic},
-			remoting.Field{Key: fieldKey, Value: key},
-			remoting.Field{Key: fieldMaxNum, Value: strconv.Itoa(max)},
-			remoting.Field{Key: fieldBeginTimestamp, Value: strconv.FormatInt(begin.UnixMilli(), 10)},
-			remoting.Field{Key: fieldEndTimestamp, Value: strconv.FormatInt(end.UnixMilli(), 10)},
+			remoting.Field{Key: protocol.FieldTopic, Value: topic},
+			remoting.Field{Key: protocol.FieldKey, Value: key},
+			remoting.Field{Key: protocol.FieldMaxNum, Value: strconv.Itoa(max)},
+			remoting.Field{Key: protocol.FieldBeginTimestamp, Value: strconv.FormatInt(begin.UnixMilli(), 10)},
+			remoting.Field{Key: protocol.FieldEndTimestamp, Value: strconv.FormatInt(end.UnixMilli(), 10)},
 		)
 		resp, err := a.c.invoke(ctx, addr, req)
 		if err != nil {
@@ -191,7 +192,7 @@ func (a *Admin) QueryMessageByID(ctx context.Context, offsetMsgID string) (Messa
 	}
 	addr := host.String()
 	req := remoting.NewRequest(remoting.RequestViewMessageByID)
-	req.ExtFields = append(req.ExtFields, remoting.Field{Key: fieldOffset, Value: strconv.FormatInt(offset, 10)})
+	req.ExtFields = append(req.ExtFields, remoting.Field{Key: protocol.FieldOffset, Value: strconv.FormatInt(offset, 10)})
 	resp, err := a.c.invoke(ctx, addr, req)
 	if err != nil {
 		return MessageExt{}, err

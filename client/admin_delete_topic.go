@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -43,7 +44,7 @@ func (a *Admin) DeleteTopic(ctx context.Context, topic string) error {
 
 func (a *Admin) deleteTopicAt(ctx context.Context, addr string, code remoting.RequestCode, topic string) error {
 	req := remoting.NewRequest(code)
-	req.ExtFields = append(req.ExtFields, remoting.Field{Key: fieldTopic, Value: topic})
+	req.ExtFields = append(req.ExtFields, remoting.Field{Key: protocol.FieldTopic, Value: topic})
 	resp, err := a.call(ctx, addr, req)
 	if err != nil {
 		return fmt.Errorf("delete topic %s: %w", topic, err)

@@ -22,14 +22,6 @@ import (
 // runtime info, a message by queue offset, and mqstore's private transaction codes
 // (docs/PROTOCOL.md, "Private codes").
 
-// Header (extFields) names of the calls below that headers.go does not define.
-const (
-	fieldConsumerGroupStats = "consumerGroup"
-	fieldMaxNumList         = "maxNum"
-	fieldChanged            = "changed"
-	fieldMsgIDResume        = "msgId"
-)
-
 // ToolsConsumerGroup is the consumer group ViewMessageByQueueOffset pulls as (RocketMQ's
 // MixAll.TOOLS_CONSUMER_GROUP); it never commits an offset.
 const ToolsConsumerGroup = "TOOLS_CONSUMER"
@@ -106,7 +98,7 @@ func (a *Admin) TopicStats(ctx context.Context, topic string) ([]QueueStats, err
 	var out []QueueStats
 	for _, addr := range masters(route.BrokerDatas) {
 		req := remoting.NewRequest(remoting.RequestGetTopicStatsInfo)
-		req.ExtFields = append(req.ExtFields, remoting.Field{Key: fieldTopic, Value: topic})
+		req.ExtFields = append(req.ExtFields, remoting.Field{Key: protocol.FieldTopic, Value: topic})
 		resp, err := a.call(ctx, addr, req)
 		if err != nil {
 			return nil, err
@@ -177,9 +169,9 @@ func (a *Admin) ConsumeStats(ctx context.Context, group, topic string) ([]QueueP
 	var out []QueueProgress
 	for _, addr := range addrs {
 		req := remoting.NewRequest(remoting.RequestGetConsumeStats)
-		req.ExtFields = append(req.ExtFields, remoting.Field{Key: fieldConsumerGroupStats, Value: group})
+		req.ExtFields = append(req.ExtFields, remoting.Field{Key: protocol.FieldConsumerGroup, Value: group})
 		if topic != "" {
-			req.ExtFields = append(req.ExtFields, remoting.Field{Key: fieldTopic, Value: topic})
+			req.ExtFields = append(req.ExtFields, remoting.Field{Key: protocol.FieldTopic, Value: topic})
 		}
 		resp, err := a.call(ctx, addr, req)
 		if err != nil {
@@ -220,17 +212,17 @@ func (a *Admin) ViewMessageByQueueOffset(ctx context.Context, mq MessageQueue, o
 	}
 	req := remoting.NewRequest(remoting.RequestPullMessage)
 	req.ExtFields = append(req.ExtFields,
-		remoting.Field{Key: fieldConsumerGroup, Value: ToolsConsumerGroup},
-		remoting.Field{Key: fieldTopic, Value: mq.Topic},
-		remoting.Field{Key: fieldQueueID, Value: strconv.Itoa(int(mq.QueueID))},
-		remoting.Field{Key: fieldQueueOffsetPull, Value: strconv.FormatInt(offset, 10)},
-		remoting.Field{Key: fieldMaxMsgNums, Value: "1"},
-		remoting.Field{Key: fieldSysFlag, Value: strconv.Itoa(pullFlagSubscription)},
-		remoting.Field{Key: fieldCommitOffset, Value: "0"},
-		remoting.Field{Key: fieldSuspendTimeoutMillis, Value: "0"},
-		remoting.Field{Key: fieldSubscription, Value: "*"},
-		remoting.Field{Key: fieldSubVersion, Value: "0"},
-		remoting.Field{Key: fieldExpressionType, Value: expressionTypeTag},
+		remoting.Field{Key: protocol.FieldConsumerGroup, Value: ToolsConsumerGroup},
+		remoting.Field{Key: protocol.FieldTopic, Value: mq.Topic},
+		remoting.Field{Key: protocol.FieldQueueID, Value: strconv.Itoa(int(mq.QueueID))},
+		remoting.Field{Key: protocol.FieldQueueOffset, Value: strconv.FormatInt(offset, 10)},
+		remoting.Field{Key: protocol.FieldMaxMsgNums, Value: "1"},
+		remoting.Field{Key: protocol.FieldSysFlag, Value: strconv.Itoa(protocol.PullFlagSubscription)},
+		remoting.Field{Key: protocol.FieldCommitOffset, Value: "0"},
+		remoting.Field{Key: protocol.FieldSuspendTimeoutMillis, Value: "0"},
+		remoting.Field{Key: protocol.FieldSubscription, Value: "*"},
+		remoting.Field{Key: protocol.FieldSubVersion, Value: "0"},
+		remoting.Field{Key: protocol.FieldExpressionType, Value: expressionTypeTag},
 	)
 	resp, err := a.c.invoke(ctx, addr, req)
 	if err != nil {
@@ -239,8 +231,8 @@ func (a *Admin) ViewMessageByQueueOffset(ctx context.Context, mq MessageQueue, o
 	switch resp.ResponseCode() {
 	case remoting.ResponseSuccess:
 	case remoting.ResponsePullNotFound, remoting.ResponsePullOffsetMoved, remoting.ResponsePullRetryImmediately:
-		min, _ := resp.GetInt64(fieldMinOffset)
-		max, _ := resp.GetInt64(fieldMaxOffset)
+		min, _ := resp.GetInt64(protocol.FieldMinOffset)
+		max, _ := resp.GetInt64(protocol.FieldMaxOffset)
 		resp.Release()
 		return MessageExt{}, fmt.Errorf("%w: no message at offset %d of %s (offsets %d to %d)", ErrNotFound, offset, mq, min, max)
 	default:
@@ -283,7 +275,7 @@ type OpenTransaction struct {
 func (a *Admin) OpenTransactions(ctx context.Context, brokerAddr string, max int) ([]OpenTransaction, int, error) {
 	req := remoting.NewRequest(remoting.RequestListOpenTransactions)
 	if max > 0 {
-		req.ExtFields = append(req.ExtFields, remoting.Field{Key: fieldMaxNumList, Value: strconv.Itoa(max)})
+		req.ExtFields = append(req.ExtFields, remoting.Field{Key: protocol.FieldMaxNum, Value: strconv.Itoa(max)})
 	}
 	resp, err := a.call(ctx, brokerAddr, req)
 	if err != nil {
@@ -348,19 +340,19 @@ func (a *Admin) RollbackTransaction(ctx context.Context, brokerAddr string, half
 
 func (a *Admin) resolve(ctx context.Context, brokerAddr string, halfOffset int64, code remoting.RequestCode) (Resolution, error) {
 	req := remoting.NewRequest(code)
-	req.ExtFields = append(req.ExtFields, remoting.Field{Key: fieldCommitLogOffset, Value: strconv.FormatInt(halfOffset, 10)})
+	req.ExtFields = append(req.ExtFields, remoting.Field{Key: protocol.FieldCommitLogOffset, Value: strconv.FormatInt(halfOffset, 10)})
 	resp, err := a.call(ctx, brokerAddr, req)
 	if err != nil {
 		return Resolution{}, err
 	}
 	defer resp.Release()
-	res := Resolution{Remark: resp.Remark, Topic: resp.Ext(fieldTopic), MsgID: resp.Ext(fieldMsgID)}
-	if res.Changed, err = resp.GetBool(fieldChanged); err != nil {
+	res := Resolution{Remark: resp.Remark, Topic: resp.Ext(protocol.FieldTopic), MsgID: resp.Ext(protocol.FieldMsgID)}
+	if res.Changed, err = resp.GetBool(protocol.FieldChanged); err != nil {
 		return Resolution{}, fmt.Errorf("%w: %s: %w", ErrBadResponse, code, err)
 	}
 	if res.Topic != "" {
-		q, err1 := resp.GetInt32(fieldQueueID)
-		o, err2 := resp.GetInt64(fieldQueueOffset)
+		q, err1 := resp.GetInt32(protocol.FieldQueueID)
+		o, err2 := resp.GetInt64(protocol.FieldQueueOffset)
 		if err := errors.Join(err1, err2); err != nil {
 			return Resolution{}, fmt.Errorf("%w: %s: %w", ErrBadResponse, code, err)
 		}
@@ -379,7 +371,7 @@ func (a *Admin) ResumeCheckHalfMessage(ctx context.Context, offsetMsgID string) 
 		return "", err
 	}
 	req := remoting.NewRequest(remoting.RequestResumeCheckHalfMessage)
-	req.ExtFields = append(req.ExtFields, remoting.Field{Key: fieldMsgIDResume, Value: offsetMsgID})
+	req.ExtFields = append(req.ExtFields, remoting.Field{Key: protocol.FieldMsgID, Value: offsetMsgID})
 	resp, err := a.call(ctx, addr, req)
 	if err != nil {
 		return "", err

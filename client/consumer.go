@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -168,23 +169,23 @@ func (pc *PullConsumer) Pull(ctx context.Context, mq MessageQueue, offset int64,
 	}
 	sub := pc.subscription(mq.Topic)
 	suspend := pc.c.cfg.suspendTimeout
-	sysFlag := pullFlagSubscription
+	sysFlag := protocol.PullFlagSubscription
 	if suspend > 0 {
-		sysFlag |= pullFlagSuspend
+		sysFlag |= protocol.PullFlagSuspend
 	}
 	req := remoting.NewRequest(remoting.RequestPullMessage)
 	req.ExtFields = append(req.ExtFields,
-		remoting.Field{Key: fieldConsumerGroup, Value: pc.group},
-		remoting.Field{Key: fieldTopic, Value: mq.Topic},
-		remoting.Field{Key: fieldQueueID, Value: strconv.Itoa(int(mq.QueueID))},
-		remoting.Field{Key: fieldQueueOffsetPull, Value: strconv.FormatInt(offset, 10)},
-		remoting.Field{Key: fieldMaxMsgNums, Value: strconv.Itoa(max)},
-		remoting.Field{Key: fieldSysFlag, Value: strconv.Itoa(sysFlag)},
-		remoting.Field{Key: fieldCommitOffset, Value: "0"},
-		remoting.Field{Key: fieldSuspendTimeoutMillis, Value: strconv.FormatInt(suspend.Milliseconds(), 10)},
-		remoting.Field{Key: fieldSubscription, Value: sub.expression},
-		remoting.Field{Key: fieldSubVersion, Value: strconv.FormatInt(sub.version, 10)},
-		remoting.Field{Key: fieldExpressionType, Value: expressionTypeTag},
+		remoting.Field{Key: protocol.FieldConsumerGroup, Value: pc.group},
+		remoting.Field{Key: protocol.FieldTopic, Value: mq.Topic},
+		remoting.Field{Key: protocol.FieldQueueID, Value: strconv.Itoa(int(mq.QueueID))},
+		remoting.Field{Key: protocol.FieldQueueOffset, Value: strconv.FormatInt(offset, 10)},
+		remoting.Field{Key: protocol.FieldMaxMsgNums, Value: strconv.Itoa(max)},
+		remoting.Field{Key: protocol.FieldSysFlag, Value: strconv.Itoa(sysFlag)},
+		remoting.Field{Key: protocol.FieldCommitOffset, Value: "0"},
+		remoting.Field{Key: protocol.FieldSuspendTimeoutMillis, Value: strconv.FormatInt(suspend.Milliseconds(), 10)},
+		remoting.Field{Key: protocol.FieldSubscription, Value: sub.expression},
+		remoting.Field{Key: protocol.FieldSubVersion, Value: strconv.FormatInt(sub.version, 10)},
+		remoting.Field{Key: protocol.FieldExpressionType, Value: expressionTypeTag},
 	)
 	resp, err := pc.c.invokeTimeout(ctx, addr, req, suspend+pullMarginTimeout)
 	if err != nil {
@@ -206,9 +207,9 @@ func (pc *PullConsumer) Pull(ctx context.Context, mq MessageQueue, offset int64,
 		return PullResult{}, err
 	}
 	var errs [3]error
-	res.NextBeginOffset, errs[0] = resp.GetInt64(fieldNextBeginOffset)
-	res.MinOffset, errs[1] = resp.GetInt64(fieldMinOffset)
-	res.MaxOffset, errs[2] = resp.GetInt64(fieldMaxOffset)
+	res.NextBeginOffset, errs[0] = resp.GetInt64(protocol.FieldNextBeginOffset)
+	res.MinOffset, errs[1] = resp.GetInt64(protocol.FieldMinOffset)
+	res.MaxOffset, errs[2] = resp.GetInt64(protocol.FieldMaxOffset)
 	if err := errors.Join(errs[:]...); err != nil {
 		resp.Release()
 		return PullResult{}, fmt.Errorf("%w: pull: %w", ErrBadResponse, err)
@@ -238,10 +239,10 @@ func (pc *PullConsumer) CommitOffset(ctx context.Context, mq MessageQueue, offse
 	}
 	req := remoting.NewRequest(remoting.RequestUpdateConsumerOffset)
 	req.ExtFields = append(req.ExtFields,
-		remoting.Field{Key: fieldConsumerGroup, Value: pc.group},
-		remoting.Field{Key: fieldTopic, Value: mq.Topic},
-		remoting.Field{Key: fieldQueueID, Value: strconv.Itoa(int(mq.QueueID))},
-		remoting.Field{Key: fieldCommitOffset, Value: strconv.FormatInt(offset, 10)},
+		remoting.Field{Key: protocol.FieldConsumerGroup, Value: pc.group},
+		remoting.Field{Key: protocol.FieldTopic, Value: mq.Topic},
+		remoting.Field{Key: protocol.FieldQueueID, Value: strconv.Itoa(int(mq.QueueID))},
+		remoting.Field{Key: protocol.FieldCommitOffset, Value: strconv.FormatInt(offset, 10)},
 	)
 	resp, err := pc.c.invoke(ctx, addr, req)
 	if err != nil {
@@ -263,9 +264,9 @@ func (pc *PullConsumer) QueryOffset(ctx context.Context, mq MessageQueue) (int64
 	}
 	req := remoting.NewRequest(remoting.RequestQueryConsumerOffset)
 	req.ExtFields = append(req.ExtFields,
-		remoting.Field{Key: fieldConsumerGroup, Value: pc.group},
-		remoting.Field{Key: fieldTopic, Value: mq.Topic},
-		remoting.Field{Key: fieldQueueID, Value: strconv.Itoa(int(mq.QueueID))},
+		remoting.Field{Key: protocol.FieldConsumerGroup, Value: pc.group},
+		remoting.Field{Key: protocol.FieldTopic, Value: mq.Topic},
+		remoting.Field{Key: protocol.FieldQueueID, Value: strconv.Itoa(int(mq.QueueID))},
 	)
 	return pc.c.offsetCall(ctx, addr, req)
 }
@@ -281,7 +282,7 @@ func (c *core) offsetCall(ctx context.Context, addr string, req *remoting.Comman
 	if resp.ResponseCode() != remoting.ResponseSuccess {
 		return 0, brokerError(addr, resp)
 	}
-	v, err := resp.GetInt64(fieldOffset)
+	v, err := resp.GetInt64(protocol.FieldOffset)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrBadResponse, err)
 	}

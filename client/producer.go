@@ -11,6 +11,7 @@ import (
 
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -153,15 +154,15 @@ func (p *Producer) sendRequest(q *queue, code remoting.RequestCode, sysFlag, fla
 	req := remoting.NewRequest(code)
 	var born [20]byte
 	req.ExtFields = append(req.ExtFields,
-		remoting.Field{Key: fieldV2ProducerGroup, Value: p.group},
-		remoting.Field{Key: fieldV2Topic, Value: q.Topic},
-		remoting.Field{Key: fieldV2DefaultTopic, Value: namesrv.AutoCreateTopic},
-		remoting.Field{Key: fieldV2DefaultTopicQueueNums, Value: "4"},
-		remoting.Field{Key: fieldV2QueueID, Value: q.id},
-		remoting.Field{Key: fieldV2SysFlag, Value: strconv.Itoa(int(sysFlag))},
-		remoting.Field{Key: fieldV2BornTimestamp, Value: string(strconv.AppendInt(born[:0], time.Now().UnixMilli(), 10))},
-		remoting.Field{Key: fieldV2Flag, Value: strconv.Itoa(int(flag))},
-		remoting.Field{Key: fieldV2Properties, Value: props},
+		remoting.Field{Key: protocol.FieldV2ProducerGroup, Value: p.group},
+		remoting.Field{Key: protocol.FieldV2Topic, Value: q.Topic},
+		remoting.Field{Key: protocol.FieldV2DefaultTopic, Value: namesrv.AutoCreateTopic},
+		remoting.Field{Key: protocol.FieldV2DefaultTopicQueueNums, Value: "4"},
+		remoting.Field{Key: protocol.FieldV2QueueID, Value: q.id},
+		remoting.Field{Key: protocol.FieldV2SysFlag, Value: strconv.Itoa(int(sysFlag))},
+		remoting.Field{Key: protocol.FieldV2BornTimestamp, Value: string(strconv.AppendInt(born[:0], time.Now().UnixMilli(), 10))},
+		remoting.Field{Key: protocol.FieldV2Flag, Value: strconv.Itoa(int(flag))},
+		remoting.Field{Key: protocol.FieldV2Properties, Value: props},
 	)
 	// j, l and m are optional; they are sent (as rocketmq-client-go does)
 	// because brokers parse them on every send.
@@ -170,9 +171,9 @@ func (p *Producer) sendRequest(q *queue, code remoting.RequestCode, sysFlag, fla
 		batch = "true"
 	}
 	req.ExtFields = append(req.ExtFields,
-		remoting.Field{Key: fieldV2ReconsumeTimes, Value: "0"},
-		remoting.Field{Key: fieldV2MaxReconsumeTimes, Value: "0"},
-		remoting.Field{Key: fieldV2Batch, Value: batch},
+		remoting.Field{Key: protocol.FieldV2ReconsumeTimes, Value: "0"},
+		remoting.Field{Key: protocol.FieldV2MaxReconsumeTimes, Value: "0"},
+		remoting.Field{Key: protocol.FieldV2Batch, Value: batch},
 	)
 	req.Body = body
 	return req
@@ -197,21 +198,21 @@ func sendResult(addr string, q *queue, uniq string, resp *remoting.Command) (Sen
 	res := SendResult{Status: st, MsgID: uniq, Queue: q.MessageQueue}
 	for _, f := range resp.ExtFields {
 		switch f.Key {
-		case fieldMsgID:
+		case protocol.FieldMsgID:
 			res.OffsetMsgID = f.Value
-		case fieldQueueID:
+		case protocol.FieldQueueID:
 			if id, err := strconv.ParseInt(f.Value, 10, 32); err == nil {
 				res.Queue.QueueID = int32(id)
 			}
-		case fieldQueueOffset:
+		case protocol.FieldQueueOffset:
 			v, err := strconv.ParseInt(f.Value, 10, 64)
 			if err != nil {
 				return SendResult{}, fmt.Errorf("%w: queueOffset %q", ErrBadResponse, f.Value)
 			}
 			res.QueueOffset = v
-		case fieldTransactionID:
+		case protocol.FieldTransactionID:
 			res.TransactionID = f.Value
-		case fieldMsgRegion:
+		case protocol.FieldMsgRegion:
 			res.RegionID = f.Value
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -207,15 +208,15 @@ func (tp *TransactionProducer) executeLocal(m *message.Message, res SendResult, 
 func (tp *TransactionProducer) endRequest(tranStateTableOffset, commitLogOffset int64, state TransactionState, fromCheck bool, msgID, transactionID string) *remoting.Command {
 	req := remoting.NewRequest(remoting.RequestEndTransaction)
 	req.ExtFields = append(req.ExtFields,
-		remoting.Field{Key: fieldProducerGroup, Value: tp.group},
-		remoting.Field{Key: fieldTranStateTableOffset, Value: strconv.FormatInt(tranStateTableOffset, 10)},
-		remoting.Field{Key: fieldCommitLogOffset, Value: strconv.FormatInt(commitLogOffset, 10)},
-		remoting.Field{Key: fieldCommitOrRollback, Value: strconv.Itoa(int(state))},
-		remoting.Field{Key: fieldFromTransactionCheck, Value: strconv.FormatBool(fromCheck)},
-		remoting.Field{Key: fieldMsgIDEnd, Value: msgID},
+		remoting.Field{Key: protocol.FieldProducerGroup, Value: tp.group},
+		remoting.Field{Key: protocol.FieldTranStateTableOffset, Value: strconv.FormatInt(tranStateTableOffset, 10)},
+		remoting.Field{Key: protocol.FieldCommitLogOffset, Value: strconv.FormatInt(commitLogOffset, 10)},
+		remoting.Field{Key: protocol.FieldCommitOrRollback, Value: strconv.Itoa(int(state))},
+		remoting.Field{Key: protocol.FieldFromTransactionCheck, Value: strconv.FormatBool(fromCheck)},
+		remoting.Field{Key: protocol.FieldMsgID, Value: msgID},
 	)
 	if transactionID != "" {
-		req.ExtFields = append(req.ExtFields, remoting.Field{Key: fieldTransactionID, Value: transactionID})
+		req.ExtFields = append(req.ExtFields, remoting.Field{Key: protocol.FieldTransactionID, Value: transactionID})
 	}
 	return req
 }
@@ -261,10 +262,10 @@ func (tp *TransactionProducer) check(c *remoting.Conn, req *remoting.Command) {
 	if topic, ok := m.Property(message.PropertyRealTopic); ok {
 		m.Topic = topic
 	}
-	tranStateTableOffset, _ := req.GetInt64(fieldTranStateTableOffset)
-	commitLogOffset, _ := req.GetInt64(fieldCommitLogOffset)
+	tranStateTableOffset, _ := req.GetInt64(protocol.FieldTranStateTableOffset)
+	commitLogOffset, _ := req.GetInt64(protocol.FieldCommitLogOffset)
 	state, remark := tp.checkLocal(m)
-	transactionID := req.Ext(fieldTransactionID)
+	transactionID := req.Ext(protocol.FieldTransactionID)
 	if transactionID == "" {
 		transactionID = m.TransactionID()
 	}

@@ -50,12 +50,16 @@ const (
 	RequestUpdateAndCreateSubscriptionGroup RequestCode = 200
 	RequestGetAllSubscriptionGroupConfig    RequestCode = 201
 	RequestGetTopicStatsInfo                RequestCode = 202
+	RequestGetConsumerConnectionList        RequestCode = 203
+	RequestGetProducerConnectionList        RequestCode = 204
 	RequestGetAllTopicListFromNameServer    RequestCode = 206
+	RequestDeleteSubscriptionGroup          RequestCode = 207
 	RequestGetConsumeStats                  RequestCode = 208
 	RequestDeleteTopicInBroker              RequestCode = 215
 	RequestDeleteTopicInNameServer          RequestCode = 216
 	RequestResetConsumerClientOffset        RequestCode = 220 // broker→client
 	RequestGetConsumerStatusFromClient      RequestCode = 221 // broker→client
+	RequestInvokeBrokerToResetOffset        RequestCode = 222
 	RequestGetTopicsByCluster               RequestCode = 224
 	RequestGetConsumerRunningInfo           RequestCode = 307 // broker→client
 	RequestConsumeMessageDirectly           RequestCode = 309 // broker→client
@@ -168,6 +172,10 @@ var requestCodeNames = map[RequestCode]string{
 	RequestUpdateAndCreateSubscriptionGroup: "UPDATE_AND_CREATE_SUBSCRIPTIONGROUP",
 	RequestGetAllSubscriptionGroupConfig:    "GET_ALL_SUBSCRIPTIONGROUP_CONFIG",
 	RequestGetTopicStatsInfo:                "GET_TOPIC_STATS_INFO",
+	RequestGetConsumerConnectionList:        "GET_CONSUMER_CONNECTION_LIST",
+	RequestGetProducerConnectionList:        "GET_PRODUCER_CONNECTION_LIST",
+	RequestDeleteSubscriptionGroup:          "DELETE_SUBSCRIPTIONGROUP",
+	RequestInvokeBrokerToResetOffset:        "INVOKE_BROKER_TO_RESET_OFFSET",
 	RequestGetAllTopicListFromNameServer:    "GET_ALL_TOPIC_LIST_FROM_NAMESERVER",
 	RequestGetConsumeStats:                  "GET_CONSUME_STATS",
 	RequestDeleteTopicInBroker:              "DELETE_TOPIC_IN_BROKER",

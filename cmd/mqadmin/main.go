@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mqstore/mqstore/client"
+	"github.com/mqstore/mqstore/internal/buildinfo"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -41,6 +42,13 @@ var commands = []command{
 	{"txnCommit", "commit an open transaction by hand (idempotent)", setupTxnCommit},
 	{"txnRollback", "roll an open transaction back by hand (idempotent)", setupTxnRollback},
 	{"txnResume", "put a transaction discarded after too many checks back to be checked", setupTxnResume},
+	{"sendMessage", "send one message (to test a topic end to end)", setupSendMessage},
+	{"consumeMessage", "print messages of a topic from an offset, without committing", setupConsumeMessage},
+	{"resetOffsetByTime", "move a consumer group to a point in time (live consumers rewind)", setupResetOffsetByTime},
+	{"updateSubGroup", "create or update a consumer group's config on a broker or cluster", setupUpdateSubGroup},
+	{"deleteSubGroup", "delete a consumer group's config (and offsets, -r) on a broker or cluster", setupDeleteSubGroup},
+	{"consumerConnection", "list a consumer group's live clients and subscriptions", setupConsumerConnection},
+	{"producerConnection", "list a producer group's live clients", setupProducerConnection},
 }
 
 // Exit codes.
@@ -61,9 +69,13 @@ func defaultNameServer() string {
 // env is what a running command uses: its output, the common flags and the admin client.
 type env struct {
 	stdout     io.Writer
+	notes      []string // printed on stderr after the command succeeded (which id form matched)
 	nameServer string
 	json       bool
 	timeout    time.Duration
+	accessKey  string // ACL credentials to sign requests with
+	secretKey  string
+	tls        bool // dial with TLS
 	admin      *client.Admin
 }
 
@@ -74,8 +86,39 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
-// run runs mqadmin with args (without the program name) and returns the exit code.
+// globalFlags registers the flags every command takes, before or after its name, on fs.
+func globalFlags(fs *flag.FlagSet, e *env, version *bool) {
+	fs.StringVar(&e.nameServer, "n", e.nameServer, "name server address(es), separated by ';' (default $NAMESRV_ADDR or 127.0.0.1:9876)")
+	fs.BoolVar(&e.json, "json", e.json, "print JSON instead of a table")
+	fs.DurationVar(&e.timeout, "timeout", e.timeout, "time allowed for the whole command")
+	fs.BoolVar(version, "version", *version, "print the version and exit")
+	fs.StringVar(&e.accessKey, "ak", e.accessKey, "ACL access key to sign requests with (default $MQSTORE_ACCESS_KEY)")
+	fs.StringVar(&e.secretKey, "sk", e.secretKey, "ACL secret key (default $MQSTORE_SECRET_KEY)")
+	fs.BoolVar(&e.tls, "tls", e.tls, "dial the name server and brokers with TLS (certificate not verified, as RocketMQ's tls.client.authServer=false)")
+}
+
+// run runs mqadmin with args (without the program name) and returns the exit code. The common
+// flags (-n, -json, -timeout, -version) may come before or after the command name.
 func run(args []string, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, nameServer: defaultNameServer(), timeout: 5 * time.Second,
+		accessKey: os.Getenv("MQSTORE_ACCESS_KEY"), secretKey: os.Getenv("MQSTORE_SECRET_KEY")}
+	version := false
+	global := flag.NewFlagSet("mqadmin", flag.ContinueOnError)
+	global.SetOutput(io.Discard)
+	globalFlags(global, e, &version)
+	if err := global.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stderr)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "mqadmin: %v (mqadmin help lists the commands)\n", err)
+		return exitUsage
+	}
+	if version {
+		fmt.Fprintln(stdout, buildinfo.String("mqadmin"))
+		return exitOK
+	}
+	args = global.Args()
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		printUsage(stderr)
 		if len(args) == 0 {
@@ -93,21 +136,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mqadmin: unknown command %q (mqadmin help lists them)\n", args[0])
 		return exitUsage
 	}
-	e := &env{stdout: stdout}
 	fs := flag.NewFlagSet("mqadmin "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&e.nameServer, "n", defaultNameServer(), "name server address(es), separated by ';'")
-	fs.BoolVar(&e.json, "json", false, "print JSON instead of a table")
-	fs.DurationVar(&e.timeout, "timeout", 5*time.Second, "time allowed for the whole command")
-	accessKey := fs.String("ak", os.Getenv("MQSTORE_ACCESS_KEY"), "ACL access key to sign requests with (env MQSTORE_ACCESS_KEY)")
-	secretKey := fs.String("sk", os.Getenv("MQSTORE_SECRET_KEY"), "ACL secret key (env MQSTORE_SECRET_KEY)")
-	useTLS := fs.Bool("tls", false, "dial the name server and brokers with TLS (certificate not verified, as RocketMQ's tls.client.authServer=false)")
+	globalFlags(fs, e, &version)
 	exec := cmd.setup(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitUsage
+	}
+	if version {
+		fmt.Fprintln(stdout, buildinfo.String("mqadmin"))
+		return exitOK
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "mqadmin %s: unexpected argument %q\n", cmd.name, fs.Arg(0))
@@ -117,7 +158,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	admin, err := client.NewAdmin(client.WithNameServer(strings.Split(e.nameServer, ";")...),
 		client.WithCallTimeout(e.timeout), client.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-		client.WithCredentials(*accessKey, *secretKey), client.WithTLSEnabled(*useTLS))
+		client.WithCredentials(e.accessKey, e.secretKey), client.WithTLSEnabled(e.tls))
 	if err != nil {
 		fmt.Fprintf(stderr, "mqadmin %s: %s\n", cmd.name, reason(err))
 		return exitUsage
@@ -132,11 +173,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitFailure
 	}
+	for _, n := range e.notes {
+		fmt.Fprintf(stderr, "mqadmin %s: %s\n", cmd.name, n)
+	}
 	return exitOK
 }
 
 func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: mqadmin <command> [-n namesrv] [-json] [-timeout 5s] [flags]")
+	fmt.Fprintln(w, "usage: mqadmin [-n namesrv] [-json] [-timeout 5s] <command> [flags]")
+	fmt.Fprintln(w, "       (the common flags may also follow the command; mqadmin -version prints the version)")
 	fmt.Fprintln(w, "\ncommands:")
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-18s %s\n", c.name, c.synopsis)

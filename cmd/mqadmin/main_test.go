@@ -304,7 +304,7 @@ func TestMessageCommands(t *testing.T) {
 		{"offset past the end", []string{"queryMsgByOffset", "-t", "Orders", "-b", "broker-a", "-i", "0", "-o", "9"}, exitFailure, "no message at offset 9"},
 		{"unknown topic", []string{"queryMsgByOffset", "-t", "Nope", "-b", "broker-a", "-i", "0", "-o", "0"}, exitFailure, "topic Nope does not exist"},
 		{"missing queue", []string{"queryMsgByOffset", "-t", "Orders", "-b", "broker-a", "-o", "0"}, exitUsage, "-i and -o are required"},
-		{"bad id", []string{"queryMsgById", "-i", "XYZ"}, exitFailure, "message XYZ"},
+		{"bad id", []string{"queryMsgById", "-i", "XYZ"}, exitUsage, "-i XYZ: not a message id"},
 		{"id of no message", []string{"queryMsgById", "-i", message.OffsetMsgID(netip.MustParseAddrPort(s.b.Addr()), 1<<30)}, exitFailure, "answered"},
 	})
 }

@@ -95,15 +95,17 @@ func bodyText(b []byte) string {
 }
 
 func setupQueryMsgByID(fs *flag.FlagSet) func(context.Context, *env) error {
-	id := fs.String("i", "", "offset message id (required)")
+	id := fs.String("i", "", "message id (required): the offset message id or the client's message id (UNIQ_KEY)")
+	topic := fs.String("t", "", "topic to look a UNIQ_KEY up in (default: every topic)")
 	return func(ctx context.Context, e *env) error {
 		if *id == "" {
 			return usagef("-i is required")
 		}
-		m, err := e.admin.QueryMessageByID(ctx, *id)
+		m, form, err := findMessage(ctx, e, *id, *topic)
 		if err != nil {
 			return fmt.Errorf("message %s: %w", *id, err)
 		}
+		noteForm(e, *id, form)
 		return printMessage(e, &m)
 	}
 }

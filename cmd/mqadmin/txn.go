@@ -5,17 +5,24 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/mqstore/mqstore/client"
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/txn"
 )
 
 func setupTxnList(fs *flag.FlagSet) func(context.Context, *env) error {
 	broker := fs.String("b", "", "broker address (default: every master broker)")
 	maxNum := fs.Int("c", 1000, "at most this many transactions per broker")
+	discarded := fs.Bool("discarded", false, "list the transactions discarded unresolved (TRANS_CHECK_MAX_TIME_TOPIC) instead")
 	return func(ctx context.Context, e *env) error {
 		if *maxNum <= 0 {
 			return usagef("-c must be positive")
+		}
+		if *discarded {
+			return listDiscarded(ctx, e, *maxNum)
 		}
 		addrs := []string{*broker}
 		if *broker == "" {
@@ -94,7 +101,7 @@ func newHalfMessageFlags(fs *flag.FlagSet) halfMessageFlags {
 	return halfMessageFlags{
 		broker: fs.String("b", "", "broker address (default: the only master broker)"),
 		offset: fs.Int64("o", -1, "commitlog offset of the half message (txnList's #Half Offset)"),
-		id:     fs.String("i", "", "offset message id of the half message (instead of -o and -b)"),
+		id:     fs.String("i", "", "the half message's offset message id, or the transaction id txnList prints (UNIQ_KEY) (instead of -o and -b)"),
 	}
 }
 
@@ -104,11 +111,7 @@ func (f halfMessageFlags) resolve(ctx context.Context, e *env) (string, int64, e
 		if *f.offset >= 0 || *f.broker != "" {
 			return "", 0, usagef("-i names the broker and the offset: no -o or -b with it")
 		}
-		host, offset, err := message.ParseOffsetMsgID(*f.id)
-		if err != nil {
-			return "", 0, usagef("-i %s: %v", *f.id, err)
-		}
-		return host.String(), offset, nil
+		return f.resolveID(ctx, e, *f.id)
 	}
 	if *f.offset < 0 {
 		return "", 0, usagef("-o (or -i) is required")
@@ -124,6 +127,39 @@ func (f halfMessageFlags) resolve(ctx context.Context, e *env) (string, int64, e
 		return "", 0, usagef("%d master brokers: name one with -b", len(addrs))
 	}
 	return addrs[0], *f.offset, nil
+}
+
+// resolveID finds the half message id names: an offset message id of a master broker, or the
+// transaction id (UNIQ_KEY) of an open transaction on any master broker.
+func (f halfMessageFlags) resolveID(ctx context.Context, e *env, id string) (string, int64, error) {
+	if err := checkIDShape(id); err != nil {
+		return "", 0, err
+	}
+	addr, offset, ok, err := offsetIDBroker(ctx, e, id)
+	if err != nil {
+		return "", 0, err
+	}
+	if ok {
+		noteForm(e, id, formOffsetMsgID)
+		return addr, offset, nil
+	}
+	masters, err := masterAddrs(ctx, e, "")
+	if err != nil {
+		return "", 0, err
+	}
+	for _, addr := range masters {
+		open, _, err := e.admin.OpenTransactions(ctx, addr, 1<<20)
+		if err != nil {
+			return "", 0, fmt.Errorf("broker %s: %w", addr, err)
+		}
+		for _, tx := range open {
+			if tx.TransactionID == id {
+				noteForm(e, id, "a transaction id (UNIQ_KEY)")
+				return addr, tx.HalfOffset, nil
+			}
+		}
+	}
+	return "", 0, fmt.Errorf("%s is neither an offset message id of a known broker nor the transaction id of an open transaction", id)
 }
 
 func setupTxnCommit(fs *flag.FlagSet) func(context.Context, *env) error {
@@ -179,12 +215,28 @@ func setupResolve(fs *flag.FlagSet, commit bool) func(context.Context, *env) err
 }
 
 func setupTxnResume(fs *flag.FlagSet) func(context.Context, *env) error {
-	id := fs.String("i", "", "offset message id of the discarded half message, or of its copy in TRANS_CHECK_MAX_TIME_TOPIC (required)")
+	id := fs.String("i", "", "the discarded half message: its offset message id, that of its copy in TRANS_CHECK_MAX_TIME_TOPIC, or its transaction id (UNIQ_KEY) (required)")
 	return func(ctx context.Context, e *env) error {
 		if *id == "" {
 			return usagef("-i is required")
 		}
-		remark, err := e.admin.ResumeCheckHalfMessage(ctx, *id)
+		if err := checkIDShape(*id); err != nil {
+			return err
+		}
+		offsetID := *id
+		if _, _, ok, err := offsetIDBroker(ctx, e, *id); err != nil {
+			return err
+		} else if ok {
+			noteForm(e, *id, formOffsetMsgID)
+		} else {
+			m, _, err := findMessage(ctx, e, *id, txn.DiscardTopic)
+			if err != nil {
+				return fmt.Errorf("discarded transaction %s: %w", *id, err)
+			}
+			noteForm(e, *id, "a transaction id (UNIQ_KEY)")
+			offsetID = m.OffsetMsgID()
+		}
+		remark, err := e.admin.ResumeCheckHalfMessage(ctx, offsetID)
 		if err != nil {
 			return fmt.Errorf("half message %s: %w", *id, err)
 		}
@@ -192,9 +244,79 @@ func setupTxnResume(fs *flag.FlagSet) func(context.Context, *env) error {
 			return e.printJSON(struct {
 				MsgID  string `json:"msgId"`
 				Remark string `json:"remark"`
-			}{*id, remark})
+			}{offsetID, remark})
 		}
-		_, err = fmt.Fprintf(e.stdout, "half message %s: %s\n", *id, remark)
+		_, err = fmt.Fprintf(e.stdout, "half message %s: %s\n", offsetID, remark)
 		return err
 	}
+}
+
+// listDiscarded prints the transactions discarded after transactionCheckMax checks or
+// fileReservedTime (their copies in TRANS_CHECK_MAX_TIME_TOPIC), at most maxNum, oldest first.
+// txnResume -i with the offset message id or transaction id puts one back.
+func listDiscarded(ctx context.Context, e *env, maxNum int) error {
+	c, err := client.NewPullConsumer(client.WithNameServer(strings.Split(e.nameServer, ";")...),
+		client.WithGroup(client.ToolsConsumerGroup), client.WithCallTimeout(e.timeout), client.WithSuspendTimeout(0),
+		client.WithLogger(quietLogger()))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	queues, err := c.Queues(ctx, txn.DiscardTopic)
+	if err != nil {
+		return fmt.Errorf("%s: %w", txn.DiscardTopic, err)
+	}
+	var msgs []client.MessageExt
+	for _, mq := range queues {
+		next, err := e.admin.MinOffset(ctx, mq)
+		if err != nil {
+			return err
+		}
+		end, err := e.admin.MaxOffset(ctx, mq)
+		if err != nil {
+			return err
+		}
+		for len(msgs) < maxNum && next < end { // a pull at the end would wait for new messages
+			res, err := c.Pull(ctx, mq, next, min(maxNum-len(msgs), 32))
+			if err != nil {
+				return fmt.Errorf("pull %s: %w", txn.DiscardTopic, err)
+			}
+			if res.Status != client.PullFound {
+				break
+			}
+			msgs = append(msgs, res.Messages...)
+			next = res.NextBeginOffset
+		}
+	}
+	type discardedTx struct {
+		BrokerName     string `json:"brokerName"`
+		OffsetMsgID    string `json:"offsetMsgId"`
+		TransactionID  string `json:"transactionId"`
+		ProducerGroup  string `json:"producerGroup"`
+		Topic          string `json:"topic"`
+		CheckTimes     string `json:"checkTimes"`
+		HalfOffset     string `json:"halfOffset"`
+		StoreTimestamp int64  `json:"storeTimestamp"`
+	}
+	out := []discardedTx{}
+	for _, m := range msgs {
+		prop := func(name string) string { v, _ := m.Property(name); return v }
+		out = append(out, discardedTx{m.BrokerName, m.OffsetMsgID(), m.UniqKey(), prop(message.PropertyProducerGroup),
+			prop(message.PropertyRealTopic), prop(message.PropertyTransactionCheckTimes), prop(txn.PropertyOrigin), m.StoreTimestamp})
+	}
+	if e.json {
+		return e.printJSON(struct {
+			Total        int           `json:"total"`
+			Transactions []discardedTx `json:"transactions"`
+		}{len(out), out})
+	}
+	t := newTable(e.stdout, "#Broker Name", "#Discarded At", "#Producer Group", "#Topic", "#Checks", "#Half Offset", "#Transaction ID", "#Offset Msg ID")
+	for _, d := range out {
+		t.row(d.BrokerName, fmtTime(time.UnixMilli(d.StoreTimestamp)), d.ProducerGroup, d.Topic, d.CheckTimes, d.HalfOffset, d.TransactionID, d.OffsetMsgID)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(e.stdout, "\nDiscarded: %d\n", len(out))
+	return err
 }

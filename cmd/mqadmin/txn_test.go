@@ -212,8 +212,28 @@ func TestTransactionCommands(t *testing.T) {
 	if s.okJSON(t, &list, "txnList"); list.Total != 0 {
 		t.Fatalf("open after the discard: %+v", list)
 	}
-	if out := s.ok(t, "txnResume", "-i", resumable[0].OffsetMsgID); !strings.Contains(out, "resumed as commitLogOffset") {
-		t.Errorf("txnResume: %q", out)
+	// The discarded transaction is listed, and resumed by its transaction id (UNIQ_KEY).
+	var discarded struct {
+		Total        int `json:"total"`
+		Transactions []struct {
+			TransactionID string `json:"transactionId"`
+			ProducerGroup string `json:"producerGroup"`
+			Topic         string `json:"topic"`
+			CheckTimes    string `json:"checkTimes"`
+		} `json:"transactions"`
+	}
+	s.okJSON(t, &discarded, "txnList", "-discarded")
+	if discarded.Total != 1 || discarded.Transactions[0].TransactionID != resumable[0].MsgID ||
+		discarded.Transactions[0].ProducerGroup != "refundsTx" || discarded.Transactions[0].Topic != "Payments" {
+		t.Fatalf("txnList -discarded: %+v", discarded)
+	}
+	if out := s.ok(t, "txnList", "-discarded"); !strings.Contains(out, resumable[0].MsgID) || !strings.Contains(out, "Discarded: 1") {
+		t.Errorf("txnList -discarded:\n%s", out)
+	}
+	r := s.mqadmin(t, "txnResume", "-i", resumable[0].MsgID)
+	if r.code != 0 || !strings.Contains(r.stdout, "resumed as commitLogOffset") ||
+		!strings.Contains(r.stderr, resumable[0].MsgID+" is a transaction id (UNIQ_KEY)") {
+		t.Errorf("txnResume by transaction id: %+v", r)
 	}
 	if s.okJSON(t, &list, "txnList"); list.Total != 1 || list.Transactions[0].ResumedFrom <= 0 || list.Transactions[0].ProducerGroup != "refundsTx" {
 		t.Fatalf("open after the resume: %+v", list)
