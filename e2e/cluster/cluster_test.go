@@ -384,12 +384,23 @@ func TestBrokerKilled(t *testing.T) {
 
 // TestBrokerHangExpires: a broker stopped with SIGSTOP keeps its connections open, so only the
 // name servers' expiry removes it: within brokerChannelExpiredTime plus one scan of its last
-// registration. After SIGCONT it registers again and is back in the routes.
+// registration. A running producer loses no send: each one that picks the hung broker times
+// out (1 s here) and is retried on the other. After SIGCONT the broker registers again and is
+// back in the routes.
 func TestBrokerHangExpires(t *testing.T) {
 	const expiry, scan = 2 * time.Second, 200 * time.Millisecond
 	c := startCluster(t, "ClusterH", []string{"broker-a", "broker-b"},
 		[]string{"-scanNotActiveBrokerInterval", scan.String(), "-brokerChannelExpiredTime", expiry.String()})
 	c.createTopic(t, "Hang", 2)
+	p := newProducer(t, c.ns, "hang-p", producer.WithSendMsgTimeout(time.Second))
+	var log sendLog
+	stop, done := make(chan struct{}), make(chan struct{})
+	go log.run(p, "Hang", stop, done)
+	defer func() { close(stop); <-done }()
+	waitFor(t, 20*time.Second, "sends to both brokers", func() bool {
+		ok, _, _, _, _ := log.since(time.Time{})
+		return ok["broker-a"] > 5 && ok["broker-b"] > 5
+	})
 	b := c.broker("broker-b")
 	stopped := time.Now()
 	b.signal(syscall.SIGSTOP)
@@ -402,6 +413,13 @@ func TestBrokerHangExpires(t *testing.T) {
 	}
 	if got := time.Since(stopped); got < expiry-500*time.Millisecond {
 		t.Errorf("broker-b left the routes %v after SIGSTOP, before the %v expiry could pass", got, expiry)
+	}
+	time.Sleep(5*time.Second - time.Since(stopped))
+	ok, failed, longest, _, firstErr := log.since(stopped)
+	t.Logf("producer in the 5s after SIGSTOP: %v acknowledged, %d failed (first %v), longest send %v",
+		ok, failed, firstErr, longest.Round(time.Millisecond))
+	if failed > 0 {
+		t.Errorf("%d sends failed while broker-b hung (first: %v)", failed, firstErr)
 	}
 	b.signal(syscall.SIGCONT)
 	for i, a := range c.admins {
