@@ -12,10 +12,16 @@ import (
 type Options struct {
 	// BrokerExpiry is how long a broker may stay silent: one that has not
 	// re-registered within it is removed by ExpireBrokers. Default 120 s
-	// (RocketMQ's BROKER_CHANNEL_EXPIRED_TIME; brokers register every 30 s).
+	// (RocketMQ's BROKER_CHANNEL_EXPIRED_TIME; brokers register every
+	// registerNameServerPeriod, 30 s). A broker that sends its own
+	// heartbeatTimeoutMillis (Registration.HeartbeatTimeout) is expired after
+	// that instead. Keep it above the brokers' registration period, or live
+	// brokers flap in and out of the routes.
 	BrokerExpiry time.Duration
-	// ScanInterval is how often the Server's scanner calls ExpireBrokers.
-	// Default 10 s (RocketMQ's scanNotActiveBroker period).
+	// ScanInterval is how often the Server's scanner calls ExpireBrokers, so
+	// a silent broker leaves the routes between BrokerExpiry and
+	// BrokerExpiry+ScanInterval after its last registration. Default 5 s
+	// (RocketMQ 5's scanNotActiveBrokerInterval; 4.x scanned every 10 s).
 	ScanInterval time.Duration
 	// Now is the clock. Default time.Now; tests set a fake one.
 	Now func() time.Time
@@ -45,7 +51,7 @@ func (o Options) withDefaults() Options {
 		o.BrokerExpiry = 120 * time.Second
 	}
 	if o.ScanInterval <= 0 {
-		o.ScanInterval = 10 * time.Second
+		o.ScanInterval = 5 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now

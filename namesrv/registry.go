@@ -34,7 +34,10 @@ type liveBroker struct {
 	brokerID     int64
 	haServerAddr string
 	lastUpdate   time.Time
-	dataVersion  DataVersion
+	// timeout is how long the broker may stay silent (its
+	// heartbeatTimeoutMillis, else Options.BrokerExpiry).
+	timeout     time.Duration
+	dataVersion DataVersion
 	// owner is the connection the registration arrived on (nil for direct
 	// registrations); its close removes the broker (dropOwner).
 	owner any
@@ -99,12 +102,21 @@ func (r *Registry) register(reg Registration, owner any) registerResult {
 		r.replaceTopicsLocked(reg.BrokerName, reg.Topics)
 	}
 
+	timeout := reg.HeartbeatTimeout
+	if timeout <= 0 {
+		timeout = r.opts.BrokerExpiry
+	}
+	if _, known := r.live[reg.BrokerAddr]; !known {
+		r.opts.Logger.Info("namesrv: broker joined", "cluster", reg.ClusterName, "broker", reg.BrokerName,
+			"id", reg.BrokerID, "addr", reg.BrokerAddr, "topics", len(reg.Topics), "expiry", timeout)
+	}
 	r.live[reg.BrokerAddr] = &liveBroker{
 		cluster:      reg.ClusterName,
 		brokerName:   reg.BrokerName,
 		brokerID:     reg.BrokerID,
 		haServerAddr: reg.HAServerAddr,
 		lastUpdate:   now,
+		timeout:      timeout,
 		dataVersion:  reg.DataVersion,
 		owner:        owner,
 	}
@@ -194,15 +206,16 @@ func (r *Registry) removeAddrLocked(cluster, brokerName, addr string, id int64) 
 	}
 }
 
-// ExpireBrokers removes every broker that has not registered within
-// Options.BrokerExpiry and returns how many it removed.
+// ExpireBrokers removes every broker that has not registered within its
+// expiry (Registration.HeartbeatTimeout, else Options.BrokerExpiry) and
+// returns how many it removed.
 func (r *Registry) ExpireBrokers() int {
-	deadline := r.opts.Now().Add(-r.opts.BrokerExpiry)
+	now := r.opts.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0
 	for addr, lb := range r.live {
-		if lb.lastUpdate.Before(deadline) {
+		if now.Sub(lb.lastUpdate) > lb.timeout {
 			r.dropLiveLocked(addr, lb)
 			n++
 		}
@@ -228,7 +241,8 @@ func (r *Registry) dropOwner(owner any) int {
 func (r *Registry) dropLiveLocked(addr string, lb *liveBroker) {
 	delete(r.live, addr)
 	r.removeAddrLocked(lb.cluster, lb.brokerName, addr, lb.brokerID)
-	r.opts.Logger.Info("namesrv: broker removed", "cluster", lb.cluster, "broker", lb.brokerName, "id", lb.brokerID, "addr", addr)
+	r.opts.Logger.Info("namesrv: broker removed", "cluster", lb.cluster, "broker", lb.brokerName, "id", lb.brokerID, "addr", addr,
+		"silent", r.opts.Now().Sub(lb.lastUpdate).Round(time.Millisecond))
 }
 
 // DeleteTopic removes a topic from every broker group's routes

@@ -294,3 +294,28 @@ func TestRegistryConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestRegistryHeartbeatTimeout: a broker that sends its own heartbeatTimeoutMillis is expired
+// after it, the others after Options.BrokerExpiry.
+func TestRegistryHeartbeatTimeout(t *testing.T) {
+	clock := newFakeClock()
+	r := NewRegistry(Options{BrokerExpiry: 10 * time.Second, Now: clock.Now, Logger: quietLogger})
+	short := brokerReg("C", "a", "a:1", 0, topicSet(4, "T"))
+	short.HeartbeatTimeout = 2 * time.Second
+	r.RegisterBroker(short)
+	r.RegisterBroker(brokerReg("C", "b", "b:1", 0, topicSet(4, "T")))
+	for _, s := range []struct {
+		advance time.Duration
+		expired int
+	}{
+		{2 * time.Second, 0},                  // a at exactly its timeout
+		{time.Millisecond, 1},                 // a gone
+		{8*time.Second - time.Millisecond, 0}, // b at exactly BrokerExpiry
+		{time.Millisecond, 1},                 // b gone
+	} {
+		clock.Advance(s.advance)
+		if n := r.ExpireBrokers(); n != s.expired {
+			t.Fatalf("after %v: expired %d, want %d", s.advance, n, s.expired)
+		}
+	}
+}

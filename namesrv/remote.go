@@ -10,8 +10,10 @@ import (
 // RegisterRemote registers a broker with the name server at namesrvAddr
 // (REGISTER_BROKER, as a Java broker sends it): the header carries
 // brokerName, brokerAddr, clusterName, haServerAddr, brokerId,
-// compressed=false and bodyCrc32, the body is the RegisterBrokerBody JSON
-// of register_body.go. A broker calls it at start and every 30 s. A reply
+// compressed=false and bodyCrc32 (and heartbeatTimeoutMillis when
+// reg.HeartbeatTimeout is set), the body is the RegisterBrokerBody JSON of
+// register_body.go. A broker calls it at start and every
+// registerNameServerPeriod (30 s). A reply
 // other than SUCCESS gives an error wrapping ErrRejected.
 func RegisterRemote(ctx context.Context, c *remoting.Client, namesrvAddr string, reg Registration) error {
 	body := appendRegisterBody(make([]byte, 0, 256), &reg)
@@ -23,6 +25,9 @@ func RegisterRemote(ctx context.Context, c *remoting.Client, namesrvAddr string,
 	req.SetExtInt64(fieldBrokerID, reg.BrokerID)
 	req.SetExtBool(fieldCompressed, false)
 	req.SetExtInt64(fieldBodyCRC32, bodyCRC32(body))
+	if reg.HeartbeatTimeout > 0 {
+		req.SetExtInt64(fieldHeartbeatTimeoutMillis, reg.HeartbeatTimeout.Milliseconds())
+	}
 	req.Body = body
 	return invokeNamesrv(ctx, c, namesrvAddr, req)
 }

@@ -22,6 +22,7 @@ const (
 	fieldBrokerID               = "brokerId"
 	fieldCompressed             = "compressed"
 	fieldBodyCRC32              = "bodyCrc32"
+	fieldHeartbeatTimeoutMillis = "heartbeatTimeoutMillis"
 	fieldMasterAddr             = "masterAddr"
 	fieldCluster                = "cluster"
 	fieldNamespace              = "namespace"
@@ -180,6 +181,13 @@ func decodeRegistration(req *remoting.Command) (Registration, error) {
 	reg.HAServerAddr = req.Ext(fieldHAServerAddr)
 	if reg.BrokerID, err = req.GetInt64(fieldBrokerID); err != nil {
 		return Registration{}, fmt.Errorf("%w: %v", ErrMalformedRegistration, err)
+	}
+	if _, ok := req.ExtFields.Get(fieldHeartbeatTimeoutMillis); ok {
+		ms, err := req.GetInt64(fieldHeartbeatTimeoutMillis)
+		if err != nil || ms < 0 {
+			return Registration{}, fmt.Errorf("%w: %s: %v", ErrMalformedRegistration, fieldHeartbeatTimeoutMillis, req.Ext(fieldHeartbeatTimeoutMillis))
+		}
+		reg.HeartbeatTimeout = time.Duration(ms) * time.Millisecond
 	}
 	if compressed, _ := req.GetBool(fieldCompressed); compressed {
 		return Registration{}, fmt.Errorf("%w: compressed register body not supported (set compressedRegister=false)", ErrMalformedRegistration)

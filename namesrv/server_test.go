@@ -472,3 +472,28 @@ func TestOptionsValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestRegisterRemoteHeartbeatTimeout: heartbeatTimeoutMillis crosses the wire and sets that
+// broker's expiry; a malformed value is refused.
+func TestRegisterRemoteHeartbeatTimeout(t *testing.T) {
+	clock := newFakeClock()
+	n := startNamesrv(t, Options{BrokerExpiry: time.Hour, ScanInterval: time.Hour, Now: clock.Now})
+	reg := brokerReg("C", "a", "127.0.0.1:1", 0, topicSet(1, "T"))
+	reg.HeartbeatTimeout = 1500 * time.Millisecond
+	if err := RegisterRemote(context.Background(), n.client, n.addr, reg); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(1500 * time.Millisecond)
+	if got := n.ns.Registry().ExpireBrokers(); got != 0 {
+		t.Fatalf("expired %d at exactly the timeout", got)
+	}
+	clock.Advance(time.Millisecond)
+	if got := n.ns.Registry().ExpireBrokers(); got != 1 {
+		t.Fatalf("expired %d after the broker's own timeout, want 1", got)
+	}
+	resp := n.call(t, remoting.RequestRegisterBroker, 317, map[string]string{"brokerName": "a", "brokerAddr": "127.0.0.1:1",
+		"clusterName": "C", "brokerId": "0", "heartbeatTimeoutMillis": "soon"}, nil)
+	if resp.ResponseCode() == remoting.ResponseSuccess || !strings.Contains(resp.Remark, "heartbeatTimeoutMillis") {
+		t.Fatalf("malformed heartbeatTimeoutMillis answered %v %q", resp.ResponseCode(), resp.Remark)
+	}
+}

@@ -1,5 +1,7 @@
 package namesrv
 
+import "time"
+
 // Permission bits of a topic or broker (RocketMQ's PermName).
 const (
 	PermInherit = 1
@@ -34,6 +36,12 @@ type Registration struct {
 	// Topics is every topic the broker serves, by name. Only a master's
 	// (BrokerID 0) topics enter routes, as in RocketMQ.
 	Topics map[string]TopicConfig
+	// HeartbeatTimeout, when positive, is how long the name server keeps
+	// this broker without a new registration (RocketMQ 5's
+	// heartbeatTimeoutMillis header, sent by brokers with
+	// enableSlaveActingMaster); zero means the name server's
+	// Options.BrokerExpiry.
+	HeartbeatTimeout time.Duration
 	// DataVersion is the version of the broker's topic configuration
 	// (RocketMQ's DataVersion); carried on the wire, kept for information.
 	DataVersion DataVersion

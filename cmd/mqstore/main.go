@@ -2,7 +2,7 @@
 // empty, or a name server alone (mqstore namesrv).
 //
 //	mqstore [-c broker.conf] [-<brokerKey> value ...] [-namesrv-listen addr] [-metrics-addr addr]
-//	mqstore namesrv [-listen 127.0.0.1:9876]
+//	mqstore namesrv [-listen 127.0.0.1:9876] [-scanNotActiveBrokerInterval 5s] [-brokerChannelExpiredTime 120s]
 //	mqstore -print-config | -version | -h
 //
 // Configuration precedence: flags > environment (MQSTORE_<KEY_IN_SNAKE_CASE>) > the properties
@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/mqstore/mqstore/acl"
 	"github.com/mqstore/mqstore/broker"
@@ -272,8 +273,13 @@ func runNameServer(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:9876", "listen address (0.0.0.0:9876 opens it to other machines)")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	version := fs.Bool("version", false, "print the version and exit")
+	opts := namesrv.Options{ScanInterval: 5 * time.Second, BrokerExpiry: 120 * time.Second}
+	fs.Var((*millisFlag)(&opts.ScanInterval), "scanNotActiveBrokerInterval",
+		"how often silent brokers are looked for, ms or a duration (RocketMQ's key)")
+	fs.Var((*millisFlag)(&opts.BrokerExpiry), "brokerChannelExpiredTime",
+		"a broker silent this long leaves the routes, ms or a duration (RocketMQ's BROKER_CHANNEL_EXPIRED_TIME); keep it above the brokers' registerNameServerPeriod")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: mqstore namesrv [-listen 127.0.0.1:9876] [-log-format text|json]")
+		fmt.Fprintln(fs.Output(), "usage: mqstore namesrv [-listen 127.0.0.1:9876] [-scanNotActiveBrokerInterval 5s] [-brokerChannelExpiredTime 120s] [-log-format text|json]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -290,19 +296,38 @@ func runNameServer(args []string, stdout, stderr io.Writer) int {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
-	ns, err := namesrv.Listen(*listen, namesrv.Options{Logger: logger})
+	opts.Logger = logger
+	ns, err := namesrv.Listen(*listen, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "mqstore namesrv:", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "mqstore: name server bound to %s\n", ns.Addr())
-	logger.Info("name server: serving", "addr", ns.Addr())
+	logger.Info("name server: serving", "addr", ns.Addr(), "scanNotActiveBrokerInterval", opts.ScanInterval,
+		"brokerChannelExpiredTime", opts.BrokerExpiry)
 	<-sig
 	if err := ns.Close(); err != nil {
 		logger.Error("name server: close", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// millisFlag is a duration flag that also takes RocketMQ's plain milliseconds ("5000").
+type millisFlag time.Duration
+
+func (m *millisFlag) String() string { return time.Duration(*m).String() }
+
+func (m *millisFlag) Set(v string) error {
+	d, err := time.ParseDuration(v)
+	if n, nerr := strconv.ParseInt(v, 10, 64); nerr == nil {
+		d, err = time.Duration(n)*time.Millisecond, nil
+	}
+	if err != nil || d <= 0 {
+		return fmt.Errorf("want positive milliseconds (5000) or a duration (5s)")
+	}
+	*m = millisFlag(d)
+	return nil
 }
 
 func newLogger(w io.Writer, format, level string) *slog.Logger {

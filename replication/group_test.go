@@ -1,0 +1,130 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// chanNet delivers messages between Groups in-process (marshalled, as on a wire).
+type chanNet struct {
+	mu     sync.Mutex // guards groups
+	groups map[uint64]*Group
+}
+
+type chanTransport struct{ n *chanNet }
+
+func (tr chanTransport) Send(msgs []*pb.Message) {
+	for _, m := range msgs {
+		wire, _ := proto.Marshal(m)
+		var out pb.Message
+		proto.Unmarshal(wire, &out)
+		tr.n.mu.Lock()
+		g := tr.n.groups[m.GetTo()]
+		tr.n.mu.Unlock()
+		if g != nil {
+			g.Receive(&out)
+		}
+	}
+}
+
+// TestGroups runs three Groups, each owned by its goroutine with a real ticker: they elect a
+// leader, commit and apply 100 proposals in the same order everywhere, and Close joins them.
+func TestGroups(t *testing.T) {
+	n := &chanNet{groups: map[uint64]*Group{}}
+	peers := []uint64{1, 2, 3}
+	var mu sync.Mutex
+	applied := map[uint64][]string{}
+	var groups []*Group
+	for _, id := range peers {
+		g, err := Start(Options{ID: id, Peers: peers, Storage: raft.NewMemoryStorage(), Transport: chanTransport{n},
+			TickInterval: 10 * time.Millisecond, Logger: quiet,
+			Apply: func(_ uint64, data []byte) {
+				mu.Lock()
+				applied[id] = append(applied[id], string(data))
+				mu.Unlock()
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.mu.Lock()
+		n.groups[id] = g
+		n.mu.Unlock()
+		groups = append(groups, g)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const total = 100
+	for i := 0; i < total; {
+		// Any replica accepts a proposal once a leader is known (followers forward it).
+		err := groups[i%3].Propose(ctx, fmt.Appendf(nil, "p%03d", i))
+		if errors.Is(err, raft.ErrProposalDropped) {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		i++
+	}
+	for {
+		mu.Lock()
+		done := len(applied[1]) >= total && len(applied[2]) >= total && len(applied[3]) >= total
+		mu.Unlock()
+		if done {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("applied %d/%d/%d of %d", len(applied[1]), len(applied[2]), len(applied[3]), total)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	leaders := 0
+	for _, g := range groups {
+		st, err := g.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.RaftState == raft.StateLeader {
+			leaders++
+		}
+	}
+	if leaders != 1 {
+		t.Errorf("%d leaders", leaders)
+	}
+	for _, g := range groups {
+		if err := g.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Close(); !errors.Is(err, ErrClosed) {
+			t.Fatalf("second Close: %v", err)
+		}
+		if err := g.Propose(context.Background(), []byte("late")); !errors.Is(err, ErrClosed) {
+			t.Fatalf("Propose after Close: %v", err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range peers[1:] {
+		if fmt.Sprint(applied[id]) != fmt.Sprint(applied[1]) {
+			t.Fatalf("replica %d applied %v, replica 1 %v", id, applied[id], applied[1])
+		}
+	}
+	seen := map[string]bool{}
+	for _, s := range applied[1] {
+		if seen[s] {
+			t.Fatalf("%s applied twice", s)
+		}
+		seen[s] = true
+	}
+	if len(seen) != total {
+		t.Fatalf("applied %d distinct proposals, want %d", len(seen), total)
+	}
+}

@@ -1,0 +1,299 @@
+// Package replication is the Raft glue of a replicated broker group: one Raft group per broker
+// name, on go.etcd.io/raft/v3 (the library owns the consensus algorithm; this package owns the
+// Ready loop, durability order, message delivery and applying committed entries).
+//
+// The group runs etcd raft's RawNode with CheckQuorum (a leader that cannot hear a quorum
+// within an election timeout steps down, so a partitioned minority leader stops serving),
+// PreVote (a rejoining node with a stale log cannot disrupt a healthy leader) and ReadOnlySafe
+// (reads are confirmed by a quorum round, never by a clock lease).
+//
+// Two layers:
+//
+//   - replica is the state machine driver without goroutines: Tick, Step, Propose and
+//     handleReady, which persists entries and the HardState to Storage before it sends
+//     Messages, then applies CommittedEntries and Advances. Tests drive replicas directly
+//     over a simulated network, deterministically (no timers, no goroutines).
+//   - Group owns one replica with one goroutine: the only code that touches the RawNode.
+//     Proposals, incoming messages and status requests reach it through channels; a ticker
+//     drives its clock. Close joins it.
+//
+// Not yet here (next slices): the commitlog as Storage (raftidx: index → physical offset),
+// a TCP transport on the replication port, snapshots for lagging replicas, the leader
+// barrier and the broker wiring. Storage is synchronous: entries are durable before any
+// message leaves, for the leader too (AsyncStorageWrites comes after the checker is green).
+package replication
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Errors.
+var (
+	// ErrClosed: the Group is closed (or stopped after a storage error, which Close returns).
+	ErrClosed = errors.New("replication: closed")
+	// ErrStorage wraps a Storage failure; the replica stops at the first one, because
+	// continuing after a failed append or HardState write could acknowledge what is not durable.
+	ErrStorage = errors.New("replication: storage")
+	// ErrCorruptEntry: a committed configuration-change entry does not decode.
+	ErrCorruptEntry = errors.New("replication: corrupt entry")
+)
+
+// Storage is the replica's log and HardState: raft.Storage (read by the library) plus the
+// writes the Ready loop makes. raft.MemoryStorage implements it; the commitlog-backed storage
+// is the next slice.
+type Storage interface {
+	raft.Storage
+	// Append stores entries durably; entries at or after the first one's index that were
+	// stored before are replaced (a follower's conflicting suffix is truncated).
+	Append(entries []*pb.Entry) error
+	// SetHardState stores term, vote and commit index durably.
+	SetHardState(st *pb.HardState) error
+	// ApplySnapshot replaces the log with a snapshot.
+	ApplySnapshot(snap *pb.Snapshot) error
+}
+
+var _ Storage = (*raft.MemoryStorage)(nil)
+
+// Transport sends messages to the other replicas. Send must not block on the network (queue
+// and drop: Raft retransmits) and must not keep msgs beyond the call.
+type Transport interface {
+	Send(msgs []*pb.Message)
+}
+
+// Options configure a replica or Group. Zero values take the documented defaults.
+type Options struct {
+	// ID is this replica's id (non-zero), Peers every voter's id including ID. With empty
+	// Storage the group is bootstrapped with Peers; otherwise Storage's state is used.
+	ID    uint64
+	Peers []uint64
+	// Storage holds the log and HardState (required).
+	Storage Storage
+	// Transport delivers this replica's messages (required).
+	Transport Transport
+	// Apply receives every committed normal entry with data, in log order, exactly once per
+	// start (from Options.Applied on). It runs on the goroutine that owns the replica.
+	Apply func(index uint64, data []byte)
+	// Applied is the last index already applied before this start (0 for a new replica).
+	Applied uint64
+	// ElectionTicks (10) and HeartbeatTicks (1) are in ticks; TickInterval (100 ms) is a tick
+	// of a Group's clock, so the election timeout is 1-2 s by default: generous, so CPU
+	// starvation on a small machine does not fake failures.
+	ElectionTicks  int
+	HeartbeatTicks int
+	TickInterval   time.Duration
+	// MaxSizePerMsg caps the entries of one append message (1 MiB); MaxInflightMsgs (256)
+	// bounds the pipeline per follower; MaxUncommittedEntriesSize (64 MiB) refuses proposals
+	// beyond it (backpressure: the broker answers SYSTEM_BUSY).
+	MaxSizePerMsg             uint64
+	MaxInflightMsgs           int
+	MaxUncommittedEntriesSize uint64
+	// Logger receives role changes. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.ElectionTicks == 0 {
+		o.ElectionTicks = 10
+	}
+	if o.HeartbeatTicks == 0 {
+		o.HeartbeatTicks = 1
+	}
+	if o.TickInterval == 0 {
+		o.TickInterval = 100 * time.Millisecond
+	}
+	if o.MaxSizePerMsg == 0 {
+		o.MaxSizePerMsg = 1 << 20
+	}
+	if o.MaxInflightMsgs == 0 {
+		o.MaxInflightMsgs = 256
+	}
+	if o.MaxUncommittedEntriesSize == 0 {
+		o.MaxUncommittedEntriesSize = 64 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Validate reports an invalid option.
+func (o *Options) Validate() error {
+	switch {
+	case o.ID == 0:
+		return errors.New("replication: ID must be non-zero")
+	case o.Storage == nil:
+		return errors.New("replication: Storage is required")
+	case o.Transport == nil:
+		return errors.New("replication: Transport is required")
+	case o.ElectionTicks < 0 || o.HeartbeatTicks < 0 || o.TickInterval < 0:
+		return errors.New("replication: negative ticks")
+	case o.ElectionTicks != 0 && o.ElectionTicks <= max(o.HeartbeatTicks, 1):
+		return errors.New("replication: ElectionTicks must exceed HeartbeatTicks")
+	}
+	for _, p := range o.Peers {
+		if p == 0 {
+			return errors.New("replication: peer id 0")
+		}
+	}
+	return nil
+}
+
+// quietRaftLogger drops the library's own logging; role changes are logged by the replica.
+var quietRaftLogger = &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)}
+
+// replica drives one RawNode. It is not safe for concurrent use: one goroutine (a Group's, or
+// a test's) calls all its methods.
+type replica struct {
+	opts    Options
+	rn      *raft.RawNode
+	applied uint64
+	state   raft.StateType
+	lead    uint64
+	err     error // sticky: the first storage or apply failure
+}
+
+func newReplica(opts Options) (*replica, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	cfg := &raft.Config{
+		ID:                        opts.ID,
+		ElectionTick:              opts.ElectionTicks,
+		HeartbeatTick:             opts.HeartbeatTicks,
+		Storage:                   opts.Storage,
+		Applied:                   opts.Applied,
+		MaxSizePerMsg:             opts.MaxSizePerMsg,
+		MaxInflightMsgs:           opts.MaxInflightMsgs,
+		MaxUncommittedEntriesSize: opts.MaxUncommittedEntriesSize,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		ReadOnlyOption:            raft.ReadOnlySafe,
+		Logger:                    quietRaftLogger,
+	}
+	rn, err := raft.NewRawNode(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("replication: %w", err)
+	}
+	last, err := opts.Storage.LastIndex()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	hs, _, err := opts.Storage.InitialState()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	if last == 0 && raft.IsEmptyHardState(hs) {
+		if len(opts.Peers) == 0 {
+			return nil, errors.New("replication: empty storage and no Peers to bootstrap with")
+		}
+		peers := make([]raft.Peer, len(opts.Peers))
+		for i, id := range opts.Peers {
+			peers[i] = raft.Peer{ID: id}
+		}
+		if err := rn.Bootstrap(peers); err != nil {
+			return nil, fmt.Errorf("replication: bootstrap: %w", err)
+		}
+	}
+	return &replica{opts: opts, rn: rn, applied: opts.Applied}, nil
+}
+
+// tick advances the replica's logical clock by one tick.
+func (r *replica) tick() { r.rn.Tick() }
+
+// step hands the replica a message from a peer. Messages from unknown peers or stale terms
+// are the library's to ignore; an error here is not fatal.
+func (r *replica) step(m *pb.Message) error { return r.rn.Step(m) }
+
+// propose appends data to the log if this replica leads, or forwards it to the leader. It
+// returns raft.ErrProposalDropped when there is no leader or the uncommitted log is full.
+func (r *replica) propose(data []byte) error { return r.rn.Propose(data) }
+
+// handleReady processes every pending Ready: persist entries and HardState (and a snapshot),
+// then send messages, then apply committed entries, then Advance. It stops at the first
+// storage failure and returns it (sticky).
+func (r *replica) handleReady() error {
+	for r.err == nil && r.rn.HasReady() {
+		rd := r.rn.Ready()
+		if rd.SoftState != nil && (rd.SoftState.RaftState != r.state || rd.SoftState.Lead != r.lead) {
+			r.state, r.lead = rd.SoftState.RaftState, rd.SoftState.Lead
+			r.opts.Logger.Info("replication: role", "id", r.opts.ID, "state", r.state.String(), "leader", r.lead,
+				"term", r.rn.BasicStatus().GetTerm())
+		}
+		if err := r.persist(rd); err != nil {
+			r.err = err
+			return err
+		}
+		if len(rd.Messages) > 0 {
+			r.opts.Transport.Send(rd.Messages)
+		}
+		if err := r.apply(rd.CommittedEntries); err != nil {
+			r.err = err
+			return err
+		}
+		r.rn.Advance(rd)
+	}
+	return r.err
+}
+
+// persist makes the Ready's snapshot, entries and HardState durable, in that order.
+func (r *replica) persist(rd raft.Ready) error {
+	if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
+		if err := r.opts.Storage.ApplySnapshot(rd.Snapshot); err != nil {
+			return fmt.Errorf("%w: apply snapshot: %w", ErrStorage, err)
+		}
+		r.applied = rd.Snapshot.GetMetadata().GetIndex()
+	}
+	if len(rd.Entries) > 0 {
+		if err := r.opts.Storage.Append(rd.Entries); err != nil {
+			return fmt.Errorf("%w: append %d entries at %d: %w", ErrStorage, len(rd.Entries), rd.Entries[0].GetIndex(), err)
+		}
+	}
+	if rd.HardState != nil && !raft.IsEmptyHardState(rd.HardState) {
+		if err := r.opts.Storage.SetHardState(rd.HardState); err != nil {
+			return fmt.Errorf("%w: hard state: %w", ErrStorage, err)
+		}
+	}
+	return nil
+}
+
+// apply hands committed entries to Options.Apply and configuration changes to the library.
+func (r *replica) apply(entries []*pb.Entry) error {
+	for _, e := range entries {
+		if e.GetIndex() <= r.applied {
+			continue
+		}
+		switch e.GetType() {
+		case pb.EntryType_EntryNormal:
+			if len(e.Data) > 0 && r.opts.Apply != nil {
+				r.opts.Apply(e.GetIndex(), e.Data)
+			}
+		case pb.EntryType_EntryConfChange:
+			var cc pb.ConfChange
+			if err := proto.Unmarshal(e.Data, &cc); err != nil {
+				return fmt.Errorf("%w: conf change at %d: %w", ErrCorruptEntry, e.GetIndex(), err)
+			}
+			r.rn.ApplyConfChange(&cc)
+		case pb.EntryType_EntryConfChangeV2:
+			var cc pb.ConfChangeV2
+			if err := proto.Unmarshal(e.Data, &cc); err != nil {
+				return fmt.Errorf("%w: conf change at %d: %w", ErrCorruptEntry, e.GetIndex(), err)
+			}
+			r.rn.ApplyConfChange(&cc)
+		}
+		r.applied = e.GetIndex()
+	}
+	return nil
+}
+
+// status is the replica's basic status (term, vote, commit, leader, role, applied).
+func (r *replica) status() raft.BasicStatus { return r.rn.BasicStatus() }

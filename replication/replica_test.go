@@ -1,0 +1,437 @@
+package replication
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// simnet is a deterministic in-process network of replicas: no goroutines, no timers.
+// Messages are marshalled on send (what a real transport carries) and delivered FIFO by
+// deliver; a cut pair drops messages between two replicas in both directions.
+type simnet struct {
+	t       *testing.T
+	ids     []uint64
+	nodes   map[uint64]*replica
+	stores  map[uint64]*raft.MemoryStorage
+	applied map[uint64][][]byte
+	queue   []queued
+	cut     map[[2]uint64]bool
+	down    map[uint64]bool
+}
+
+type queued struct {
+	to   uint64
+	wire []byte
+}
+
+// netTransport is one replica's side of the simnet.
+type netTransport struct {
+	n    *simnet
+	from uint64
+}
+
+func (tr netTransport) Send(msgs []*pb.Message) {
+	for _, m := range msgs {
+		wire, err := proto.Marshal(m)
+		if err != nil {
+			tr.n.t.Fatalf("marshal %v: %v", m.GetType(), err)
+		}
+		tr.n.queue = append(tr.n.queue, queued{to: m.GetTo(), wire: wire})
+	}
+}
+
+func newSimnet(t *testing.T, size int) *simnet {
+	n := &simnet{t: t, nodes: map[uint64]*replica{}, stores: map[uint64]*raft.MemoryStorage{},
+		applied: map[uint64][][]byte{}, cut: map[[2]uint64]bool{}, down: map[uint64]bool{}}
+	for i := 1; i <= size; i++ {
+		n.ids = append(n.ids, uint64(i))
+	}
+	for _, id := range n.ids {
+		n.stores[id] = raft.NewMemoryStorage()
+		r, err := newReplica(Options{ID: id, Peers: n.ids, Storage: n.stores[id], Transport: netTransport{n, id},
+			Apply: func(index uint64, data []byte) {
+				n.applied[id] = append(n.applied[id], bytes.Clone(data))
+			}, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.nodes[id] = r
+	}
+	n.settle()
+	return n
+}
+
+func (n *simnet) partition(minority ...uint64) {
+	in := map[uint64]bool{}
+	for _, id := range minority {
+		in[id] = true
+	}
+	for _, a := range n.ids {
+		for _, b := range n.ids {
+			if in[a] != in[b] {
+				n.cut[[2]uint64{a, b}] = true
+			}
+		}
+	}
+}
+
+func (n *simnet) heal() { n.cut = map[[2]uint64]bool{} }
+
+// settle runs every replica's Ready loop and delivers messages until none are left.
+func (n *simnet) settle() {
+	for range 100000 {
+		for _, id := range n.ids {
+			if n.down[id] {
+				continue
+			}
+			if err := n.nodes[id].handleReady(); err != nil {
+				n.t.Fatalf("replica %d: %v", id, err)
+			}
+		}
+		if len(n.queue) == 0 {
+			return
+		}
+		q := n.queue
+		n.queue = nil
+		for _, m := range q {
+			var msg pb.Message
+			if err := proto.Unmarshal(m.wire, &msg); err != nil {
+				n.t.Fatalf("unmarshal: %v", err)
+			}
+			if n.down[m.to] || n.cut[[2]uint64{msg.GetFrom(), m.to}] {
+				continue
+			}
+			n.nodes[m.to].step(&msg)
+		}
+	}
+	n.t.Fatal("network did not settle")
+}
+
+// ticks advances every live replica's clock k ticks, settling after each.
+func (n *simnet) ticks(k int) {
+	for range k {
+		for _, id := range n.ids {
+			if !n.down[id] {
+				n.nodes[id].tick()
+			}
+		}
+		n.settle()
+	}
+}
+
+// leader returns the replica every live replica of group agrees leads, or 0.
+func (n *simnet) leader(group ...uint64) uint64 {
+	var lead uint64
+	for i, id := range group {
+		st := n.nodes[id].status()
+		if i == 0 {
+			lead = st.Lead
+		} else if st.Lead != lead {
+			return 0
+		}
+	}
+	if lead == 0 || n.nodes[lead].status().RaftState != raft.StateLeader {
+		return 0
+	}
+	return lead
+}
+
+// electLeader ticks until the replicas of group agree on a leader among them.
+func (n *simnet) electLeader(group ...uint64) uint64 {
+	n.t.Helper()
+	for range 50 {
+		n.ticks(10)
+		if l := n.leader(group...); l != 0 {
+			for _, id := range group {
+				if id == l {
+					return l
+				}
+			}
+		}
+	}
+	n.t.Fatalf("no leader among %v", group)
+	return 0
+}
+
+// log returns replica id's stored log from FirstIndex, each entry marshalled.
+func (n *simnet) log(id uint64) [][]byte {
+	s := n.stores[id]
+	first, _ := s.FirstIndex()
+	last, _ := s.LastIndex()
+	ents, err := s.Entries(first, last+1, 1<<62)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	out := make([][]byte, len(ents))
+	for i, e := range ents {
+		out[i], _ = proto.MarshalOptions{Deterministic: true}.Marshal(e)
+	}
+	return out
+}
+
+// sameLogs fails unless every replica of ids stores a byte-identical log, has the same
+// commit index, and applied the same entries in the same order.
+func (n *simnet) sameLogs(ids ...uint64) {
+	n.t.Helper()
+	ref := n.log(ids[0])
+	for _, id := range ids[1:] {
+		got := n.log(id)
+		if len(got) != len(ref) {
+			n.t.Fatalf("replica %d stores %d entries, replica %d %d", id, len(got), ids[0], len(ref))
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], ref[i]) {
+				n.t.Fatalf("replica %d and %d differ at entry %d", id, ids[0], i)
+			}
+		}
+		if c, c0 := n.nodes[id].status().GetCommit(), n.nodes[ids[0]].status().GetCommit(); c != c0 {
+			n.t.Fatalf("commit index %d on %d, %d on %d", c, id, c0, ids[0])
+		}
+		if !equalBytes(n.applied[id], n.applied[ids[0]]) {
+			n.t.Fatalf("replica %d applied %d entries, replica %d %d (or in another order)", id, len(n.applied[id]), ids[0], len(n.applied[ids[0]]))
+		}
+	}
+}
+
+func equalBytes(a, b [][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func payload(i int) []byte { return fmt.Appendf(nil, "record-%04d", i) }
+
+func TestElection(t *testing.T) {
+	n := newSimnet(t, 3)
+	l := n.electLeader(n.ids...)
+	st := n.nodes[l].status()
+	if st.RaftState != raft.StateLeader || st.GetTerm() == 0 {
+		t.Fatalf("leader %d status %+v", l, st)
+	}
+	for _, id := range n.ids {
+		if id != l && n.nodes[id].status().RaftState != raft.StateFollower {
+			t.Fatalf("replica %d is %v", id, n.nodes[id].status().RaftState)
+		}
+	}
+	// Quiet ticks (heartbeats only) keep the same leader and term: no spurious elections.
+	n.ticks(100)
+	if got := n.leader(n.ids...); got != l || n.nodes[l].status().GetTerm() != st.GetTerm() {
+		t.Fatalf("leader %d term %d after quiet ticks, was %d term %d", got, n.nodes[l].status().GetTerm(), l, st.GetTerm())
+	}
+}
+
+// TestReplication: proposals to the leader and to a follower (forwarded) commit on every
+// replica, which store byte-identical logs and apply the same entries in the same order.
+func TestReplication(t *testing.T) {
+	n := newSimnet(t, 3)
+	l := n.electLeader(n.ids...)
+	follower := n.ids[0]
+	if follower == l {
+		follower = n.ids[1]
+	}
+	var want [][]byte
+	for i := range 200 {
+		to := l
+		if i%4 == 3 {
+			to = follower
+		}
+		if err := n.nodes[to].propose(payload(i)); err != nil {
+			t.Fatalf("propose %d to %d: %v", i, to, err)
+		}
+		want = append(want, payload(i))
+		if i%10 == 9 {
+			n.settle()
+		}
+	}
+	n.ticks(2) // the followers learn the last commit index with a heartbeat
+	n.sameLogs(n.ids...)
+	// Ordered as proposed except that forwarded proposals may land later than their
+	// neighbours; every one exactly once.
+	got := map[string]int{}
+	for _, d := range n.applied[l] {
+		got[string(d)]++
+	}
+	for _, w := range want {
+		if got[string(w)] != 1 {
+			t.Fatalf("%s applied %d times", w, got[string(w)])
+		}
+	}
+	if len(n.applied[l]) != len(want) {
+		t.Fatalf("applied %d entries, want %d", len(n.applied[l]), len(want))
+	}
+}
+
+// TestPartitionedMinorityCatchesUp: a follower cut off while the majority commits catches up
+// after the partition heals; its PreVotes while isolated did not raise the term and depose
+// the leader.
+func TestPartitionedMinorityCatchesUp(t *testing.T) {
+	n := newSimnet(t, 3)
+	l := n.electLeader(n.ids...)
+	var lagger uint64
+	for _, id := range n.ids {
+		if id != l {
+			lagger = id
+			break
+		}
+	}
+	term := n.nodes[l].status().GetTerm()
+	n.partition(lagger)
+	for i := range 100 {
+		if err := n.nodes[l].propose(payload(i)); err != nil {
+			t.Fatal(err)
+		}
+		if i%20 == 0 {
+			n.ticks(1)
+		}
+	}
+	n.ticks(50) // several election timeouts: the lagger campaigns (pre-vote) in vain
+	if got := len(n.applied[lagger]); got != 0 {
+		t.Fatalf("isolated replica applied %d entries", got)
+	}
+	if st := n.nodes[lagger].status(); st.GetTerm() != term {
+		t.Fatalf("isolated replica moved to term %d (PreVote should keep it at %d)", st.GetTerm(), term)
+	}
+	n.heal()
+	n.ticks(5)
+	if got := n.leader(n.ids...); got != l || n.nodes[l].status().GetTerm() != term {
+		t.Fatalf("after heal leader %d term %d, want %d term %d (the rejoining replica disrupted it)", got, n.nodes[l].status().GetTerm(), l, term)
+	}
+	n.sameLogs(n.ids...)
+	if len(n.applied[lagger]) != 100 {
+		t.Fatalf("caught-up replica applied %d entries, want 100", len(n.applied[lagger]))
+	}
+}
+
+// TestMinorityLeaderStepsDown: a leader cut off from both followers steps down within an
+// election timeout (CheckQuorum) and commits nothing it accepts meanwhile; the majority
+// elects a new leader and commits; after the heal the old leader's uncommitted entries are
+// replaced and every log is identical.
+func TestMinorityLeaderStepsDown(t *testing.T) {
+	n := newSimnet(t, 3)
+	old := n.electLeader(n.ids...)
+	n.partition(old)
+	// Accepted by the isolated leader while it still believes it leads: never committed.
+	for i := range 5 {
+		if err := n.nodes[old].propose(fmt.Appendf(nil, "lost-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n.settle()
+	var majority []uint64
+	for _, id := range n.ids {
+		if id != old {
+			majority = append(majority, id)
+		}
+	}
+	n.ticks(25) // > 2 election timeouts
+	if st := n.nodes[old].status(); st.RaftState == raft.StateLeader {
+		t.Fatalf("isolated leader %d still leads (CheckQuorum)", old)
+	}
+	nl := n.electLeader(majority...)
+	for i := range 20 {
+		if err := n.nodes[nl].propose(payload(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n.settle()
+	if len(n.applied[old]) != 0 {
+		t.Fatalf("isolated old leader applied %q", n.applied[old])
+	}
+	n.heal()
+	n.ticks(5)
+	n.sameLogs(n.ids...)
+	for _, d := range n.applied[old] {
+		if bytes.HasPrefix(d, []byte("lost-")) {
+			t.Fatalf("an entry accepted only by the isolated leader was applied: %s", d)
+		}
+	}
+	if len(n.applied[old]) != 20 {
+		t.Fatalf("old leader applied %d entries after the heal, want 20", len(n.applied[old]))
+	}
+}
+
+// failingStorage fails appends after a given number.
+type failingStorage struct {
+	*raft.MemoryStorage
+	appendsLeft int
+}
+
+var errDisk = errors.New("disk on fire")
+
+func (f *failingStorage) Append(e []*pb.Entry) error {
+	if f.appendsLeft == 0 {
+		return errDisk
+	}
+	f.appendsLeft--
+	return f.MemoryStorage.Append(e)
+}
+
+// TestStorageFailureIsSticky: a failed append stops the replica (it applies nothing more) and
+// the error stays.
+func TestStorageFailureIsSticky(t *testing.T) {
+	var applied int
+	r, err := newReplica(Options{ID: 1, Peers: []uint64{1}, Storage: &failingStorage{raft.NewMemoryStorage(), 1},
+		Transport: transportFunc(func([]*pb.Message) {}), Apply: func(uint64, []byte) { applied++ }, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.handleReady(); err != nil { // the bootstrap entries: the one allowed append
+		t.Fatal(err)
+	}
+	for range 30 {
+		r.tick()
+		if err := r.handleReady(); err != nil {
+			break
+		}
+	}
+	if err := r.handleReady(); !errors.Is(err, ErrStorage) || !errors.Is(err, errDisk) {
+		t.Fatalf("handleReady after a failed append: %v, want ErrStorage wrapping the disk error", err)
+	}
+	r.propose([]byte("after the failure"))
+	if err := r.handleReady(); !errors.Is(err, errDisk) || applied != 0 {
+		t.Fatalf("after a proposal: %v, %d applied; want the sticky error and nothing applied", err, applied)
+	}
+}
+
+type transportFunc func([]*pb.Message)
+
+func (f transportFunc) Send(m []*pb.Message) { f(m) }
+
+func TestOptionsValidate(t *testing.T) {
+	s := raft.NewMemoryStorage()
+	tr := transportFunc(func([]*pb.Message) {})
+	for _, c := range []struct {
+		opts Options
+		ok   bool
+	}{
+		{Options{ID: 1, Peers: []uint64{1}, Storage: s, Transport: tr}, true},
+		{Options{Peers: []uint64{1}, Storage: s, Transport: tr}, false},
+		{Options{ID: 1, Peers: []uint64{1}, Transport: tr}, false},
+		{Options{ID: 1, Peers: []uint64{1}, Storage: s}, false},
+		{Options{ID: 1, Peers: []uint64{0}, Storage: s, Transport: tr}, false},
+		{Options{ID: 1, Peers: []uint64{1}, Storage: s, Transport: tr, ElectionTicks: 2, HeartbeatTicks: 2}, false},
+	} {
+		if err := c.opts.Validate(); (err == nil) != c.ok {
+			t.Errorf("Validate(%+v) = %v, want ok %v", c.opts, err, c.ok)
+		}
+	}
+	if _, err := newReplica(Options{ID: 1, Storage: raft.NewMemoryStorage(), Transport: tr}); err == nil {
+		t.Error("empty storage without peers was accepted")
+	}
+}
