@@ -6,36 +6,20 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mqstore/mqstore/protocol"
+
 	"github.com/mqstore/mqstore/internal/vfs"
 	"github.com/mqstore/mqstore/namesrv"
 )
 
 // GroupConfig is a consumer group's settings (RocketMQ's SubscriptionGroupConfig), as kept in
-// subscriptionGroup.json and answered to GET_ALL_SUBSCRIPTIONGROUP_CONFIG.
-type GroupConfig struct {
-	GroupName                      string `json:"groupName"`
-	ConsumeEnable                  bool   `json:"consumeEnable"`
-	ConsumeFromMinEnable           bool   `json:"consumeFromMinEnable"`
-	ConsumeBroadcastEnable         bool   `json:"consumeBroadcastEnable"`
-	RetryQueueNums                 int    `json:"retryQueueNums"`
-	RetryMaxTimes                  int    `json:"retryMaxTimes"`
-	BrokerID                       int64  `json:"brokerId"`
-	WhichBrokerWhenConsumeSlowly   int64  `json:"whichBrokerWhenConsumeSlowly"`
-	NotifyConsumerIdsChangedEnable bool   `json:"notifyConsumerIdsChangedEnable"`
-}
+// subscriptionGroup.json and answered to GET_ALL_SUBSCRIPTIONGROUP_CONFIG; defined once in
+// package protocol.
+type GroupConfig = protocol.SubscriptionGroupConfig
 
 // defaultGroupConfig is RocketMQ's default for an auto-created group.
 func defaultGroupConfig(name string) GroupConfig {
-	return GroupConfig{
-		GroupName:                      name,
-		ConsumeEnable:                  true,
-		ConsumeFromMinEnable:           true,
-		ConsumeBroadcastEnable:         true,
-		RetryQueueNums:                 1,
-		RetryMaxTimes:                  16,
-		WhichBrokerWhenConsumeSlowly:   1,
-		NotifyConsumerIdsChangedEnable: true,
-	}
+	return protocol.DefaultSubscriptionGroupConfig(name)
 }
 
 // groupsFileContent is subscriptionGroup.json (SubscriptionGroupWrapper).

@@ -33,7 +33,7 @@ func (b *Broker) handleUpdateAndCreateSubscriptionGroup(c *remoting.Conn, req *r
 	if cfg.RetryQueueNums < 0 || cfg.RetryMaxTimes < 0 {
 		return remoting.NewResponse(req, remoting.ResponseInvalidParameter, "retryQueueNums and retryMaxTimes must not be negative")
 	}
-	created := b.groups.update(GroupConfig(cfg))
+	created := b.groups.update(cfg)
 	if err := b.groups.commit(); err != nil {
 		return remoting.NewResponse(req, remoting.ResponseSystemError, fmt.Sprintf("subscription group %s not saved: %v", cfg.GroupName, err))
 	}
