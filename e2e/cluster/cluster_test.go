@@ -349,8 +349,8 @@ func TestBrokerKilled(t *testing.T) {
 
 	b := c.broker("broker-b")
 	killed := time.Now()
-	b.signal(syscall.SIGKILL)
-	b.wait()
+	b.Signal(syscall.SIGKILL)
+	b.Wait()
 	for i, a := range c.admins {
 		// Bound: the expiry and one scan, with slack for a loaded machine; in practice the
 		// closed registration connection removes it at once.
@@ -403,7 +403,7 @@ func TestBrokerHangExpires(t *testing.T) {
 	})
 	b := c.broker("broker-b")
 	stopped := time.Now()
-	b.signal(syscall.SIGSTOP)
+	b.Signal(syscall.SIGSTOP)
 	for i, a := range c.admins {
 		// Its last registration was at most one registerNameServerPeriod (500 ms) before the stop.
 		took := waitFor(t, expiry+scan+5*time.Second, "broker-b to expire at "+c.ns[i], func() bool {
@@ -421,7 +421,7 @@ func TestBrokerHangExpires(t *testing.T) {
 	if failed > 0 {
 		t.Errorf("%d sends failed while broker-b hung (first: %v)", failed, firstErr)
 	}
-	b.signal(syscall.SIGCONT)
+	b.Signal(syscall.SIGCONT)
 	for i, a := range c.admins {
 		waitFor(t, 10*time.Second, "broker-b back at "+c.ns[i], func() bool {
 			return slices.Equal(routeBrokers(a, "Hang"), []string{"broker-a", "broker-b"})
@@ -435,9 +435,9 @@ func TestCleanShutdownUnregisters(t *testing.T) {
 	c := startCluster(t, "ClusterU", []string{"broker-a", "broker-b"}, nil)
 	c.createTopic(t, "Bye", 2)
 	b := c.broker("broker-b")
-	b.signal(syscall.SIGTERM)
-	if err := b.wait(); err != nil {
-		t.Fatalf("broker-b exited with %v: %s", err, b.stderr.String())
+	b.Signal(syscall.SIGTERM)
+	if err := b.Wait(); err != nil {
+		t.Fatalf("broker-b exited with %v: %s", err, b.Stderr())
 	}
 	for i, a := range c.admins {
 		// Checked right after the exit: nothing else removes it for 120 s.

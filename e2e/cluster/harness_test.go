@@ -1,177 +1,39 @@
 package cluster
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/apache/rocketmq-client-go/v2/rlog"
 
 	"github.com/mqstore/mqstore/client"
+	"github.com/mqstore/mqstore/internal/proctest"
 )
 
 // The transactional producer logs every UNKNOW answer of a local transaction as an error.
 func init() { rlog.SetLogLevel("fatal") }
 
-// bin holds the mqstore and mqadmin binaries TestMain builds.
-var bin struct{ mqstore, mqadmin string }
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "mqstore-cluster-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin.mqstore, bin.mqadmin = filepath.Join(dir, "mqstore"), filepath.Join(dir, "mqadmin")
-	for path, pkg := range map[string]string{bin.mqstore: "../../cmd/mqstore", bin.mqadmin: "../../cmd/mqadmin"} {
-		if out, err := exec.Command("go", "build", "-o", path, pkg).CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", pkg, err, out)
-			os.RemoveAll(dir)
-			os.Exit(1)
-		}
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// lockedBuffer collects a child's stderr.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// proc is one child process (a name server or a broker), started by start and waited for by
-// a goroutine that closes exited.
-type proc struct {
-	t      testing.TB
-	args   []string
-	cmd    *exec.Cmd
-	stderr *lockedBuffer
-	exited chan struct{}
-	err    error // the exit error, set before exited closes
-}
-
-// start runs the binary with p.args and returns its first stdout line (the start line).
-func (p *proc) start() string {
-	p.t.Helper()
-	p.cmd = exec.Command(bin.mqstore, p.args...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "MQSTORE_") { // this test's own knobs are not broker settings
-			p.cmd.Env = append(p.cmd.Env, kv)
-		}
-	}
-	p.stderr = &lockedBuffer{}
-	p.cmd.Stderr = p.stderr
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatal(err)
-	}
-	p.exited = make(chan struct{})
-	lines := make(chan string, 1)
-	cmd, exited := p.cmd, p.exited
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-		p.err = cmd.Wait()
-		close(exited)
-	}()
-	select {
-	case line := <-lines:
-		return line
-	case <-exited:
-		p.t.Fatalf("%v exited at start: %s", p.args, p.stderr.String())
-	case <-time.After(60 * time.Second):
-		p.t.Fatalf("%v did not start: %s", p.args, p.stderr.String())
-	}
-	return ""
-}
-
-// signal sends sig to the running process.
-func (p *proc) signal(sig syscall.Signal) {
-	p.t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		p.t.Fatalf("signal %v: %v", sig, err)
-	}
-}
-
-// wait waits for the process to exit after a signal and returns its exit error.
-func (p *proc) wait() error {
-	select {
-	case <-p.exited:
-		return p.err
-	case <-time.After(30 * time.Second):
-		p.t.Fatalf("%v did not exit: %s", p.args, p.stderr.String())
-		return nil
-	}
-}
-
-// stopNow kills a process still running (test cleanup); a stopped one is continued first.
-func (p *proc) stopNow() {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	p.cmd.Process.Signal(syscall.SIGCONT)
-	<-p.exited
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+const (
+	mqstorePkg = "github.com/mqstore/mqstore/cmd/mqstore"
+	mqadminPkg = "github.com/mqstore/mqstore/cmd/mqadmin"
+)
 
 // startNameServer runs `mqstore namesrv` on a free loopback port with extra flags and returns
 // its address.
 func startNameServer(t testing.TB, extra ...string) string {
 	t.Helper()
-	p := &proc{t: t, args: append([]string{"namesrv", "-listen", "127.0.0.1:0"}, extra...)}
-	line := p.start()
-	t.Cleanup(p.stopNow)
+	p := proctest.New(t, proctest.Binary(t, mqstorePkg), append([]string{"namesrv", "-listen", "127.0.0.1:0"}, extra...)...)
+	p.Start()
+	line := p.FirstLine()
 	addr, ok := strings.CutPrefix(line, "mqstore: name server bound to ")
 	if !ok {
 		t.Fatalf("name server start line %q", line)
@@ -182,7 +44,8 @@ func startNameServer(t testing.TB, extra ...string) string {
 // brokerProc is one mqstore broker (no embedded name server) on a fixed port and data
 // directory, so it can be restarted as the same broker.
 type brokerProc struct {
-	proc
+	*proctest.Proc
+	t    testing.TB
 	name string
 	addr string // advertised address (what routes list)
 }
@@ -198,20 +61,20 @@ func startBroker(t testing.TB, cluster, name string, nsAddrs []string, extra ...
 	t.Helper()
 	args := append([]string{
 		"-brokerClusterName", cluster, "-brokerName", name,
-		"-storePathRootDir", t.TempDir(), "-listenPort", strconv.Itoa(freePort(t)),
+		"-storePathRootDir", t.TempDir(), "-listenPort", strconv.Itoa(proctest.FreePort(t)),
 		"-namesrvAddr", strings.Join(nsAddrs, ";"), "-metrics-addr", "",
 		"-registerNameServerPeriod", "500", "-flushDiskType", "SYNC_FLUSH",
 	}, smallStore...)
-	b := &brokerProc{proc: proc{t: t, args: append(args, extra...)}, name: name}
+	b := &brokerProc{Proc: proctest.New(t, proctest.Binary(t, mqstorePkg), append(args, extra...)...), t: t, name: name}
 	b.restart()
-	t.Cleanup(b.stopNow)
 	return b
 }
 
 // restart starts the broker (again) with the same arguments.
 func (b *brokerProc) restart() {
 	b.t.Helper()
-	line := b.start()
+	b.Start()
+	line := b.FirstLine()
 	m := startLine.FindStringSubmatch(line)
 	if m == nil || m[1] != b.name {
 		b.t.Fatalf("broker start line %q", line)
@@ -286,7 +149,7 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 // mqadmin runs the mqadmin binary and returns its stdout; a non-zero exit fails the test.
 func mqadmin(t testing.TB, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(bin.mqadmin, args...)
+	cmd := exec.Command(proctest.Binary(t, mqadminPkg), args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

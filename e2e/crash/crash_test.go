@@ -8,99 +8,41 @@
 package crash
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/apache/rocketmq-client-go/v2/rlog"
 
 	"github.com/mqstore/mqstore/client"
+	"github.com/mqstore/mqstore/internal/proctest"
 )
 
 func init() { rlog.SetLogLevel("error") }
 
-var build struct {
-	sync.Once
-	path string
-	err  error
-}
-
-// binary builds cmd/mqstore once per test run.
-func binary(t testing.TB) string {
-	t.Helper()
-	build.Do(func() {
-		dir, err := os.MkdirTemp("", "mqstore-crash-bin")
-		if err != nil {
-			build.err = err
-			return
-		}
-		build.path = filepath.Join(dir, "mqstore")
-		out, err := exec.Command("go", "build", "-o", build.path, "../../cmd/mqstore").CombinedOutput()
-		if err != nil {
-			build.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if build.err != nil {
-		t.Fatal(build.err)
-	}
-	return build.path
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // node is one mqstore process on fixed ports, restartable on the same data directory.
 type node struct {
-	t           testing.TB
-	dir         string
-	extra       []string
+	*proctest.Proc
 	brokerPort  int
 	namesrvPort int
-
-	cmd    *exec.Cmd
-	stderr *lockedBuffer
-	waited chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func newNode(t testing.TB, extra ...string) *node {
-	n := &node{t: t, dir: t.TempDir(), extra: extra, brokerPort: freePort(t), namesrvPort: freePort(t)}
-	t.Cleanup(func() { n.kill() })
+	n := &node{brokerPort: proctest.FreePort(t), namesrvPort: proctest.FreePort(t)}
+	args := append([]string{
+		"-storePathRootDir", t.TempDir(),
+		"-listenPort", strconv.Itoa(n.brokerPort),
+		"-brokerIP1", "127.0.0.1",
+		"-namesrv-listen", n.namesrvAddr(),
+		"-metrics-addr", "",
+		"-mappedFileSizeCommitLog", strconv.Itoa(64 << 20),
+		"-maxHashSlotNum", "100000", "-maxIndexNum", "400000",
+	}, extra...)
+	n.Proc = proctest.New(t, proctest.Binary(t, "github.com/mqstore/mqstore/cmd/mqstore"), args...)
 	return n
 }
 
@@ -108,64 +50,12 @@ func (n *node) namesrvAddr() string { return fmt.Sprintf("127.0.0.1:%d", n.names
 
 // start runs the binary and waits until the broker answers on its port.
 func (n *node) start() {
-	n.t.Helper()
-	args := append([]string{
-		"-storePathRootDir", n.dir,
-		"-listenPort", strconv.Itoa(n.brokerPort),
-		"-brokerIP1", "127.0.0.1",
-		"-namesrv-listen", n.namesrvAddr(),
-		"-metrics-addr", "",
-		"-mappedFileSizeCommitLog", strconv.Itoa(64 << 20),
-		"-maxHashSlotNum", "100000", "-maxIndexNum", "400000",
-	}, n.extra...)
-	n.cmd = exec.Command(binary(n.t), args...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "MQSTORE_") { // this test's own knobs are not broker settings
-			n.cmd.Env = append(n.cmd.Env, kv)
-		}
-	}
-	n.stderr = &lockedBuffer{}
-	n.cmd.Stderr = n.stderr
-	stdout, _ := n.cmd.StdoutPipe()
-	if err := n.cmd.Start(); err != nil {
-		n.t.Fatal(err)
-	}
-	n.waited = make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-		}
-		n.cmd.Wait()
-		close(n.waited)
-	}()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", n.brokerPort), time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-n.waited:
-			n.t.Fatalf("mqstore exited at start: %s", n.stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			n.t.Fatalf("mqstore did not start: %s", n.stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	n.Start()
+	n.WaitListening(fmt.Sprintf("127.0.0.1:%d", n.brokerPort))
 }
 
 // kill sends SIGKILL and waits for the process to go.
-func (n *node) kill() {
-	if n.cmd == nil || n.cmd.Process == nil {
-		return
-	}
-	n.cmd.Process.Signal(syscall.SIGKILL)
-	<-n.waited
-	n.cmd = nil
-}
+func (n *node) kill() { n.Kill() }
 
 // cycles is how many kill/restart cycles a loop test runs.
 func cycles(short, long int) int {

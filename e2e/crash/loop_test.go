@@ -11,6 +11,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
+	"github.com/mqstore/mqstore/internal/proctest"
 )
 
 // TestKillAfterFreshTopics is the loop of issue 12: under SYNC_FLUSH, producers of the
@@ -27,7 +28,7 @@ func TestKillAfterFreshTopics(t *testing.T) {
 		n.start()
 		if lost, err := verify(t, n.namesrvAddr(), acks); err != nil {
 			t.Fatalf("cycle %d: %d of %d acknowledged messages lost (first: %v)\nbroker log:\n%s",
-				cycle, lost, len(acks), err, tail(n.stderr.String(), 3000))
+				cycle, lost, len(acks), err, proctest.Tail(n.Stderr(), 3000))
 		}
 		n.kill()
 	}
@@ -88,11 +89,4 @@ func sendUntilKilled(t *testing.T, n *node, cycle int) []ack {
 	mu.Lock()
 	defer mu.Unlock()
 	return acks
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
 }

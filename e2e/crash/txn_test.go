@@ -12,6 +12,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
+	"github.com/mqstore/mqstore/internal/proctest"
 )
 
 // txListener answers the local transaction and the broker's check-back with fixed states.
@@ -80,7 +81,7 @@ func TestKillAfterHalfOnFreshTopic(t *testing.T) {
 		for _, h := range halves {
 			if got[h] != 1 {
 				t.Fatalf("cycle %d: %q delivered %d times (want exactly once); all: %v\nbroker log:\n%s",
-					cycle, h, got[h], got, tail(n.stderr.String(), 3000))
+					cycle, h, got[h], got, proctest.Tail(n.Stderr(), 3000))
 			}
 		}
 		n.kill()
