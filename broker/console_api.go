@@ -378,3 +378,8 @@ func (b *Broker) ResumeTransaction(offset int64, caller string) (txn.OpenTransac
 		"resumedAs", open.HalfOffset, "group", open.ProducerGroup, "remote", caller)
 	return open, nil
 }
+
+// ConsumerOffset returns a group's committed offset on a queue (ok false when none).
+func (b *Broker) ConsumerOffset(group, topic string, queueID int32) (int64, bool) {
+	return b.offsets.query(group, topic, queueID)
+}

@@ -26,6 +26,7 @@ type settings struct {
 	logFormat     string
 	logLevel      string
 	pprof         bool
+	consoleEnable bool // the web console on the metrics address (cmd/mqstore/console.go)
 }
 
 // envPrefix prefixes the environment variables that set broker keys: MQSTORE_ and the key in
@@ -67,6 +68,7 @@ func loadSettings(args []string, environ []string) (*settings, error) {
 	fs.StringVar(&s.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&s.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.BoolVar(&s.pprof, "pprof", false, "serve /debug/pprof on the metrics address")
+	fs.BoolVar(&s.consoleEnable, "consoleEnable", true, "serve the web console under /console/ on the metrics address")
 	flagValues := map[string]string{}
 	for _, k := range broker.Keys() {
 		fs.Func(k, "broker key "+k, func(v string) error { flagValues[k] = v; return nil })

@@ -119,7 +119,12 @@ func start(s *settings, logger *slog.Logger) (*server, error) {
 	}
 	if m != nil {
 		attachSnapshot(m, b)
-		ms, err := m.Serve(metrics.HTTPOptions{Addr: s.metricsAddr, Ready: readiness(b), Pprof: s.pprof, Logger: logger})
+		handlers, err := consoleHandlers(s, b, m, srv.namesrvAddr)
+		if err != nil {
+			srv.close()
+			return nil, err
+		}
+		ms, err := m.Serve(metrics.HTTPOptions{Addr: s.metricsAddr, Ready: readiness(b), Pprof: s.pprof, Logger: logger, Handlers: handlers})
 		if err != nil {
 			srv.close()
 			return nil, fmt.Errorf("metrics listen on %s: %w", s.metricsAddr, err)
