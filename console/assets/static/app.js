@@ -22,8 +22,9 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+const numberFormat = new Intl.NumberFormat("en-US"); // one formatter: toLocaleString makes one per call
 const fmt = {
-  n: (v) => Number(v).toLocaleString("en-US"),
+  n: (v) => numberFormat.format(v),
   time: (ms) => (ms > 0 ? new Date(ms).toISOString().replace("T", " ").replace("Z", "") : "—"),
   age: (ms) => {
     if (!(ms > 0)) return "—";
