@@ -202,6 +202,11 @@ func (e *env) sendN(topic string, from, n int) {
 			e.t.Fatal(err)
 		}
 	}
+	// A send is answered once appended; queues show it once dispatched.
+	st := e.b.Store()
+	if err := st.WaitDispatched(context.Background(), st.MaxPhysicalOffset()); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 // received collects the bodies a push consumer got.
