@@ -2,7 +2,7 @@
 GO       ?= go
 DATA     ?= ./data
 # Packages whose tests exercise goroutines run under the race detector; the others run without it.
-RACE_RE  = /(internal/mapped|commitlog|consumequeue|index|store|txn|remoting|namesrv|broker|client|e2e|metrics|bench)$$
+RACE_RE  = /(internal/mapped|commitlog|consumequeue|index|store|txn|remoting|namesrv|broker|client|e2e|metrics|bench|console|acl|tlsconfig|replication|filter)$$
 FUZZTIME ?= 10s
 
 # Binaries: make build writes them to ./bin; make install copies them to $(PREFIX)/bin when PREFIX is

@@ -28,6 +28,10 @@ type HTTPOptions struct {
 	Pprof bool
 	// Logger receives the server's errors. Default slog.Default().
 	Logger *slog.Logger
+	// Handlers are more handlers served on the same port, keyed by http.ServeMux pattern
+	// (e.g. "/console/" for the web console). A pattern that is invalid or conflicts with
+	// the built-in ones makes Serve fail with ErrInvalidOptions.
+	Handlers map[string]http.Handler
 	// ShutdownTimeout bounds how long Close waits for requests in flight
 	// before closing their connections. Default 5s.
 	ShutdownTimeout time.Duration
@@ -62,6 +66,7 @@ type Server struct {
 //	/healthz        200 "ok" while the process serves
 //	/readyz         200 "ok" when opts.Ready returns nil, else 503 and the reason
 //	/debug/pprof/   net/http/pprof, only with opts.Pprof
+//	...             opts.Handlers (the web console under /console/)
 func (m *Metrics) Serve(opts HTTPOptions) (*Server, error) {
 	if opts.Addr == "" {
 		opts.Addr = DefaultAddr
@@ -75,6 +80,10 @@ func (m *Metrics) Serve(opts HTTPOptions) (*Server, error) {
 	if opts.ShutdownTimeout == 0 {
 		opts.ShutdownTimeout = defaultShutdownTimeout
 	}
+	handler, err := m.handler(opts)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: listen %s: %w", opts.Addr, err)
@@ -86,7 +95,7 @@ func (m *Metrics) Serve(opts HTTPOptions) (*Server, error) {
 		done:    make(chan struct{}),
 	}
 	s.http = &http.Server{
-		Handler:           m.handler(opts),
+		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
@@ -95,7 +104,7 @@ func (m *Metrics) Serve(opts HTTPOptions) (*Server, error) {
 }
 
 // handler returns the mux of Serve.
-func (m *Metrics) handler(opts HTTPOptions) http.Handler {
+func (m *Metrics) handler(opts HTTPOptions) (_ http.Handler, err error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{
 		ErrorLog:            promLogger{opts.Logger},
@@ -122,7 +131,15 @@ func (m *Metrics) handler(opts HTTPOptions) http.Handler {
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	return mux
+	defer func() {
+		if r := recover(); r != nil { // ServeMux.Handle panics on a bad or conflicting pattern
+			err = fmt.Errorf("%w: handler: %v", ErrInvalidOptions, r)
+		}
+	}()
+	for pattern, h := range opts.Handlers {
+		mux.Handle(pattern, h)
+	}
+	return mux, nil
 }
 
 func writeText(w http.ResponseWriter, status int, body string) {

@@ -221,3 +221,23 @@ func TestMetricsContentType(t *testing.T) {
 		t.Errorf("Content-Type %q", ct)
 	}
 }
+
+func TestExtraHandlers(t *testing.T) {
+	m := New(Options{NoRuntimeMetrics: true})
+	extra := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "extra\n") })
+	srv, err := m.Serve(HTTPOptions{Addr: "127.0.0.1:0", Handlers: map[string]http.Handler{"/console/": extra}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if status, body := get(t, srv, "/console/x"); status != http.StatusOK || body != "extra\n" {
+		t.Errorf("/console/x: %d %q", status, body)
+	}
+	if status, _ := get(t, srv, "/healthz"); status != http.StatusOK {
+		t.Errorf("/healthz: %d", status)
+	}
+	_, err = m.Serve(HTTPOptions{Addr: "127.0.0.1:0", Handlers: map[string]http.Handler{"GET /metrics": extra}})
+	if !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("conflicting pattern: err %v, want ErrInvalidOptions", err)
+	}
+}

@@ -34,6 +34,7 @@ type settings struct {
 	logFormat        string
 	logLevel         string
 	pprof            bool
+	consoleEnable    bool // the web console on the metrics address (console.go)
 }
 
 // notice is one configuration warning.
@@ -81,6 +82,8 @@ func (s *settings) processFlags() map[string]processFlag {
 		"log-format": {usage: "log format: text or json", set: func(s *settings, v string) error { s.logFormat = v; return nil }, env: "MQSTORE_LOG_FORMAT"},
 		"log-level":  {usage: "log level: debug, info, warn, error", set: func(s *settings, v string) error { s.logLevel = v; return nil }, env: "MQSTORE_LOG_LEVEL"},
 		"pprof":      {isBool: true, usage: "serve /debug/pprof on the metrics address", set: boolValue(&s.pprof)},
+		"consoleEnable": {isBool: true, usage: "serve the web console under /console/ on the metrics address (default true)",
+			set: boolValue(&s.consoleEnable), env: "MQSTORE_CONSOLE_ENABLE"},
 	}
 }
 
@@ -112,7 +115,7 @@ type setting struct {
 // environment (MQSTORE_…), then command-line flags. Every problem of every source is reported
 // in one error (one line each); warnings go to s.notices.
 func loadSettings(args []string, environ []string) (*settings, error) {
-	s := &settings{broker: broker.DefaultConfig(), sources: map[string]string{}, logFormat: "text", logLevel: "info",
+	s := &settings{broker: broker.DefaultConfig(), sources: map[string]string{}, logFormat: "text", logLevel: "info", consoleEnable: true,
 		metricsAddr: ":" + defaultMetricsPort}
 	for _, k := range broker.Keys() {
 		s.sources[k] = "default"

@@ -206,7 +206,12 @@ func start(s *settings, logger *slog.Logger) (*server, error) {
 	if m != nil {
 		attachSnapshot(m, b)
 		addr := s.hostPort(s.metricsAddr)
-		ms, err := m.Serve(metrics.HTTPOptions{Addr: addr, Ready: readiness(b), Pprof: s.pprof, Logger: logger})
+		handlers, err := consoleHandlers(s, b, m, addr, srv.registersWith)
+		if err != nil {
+			srv.close()
+			return nil, err
+		}
+		ms, err := m.Serve(metrics.HTTPOptions{Addr: addr, Ready: readiness(b), Pprof: s.pprof, Logger: logger, Handlers: handlers})
 		if err != nil {
 			srv.close()
 			return nil, fmt.Errorf("metrics listen on %s: %w", addr, err)

@@ -1,0 +1,410 @@
+// mqstore console. Plain DOM, no library: every value is put into the page with textContent
+// (never innerHTML), so message bodies and names are always escaped.
+"use strict";
+
+const TOKEN = document.querySelector('meta[name="mqstore-console-token"]').content;
+const API = "/console/api/";
+const app = document.getElementById("app");
+
+// el builds an element: attrs (class, id, data-*, on*) and children (nodes or text).
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (k === "class") e.className = v;
+    else e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+const numberFormat = new Intl.NumberFormat("en-US"); // one formatter: toLocaleString makes one per call
+const fmt = {
+  n: (v) => numberFormat.format(v),
+  time: (ms) => (ms > 0 ? new Date(ms).toISOString().replace("T", " ").replace("Z", "") : "—"),
+  age: (ms) => {
+    if (!(ms > 0)) return "—";
+    const s = Math.floor(ms / 1000);
+    if (s < 60) return s + "s";
+    if (s < 3600) return Math.floor(s / 60) + "m " + (s % 60) + "s";
+    if (s < 86400) return Math.floor(s / 3600) + "h " + Math.floor((s % 3600) / 60) + "m";
+    return Math.floor(s / 86400) + "d " + Math.floor((s % 86400) / 3600) + "h";
+  },
+  bytes: (b) => {
+    const u = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let i = 0;
+    while (b >= 1024 && i < u.length - 1) { b /= 1024; i++; }
+    return (i ? b.toFixed(1) : b) + " " + u[i];
+  },
+  pct: (r) => (r * 100).toFixed(1) + "%",
+  perm: (p) => (p & 4 ? "R" : "-") + (p & 2 ? "W" : "-") + (p & 1 ? "X" : "-"),
+};
+
+async function get(path) {
+  const r = await fetch(API + path, { headers: { Accept: "application/json" } });
+  const body = await r.json();
+  if (!r.ok) throw new Error(body.error || r.statusText);
+  return body;
+}
+
+// post sends a write: JSON body, the CSRF token in its header, same-origin only.
+async function post(path, data) {
+  const r = await fetch(API + path, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-Mqstore-Console-Token": TOKEN },
+    body: JSON.stringify(data),
+  });
+  const body = await r.json();
+  if (!r.ok) throw new Error(body.error || r.statusText);
+  return body;
+}
+
+function flash(text, error) {
+  const f = document.getElementById("flash");
+  f.replaceChildren(el("div", { class: error ? "error" : "", id: error ? "flash-error" : "flash-ok" }, text));
+}
+
+// confirmAction shows the confirmation dialog; resolves true on Confirm.
+function confirmAction(text) {
+  const d = document.getElementById("confirm");
+  document.getElementById("confirm-text").textContent = text;
+  return new Promise((resolve) => {
+    d.addEventListener("close", () => resolve(d.returnValue === "ok"), { once: true });
+    d.returnValue = "";
+    d.showModal();
+  });
+}
+
+// act confirms, posts, reports, then reloads the page's data.
+async function act(question, path, data, done) {
+  if (!(await confirmAction(question))) return;
+  try {
+    const r = await post(path, data);
+    flash(done(r));
+  } catch (e) {
+    flash(e.message, true);
+  }
+  await render();
+}
+
+function table(id, head, rows) {
+  return el("table", { id },
+    el("thead", {}, el("tr", {}, head.map((h) => el("th", { class: h.num ? "num" : "" }, h.label || h)))),
+    el("tbody", {}, rows));
+}
+
+function kv(id, pairs) {
+  return el("table", { id, class: "kv" },
+    el("tbody", {}, pairs.map(([k, label, v]) => el("tr", {}, el("th", {}, label), el("td", { "data-k": k }, v)))));
+}
+
+function card(k, label, v) {
+  return el("div", { class: "card" }, el("div", { class: "label" }, label), el("div", { class: "value", "data-k": k }, v));
+}
+
+// ---- overview -------------------------------------------------------------------------------
+
+async function overview() {
+  const [o, tp] = await Promise.all([get("overview"), get("throughput")]);
+  const b = o.broker;
+  const last = tp.points.length ? tp.points[tp.points.length - 1] : null;
+  return [
+    el("h2", {}, "Broker"),
+    el("div", { class: "cards" },
+      card("messagesPut", "messages put", fmt.n(b.messagesPut)),
+      card("messagesGot", "messages got", fmt.n(b.messagesGot)),
+      card("putTps", "put TPS", last ? last.inTps.toFixed(1) : "—"),
+      card("getTps", "get TPS", last ? last.outTps.toFixed(1) : "—"),
+      card("topics", "topics", fmt.n(b.topics)),
+      card("openTransactions", "open transactions", fmt.n(b.openTransactions)),
+      card("diskUsage", "disk used", fmt.pct(b.diskUsage))),
+    el("div", { class: "split" },
+      kv("broker", [
+        ["brokerName", "broker", b.brokerName],
+        ["clusterName", "cluster", b.clusterName],
+        ["role", "role", b.role + " (brokerId " + b.brokerId + ")"],
+        ["addr", "address", b.addr],
+        ["version", "version", b.version],
+        ["uptime", "uptime", fmt.age(b.uptimeSeconds * 1000)],
+        ["permission", "permission", fmt.perm(b.permission)],
+        ["flushDiskType", "flush", b.flushDiskType],
+        ["storePath", "store", b.storePath],
+        ["diskUsageDetail", "disk", fmt.pct(b.diskUsage) + " used, puts refused above " + fmt.pct(b.diskFullRatio)],
+        ["commitLog", "commit log", fmt.n(b.commitLogMinOffset) + " … " + fmt.n(b.commitLogMaxOffset) + " (" + fmt.bytes(b.commitLogMaxOffset - b.commitLogMinOffset) + ")"],
+        ["dispatchBehind", "dispatch behind", fmt.bytes(b.dispatchBehindBytes)],
+        ["flushBehind", "flush behind", fmt.bytes(b.flushBehindBytes)],
+        ["connections", "connections", fmt.n(b.connections)],
+        ["groups", "consumer / producer groups online", b.consumerGroups + " / " + b.producerGroups],
+        ["nameServers", "name servers", o.nameServers.length ? o.nameServers.join(", ") : "(none)"],
+        ["writable", "console writes", o.writable ? "allowed" : o.writeRefusal],
+      ]),
+      throughputChart(tp)),
+  ];
+}
+
+// throughputChart draws put/get TPS and put latency as SVG lines (no chart library).
+function throughputChart(tp) {
+  const box = el("div", { class: "chart", id: "throughput" });
+  if (!tp.enabled) return el("div", { class: "chart muted", id: "throughput" }, "No metrics registry: the chart needs the metrics port.");
+  const W = 560, H = 220, P = 30;
+  const pts = tp.points.slice(-300);
+  const maxTps = Math.max(1, ...pts.map((p) => Math.max(p.inTps, p.outTps)));
+  const maxLat = Math.max(0.001, ...pts.map((p) => p.putLatencyMillis));
+  const t0 = pts.length ? pts[0].t : 0, t1 = pts.length ? pts[pts.length - 1].t : 1;
+  const x = (t) => P + ((t - t0) / Math.max(1, t1 - t0)) * (W - 2 * P);
+  const line = (f, max, color, cls) => {
+    const p = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+    p.setAttribute("points", pts.map((q) => x(q.t).toFixed(1) + "," + (H - P - (f(q) / max) * (H - 2 * P)).toFixed(1)).join(" "));
+    p.setAttribute("fill", "none");
+    p.setAttribute("stroke", color);
+    p.setAttribute("stroke-width", "1.5");
+    p.setAttribute("class", cls);
+    return p;
+  };
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("width", W);
+  svg.setAttribute("height", H);
+  const axis = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  axis.setAttribute("d", `M${P},${P} V${H - P} H${W - P}`);
+  axis.setAttribute("stroke", "#b9c0cc");
+  axis.setAttribute("fill", "none");
+  svg.append(axis);
+  const label = (txt, lx, ly) => {
+    const t = document.createElementNS("http://www.w3.org/2000/svg", "text");
+    t.setAttribute("x", lx); t.setAttribute("y", ly); t.setAttribute("font-size", "10"); t.setAttribute("fill", "#6b7385");
+    t.textContent = txt;
+    return t;
+  };
+  svg.append(label(maxTps.toFixed(0) + " msg/s", 2, P - 6), label(maxLat.toFixed(2) + " ms", W - 70, P - 6));
+  if (pts.length > 1) {
+    svg.append(line((q) => q.inTps, maxTps, "#2458c5", "in"), line((q) => q.outTps, maxTps, "#c26b00", "out"),
+      line((q) => q.putLatencyMillis, maxLat, "#7b3fb8", "lat"));
+  }
+  const l = tp.latest;
+  box.append(
+    el("div", { class: "legend" },
+      el("span", { class: "in" }, "● put TPS"), el("span", { class: "out" }, "● get TPS"), el("span", { class: "lat" }, "● put latency (mean)")),
+    svg,
+    el("div", { class: "muted", id: "throughput-totals" },
+      "from /metrics: in ", el("span", { "data-k": "metricsMessagesIn" }, fmt.n(l.messagesIn)),
+      " msgs, out ", el("span", { "data-k": "metricsMessagesOut" }, fmt.n(l.messagesOut)),
+      " msgs; ", pts.length > 1 ? "" : "the chart fills while this page is open."));
+  return box;
+}
+
+// ---- topics ---------------------------------------------------------------------------------
+
+let selectedTopic = new URLSearchParams(location.search).get("topic");
+
+async function topics() {
+  const { topics } = await get("topics");
+  const filter = sessionStorage.getItem("topicFilter") || "normal";
+  const kinds = ["all", "normal", "retry", "dlq", "system"];
+  const shown = topics.filter((t) => filter === "all" || t.kind === filter);
+  const rows = shown.map((t) =>
+    el("tr", { class: "clickable" + (t.topic === selectedTopic ? " selected" : ""), "data-topic": t.topic, onclick: () => { selectedTopic = t.topic; render(); } },
+      el("td", { class: "name" }, t.topic), el("td", {}, t.kind),
+      el("td", { class: "num queues" }, t.readQueueNums + " / " + t.writeQueueNums),
+      el("td", {}, fmt.perm(t.perm)),
+      el("td", { class: "num messages" }, fmt.n(t.messages)),
+      el("td", { class: "num max" }, fmt.n(t.maxOffsetSum)),
+      el("td", {}, fmt.time(t.lastUpdate))));
+  const out = [
+    el("h2", {}, "Topics ", el("span", { class: "muted", id: "topic-count" }, shown.length + " of " + topics.length)),
+    el("div", {}, "Show: ", el("select", { id: "topic-filter", onchange: (e) => { sessionStorage.setItem("topicFilter", e.target.value); render(); } },
+      kinds.map((k) => el("option", { value: k, selected: k === filter }, k)))),
+    createTopicForm(),
+    el("div", { class: "split" },
+      table("topics", ["topic", "kind", { label: "queues r/w", num: 1 }, "perm", { label: "messages", num: 1 }, { label: "Σ max offset", num: 1 }, "last write"], rows),
+      el("div", { id: "topic-detail" })),
+  ];
+  if (selectedTopic) out[3].lastChild.replaceWith(await topicDetail(selectedTopic));
+  return out;
+}
+
+function createTopicForm() {
+  const f = el("form", { class: "inline", id: "create-topic-form" },
+    el("label", {}, "topic", el("input", { id: "new-topic", required: true, placeholder: "name" })),
+    el("label", {}, "read queues", el("input", { id: "new-topic-read", type: "number", min: 1, max: 1024, value: 4 })),
+    el("label", {}, "write queues", el("input", { id: "new-topic-write", type: "number", min: 1, max: 1024, value: 4 })),
+    el("label", {}, "perm", el("select", { id: "new-topic-perm" }, el("option", { value: 6 }, "RW-"), el("option", { value: 4 }, "R--"), el("option", { value: 2 }, "-W-"))),
+    el("button", { id: "create-topic", type: "submit" }, "Create / update"));
+  f.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const body = {
+      topic: document.getElementById("new-topic").value.trim(),
+      readQueueNums: Number(document.getElementById("new-topic-read").value),
+      writeQueueNums: Number(document.getElementById("new-topic-write").value),
+      perm: Number(document.getElementById("new-topic-perm").value),
+    };
+    selectedTopic = body.topic;
+    act(`Create or update topic "${body.topic}" with ${body.readQueueNums} read and ${body.writeQueueNums} write queues?`,
+      "topics/update", body, () => `Topic ${body.topic} saved.`);
+  });
+  return f;
+}
+
+async function topicDetail(name) {
+  let d;
+  try { d = await get("topics/" + encodeURIComponent(name)); } catch (e) { selectedTopic = null; return el("div", { id: "topic-detail" }); }
+  return el("div", { id: "topic-detail", "data-topic": d.topic },
+    el("h2", {}, "Topic ", d.topic),
+    kv("topic-summary", [["kind", "kind", d.kind], ["perm", "perm", fmt.perm(d.perm)], ["messages", "messages", fmt.n(d.messages)],
+      ["groups", "consumer groups", d.groups.length ? d.groups.join(", ") : "(none)"]]),
+    table("queues", [{ label: "queue", num: 1 }, { label: "min offset", num: 1 }, { label: "max offset", num: 1 }, "last write"],
+      d.queues.map((q) => el("tr", { "data-queue": q.queueId },
+        el("td", { class: "num" }, q.queueId), el("td", { class: "num min" }, q.minOffset), el("td", { class: "num max" }, q.maxOffset), el("td", {}, fmt.time(q.lastUpdate))))),
+    el("button", { class: "danger", id: "delete-topic", onclick: () => act(`Delete topic "${d.topic}" with its ${fmt.n(d.messages)} messages' queues and its consumer offsets? This cannot be undone.`,
+      "topics/delete", { topic: d.topic }, () => { selectedTopic = null; return `Topic ${d.topic} deleted.`; }) }, "Delete topic…"));
+}
+
+// ---- consumer groups ------------------------------------------------------------------------
+
+let selectedGroup = new URLSearchParams(location.search).get("group");
+
+async function groups() {
+  const { groups } = await get("groups");
+  const rows = groups.map((g) =>
+    el("tr", { class: "clickable" + (g.group === selectedGroup ? " selected" : ""), "data-group": g.group, onclick: () => { selectedGroup = g.group; render(); } },
+      el("td", { class: "name" }, g.group),
+      el("td", { class: g.online ? "ok" : "muted" }, g.online ? "online" : "offline"),
+      el("td", { class: "num clients" }, g.clients.length),
+      el("td", {}, g.messageModel || "—"), el("td", {}, g.consumeType || "—"),
+      el("td", {}, g.subscriptions.map((s) => s.topic + " (" + s.expression + ")").join(", ") || "—"),
+      el("td", { class: "num lag" }, fmt.n(g.lag)),
+      el("td", { class: "num" }, fmt.age(g.lagAgeMillis))));
+  const out = [
+    el("h2", {}, "Consumer groups ", el("span", { class: "muted" }, groups.length)),
+    table("groups", ["group", "state", { label: "clients", num: 1 }, "model", "type", "subscriptions", { label: "lag", num: 1 }, { label: "lag age", num: 1 }], rows),
+  ];
+  if (selectedGroup) out.push(await groupDetail(selectedGroup));
+  return out;
+}
+
+async function groupDetail(name) {
+  let d;
+  try { d = await get("groups/" + encodeURIComponent(name)); } catch (e) { return el("div", { id: "group-detail" }, el("p", { class: "bad" }, e.message)); }
+  return el("div", { id: "group-detail", "data-group": d.group },
+    el("h2", {}, "Group ", d.group, " — lag ", el("span", { id: "group-lag" }, fmt.n(d.lag))),
+    el("div", { class: "split" },
+      table("group-queues", ["topic", { label: "queue", num: 1 }, { label: "broker offset", num: 1 }, { label: "consumer offset", num: 1 }, { label: "lag", num: 1 }, "last consumed", "oldest unconsumed"],
+        d.queues.map((q) => el("tr", { "data-topic": q.topic, "data-queue": q.queueId },
+          el("td", {}, q.topic), el("td", { class: "num" }, q.queueId), el("td", { class: "num broker" }, q.brokerOffset),
+          el("td", { class: "num consumer" }, q.consumerOffset), el("td", { class: "num lag" }, q.lag),
+          el("td", {}, fmt.time(q.lastTimestamp)), el("td", {}, fmt.time(q.oldestUnconsumed))))),
+      table("group-clients", ["client", "address", "last heartbeat"],
+        d.clients.map((c) => el("tr", {}, el("td", {}, c.clientId), el("td", {}, c.addr), el("td", {}, fmt.time(c.lastHeartbeat)))))));
+}
+
+// ---- transactions ---------------------------------------------------------------------------
+
+async function transactions() {
+  const [open, disc] = await Promise.all([get("transactions?limit=1000"), get("transactions/discarded?limit=200")]);
+  const rows = open.transactions.map((t) =>
+    el("tr", { "data-offset": t.commitLogOffset },
+      el("td", { class: "num" }, t.commitLogOffset), el("td", {}, t.topic), el("td", { class: "num" }, t.queueId),
+      el("td", {}, t.producerGroup), el("td", { class: "mono" }, t.transactionId),
+      el("td", { class: "num age" }, fmt.age(t.ageMillis)), el("td", { class: "num checks" }, t.checkTimes),
+      el("td", {}, t.lastCheckResult + (t.lastCheckTimestamp ? " at " + fmt.time(t.lastCheckTimestamp) : "")),
+      el("td", {},
+        el("button", { class: "commit", onclick: () => act(`Commit transaction ${t.transactionId} (topic ${t.topic})? Its message will be delivered to consumers.`,
+          "transactions/commit", { commitLogOffset: t.commitLogOffset },
+          (r) => r.changed ? `Committed: message ${r.msgId} at ${r.topic}/${r.queueId} offset ${r.queueOffset}.` : `Nothing changed: ${r.reason}.`) }, "Commit…"), " ",
+        el("button", { class: "rollback danger", onclick: () => act(`Roll back transaction ${t.transactionId} (topic ${t.topic})? Its message will never be delivered.`,
+          "transactions/rollback", { commitLogOffset: t.commitLogOffset },
+          (r) => r.changed ? `Rolled back ${t.transactionId}.` : `Nothing changed: ${r.reason}.`) }, "Roll back…"))));
+  const drows = disc.messages.map((m) =>
+    el("tr", { "data-offset": m.commitLogOffset },
+      el("td", { class: "num" }, m.commitLogOffset), el("td", {}, m.topic), el("td", {}, m.producerGroup),
+      el("td", {}, m.transactionId), el("td", { class: "num" }, m.checkTimes), el("td", {}, fmt.time(m.storeTimestamp)),
+      el("td", {}, el("button", { class: "resume", onclick: () => act(`Resume discarded transaction ${m.transactionId}? It is checked with its producer again.`,
+        "transactions/resume", { commitLogOffset: m.commitLogOffset }, (r) => `Resumed as half message ${r.commitLogOffset}.`) }, "Resume…"))));
+  return [
+    el("div", { class: "cards" },
+      card("openTotal", "open transactions", el("span", { id: "txn-total" }, fmt.n(open.total))),
+      card("oldest", "oldest", fmt.age(open.oldestAgeMillis)),
+      card("discardedTotal", "discarded", fmt.n(disc.total))),
+    el("h2", {}, "Open transactions ", el("span", { class: "muted" }, open.transactions.length < open.total ? `(oldest ${open.transactions.length} shown)` : "")),
+    table("txns", [{ label: "half offset", num: 1 }, "topic", { label: "queue", num: 1 }, "producer group", "transaction id", { label: "age", num: 1 }, { label: "checks", num: 1 }, "last check", ""], rows),
+    el("h2", {}, "Discarded (unresolved after the check limit)"),
+    table("discarded", [{ label: "offset", num: 1 }, "topic", "producer group", "transaction id", { label: "checks", num: 1 }, "discarded at", ""], drows),
+  ];
+}
+
+// ---- messages -------------------------------------------------------------------------------
+
+let lastQuery = null;
+
+async function messages() {
+  const p = new URLSearchParams(location.search);
+  const form = el("form", { class: "inline", id: "query-form" },
+    el("label", {}, "topic", el("input", { id: "q-topic", value: p.get("topic") || "" })),
+    el("label", {}, "key", el("input", { id: "q-key", value: p.get("key") || "" })),
+    el("label", {}, "or message id (offset id or UNIQ_KEY)", el("input", { id: "q-id", size: 34, value: p.get("id") || "" })),
+    el("button", { id: "q-go", type: "submit" }, "Search"));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const q = new URLSearchParams();
+    for (const k of ["topic", "key", "id"]) {
+      const v = document.getElementById("q-" + k).value.trim();
+      if (v) q.set(k, v);
+    }
+    history.replaceState(null, "", "?" + q.toString());
+    lastQuery = q.toString();
+    render();
+  });
+  const out = [el("h2", {}, "Messages"), form];
+  const q = lastQuery ?? p.toString();
+  if (!q) return out;
+  let res;
+  try { res = await get("messages?" + q); } catch (e) { out.push(el("p", { class: "bad", id: "query-error" }, e.message)); return out; }
+  out.push(el("p", { class: "muted", id: "result-count" }, res.messages.length + " found"));
+  for (const m of res.messages) out.push(messageDetail(m));
+  return out;
+}
+
+function messageDetail(m) {
+  const hexLines = (m.bodyHex.match(/.{1,64}/g) || []).join("\n");
+  return el("section", { class: "message", "data-msgid": m.msgId },
+    el("h2", {}, "Message ", m.uniqKey || m.msgId),
+    el("div", { class: "split" },
+      kv("", [["msgId", "offset msg id", m.msgId], ["uniqKey", "UNIQ_KEY", m.uniqKey], ["topic", "topic", m.topic],
+        ["queue", "queue / offset", m.queueId + " / " + m.queueOffset], ["commitLogOffset", "commit log offset", m.commitLogOffset],
+        ["tags", "tags", m.tags], ["keys", "keys", m.keys.join(" ")], ["born", "born", fmt.time(m.bornTimestamp) + " at " + m.bornHost],
+        ["stored", "stored", fmt.time(m.storeTimestamp) + " at " + m.storeHost], ["reconsume", "reconsume times", m.reconsumeTimes],
+        ["bodySize", "body", fmt.bytes(m.bodySize) + (m.compressed ? " (stored compressed, " + fmt.bytes(m.storedBodySize) + ")" : "")]]),
+      table("", ["property", "value"], Object.keys(m.properties).sort().map((k) => el("tr", {}, el("td", {}, k), el("td", { "data-prop": k }, m.properties[k])))),
+      table("", ["group", "status"], m.consumers.map((c) => el("tr", { "data-group": c.group }, el("td", {}, c.group),
+        el("td", { class: c.consumed ? "ok consumed" : "muted consumed" }, c.consumed ? "consumed" : c.consumerOffset < 0 ? "no offset" : "not yet")))))
+    ,
+    m.bodyError ? el("p", { class: "bad" }, m.bodyError) : null,
+    el("h3", {}, "Body", m.bodyTruncated ? " (first 16 KiB)" : ""),
+    m.bodyIsText ? el("pre", { class: "body-text" }, m.bodyText) : el("p", { class: "muted" }, "not UTF-8 text"),
+    el("details", {}, el("summary", {}, "hex"), el("pre", { class: "body-hex" }, hexLines)));
+}
+
+// ---- page -----------------------------------------------------------------------------------
+
+const pages = { overview, topics, groups, transactions, messages };
+const page = document.body.dataset.page;
+let refreshTimer = null;
+
+async function render() {
+  try {
+    const nodes = await pages[page]();
+    app.replaceChildren(...nodes);
+  } catch (e) {
+    app.replaceChildren(el("p", { class: "bad", id: "load-error" }, "Could not load: " + e.message));
+  }
+  document.body.dataset.loaded = page;
+  document.body.dataset.renders = String(Number(document.body.dataset.renders || 0) + 1);
+}
+
+render().then(() => {
+  if (page === "overview") refreshTimer = setInterval(render, 2000);
+});

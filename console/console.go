@@ -1,0 +1,340 @@
+// Package console is mqstore's built-in web console: pages and the JSON endpoints behind them,
+// served by the broker's process on its metrics HTTP port (metrics.HTTPOptions.Handlers), under
+// /console/. There is no build step: the HTML template, the script and the style sheet are
+// embedded (assets/), and no file is loaded from anywhere else.
+//
+// Pages: overview (broker health, throughput chart), topics (queues with min/max offsets;
+// create, update, delete), consumer groups (members, subscriptions, per-queue lag),
+// transactions (open transactions with age and checks, commit or roll back by hand; the
+// discarded list with resume) and messages (by key, by id in either form; properties and
+// body). docs/CONSOLE.md documents the JSON endpoints for scripts.
+//
+// Security. Reads are open to whoever reaches the port (loopback by default). Every write is a
+// POST with a JSON body that must carry the per-process token of the page in the
+// X-Mqstore-Console-Token header, and whose Origin (when sent) must be the console's own; it is
+// refused unless Options.Authorize accepts the request (the hook for ACL admin credentials) or,
+// when there is no Authorize, unless the console listens on loopback and the caller connects
+// from loopback. Every write is logged with the caller's address and its outcome.
+package console
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mqstore/mqstore/broker"
+)
+
+// Errors of New.
+var (
+	// ErrInvalidOptions: Options lack the broker or hold a bad value.
+	ErrInvalidOptions = errors.New("console: invalid options")
+)
+
+// Errors a write is refused with (the answer's status in parentheses).
+var (
+	// ErrForbidden: the request failed the CSRF checks, or writes are not allowed from this
+	// caller (403).
+	ErrForbidden = errors.New("console: forbidden")
+	// ErrBadRequest: the request's body or parameters are malformed (400).
+	ErrBadRequest = errors.New("console: bad request")
+)
+
+// Prefix is the path the console is served under; mount Handler at it.
+const Prefix = "/console/"
+
+// TokenHeader carries the console's CSRF token on every write.
+const TokenHeader = "X-Mqstore-Console-Token"
+
+// Options configure a Console. Broker is required; the rest have usable zero values.
+type Options struct {
+	// Broker is the broker the console shows and acts on, in-process.
+	Broker *broker.Broker
+	// Gatherer, if set, is the registry /metrics serves (metrics.Metrics.Registry); the
+	// throughput chart reads its message and put-latency counters. Nil: no chart.
+	Gatherer prometheus.Gatherer
+	// ListenAddr is the address the console's HTTP server listens on (host:port). Without
+	// Authorize, writes are allowed only when its host is a loopback address or "localhost".
+	ListenAddr string
+	// NameServers are the name server addresses shown on the overview.
+	NameServers []string
+	// Authorize, if set, decides every request (write says whether it changes anything):
+	// nil to allow, an error to refuse with 403. It is the hook for ACL: once ACL is enabled,
+	// set it to require an admin account's credentials for writes; the loopback rule then no
+	// longer applies to writes.
+	Authorize func(r *http.Request, write bool) error
+	// Logger receives the write log. Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+//go:embed assets
+var assets embed.FS
+
+// Console serves the pages and the JSON endpoints. It holds no goroutine.
+type Console struct {
+	opts     Options
+	b        *broker.Broker
+	log      *slog.Logger
+	token    string // the CSRF token of this process
+	loopback bool   // ListenAddr is a loopback address
+	page     *template.Template
+	mux      *http.ServeMux
+	samples  sampler
+}
+
+// New returns a console over opts.Broker.
+func New(opts Options) (*Console, error) {
+	if opts.Broker == nil {
+		return nil, fmt.Errorf("%w: no broker", ErrInvalidOptions)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, fmt.Errorf("console: token: %w", err)
+	}
+	page, err := template.ParseFS(assets, "assets/page.html")
+	if err != nil {
+		return nil, fmt.Errorf("console: template: %w", err)
+	}
+	c := &Console{
+		opts:     opts,
+		b:        opts.Broker,
+		log:      opts.Logger,
+		token:    hex.EncodeToString(raw[:]),
+		loopback: isLoopbackHost(opts.ListenAddr),
+		page:     page,
+		mux:      http.NewServeMux(),
+	}
+	c.samples.gatherer = opts.Gatherer
+	c.routes()
+	return c, nil
+}
+
+// Handler returns the console's handler, to mount at Prefix.
+func (c *Console) Handler() http.Handler { return c }
+
+// ServeHTTP sets the security headers and asks Authorize about reads.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	if c.opts.Authorize != nil && r.Method != http.MethodPost {
+		if err := c.opts.Authorize(r, false); err != nil {
+			writeError(w, fmt.Errorf("%w: %v", ErrForbidden, err))
+			return
+		}
+	}
+	c.mux.ServeHTTP(w, r)
+}
+
+// pages are the console's pages: path under Prefix → page name.
+var pages = map[string]string{"": "overview", "topics": "topics", "groups": "groups", "transactions": "transactions", "messages": "messages"}
+
+func (c *Console) routes() {
+	static, _ := fs.Sub(assets, "assets/static")
+	c.mux.Handle("GET "+Prefix+"static/", http.StripPrefix(Prefix+"static/", http.FileServerFS(static)))
+	for path, name := range pages {
+		pattern := "GET " + Prefix + path
+		if path == "" {
+			pattern += "{$}"
+		}
+		c.mux.HandleFunc(pattern, func(w http.ResponseWriter, _ *http.Request) { c.servePage(w, name) })
+	}
+	api := func(pattern string, f func(*http.Request) (any, error)) {
+		c.mux.HandleFunc("GET "+Prefix+"api/"+pattern, func(w http.ResponseWriter, r *http.Request) {
+			v, err := f(r)
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, v)
+		})
+	}
+	api("overview", c.overview)
+	api("topics", c.topics)
+	api("topics/{topic}", c.topic)
+	api("groups", c.groups)
+	api("groups/{group}", c.group)
+	api("transactions", c.transactions)
+	api("transactions/discarded", c.discarded)
+	api("messages", c.messages)
+	api("throughput", c.throughput)
+
+	c.write("topics/update", "topic update", c.updateTopic)
+	c.write("topics/delete", "topic delete", c.deleteTopic)
+	c.write("transactions/commit", "transaction commit", func(r *http.Request, body []byte) (any, []any, error) {
+		return c.resolve(r, body, true)
+	})
+	c.write("transactions/rollback", "transaction rollback", func(r *http.Request, body []byte) (any, []any, error) {
+		return c.resolve(r, body, false)
+	})
+	c.write("transactions/resume", "transaction resume", c.resume)
+}
+
+// page.html's data.
+type pageData struct {
+	Page, Token, Broker string
+	Pages               []string
+}
+
+func (c *Console) servePage(w http.ResponseWriter, name string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	st := c.b.Config()
+	err := c.page.Execute(w, pageData{Page: name, Token: c.token, Broker: st.BrokerName,
+		Pages: []string{"overview", "topics", "groups", "transactions", "messages"}})
+	if err != nil {
+		c.log.Warn("console: page", "page", name, "err", err)
+	}
+}
+
+// maxWriteBody caps the JSON body of a write.
+const maxWriteBody = 64 << 10
+
+// write registers a write endpoint: POST, CSRF-checked, authorized, logged with the caller.
+// f returns the answer and the attributes to log.
+func (c *Console) write(pattern, action string, f func(r *http.Request, body []byte) (any, []any, error)) {
+	c.mux.HandleFunc("POST "+Prefix+"api/"+pattern, func(w http.ResponseWriter, r *http.Request) {
+		log := c.log.With("action", action, "remote", r.RemoteAddr)
+		if err := c.allowWrite(r); err != nil {
+			log.Warn("console: write refused", "err", err)
+			writeError(w, err)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWriteBody))
+		if err != nil {
+			writeError(w, fmt.Errorf("%w: body: %v", ErrBadRequest, err))
+			return
+		}
+		v, attrs, err := f(r, body)
+		if err != nil {
+			log.Warn("console: write failed", append(attrs, "err", err)...)
+			writeError(w, err)
+			return
+		}
+		log.Info("console: write", attrs...)
+		writeJSON(w, http.StatusOK, v)
+	})
+}
+
+// allowWrite applies the CSRF checks, then Authorize or the loopback rule.
+func (c *Console) allowWrite(r *http.Request) error {
+	if subtle.ConstantTimeCompare([]byte(r.Header.Get(TokenHeader)), []byte(c.token)) != 1 {
+		return fmt.Errorf("%w: missing or wrong %s", ErrForbidden, TokenHeader)
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		u, err := url.Parse(origin)
+		if err != nil || u.Host != r.Host {
+			return fmt.Errorf("%w: origin %q is not this console's (%s)", ErrForbidden, origin, r.Host)
+		}
+	} else if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return fmt.Errorf("%w: cross-site request (%s)", ErrForbidden, site)
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		return fmt.Errorf("%w: content type %q, want application/json", ErrBadRequest, ct)
+	}
+	if c.opts.Authorize != nil {
+		if err := c.opts.Authorize(r, true); err != nil {
+			return fmt.Errorf("%w: %v", ErrForbidden, err)
+		}
+		return nil
+	}
+	if !c.loopback {
+		return fmt.Errorf("%w: writes need the console bound to loopback (it listens on %s) or ACL admin credentials", ErrForbidden, c.opts.ListenAddr)
+	}
+	if !isLoopbackHost(r.RemoteAddr) {
+		return fmt.Errorf("%w: writes only from loopback, not %s", ErrForbidden, r.RemoteAddr)
+	}
+	return nil
+}
+
+// Writable reports whether writes can be allowed at all, and why not.
+func (c *Console) writable() (bool, string) {
+	if c.opts.Authorize != nil {
+		return true, ""
+	}
+	if !c.loopback {
+		return false, "the console is not bound to loopback and ACL is off: writes are refused"
+	}
+	return true, ""
+}
+
+// isLoopbackHost reports whether a host or host:port names a loopback address.
+func isLoopbackHost(addr string) bool {
+	host := addr
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// httpError carries a status for an error that is not one of the sentinels.
+type httpError struct {
+	status int
+	err    error
+}
+
+func (e *httpError) Error() string { return e.err.Error() }
+func (e *httpError) Unwrap() error { return e.err }
+
+func statusOf(err error) int {
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		return he.status
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, ErrBadRequest):
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	writeJSON(w, statusOf(err), map[string]string{"error": err.Error()})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v)
+}
+
+// sampler keeps the samples of the throughput chart: taken when the chart asks, at most one a
+// second, the last maxSamples kept.
+type sampler struct {
+	gatherer prometheus.Gatherer
+
+	mu      sync.Mutex // guards samples
+	samples []Sample
+}
