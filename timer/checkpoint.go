@@ -19,11 +19,15 @@ import (
 //     and the delivered copies are flushed in the commitlog;
 //   - LogEnd: the timer log is msync'ed up to this position;
 //   - Sources: the units of each source queue below this offset are in the log [0, LogEnd), or
-//     were fired (late ones are delivered at once instead of entering the log).
+//     were fired (late ones are delivered at once instead of entering the log);
+//   - Replay: see the field.
 type Checkpoint struct {
 	FiredMs int64            `json:"firedMs"`
 	LogEnd  int64            `json:"logEnd"`
 	Sources map[string]int64 `json:"sources"`
+	// Replay is set while the log is rebuilt from the sources after it was lost: units below
+	// these offsets were moved into the lost log, so those whose tick is fired are skipped.
+	Replay map[string]int64 `json:"replay,omitempty"`
 }
 
 const checkpointFile = "checkpoint.json"
@@ -49,7 +53,8 @@ func ReadCheckpoint(fsys vfs.FS, dir string) (cp Checkpoint, found bool, err err
 	return cp, true, nil
 }
 
-func writeCheckpoint(fsys vfs.FS, dir string, cp Checkpoint) error {
+// WriteCheckpoint replaces the checkpoint of dir (Wheel.Checkpoint also syncs the log first).
+func WriteCheckpoint(fsys vfs.FS, dir string, cp Checkpoint) error {
 	data, err := json.Marshal(cp)
 	if err != nil {
 		return err

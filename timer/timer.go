@@ -469,7 +469,7 @@ func (w *Wheel) Checkpoint(cp Checkpoint) error {
 		}
 	}
 	w.syncedEnd = max(w.syncedEnd, cp.LogEnd)
-	if err := writeCheckpoint(w.fs, w.dir, cp); err != nil {
+	if err := WriteCheckpoint(w.fs, w.dir, cp); err != nil {
 		return err
 	}
 	removed := false
