@@ -2,12 +2,16 @@ package store
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/mqstore/mqstore/consumequeue"
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/txn"
 )
 
 func timerTestOptions() Options {
@@ -136,7 +140,7 @@ func TestTimerRefusals(t *testing.T) {
 		{"not a number", func(m *message.Message) { m.SetProperty(message.PropertyTimerDelayMS, "soon") }},
 		{"transactional", func(m *message.Message) {
 			m.SetProperty(message.PropertyTransactionPrepared, "true")
-			m.SysFlag = message.TransactionPreparedType
+			m.Topic = txn.HalfTopic
 			m.SetProperty(message.PropertyTimerDelaySec, "10")
 		}},
 	} {
@@ -224,5 +228,50 @@ func TestTimerReopenKeepsPendingTimers(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if got := s.MaxOffset("R", 0); got != 10 {
 		t.Fatalf("%d messages delivered, want 10 (duplicates)", got)
+	}
+}
+
+// A damaged timer log is rebuilt from the timer queue: pending timers are still delivered, fired
+// ones are not delivered again.
+func TestTimerCorruptLogIsRebuilt(t *testing.T) {
+	dir := t.TempDir()
+	o := timerTestOptions()
+	s, err := Open(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		m := newMessage("C", 0, i, "")
+		delay := 100
+		if i >= 3 {
+			delay = 1500
+		}
+		m.SetProperty(message.PropertyTimerDelayMS, strconv.Itoa(delay))
+		mustPut(t, s, m)
+	}
+	waitDelivered(t, s, "C", 0, 3, 3*time.Second)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	seg := filepath.Join(dir, "timer", "log", fmt.Sprintf("%020d", 0))
+	data, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[5] ^= 0xFF // first entry's due time: its CRC fails
+	if err := os.WriteFile(seg, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir, o)
+	// The rebuild moves the timer queue into the wheel again (in the background).
+	for deadline := time.Now().Add(time.Second); s.TimerStats().Pending != 3; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the rebuild: %+v, want 3 pending", s.TimerStats())
+		}
+	}
+	waitDelivered(t, s, "C", 0, 6, 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	if got := s.MaxOffset("C", 0); got != 6 {
+		t.Fatalf("%d delivered, want 6", got)
 	}
 }
