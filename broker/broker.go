@@ -80,7 +80,6 @@ type Broker struct {
 	holds     *pullHolds
 	origins   *txnOrigins         // senders of open half messages (transaction.go)
 	checker   *transactionChecker // the store's txn.Checker
-	scheduler *scheduler          // delay-level delivery (schedule.go)
 	startTime time.Time
 	stats     brokerStats
 
@@ -169,19 +168,13 @@ func New(cfg Config, opts Options) (*Broker, error) {
 	b.topics = newTopicTable(b.fs, filepath.Join(dir, topicsFile), b.now)
 	b.groups = newGroupTable(b.fs, filepath.Join(dir, subscriptionFile), b.now)
 	b.offsets = newOffsetTable(b.fs, filepath.Join(dir, consumerOffsetFile))
-	levels, _ := ParseDelayLevels(cfg.MessageDelayLevel) // Validate checked it
-	b.scheduler = newScheduler(b, filepath.Join(dir, delayOffsetFile), levels)
-	for _, load := range []func() error{b.topics.load, b.groups.load, b.offsets.load, b.scheduler.load} {
+	for _, load := range []func() error{b.topics.load, b.groups.load, b.offsets.load} {
 		if err := load(); err != nil {
 			return nil, err
 		}
 	}
 	b.holds = newPullHolds(b)
 	sopts.OnArrival = func(topic string, queueID int32, maxOffset, tagsCode int64) {
-		if topic == store.ScheduleTopic {
-			b.scheduler.arrived(queueID)
-			return
-		}
 		b.holds.arrive(topic, queueID, maxOffset, tagsCode)
 	}
 	st, err := store.Open(cfg.StorePathRootDir, sopts)
@@ -309,7 +302,6 @@ func (b *Broker) Start(ln net.Listener) error {
 			b.log.Error("broker: serve failed", "err", err)
 		}
 	}()
-	b.scheduler.start()
 	b.wg.Add(3)
 	go b.persistLoop()
 	go b.clientScanLoop()
@@ -390,7 +382,7 @@ func (b *Broker) Close() error {
 
 // persist writes the config files (only those that changed, unless force).
 func (b *Broker) persist(force bool) error {
-	return errors.Join(b.topics.persist(force), b.groups.persist(force), b.offsets.persist(force), b.scheduler.persist(force))
+	return errors.Join(b.topics.persist(force), b.groups.persist(force), b.offsets.persist(force))
 }
 
 func (b *Broker) persistLoop() {

@@ -84,7 +84,8 @@ type Config struct {
 	RejectTransactionMessage bool   // rejectTransactionMessage (false)
 	MessageDelayLevel        string // messageDelayLevel
 
-	Security SecurityConfig // ACL and TLS keys (config_security.go)
+	Security    SecurityConfig // ACL and TLS keys (config_security.go)
+	TimerConfig                // timerWheelEnable, timerMaxDelaySec, timerPrecisionMs (config_timer.go)
 }
 
 // DefaultConfig returns RocketMQ's defaults, with brokerName broker-a, brokerIP1 127.0.0.1,
@@ -132,6 +133,7 @@ func DefaultConfig() Config {
 		TransactionCheckInterval: 60000,
 		TransactionCheckMax:      15,
 		MessageDelayLevel:        DefaultMessageDelayLevel,
+		TimerConfig:              defaultTimerConfig(),
 	}
 }
 
@@ -347,6 +349,9 @@ func (c *Config) Validate() error {
 	if _, err := ParseDelayLevels(c.MessageDelayLevel); err != nil {
 		return bad("messageDelayLevel", err.Error())
 	}
+	if err := c.validateTimer(); err != nil {
+		return err
+	}
 	for _, a := range splitAddrs(c.NamesrvAddr) {
 		if _, err := netip.ParseAddrPort(a); err != nil {
 			return bad("namesrvAddr", "want ip:port[;ip:port]")
@@ -439,6 +444,7 @@ func (c *Config) StoreOptions() store.Options {
 		CheckpointInterval:   ms(c.FlushIntervalConsumeQueue),
 		DiskMaxUsedRatio:     float64(c.DiskMaxUsedSpaceRatio) / 100,
 		DelayLevels:          levels,
+		Timer:                c.timerOptions(),
 		Transactions: txn.Options{
 			TransactionTimeout: ms(c.TransactionTimeOut),
 			CheckInterval:      ms(c.TransactionCheckInterval),

@@ -7,6 +7,7 @@ import (
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
+	"github.com/mqstore/mqstore/store"
 )
 
 // sendBack sends CONSUMER_SEND_MSG_BACK for the message at offset.
@@ -34,10 +35,10 @@ func TestConsumerSendMsgBack(t *testing.T) {
 		if tc, ok := tb.topics.get(retryTopic); !ok || tc.WriteQueueNums != 1 {
 			t.Fatalf("retry topic %+v %v", tc, ok)
 		}
-		// Delay level 3 + reconsumeTimes: in the schedule queue of that level.
+		// Delay level 3 + reconsumeTimes: held by the store's timer.
 		tb.sync()
-		if n := tb.Store().MaxOffset("SCHEDULE_TOPIC_XXXX", int32(3+round-1-1)); n != 1 {
-			t.Fatalf("round %d: schedule queue of level %d holds %d", round, 3+round-1, n)
+		if n := tb.Store().MaxOffset(store.TimerTopic, 0); n != int64(round) {
+			t.Fatalf("round %d: timer queue holds %d", round, n)
 		}
 		got := tb.waitDelivered(retryTopic, 0, round)
 		r := got[round-1]

@@ -2,8 +2,6 @@ package broker
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -46,10 +44,9 @@ func (tb *testBroker) waitDelivered(topic string, queueID int32, n int) []messag
 	}
 }
 
-// TestDelayedSend: messages with DELAY wait in SCHEDULE_TOPIC_XXXX (queue level-1, levels above
-// the last capped) and reach their queue no earlier than their delay, restored (DELAY removed,
-// tags code from TAGS); the send answer names the queue asked; GET_ALL_DELAY_OFFSET reports the
-// levels' positions.
+// TestDelayedSend: messages with DELAY wait in the store's timer topic (levels above the last
+// capped) and reach their queue no earlier than their delay, restored (DELAY removed,
+// tags code from TAGS); the send answer names the queue asked.
 func TestDelayedSend(t *testing.T) {
 	t.Parallel()
 	tb := startBroker(t, func(c *Config) { c.MessageDelayLevel = "1s 2s" })
@@ -76,7 +73,7 @@ func TestDelayedSend(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sm.Topic != store.ScheduleTopic || sm.QueueID != tt.level-1 {
+		if sm.Topic != store.TimerTopic || sm.QueueID != 0 {
 			t.Fatalf("%s stored in %s/%d", tt.body, sm.Topic, sm.QueueID)
 		}
 		if v, _ := sm.Property(message.PropertyRealTopic); v != "DelayTopic" {
@@ -105,17 +102,18 @@ func TestDelayedSend(t *testing.T) {
 	if elapsed := time.Since(start); elapsed < 2*time.Second {
 		t.Fatalf("level 2 delivered after %v", elapsed)
 	}
+	// Delay levels ride on the store's timer: no schedule queue, so no delay offsets.
 	var offsets delayFileContent
 	if err := json.Unmarshal(tb.call(remoting.RequestGetAllDelayOffset, nil).Body, &offsets); err != nil {
 		t.Fatal(err)
 	}
-	if offsets.OffsetTable["1"] != 1 || offsets.OffsetTable["2"] != 2 {
+	if len(offsets.OffsetTable) != 0 {
 		t.Fatalf("delay offsets %v", offsets.OffsetTable)
 	}
 }
 
 // TestDelayAcrossRestart: a delayed message pending at a restart is delivered after it, once,
-// not early; delayOffset.json keeps the progress (and RocketMQ's unquoted form is read).
+// not early; the store's timer checkpoint keeps the progress.
 func TestDelayAcrossRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -128,15 +126,6 @@ func TestDelayAcrossRestart(t *testing.T) {
 	if err := tb.Close(); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "config", delayOffsetFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f delayFileContent
-	if err := json.Unmarshal(data, &f); err != nil || f.OffsetTable["1"] != 1 || f.OffsetTable["2"] != 0 {
-		t.Fatalf("delayOffset.json %s: %v", data, err)
-	}
-
 	tb = startBroker(t, cfg)
 	got := tb.waitDelivered("RestartDelay", 0, 2)
 	if elapsed := time.Since(start); elapsed < 2*time.Second {
@@ -148,10 +137,7 @@ func TestDelayAcrossRestart(t *testing.T) {
 	if err := tb.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// RocketMQ's form of the file (unquoted keys) is read: nothing is delivered again.
-	if err := os.WriteFile(filepath.Join(dir, "config", delayOffsetFile), []byte(`{"offsetTable":{1:1,2:1}}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// Nothing is delivered again.
 	tb = startBroker(t, cfg)
 	time.Sleep(200 * time.Millisecond)
 	if got := tb.delivered("RestartDelay", 0); len(got) != 2 {

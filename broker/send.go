@@ -192,19 +192,15 @@ func (b *Broker) topicForSend(h *sendHeader) (namesrv.TopicConfig, error) {
 
 // putMessage stores a message for a client (sends, send-backs). Half messages do not come here:
 // sendMessage routes them to the transaction service (transaction.go).
-// A message with DELAY > 0 is stored in the schedule topic (applyDelay); the result then still
-// names the queue asked for, as RocketMQ answers.
+// A message with DELAY > 0 or a delivery time is kept by the store's timer (schedule.go); the
+// result still names the queue asked for, as RocketMQ answers.
 // putMessageAsync is putMessage for the SYNC_FLUSH send path: done gets the result once a group
 // commit covers the message (see store.PutAsync). An error returned here means nothing was
 // stored and done is not called.
 func (b *Broker) putMessageAsync(m *message.Message, done func(store.PutResult, error)) error {
 	start := time.Now()
-	topic, queueID, kind, bodyLen := m.Topic, m.QueueID, messageType(m), len(m.Body)
-	delayed := b.applyDelay(m)
+	topic, kind, bodyLen := m.Topic, messageType(m), len(m.Body)
 	_, err := b.store.PutAsync(m, func(res store.PutResult, err error) {
-		if delayed {
-			res.QueueID = queueID
-		}
 		if err == nil || errors.Is(err, store.ErrFlushTimeout) {
 			b.stats.putMessages.Add(1)
 			if mt := b.opts.Metrics; mt != nil {
@@ -219,17 +215,13 @@ func (b *Broker) putMessageAsync(m *message.Message, done func(store.PutResult, 
 
 func (b *Broker) putMessage(m *message.Message) (store.PutResult, error) {
 	start := time.Now()
-	topic, queueID, kind := m.Topic, m.QueueID, messageType(m)
-	delayed := b.applyDelay(m)
+	topic, kind, bodyLen := m.Topic, messageType(m), len(m.Body)
 	res, err := b.store.Put(m)
-	if delayed {
-		res.QueueID = queueID
-	}
 	if err == nil || errors.Is(err, store.ErrFlushTimeout) {
 		b.stats.putMessages.Add(1)
 		if mt := b.opts.Metrics; mt != nil {
 			mt.PutLatency(time.Since(start))
-			mt.MessagesIn(topic, 1, len(m.Body), kind)
+			mt.MessagesIn(topic, 1, bodyLen, kind)
 		}
 	}
 	return res, err
@@ -300,10 +292,19 @@ func messageType(m *message.Message) metrics.MessageType {
 		return metrics.MessageTransaction
 	case hasProperty(m, message.PropertyTransactionPrepared):
 		return metrics.MessageTransaction
-	case hasProperty(m, message.PropertyDelayLevel):
+	case hasProperty(m, message.PropertyDelayLevel), hasAnyProperty(m, message.TimerProperties[:4]):
 		return metrics.MessageDelay
 	}
 	return metrics.MessageNormal
+}
+
+func hasAnyProperty(m *message.Message, names []string) bool {
+	for _, name := range names {
+		if _, ok := m.Properties.Lookup(name); ok {
+			return true
+		}
+	}
+	return false
 }
 
 func hasProperty(m *message.Message, name string) bool {

@@ -29,6 +29,7 @@ var notAllowedSendTopics = map[string]bool{
 	"RMQ_SYS_TRANS_HALF_TOPIC":    true,
 	"RMQ_SYS_TRANS_OP_HALF_TOPIC": true,
 	"TRANS_CHECK_MAX_TIME_TOPIC":  true,
+	store.TimerTopic:              true,
 }
 
 // validateTopic checks a topic name for a create or send: RocketMQ's characters and length.

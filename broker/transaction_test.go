@@ -10,6 +10,7 @@ import (
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
+	"github.com/mqstore/mqstore/store"
 	"github.com/mqstore/mqstore/txn"
 )
 
@@ -218,7 +219,7 @@ func TestTransactionalSend(t *testing.T) {
 	resp := tb.call(remoting.RequestSendMessage, []byte("again"), args...)
 	expect(t, resp, remoting.ResponseSuccess)
 	_, off, _ := message.ParseOffsetMsgID(resp.Ext(protocol.FieldMsgID))
-	if sm, err := tb.Store().ReadAt(off); err != nil || sm.Topic != "SCHEDULE_TOPIC_XXXX" ||
+	if sm, err := tb.Store().ReadAt(off); err != nil || sm.Topic != store.TimerTopic ||
 		message.TransactionType(sm.SysFlag) != message.TransactionNotType {
 		t.Fatalf("redelivery stored as %+v: %v", sm, err)
 	}

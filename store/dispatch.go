@@ -107,8 +107,11 @@ func (s *Store) dispatchRecord(offset int64, r *message.Record) error {
 // tagsCode is the value stored in a unit's tags field: the Java hash of TAGS, or for the delay
 // topic the time the message is due (RocketMQ's schedule queues).
 func (s *Store) tagsCode(r *message.Record) int64 {
-	if bytesString(r.Topic) == ScheduleTopic {
+	switch bytesString(r.Topic) {
+	case ScheduleTopic:
 		return s.deliverTime(r)
+	case TimerTopic:
+		return timerDeliverTime(r)
 	}
 	return r.TagsCode()
 }

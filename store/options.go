@@ -66,6 +66,8 @@ type Options struct {
 	// Transactions configures the transactional-message service (timeouts, check interval and
 	// max, its own files under <root>/transaction by default).
 	Transactions txn.Options
+	// Timer configures timer messages and delay levels (timerMaxDelaySec, timerPrecisionMs, ...).
+	Timer TimerOptions
 	// OnArrival, if set, is called by the dispatcher after each message's queue unit is written,
 	// with the queue's new max offset (used to wake long-polling pulls). It must not block.
 	OnArrival func(topic string, queueID int32, maxOffset int64, tagsCode int64)
@@ -120,6 +122,9 @@ func (o Options) Validate() error {
 	d := o.withDefaults()
 	if err := d.Transactions.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidOptions, err)
+	}
+	if err := d.Timer.validate(d.DelayLevels); err != nil {
+		return err
 	}
 	if err := d.commitLogOptions().Validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidOptions, err)

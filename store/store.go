@@ -28,6 +28,7 @@ type Store struct {
 	index      *index.Index // nil when DisableIndex
 	checkpoint *checkpointFile
 	txn        *txn.Service
+	timer      *timerService // timer messages and delay levels (timer.go)
 
 	// dispatched is the commitlog offset up to which records have queue units and index entries.
 	dispatched atomic.Int64
@@ -108,8 +109,13 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.closeParts()
 		return nil, fmt.Errorf("store: create abort file: %w", err)
 	}
+	if err := s.openTimer(); err != nil {
+		s.closeParts()
+		return nil, err
+	}
 	s.measureDisk()
-	s.wg.Add(3)
+	s.wg.Add(4)
+	go s.timer.run()
 	go s.dispatchLoop()
 	go s.checkpointLoop()
 	go s.cleanLoop()
@@ -245,6 +251,7 @@ type PutResult struct {
 // and the store time. A non-nil error comes with the matching Status; with ErrFlushTimeout the
 // message is stored and the other fields are set.
 func (s *Store) Put(m *message.Message) (PutResult, error) {
+	queueID := m.QueueID // a timer record goes to queue 0 of TimerTopic; answer the queue asked for
 	if status, err := s.checkPut(m); err != nil {
 		return PutResult{Status: status}, err
 	}
@@ -254,7 +261,7 @@ func (s *Store) Put(m *message.Message) (PutResult, error) {
 		return PutResult{Status: PutServiceNotAvailable}, fmt.Errorf("%w: %w", ErrServiceNotAvailable, ErrClosed)
 	}
 	res, err := s.commitLog.Append(m)
-	return s.putResult(m.QueueID, res, err)
+	return s.putResult(queueID, res, err)
 }
 
 // PutAsync stores m like Put without waiting for durability. If m cannot be stored it returns
@@ -262,6 +269,7 @@ func (s *Store) Put(m *message.Message) (PutResult, error) {
 // Put's result: under ASYNC_FLUSH before PutAsync returns, under SYNC_FLUSH once a group commit
 // covers the message (or with ErrFlushTimeout), from the flusher's goroutine — done must not block.
 func (s *Store) PutAsync(m *message.Message, done func(PutResult, error)) (PutStatus, error) {
+	queueID := m.QueueID
 	if status, err := s.checkPut(m); err != nil {
 		return status, err
 	}
@@ -270,7 +278,6 @@ func (s *Store) PutAsync(m *message.Message, done func(PutResult, error)) (PutSt
 	if s.closed.Load() {
 		return PutServiceNotAvailable, fmt.Errorf("%w: %w", ErrServiceNotAvailable, ErrClosed)
 	}
-	queueID := m.QueueID
 	err := s.commitLog.AppendAsync(m, func(res commitlog.AppendResult, err error) {
 		done(s.putResult(queueID, res, err))
 	})
@@ -311,7 +318,9 @@ func (s *Store) putResult(queueID int32, res commitlog.AppendResult, err error) 
 // PutBatch stores the messages contiguously with one acquisition of the append lock. They may
 // go to different queues. Either all are stored or none.
 func (s *Store) PutBatch(msgs []*message.Message) ([]PutResult, error) {
-	for _, m := range msgs {
+	queueIDs := make([]int32, len(msgs))
+	for i, m := range msgs {
+		queueIDs[i] = m.QueueID
 		if status, err := s.checkPut(m); err != nil {
 			return []PutResult{{Status: status}}, err
 		}
@@ -329,7 +338,7 @@ func (s *Store) PutBatch(msgs []*message.Message) ([]PutResult, error) {
 	out := make([]PutResult, len(results))
 	var firstErr error
 	for i, r := range results {
-		out[i], firstErr = s.putResult(msgs[i].QueueID, r, err)
+		out[i], firstErr = s.putResult(queueIDs[i], r, err)
 	}
 	return out, firstErr
 }
@@ -358,6 +367,9 @@ func (s *Store) checkPut(m *message.Message) (PutStatus, error) {
 	}
 	if len(m.Properties) > message.MaxPropertiesLength {
 		return PutPropertiesSizeExceeded, fmt.Errorf("%w: properties of %d bytes exceed %d", ErrMessageIllegal, len(m.Properties), message.MaxPropertiesLength)
+	}
+	if status, err := s.prepareTimer(m); err != nil {
+		return status, err
 	}
 	if !m.StoreHost.IsValid() {
 		m.StoreHost = s.opts.StoreHost
@@ -414,6 +426,7 @@ func (s *Store) Close() error {
 	// Final dispatch of anything appended after the dispatcher stopped.
 	keep(s.dispatchAvailable())
 	keep(s.writeCheckpoint())
+	keep(s.timer.close())
 	clean := firstErr == nil && s.dispatched.Load() == s.commitLog.MaxOffset()
 	keep(s.closeParts())
 	if clean {
