@@ -17,6 +17,7 @@ import (
 	"github.com/mqstore/mqstore/internal/vfs"
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/timer"
+	"github.com/mqstore/mqstore/txn"
 )
 
 // Timer messages and delay levels: one mechanism (RocketMQ 5's timing wheel).
@@ -554,8 +555,7 @@ func (s *Store) prepareTimer(m *message.Message) (PutStatus, error) {
 		return PutOK, nil
 	}
 	tt := message.TransactionType(m.SysFlag)
-	prepared, _ := m.Property(message.PropertyTransactionPrepared)
-	if tt == message.TransactionPreparedType || prepared == "true" {
+	if tt == message.TransactionPreparedType || m.Topic == txn.HalfTopic {
 		if asked != "" {
 			return PutMessageIllegal, fmt.Errorf("%w: a transactional message cannot have a delivery time (%s): timer and transactional messages are exclusive", ErrMessageIllegal, asked)
 		}

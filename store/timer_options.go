@@ -77,3 +77,6 @@ func (o TimerOptions) validate(levels []time.Duration) error {
 	}
 	return nil
 }
+
+// Validate reports whether the options are usable with the given delay levels.
+func (o TimerOptions) Validate(levels []time.Duration) error { return o.validate(levels) }
