@@ -5,7 +5,7 @@ import "sort"
 // KeyDoc describes a broker.conf key mqstore implements, for mqstore -h.
 type KeyDoc struct {
 	Meaning string
-	// Unit of the value: "ms", "hours", "bytes", "percent", "bool", or "" for text and counts.
+	// Unit of the value: "ms", "seconds", "hours", "bytes", "percent", "bool", or "" for text and counts.
 	Unit string
 }
 
@@ -35,6 +35,9 @@ var keyDocs = map[string]KeyDoc{
 	"deleteWhen":                  {"RocketMQ's removal hours (\"04\", \"04;16\"); mqstore removes expired files at any hour", ""},
 	"diskMaxUsedSpaceRatio":       {"disk usage above which expired files are removed early and readiness fails", "percent"},
 	"cleanResourceInterval":       {"how often expired files are looked for", "ms"},
+	"timerWheelEnable":            {"timer messages (__STARTDELIVERTIME, TIMER_DELIVER_MS, TIMER_DELAY_SEC/MS) and delay levels on the store's timing wheel; off refuses timer properties", "bool"},
+	"timerMaxDelaySec":            {"longest delivery delay a timer message may ask for (RocketMQ's default 3 days)", "seconds"},
+	"timerPrecisionMs":            {"tick of the timing wheel: timers fire within this after their time, never before (100 at least)", "ms"},
 	"traceTopicEnable":            {"create RMQ_SYS_TRACE_TOPIC so clients' message traces (WithTrace) are stored and queryable", "bool"},
 	"enablePropertyFilter":        {"serve SQL92 subscriptions (filtered on the broker); off refuses them as RocketMQ does (RocketMQ's default is false, mqstore's true)", "bool"},
 	"messageIndexEnable":          {"index message keys and unique ids (queryMsgByKey)", "bool"},

@@ -418,9 +418,7 @@ var rocketmqKeys = map[string]keyCategory{
 	"timerFlushIntervalMs":                     catTimer,
 	"timerGetMessageThreadNum":                 catTimer,
 	"timerInterceptDelayLevel":                 catTimer,
-	"timerMaxDelaySec":                         catTimer,
 	"timerMetricSmallThreshold":                catTimer,
-	"timerPrecisionMs":                         catTimer,
 	"timerProgressLogIntervalMs":               catTimer,
 	"timerPutMessageThreadNum":                 catTimer,
 	"timerRollWindowSlot":                      catTimer,
@@ -428,7 +426,6 @@ var rocketmqKeys = map[string]keyCategory{
 	"timerStopDequeue":                         catTimer,
 	"timerStopEnqueue":                         catTimer,
 	"timerWarmEnable":                          catTimer,
-	"timerWheelEnable":                         catTimer,
 	// catTrace
 	"autoTraceBrokerEnable": catTrace, // 4.x shipped 2m-noslave/broker-trace.properties
 	"msgTraceTopicName":     catTrace,

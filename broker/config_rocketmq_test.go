@@ -30,7 +30,7 @@ func TestConfigApply(t *testing.T) {
 		{"slaveReadEnable", "true", "single master", nil, ""},
 		{"sendMessageThreadPoolNums", "16", "worker pools", nil, ""},
 		{"dLegerPeers", "n0-127.0.0.1:40911", "single master", nil, ""},
-		{"timerWheelEnable", "true", "messageDelayLevel", nil, ""},
+		{"timerWheelEnable", "true", "", nil, ""},
 		{"transientStorePoolEnable", "true", "transient store pool", nil, ""},
 		{"serverSocketSndBufSize", "65535", "TCP server", nil, ""},
 		{"storePathCommitLog", "data/commitlog", "", nil, ""},
