@@ -50,6 +50,25 @@ type Snapshot struct {
 	// Permission is the broker permission, 6 = read and write
 	// (rocketmq_broker_permission).
 	Permission int64
+	// Timer is the state of the store's timer messages (delay levels included).
+	Timer TimerSnapshot
+}
+
+// TimerSnapshot is the timing wheel's state, under RocketMQ 5's timer metric names.
+type TimerSnapshot struct {
+	// Pending is the number of timers waiting in the wheel (rocketmq_timing_messages).
+	Pending int64
+	// EnqueueLag is the number of timer messages stored but not yet in the wheel
+	// (rocketmq_timer_enqueue_lag).
+	EnqueueLag int64
+	// DequeueLatencyMillis is how far behind the clock the wheel fires, in ms
+	// (rocketmq_timer_dequeue_latency).
+	DequeueLatencyMillis int64
+	// Enqueued and Fired count timers put into the wheel and delivered from it
+	// (rocketmq_timer_enqueue_total, rocketmq_timer_dequeue_total: its rate is fired per second).
+	Enqueued, Fired int64
+	// Skipped counts fired timers that could not be delivered (mqstore_timer_skipped_total).
+	Skipped int64
 }
 
 // ConsumerLag is the lag of one consumer group on one topic: Messages is
@@ -97,6 +116,8 @@ type snapshotDescs struct {
 	watermark, lagMessages, lagLatency, connections                   *prometheus.Desc
 	producerConnections, consumerConnections                          *prometheus.Desc
 	topics, groups, permission                                        *prometheus.Desc
+	timerPending, timerEnqueueLag, timerDequeueLatency                *prometheus.Desc
+	timerEnqueued, timerFired, timerSkipped                           *prometheus.Desc
 }
 
 func newSnapshotDescs(constants prometheus.Labels) *snapshotDescs {
@@ -134,6 +155,18 @@ func newSnapshotDescs(constants prometheus.Labels) *snapshotDescs {
 			"Subscription groups on the broker."),
 		permission: desc("rocketmq_broker_permission",
 			"Broker permission: 2 write, 4 read, 6 read and write."),
+		timerPending: desc("rocketmq_timing_messages",
+			"Timer messages (delay levels included) waiting in the timing wheel."),
+		timerEnqueueLag: desc("rocketmq_timer_enqueue_lag",
+			"Timer messages stored but not yet put into the timing wheel."),
+		timerDequeueLatency: desc("rocketmq_timer_dequeue_latency",
+			"How far behind the clock the timing wheel fires, in milliseconds (unit: ms)."),
+		timerEnqueued: desc("rocketmq_timer_enqueue_total",
+			"Timer messages put into the timing wheel."),
+		timerFired: desc("rocketmq_timer_dequeue_total",
+			"Timer messages delivered from the timing wheel to their topic."),
+		timerSkipped: desc("mqstore_timer_skipped_total",
+			"Fired timer messages that could not be delivered (record removed by retention, bad destination)."),
 	}
 }
 
@@ -148,7 +181,8 @@ func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := c.descs
 	for _, desc := range []*prometheus.Desc{d.halfMessages, d.flushBehind, d.dispatchBehind, d.storageSize,
 		d.diskUsage, d.watermark, d.lagMessages, d.lagLatency, d.connections, d.producerConnections,
-		d.consumerConnections, d.topics, d.groups, d.permission} {
+		d.consumerConnections, d.topics, d.groups, d.permission, d.timerPending, d.timerEnqueueLag,
+		d.timerDequeueLatency, d.timerEnqueued, d.timerFired, d.timerSkipped} {
 		ch <- desc
 	}
 }
@@ -227,6 +261,15 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(d.topics, float64(s.Topics))
 	gauge(d.groups, float64(s.ConsumerGroups))
 	gauge(d.permission, float64(s.Permission))
+	gauge(d.timerPending, float64(s.Timer.Pending))
+	gauge(d.timerEnqueueLag, float64(s.Timer.EnqueueLag))
+	gauge(d.timerDequeueLatency, float64(s.Timer.DequeueLatencyMillis))
+	counter := func(desc *prometheus.Desc, v int64) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(v))
+	}
+	counter(d.timerEnqueued, s.Timer.Enqueued)
+	counter(d.timerFired, s.Timer.Fired)
+	counter(d.timerSkipped, s.Timer.Skipped)
 }
 
 // callSnapshot calls fn, turning a panic into an error.
