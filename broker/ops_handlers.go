@@ -15,6 +15,7 @@ func (b *Broker) registerOpsHandlers() {
 		{remoting.RequestListOpenTransactions, b.handleListOpenTransactions},
 		{remoting.RequestCommitHalfMessage, b.handleCommitHalfMessage},
 		{remoting.RequestRollbackHalfMessage, b.handleRollbackHalfMessage},
+		{remoting.RequestPendingTimers, b.handlePendingTimers},
 		{remoting.RequestUpdateAndCreateSubscriptionGroup, b.handleUpdateAndCreateSubscriptionGroup},
 		{remoting.RequestDeleteSubscriptionGroup, b.handleDeleteSubscriptionGroup},
 		{remoting.RequestGetConsumerConnectionList, b.handleGetConsumerConnectionList},

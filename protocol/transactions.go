@@ -24,3 +24,14 @@ type OpenTransaction struct {
 	LastCheckResult      string `json:"lastCheckResult"`
 	ResumedFrom          int64  `json:"resumedFrom"` // commitlog offset of the discarded half message it resumes, or -1
 }
+
+// PendingTimers is the body of the answer to mqstore's private MQSTORE_PENDING_TIMERS request
+// (code 9003, docs/PROTOCOL.md): the timer messages (delay levels included) of one topic that
+// wait in a broker's timing wheel. NextDueMs is the earliest delivery time (ms since the
+// epoch), 0 when Count is 0. WheelPending counts every timer of the broker, of any topic.
+type PendingTimers struct {
+	Topic        string `json:"topic"`
+	Count        int64  `json:"count"`
+	NextDueMs    int64  `json:"nextDueMs"`
+	WheelPending int64  `json:"wheelPending"`
+}

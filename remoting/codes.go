@@ -86,6 +86,7 @@ const (
 	RequestListOpenTransactions RequestCode = 9000 // open half messages of a broker
 	RequestCommitHalfMessage    RequestCode = 9001 // an operator commits an open transaction
 	RequestRollbackHalfMessage  RequestCode = 9002 // an operator rolls an open transaction back
+	RequestPendingTimers        RequestCode = 9003 // timer messages of a topic waiting in the wheel
 )
 
 // Response codes. The negative RPC_* codes are client-side pseudo codes
@@ -200,6 +201,7 @@ var requestCodeNames = map[RequestCode]string{
 	RequestAckMessage:                       "ACK_MESSAGE",
 	RequestChangeMessageInvisibleTime:       "CHANGE_MESSAGE_INVISIBLETIME",
 	RequestListOpenTransactions:             "MQSTORE_LIST_OPEN_TRANSACTIONS",
+	RequestPendingTimers:                    "MQSTORE_PENDING_TIMERS",
 	RequestCommitHalfMessage:                "MQSTORE_COMMIT_HALF_MESSAGE",
 	RequestRollbackHalfMessage:              "MQSTORE_ROLLBACK_HALF_MESSAGE",
 }

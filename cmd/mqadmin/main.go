@@ -42,6 +42,7 @@ var commands = []command{
 	{"txnCommit", "commit an open transaction by hand (idempotent)", setupTxnCommit},
 	{"txnRollback", "roll an open transaction back by hand (idempotent)", setupTxnRollback},
 	{"txnResume", "put a transaction discarded after too many checks back to be checked", setupTxnResume},
+	{"timerList", "count a topic's timer and delayed messages not yet due, per broker", setupTimerList},
 	{"sendMessage", "send one message (to test a topic end to end)", setupSendMessage},
 	{"consumeMessage", "print messages of a topic from an offset, without committing", setupConsumeMessage},
 	{"resetOffsetByTime", "move a consumer group to a point in time (live consumers rewind)", setupResetOffsetByTime},
