@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/mqstore/mqstore/internal/vfs"
 	"github.com/mqstore/mqstore/message"
 )
 
@@ -132,7 +132,7 @@ func New(store Store, opts Options) (*Service, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if opts.Dir != "" {
-		if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		if err := vfs.MkdirAllSync(opts.FS, opts.Dir, 0o755); err != nil {
 			return nil, fmt.Errorf("txn: create dir: %w", err)
 		}
 	}
@@ -632,7 +632,7 @@ func (s *Service) Close() error {
 	s.roundMu.Lock()
 	defer s.roundMu.Unlock()
 	if s.opts.Dir != "" {
-		if perr := writeProgress(s.opts.Dir, s.captured); err == nil {
+		if perr := writeProgress(s.opts.FS, s.opts.Dir, s.captured); err == nil {
 			err = perr
 		}
 		if cerr := s.checks.close(); err == nil {
