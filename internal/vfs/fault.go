@@ -44,12 +44,16 @@ func (o Op) String() string {
 // Rule says which calls a FaultFS fails: calls of Op on a path containing Path (empty: any
 // path), after the first After matching calls succeeded, Count times (0: every later call), with
 // Err wrapped in an *os.PathError as the real file system reports errors.
+//
+// With Then set the rule also fires Then after the matched call ran (with Err nil the call
+// itself succeeds): PowerLossFS.Crash as Then loses power right after that step.
 type Rule struct {
 	Op    Op
 	Path  string
 	After int
 	Count int
 	Err   error
+	Then  func()
 }
 
 // FaultFS wraps another FS and fails the calls its rules match. Safe for concurrent use.
@@ -105,8 +109,9 @@ func (f *FaultFS) Failed() int {
 	return n
 }
 
-// check records a call and returns the injected error for it, or nil.
-func (f *FaultFS) check(op Op, path string) error {
+// check records a call and returns the function to call after it ran and the injected error
+// (nil: run the call).
+func (f *FaultFS) check(op Op, path string) (func(), error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls[op]++
@@ -119,9 +124,28 @@ func (f *FaultFS) check(op Op, path string) error {
 			continue
 		}
 		r.failed++
-		return &os.PathError{Op: op.String(), Path: path, Err: r.Err}
+		if r.Err == nil {
+			return r.Then, nil
+		}
+		if r.Then != nil {
+			defer r.Then()
+		}
+		return nil, &os.PathError{Op: op.String(), Path: path, Err: r.Err}
 	}
-	return nil
+	return nil, nil
+}
+
+// do runs call unless a rule fails it, then the rule's Then.
+func (f *FaultFS) do(op Op, path string, call func() error) error {
+	then, err := f.check(op, path)
+	if err != nil {
+		return err
+	}
+	err = call()
+	if then != nil {
+		then()
+	}
+	return err
 }
 
 func (f *FaultFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
@@ -129,10 +153,11 @@ func (f *FaultFS) OpenFile(name string, flag int, perm os.FileMode) (File, error
 	if flag&os.O_CREATE != 0 {
 		op = OpCreate
 	}
-	if err := f.check(op, name); err != nil {
-		return nil, err
-	}
-	file, err := f.inner.OpenFile(name, flag, perm)
+	var file File
+	err := f.do(op, name, func() (err error) {
+		file, err = f.inner.OpenFile(name, flag, perm)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -140,45 +165,32 @@ func (f *FaultFS) OpenFile(name string, flag int, perm os.FileMode) (File, error
 }
 
 func (f *FaultFS) Remove(name string) error {
-	if err := f.check(OpRemove, name); err != nil {
-		return err
-	}
-	return f.inner.Remove(name)
+	return f.do(OpRemove, name, func() error { return f.inner.Remove(name) })
 }
 
 func (f *FaultFS) RemoveAll(name string) error {
-	if err := f.check(OpRemove, name); err != nil {
-		return err
-	}
-	return f.inner.RemoveAll(name)
+	return f.do(OpRemove, name, func() error { return f.inner.RemoveAll(name) })
 }
 
 func (f *FaultFS) Rename(oldname, newname string) error {
-	if err := f.check(OpRename, newname); err != nil {
-		return err
-	}
-	return f.inner.Rename(oldname, newname)
+	return f.do(OpRename, newname, func() error { return f.inner.Rename(oldname, newname) })
 }
 
 func (f *FaultFS) MkdirAll(dir string, perm os.FileMode) error {
-	if err := f.check(OpMkdir, dir); err != nil {
-		return err
-	}
-	return f.inner.MkdirAll(dir, perm)
+	return f.do(OpMkdir, dir, func() error { return f.inner.MkdirAll(dir, perm) })
 }
 
 func (f *FaultFS) SyncDir(dir string) error {
-	if err := f.check(OpSyncDir, dir); err != nil {
-		return err
-	}
-	return f.inner.SyncDir(dir)
+	return f.do(OpSyncDir, dir, func() error { return f.inner.SyncDir(dir) })
 }
 
 func (f *FaultFS) Statfs(dir string) (Usage, error) {
-	if err := f.check(OpStatfs, dir); err != nil {
-		return Usage{}, err
-	}
-	return f.inner.Statfs(dir)
+	var u Usage
+	err := f.do(OpStatfs, dir, func() (err error) {
+		u, err = f.inner.Statfs(dir)
+		return err
+	})
+	return u, err
 }
 
 func (f *FaultFS) ReadDir(dir string) ([]os.DirEntry, error) { return f.inner.ReadDir(dir) }
@@ -193,50 +205,44 @@ type faultFile struct {
 }
 
 func (f *faultFile) Write(b []byte) (int, error) {
-	if err := f.fs.check(OpWrite, f.name); err != nil {
-		return 0, err
-	}
-	return f.File.Write(b)
+	var n int
+	err := f.fs.do(OpWrite, f.name, func() (err error) {
+		n, err = f.File.Write(b)
+		return err
+	})
+	return n, err
 }
 
 func (f *faultFile) WriteAt(b []byte, off int64) (int, error) {
-	if err := f.fs.check(OpWrite, f.name); err != nil {
-		return 0, err
-	}
-	return f.File.WriteAt(b, off)
+	var n int
+	err := f.fs.do(OpWrite, f.name, func() (err error) {
+		n, err = f.File.WriteAt(b, off)
+		return err
+	})
+	return n, err
 }
 
 func (f *faultFile) Sync() error {
-	if err := f.fs.check(OpSync, f.name); err != nil {
-		return err
-	}
-	return f.File.Sync()
+	return f.fs.do(OpSync, f.name, func() error { return f.File.Sync() })
 }
 
 func (f *faultFile) Truncate(size int64) error {
-	if err := f.fs.check(OpTruncate, f.name); err != nil {
-		return err
-	}
-	return f.File.Truncate(size)
+	return f.fs.do(OpTruncate, f.name, func() error { return f.File.Truncate(size) })
 }
 
 func (f *faultFile) Fallocate(mode uint32, offset, length int64) error {
-	if err := f.fs.check(OpFallocate, f.name); err != nil {
-		return err
-	}
-	return f.File.Fallocate(mode, offset, length)
+	return f.fs.do(OpFallocate, f.name, func() error { return f.File.Fallocate(mode, offset, length) })
 }
 
 func (f *faultFile) Map(size int) ([]byte, error) {
-	if err := f.fs.check(OpMap, f.name); err != nil {
-		return nil, err
-	}
-	return f.File.Map(size)
+	var data []byte
+	err := f.fs.do(OpMap, f.name, func() (err error) {
+		data, err = f.File.Map(size)
+		return err
+	})
+	return data, err
 }
 
 func (f *faultFile) Msync(offset, length int64) error {
-	if err := f.fs.check(OpMsync, f.name); err != nil {
-		return err
-	}
-	return f.File.Msync(offset, length)
+	return f.fs.do(OpMsync, f.name, func() error { return f.File.Msync(offset, length) })
 }
