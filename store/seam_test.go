@@ -50,9 +50,18 @@ type ledger struct {
 	mu      sync.Mutex
 	acked   []promise
 	written map[string]bool // every body a put was tried with
+
+	// Transactions, by transaction id (UNIQ_KEY).
+	prepared      map[string]bool // Prepare acknowledged
+	commitTried   map[string]bool
+	committed     map[string]bool // Commit acknowledged
+	rollbackTried map[string]bool
 }
 
-func newLedger() *ledger { return &ledger{written: map[string]bool{}} }
+func newLedger() *ledger {
+	return &ledger{written: map[string]bool{}, prepared: map[string]bool{}, commitTried: map[string]bool{},
+		committed: map[string]bool{}, rollbackTried: map[string]bool{}}
+}
 
 func seamBody(topic string, queue int32, i int) string {
 	return fmt.Sprintf("%s/%d/%d/%s", topic, queue, i, strings.Repeat("x", 900+i%100))
@@ -102,6 +111,7 @@ func (l *ledger) verify(t *testing.T, s *Store, topics ...string) {
 			t.Fatalf("acknowledged %s/%d@%d reads back as %.40q, want %.40q", p.topic, p.queue, p.offset, m.Body, p.body)
 		}
 	}
+	l.verifyTransactions(t, s)
 	seen := map[string]bool{}
 	for _, topic := range topics {
 		for q := range int32(4) {
@@ -434,8 +444,14 @@ func powerLoss(t *testing.T, rule vfs.Rule, work func(s *Store, l *ledger), topi
 	return fs.Failed() > 0
 }
 
-// crashEverywhere runs powerLoss once for each of the first max calls of each op on path.
+// crashEverywhere runs powerLoss once for each of the first max calls of each op on path, and
+// once after the whole work.
 func crashEverywhere(t *testing.T, path string, ops []vfs.Op, max int, work func(s *Store, l *ledger), topics ...string) {
+	t.Run("end", func(t *testing.T) {
+		if powerLoss(t, vfs.Rule{Op: vfs.OpRemove, Path: "no such path"}, work, topics...) {
+			t.Fatal("the never-matching rule matched")
+		}
+	})
 	for _, op := range ops {
 		for k := range max {
 			name := fmt.Sprintf("%v-%d", op, k)
@@ -494,4 +510,110 @@ func TestPowerLossNewTopic(t *testing.T) {
 		s.writeCheckpoint()
 	}
 	crashEverywhere(t, "consumequeue/Fresh", append(fileOps, vfs.OpMsync), 4, work, "Old", "Fresh")
+}
+
+const txTopic = "TxReal"
+
+// transact prepares n transactions, commits every third, rolls back the next, leaves the
+// third open, and writes the op markers; it stops at the first error.
+func (l *ledger) transact(s *Store, n int) error {
+	tx := s.Transactions()
+	type half struct {
+		key        string
+		offset, qo int64
+	}
+	var halves []half
+	for i := range n {
+		key := fmt.Sprintf("TX%04d", i)
+		body := seamBody(txTopic, int32(i%2), i)
+		l.written[body] = true
+		m := message.New(txTopic, []byte(body))
+		m.QueueID = int32(i % 2)
+		m.SetProperty(message.PropertyUniqKey, key)
+		pr, err := tx.Prepare(m, "seam-group")
+		if err != nil {
+			return err
+		}
+		l.prepared[key] = true
+		halves = append(halves, half{key, pr.HalfOffset, pr.QueueOffset})
+	}
+	for i, h := range halves {
+		switch i % 3 {
+		case 0:
+			l.commitTried[h.key] = true
+			if _, err := tx.Commit(h.offset, "seam-group", h.qo); err != nil {
+				return err
+			}
+			l.committed[h.key] = true
+		case 1:
+			l.rollbackTried[h.key] = true
+			if err := tx.Rollback(h.offset, "seam-group", h.qo); err != nil {
+				return err
+			}
+		}
+	}
+	return tx.Flush()
+}
+
+// verifyTransactions answers the checks a recovered store would send as the producer would
+// (commit what it committed, roll back what it rolled back), then counts deliveries: an
+// acknowledged commit is delivered exactly once, a rollback never, an open one not yet.
+func (l *ledger) verifyTransactions(t *testing.T, s *Store) {
+	t.Helper()
+	if len(l.prepared) == 0 && len(l.commitTried) == 0 {
+		return
+	}
+	tx := s.Transactions()
+	for _, o := range tx.Open() {
+		var err error
+		switch {
+		case l.commitTried[o.TransactionID]:
+			_, err = tx.Commit(o.HalfOffset, o.ProducerGroup, o.QueueOffset)
+		case l.rollbackTried[o.TransactionID]:
+			err = tx.Rollback(o.HalfOffset, o.ProducerGroup, o.QueueOffset)
+		}
+		if err != nil {
+			t.Fatalf("ending %s after recovery: %v", o.TransactionID, err)
+		}
+	}
+	if err := tx.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	syncStore(t, s)
+	delivered := map[string]int{}
+	for q := range int32(2) {
+		s.ScanQueue(txTopic, q, s.MinOffset(txTopic, q), func(qo int64, u consumequeue.Unit) bool {
+			m, err := s.ReadAt(u.CommitLogOffset)
+			if err != nil {
+				t.Fatalf("%s/%d@%d: %v", txTopic, q, qo, err)
+			}
+			delivered[m.UniqKey()]++
+			return true
+		})
+	}
+	for key, n := range delivered {
+		switch {
+		case !l.commitTried[key]:
+			t.Errorf("transaction %s was never committed but is delivered %d times", key, n)
+		case n > 1:
+			t.Errorf("transaction %s is delivered %d times", key, n)
+		}
+	}
+	for key := range l.committed {
+		if delivered[key] != 1 {
+			t.Errorf("acknowledged commit of %s is delivered %d times, want once", key, delivered[key])
+		}
+	}
+}
+
+// TestPowerLossTransactions loses power after each sync of the commitlog while transactions are
+// prepared, committed (the restored message), rolled back and their op markers written.
+func TestPowerLossTransactions(t *testing.T) {
+	work := func(s *Store, l *ledger) {
+		if l.transact(s, 6) != nil || s.Sync(t.Context()) != nil {
+			return
+		}
+		s.writeCheckpoint()
+	}
+	crashEverywhere(t, "commitlog", []vfs.Op{vfs.OpMsync}, 16, work, txTopic)
 }
