@@ -48,7 +48,8 @@ func (s *Store) dispatchAvailable() error {
 		// Blank records at segment ends are skipped without a callback.
 		s.dispatched.Store(end)
 	}
-	if end != from {
+	if end != from || dispatchErr != nil || err != nil {
+		// Wake WaitDispatched on progress and on failure (it then returns the error).
 		s.dispatchMu.Lock()
 		close(s.dispatchRound)
 		s.dispatchRound = make(chan struct{})
