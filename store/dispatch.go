@@ -177,6 +177,8 @@ func (s *Store) checkpointLoop() {
 // is flushed up to the dispatched offset before the queues and the index, and those before the
 // checkpoint, so the checkpoint never promises more than the disk holds.
 func (s *Store) writeCheckpoint() error {
+	s.checkpointMu.Lock()
+	defer s.checkpointMu.Unlock()
 	if err := s.Err(); err != nil {
 		// Sticky: after a failed msync nothing later proves the data reached the disk.
 		return err

@@ -39,6 +39,8 @@ type Store struct {
 	// dispatchErr holds the first dispatch error (a queue refused a unit): the store then stops
 	// accepting puts, since its queues no longer match its log.
 	dispatchErr atomic.Pointer[error]
+	// checkpointMu serialises writeCheckpoint (its loop, Close and tests share checkpoint.tmp).
+	checkpointMu sync.Mutex
 	// flushErr holds the first failed flush of the queues or the index (wrapping
 	// ErrFlushFailed); sticky like the commitlog's (see Err).
 	flushErr atomic.Pointer[error]
