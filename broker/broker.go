@@ -163,7 +163,7 @@ func New(cfg Config, opts Options) (*Broker, error) {
 	if opts.Store != nil {
 		opts.Store(&sopts)
 	}
-	b.fs = vfs.Default(nil)
+	b.fs = vfs.Default(sopts.FS) // the config files share the store's file system (seam)
 	dir := cfg.configDir()
 	b.topics = newTopicTable(b.fs, filepath.Join(dir, topicsFile), b.now)
 	b.groups = newGroupTable(b.fs, filepath.Join(dir, subscriptionFile), b.now)

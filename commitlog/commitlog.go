@@ -24,7 +24,9 @@ var (
 	// ErrFlushTimeout: under SyncFlush the record was stored but no sync covered it within
 	// SyncFlushTimeout. The record may or may not survive a machine crash.
 	ErrFlushTimeout = errors.New("commitlog: flush timeout")
-	// ErrFlush: the flusher failed (msync error); appends under SyncFlush fail with it.
+	// ErrFlush: an msync of the log failed. The failure is sticky: the flushed offset stops
+	// where it was, appends waiting for a sync fail with it, and every later append is refused
+	// with it (wrapping the first error) until the log is reopened. See CommitLog.Err.
 	ErrFlush = errors.New("commitlog: flush failed")
 
 	// ErrOffset: a read asked for an offset that is not in the log (deleted or not yet written).
@@ -108,6 +110,7 @@ func Open(dir string, opts Options) (*CommitLog, error) {
 	}
 	opts = opts.withDefaults()
 	q, err := mapped.OpenQueue(dir, mapped.QueueOptions{
+		FS:          opts.FS,
 		FileSize:    opts.SegmentSize,
 		Preallocate: !opts.NoPreallocate,
 		Warm:        !opts.NoWarm,
@@ -149,6 +152,10 @@ func (c *CommitLog) MaxOffset() int64 { return c.queue.MaxOffset() }
 
 // FlushedOffset is the offset up to which the log is known durable.
 func (c *CommitLog) FlushedOffset() int64 { return c.queue.FlushedOffset() }
+
+// Err returns the sticky flush error (wrapping ErrFlush and the first msync error), or nil
+// while every flush succeeded. Once it is set the log refuses appends.
+func (c *CommitLog) Err() error { return c.flusher.failed() }
 
 // Notify returns a channel that receives a token after appends (coalesced; buffered by one).
 func (c *CommitLog) Notify() <-chan struct{} { return c.notify }
@@ -232,6 +239,9 @@ func (c *CommitLog) AppendAsync(m *message.Message, done func(AppendResult, erro
 func (c *CommitLog) store(m *message.Message) (AppendResult, error) {
 	if c.closed.Load() {
 		return AppendResult{}, ErrClosed
+	}
+	if err := c.flusher.failed(); err != nil {
+		return AppendResult{}, err
 	}
 	if len(m.Body) > c.opts.MaxMessageSize {
 		return AppendResult{}, fmt.Errorf("%w: body of %d bytes exceeds %d", ErrMessageTooLarge, len(m.Body), c.opts.MaxMessageSize)
@@ -337,6 +347,9 @@ func (c *CommitLog) signal() {
 func (c *CommitLog) AppendBatch(msgs []*message.Message) ([]AppendResult, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
+	}
+	if err := c.flusher.failed(); err != nil {
+		return nil, err
 	}
 	if len(msgs) == 0 {
 		return nil, ErrEmptyBatch

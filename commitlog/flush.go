@@ -3,6 +3,7 @@ package commitlog
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,12 +13,16 @@ import (
 type flusher struct {
 	log *CommitLog
 
-	// mu guards round, err and waiters.
+	// err is the first flush error. It is sticky: after an msync failed the kernel may have
+	// dropped the dirty pages and marked them clean, so a later msync that "succeeds" proves
+	// nothing. Once set, no flush runs again, the flushed offset never moves, and appends are
+	// refused (see CommitLog.Err). Atomic: every append loads it.
+	err atomic.Pointer[error]
+
+	// mu guards round and waiters.
 	mu sync.Mutex
 	// round is closed when the flush round in progress (or the next one) completes.
 	round chan struct{}
-	// err is the last flush error, reported to waiters.
-	err error
 	// waiters are AppendAsync callers waiting for a sync to cover their records.
 	waiters []asyncWaiter
 
@@ -98,8 +103,8 @@ func (f *flusher) notifyFlushed(res AppendResult, done func(AppendResult, error)
 // stopping) every remaining waiter gets it.
 func (f *flusher) completeWaiters(final error) {
 	flushed := f.log.queue.FlushedOffset()
+	flushErr := f.failed()
 	f.mu.Lock()
-	flushErr := f.err
 	var ready []asyncWaiter
 	keep := f.waiters[:0]
 	for _, w := range f.waiters {
@@ -121,7 +126,7 @@ func (f *flusher) completeWaiters(final error) {
 		case w.res.End() <= flushed:
 			w.done(w.res, nil)
 		case flushErr != nil:
-			w.done(w.res, fmt.Errorf("%w: %v", ErrFlush, flushErr))
+			w.done(w.res, flushErr)
 		default:
 			w.done(w.res, final)
 		}
@@ -155,14 +160,19 @@ func (f *flusher) flushRound() {
 	f.round = make(chan struct{})
 	f.mu.Unlock()
 
-	before := f.log.queue.FlushedOffset()
-	_, err := f.log.queue.Flush()
-	if err == nil && f.log.queue.FlushedOffset() > before {
-		f.log.syncs.Add(1)
+	if f.failed() == nil {
+		before := f.log.queue.FlushedOffset()
+		_, err := f.log.queue.Flush()
+		if err == nil && f.log.queue.FlushedOffset() > before {
+			f.log.syncs.Add(1)
+		}
+		if err != nil {
+			err = fmt.Errorf("%w: %w", ErrFlush, err)
+			f.err.CompareAndSwap(nil, &err)
+		}
 	}
 
 	f.mu.Lock()
-	f.err = err
 	hasWaiters := len(f.waiters) > 0
 	f.mu.Unlock()
 	close(round)
@@ -210,13 +220,18 @@ func (f *flusher) waitFlushed(offset int64) error {
 		if f.log.queue.FlushedOffset() >= offset {
 			return nil
 		}
-		f.mu.Lock()
-		err := f.err
-		f.mu.Unlock()
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrFlush, err)
+		if err := f.failed(); err != nil {
+			return err
 		}
 	}
+}
+
+// failed returns the sticky flush error, or nil.
+func (f *flusher) failed() error {
+	if p := f.err.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // flushNow runs a sync of everything appended so far.
@@ -231,7 +246,5 @@ func (f *flusher) flushNow() (int64, error) {
 func (f *flusher) close() error {
 	close(f.quit)
 	<-f.done
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.err
+	return f.failed()
 }

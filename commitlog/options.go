@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/mqstore/mqstore/internal/vfs"
 )
 
 // FlushMode says when appended records are made durable.
@@ -79,6 +81,8 @@ type Options struct {
 	RecoverFrom int64
 	// Now is the clock for store timestamps (tests); default time.Now.
 	Now func() time.Time
+	// FS is the file system (tests inject faults and power loss); nil means the real one.
+	FS vfs.FS
 }
 
 func (o Options) withDefaults() Options {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/mqstore/mqstore/internal/mapped"
+	"github.com/mqstore/mqstore/internal/vfs"
 )
 
 // MaxUnitsPerFile caps Options.UnitsPerFile (files of at most 1,000,000,000 bytes).
@@ -25,6 +26,9 @@ type Options struct {
 	UnitsPerFile int
 	// Preallocate creates each queue's next file in the background when a file is started.
 	Preallocate bool
+	// FS is the file system (nil: the real one). A new queue's directories are fsynced into
+	// their parents before its first unit is written.
+	FS vfs.FS
 }
 
 // Validate reports whether the options are usable.
@@ -89,6 +93,7 @@ func Open(root, topic string, queueID int32, opts Options) (*ConsumeQueue, error
 	files, err := mapped.OpenQueue(dir, mapped.QueueOptions{
 		FileSize:    opts.unitsPerFile() * UnitSize,
 		Preallocate: opts.Preallocate,
+		FS:          opts.FS,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("consumequeue: open %s-%d: %w", topic, queueID, err)

@@ -4,12 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/mqstore/mqstore/internal/vfs"
 )
 
 // Table holds every consume queue under one root (<root>/<topic>/<queueId>/): loaded and
@@ -39,12 +40,13 @@ func OpenTable(root string, opts Options) (*Table, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
+	fs := vfs.Default(opts.FS)
+	if err := vfs.MkdirAllSync(fs, root, 0o755); err != nil {
 		return nil, fmt.Errorf("consumequeue: open table: %w", err)
 	}
 	t := &Table{root: root, opts: opts}
 	queues := make(map[queueKey]*ConsumeQueue)
-	topics, err := os.ReadDir(root)
+	topics, err := fs.ReadDir(root)
 	if err != nil {
 		return nil, fmt.Errorf("consumequeue: open table: %w", err)
 	}
@@ -53,7 +55,7 @@ func OpenTable(root string, opts Options) (*Table, error) {
 		if !topicEntry.IsDir() || ValidateTopic(topic) != nil {
 			continue
 		}
-		ids, err := os.ReadDir(filepath.Join(root, topic))
+		ids, err := fs.ReadDir(filepath.Join(root, topic))
 		if err != nil {
 			closeQueues(queues)
 			return nil, fmt.Errorf("consumequeue: open table: %w", err)
@@ -224,7 +226,10 @@ func (t *Table) Delete(topic string) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := os.RemoveAll(filepath.Join(t.root, topic)); err != nil {
+	fs := vfs.Default(t.opts.FS)
+	if err := fs.RemoveAll(filepath.Join(t.root, topic)); err != nil {
+		errs = append(errs, fmt.Errorf("consumequeue: delete topic %s: %w", topic, err))
+	} else if err := fs.SyncDir(t.root); err != nil {
 		errs = append(errs, fmt.Errorf("consumequeue: delete topic %s: %w", topic, err))
 	}
 	return errors.Join(errs...)

@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 
 	"github.com/mqstore/mqstore/internal/mapped"
-	"golang.org/x/sys/unix"
 )
 
 // file is one index file: the mapping plus the header fields kept in memory as atomics, so
@@ -210,7 +209,7 @@ func (f *file) appendOffsets(dst []int64, start int, keyHash int32, maxNum int, 
 
 // msync writes the file's dirty pages to disk.
 func (f *file) msync() error {
-	if err := unix.Msync(f.data, unix.MS_SYNC); err != nil {
+	if err := f.mapped.Msync(0, int64(len(f.data))); err != nil {
 		return fmt.Errorf("index: msync %s: %w", f.name, err)
 	}
 	return nil

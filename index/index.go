@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mqstore/mqstore/internal/mapped"
+	"github.com/mqstore/mqstore/internal/vfs"
 )
 
 // Errors returned by Index.
@@ -41,6 +41,8 @@ type Options struct {
 	// Now is the clock that names new files; nil means time.Now. File names use the location of
 	// the time it returns (RocketMQ uses local time).
 	Now func() time.Time
+	// FS is the file system (nil: the real one).
+	FS vfs.FS
 }
 
 // Validate reports whether the options are usable.
@@ -119,10 +121,10 @@ func Open(dir string, opts Options) (*Index, error) {
 		return nil, err
 	}
 	opts = opts.withDefaults()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := vfs.MkdirAllSync(opts.FS, dir, 0o755); err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
-	dirEntries, err := os.ReadDir(dir) // sorted by name
+	dirEntries, err := vfs.Default(opts.FS).ReadDir(dir) // sorted by name
 	if err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
@@ -142,7 +144,7 @@ func Open(dir string, opts Options) (*Index, error) {
 		if !de.Type().IsRegular() || !isFileName(name) {
 			continue
 		}
-		mf, err := mapped.Open(filepath.Join(dir, name), 0, ix.fileSize)
+		mf, err := mapped.Open(opts.FS, filepath.Join(dir, name), 0, ix.fileSize)
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("index: %w", err)
@@ -269,7 +271,7 @@ func (ix *Index) putLocked(f *file, keyHash int32, phyOffset, storeTimestamp int
 // it to the file list.
 func (ix *Index) createLocked(prev *file) (*file, error) {
 	name := ix.nextNameLocked()
-	mf, err := mapped.Create(filepath.Join(ix.dir, name), 0, ix.fileSize)
+	mf, err := mapped.Create(ix.opts.FS, filepath.Join(ix.dir, name), 0, ix.fileSize)
 	if err != nil {
 		return nil, fmt.Errorf("index: new file: %w", err)
 	}

@@ -2,9 +2,12 @@ package store
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
-	"os"
+	iofs "io/fs"
+
+	"github.com/mqstore/mqstore/internal/vfs"
 )
 
 // The checkpoint file records how far the store is known durable. Its first 40 bytes are
@@ -23,8 +26,10 @@ import (
 //	    48  4048  zero
 //
 // All integers are big-endian. The constants are frozen: changing them makes existing stores
-// recover from scratch. The file is rewritten in place with pwrite + fdatasync; a torn or foreign
-// checkpoint fails its CRC and recovery then starts from the beginning of the log (slow, safe).
+// recover from scratch. The file is replaced atomically (vfs.WriteFileAtomic: checkpoint.tmp,
+// fsync, rename, fsync of the directory), so a crash leaves the old or the new checkpoint; a torn
+// or foreign checkpoint fails its CRC and recovery then starts from the beginning of the log
+// (slow, safe).
 const (
 	checkpointSize  = 4096
 	checkpointMagic = 0x4D515343
@@ -72,30 +77,23 @@ func decodeCheckpoint(b []byte) (checkpoint, bool) {
 	return c, true
 }
 
-// checkpointFile is the open checkpoint file.
-type checkpointFile struct {
-	f *os.File
-}
-
-func openCheckpoint(path string) (*checkpointFile, checkpoint, bool, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+// readCheckpoint reads the checkpoint file; ok is false when it is missing or invalid.
+func readCheckpoint(fs vfs.FS, path string) (checkpoint, bool, error) {
+	b, err := fs.ReadFile(path)
+	if errors.Is(err, iofs.ErrNotExist) {
+		return checkpoint{}, false, nil
+	}
 	if err != nil {
-		return nil, checkpoint{}, false, fmt.Errorf("store: checkpoint: %w", err)
+		return checkpoint{}, false, fmt.Errorf("store: checkpoint: %w", err)
 	}
-	buf := make([]byte, checkpointUsed)
-	n, _ := f.ReadAt(buf, 0)
-	cp, ok := decodeCheckpoint(buf[:n])
-	return &checkpointFile{f: f}, cp, ok, nil
+	cp, ok := decodeCheckpoint(b)
+	return cp, ok, nil
 }
 
-func (c *checkpointFile) write(cp checkpoint) error {
-	if _, err := c.f.WriteAt(cp.encode(), 0); err != nil {
-		return fmt.Errorf("store: write checkpoint: %w", err)
-	}
-	if err := c.f.Sync(); err != nil {
-		return fmt.Errorf("store: sync checkpoint: %w", err)
+// writeCheckpointFile replaces the checkpoint file durably.
+func writeCheckpointFile(fs vfs.FS, path string, cp checkpoint) error {
+	if err := vfs.WriteFileAtomic(fs, path, cp.encode(), 0o644); err != nil {
+		return fmt.Errorf("store: checkpoint: %w", err)
 	}
 	return nil
 }
-
-func (c *checkpointFile) close() error { return c.f.Close() }

@@ -1,10 +1,11 @@
 package store
 
 import (
+	"fmt"
 	"math"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/mqstore/mqstore/internal/vfs"
 )
 
 // cleanLoop is the retention service (RocketMQ's CleanCommitLogService and
@@ -35,16 +36,26 @@ func (s *Store) Clean() int {
 		return 0
 	}
 	s.measureDisk()
-	deleted, _ := s.commitLog.DeleteExpired(s.opts.FileReservedTime, deleteBatchMax)
+	deleted, err := s.commitLog.DeleteExpired(s.opts.FileReservedTime, deleteBatchMax)
+	if err != nil {
+		s.backgroundError(fmt.Errorf("store: retention: %w", err))
+	}
 	if s.DiskUsage() > s.opts.DiskMaxUsedRatio {
-		n, _ := s.commitLog.DeleteOldest(deleteBatchMax - deleted)
+		n, err := s.commitLog.DeleteOldest(deleteBatchMax - deleted)
+		if err != nil {
+			s.backgroundError(fmt.Errorf("store: retention: %w", err))
+		}
 		deleted += n
 	}
 	if deleted > 0 {
 		minOffset := s.commitLog.MinOffset()
-		s.queues.SetMinPhysicalOffset(minOffset)
+		if err := s.queues.SetMinPhysicalOffset(minOffset); err != nil {
+			s.backgroundError(fmt.Errorf("store: retention of consume queues: %w", err))
+		}
 		if s.index != nil {
-			s.index.DeleteBelow(minOffset)
+			if _, err := s.index.DeleteBelow(minOffset); err != nil {
+				s.backgroundError(fmt.Errorf("store: retention of the index: %w", err))
+			}
 		}
 		s.measureDisk()
 	}
@@ -55,6 +66,7 @@ func (s *Store) Clean() int {
 func (s *Store) measureDisk() {
 	ratio, err := s.opts.DiskUsage(s.dir)
 	if err != nil {
+		s.backgroundError(fmt.Errorf("store: disk usage: %w", err))
 		return
 	}
 	s.diskRatio.Store(math.Float64bits(ratio))
@@ -64,14 +76,17 @@ func (s *Store) measureDisk() {
 // DiskUsage is the used fraction of the store's disk at the last measurement.
 func (s *Store) DiskUsage() float64 { return math.Float64frombits(s.diskRatio.Load()) }
 
-// diskUsage measures the used fraction of the file system holding dir.
-func diskUsage(dir string) (float64, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return 0, err
+// diskUsage returns a function measuring the used fraction of the file system holding dir.
+func diskUsage(fs vfs.FS) func(dir string) (float64, error) {
+	fs = vfs.Default(fs)
+	return func(dir string) (float64, error) {
+		u, err := fs.Statfs(dir)
+		if err != nil {
+			return 0, err
+		}
+		if u.Total <= 0 {
+			return 0, nil
+		}
+		return 1 - float64(u.Free)/float64(u.Total), nil
 	}
-	if st.Blocks == 0 {
-		return 0, nil
-	}
-	return 1 - float64(st.Bavail)/float64(st.Blocks), nil
 }

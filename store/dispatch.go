@@ -26,8 +26,8 @@ func (s *Store) dispatchLoop() {
 		case <-s.commitLog.Notify():
 		case <-tick.C:
 		}
-		if err := s.dispatchAvailable(); err != nil && s.dispatchErr.Load() == nil {
-			s.dispatchErr.Store(&err)
+		if err := s.dispatchAvailable(); err != nil && s.dispatchErr.CompareAndSwap(nil, &err) {
+			s.backgroundError(err)
 		}
 	}
 }
@@ -48,7 +48,8 @@ func (s *Store) dispatchAvailable() error {
 		// Blank records at segment ends are skipped without a callback.
 		s.dispatched.Store(end)
 	}
-	if end != from {
+	if end != from || dispatchErr != nil || err != nil {
+		// Wake WaitDispatched on progress and on failure (it then returns the error).
 		s.dispatchMu.Lock()
 		close(s.dispatchRound)
 		s.dispatchRound = make(chan struct{})
@@ -168,7 +169,9 @@ func (s *Store) checkpointLoop() {
 		case <-s.quit:
 			return
 		case <-tick.C:
-			s.writeCheckpoint()
+			if err := s.writeCheckpoint(); err != nil {
+				s.backgroundError(err)
+			}
 		}
 	}
 }
@@ -177,28 +180,44 @@ func (s *Store) checkpointLoop() {
 // is flushed up to the dispatched offset before the queues and the index, and those before the
 // checkpoint, so the checkpoint never promises more than the disk holds.
 func (s *Store) writeCheckpoint() error {
+	s.checkpointMu.Lock()
+	defer s.checkpointMu.Unlock()
+	if err := s.Err(); err != nil {
+		// Sticky: after a failed msync nothing later proves the data reached the disk.
+		return err
+	}
 	dispatched := s.dispatched.Load()
 	ts := s.lastDispatchedTimestamp.Load()
 	if err := s.commitLog.WaitFlushed(dispatched); err != nil {
 		return fmt.Errorf("store: checkpoint: %w", err)
 	}
 	if err := s.queues.Flush(); err != nil {
-		return fmt.Errorf("store: checkpoint: %w", err)
+		return s.flushFailed(fmt.Errorf("consume queues: %w", err))
 	}
 	if s.index != nil {
 		if err := s.index.Flush(); err != nil {
-			return fmt.Errorf("store: checkpoint: %w", err)
+			return s.flushFailed(fmt.Errorf("index: %w", err))
 		}
 	}
 	indexTs := ts
 	if s.index != nil {
 		indexTs = s.index.FlushedTimestamp()
 	}
-	return s.checkpoint.write(checkpoint{
+	return writeCheckpointFile(s.opts.FS, s.checkpointPath(), checkpoint{
 		physicMsgTimestamp: ts,
 		logicsMsgTimestamp: ts,
 		indexMsgTimestamp:  indexTs,
 		commitlogFlushed:   s.commitLog.FlushedOffset(),
 		dispatchedFlushed:  dispatched,
 	})
+}
+
+// flushFailed records the first failed flush of the queues or the index (sticky, see Err) and
+// returns it.
+func (s *Store) flushFailed(cause error) error {
+	err := fmt.Errorf("%w: %w", ErrFlushFailed, cause)
+	if s.flushErr.CompareAndSwap(nil, &err) {
+		return err
+	}
+	return *s.flushErr.Load()
 }

@@ -15,6 +15,11 @@ var (
 	// ErrFlushTimeout: under SYNC_FLUSH the message was stored but not known durable within
 	// SyncFlushTimeout.
 	ErrFlushTimeout = errors.New("store: flush disk timeout")
+	// ErrFlushFailed: an msync/fsync of the commitlog, the consume queues or the index failed.
+	// It is sticky: the flushed offset and the checkpoint stop where they were and every later
+	// put fails with it (wrapping the first error) until the store is reopened. Store.Err
+	// reports it. The status is PutUnknownError (the broker answers SYSTEM_ERROR).
+	ErrFlushFailed = errors.New("store: flush to disk failed; writes refused until restart")
 )
 
 // Errors of Open and Close.

@@ -279,7 +279,7 @@ func (s *Store) ReadAt(physicalOffset int64) (*StoredMessage, error) {
 	m, rec, err := s.commitLog.Message(physicalOffset)
 	if err != nil {
 		if errors.Is(err, commitlog.ErrOffset) {
-			return nil, fmt.Errorf("%w: %v", ErrNotFound, err)
+			return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
 		}
 		return nil, err
 	}
@@ -304,7 +304,7 @@ func (s *Store) ReadRaw(physicalOffset int64) (commitlog.Slice, error) {
 func (s *Store) LookupByMsgID(msgID string) (*StoredMessage, error) {
 	_, offset, err := message.ParseOffsetMsgID(msgID)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %q: %v", ErrBadMsgID, msgID, err)
+		return nil, fmt.Errorf("%w: %q: %w", ErrBadMsgID, msgID, err)
 	}
 	return s.ReadAt(offset)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mqstore/mqstore/commitlog"
+	"github.com/mqstore/mqstore/internal/vfs"
 	"github.com/mqstore/mqstore/txn"
 )
 
@@ -73,8 +74,32 @@ type Options struct {
 	OnArrival func(topic string, queueID int32, maxOffset int64, tagsCode int64)
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
-	// DiskUsage reports the used fraction of the disk holding the store (tests); default statfs.
+	// DiskUsage reports the used fraction of the disk holding the store (tests); default statfs
+	// through FS.
 	DiskUsage func(dir string) (float64, error)
+	// FS is the file system every store file goes through (tests inject ENOSPC, EIO, failed
+	// renames and power loss: vfs.FaultFS, vfs.PowerLossFS). nil means the real file system.
+	// The lock file is flocked on the real file system whatever FS says.
+	FS vfs.FS
+	// EventListener is told about errors of the background services (checkpoint, retention,
+	// disk measurement, dispatch), which have no caller to return them to.
+	EventListener EventListener
+}
+
+// EventListener receives events of the store's background work (pebble's EventListener).
+// Nil fields are ignored. The functions are called from the store's goroutines and must not
+// block or call back into the store.
+type EventListener struct {
+	// BackgroundError is called with every error of a background service: a checkpoint that
+	// could not be written, a failed retention deletion, a statfs failure, a dispatch failure.
+	BackgroundError func(error)
+}
+
+// backgroundError reports err to the event listener.
+func (s *Store) backgroundError(err error) {
+	if f := s.opts.EventListener.BackgroundError; f != nil && err != nil {
+		f(err)
+	}
 }
 
 func (o Options) withDefaults() Options {
@@ -112,8 +137,9 @@ func (o Options) withDefaults() Options {
 		o.Now = time.Now
 	}
 	if o.DiskUsage == nil {
-		o.DiskUsage = diskUsage
+		o.DiskUsage = diskUsage(o.FS)
 	}
+	o.FS = vfs.Default(o.FS)
 	return o
 }
 
@@ -121,13 +147,13 @@ func (o Options) withDefaults() Options {
 func (o Options) Validate() error {
 	d := o.withDefaults()
 	if err := d.Transactions.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidOptions, err)
+		return fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
 	if err := d.Timer.validate(d.DelayLevels); err != nil {
 		return err
 	}
 	if err := d.commitLogOptions().Validate(); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidOptions, err)
+		return fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
 	switch {
 	case d.MaxMessageSize < 0 || int64(d.MaxMessageSize) >= d.CommitLogSegmentSize:
@@ -157,5 +183,6 @@ func (o Options) commitLogOptions() commitlog.Options {
 		MaxMessageSize:   o.MaxMessageSize,
 		StoreHost:        o.StoreHost,
 		Now:              o.Now,
+		FS:               o.FS,
 	}
 }

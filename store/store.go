@@ -13,6 +13,7 @@ import (
 	"github.com/mqstore/mqstore/commitlog"
 	"github.com/mqstore/mqstore/consumequeue"
 	"github.com/mqstore/mqstore/index"
+	"github.com/mqstore/mqstore/internal/vfs"
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/txn"
 )
@@ -22,13 +23,12 @@ type Store struct {
 	dir  string
 	opts Options
 
-	lock       *os.File
-	commitLog  *commitlog.CommitLog
-	queues     *consumequeue.Table
-	index      *index.Index // nil when DisableIndex
-	checkpoint *checkpointFile
-	txn        *txn.Service
-	timer      *timerService // timer messages and delay levels (timer.go)
+	lock      *os.File
+	commitLog *commitlog.CommitLog
+	queues    *consumequeue.Table
+	index     *index.Index // nil when DisableIndex
+	txn       *txn.Service
+	timer     *timerService // timer messages and delay levels (timer.go)
 
 	// dispatched is the commitlog offset up to which records have queue units and index entries.
 	dispatched atomic.Int64
@@ -40,6 +40,11 @@ type Store struct {
 	// dispatchErr holds the first dispatch error (a queue refused a unit): the store then stops
 	// accepting puts, since its queues no longer match its log.
 	dispatchErr atomic.Pointer[error]
+	// checkpointMu serialises writeCheckpoint (its loop, Close and tests share checkpoint.tmp).
+	checkpointMu sync.Mutex
+	// flushErr holds the first failed flush of the queues or the index (wrapping
+	// ErrFlushFailed); sticky like the commitlog's (see Err).
+	flushErr atomic.Pointer[error]
 
 	// diskFull is set by the clean service when usage is above DiskFullRatio.
 	diskFull  atomic.Bool
@@ -47,9 +52,11 @@ type Store struct {
 
 	recovered RecoveryInfo
 
-	quit   chan struct{}
-	wg     sync.WaitGroup
-	closed atomic.Bool
+	quit chan struct{}
+	wg   sync.WaitGroup
+	// closing is won by the one Close that does the work; closed is set once puts are refused.
+	closing atomic.Bool
+	closed  atomic.Bool
 	// closeMu makes Close wait for puts in progress.
 	closeMu sync.RWMutex
 }
@@ -74,7 +81,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	opts = opts.withDefaults()
-	if err := os.MkdirAll(filepath.Join(dir, "config"), 0o755); err != nil {
+	if err := vfs.MkdirAllSync(opts.FS, filepath.Join(dir, "config"), 0o755); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	s := &Store{
@@ -99,15 +106,18 @@ func Open(dir string, opts Options) (*Store, error) {
 	if txnOpts.Now == nil {
 		txnOpts.Now = opts.Now
 	}
+	if txnOpts.FS == nil {
+		txnOpts.FS = opts.FS
+	}
 	var err error
 	if s.txn, err = txn.New(txnBackend{s}, txnOpts); err != nil {
 		s.closeParts()
 		return nil, fmt.Errorf("store: transactions: %w", err)
 	}
 	// The abort file marks the store as open: found at the next Open, it means a crash.
-	if err := os.WriteFile(s.abortPath(), nil, 0o644); err != nil {
+	if err := s.createAbortFile(); err != nil {
 		s.closeParts()
-		return nil, fmt.Errorf("store: create abort file: %w", err)
+		return nil, err
 	}
 	if err := s.openTimer(); err != nil {
 		s.closeParts()
@@ -123,6 +133,35 @@ func Open(dir string, opts Options) (*Store, error) {
 }
 
 func (s *Store) abortPath() string { return filepath.Join(s.dir, "abort") }
+
+func (s *Store) checkpointPath() string { return filepath.Join(s.dir, "checkpoint") }
+
+// createAbortFile creates the abort file durably (file and directory entry).
+func (s *Store) createAbortFile() error {
+	f, err := s.opts.FS.OpenFile(s.abortPath(), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err == nil {
+		err = f.Close()
+	}
+	if err == nil {
+		err = s.opts.FS.SyncDir(s.dir)
+	}
+	if err != nil {
+		return fmt.Errorf("store: create abort file: %w", err)
+	}
+	return nil
+}
+
+// removeAbortFile marks a clean shutdown durably.
+func (s *Store) removeAbortFile() error {
+	err := s.opts.FS.Remove(s.abortPath())
+	if err == nil {
+		err = s.opts.FS.SyncDir(s.dir)
+	}
+	if err != nil {
+		return fmt.Errorf("store: remove abort file: %w", err)
+	}
+	return nil
+}
 
 // takeLock locks <dir>/lock so a second process cannot open the same store.
 func (s *Store) takeLock() error {
@@ -145,14 +184,13 @@ func (s *Store) takeLock() error {
 // recover opens the parts and brings queues and index in line with the commitlog (see
 // docs/FORMAT.md, "Recovery").
 func (s *Store) recover() error {
-	_, statErr := os.Stat(s.abortPath())
+	_, statErr := s.opts.FS.Stat(s.abortPath())
 	s.recovered.Crashed = statErr == nil
 
-	cpFile, cp, cpOK, err := openCheckpoint(filepath.Join(s.dir, "checkpoint"))
+	cp, cpOK, err := readCheckpoint(s.opts.FS, s.checkpointPath())
 	if err != nil {
 		return err
 	}
-	s.checkpoint = cpFile
 	s.recovered.CheckpointValid = cpOK
 
 	clOpts := s.opts.commitLogOptions()
@@ -167,7 +205,7 @@ func (s *Store) recover() error {
 	end := s.commitLog.MaxOffset()
 	s.recovered.CommitLogEnd = end
 
-	s.queues, err = consumequeue.OpenTable(filepath.Join(s.dir, "consumequeue"), consumequeue.Options{UnitsPerFile: s.opts.ConsumeQueueUnits})
+	s.queues, err = consumequeue.OpenTable(filepath.Join(s.dir, "consumequeue"), consumequeue.Options{UnitsPerFile: s.opts.ConsumeQueueUnits, FS: s.opts.FS})
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
@@ -185,14 +223,18 @@ func (s *Store) recover() error {
 	}
 	if !s.opts.DisableIndex {
 		indexDir := filepath.Join(s.dir, "index")
-		indexOpts := index.Options{HashSlots: s.opts.IndexHashSlots, MaxEntries: s.opts.IndexMaxEntries, Now: s.opts.Now}
+		indexOpts := index.Options{HashSlots: s.opts.IndexHashSlots, MaxEntries: s.opts.IndexMaxEntries, Now: s.opts.Now, FS: s.opts.FS}
 		s.index, err = index.Open(indexDir, indexOpts)
 		if errors.Is(err, index.ErrCorrupt) {
 			// The index is derived data: set the damaged files aside and rebuild it from the
 			// commitlog rather than refuse to open the store.
 			aside := fmt.Sprintf("%s.corrupt-%d", indexDir, s.opts.Now().UnixMilli())
-			if rerr := os.Rename(indexDir, aside); rerr != nil {
-				return fmt.Errorf("store: %w (and moving it aside failed: %v)", err, rerr)
+			rerr := s.opts.FS.Rename(indexDir, aside)
+			if rerr == nil {
+				rerr = s.opts.FS.SyncDir(s.dir)
+			}
+			if rerr != nil {
+				return fmt.Errorf("store: %w (and moving it aside failed: %w)", err, rerr)
 			}
 			s.recovered.IndexRebuilt = true
 			from = s.commitLog.MinOffset()
@@ -301,15 +343,17 @@ func (s *Store) putResult(queueID int32, res commitlog.AppendResult, err error) 
 	case errors.Is(err, commitlog.ErrFlushTimeout):
 		out.Status = PutFlushDiskTimeout
 		out.MsgID = res.MsgID()
-		return out, fmt.Errorf("%w: %v", ErrFlushTimeout, err)
+		return out, fmt.Errorf("%w: %w", ErrFlushTimeout, err)
+	case errors.Is(err, commitlog.ErrFlush):
+		return PutResult{Status: PutUnknownError}, fmt.Errorf("%w: %w", ErrFlushFailed, err)
 	case errors.Is(err, commitlog.ErrMessageTooLarge), errors.Is(err, message.ErrTopicTooLong), errors.Is(err, message.ErrRecordTooLarge):
-		return PutResult{Status: PutMessageIllegal}, fmt.Errorf("%w: %v", ErrMessageIllegal, err)
+		return PutResult{Status: PutMessageIllegal}, fmt.Errorf("%w: %w", ErrMessageIllegal, err)
 	case errors.Is(err, message.ErrPropertiesTooLong):
-		return PutResult{Status: PutPropertiesSizeExceeded}, fmt.Errorf("%w: %v", ErrMessageIllegal, err)
+		return PutResult{Status: PutPropertiesSizeExceeded}, fmt.Errorf("%w: %w", ErrMessageIllegal, err)
 	case errors.Is(err, commitlog.ErrClosed):
-		return PutResult{Status: PutServiceNotAvailable}, fmt.Errorf("%w: %v", ErrServiceNotAvailable, err)
+		return PutResult{Status: PutServiceNotAvailable}, fmt.Errorf("%w: %w", ErrServiceNotAvailable, err)
 	default:
-		return PutResult{Status: PutUnknownError}, fmt.Errorf("%w: %v", ErrServiceNotAvailable, err)
+		return PutResult{Status: PutUnknownError}, fmt.Errorf("%w: %w", ErrServiceNotAvailable, err)
 	}
 	out.MsgID = res.MsgID()
 	return out, nil
@@ -354,7 +398,13 @@ func (s *Store) checkPut(m *message.Message) (PutStatus, error) {
 		return PutServiceNotAvailable, fmt.Errorf("%w: disk usage %.0f%% is above %.0f%%", ErrServiceNotAvailable, s.DiskUsage()*100, s.opts.DiskFullRatio*100)
 	}
 	if errp := s.dispatchErr.Load(); errp != nil {
-		return PutServiceNotAvailable, fmt.Errorf("%w: dispatch failed: %v", ErrServiceNotAvailable, *errp)
+		return PutServiceNotAvailable, fmt.Errorf("%w: dispatch failed: %w", ErrServiceNotAvailable, *errp)
+	}
+	if errp := s.flushErr.Load(); errp != nil {
+		return PutUnknownError, *errp
+	}
+	if err := s.commitLog.Err(); err != nil {
+		return PutUnknownError, fmt.Errorf("%w: %w", ErrFlushFailed, err)
 	}
 	if err := ValidateTopic(m.Topic, s.opts.MaxTopicLength); err != nil {
 		return PutMessageIllegal, err
@@ -395,13 +445,30 @@ func ValidateTopic(topic string, maxLength int) error {
 	return nil
 }
 
+// Err reports why the store refuses writes, or nil while it is healthy: a failed flush of the
+// commitlog, the consume queues or the index (wrapping ErrFlushFailed and the first error, see
+// ErrFlushFailed), or a failed dispatch. Such a failure is sticky until the store is reopened;
+// the broker reports it in /readyz, a metric and the remark of SYSTEM_ERROR answers.
+func (s *Store) Err() error {
+	if err := s.commitLog.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrFlushFailed, err)
+	}
+	if errp := s.flushErr.Load(); errp != nil {
+		return *errp
+	}
+	if errp := s.dispatchErr.Load(); errp != nil {
+		return fmt.Errorf("store: dispatch failed: %w", *errp)
+	}
+	return nil
+}
+
 // CommitLog gives embedders and tests direct access to the commitlog (read-only use).
 func (s *Store) CommitLog() *commitlog.CommitLog { return s.commitLog }
 
 // Close stops the services, waits for dispatch to catch up, flushes everything, writes the
 // checkpoint and removes the abort file, so the next Open is fast. Later calls return ErrClosed.
 func (s *Store) Close() error {
-	if s.closed.Load() {
+	if !s.closing.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
 	var firstErr error
@@ -416,10 +483,7 @@ func (s *Store) Close() error {
 		keep(s.txn.Close())
 	}
 	s.closeMu.Lock()
-	if !s.closed.CompareAndSwap(false, true) {
-		s.closeMu.Unlock()
-		return ErrClosed
-	}
+	s.closed.Store(true)
 	s.closeMu.Unlock()
 	close(s.quit)
 	s.wg.Wait()
@@ -430,7 +494,7 @@ func (s *Store) Close() error {
 	clean := firstErr == nil && s.dispatched.Load() == s.commitLog.MaxOffset()
 	keep(s.closeParts())
 	if clean {
-		keep(os.Remove(s.abortPath()))
+		keep(s.removeAbortFile())
 	}
 	return firstErr
 }
@@ -451,9 +515,6 @@ func (s *Store) closeParts() error {
 	}
 	if s.commitLog != nil {
 		keep(s.commitLog.Close())
-	}
-	if s.checkpoint != nil {
-		keep(s.checkpoint.close())
 	}
 	if s.lock != nil {
 		keep(s.lock.Close())

@@ -118,7 +118,11 @@ type timerService struct {
 
 // openTimer opens the timer files and links the pending timers (Open calls it after recovery).
 func (s *Store) openTimer() error {
-	o := s.opts.Timer.withDefaults()
+	o := s.opts.Timer
+	if o.FS == nil {
+		o.FS = s.opts.FS // the store's seam covers the timer files too
+	}
+	o = o.withDefaults()
 	t := &timerService{
 		s:           s,
 		opts:        o,

@@ -33,7 +33,7 @@ type TimerOptions struct {
 	CheckpointInterval time.Duration
 	// SegmentEntries sizes the timer-log segments (default timer.DefaultSegmentEntries).
 	SegmentEntries int
-	// FS is the file system of the timer files (default vfs.OS).
+	// FS is the file system of the timer files (default: the store's Options.FS).
 	FS vfs.FS
 	// Now is the clock that due times are computed and fired by (default time.Now; not
 	// Options.Now, whose fakes in tests are not safe for a background goroutine).

@@ -303,7 +303,7 @@ func (s *Service) finishRoundLocked() error {
 			if err == nil {
 				err = ferr
 			}
-		} else if perr := writeProgress(s.opts.Dir, s.captured); err == nil {
+		} else if perr := writeProgress(s.opts.FS, s.opts.Dir, s.captured); err == nil {
 			err = perr
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/mqstore/mqstore/internal/vfs"
 )
 
 // The check-count file, <Dir>/checks, records how often each open half
@@ -46,7 +48,6 @@ import (
 const (
 	checkRecordSize   = 32
 	checkFileName     = "checks"
-	checkTempName     = "checks.tmp"
 	compactMinRecords = 4096
 	// maxCheckCount is the largest count a record holds (u16).
 	maxCheckCount = 1<<16 - 1
@@ -98,18 +99,26 @@ func decodeCheckRecord(b []byte) (checkRecord, error) {
 // checkFile is the open check-count file. Not safe for concurrent use: the
 // check round (under Service.roundMu) and New use it.
 type checkFile struct {
+	fs      vfs.FS
 	dir     string
-	f       *os.File
+	f       vfs.File
 	records int    // records in the file
 	buf     []byte // records appended since the last sync
 }
 
 // openCheckFile opens (creating) <dir>/checks, calls fn for each valid
 // record in order, and truncates a torn or corrupt tail.
-func openCheckFile(dir string, fn func(checkRecord)) (*checkFile, error) {
+func openCheckFile(files vfs.FS, dir string, fn func(checkRecord)) (*checkFile, error) {
+	files = vfs.Default(files)
 	path := filepath.Join(dir, checkFileName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := files.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
+		return nil, fmt.Errorf("txn: open check file: %w", err)
+	}
+	// The file may have just been created: its name must survive a power loss before any
+	// record synced into it counts.
+	if err := files.SyncDir(dir); err != nil {
+		f.Close()
 		return nil, fmt.Errorf("txn: open check file: %w", err)
 	}
 	r := bufio.NewReaderSize(f, 64<<10)
@@ -135,7 +144,7 @@ func openCheckFile(dir string, fn func(checkRecord)) (*checkFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("txn: seek check file: %w", err)
 	}
-	return &checkFile{dir: dir, f: f, records: n}, nil
+	return &checkFile{fs: files, dir: dir, f: f, records: n}, nil
 }
 
 // add buffers one record.
@@ -172,22 +181,15 @@ func (c *checkFile) compact(recs []checkRecord) error {
 	if err := c.sync(); err != nil {
 		return err
 	}
-	tmp := filepath.Join(c.dir, checkTempName)
 	buf := make([]byte, 0, len(recs)*checkRecordSize)
 	for _, r := range recs {
 		buf = appendCheckRecord(buf, r)
 	}
-	if err := writeFileSync(tmp, buf); err != nil {
-		return err
-	}
 	path := filepath.Join(c.dir, checkFileName)
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("txn: rename check file: %w", err)
+	if err := vfs.WriteFileAtomic(c.fs, path, buf, 0o644); err != nil {
+		return fmt.Errorf("txn: compact check file: %w", err)
 	}
-	if err := syncDir(c.dir); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o644)
+	f, err := c.fs.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("txn: reopen check file: %w", err)
 	}
@@ -204,37 +206,4 @@ func (c *checkFile) close() error {
 		err = fmt.Errorf("txn: close check file: %w", cerr)
 	}
 	return err
-}
-
-// writeFileSync writes data to path (truncating) and syncs it.
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("txn: create %s: %w", filepath.Base(path), err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("txn: write %s: %w", filepath.Base(path), err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("txn: sync %s: %w", filepath.Base(path), err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("txn: close %s: %w", filepath.Base(path), err)
-	}
-	return nil
-}
-
-// syncDir syncs a directory so a rename in it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("txn: open dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("txn: sync dir: %w", err)
-	}
-	return nil
 }

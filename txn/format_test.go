@@ -91,7 +91,7 @@ func TestCheckFileTornTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []checkRecord
-	cf, err := openCheckFile(dir, func(r checkRecord) { got = append(got, r) })
+	cf, err := openCheckFile(nil, dir, func(r checkRecord) { got = append(got, r) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestCheckFileTornTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = nil
-	cf, err = openCheckFile(dir, func(r checkRecord) { got = append(got, r) })
+	cf, err = openCheckFile(nil, dir, func(r checkRecord) { got = append(got, r) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package txn
 import (
 	"fmt"
 	"time"
+
+	"github.com/mqstore/mqstore/internal/vfs"
 )
 
 // Defaults, RocketMQ's (BrokerConfig; spec §6.1).
@@ -42,6 +44,8 @@ type Options struct {
 	// against the half message's store timestamp, which the store takes
 	// from its own clock.
 	Now func() time.Time
+	// FS is the file system of the files in Dir (nil: the real one).
+	FS vfs.FS
 }
 
 // Validate reports an out-of-range field (negative durations or CheckMax).

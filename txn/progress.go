@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io/fs"
-	"os"
 	"path/filepath"
+
+	"github.com/mqstore/mqstore/internal/vfs"
 )
 
 // The progress file, <Dir>/progress, is txn's "consumer offset" of the half
@@ -42,7 +43,6 @@ const (
 	progressSize     = 32
 	progressMagic    = 0x4D515450 // "MQTP"
 	progressFileName = "progress"
-	progressTempName = "progress.tmp"
 )
 
 // progress is the content of the progress file.
@@ -79,8 +79,8 @@ func decodeProgress(b []byte) (progress, error) {
 
 // readProgress reads <dir>/progress; ok is false when it is missing or
 // corrupt (then the queues are read from their start).
-func readProgress(dir string) (p progress, ok bool, err error) {
-	b, err := os.ReadFile(filepath.Join(dir, progressFileName))
+func readProgress(files vfs.FS, dir string) (p progress, ok bool, err error) {
+	b, err := vfs.Default(files).ReadFile(filepath.Join(dir, progressFileName))
 	if errors.Is(err, fs.ErrNotExist) {
 		return progress{}, false, nil
 	}
@@ -94,14 +94,11 @@ func readProgress(dir string) (p progress, ok bool, err error) {
 	return p, true, nil
 }
 
-// writeProgress replaces <dir>/progress atomically.
-func writeProgress(dir string, p progress) error {
-	tmp := filepath.Join(dir, progressTempName)
-	if err := writeFileSync(tmp, appendProgress(make([]byte, 0, progressSize), p)); err != nil {
-		return err
+// writeProgress replaces <dir>/progress atomically (vfs.WriteFileAtomic).
+func writeProgress(files vfs.FS, dir string, p progress) error {
+	data := appendProgress(make([]byte, 0, progressSize), p)
+	if err := vfs.WriteFileAtomic(files, filepath.Join(dir, progressFileName), data, 0o644); err != nil {
+		return fmt.Errorf("txn: progress: %w", err)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, progressFileName)); err != nil {
-		return fmt.Errorf("txn: rename progress: %w", err)
-	}
-	return syncDir(dir)
+	return nil
 }

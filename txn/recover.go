@@ -19,7 +19,7 @@ func (s *Service) recover() error {
 	var haveProgress bool
 	if s.opts.Dir != "" {
 		var err error
-		if prog, haveProgress, err = readProgress(s.opts.Dir); err != nil {
+		if prog, haveProgress, err = readProgress(s.opts.FS, s.opts.Dir); err != nil {
 			return err
 		}
 	}
@@ -112,7 +112,7 @@ func (s *Service) recover() error {
 
 	// 4. Check counts.
 	if s.opts.Dir != "" {
-		cf, err := openCheckFile(s.opts.Dir, func(r checkRecord) {
+		cf, err := openCheckFile(s.opts.FS, s.opts.Dir, func(r checkRecord) {
 			if e := s.open[r.queueOffset]; e != nil && e.halfOffset == r.halfOffset {
 				e.checks, e.lastCheck, e.lastResult = r.count, r.checkTime, r.result
 			}

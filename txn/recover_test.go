@@ -387,7 +387,7 @@ func TestProgressFile(t *testing.T) {
 	h.flushOps()
 	h.round() // captures
 	h.round() // writes the capture of the previous round
-	p, ok, err := readProgress(h.opts.Dir)
+	p, ok, err := readProgress(nil, h.opts.Dir)
 	if err != nil || !ok {
 		t.Fatalf("progress %v %v", ok, err)
 	}

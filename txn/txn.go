@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/mqstore/mqstore/internal/vfs"
 	"github.com/mqstore/mqstore/message"
 )
 
@@ -132,7 +132,7 @@ func New(store Store, opts Options) (*Service, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if opts.Dir != "" {
-		if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		if err := vfs.MkdirAllSync(opts.FS, opts.Dir, 0o755); err != nil {
 			return nil, fmt.Errorf("txn: create dir: %w", err)
 		}
 	}
@@ -331,7 +331,7 @@ func (s *Service) Rollback(halfOffset int64, producerGroup string, queueOffset i
 func (s *Service) readHalf(halfOffset int64, producerGroup string, queueOffset int64) (*message.Message, message.Record, error) {
 	msg, rec, err := s.store.Read(halfOffset)
 	if err != nil {
-		return nil, rec, fmt.Errorf("%w: offset %d: %v", ErrNotFound, halfOffset, err)
+		return nil, rec, fmt.Errorf("%w: offset %d: %w", ErrNotFound, halfOffset, err)
 	}
 	if msg.Topic != HalfTopic {
 		return nil, rec, fmt.Errorf("%w: offset %d holds topic %s", ErrNotHalfMessage, halfOffset, msg.Topic)
@@ -457,7 +457,7 @@ func (s *Service) Resume(offset int64) (OpenTransaction, error) {
 	defer s.calls.Done()
 	msg, rec, err := s.store.Read(offset)
 	if err != nil {
-		return OpenTransaction{}, fmt.Errorf("%w: offset %d: %v", ErrNotFound, offset, err)
+		return OpenTransaction{}, fmt.Errorf("%w: offset %d: %w", ErrNotFound, offset, err)
 	}
 	if msg.Topic == DiscardTopic {
 		v, _ := msg.Properties.Lookup(PropertyOrigin)
@@ -466,7 +466,7 @@ func (s *Service) Resume(offset int64) (OpenTransaction, error) {
 			return OpenTransaction{}, fmt.Errorf("%w: discarded copy at %d names no origin", ErrNotHalfMessage, offset)
 		}
 		if msg, rec, err = s.store.Read(orig); err != nil {
-			return OpenTransaction{}, fmt.Errorf("%w: origin %d: %v", ErrNotFound, orig, err)
+			return OpenTransaction{}, fmt.Errorf("%w: origin %d: %w", ErrNotFound, orig, err)
 		}
 	}
 	if msg.Topic != HalfTopic {
@@ -632,7 +632,7 @@ func (s *Service) Close() error {
 	s.roundMu.Lock()
 	defer s.roundMu.Unlock()
 	if s.opts.Dir != "" {
-		if perr := writeProgress(s.opts.Dir, s.captured); err == nil {
+		if perr := writeProgress(s.opts.FS, s.opts.Dir, s.captured); err == nil {
 			err = perr
 		}
 		if cerr := s.checks.close(); err == nil {

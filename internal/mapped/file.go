@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 
-	"github.com/edsrzf/mmap-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/mqstore/mqstore/internal/vfs"
 )
 
 // Errors returned by File and Queue.
@@ -32,11 +34,12 @@ const pageSize = 4096
 // produced it must hold a reference (Retain / Release): the mapping is unmapped only when the
 // last reference is released after Destroy or Close.
 type File struct {
+	fs         vfs.FS
 	path       string
 	fromOffset int64
 	size       int64
-	file       *os.File
-	data       mmap.MMap
+	file       vfs.File
+	data       []byte
 
 	// wrote is the number of bytes appended; readers never read past it.
 	wrote atomic.Int64
@@ -68,35 +71,43 @@ type File struct {
 // Create makes a new file of exactly size bytes at path, preallocated with fallocate so the
 // mapping has no sparse holes (a write into a hole on a full disk is SIGBUS, not an error), and maps it.
 //
-// The file is built under a temporary name (path + ".tmp") and renamed into place once it has
-// its full size, so a crash never leaves a short file under a real name.
-func Create(path string, fromOffset, size int64) (*File, error) {
+// The file is built under a temporary name (path + ".tmp"), fsynced (its size and allocation are
+// durable) and renamed into place once it has its full size, then the directory is fsynced, so a
+// crash never leaves a short file under a real name and a power loss never forgets a file whose
+// name was handed out. fs nil means the real file system.
+func Create(fs vfs.FS, path string, fromOffset, size int64) (*File, error) {
+	fs = vfs.Default(fs)
 	if size <= 0 {
 		return nil, fmt.Errorf("mapped: create %s: invalid size %d", path, size)
 	}
-	if _, err := os.Lstat(path); err == nil {
+	if _, err := fs.Lstat(path); err == nil {
 		return nil, fmt.Errorf("mapped: create: %w: %s", os.ErrExist, path)
 	}
 	tmp := path + TempSuffix
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("mapped: create: %w", err)
+	}
+	fail := func(err error, name string) (*File, error) {
+		f.Close()
+		fs.Remove(name)
+		return nil, err
 	}
 	if err := fallocate(f, size); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return nil, fmt.Errorf("mapped: preallocate %s (%d bytes): %w", path, size, err)
+		return fail(fmt.Errorf("mapped: preallocate %s (%d bytes): %w", path, size, err), tmp)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return nil, fmt.Errorf("mapped: create: %w", err)
+	if err := f.Sync(); err != nil {
+		return fail(fmt.Errorf("mapped: sync %s: %w", tmp, err), tmp)
 	}
-	mf, err := mapFile(f, path, fromOffset, size)
+	if err := fs.Rename(tmp, path); err != nil {
+		return fail(fmt.Errorf("mapped: create: %w", err), tmp)
+	}
+	if err := fs.SyncDir(filepath.Dir(path)); err != nil {
+		return fail(fmt.Errorf("mapped: create %s: %w", path, err), path)
+	}
+	mf, err := mapFile(fs, f, path, fromOffset, size)
 	if err != nil {
-		f.Close()
-		os.Remove(path)
-		return nil, err
+		return fail(err, path)
 	}
 	return mf, nil
 }
@@ -107,8 +118,9 @@ const TempSuffix = ".tmp"
 
 // Open maps an existing file, which must be exactly size bytes long. Its write and flushed
 // positions start at size (the file counts as full); recovery moves them back with Truncate.
-func Open(path string, fromOffset, size int64) (*File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0o644)
+func Open(fs vfs.FS, path string, fromOffset, size int64) (*File, error) {
+	fs = vfs.Default(fs)
+	f, err := fs.OpenFile(path, os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("mapped: open: %w", err)
 	}
@@ -121,7 +133,7 @@ func Open(path string, fromOffset, size int64) (*File, error) {
 		f.Close()
 		return nil, fmt.Errorf("%w: %s is %d bytes, want %d", ErrBadSize, path, st.Size(), size)
 	}
-	mf, err := mapFile(f, path, fromOffset, size)
+	mf, err := mapFile(fs, f, path, fromOffset, size)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -132,12 +144,13 @@ func Open(path string, fromOffset, size int64) (*File, error) {
 	return mf, nil
 }
 
-func mapFile(f *os.File, path string, fromOffset, size int64) (*File, error) {
-	data, err := mmap.MapRegion(f, int(size), mmap.RDWR, 0, 0)
+func mapFile(fs vfs.FS, f vfs.File, path string, fromOffset, size int64) (*File, error) {
+	data, err := f.Map(int(size))
 	if err != nil {
 		return nil, fmt.Errorf("mapped: mmap %s: %w", path, err)
 	}
 	mf := &File{
+		fs:         fs,
 		path:       path,
 		fromOffset: fromOffset,
 		size:       size,
@@ -149,22 +162,17 @@ func mapFile(f *os.File, path string, fromOffset, size int64) (*File, error) {
 	return mf, nil
 }
 
-func fallocate(f *os.File, size int64) error {
-	for {
-		err := unix.Fallocate(int(f.Fd()), 0, 0, size)
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EOPNOTSUPP || err == unix.ENOSYS {
-			// File systems without fallocate (tmpfs on old kernels): write zeros instead so
-			// that no block is left unallocated.
-			return writeZeros(f, size)
-		}
-		return err
+func fallocate(f vfs.File, size int64) error {
+	err := f.Fallocate(0, 0, size)
+	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
+		// File systems without fallocate (tmpfs on old kernels): write zeros instead so
+		// that no block is left unallocated.
+		return writeZeros(f, size)
 	}
+	return err
 }
 
-func writeZeros(f *os.File, size int64) error {
+func writeZeros(f vfs.File, size int64) error {
 	zero := make([]byte, 1<<20)
 	for off := int64(0); off < size; off += int64(len(zero)) {
 		n := min(int64(len(zero)), size-off)
@@ -274,21 +282,27 @@ func (f *File) ZeroFrom(pos int64) error {
 	if head := f.data[pos:pageEnd]; !isZero(head) {
 		clear(head)
 	}
-	if pageEnd >= f.size {
-		return nil
-	}
-	err := unix.Fallocate(int(f.file.Fd()), unix.FALLOC_FL_ZERO_RANGE|unix.FALLOC_FL_KEEP_SIZE, pageEnd, f.size-pageEnd)
-	if err == nil {
-		return nil
-	}
-	if err != unix.EOPNOTSUPP && err != unix.ENOSYS && err != unix.EINVAL {
-		return fmt.Errorf("mapped: zero %s from %d: %w", f.path, pageEnd, err)
-	}
-	for start := pageEnd; start < f.size; start += pageSize {
-		page := f.data[start:min(f.size, start+pageSize)]
-		if !isZero(page) {
-			clear(page)
+	if pageEnd < f.size {
+		err := f.file.Fallocate(unix.FALLOC_FL_ZERO_RANGE|unix.FALLOC_FL_KEEP_SIZE, pageEnd, f.size-pageEnd)
+		if err != nil && !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("mapped: zero %s from %d: %w", f.path, pageEnd, err)
 		}
+		if err != nil {
+			for start := pageEnd; start < f.size; start += pageSize {
+				page := f.data[start:min(f.size, start+pageSize)]
+				if !isZero(page) {
+					clear(page)
+				}
+			}
+		}
+	}
+	// The zeros must be as durable as the data written after them: stale records that came back
+	// after a power loss could otherwise line up behind new ones and pass verification.
+	if err := f.file.Msync(pos&^(pageSize-1), f.size-pos&^(pageSize-1)); err != nil {
+		return fmt.Errorf("mapped: sync zeroed tail of %s: %w", f.path, err)
+	}
+	if err := f.file.Sync(); err != nil {
+		return fmt.Errorf("mapped: sync zeroed tail of %s: %w", f.path, err)
 	}
 	return nil
 }
@@ -319,11 +333,20 @@ func (f *File) Flush() (int64, error) {
 		return fl, nil
 	}
 	start := fl &^ (pageSize - 1)
-	if err := unix.Msync(f.data[start:w], unix.MS_SYNC); err != nil {
+	if err := f.file.Msync(start, w-start); err != nil {
 		return fl, fmt.Errorf("mapped: msync %s: %w", f.path, err)
 	}
 	f.flushed.Store(w)
 	return w, nil
+}
+
+// Msync makes the mapped bytes [offset, offset+length) durable, whatever the write position
+// (for files whose writer tracks its own positions, like the index).
+func (f *File) Msync(offset, length int64) error {
+	if err := f.file.Msync(offset, length); err != nil {
+		return fmt.Errorf("mapped: msync %s: %w", f.path, err)
+	}
+	return nil
 }
 
 // Advise passes a madvise hint (for example unix.MADV_SEQUENTIAL or unix.MADV_WILLNEED) for the whole file.
@@ -424,16 +447,31 @@ func (f *File) Release() {
 }
 
 func (f *File) free() error {
-	err := f.data.Unmap()
+	err := f.file.Unmap()
 	if cerr := f.file.Close(); err == nil {
 		err = cerr
 	}
 	if f.remove.Load() {
-		if rerr := os.Remove(f.path); err == nil && rerr != nil && !os.IsNotExist(rerr) {
+		if rerr := f.removeFromDisk(); err == nil {
 			err = rerr
 		}
 	}
 	return err
+}
+
+// removeFromDisk deletes the file and fsyncs its directory, so a power loss cannot bring back a
+// file that was cut off (truncation) or retired.
+func (f *File) removeFromDisk() error {
+	if err := f.fs.Remove(f.path); err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return fmt.Errorf("mapped: remove %s: %w", f.path, err)
+	}
+	if err := f.fs.SyncDir(filepath.Dir(f.path)); err != nil {
+		return fmt.Errorf("mapped: remove %s: %w", f.path, err)
+	}
+	return nil
 }
 
 // Close drops the owner's reference: the mapping goes away once no reader holds it. It returns
@@ -455,9 +493,7 @@ func (f *File) drop(remove bool) error {
 		if remove {
 			select {
 			case <-f.released:
-				if err := os.Remove(f.path); err != nil && !os.IsNotExist(err) {
-					return err
-				}
+				return f.removeFromDisk()
 			default:
 			}
 		}

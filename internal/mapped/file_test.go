@@ -12,7 +12,7 @@ import (
 func TestFileCreateAppendReopen(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, FileName(4096))
-	f, err := Create(path, 4096, 8192)
+	f, err := Create(nil, path, 4096, 8192)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestFileCreateAppendReopen(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 
-	g, err := Open(path, 4096, 8192)
+	g, err := Open(nil, path, 4096, 8192)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,13 +57,13 @@ func TestFileCreateAppendReopen(t *testing.T) {
 	if g.WrotePosition() != 5 || g.FlushedPosition() != 5 {
 		t.Fatalf("positions after SetWrotePosition = %d/%d", g.WrotePosition(), g.FlushedPosition())
 	}
-	if _, err := Open(path, 4096, 4096); !errors.Is(err, ErrBadSize) {
+	if _, err := Open(nil, path, 4096, 4096); !errors.Is(err, ErrBadSize) {
 		t.Fatalf("Open with wrong size: %v, want ErrBadSize", err)
 	}
 }
 
 func TestFileReserveAndZero(t *testing.T) {
-	f, err := Create(filepath.Join(t.TempDir(), FileName(0)), 0, 4096*3)
+	f, err := Create(nil, filepath.Join(t.TempDir(), FileName(0)), 0, 4096*3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestFileReserveAndZero(t *testing.T) {
 
 func TestFileReferenceCounting(t *testing.T) {
 	path := filepath.Join(t.TempDir(), FileName(0))
-	f, err := Create(path, 0, 4096)
+	f, err := Create(nil, path, 0, 4096)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mqstore/mqstore/internal/vfs"
 )
 
 // NameLen is the length of a file name: the start offset as 20 zero-padded decimal digits.
@@ -31,6 +33,8 @@ type QueueOptions struct {
 	// Warm faults in pages of the files ahead of their writer on a background goroutine (see
 	// File.WarmTo), including the first window of a preallocated file.
 	Warm bool
+	// FS is the file system (nil: the real one).
+	FS vfs.FS
 }
 
 // Queue is an ordered list of contiguous fixed-size files in one directory, named by the global
@@ -39,6 +43,7 @@ type QueueOptions struct {
 type Queue struct {
 	dir  string
 	opts QueueOptions
+	fs   vfs.FS
 
 	// mu serialises changes of the file list (files) made by the writer, truncation and retention.
 	mu sync.Mutex
@@ -70,12 +75,14 @@ func OpenQueue(dir string, opts QueueOptions) (*Queue, error) {
 	if opts.FileSize <= 0 {
 		return nil, fmt.Errorf("mapped: queue %s: file size must be positive", dir)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	fs := vfs.Default(opts.FS)
+	if err := vfs.MkdirAllSync(fs, dir, 0o755); err != nil {
 		return nil, fmt.Errorf("mapped: queue: %w", err)
 	}
 	q := &Queue{
 		dir:          dir,
 		opts:         opts,
+		fs:           fs,
 		allocPending: -1,
 		allocKick:    make(chan struct{}, 1),
 		quit:         make(chan struct{}),
@@ -110,7 +117,7 @@ func OpenQueue(dir string, opts QueueOptions) (*Queue, error) {
 }
 
 func (q *Queue) load() ([]*File, error) {
-	entries, err := os.ReadDir(q.dir)
+	entries, err := q.fs.ReadDir(q.dir)
 	if err != nil {
 		return nil, fmt.Errorf("mapped: queue: %w", err)
 	}
@@ -118,7 +125,8 @@ func (q *Queue) load() ([]*File, error) {
 	for _, e := range entries {
 		name := e.Name()
 		if !e.IsDir() && strings.HasSuffix(name, TempSuffix) {
-			os.Remove(filepath.Join(q.dir, name)) // a creation cut short by a crash
+			// A creation cut short by a crash. Not synced: if the removal is lost it is redone.
+			q.fs.Remove(filepath.Join(q.dir, name))
 			continue
 		}
 		if e.IsDir() || len(name) != NameLen {
@@ -137,7 +145,7 @@ func (q *Queue) load() ([]*File, error) {
 			closeAll(files)
 			return nil, fmt.Errorf("mapped: queue %s: gap between files %s and %s", q.dir, FileName(offsets[i-1]), FileName(off))
 		}
-		f, err := Open(filepath.Join(q.dir, FileName(off)), off, q.opts.FileSize)
+		f, err := Open(q.fs, filepath.Join(q.dir, FileName(off)), off, q.opts.FileSize)
 		if err != nil {
 			closeAll(files)
 			return nil, err
@@ -302,11 +310,11 @@ func (q *Queue) takeOrCreate(offset int64) (f *File, err error) {
 		ready.Destroy()
 	}
 	path := filepath.Join(q.dir, FileName(offset))
-	f, err = Create(path, offset, q.opts.FileSize)
+	f, err = Create(q.fs, path, offset, q.opts.FileSize)
 	if errors.Is(err, os.ErrExist) {
 		// A file left by an earlier preallocation that was not in the list (stale): replace it.
-		os.Remove(path)
-		f, err = Create(path, offset, q.opts.FileSize)
+		q.fs.Remove(path)
+		f, err = Create(q.fs, path, offset, q.opts.FileSize)
 	}
 	if err != nil {
 		return nil, err
@@ -364,8 +372,8 @@ func (q *Queue) allocator() {
 			continue
 		}
 		path := filepath.Join(q.dir, FileName(offset))
-		os.Remove(path) // a stale preallocated file from an earlier run
-		f, err := Create(path, offset, q.opts.FileSize)
+		q.fs.Remove(path) // a stale preallocated file from an earlier run
+		f, err := Create(q.fs, path, offset, q.opts.FileSize)
 		warm := false
 		if err == nil && q.warmer != nil {
 			f.warmer = q.warmer
@@ -535,5 +543,11 @@ func (q *Queue) Destroy() error {
 	for _, f := range files {
 		f.Destroy()
 	}
-	return os.RemoveAll(q.dir)
+	if err := q.fs.RemoveAll(q.dir); err != nil {
+		return fmt.Errorf("mapped: destroy queue: %w", err)
+	}
+	if err := q.fs.SyncDir(filepath.Dir(q.dir)); err != nil {
+		return fmt.Errorf("mapped: destroy queue: %w", err)
+	}
+	return nil
 }

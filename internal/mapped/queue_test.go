@@ -149,7 +149,7 @@ func TestQueueDeleteFront(t *testing.T) {
 func TestQueueRejectsGap(t *testing.T) {
 	dir := t.TempDir()
 	for _, off := range []int64{0, 8192} {
-		f, err := Create(dir+"/"+FileName(off), off, 4096)
+		f, err := Create(nil, dir+"/"+FileName(off), off, 4096)
 		if err != nil {
 			t.Fatal(err)
 		}

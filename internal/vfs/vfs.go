@@ -47,6 +47,7 @@ type File interface {
 	io.ReaderAt
 	io.Writer
 	io.WriterAt
+	io.Seeker
 	io.Closer
 	Name() string
 	Stat() (os.FileInfo, error)
