@@ -163,6 +163,15 @@ func New(cfg Config, opts Options) (*Broker, error) {
 	if opts.Store != nil {
 		opts.Store(&sopts)
 	}
+	// Errors of the store's background services (checkpoint, retention, statfs, dispatch) have
+	// no caller: log them, and still tell an embedder's own listener.
+	embedderListener := sopts.EventListener.BackgroundError
+	sopts.EventListener.BackgroundError = func(err error) {
+		opts.Logger.Error("store: background error", "err", err)
+		if embedderListener != nil {
+			embedderListener(err)
+		}
+	}
 	b.fs = vfs.Default(sopts.FS) // the config files share the store's file system (seam)
 	dir := cfg.configDir()
 	b.topics = newTopicTable(b.fs, filepath.Join(dir, topicsFile), b.now)

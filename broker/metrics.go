@@ -17,6 +17,7 @@ func (b *Broker) MetricsSnapshot() metrics.Snapshot {
 		HalfMessages:        map[string]int64{},
 		Connections:         int64(b.server.NumConns()),
 	}
+	snap.StoreWriteFailed = st.Err() != nil
 	ts := st.TimerStats()
 	snap.Timer = metrics.TimerSnapshot{Pending: ts.Pending, EnqueueLag: ts.EnqueueLag,
 		DequeueLatencyMillis: ts.DequeueLag.Milliseconds(), Enqueued: ts.Enqueued, Fired: ts.Fired, Skipped: ts.Skipped}

@@ -52,6 +52,9 @@ type Snapshot struct {
 	Permission int64
 	// Timer is the state of the store's timer messages (delay levels included).
 	Timer TimerSnapshot
+	// StoreWriteFailed is set once the store refuses writes after a failed flush or dispatch
+	// (store.Store.Err; mqstore_store_write_failed = 1) until the broker restarts.
+	StoreWriteFailed bool
 }
 
 // TimerSnapshot is the timing wheel's state, under RocketMQ 5's timer metric names.
@@ -118,6 +121,7 @@ type snapshotDescs struct {
 	topics, groups, permission                                        *prometheus.Desc
 	timerPending, timerEnqueueLag, timerDequeueLatency                *prometheus.Desc
 	timerEnqueued, timerFired, timerSkipped                           *prometheus.Desc
+	storeWriteFailed                                                  *prometheus.Desc
 }
 
 func newSnapshotDescs(constants prometheus.Labels) *snapshotDescs {
@@ -167,6 +171,8 @@ func newSnapshotDescs(constants prometheus.Labels) *snapshotDescs {
 			"Timer messages delivered from the timing wheel to their topic."),
 		timerSkipped: desc("mqstore_timer_skipped_total",
 			"Fired timer messages that could not be delivered (record removed by retention, bad destination)."),
+		storeWriteFailed: desc("mqstore_store_write_failed",
+			"1 once the store refuses writes after a failed flush (msync/fsync) or dispatch, until a restart; else 0."),
 	}
 }
 
@@ -182,7 +188,7 @@ func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, desc := range []*prometheus.Desc{d.halfMessages, d.flushBehind, d.dispatchBehind, d.storageSize,
 		d.diskUsage, d.watermark, d.lagMessages, d.lagLatency, d.connections, d.producerConnections,
 		d.consumerConnections, d.topics, d.groups, d.permission, d.timerPending, d.timerEnqueueLag,
-		d.timerDequeueLatency, d.timerEnqueued, d.timerFired, d.timerSkipped} {
+		d.timerDequeueLatency, d.timerEnqueued, d.timerFired, d.timerSkipped, d.storeWriteFailed} {
 		ch <- desc
 	}
 }
@@ -270,6 +276,11 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.timerEnqueued, s.Timer.Enqueued)
 	counter(d.timerFired, s.Timer.Fired)
 	counter(d.timerSkipped, s.Timer.Skipped)
+	failed := 0.0
+	if s.StoreWriteFailed {
+		failed = 1
+	}
+	gauge(d.storeWriteFailed, failed)
 }
 
 // callSnapshot calls fn, turning a panic into an error.

@@ -352,6 +352,9 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 func readiness(b *broker.Broker) func() error {
 	return func() error {
 		st := b.Store()
+		if err := st.Err(); err != nil {
+			return fmt.Errorf("the store refuses writes until a restart: %w", err)
+		}
 		if behind := st.DispatchBehind(); behind > 64<<20 {
 			return fmt.Errorf("dispatch is %d bytes behind", behind)
 		}
