@@ -375,8 +375,19 @@ func TestCodesAndLanguage(t *testing.T) {
 	if ResponseRPCTimeOut.String() != "RPC_TIME_OUT" || ResponseCode(-5).String() != "ResponseCode(-5)" {
 		t.Fatal(ResponseRPCTimeOut)
 	}
-	if len(requestCodeNames) != 60 || len(responseCodeNames) != 44 {
-		t.Fatalf("%d request and %d response codes", len(requestCodeNames), len(responseCodeNames))
+	// Every code has one name, and no two codes share it (the metrics label them by name).
+	seen := map[string]bool{}
+	for code, name := range requestCodeNames {
+		if name == "" || seen["req "+name] {
+			t.Fatalf("request code %d: name %q empty or repeated", code, name)
+		}
+		seen["req "+name] = true
+	}
+	for code, name := range responseCodeNames {
+		if name == "" || seen["resp "+name] {
+			t.Fatalf("response code %d: name %q empty or repeated", code, name)
+		}
+		seen["resp "+name] = true
 	}
 	for i := range 14 {
 		l := Language(i)
