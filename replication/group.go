@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -18,6 +19,10 @@ type Group struct {
 	propc   chan proposal
 	recvc   chan *pb.Message
 	statusc chan chan raft.BasicStatus
+	waitc   chan waiter
+
+	// waiters are the Wait calls by index; only the goroutine touches them.
+	waiters map[uint64][]waiter
 
 	mu     sync.Mutex // guards closed
 	closed bool
@@ -28,6 +33,22 @@ type Group struct {
 
 type proposal struct {
 	data []byte
+	resc chan proposed
+}
+
+type proposed struct {
+	p   Proposal
+	err error
+}
+
+// Proposal identifies a proposed entry: its index and the term of the leader that appended it.
+// It committed if and only if the entry committed at Index has Term.
+type Proposal struct {
+	Index, Term uint64
+}
+
+type waiter struct {
+	p    Proposal
 	errc chan error
 }
 
@@ -42,9 +63,12 @@ func Start(opts Options) (*Group, error) {
 		propc:   make(chan proposal),
 		recvc:   make(chan *pb.Message, 1024),
 		statusc: make(chan chan raft.BasicStatus),
+		waitc:   make(chan waiter),
+		waiters: map[uint64][]waiter{},
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	r.onApplied = g.applied
 	go g.run()
 	return g, nil
 }
@@ -62,9 +86,12 @@ func (g *Group) run() {
 		case m := <-g.recvc:
 			g.r.step(m) // errors are stale or foreign messages: raft ignores them
 		case p := <-g.propc:
-			p.errc <- g.r.propose(p.data)
+			index, term, err := g.r.propose(p.data)
+			p.resc <- proposed{Proposal{index, term}, err}
 		case c := <-g.statusc:
 			c <- g.r.status()
+		case w := <-g.waitc:
+			g.addWaiter(w)
 		}
 		if err := g.r.handleReady(); err != nil {
 			g.err = err
@@ -74,24 +101,79 @@ func (g *Group) run() {
 	}
 }
 
-// Propose asks the group to append data. It returns once the replica accepted the proposal
-// (appended it as leader or forwarded it to the leader), not when it commits: Options.Apply
-// sees it when it does. raft.ErrProposalDropped means no leader is known or the uncommitted
-// log is full; the caller retries or answers busy.
-func (g *Group) Propose(ctx context.Context, data []byte) error {
-	p := proposal{data: data, errc: make(chan error, 1)}
+// Propose asks the group to append data. It returns once the leader appended the proposal to
+// its log, with the entry's index and term, not when it commits: Wait does, and Options.Apply
+// sees it then. ErrNotLeader: this replica does not lead (the caller goes to the leader).
+// raft.ErrProposalDropped: the uncommitted log is full; the caller retries or answers busy.
+func (g *Group) Propose(ctx context.Context, data []byte) (Proposal, error) {
+	p := proposal{data: data, resc: make(chan proposed, 1)}
 	select {
 	case g.propc <- p:
+	case <-g.done:
+		return Proposal{}, g.stopped()
+	case <-ctx.Done():
+		return Proposal{}, ctx.Err()
+	}
+	select {
+	case res := <-p.resc:
+		return res.p, res.err
+	case <-g.done:
+		return Proposal{}, g.stopped()
+	}
+}
+
+// Wait blocks until the entry at p.Index is applied on this replica (Options.Apply returned for
+// it). It returns nil when that entry is p's (it committed), ErrSuperseded when another entry
+// took the index (p never commits), or the context's error (the outcome is unknown: a leader
+// cut off from its quorum learns it only after the partition heals).
+func (g *Group) Wait(ctx context.Context, p Proposal) error {
+	w := waiter{p: p, errc: make(chan error, 1)}
+	select {
+	case g.waitc <- w:
 	case <-g.done:
 		return g.stopped()
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	select {
-	case err := <-p.errc:
+	case err := <-w.errc:
 		return err
 	case <-g.done:
 		return g.stopped()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g *Group) addWaiter(w waiter) {
+	if w.p.Index > g.r.applied {
+		g.waiters[w.p.Index] = append(g.waiters[w.p.Index], w)
+		return
+	}
+	term, err := g.r.opts.Storage.Term(w.p.Index)
+	switch {
+	case err != nil:
+		w.errc <- fmt.Errorf("replication: wait for %d: %w", w.p.Index, err)
+	case term == w.p.Term:
+		w.errc <- nil
+	default:
+		w.errc <- fmt.Errorf("%w: index %d has term %d, not %d", ErrSuperseded, w.p.Index, term, w.p.Term)
+	}
+}
+
+// applied resolves the waiters of an applied entry (on the goroutine).
+func (g *Group) applied(index, term uint64) {
+	ws := g.waiters[index]
+	if ws == nil {
+		return
+	}
+	delete(g.waiters, index)
+	for _, w := range ws {
+		if w.p.Term == term {
+			w.errc <- nil
+		} else {
+			w.errc <- fmt.Errorf("%w: index %d has term %d, not %d", ErrSuperseded, index, term, w.p.Term)
+		}
 	}
 }
 

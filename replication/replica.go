@@ -45,6 +45,13 @@ var (
 	ErrStorage = errors.New("replication: storage")
 	// ErrCorruptEntry: a committed configuration-change entry does not decode.
 	ErrCorruptEntry = errors.New("replication: corrupt entry")
+	// ErrNotLeader: a proposal reached a replica that is not the leader. Proposals are not
+	// forwarded inside Raft (the proposer must learn its entry's index to answer its client);
+	// the broker forwards the request to the leader instead.
+	ErrNotLeader = errors.New("replication: not the leader")
+	// ErrSuperseded: a proposal's index was committed with another entry (its leader lost
+	// the term before the proposal committed). It never committed.
+	ErrSuperseded = errors.New("replication: proposal superseded")
 )
 
 // Storage is the replica's log and HardState: raft.Storage (read by the library) plus the
@@ -80,8 +87,9 @@ type Options struct {
 	// Transport delivers this replica's messages (required).
 	Transport Transport
 	// Apply receives every committed normal entry with data, in log order, exactly once per
-	// start (from Options.Applied on). It runs on the goroutine that owns the replica.
-	Apply func(index uint64, data []byte)
+	// start (from Options.Applied on). It runs on the goroutine that owns the replica; an
+	// error stops the replica (sticky, as a storage error).
+	Apply func(index uint64, data []byte) error
 	// Applied is the last index already applied before this start (0 for a new replica).
 	Applied uint64
 	// ElectionTicks (10) and HeartbeatTicks (1) are in ticks; TickInterval (100 ms) is a tick
@@ -153,12 +161,14 @@ var quietRaftLogger = &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)}
 // replica drives one RawNode. It is not safe for concurrent use: one goroutine (a Group's, or
 // a test's) calls all its methods.
 type replica struct {
-	opts    Options
-	rn      *raft.RawNode
-	applied uint64
-	state   raft.StateType
-	lead    uint64
-	err     error // sticky: the first storage or apply failure
+	opts Options
+	// onApplied, when set, hears of every applied entry (index and term), data or not.
+	onApplied func(index, term uint64)
+	rn        *raft.RawNode
+	applied   uint64
+	state     raft.StateType
+	lead      uint64
+	err       error // sticky: the first storage or apply failure
 }
 
 func newReplica(opts Options) (*replica, error) {
@@ -175,6 +185,7 @@ func newReplica(opts Options) (*replica, error) {
 		MaxSizePerMsg:             opts.MaxSizePerMsg,
 		MaxInflightMsgs:           opts.MaxInflightMsgs,
 		MaxUncommittedEntriesSize: opts.MaxUncommittedEntriesSize,
+		DisableProposalForwarding: true,
 		CheckQuorum:               true,
 		PreVote:                   true,
 		ReadOnlyOption:            raft.ReadOnlySafe,
@@ -214,9 +225,30 @@ func (r *replica) tick() { r.rn.Tick() }
 // are the library's to ignore; an error here is not fatal.
 func (r *replica) step(m *pb.Message) error { return r.rn.Step(m) }
 
-// propose appends data to the log if this replica leads, or forwards it to the leader. It
-// returns raft.ErrProposalDropped when there is no leader or the uncommitted log is full.
-func (r *replica) propose(data []byte) error { return r.rn.Propose(data) }
+// propose appends data to the log if this replica leads and returns the index and term of the
+// new entry. It returns ErrNotLeader on any other replica, and raft.ErrProposalDropped when the
+// uncommitted log is full (or a leadership transfer is under way).
+//
+// The index is the storage's last index plus one: propose first runs the Ready loop, which
+// drains every unstable entry into Storage (synchronous storage), so the leader's log ends where
+// its Storage does, and the library appends the proposal right there.
+func (r *replica) propose(data []byte) (index, term uint64, err error) {
+	if err := r.handleReady(); err != nil {
+		return 0, 0, err
+	}
+	st := r.rn.BasicStatus()
+	if st.RaftState != raft.StateLeader {
+		return 0, 0, fmt.Errorf("%w: replica %d, leader %d", ErrNotLeader, r.opts.ID, st.Lead)
+	}
+	last, err := r.opts.Storage.LastIndex()
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	if err := r.rn.Propose(data); err != nil {
+		return 0, 0, err
+	}
+	return last + 1, st.GetTerm(), nil
+}
 
 // handleReady processes every pending Ready: persist entries and HardState (and a snapshot),
 // then send messages, then apply committed entries, then Advance. It stops at the first
@@ -275,22 +307,46 @@ func (r *replica) apply(entries []*pb.Entry) error {
 		switch e.GetType() {
 		case pb.EntryType_EntryNormal:
 			if len(e.Data) > 0 && r.opts.Apply != nil {
-				r.opts.Apply(e.GetIndex(), e.Data)
+				if err := r.opts.Apply(e.GetIndex(), e.Data); err != nil {
+					return fmt.Errorf("replication: apply %d: %w", e.GetIndex(), err)
+				}
 			}
 		case pb.EntryType_EntryConfChange:
 			var cc pb.ConfChange
 			if err := proto.Unmarshal(e.Data, &cc); err != nil {
 				return fmt.Errorf("%w: conf change at %d: %w", ErrCorruptEntry, e.GetIndex(), err)
 			}
-			r.rn.ApplyConfChange(&cc)
+			if err := r.saveConfState(r.rn.ApplyConfChange(&cc)); err != nil {
+				return err
+			}
 		case pb.EntryType_EntryConfChangeV2:
 			var cc pb.ConfChangeV2
 			if err := proto.Unmarshal(e.Data, &cc); err != nil {
 				return fmt.Errorf("%w: conf change at %d: %w", ErrCorruptEntry, e.GetIndex(), err)
 			}
-			r.rn.ApplyConfChange(&cc)
+			if err := r.saveConfState(r.rn.ApplyConfChange(&cc)); err != nil {
+				return err
+			}
 		}
 		r.applied = e.GetIndex()
+		if r.onApplied != nil {
+			r.onApplied(e.GetIndex(), e.GetTerm())
+		}
+	}
+	return nil
+}
+
+// confStateSaver is a Storage that keeps the ConfState itself (the commitlog Log does; with
+// raft.MemoryStorage the ConfState lives in snapshots).
+type confStateSaver interface {
+	SetConfState(cs *pb.ConfState) error
+}
+
+func (r *replica) saveConfState(cs *pb.ConfState) error {
+	if s, ok := r.opts.Storage.(confStateSaver); ok {
+		if err := s.SetConfState(cs); err != nil {
+			return fmt.Errorf("%w: conf state: %w", ErrStorage, err)
+		}
 	}
 	return nil
 }

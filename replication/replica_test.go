@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
+	"strings"
 	"testing"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/mqstore/mqstore/message"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -22,11 +26,13 @@ type simnet struct {
 	t       *testing.T
 	ids     []uint64
 	nodes   map[uint64]*replica
-	stores  map[uint64]*raft.MemoryStorage
+	stores  map[uint64]Storage
 	applied map[uint64][][]byte
-	queue   []queued
-	cut     map[[2]uint64]bool
-	down    map[uint64]bool
+	// newStore opens replica id's storage (again, after restart).
+	newStore func(id uint64) Storage
+	queue    []queued
+	cut      map[[2]uint64]bool
+	down     map[uint64]bool
 }
 
 type queued struct {
@@ -51,24 +57,37 @@ func (tr netTransport) Send(msgs []*pb.Message) {
 }
 
 func newSimnet(t *testing.T, size int) *simnet {
-	n := &simnet{t: t, nodes: map[uint64]*replica{}, stores: map[uint64]*raft.MemoryStorage{},
-		applied: map[uint64][][]byte{}, cut: map[[2]uint64]bool{}, down: map[uint64]bool{}}
+	return newSimnetWith(t, size, func(uint64) Storage { return raft.NewMemoryStorage() })
+}
+
+// newSimnetWith builds the network over storages made by newStore.
+func newSimnetWith(t *testing.T, size int, newStore func(id uint64) Storage) *simnet {
+	n := &simnet{t: t, nodes: map[uint64]*replica{}, stores: map[uint64]Storage{},
+		applied: map[uint64][][]byte{}, cut: map[[2]uint64]bool{}, down: map[uint64]bool{}, newStore: newStore}
 	for i := 1; i <= size; i++ {
 		n.ids = append(n.ids, uint64(i))
 	}
 	for _, id := range n.ids {
-		n.stores[id] = raft.NewMemoryStorage()
-		r, err := newReplica(Options{ID: id, Peers: n.ids, Storage: n.stores[id], Transport: netTransport{n, id},
-			Apply: func(index uint64, data []byte) {
-				n.applied[id] = append(n.applied[id], bytes.Clone(data))
-			}, Logger: quiet})
-		if err != nil {
-			t.Fatal(err)
-		}
-		n.nodes[id] = r
+		n.start(id)
 	}
 	n.settle()
 	return n
+}
+
+// start (re)starts replica id over newStore(id); it re-applies every committed entry.
+func (n *simnet) start(id uint64) {
+	n.stores[id] = n.newStore(id)
+	n.applied[id] = nil
+	r, err := newReplica(Options{ID: id, Peers: n.ids, Storage: n.stores[id], Transport: netTransport{n, id},
+		Apply: func(index uint64, data []byte) error {
+			n.applied[id] = append(n.applied[id], bytes.Clone(data))
+			return nil
+		}, Logger: quiet})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.nodes[id] = r
+	n.down[id] = false
 }
 
 func (n *simnet) partition(minority ...uint64) {
@@ -215,7 +234,45 @@ func equalBytes(a, b [][]byte) bool {
 	return true
 }
 
-func payload(i int) []byte { return fmt.Appendf(nil, "record-%04d", i) }
+// payload is entry data: one RocketMQ record whose body says i (queue i%4 of topic T).
+func payload(i int) []byte { return record(i%4, fmt.Sprintf("record-%04d", i)) }
+
+func record(queue int, body string) []byte {
+	m := &message.Message{Topic: "T", QueueID: int32(queue), Body: []byte(body), BornTimestamp: 1,
+		BornHost: netip.MustParseAddrPort("127.0.0.1:1"), StoreHost: netip.MustParseAddrPort("127.0.0.11:10911")}
+	m.SetProperty(message.PropertyKeys, body[:min(len(body), 16)])
+	b, err := message.AppendRecord(nil, m)
+	if err != nil {
+		panic(err)
+	}
+	message.PatchRecord(b, 0, 0, 1700000000000)
+	return b
+}
+
+// bodies returns the bodies of the records in entry data.
+func bodies(t testing.TB, data []byte) []string {
+	t.Helper()
+	var out []string
+	var rec message.Record
+	for pos := 0; pos < len(data); {
+		n, err := message.DecodeRecord(data[pos:], &rec, true)
+		if err != nil {
+			t.Fatalf("entry data at %d: %v", pos, err)
+		}
+		out = append(out, string(rec.Body))
+		pos += n
+	}
+	return out
+}
+
+// appliedBodies returns every body replica id applied, in order.
+func (n *simnet) appliedBodies(id uint64) []string {
+	var out []string
+	for _, d := range n.applied[id] {
+		out = append(out, bodies(n.t, d)...)
+	}
+	return out
+}
 
 func TestElection(t *testing.T) {
 	n := newSimnet(t, 3)
@@ -236,44 +293,52 @@ func TestElection(t *testing.T) {
 	}
 }
 
-// TestReplication: proposals to the leader and to a follower (forwarded) commit on every
-// replica, which store byte-identical logs and apply the same entries in the same order.
+// TestReplication: proposals to the leader commit on every replica, which store
+// byte-identical logs and apply the same entries in the proposed order; a follower refuses a
+// proposal with ErrNotLeader (no forwarding inside Raft); each proposal's returned index is
+// where it committed.
 func TestReplication(t *testing.T) {
-	n := newSimnet(t, 3)
+	testReplication(t, newSimnet(t, 3))
+}
+
+func testReplication(t *testing.T, n *simnet) {
 	l := n.electLeader(n.ids...)
 	follower := n.ids[0]
 	if follower == l {
 		follower = n.ids[1]
 	}
-	var want [][]byte
+	if _, _, err := n.nodes[follower].propose(payload(0)); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("proposal to a follower: %v, want ErrNotLeader", err)
+	}
+	var want []string
+	indexes := map[uint64]string{}
 	for i := range 200 {
-		to := l
-		if i%4 == 3 {
-			to = follower
+		index, term, err := n.nodes[l].propose(payload(i))
+		if err != nil {
+			t.Fatalf("propose %d: %v", i, err)
 		}
-		if err := n.nodes[to].propose(payload(i)); err != nil {
-			t.Fatalf("propose %d to %d: %v", i, to, err)
+		if term != n.nodes[l].status().GetTerm() {
+			t.Fatalf("proposal term %d, leader's %d", term, n.nodes[l].status().GetTerm())
 		}
-		want = append(want, payload(i))
+		indexes[index] = fmt.Sprintf("record-%04d", i)
+		want = append(want, fmt.Sprintf("record-%04d", i))
 		if i%10 == 9 {
 			n.settle()
 		}
 	}
 	n.ticks(2) // the followers learn the last commit index with a heartbeat
 	n.sameLogs(n.ids...)
-	// Ordered as proposed except that forwarded proposals may land later than their
-	// neighbours; every one exactly once.
-	got := map[string]int{}
-	for _, d := range n.applied[l] {
-		got[string(d)]++
+	if got := n.appliedBodies(l); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("applied %d bodies %v..., want %d in order", len(got), got[:min(len(got), 3)], len(want))
 	}
-	for _, w := range want {
-		if got[string(w)] != 1 {
-			t.Fatalf("%s applied %d times", w, got[string(w)])
+	for index, body := range indexes {
+		ents, err := n.stores[l].Entries(index, index+1, 1<<30)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if len(n.applied[l]) != len(want) {
-		t.Fatalf("applied %d entries, want %d", len(n.applied[l]), len(want))
+		if got := bodies(t, ents[0].Data); len(got) != 1 || got[0] != body {
+			t.Fatalf("entry %d holds %v, proposed as %s", index, got, body)
+		}
 	}
 }
 
@@ -293,7 +358,7 @@ func TestPartitionedMinorityCatchesUp(t *testing.T) {
 	term := n.nodes[l].status().GetTerm()
 	n.partition(lagger)
 	for i := range 100 {
-		if err := n.nodes[l].propose(payload(i)); err != nil {
+		if _, _, err := n.nodes[l].propose(payload(i)); err != nil {
 			t.Fatal(err)
 		}
 		if i%20 == 0 {
@@ -328,7 +393,7 @@ func TestMinorityLeaderStepsDown(t *testing.T) {
 	n.partition(old)
 	// Accepted by the isolated leader while it still believes it leads: never committed.
 	for i := range 5 {
-		if err := n.nodes[old].propose(fmt.Appendf(nil, "lost-%d", i)); err != nil {
+		if _, _, err := n.nodes[old].propose(record(i%4, fmt.Sprintf("lost-%d", i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -345,7 +410,7 @@ func TestMinorityLeaderStepsDown(t *testing.T) {
 	}
 	nl := n.electLeader(majority...)
 	for i := range 20 {
-		if err := n.nodes[nl].propose(payload(i)); err != nil {
+		if _, _, err := n.nodes[nl].propose(payload(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -356,9 +421,9 @@ func TestMinorityLeaderStepsDown(t *testing.T) {
 	n.heal()
 	n.ticks(5)
 	n.sameLogs(n.ids...)
-	for _, d := range n.applied[old] {
-		if bytes.HasPrefix(d, []byte("lost-")) {
-			t.Fatalf("an entry accepted only by the isolated leader was applied: %s", d)
+	for _, b := range n.appliedBodies(old) {
+		if strings.HasPrefix(b, "lost-") {
+			t.Fatalf("an entry accepted only by the isolated leader was applied: %s", b)
 		}
 	}
 	if len(n.applied[old]) != 20 {
@@ -387,7 +452,7 @@ func (f *failingStorage) Append(e []*pb.Entry) error {
 func TestStorageFailureIsSticky(t *testing.T) {
 	var applied int
 	r, err := newReplica(Options{ID: 1, Peers: []uint64{1}, Storage: &failingStorage{raft.NewMemoryStorage(), 1},
-		Transport: transportFunc(func([]*pb.Message) {}), Apply: func(uint64, []byte) { applied++ }, Logger: quiet})
+		Transport: transportFunc(func([]*pb.Message) {}), Apply: func(uint64, []byte) error { applied++; return nil }, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
