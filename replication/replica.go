@@ -191,10 +191,6 @@ func newReplica(opts Options) (*replica, error) {
 		ReadOnlyOption:            raft.ReadOnlySafe,
 		Logger:                    quietRaftLogger,
 	}
-	rn, err := raft.NewRawNode(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("replication: %w", err)
-	}
 	last, err := opts.Storage.LastIndex()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
@@ -202,6 +198,17 @@ func newReplica(opts Options) (*replica, error) {
 	hs, _, err := opts.Storage.InitialState()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	if opts.Applied > hs.GetCommit() {
+		// A commit index written without fsync (raft.MustSync) can be older than what the
+		// application applied before a machine crash; re-applying from it is the app's to
+		// tolerate (dispatch is idempotent), an applied index above it the library refuses.
+		opts.Applied = hs.GetCommit()
+	}
+	cfg.Applied = opts.Applied
+	rn, err := raft.NewRawNode(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("replication: %w", err)
 	}
 	if last == 0 && raft.IsEmptyHardState(hs) {
 		if len(opts.Peers) == 0 {

@@ -30,6 +30,8 @@ type simnet struct {
 	applied map[uint64][][]byte
 	// newStore opens replica id's storage (again, after restart).
 	newStore func(id uint64) Storage
+	// onStart, when set, gives a (re)started replica a further Apply and its Applied index.
+	onStart func(id uint64) (apply func(index uint64, data []byte) error, applied uint64)
 	queue    []queued
 	cut      map[[2]uint64]bool
 	down     map[uint64]bool
@@ -78,9 +80,18 @@ func newSimnetWith(t *testing.T, size int, newStore func(id uint64) Storage) *si
 func (n *simnet) start(id uint64) {
 	n.stores[id] = n.newStore(id)
 	n.applied[id] = nil
+	var next func(uint64, []byte) error
+	var applied uint64
+	if n.onStart != nil {
+		next, applied = n.onStart(id)
+	}
 	r, err := newReplica(Options{ID: id, Peers: n.ids, Storage: n.stores[id], Transport: netTransport{n, id},
+		Applied: applied,
 		Apply: func(index uint64, data []byte) error {
 			n.applied[id] = append(n.applied[id], bytes.Clone(data))
+			if next != nil {
+				return next(index, data)
+			}
 			return nil
 		}, Logger: quiet})
 	if err != nil {

@@ -1,0 +1,183 @@
+package replication
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mqstore/mqstore/consumequeue"
+	"github.com/mqstore/mqstore/message"
+)
+
+// DispatcherOptions configure a Dispatcher.
+type DispatcherOptions struct {
+	// Queues configures the consume queues (RocketMQ's defaults).
+	Queues consumequeue.Options
+	// TagsCode returns a record's consume-queue tags code; default message.Record.TagsCode (the
+	// broker passes the store's rule, which gives delayed messages their delivery time).
+	TagsCode func(r *message.Record) int64
+	// CheckpointEvery flushes the queues and records the dispatched index every so many
+	// entries (4096); Close does it too.
+	CheckpointEvery uint64
+}
+
+// Dispatcher is a replicated group's reput service: it turns committed entries, and only
+// committed entries, into consume-queue units (RocketMQ's format, under <dir>/consumequeue),
+// in log order. It is a replica's Options.Apply: Raft hands it an entry once a quorum stored it,
+// so a suffix truncated after a leader change never reaches a consume queue, and consumers
+// (on the leader or on a follower) never see a record that can vanish.
+//
+// Restart: the dispatched index is checkpointed (<dir>/dispatched) after the queues are flushed;
+// a replica restarts with Options.Applied = Applied(), and re-dispatching the entries after it
+// is idempotent (consumequeue.Put accepts a unit it already holds).
+type Dispatcher struct {
+	dir   string
+	opts  DispatcherOptions
+	table *consumequeue.Table
+
+	applied    atomic.Uint64 // last dispatched index
+	dispatched atomic.Int64  // commitlog offset one past the last dispatched record
+	checkpoint uint64        // applied index of the last checkpoint (dispatch goroutine only)
+
+	// mu guards round, closed every time dispatch moves.
+	mu    sync.Mutex
+	round chan struct{}
+}
+
+// OpenDispatcher opens (recovering) the consume queues under dir/consumequeue and the
+// checkpoint.
+func OpenDispatcher(dir string, opts DispatcherOptions) (*Dispatcher, error) {
+	if opts.TagsCode == nil {
+		opts.TagsCode = (*message.Record).TagsCode
+	}
+	if opts.CheckpointEvery == 0 {
+		opts.CheckpointEvery = 4096
+	}
+	table, err := consumequeue.OpenTable(filepath.Join(dir, "consumequeue"), opts.Queues)
+	if err != nil {
+		return nil, fmt.Errorf("replication: dispatcher: %w", err)
+	}
+	d := &Dispatcher{dir: dir, opts: opts, table: table, round: make(chan struct{})}
+	index, offset, err := readCheckpoint(filepath.Join(dir, "dispatched"))
+	if err != nil {
+		table.Close()
+		return nil, fmt.Errorf("replication: dispatcher: %w", err)
+	}
+	d.applied.Store(index)
+	d.dispatched.Store(offset)
+	d.checkpoint = index
+	return d, nil
+}
+
+// Table is the consume queues.
+func (d *Dispatcher) Table() *consumequeue.Table { return d.table }
+
+// Applied is the last dispatched index: a restarted replica's Options.Applied.
+func (d *Dispatcher) Applied() uint64 { return d.applied.Load() }
+
+// DispatchedOffset is the commitlog offset up to which records are in their queues.
+func (d *Dispatcher) DispatchedOffset() int64 { return d.dispatched.Load() }
+
+// Apply dispatches the records of committed entry index (its data as the log stores it:
+// patched records). It is the replica's Options.Apply.
+func (d *Dispatcher) Apply(index uint64, data []byte) error {
+	var rec message.Record
+	end := d.dispatched.Load()
+	for pos := 0; pos < len(data); {
+		n, err := message.DecodeRecord(data[pos:], &rec, false)
+		if err != nil {
+			return fmt.Errorf("%w: entry %d at %d: %w", ErrBadEntry, index, pos, err)
+		}
+		if getsQueueOffset(rec.SysFlag) {
+			q, err := d.table.GetOrCreate(string(rec.Topic), rec.QueueID)
+			if err != nil {
+				return err
+			}
+			u := consumequeue.Unit{CommitLogOffset: rec.PhysicalOffset, Size: rec.TotalSize, TagsCode: d.opts.TagsCode(&rec)}
+			if err := q.Put(rec.QueueOffset, u); err != nil {
+				return fmt.Errorf("replication: dispatch entry %d: %w", index, err)
+			}
+		}
+		end = rec.PhysicalOffset + int64(rec.TotalSize)
+		pos += n
+	}
+	d.dispatched.Store(end)
+	d.applied.Store(index)
+	d.mu.Lock()
+	close(d.round)
+	d.round = make(chan struct{})
+	d.mu.Unlock()
+	if index >= d.checkpoint+d.opts.CheckpointEvery {
+		return d.Checkpoint()
+	}
+	return nil
+}
+
+// WaitApplied waits until entry index is dispatched.
+func (d *Dispatcher) WaitApplied(ctx context.Context, index uint64) error {
+	for {
+		d.mu.Lock()
+		round := d.round
+		d.mu.Unlock()
+		if d.applied.Load() >= index {
+			return nil
+		}
+		select {
+		case <-round:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Checkpoint flushes the queues, then records the dispatched index. Call it from the goroutine
+// that applies (or after it stopped).
+func (d *Dispatcher) Checkpoint() error {
+	index, offset := d.applied.Load(), d.dispatched.Load()
+	if err := d.table.Flush(); err != nil {
+		return fmt.Errorf("replication: checkpoint: %w", err)
+	}
+	if err := writeCheckpoint(d.dir, index, offset); err != nil {
+		return fmt.Errorf("replication: checkpoint: %w", err)
+	}
+	d.checkpoint = index
+	return nil
+}
+
+// Close checkpoints and closes the queues. The replica must be stopped first.
+func (d *Dispatcher) Close() error {
+	err := d.Checkpoint()
+	if e := d.table.Close(); err == nil {
+		err = e
+	}
+	return err
+}
+
+// The checkpoint file, 20 bytes big-endian: INDEX uint64 | OFFSET int64 | CRC32-C of the 16.
+func writeCheckpoint(dir string, index uint64, offset int64) error {
+	var b [20]byte
+	binary.BigEndian.PutUint64(b[0:], index)
+	binary.BigEndian.PutUint64(b[8:], uint64(offset))
+	binary.BigEndian.PutUint32(b[16:], crc32.Checksum(b[:16], castagnoli))
+	return writeFileAtomic(dir, "dispatched", b[:])
+}
+
+func readCheckpoint(path string) (uint64, int64, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(b) != 20 || binary.BigEndian.Uint32(b[16:]) != crc32.Checksum(b[:16], castagnoli) {
+		return 0, 0, fmt.Errorf("%w: dispatch checkpoint %s", ErrCorruptEntry, path)
+	}
+	return binary.BigEndian.Uint64(b[0:]), int64(binary.BigEndian.Uint64(b[8:])), nil
+}
