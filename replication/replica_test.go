@@ -32,9 +32,9 @@ type simnet struct {
 	newStore func(id uint64) Storage
 	// onStart, when set, gives a (re)started replica a further Apply and its Applied index.
 	onStart func(id uint64) (apply func(index uint64, data []byte) error, applied uint64)
-	queue    []queued
-	cut      map[[2]uint64]bool
-	down     map[uint64]bool
+	queue   []queued
+	cut     map[[2]uint64]bool
+	down    map[uint64]bool
 }
 
 type queued struct {
