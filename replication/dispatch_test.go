@@ -14,7 +14,7 @@ import (
 )
 
 // queueUnits lists every unit of topic T's queues: "q/offset/phys/size/tags".
-func queueUnits(t *testing.T, d *Dispatcher) []string {
+func queueUnits(t testing.TB, d *Dispatcher) []string {
 	t.Helper()
 	var out []string
 	d.Table().Range(func(q *consumequeue.ConsumeQueue) bool {
@@ -31,7 +31,7 @@ func queueUnits(t *testing.T, d *Dispatcher) []string {
 }
 
 // checkUnits fails unless every unit points to a record of its queue at its queue offset in l.
-func checkUnits(t *testing.T, d *Dispatcher, l *Log) {
+func checkUnits(t testing.TB, d *Dispatcher, l *Log) {
 	t.Helper()
 	cl := commitlogBytes(t, l)
 	d.Table().Range(func(q *consumequeue.ConsumeQueue) bool {
@@ -78,7 +78,7 @@ func TestDispatchOnlyCommitted(t *testing.T) {
 	})
 	old := n.electLeader(n.ids...)
 	for i := range 12 {
-		n.nodes[old].propose(payload(i))
+		n.propose(old, payload(i))
 	}
 	n.ticks(2)
 	committed := queueUnits(t, dispatchers[old])
@@ -87,7 +87,7 @@ func TestDispatchOnlyCommitted(t *testing.T) {
 	}
 	n.partition(old)
 	for i := range 6 {
-		n.nodes[old].propose(record(i%4, fmt.Sprintf("lost-%d", i)))
+		n.propose(old, record(i%4, fmt.Sprintf("lost-%d", i)))
 	}
 	n.ticks(25)
 	if got := queueUnits(t, dispatchers[old]); !slices.Equal(got, committed) {
@@ -101,7 +101,7 @@ func TestDispatchOnlyCommitted(t *testing.T) {
 	}
 	nl := n.electLeader(majority...)
 	for i := 12; i < 40; i++ {
-		n.nodes[nl].propose(payload(i))
+		n.propose(nl, payload(i))
 	}
 	n.ticks(2)
 	// A follower restarts from its dispatch checkpoint: re-dispatching is idempotent.

@@ -86,12 +86,24 @@ func (g *Group) run() {
 		case m := <-g.recvc:
 			g.r.step(m) // errors are stale or foreign messages: raft ignores them
 		case p := <-g.propc:
-			index, term, err := g.r.propose(p.data)
-			p.resc <- proposed{Proposal{index, term}, err}
+			g.propose(p)
 		case c := <-g.statusc:
 			c <- g.r.status()
 		case w := <-g.waitc:
 			g.addWaiter(w)
+		}
+		// Take whatever else is ready before the Ready loop, so that one append (and one
+		// fsync) serves many proposals and messages: group commit.
+	drain:
+		for range maxBatch {
+			select {
+			case m := <-g.recvc:
+				g.r.step(m)
+			case p := <-g.propc:
+				g.propose(p)
+			default:
+				break drain
+			}
 		}
 		if err := g.r.handleReady(); err != nil {
 			g.err = err
@@ -101,9 +113,9 @@ func (g *Group) run() {
 	}
 }
 
-// Propose asks the group to append data. It returns once the leader appended the proposal to
+// Propose asks the group to append data. It returns once the leader stored the proposal in
 // its log, with the entry's index and term, not when it commits: Wait does, and Options.Apply
-// sees it then. ErrNotLeader: this replica does not lead (the caller goes to the leader).
+// sees it then. ErrSuperseded: the replica lost its leadership before it stored the entry. ErrNotLeader: this replica does not lead (the caller goes to the leader).
 // raft.ErrProposalDropped: the uncommitted log is full; the caller retries or answers busy.
 func (g *Group) Propose(ctx context.Context, data []byte) (Proposal, error) {
 	p := proposal{data: data, resc: make(chan proposed, 1)}
@@ -197,6 +209,16 @@ func (g *Group) Status(ctx context.Context) (raft.BasicStatus, error) {
 		return raft.BasicStatus{}, g.stopped()
 	case <-ctx.Done():
 		return raft.BasicStatus{}, ctx.Err()
+	}
+}
+
+// maxBatch bounds the events taken before one run of the Ready loop.
+const maxBatch = 1024
+
+func (g *Group) propose(p proposal) {
+	err := g.r.propose(p.data, func(pr Proposal, err error) { p.resc <- proposed{pr, err} })
+	if err != nil {
+		p.resc <- proposed{err: err}
 	}
 }
 

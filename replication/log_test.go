@@ -49,7 +49,7 @@ func (n *simnet) restart(id uint64) {
 }
 
 // commitlogBytes returns replica id's commitlog bytes [0, End) read from its segment files.
-func commitlogBytes(t *testing.T, l *Log) []byte {
+func commitlogBytes(t testing.TB, l *Log) []byte {
 	t.Helper()
 	end := l.End()
 	var out []byte
@@ -66,7 +66,7 @@ func commitlogBytes(t *testing.T, l *Log) []byte {
 // sameCommitlogs fails unless every replica's commitlog is byte-identical, and checks it is a
 // valid RocketMQ commitlog: records at their own PHYSICALOFFSET, queue offsets dense from 0 per
 // queue, blank records only at segment ends. It returns the bodies in log order.
-func sameCommitlogs(t *testing.T, n *simnet, ids ...uint64) []string {
+func sameCommitlogs(t testing.TB, n *simnet, ids ...uint64) []string {
 	t.Helper()
 	ref := commitlogBytes(t, n.stores[ids[0]].(*Log))
 	for _, id := range ids[1:] {
@@ -137,7 +137,7 @@ func TestLogSegmentRoll(t *testing.T) {
 			data = append(data, record(j, body)...)
 			want = append(want, body)
 		}
-		if _, _, err := n.nodes[l].propose(data); err != nil {
+		if _, err := n.propose(l, data); err != nil {
 			t.Fatal(err)
 		}
 		n.settle()
@@ -160,13 +160,13 @@ func TestLogTruncation(t *testing.T) {
 	n, _ := logNet(t, 3)
 	old := n.electLeader(n.ids...)
 	for i := range 10 {
-		n.nodes[old].propose(payload(i))
+		n.propose(old, payload(i))
 	}
 	n.ticks(2)
 	n.partition(old)
 	big := strings.Repeat("y", 20000) // enough to roll a segment on the old leader only
 	for i := range 8 {
-		if _, _, err := n.nodes[old].propose(record(i%4, fmt.Sprintf("lost-%d-%s", i, big))); err != nil {
+		if _, err := n.propose(old, record(i%4, fmt.Sprintf("lost-%d-%s", i, big))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -180,7 +180,7 @@ func TestLogTruncation(t *testing.T) {
 	n.ticks(25)
 	nl := n.electLeader(majority...)
 	for i := 10; i < 30; i++ {
-		if _, _, err := n.nodes[nl].propose(payload(i)); err != nil {
+		if _, err := n.propose(nl, payload(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -212,12 +212,12 @@ func TestLogRestart(t *testing.T) {
 		}
 	}
 	for i := range 20 {
-		n.nodes[l].propose(payload(i))
+		n.propose(l, payload(i))
 	}
 	n.ticks(2)
 	n.down[follower] = true
 	for i := 20; i < 60; i++ {
-		n.nodes[l].propose(payload(i))
+		n.propose(l, payload(i))
 	}
 	n.ticks(2)
 	n.restart(follower)
@@ -232,7 +232,7 @@ func TestLogRestart(t *testing.T) {
 	n.restart(l)
 	nl := n.electLeader(n.ids...)
 	for i := 60; i < 70; i++ {
-		if _, _, err := n.nodes[nl].propose(payload(i)); err != nil {
+		if _, err := n.propose(nl, payload(i)); err != nil {
 			t.Fatal(err)
 		}
 	}

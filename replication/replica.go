@@ -87,8 +87,9 @@ type Options struct {
 	// Transport delivers this replica's messages (required).
 	Transport Transport
 	// Apply receives every committed normal entry with data, in log order, exactly once per
-	// start (from Options.Applied on). It runs on the goroutine that owns the replica; an
-	// error stops the replica (sticky, as a storage error).
+	// start (from Options.Applied on), as Storage stores it (for the commitlog Log: the patched
+	// records, straight from the mapping: data is valid only during the call). It runs on the
+	// goroutine that owns the replica; an error stops the replica (sticky, as a storage error).
 	Apply func(index uint64, data []byte) error
 	// Applied is the last index already applied before this start (0 for a new replica).
 	Applied uint64
@@ -164,11 +165,13 @@ type replica struct {
 	opts Options
 	// onApplied, when set, hears of every applied entry (index and term), data or not.
 	onApplied func(index, term uint64)
-	rn        *raft.RawNode
-	applied   uint64
-	state     raft.StateType
-	lead      uint64
-	err       error // sticky: the first storage or apply failure
+	// pending are the proposals not yet stored, oldest first (see propose).
+	pending []pendingProposal
+	rn      *raft.RawNode
+	applied uint64
+	state   raft.StateType
+	lead    uint64
+	err     error // sticky: the first storage or apply failure
 }
 
 func newReplica(opts Options) (*replica, error) {
@@ -232,29 +235,55 @@ func (r *replica) tick() { r.rn.Tick() }
 // are the library's to ignore; an error here is not fatal.
 func (r *replica) step(m *pb.Message) error { return r.rn.Step(m) }
 
-// propose appends data to the log if this replica leads and returns the index and term of the
-// new entry. It returns ErrNotLeader on any other replica, and raft.ErrProposalDropped when the
-// uncommitted log is full (or a leadership transfer is under way).
+// propose appends data to the log if this replica leads. The entry's index is known once the
+// Ready loop stores it: done is called then, from handleReady, with the index and term, or with
+// ErrSuperseded if the entry was dropped from the log before it was stored (the replica lost
+// its leadership first: the entry was never sent anywhere, so it never commits). propose returns
+// ErrNotLeader on any other replica, and raft.ErrProposalDropped when the uncommitted log is
+// full (or a leadership transfer is under way); done is not called then.
 //
-// The index is the storage's last index plus one: propose first runs the Ready loop, which
-// drains every unstable entry into Storage (synchronous storage), so the leader's log ends where
-// its Storage does, and the library appends the proposal right there.
-func (r *replica) propose(data []byte) (index, term uint64, err error) {
-	if err := r.handleReady(); err != nil {
-		return 0, 0, err
-	}
+// Matching stored entries to proposals: proposals are not forwarded, so every entry of term T
+// with data was proposed on T's leader, in order; the pending proposals of this process are
+// matched first-in first-out with the data entries of their term as they are stored. Pending
+// proposals never outlive one handleReady: once it returns, the log has no unstable entries.
+func (r *replica) propose(data []byte, done func(Proposal, error)) error {
 	st := r.rn.BasicStatus()
 	if st.RaftState != raft.StateLeader {
-		return 0, 0, fmt.Errorf("%w: replica %d, leader %d", ErrNotLeader, r.opts.ID, st.Lead)
-	}
-	last, err := r.opts.Storage.LastIndex()
-	if err != nil {
-		return 0, 0, fmt.Errorf("%w: %w", ErrStorage, err)
+		return fmt.Errorf("%w: replica %d, leader %d", ErrNotLeader, r.opts.ID, st.Lead)
 	}
 	if err := r.rn.Propose(data); err != nil {
-		return 0, 0, err
+		return err
 	}
-	return last + 1, st.GetTerm(), nil
+	r.pending = append(r.pending, pendingProposal{term: st.GetTerm(), done: done})
+	return nil
+}
+
+type pendingProposal struct {
+	term uint64
+	done func(Proposal, error)
+}
+
+// matchProposals resolves the pending proposals whose entries were just stored.
+func (r *replica) matchProposals(stored []*pb.Entry) {
+	for _, e := range stored {
+		if len(r.pending) == 0 {
+			return
+		}
+		if e.GetType() != pb.EntryType_EntryNormal || len(e.Data) == 0 || e.GetTerm() != r.pending[0].term {
+			continue
+		}
+		r.pending[0].done(Proposal{Index: e.GetIndex(), Term: e.GetTerm()}, nil)
+		r.pending[0] = pendingProposal{}
+		r.pending = r.pending[1:]
+	}
+}
+
+// dropProposals fails the proposals whose entries left the log unstored.
+func (r *replica) dropProposals(err error) {
+	for _, p := range r.pending {
+		p.done(Proposal{}, err)
+	}
+	r.pending = nil
 }
 
 // handleReady processes every pending Ready: persist entries and HardState (and a snapshot),
@@ -270,8 +299,10 @@ func (r *replica) handleReady() error {
 		}
 		if err := r.persist(rd); err != nil {
 			r.err = err
+			r.dropProposals(err)
 			return err
 		}
+		r.matchProposals(rd.Entries)
 		if len(rd.Messages) > 0 {
 			r.opts.Transport.Send(rd.Messages)
 		}
@@ -280,6 +311,9 @@ func (r *replica) handleReady() error {
 			return err
 		}
 		r.rn.Advance(rd)
+	}
+	if len(r.pending) > 0 && r.err == nil {
+		r.dropProposals(fmt.Errorf("%w: dropped from the log before it was stored", ErrSuperseded))
 	}
 	return r.err
 }
@@ -314,7 +348,7 @@ func (r *replica) apply(entries []*pb.Entry) error {
 		switch e.GetType() {
 		case pb.EntryType_EntryNormal:
 			if len(e.Data) > 0 && r.opts.Apply != nil {
-				if err := r.opts.Apply(e.GetIndex(), e.Data); err != nil {
+				if err := r.applyNormal(e); err != nil {
 					return fmt.Errorf("replication: apply %d: %w", e.GetIndex(), err)
 				}
 			}
@@ -341,6 +375,30 @@ func (r *replica) apply(entries []*pb.Entry) error {
 		}
 	}
 	return nil
+}
+
+// storedEntries is a Storage whose stored bytes differ from the proposed ones (the commitlog
+// Log patches offsets into records), so Apply must be given what is stored.
+type storedEntries interface {
+	EntryRecords(index uint64, fn func(phys int64, records []byte)) error
+}
+
+// applyNormal hands a committed entry to Options.Apply. With synchronous storage writes the
+// library may hand committed entries over from its in-memory log in the same Ready that stores
+// them, with the bytes as proposed; a storedEntries Storage is therefore read back, so Apply
+// always sees the entry as stored.
+func (r *replica) applyNormal(e *pb.Entry) error {
+	s, ok := r.opts.Storage.(storedEntries)
+	if !ok {
+		return r.opts.Apply(e.GetIndex(), e.Data)
+	}
+	var applyErr error
+	if err := s.EntryRecords(e.GetIndex(), func(_ int64, records []byte) {
+		applyErr = r.opts.Apply(e.GetIndex(), records)
+	}); err != nil {
+		return fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	return applyErr
 }
 
 // confStateSaver is a Storage that keeps the ConfState itself (the commitlog Log does; with

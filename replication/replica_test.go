@@ -245,6 +245,18 @@ func equalBytes(a, b [][]byte) bool {
 	return true
 }
 
+// propose proposes data to replica id; the returned Proposal is filled in when the entry is
+// stored (during a later settle), and stays zero if it is dropped.
+func (n *simnet) propose(id uint64, data []byte) (*Proposal, error) {
+	p := new(Proposal)
+	err := n.nodes[id].propose(data, func(got Proposal, err error) {
+		if err == nil {
+			*p = got
+		}
+	})
+	return p, err
+}
+
 // payload is entry data: one RocketMQ record whose body says i (queue i%4 of topic T).
 func payload(i int) []byte { return record(i%4, fmt.Sprintf("record-%04d", i)) }
 
@@ -318,20 +330,17 @@ func testReplication(t *testing.T, n *simnet) {
 	if follower == l {
 		follower = n.ids[1]
 	}
-	if _, _, err := n.nodes[follower].propose(payload(0)); !errors.Is(err, ErrNotLeader) {
+	if _, err := n.propose(follower, payload(0)); !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("proposal to a follower: %v, want ErrNotLeader", err)
 	}
 	var want []string
-	indexes := map[uint64]string{}
+	proposals := map[*Proposal]string{}
 	for i := range 200 {
-		index, term, err := n.nodes[l].propose(payload(i))
+		p, err := n.propose(l, payload(i))
 		if err != nil {
 			t.Fatalf("propose %d: %v", i, err)
 		}
-		if term != n.nodes[l].status().GetTerm() {
-			t.Fatalf("proposal term %d, leader's %d", term, n.nodes[l].status().GetTerm())
-		}
-		indexes[index] = fmt.Sprintf("record-%04d", i)
+		proposals[p] = fmt.Sprintf("record-%04d", i)
 		want = append(want, fmt.Sprintf("record-%04d", i))
 		if i%10 == 9 {
 			n.settle()
@@ -342,7 +351,11 @@ func testReplication(t *testing.T, n *simnet) {
 	if got := n.appliedBodies(l); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("applied %d bodies %v..., want %d in order", len(got), got[:min(len(got), 3)], len(want))
 	}
-	for index, body := range indexes {
+	for p, body := range proposals {
+		if p.Term != n.nodes[l].status().GetTerm() {
+			t.Fatalf("proposal %s: term %d, leader's %d", body, p.Term, n.nodes[l].status().GetTerm())
+		}
+		index := p.Index
 		ents, err := n.stores[l].Entries(index, index+1, 1<<30)
 		if err != nil {
 			t.Fatal(err)
@@ -369,7 +382,7 @@ func TestPartitionedMinorityCatchesUp(t *testing.T) {
 	term := n.nodes[l].status().GetTerm()
 	n.partition(lagger)
 	for i := range 100 {
-		if _, _, err := n.nodes[l].propose(payload(i)); err != nil {
+		if _, err := n.propose(l, payload(i)); err != nil {
 			t.Fatal(err)
 		}
 		if i%20 == 0 {
@@ -402,13 +415,22 @@ func TestMinorityLeaderStepsDown(t *testing.T) {
 	n := newSimnet(t, 3)
 	old := n.electLeader(n.ids...)
 	n.partition(old)
-	// Accepted by the isolated leader while it still believes it leads: never committed.
+	// Accepted and stored by the isolated leader while it still believes it leads: never
+	// committed.
+	var lost []*Proposal
 	for i := range 5 {
-		if _, _, err := n.nodes[old].propose(record(i%4, fmt.Sprintf("lost-%d", i))); err != nil {
+		p, err := n.propose(old, record(i%4, fmt.Sprintf("lost-%d", i)))
+		if err != nil {
 			t.Fatal(err)
 		}
+		lost = append(lost, p)
 	}
 	n.settle()
+	for _, p := range lost {
+		if p.Index == 0 {
+			t.Fatal("a proposal stored by the isolated leader got no index")
+		}
+	}
 	var majority []uint64
 	for _, id := range n.ids {
 		if id != old {
@@ -421,7 +443,7 @@ func TestMinorityLeaderStepsDown(t *testing.T) {
 	}
 	nl := n.electLeader(majority...)
 	for i := range 20 {
-		if _, _, err := n.nodes[nl].propose(payload(i)); err != nil {
+		if _, err := n.propose(nl, payload(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -435,6 +457,12 @@ func TestMinorityLeaderStepsDown(t *testing.T) {
 	for _, b := range n.appliedBodies(old) {
 		if strings.HasPrefix(b, "lost-") {
 			t.Fatalf("an entry accepted only by the isolated leader was applied: %s", b)
+		}
+	}
+	// Each lost proposal's index now holds another term's entry: Wait says ErrSuperseded.
+	for _, p := range lost {
+		if term, err := n.stores[old].Term(p.Index); err != nil || term == p.Term {
+			t.Fatalf("index %d: term %d (%v), the lost proposal's was %d", p.Index, term, err, p.Term)
 		}
 	}
 	if len(n.applied[old]) != 20 {
@@ -479,7 +507,7 @@ func TestStorageFailureIsSticky(t *testing.T) {
 	if err := r.handleReady(); !errors.Is(err, ErrStorage) || !errors.Is(err, errDisk) {
 		t.Fatalf("handleReady after a failed append: %v, want ErrStorage wrapping the disk error", err)
 	}
-	r.propose([]byte("after the failure"))
+	r.propose([]byte("after the failure"), func(Proposal, error) {})
 	if err := r.handleReady(); !errors.Is(err, errDisk) || applied != 0 {
 		t.Fatalf("after a proposal: %v, %d applied; want the sticky error and nothing applied", err, applied)
 	}
