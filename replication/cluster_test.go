@@ -127,13 +127,13 @@ func (c *tcpCluster) node(id uint64) *tcpNode {
 	return c.nodes[id]
 }
 
-// leader waits for a running replica that is leader and returns it.
+// leader waits for a running replica that leads and passed the barrier, and returns it.
 func (c *tcpCluster) leader(ctx context.Context) uint64 {
 	c.t.Helper()
 	for ctx.Err() == nil {
 		for _, id := range c.ids {
 			if n := c.node(id); n != nil {
-				if st, err := n.group.Status(ctx); err == nil && st.RaftState == raft.StateLeader {
+				if n.group.Role().Ready {
 					return id
 				}
 			}
@@ -163,7 +163,7 @@ func (c *tcpCluster) send(ctx context.Context, body string) uint64 {
 				return id
 			}
 		}
-		if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrSuperseded) && !errors.Is(err, context.DeadlineExceeded) &&
+		if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrNotReady) && !errors.Is(err, ErrSuperseded) && !errors.Is(err, context.DeadlineExceeded) &&
 			!errors.Is(err, raft.ErrProposalDropped) && !errors.Is(err, ErrClosed) {
 			c.t.Fatalf("send %s: %v", body, err)
 		}

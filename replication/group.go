@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -23,6 +24,11 @@ type Group struct {
 
 	// waiters are the Wait calls by index; only the goroutine touches them.
 	waiters map[uint64][]waiter
+
+	// role is the current Role; roleMu guards roleChanged, closed and replaced at every change.
+	role        atomic.Pointer[Role]
+	roleMu      sync.Mutex
+	roleChanged chan struct{}
 
 	mu     sync.Mutex // guards closed
 	closed bool
@@ -65,16 +71,20 @@ func Start(opts Options) (*Group, error) {
 		statusc: make(chan chan raft.BasicStatus),
 		waitc:   make(chan waiter),
 		waiters: map[uint64][]waiter{},
-		quit:    make(chan struct{}),
-		done:    make(chan struct{}),
+
+		roleChanged: make(chan struct{}),
+		quit:        make(chan struct{}),
+		done:        make(chan struct{}),
 	}
 	r.onApplied = g.applied
+	g.role.Store(&Role{ID: opts.ID})
 	go g.run()
 	return g, nil
 }
 
 func (g *Group) run() {
 	defer close(g.done)
+	defer g.setRole(Role{ID: g.r.opts.ID})
 	t := time.NewTicker(g.r.opts.TickInterval)
 	defer t.Stop()
 	for {
@@ -110,6 +120,7 @@ func (g *Group) run() {
 			g.r.opts.Logger.Error("replication: replica stopped", "id", g.r.opts.ID, "err", err)
 			return
 		}
+		g.updateRole()
 	}
 }
 
@@ -209,6 +220,64 @@ func (g *Group) Status(ctx context.Context) (raft.BasicStatus, error) {
 		return raft.BasicStatus{}, g.stopped()
 	case <-ctx.Done():
 		return raft.BasicStatus{}, ctx.Err()
+	}
+}
+
+// Role is what a replica is in its group. Ready is the leader barrier: the replica leads, an
+// entry of its term is committed and every committed entry is applied. A broker registers as
+// master (brokerId 0), accepts writes and starts its check services only while Ready, and
+// stops them at once when a change clears it.
+type Role struct {
+	ID     uint64
+	State  raft.StateType
+	Leader uint64 // 0: none known
+	Term   uint64
+	Ready  bool
+}
+
+// Role returns the replica's current role.
+func (g *Group) Role() Role { return *g.role.Load() }
+
+// RoleChanged returns a channel closed at the next change of Role (or when the replica stops).
+func (g *Group) RoleChanged() <-chan struct{} {
+	g.roleMu.Lock()
+	defer g.roleMu.Unlock()
+	return g.roleChanged
+}
+
+// WaitReady waits until this replica passes the leader barrier, or the context ends.
+func (g *Group) WaitReady(ctx context.Context) error {
+	for {
+		ch := g.RoleChanged()
+		if g.Role().Ready {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-g.done:
+			return g.stopped()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (g *Group) updateRole() {
+	st := g.r.status()
+	g.setRole(Role{ID: g.r.opts.ID, State: st.RaftState, Leader: st.Lead, Term: st.GetTerm(), Ready: g.r.barrierPassed()})
+}
+
+func (g *Group) setRole(r Role) {
+	if *g.role.Load() == r {
+		return
+	}
+	g.role.Store(&r)
+	g.roleMu.Lock()
+	close(g.roleChanged)
+	g.roleChanged = make(chan struct{})
+	g.roleMu.Unlock()
+	if r.Ready {
+		g.r.opts.Logger.Info("replication: leader ready", "id", r.ID, "term", r.Term)
 	}
 }
 

@@ -68,7 +68,7 @@ func TestGroups(t *testing.T) {
 		// is waited for: Wait returns once it is applied on the leader.
 		g, id := groups[attempt%3], peers[attempt%3]
 		p, err := g.Propose(ctx, fmt.Appendf(nil, "p%03d", i))
-		if errors.Is(err, ErrNotLeader) {
+		if errors.Is(err, ErrNotLeader) || errors.Is(err, ErrNotReady) {
 			if attempt%3 == 2 {
 				time.Sleep(10 * time.Millisecond)
 			}
@@ -115,9 +115,36 @@ func TestGroups(t *testing.T) {
 	if leaders != 1 {
 		t.Errorf("%d leaders", leaders)
 	}
+	ready := 0
 	for _, g := range groups {
+		if r := g.Role(); r.Ready {
+			ready++
+			if r.State != raft.StateLeader || r.Leader != r.ID || r.Term == 0 {
+				t.Errorf("ready role %+v", r)
+			}
+			if err := g.WaitReady(ctx); err != nil {
+				t.Errorf("WaitReady on the ready leader: %v", err)
+			}
+		}
+	}
+	if ready != 1 {
+		t.Errorf("%d replicas passed the leader barrier", ready)
+	}
+	for _, g := range groups {
+		changed := g.RoleChanged()
+		wasReady := g.Role().Ready
 		if err := g.Close(); err != nil {
 			t.Fatal(err)
+		}
+		if g.Role().Ready {
+			t.Fatal("a closed replica is still ready")
+		}
+		if wasReady {
+			select {
+			case <-changed:
+			default:
+				t.Fatal("closing the ready leader did not signal a role change")
+			}
 		}
 		if err := g.Close(); !errors.Is(err, ErrClosed) {
 			t.Fatalf("second Close: %v", err)

@@ -11,16 +11,22 @@
 //
 //   - replica is the state machine driver without goroutines: Tick, Step, Propose and
 //     handleReady, which persists entries and the HardState to Storage before it sends
-//     Messages, then applies CommittedEntries and Advances. Tests drive replicas directly
+//     responses (appends and heartbeats leave while it persists), then applies
+//     CommittedEntries and Advances. Tests drive replicas directly
 //     over a simulated network, deterministically (no timers, no goroutines).
 //   - Group owns one replica with one goroutine: the only code that touches the RawNode.
 //     Proposals, incoming messages and status requests reach it through channels; a ticker
 //     drives its clock. Close joins it.
 //
-// Not yet here (next slices): the commitlog as Storage (raftidx: index → physical offset),
-// a TCP transport on the replication port, snapshots for lagging replicas, the leader
-// barrier and the broker wiring. Storage is synchronous: entries are durable before any
-// message leaves, for the leader too (AsyncStorageWrites comes after the checker is green).
+// The log of a replica is a RocketMQ commitlog (Log: records patched identically on every
+// replica, raftidx rows, HardState file); TCPTransport carries messages on the replication port;
+// Dispatcher turns committed entries, and only those, into consume-queue units. A leader
+// serves (accepts proposals) only after a barrier: an entry of its term committed and every
+// committed entry applied (so its consume queues and its log-tail queue table are final).
+//
+// Not yet here (next slices): topic configs and consumer offsets as entries, snapshots for
+// replicas behind retention, broker wiring. Storage is synchronous: entries are durable before
+// any response that acknowledges them leaves (AsyncStorageWrites after the checker is green).
 package replication
 
 import (
@@ -49,6 +55,9 @@ var (
 	// forwarded inside Raft (the proposer must learn its entry's index to answer its client);
 	// the broker forwards the request to the leader instead.
 	ErrNotLeader = errors.New("replication: not the leader")
+	// ErrNotReady: this replica leads but has not passed the leader barrier yet (an entry of
+	// its term committed, every committed entry applied). The caller retries shortly.
+	ErrNotReady = errors.New("replication: leader not ready")
 	// ErrSuperseded: a proposal's index was committed with another entry (its leader lost
 	// the term before the proposal committed). It never committed.
 	ErrSuperseded = errors.New("replication: proposal superseded")
@@ -251,11 +260,27 @@ func (r *replica) propose(data []byte, done func(Proposal, error)) error {
 	if st.RaftState != raft.StateLeader {
 		return fmt.Errorf("%w: replica %d, leader %d", ErrNotLeader, r.opts.ID, st.Lead)
 	}
+	if !r.barrierPassed() {
+		return fmt.Errorf("%w: replica %d, term %d", ErrNotReady, r.opts.ID, st.GetTerm())
+	}
 	if err := r.rn.Propose(data); err != nil {
 		return err
 	}
 	r.pending = append(r.pending, pendingProposal{term: st.GetTerm(), done: done})
 	return nil
+}
+
+// barrierPassed reports whether this replica leads and may serve: the entry at its commit
+// index is of its own term (so every entry before it, the previous leaders' tail included, is
+// committed) and every committed entry is applied (dispatched). Its log-tail queue table needs
+// no rebuild: Log keeps it exact through appends and truncations.
+func (r *replica) barrierPassed() bool {
+	st := r.rn.BasicStatus()
+	if st.RaftState != raft.StateLeader || r.applied < st.GetCommit() {
+		return false
+	}
+	term, err := r.opts.Storage.Term(st.GetCommit())
+	return err == nil && term == st.GetTerm()
 }
 
 type pendingProposal struct {
@@ -297,14 +322,23 @@ func (r *replica) handleReady() error {
 			r.opts.Logger.Info("replication: role", "id", r.opts.ID, "state", r.state.String(), "leader", r.lead,
 				"term", r.rn.BasicStatus().GetTerm())
 		}
+		// Messages that promise durability (append and vote responses: the library's
+		// msgsAfterAppend) wait until the Ready is persisted; the others (appends, heartbeats,
+		// vote requests) leave at once, so a leader's followers write in parallel with it
+		// (Raft thesis §10.2.1): its own entries count toward a quorum only when its own
+		// append response, stepped by Advance, says they are stored.
+		early, late := splitMessages(rd.Messages)
+		if len(early) > 0 {
+			r.opts.Transport.Send(early)
+		}
 		if err := r.persist(rd); err != nil {
 			r.err = err
 			r.dropProposals(err)
 			return err
 		}
 		r.matchProposals(rd.Entries)
-		if len(rd.Messages) > 0 {
-			r.opts.Transport.Send(rd.Messages)
+		if len(late) > 0 {
+			r.opts.Transport.Send(late)
 		}
 		if err := r.apply(rd.CommittedEntries); err != nil {
 			r.err = err
@@ -316,6 +350,28 @@ func (r *replica) handleReady() error {
 		r.dropProposals(fmt.Errorf("%w: dropped from the log before it was stored", ErrSuperseded))
 	}
 	return r.err
+}
+
+// splitMessages separates the messages that may leave before the Ready is persisted from the
+// responses that must wait for it.
+func splitMessages(msgs []*pb.Message) (early, late []*pb.Message) {
+	for i, m := range msgs {
+		switch m.GetType() {
+		case pb.MessageType_MsgAppResp, pb.MessageType_MsgVoteResp, pb.MessageType_MsgPreVoteResp:
+			if late == nil {
+				early = append(early, msgs[:i]...)
+			}
+			late = append(late, m)
+		default:
+			if late != nil {
+				early = append(early, m)
+			}
+		}
+	}
+	if late == nil {
+		return msgs, nil
+	}
+	return early, late
 }
 
 // persist makes the Ready's snapshot, entries and HardState durable, in that order.

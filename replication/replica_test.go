@@ -35,6 +35,8 @@ type simnet struct {
 	queue   []queued
 	cut     map[[2]uint64]bool
 	down    map[uint64]bool
+	// drop, when set, drops the messages it returns true for.
+	drop func(m *pb.Message) bool
 }
 
 type queued struct {
@@ -138,7 +140,7 @@ func (n *simnet) settle() {
 			if err := proto.Unmarshal(m.wire, &msg); err != nil {
 				n.t.Fatalf("unmarshal: %v", err)
 			}
-			if n.down[m.to] || n.cut[[2]uint64{msg.GetFrom(), m.to}] {
+			if n.down[m.to] || n.cut[[2]uint64{msg.GetFrom(), m.to}] || (n.drop != nil && n.drop(&msg)) {
 				continue
 			}
 			n.nodes[m.to].step(&msg)
@@ -538,4 +540,69 @@ func TestOptionsValidate(t *testing.T) {
 	if _, err := newReplica(Options{ID: 1, Storage: raft.NewMemoryStorage(), Transport: tr}); err == nil {
 		t.Error("empty storage without peers was accepted")
 	}
+}
+
+// TestLeaderBarrier: a new leader whose log ends with the previous leader's uncommitted entries
+// does not serve (ErrNotReady) until an entry of its own term commits; then those entries are
+// committed and applied too, and it serves.
+func TestLeaderBarrier(t *testing.T) {
+	n, _ := logNet(t, 3)
+	old := n.electLeader(n.ids...)
+	for i := range 5 {
+		n.propose(old, payload(i))
+	}
+	n.ticks(2)
+	var f1, f2 uint64
+	for _, id := range n.ids {
+		if id != old {
+			if f1 == 0 {
+				f1 = id
+			} else {
+				f2 = id
+			}
+		}
+	}
+	// Entries 5..9 reach f1 only, and f1's acknowledgements are lost: never committed by old.
+	n.cut[[2]uint64{old, f2}] = true
+	n.drop = func(m *pb.Message) bool { return m.GetFrom() == f1 && m.GetType() == pb.MessageType_MsgAppResp }
+	for i := 5; i < 10; i++ {
+		n.propose(old, payload(i))
+	}
+	n.settle()
+	n.down[old] = true
+	n.heal()
+	// f1 (the longer log) wins the election, but its appends go unacknowledged.
+	n.drop = func(m *pb.Message) bool { return m.GetTo() == f1 && m.GetType() == pb.MessageType_MsgAppResp }
+	for range 100 {
+		n.ticks(1)
+		if n.nodes[f1].status().RaftState == raft.StateLeader {
+			break
+		}
+	}
+	if n.nodes[f1].status().RaftState != raft.StateLeader {
+		t.Fatalf("replica %d did not win the election", f1)
+	}
+	if n.nodes[f1].barrierPassed() {
+		t.Fatal("barrier passed with no entry of the new term committed")
+	}
+	if _, err := n.propose(f1, payload(10)); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("proposal before the barrier: %v, want ErrNotReady", err)
+	}
+	if got := len(n.appliedBodies(f1)); got != 5 {
+		t.Fatalf("the new leader applied %d entries before its barrier, want the 5 committed", got)
+	}
+	n.drop = nil
+	n.ticks(3)
+	if !n.nodes[f1].barrierPassed() {
+		t.Fatal("barrier not passed after the new term's entry committed")
+	}
+	if got := n.appliedBodies(f1); len(got) != 10 || got[9] != "record-0009" {
+		t.Fatalf("after the barrier the leader applied %v, want the 10 entries", got)
+	}
+	if _, err := n.propose(f1, payload(10)); err != nil {
+		t.Fatal(err)
+	}
+	n.ticks(2)
+	n.sameLogs(f1, f2)
+	sameCommitlogs(t, n, f1, f2)
 }
