@@ -3,8 +3,10 @@ package replication
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -148,13 +150,19 @@ func (c *tcpCluster) leader(ctx context.Context) uint64 {
 // broker forwarding a SEND would. It returns the replica that acknowledged it.
 func (c *tcpCluster) send(ctx context.Context, body string) uint64 {
 	c.t.Helper()
+	return c.sendData(ctx, body, record(len(body)%4, body))
+}
+
+// sendData proposes entry data until it commits (see send).
+func (c *tcpCluster) sendData(ctx context.Context, body string, data []byte) uint64 {
+	c.t.Helper()
 	for ctx.Err() == nil {
 		id := c.leader(ctx)
 		n := c.node(id)
 		if n == nil {
 			continue
 		}
-		p, err := n.group.Propose(ctx, record(len(body)%4, body))
+		p, err := n.group.Propose(ctx, data)
 		if err == nil {
 			wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			err = n.group.Wait(wctx, p)
@@ -396,6 +404,65 @@ func TestTCPGroupConcurrent(t *testing.T) {
 	for b := range acked {
 		if !got[b] {
 			t.Fatalf("acknowledged %s is not in the commitlog", b)
+		}
+	}
+}
+
+// TestTCPConfigReplicated: metadata changes (topic configs, consumer offsets) are entries: every
+// replica's table holds the same rows, a follower restarted from its checkpoint has them, and
+// after the leader stops the new leader has every acknowledged change.
+func TestTCPConfigReplicated(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := newTCPCluster(t, 3)
+	host := netip.MustParseAddrPort("127.0.0.11:10911")
+	config := func(ops ...ConfigOp) {
+		t.Helper()
+		data, err := EncodeConfigEntry(ops, host, time.Now().UnixMilli())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.sendData(ctx, fmt.Sprint(ops), data)
+	}
+	offset := func(group string, q, off int) ConfigOp {
+		return ConfigOp{Kind: "consumerOffset", Key: fmt.Sprintf("%s@T@%d", group, q), Value: json.RawMessage(fmt.Sprint(off))}
+	}
+	config(ConfigOp{Kind: "topic", Key: "T", Value: json.RawMessage(`{"readQueueNums":4,"writeQueueNums":4}`)},
+		ConfigOp{Kind: "topic", Key: "Gone", Value: json.RawMessage(`{}`)})
+	for i := range 20 {
+		c.send(ctx, fmt.Sprintf("m-%02d", i))
+		if i%5 == 4 {
+			config(offset("g1", 0, i), offset("g1", 1, i/2))
+		}
+	}
+	l := c.leader(ctx)
+	follower := c.ids[0]
+	if follower == l {
+		follower = c.ids[1]
+	}
+	c.stop(follower)
+	config(ConfigOp{Kind: "topic", Key: "Gone"}, offset("g1", 0, 100), offset("g2", 3, 7))
+	c.start(follower)
+	c.converge(ctx)
+	old := c.leader(ctx)
+	c.stop(old)
+	config(ConfigOp{Kind: "topic", Key: "New", Value: json.RawMessage(`{"perm":6}`)})
+	c.start(old)
+	c.converge(ctx)
+	want := map[string]string{
+		"topic":          `map[New:{"perm":6} T:{"readQueueNums":4,"writeQueueNums":4}]`,
+		"consumerOffset": `map[g1@T@0:100 g1@T@1:9 g2@T@3:7]`,
+	}
+	for _, id := range c.ids {
+		d := c.node(id).disp
+		for kind, w := range want {
+			rows := map[string]string{}
+			for k, v := range d.ConfigRows(kind) {
+				rows[k] = string(v)
+			}
+			if got := fmt.Sprint(rows); got != w {
+				t.Errorf("replica %d %s rows %s, want %s", id, kind, got, w)
+			}
 		}
 	}
 }

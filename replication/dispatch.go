@@ -3,11 +3,14 @@ package replication
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -25,6 +28,9 @@ type DispatcherOptions struct {
 	// CheckpointEvery flushes the queues and records the dispatched index every so many
 	// entries (4096); Close does it too.
 	CheckpointEvery uint64
+	// OnConfig, when set, hears every committed metadata change (a ConfigTopic record's ops)
+	// after the Dispatcher applied it to its table, in log order, on the applying goroutine.
+	OnConfig func(index uint64, op ConfigOp) error
 }
 
 // Dispatcher is a replicated group's reput service: it turns committed entries, and only
@@ -33,9 +39,14 @@ type DispatcherOptions struct {
 // so a suffix truncated after a leader change never reaches a consume queue, and consumers
 // (on the leader or on a follower) never see a record that can vanish.
 //
-// Restart: the dispatched index is checkpointed (<dir>/dispatched) after the queues are flushed;
-// a replica restarts with Options.Applied = Applied(), and re-dispatching the entries after it
-// is idempotent (consumequeue.Put accepts a unit it already holds).
+// Records of ConfigTopic are metadata changes (ConfigOp): the Dispatcher keeps the resulting
+// table (kind → key → value), so every replica holds the same topic configs, groups and
+// consumer offsets as of its applied index.
+//
+// Restart: the config table (<dir>/config.json) and then the dispatched index
+// (<dir>/dispatched) are checkpointed after the queues are flushed; a replica restarts with
+// Options.Applied = Applied(), and re-dispatching the entries after it is idempotent
+// (consumequeue.Put accepts a unit it already holds; a ConfigOp sets or deletes its row).
 type Dispatcher struct {
 	dir   string
 	opts  DispatcherOptions
@@ -44,6 +55,10 @@ type Dispatcher struct {
 	applied    atomic.Uint64 // last dispatched index
 	dispatched atomic.Int64  // commitlog offset one past the last dispatched record
 	checkpoint uint64        // applied index of the last checkpoint (dispatch goroutine only)
+
+	// configMu guards config: kind → key → value.
+	configMu sync.RWMutex
+	config   map[string]map[string]json.RawMessage
 
 	// mu guards round, closed every time dispatch moves.
 	mu    sync.Mutex
@@ -63,8 +78,11 @@ func OpenDispatcher(dir string, opts DispatcherOptions) (*Dispatcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replication: dispatcher: %w", err)
 	}
-	d := &Dispatcher{dir: dir, opts: opts, table: table, round: make(chan struct{})}
+	d := &Dispatcher{dir: dir, opts: opts, table: table, round: make(chan struct{}), config: map[string]map[string]json.RawMessage{}}
 	index, offset, err := readCheckpoint(filepath.Join(dir, "dispatched"))
+	if err == nil {
+		err = d.readConfig()
+	}
 	if err != nil {
 		table.Close()
 		return nil, fmt.Errorf("replication: dispatcher: %w", err)
@@ -104,6 +122,11 @@ func (d *Dispatcher) Apply(index uint64, data []byte) error {
 				return fmt.Errorf("replication: dispatch entry %d: %w", index, err)
 			}
 		}
+		if string(rec.Topic) == ConfigTopic {
+			if err := d.applyConfig(index, rec.Body); err != nil {
+				return err
+			}
+		}
 		end = rec.PhysicalOffset + int64(rec.TotalSize)
 		pos += n
 	}
@@ -115,6 +138,68 @@ func (d *Dispatcher) Apply(index uint64, data []byte) error {
 	d.mu.Unlock()
 	if index >= d.checkpoint+d.opts.CheckpointEvery {
 		return d.Checkpoint()
+	}
+	return nil
+}
+
+func (d *Dispatcher) applyConfig(index uint64, body []byte) error {
+	ops, err := decodeConfigOps(body)
+	if err != nil {
+		return fmt.Errorf("entry %d: %w", index, err)
+	}
+	d.configMu.Lock()
+	for _, op := range ops {
+		rows := d.config[op.Kind]
+		if op.Value == nil {
+			delete(rows, op.Key)
+			continue
+		}
+		if rows == nil {
+			rows = map[string]json.RawMessage{}
+			d.config[op.Kind] = rows
+		}
+		rows[op.Key] = slices.Clone(op.Value)
+	}
+	d.configMu.Unlock()
+	if d.opts.OnConfig != nil {
+		for _, op := range ops {
+			if err := d.opts.OnConfig(index, op); err != nil {
+				return fmt.Errorf("entry %d: config %s %s: %w", index, op.Kind, op.Key, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Config returns the value of a metadata row as of the applied index.
+func (d *Dispatcher) Config(kind, key string) (json.RawMessage, bool) {
+	d.configMu.RLock()
+	defer d.configMu.RUnlock()
+	v, ok := d.config[kind][key]
+	return v, ok
+}
+
+// ConfigRows returns a copy of every row of one kind (a new leader loads its topic configs,
+// groups and offsets from here).
+func (d *Dispatcher) ConfigRows(kind string) map[string]json.RawMessage {
+	d.configMu.RLock()
+	defer d.configMu.RUnlock()
+	return maps.Clone(d.config[kind])
+}
+
+func (d *Dispatcher) readConfig() error {
+	b, err := os.ReadFile(filepath.Join(d.dir, "config.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &d.config); err != nil {
+		return fmt.Errorf("%w: config.json: %w", ErrCorruptEntry, err)
+	}
+	if d.config == nil {
+		d.config = map[string]map[string]json.RawMessage{}
 	}
 	return nil
 }
@@ -142,6 +227,15 @@ func (d *Dispatcher) Checkpoint() error {
 	index, offset := d.applied.Load(), d.dispatched.Load()
 	if err := d.table.Flush(); err != nil {
 		return fmt.Errorf("replication: checkpoint: %w", err)
+	}
+	d.configMu.RLock()
+	config, err := json.Marshal(d.config)
+	d.configMu.RUnlock()
+	if err == nil {
+		err = writeFileAtomic(d.dir, "config.json", config)
+	}
+	if err != nil {
+		return fmt.Errorf("replication: checkpoint config: %w", err)
 	}
 	if err := writeCheckpoint(d.dir, index, offset); err != nil {
 		return fmt.Errorf("replication: checkpoint: %w", err)

@@ -2,7 +2,10 @@ package replication
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -154,5 +157,62 @@ func TestDispatchWaitApplied(t *testing.T) {
 	}
 	if d.DispatchedOffset() != int64(len(rec)) {
 		t.Fatalf("dispatched offset %d, want %d", d.DispatchedOffset(), len(rec))
+	}
+}
+
+// TestDispatchConfig: config records set and delete rows, OnConfig hears each op in order, the
+// table survives Close and reopen, and a record whose body is not a list of ops stops dispatch.
+func TestDispatchConfig(t *testing.T) {
+	dir := t.TempDir()
+	var heard []string
+	opts := DispatcherOptions{OnConfig: func(index uint64, op ConfigOp) error {
+		heard = append(heard, fmt.Sprintf("%d:%s/%s=%s", index, op.Kind, op.Key, op.Value))
+		return nil
+	}}
+	d, err := OpenDispatcher(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := netip.MustParseAddrPort("127.0.0.11:10911")
+	queueOffset := int64(0)
+	entry := func(ops ...ConfigOp) []byte { // patched as the Log would
+		b, err := EncodeConfigEntry(ops, host, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		message.PatchRecord(b, queueOffset, d.DispatchedOffset(), 1)
+		queueOffset++
+		return b
+	}
+	if err := d.Apply(1, entry(ConfigOp{Kind: "topic", Key: "A", Value: json.RawMessage(`1`)}, ConfigOp{Kind: "topic", Key: "B", Value: json.RawMessage(`2`)})); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Apply(2, entry(ConfigOp{Kind: "topic", Key: "A"})); err != nil {
+		t.Fatal(err)
+	}
+	if want := "[1:topic/A=1 1:topic/B=2 2:topic/A=]"; fmt.Sprint(heard) != want {
+		t.Fatalf("heard %v, want %s", heard, want)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d, err = OpenDispatcher(dir, opts); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, ok := d.Config("topic", "A"); ok {
+		t.Fatal("deleted row A is back after reopen")
+	}
+	if v, ok := d.Config("topic", "B"); !ok || string(v) != "2" || d.Applied() != 2 {
+		t.Fatalf("row B = %s %v, applied %d after reopen", v, ok, d.Applied())
+	}
+	if _, err := EncodeConfigEntry(nil, host, 1); !errors.Is(err, ErrBadConfig) {
+		t.Fatalf("empty ops: %v", err)
+	}
+	m := &message.Message{Topic: ConfigTopic, Body: []byte("not json"), BornHost: host, StoreHost: host}
+	bad, _ := message.AppendRecord(nil, m)
+	message.PatchRecord(bad, queueOffset, d.DispatchedOffset(), 1)
+	if err := d.Apply(3, bad); !errors.Is(err, ErrBadConfig) {
+		t.Fatalf("bad config record: %v, want ErrBadConfig", err)
 	}
 }

@@ -80,7 +80,7 @@ func sameCommitlogs(t testing.TB, n *simnet, ids ...uint64) []string {
 		}
 	}
 	var bodies []string
-	next := map[int32]int64{}
+	next := map[queueKey]int64{}
 	var rec message.Record
 	for pos := 0; pos < len(ref); {
 		size, err := message.DecodeRecord(ref[pos:], &rec, true)
@@ -97,16 +97,19 @@ func sameCommitlogs(t testing.TB, n *simnet, ids ...uint64) []string {
 		if rec.PhysicalOffset != int64(pos) {
 			t.Fatalf("record at %d says PHYSICALOFFSET %d", pos, rec.PhysicalOffset)
 		}
-		if rec.QueueOffset != next[rec.QueueID] {
-			t.Fatalf("record at %d: queue %d offset %d, want %d", pos, rec.QueueID, rec.QueueOffset, next[rec.QueueID])
+		key := queueKey{string(rec.Topic), rec.QueueID}
+		if rec.QueueOffset != next[key] {
+			t.Fatalf("record at %d: queue %v offset %d, want %d", pos, key, rec.QueueOffset, next[key])
 		}
-		next[rec.QueueID]++
-		bodies = append(bodies, string(rec.Body))
+		next[key]++
+		if key.topic != ConfigTopic {
+			bodies = append(bodies, string(rec.Body))
+		}
 		pos += size
 	}
 	for q, want := range next {
-		if got := n.stores[ids[0]].(*Log).QueueOffset("T", q); got != want {
-			t.Fatalf("queue table says %d for queue %d, the log holds %d", got, q, want)
+		if got := n.stores[ids[0]].(*Log).QueueOffset(q.topic, q.queueID); got != want {
+			t.Fatalf("queue table says %d for queue %v, the log holds %d", got, q, want)
 		}
 	}
 	return bodies

@@ -24,8 +24,10 @@
 // serves (accepts proposals) only after a barrier: an entry of its term committed and every
 // committed entry applied (so its consume queues and its log-tail queue table are final).
 //
-// Not yet here (next slices): topic configs and consumer offsets as entries, snapshots for
-// replicas behind retention, broker wiring. Storage is synchronous: entries are durable before
+// Metadata (topic configs, groups, consumer offsets) replicates as records of ConfigTopic,
+// applied by the Dispatcher into a table every replica holds.
+//
+// Not yet here (next slices): snapshots for replicas behind retention, broker wiring. Storage is synchronous: entries are durable before
 // any response that acknowledges them leaves (AsyncStorageWrites after the checker is green).
 package replication
 
