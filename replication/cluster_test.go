@@ -3,9 +3,12 @@ package replication
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"sync"
@@ -14,6 +17,7 @@ import (
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // tcpCluster runs replicas as they run in a broker: a Log under dir/<id>, a TCPTransport on a
@@ -464,5 +468,68 @@ func TestTCPConfigReplicated(t *testing.T) {
 				t.Errorf("replica %d %s rows %s, want %s", id, kind, got, w)
 			}
 		}
+	}
+}
+
+// TestTCPTransportRefuses: a connection with a bad hello, a frame over MaxFrameSize, a message
+// not from the hello's sender or not to this replica is closed and nothing reaches the handler.
+func TestTCPTransportRefuses(t *testing.T) {
+	tr, err := ListenTCP(2, "127.0.0.12:0", TCPOptions{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	var mu sync.Mutex
+	delivered := 0
+	tr.Start(map[uint64]string{}, func(*pb.Message) { mu.Lock(); delivered++; mu.Unlock() })
+	hello := func(from uint64) []byte {
+		b := append([]byte(transportMagic), make([]byte, 8)...)
+		binary.BigEndian.PutUint64(b[8:], from)
+		return b
+	}
+	frame := func(m *pb.Message) []byte {
+		b, _ := proto.Marshal(m)
+		return append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...)
+	}
+	hb := func(from, to uint64) *pb.Message {
+		return &pb.Message{Type: pb.MessageType_MsgHeartbeat.Enum(), From: new(from), To: new(to)}
+	}
+	for name, wire := range map[string][]byte{
+		"bad hello":     append([]byte("NOTRAFT!"), make([]byte, 8)...),
+		"oversize":      append(hello(1), 0x7F, 0xFF, 0xFF, 0xFF),
+		"empty frame":   append(hello(1), 0, 0, 0, 0),
+		"wrong sender":  append(hello(1), frame(hb(3, 2))...),
+		"wrong replica": append(hello(1), frame(hb(1, 4))...),
+		"not protobuf":  append(hello(1), 0, 0, 0, 3, 0xFF, 0xFF, 0xFF),
+	} {
+		conn, err := net.Dial("tcp", tr.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Write(wire)
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := conn.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+			t.Errorf("%s: read %v, want the connection closed (EOF)", name, err)
+		}
+		conn.Close()
+	}
+	// A well-formed frame on a good connection is delivered.
+	conn, err := net.Dial("tcp", tr.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write(append(hello(1), frame(hb(1, 2))...))
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		mu.Lock()
+		d := delivered
+		mu.Unlock()
+		if d == 1 {
+			break
+		}
+		if d > 1 || time.Now().After(deadline) {
+			t.Fatalf("%d messages delivered, want the one good one", d)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

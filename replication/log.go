@@ -255,9 +255,17 @@ func (l *Log) scanRecordsLocked(r row, verifyCRC bool, fn func(*message.Record))
 	return nil
 }
 
+// MaxEntrySize caps a normal entry's data (a SEND batch is far below it: RocketMQ's
+// maxMessageSize is 4 MiB).
+const MaxEntrySize = 32 << 20
+
 // CheckEntry reports whether data can be a normal entry of a log with this segment size: a
-// non-empty run of whole records that fits a segment with room for the blank record.
+// non-empty run of whole records, at most MaxEntrySize bytes, that fits a segment with room for
+// the blank record.
 func CheckEntry(data []byte, segmentSize int64) error {
+	if len(data) > MaxEntrySize {
+		return fmt.Errorf("%w: %d bytes exceed %d", ErrBadEntry, len(data), MaxEntrySize)
+	}
 	if int64(len(data))+message.BlankRecordMinSize > segmentSize {
 		return fmt.Errorf("%w: %d bytes do not fit a segment of %d", ErrBadEntry, len(data), segmentSize)
 	}
@@ -271,6 +279,11 @@ func CheckEntry(data []byte, segmentSize int64) error {
 	}
 	return nil
 }
+
+// CheckEntry checks proposal data against this log's segment size (see the function
+// CheckEntry). A replica refuses a proposal this refuses: once in the log, an entry the storage
+// cannot store would stop every replica.
+func (l *Log) CheckEntry(data []byte) error { return CheckEntry(data, l.opts.SegmentSize) }
 
 // InitialState implements raft.Storage.
 func (l *Log) InitialState() (*pb.HardState, *pb.ConfState, error) {

@@ -126,6 +126,24 @@ func TestLogReplication(t *testing.T) {
 	}
 }
 
+// TestLogRefusesBadProposal: data that is not a run of records is refused at the leader with
+// ErrBadEntry and never enters the log; the group goes on.
+func TestLogRefusesBadProposal(t *testing.T) {
+	n, _ := logNet(t, 3)
+	l := n.electLeader(n.ids...)
+	if _, err := n.propose(l, []byte("not a record")); !errors.Is(err, ErrBadEntry) {
+		t.Fatalf("garbage proposal: %v, want ErrBadEntry", err)
+	}
+	if _, err := n.propose(l, payload(1)); err != nil {
+		t.Fatal(err)
+	}
+	n.ticks(2)
+	n.sameLogs(n.ids...)
+	if got := sameCommitlogs(t, n, n.ids...); len(got) != 1 {
+		t.Fatalf("%d records, want 1", len(got))
+	}
+}
+
 // TestLogSegmentRoll: entries that do not fit the rest of a segment close it with a blank
 // record, identically on every replica; multi-record entries stay contiguous.
 func TestLogSegmentRoll(t *testing.T) {

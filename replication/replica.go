@@ -265,11 +265,21 @@ func (r *replica) propose(data []byte, done func(Proposal, error)) error {
 	if !r.barrierPassed() {
 		return fmt.Errorf("%w: replica %d, term %d", ErrNotReady, r.opts.ID, st.GetTerm())
 	}
+	if c, ok := r.opts.Storage.(entryChecker); ok && len(data) > 0 {
+		if err := c.CheckEntry(data); err != nil {
+			return err
+		}
+	}
 	if err := r.rn.Propose(data); err != nil {
 		return err
 	}
 	r.pending = append(r.pending, pendingProposal{term: st.GetTerm(), done: done})
 	return nil
+}
+
+// entryChecker is a Storage that can refuse data it could not store.
+type entryChecker interface {
+	CheckEntry(data []byte) error
 }
 
 // barrierPassed reports whether this replica leads and may serve: the entry at its commit

@@ -28,9 +28,10 @@ import (
 
 const (
 	transportMagic = "MQRAFT01"
-	// MaxFrameSize caps one message frame (an append message carries at most MaxSizePerMsg
-	// of entries, 1 MiB by default, and the largest entry can be a segment's worth).
-	MaxFrameSize = 1 << 30
+	// MaxFrameSize caps one message frame, and so what a peer can make this replica allocate:
+	// an append message carries at most MaxSizePerMsg of entries (1 MiB by default) or one
+	// entry of at most MaxEntrySize.
+	MaxFrameSize = 2 * MaxEntrySize
 )
 
 // TCPOptions configure a TCPTransport. Zero values take the defaults.
