@@ -204,6 +204,50 @@ func (d *Dispatcher) readConfig() error {
 	return nil
 }
 
+// SnapshotExtra returns the config table as JSON: the application state a snapshot carries
+// (Log.SetSnapshotExtra). It may be newer than the snapshot's index: replaying the entries after
+// that index on top of it gives the same table, because each op overwrites its whole row.
+func (d *Dispatcher) SnapshotExtra() ([]byte, error) {
+	d.configMu.RLock()
+	defer d.configMu.RUnlock()
+	return json.Marshal(d.config)
+}
+
+// Restore replaces the dispatcher's state with a snapshot's (Options.Restore): every consume
+// queue is deleted (the next units start at the snapshot's queue offsets, with blank units
+// below them, as RocketMQ's queues do after retention), the config table comes from the
+// snapshot, and dispatch continues after index.
+func (d *Dispatcher) Restore(index uint64, data []byte) error {
+	var snap snapshotData
+	if err := json.Unmarshal(data, &snap); err != nil {
+		return fmt.Errorf("%w: snapshot data: %w", ErrCorruptEntry, err)
+	}
+	config := map[string]map[string]json.RawMessage{}
+	if len(snap.Extra) > 0 {
+		if err := json.Unmarshal(snap.Extra, &config); err != nil {
+			return fmt.Errorf("%w: snapshot config: %w", ErrCorruptEntry, err)
+		}
+	}
+	var topics []string
+	d.table.Range(func(q *consumequeue.ConsumeQueue) bool {
+		if !slices.Contains(topics, q.Topic()) {
+			topics = append(topics, q.Topic())
+		}
+		return true
+	})
+	for _, topic := range topics {
+		if err := d.table.Delete(topic); err != nil {
+			return fmt.Errorf("replication: restore: %w", err)
+		}
+	}
+	d.configMu.Lock()
+	d.config = config
+	d.configMu.Unlock()
+	d.applied.Store(index)
+	d.dispatched.Store(snap.StartPhys)
+	return d.Checkpoint()
+}
+
 // WaitApplied waits until entry index is dispatched.
 func (d *Dispatcher) WaitApplied(ctx context.Context, index uint64) error {
 	for {

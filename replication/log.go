@@ -21,9 +21,8 @@ var (
 	ErrBadEntry = errors.New("replication: entry is not a run of records")
 	// ErrSegmentSize: the log on disk was created with another segment size.
 	ErrSegmentSize = errors.New("replication: segment size differs from the log's")
-	// ErrSnapshotUnsupported: the log cannot install a snapshot yet (a replica that fell behind
-	// retention must be re-seeded by copying a replica's directory).
-	ErrSnapshotUnsupported = errors.New("replication: snapshots are not supported yet")
+	// ErrCompactCommitted: Compact was asked to drop entries that are not committed.
+	ErrCompactCommitted = errors.New("replication: compaction beyond the commit index")
 )
 
 // LogOptions configure a Log. The zero value takes the documented defaults.
@@ -90,6 +89,9 @@ type Log struct {
 	hs     *pb.HardState
 	queues map[queueKey]int64 // next queue offset of each topic queue at the log's tail
 	closed bool
+
+	// snapshotExtra, when set, supplies the application state sent with a snapshot.
+	snapshotExtra func() ([]byte, error)
 }
 
 type queueKey struct {
@@ -157,7 +159,7 @@ func (l *Log) recover() error {
 	commit := l.hs.GetCommit()
 	for i := l.meta.First; ; i++ {
 		r, ok := l.readRowLocked(i)
-		if !ok || r.phys < l.end || r.end() > l.commitlog.MaxOffset() {
+		if !ok || r.phys < l.end || (r.size > 0 && r.end() > l.commitlog.MaxOffset()) {
 			break
 		}
 		if i >= checkFrom && i+1 > commit && r.size > 0 {
@@ -179,8 +181,11 @@ func (l *Log) recover() error {
 			delete(l.meta.Conf, idx)
 		}
 	}
-	// The queue table from a scan of every retained record. (The consume queues' max offsets
-	// plus a scan of the undispatched tail will replace this when dispatch lands.)
+	// The queue table: the base's (the table at entry First-1), then a scan of every retained
+	// record.
+	for _, q := range l.meta.BaseQueues {
+		l.queues[queueKey{q.Topic, q.QueueID}] = q.Next
+	}
 	for i := l.meta.First; i <= l.last; i++ {
 		r, _ := l.readRowLocked(i)
 		if r.size == 0 {
@@ -371,19 +376,6 @@ func (l *Log) FirstIndex() (uint64, error) {
 	return l.meta.First, nil
 }
 
-// Snapshot implements raft.Storage: the log's base as a metadata-only snapshot. (Sending it to a
-// replica behind the base is not supported yet: see ErrSnapshotUnsupported.)
-func (l *Log) Snapshot() (*pb.Snapshot, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return &pb.Snapshot{Metadata: &pb.SnapshotMetadata{Index: new(l.meta.First - 1), Term: new(l.meta.PrevTerm), ConfState: l.confStateLocked()}}, nil
-}
-
-// ApplySnapshot implements Storage. Not supported yet.
-func (l *Log) ApplySnapshot(snap *pb.Snapshot) error {
-	return fmt.Errorf("%w: snapshot at %d", ErrSnapshotUnsupported, snap.GetMetadata().GetIndex())
-}
-
 // SetHardState implements Storage.
 func (l *Log) SetHardState(st *pb.HardState) error {
 	l.mu.Lock()
@@ -473,6 +465,10 @@ func (l *Log) appendRecordsLocked(e *pb.Entry) (row, error) {
 	f, err := l.commitlog.LastOrCreate(l.end)
 	if err != nil {
 		return row{}, err
+	}
+	if at := f.FromOffset() + f.WrotePosition(); at < l.end && l.end < f.FromOffset()+f.Size() {
+		// The first segment of a log that starts at a snapshot's offset: nothing below it.
+		f.SetWrotePosition(l.end - f.FromOffset())
 	}
 	if f.Remaining() < int64(n)+message.BlankRecordMinSize {
 		if rest := f.Remaining(); rest > 0 {

@@ -28,6 +28,16 @@ type logMeta struct {
 	// SegmentSize is the commitlog segment size the log was created with: every replica must
 	// use the same one, or their commitlogs are not byte-identical.
 	SegmentSize int64 `json:"segmentSize"`
+	// BaseQueues is the queue table at entry First-1 (the next queue offset of every topic
+	// queue that had one), set by compaction and snapshots: the records below First are gone.
+	BaseQueues []queueNext `json:"baseQueues,omitempty"`
+}
+
+// queueNext is one row of a queue table.
+type queueNext struct {
+	Topic   string `json:"topic"`
+	QueueID int32  `json:"queueId"`
+	Next    int64  `json:"next"`
 }
 
 const metaName = "raftmeta"

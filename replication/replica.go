@@ -104,6 +104,9 @@ type Options struct {
 	Apply func(index uint64, data []byte) error
 	// Applied is the last index already applied before this start (0 for a new replica).
 	Applied uint64
+	// Restore, when set, is called after Storage installed a snapshot (index, its Data), before
+	// any entry after it is applied: the application replaces its state (Dispatcher.Restore).
+	Restore func(index uint64, data []byte) error
 	// ElectionTicks (10) and HeartbeatTicks (1) are in ticks; TickInterval (100 ms) is a tick
 	// of a Group's clock, so the election timeout is 1-2 s by default: generous, so CPU
 	// starvation on a small machine does not fake failures.
@@ -342,6 +345,7 @@ func (r *replica) handleReady() error {
 		early, late := splitMessages(rd.Messages)
 		if len(early) > 0 {
 			r.opts.Transport.Send(early)
+			r.reportSnapshots(early)
 		}
 		if err := r.persist(rd); err != nil {
 			r.err = err
@@ -362,6 +366,17 @@ func (r *replica) handleReady() error {
 		r.dropProposals(fmt.Errorf("%w: dropped from the log before it was stored", ErrSuperseded))
 	}
 	return r.err
+}
+
+// reportSnapshots tells the library that snapshots were handed to the transport, so the
+// follower's progress leaves the snapshot state: if the snapshot was lost, the next append is
+// rejected, the leader probes down below its first index and sends a snapshot again.
+func (r *replica) reportSnapshots(msgs []*pb.Message) {
+	for _, m := range msgs {
+		if m.GetType() == pb.MessageType_MsgSnap {
+			r.rn.ReportSnapshot(m.GetTo(), raft.SnapshotFinish)
+		}
+	}
 }
 
 // splitMessages separates the messages that may leave before the Ready is persisted from the
@@ -391,6 +406,11 @@ func (r *replica) persist(rd raft.Ready) error {
 	if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
 		if err := r.opts.Storage.ApplySnapshot(rd.Snapshot); err != nil {
 			return fmt.Errorf("%w: apply snapshot: %w", ErrStorage, err)
+		}
+		if r.opts.Restore != nil {
+			if err := r.opts.Restore(rd.Snapshot.GetMetadata().GetIndex(), rd.Snapshot.GetData()); err != nil {
+				return fmt.Errorf("replication: restore snapshot: %w", err)
+			}
 		}
 		r.applied = rd.Snapshot.GetMetadata().GetIndex()
 	}

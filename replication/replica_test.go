@@ -30,8 +30,10 @@ type simnet struct {
 	applied map[uint64][][]byte
 	// newStore opens replica id's storage (again, after restart).
 	newStore func(id uint64) Storage
-	// onStart, when set, gives a (re)started replica a further Apply and its Applied index.
+	// onStart, when set, gives a (re)started replica a further Apply and its Applied index;
+	// restore, when set, is its Options.Restore.
 	onStart func(id uint64) (apply func(index uint64, data []byte) error, applied uint64)
+	restore map[uint64]func(index uint64, data []byte) error
 	queue   []queued
 	cut     map[[2]uint64]bool
 	down    map[uint64]bool
@@ -89,6 +91,13 @@ func (n *simnet) start(id uint64) {
 	}
 	r, err := newReplica(Options{ID: id, Peers: n.ids, Storage: n.stores[id], Transport: netTransport{n, id},
 		Applied: applied,
+		Restore: func(index uint64, data []byte) error {
+			n.applied[id] = nil // what it applied before is history it no longer has
+			if f := n.restore[id]; f != nil {
+				return f(index, data)
+			}
+			return nil
+		},
 		Apply: func(index uint64, data []byte) error {
 			n.applied[id] = append(n.applied[id], bytes.Clone(data))
 			if next != nil {
