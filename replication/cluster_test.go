@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -89,7 +91,7 @@ func (c *tcpCluster) start(id uint64) {
 	c.applied[id] = nil
 	c.mu.Unlock()
 	g, err := Start(Options{ID: id, Peers: c.ids, Storage: l, Transport: tr, Logger: quiet,
-		TickInterval: 20 * time.Millisecond, ElectionTicks: 15, Applied: d.Applied(),
+		TickInterval: 20 * time.Millisecond, ElectionTicks: 15, Applied: d.Applied(), Restore: d.Restore,
 		Apply: func(index uint64, data []byte) error {
 			b := bodies(c.t, data)
 			c.mu.Lock()
@@ -100,6 +102,7 @@ func (c *tcpCluster) start(id uint64) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	l.SetSnapshotExtra(d.SnapshotExtra)
 	tr.Start(c.addrs, g.Receive)
 	c.mu.Lock()
 	c.nodes[id] = &tcpNode{log: l, disp: d, tr: tr, group: g}
@@ -194,12 +197,20 @@ func (c *tcpCluster) converge(ctx context.Context) []string {
 	for {
 		var ref []byte
 		same := true
+		base := int64(0) // replicas that installed a snapshot have nothing below its offset
+		for _, id := range c.ids {
+			if n := c.node(id); n != nil {
+				n.log.mu.Lock()
+				base = max(base, n.log.meta.StartPhys)
+				n.log.mu.Unlock()
+			}
+		}
 		for _, id := range c.ids {
 			n := c.node(id)
 			if n == nil {
 				continue
 			}
-			b := commitlogBytes(c.t, n.log)
+			b := commitlogFrom(c.t, n.log, base)
 			if ref == nil {
 				ref = b
 			} else if !bytes.Equal(b, ref) {
@@ -212,7 +223,7 @@ func (c *tcpCluster) converge(ctx context.Context) []string {
 		for _, id := range c.ids {
 			if n := c.node(id); n != nil {
 				counts = append(counts, n.disp.DispatchedOffset())
-				u := fmt.Sprint(queueUnits(c.t, n.disp))
+				u := fmt.Sprint(unitsFrom(c.t, n.disp, base))
 				if units == nil {
 					units = []string{u}
 				} else if u != units[0] {
@@ -221,11 +232,14 @@ func (c *tcpCluster) converge(ctx context.Context) []string {
 			}
 		}
 		for _, k := range counts {
-			if k != counts[0] || k != int64(len(ref)) {
+			if k != counts[0] || k != base+int64(len(ref)) {
 				same = false
 			}
 		}
 		if same {
+			if base > 0 {
+				return nil
+			}
 			for _, id := range c.ids {
 				if n := c.node(id); n != nil {
 					checkUnits(c.t, n.disp, n.log)
@@ -531,5 +545,58 @@ func TestTCPTransportRefuses(t *testing.T) {
 			t.Fatalf("%d messages delivered, want the one good one", d)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// unitsFrom lists the units (as queueUnits) of records at or after commitlog offset from.
+func unitsFrom(t testing.TB, d *Dispatcher, from int64) []string {
+	var out []string
+	for _, u := range queueUnits(t, d) {
+		f := strings.Split(u, "/")
+		if phys, _ := strconv.ParseInt(f[3], 10, 64); phys >= from {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// TestTCPSnapshot: over TCP, a follower stopped while the others commit and compact is brought
+// up by a snapshot and then keeps up: from the snapshot's offset every replica's commitlog and
+// consume queues are the same.
+func TestTCPSnapshot(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := newTCPCluster(t, 3)
+	big := strings.Repeat("s", 1500)
+	for i := range 20 {
+		c.send(ctx, fmt.Sprintf("a-%03d-%s", i, big))
+	}
+	l := c.leader(ctx)
+	lagger := c.ids[0]
+	if lagger == l {
+		lagger = c.ids[1]
+	}
+	c.stop(lagger)
+	for i := range 150 {
+		c.send(ctx, fmt.Sprintf("b-%03d-%s", i, big))
+	}
+	for _, id := range c.ids {
+		if n := c.node(id); n != nil {
+			st, err := n.group.Status(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := n.log.Compact(st.Applied); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c.start(lagger)
+	for i := range 20 {
+		c.send(ctx, fmt.Sprintf("c-%03d", i))
+	}
+	c.converge(ctx)
+	if first, _ := c.node(lagger).log.FirstIndex(); first < 150 {
+		t.Fatalf("the lagger's log starts at %d: no snapshot was installed", first)
 	}
 }
