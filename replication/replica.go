@@ -25,9 +25,12 @@
 // committed entry applied (so its consume queues and its log-tail queue table are final).
 //
 // Metadata (topic configs, groups, consumer offsets) replicates as records of ConfigTopic,
-// applied by the Dispatcher into a table every replica holds.
+// applied by the Dispatcher into a table every replica holds. Log.Compact is retention; a
+// replica behind it installs a metadata snapshot and continues byte-identical from its offset.
+// Node runs a replica from RocketMQ's DLedger keys (dLegerGroup, dLegerPeers, dLegerSelfId).
 //
-// Not yet here (next slices): snapshots for replicas behind retention, broker wiring. Storage is synchronous: entries are durable before
+// Not yet here: the broker wiring (SEND through Node.Append, pulls from the Dispatcher's
+// queues, registration by Role). Storage is synchronous: entries are durable before
 // any response that acknowledges them leaves (AsyncStorageWrites after the checker is green).
 package replication
 
