@@ -21,6 +21,9 @@ var (
 	ErrBadEntry = errors.New("replication: entry is not a run of records")
 	// ErrSegmentSize: the log on disk was created with another segment size.
 	ErrSegmentSize = errors.New("replication: segment size differs from the log's")
+	// ErrDamaged: the log lost entries it had committed (damage beyond a crash's: a truncated or
+	// corrupted replica). It is refused at open; the operator re-seeds the replica.
+	ErrDamaged = errors.New("replication: committed entries damaged")
 	// ErrCompactCommitted: Compact was asked to drop entries that are not committed.
 	ErrCompactCommitted = errors.New("replication: compaction beyond the commit index")
 )
@@ -149,12 +152,14 @@ func OpenLog(dir string, opts LogOptions) (*Log, error) {
 func (l *Log) recover() error {
 	l.last = l.meta.First - 1
 	l.end = l.meta.StartPhys
-	// Rows of files before the second-newest were complete and synced before the newer files got
-	// a row; rows from there on are checked one by one.
-	files := l.raftidx.Files()
-	checkFrom := l.meta.First
-	if len(files) >= 2 {
-		checkFrom = max(checkFrom, uint64(files[len(files)-2].FromOffset()/RowSize))
+	// Every row is checked (CRC). Records are verified (magic, sizes, body CRC, own offset)
+	// past the commit index, where the kernel may have written a row back without its records,
+	// and in the two newest segments, where a damaged tail of a stopped replica shows (as
+	// RocketMQ's recovery checks the newest files).
+	segs := l.commitlog.Files()
+	verifyPhys := int64(0)
+	if len(segs) >= 2 {
+		verifyPhys = segs[len(segs)-2].FromOffset()
 	}
 	commit := l.hs.GetCommit()
 	for i := l.meta.First; ; i++ {
@@ -162,13 +167,20 @@ func (l *Log) recover() error {
 		if !ok || r.phys < l.end || (r.size > 0 && r.end() > l.commitlog.MaxOffset()) {
 			break
 		}
-		if i >= checkFrom && i+1 > commit && r.size > 0 {
-			// Possibly written back by the kernel without its records: verify them.
+		if r.size > 0 && (i >= commit || r.phys >= verifyPhys) {
 			if err := l.scanRecordsLocked(r, true, nil); err != nil {
 				break
 			}
 		}
 		l.last, l.end = i, r.end()
+	}
+	if commit > l.last {
+		// Committed entries were damaged (a truncated or bit-flipped minority). The leader still
+		// counts them as this replica's (its match index), and etcd raft stops a follower told
+		// to commit what it lacks; truncating here would also destroy the evidence. Refuse.
+		return fmt.Errorf("%w: entries up to %d are committed but the log is intact only up to %d (commitlog offset %d): "+
+			"re-seed this replica from a healthy one (its commitlog, raftidx and raftmeta; keep its own hardstate)",
+			ErrDamaged, commit, l.last, l.end)
 	}
 	if err := l.commitlog.Truncate(l.end); err != nil {
 		return err
