@@ -29,7 +29,8 @@ type DispatcherOptions struct {
 	// entries (4096); Close does it too.
 	CheckpointEvery uint64
 	// OnConfig, when set, hears every committed metadata change (a ConfigTopic record's ops)
-	// after the Dispatcher applied it to its table, in log order, on the applying goroutine.
+	// after the Dispatcher applied it to its table, in log order, on the applying goroutine,
+	// while the Log is locked for the read: it must not call the Log or the Group.
 	OnConfig func(index uint64, op ConfigOp) error
 }
 
