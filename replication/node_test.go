@@ -139,3 +139,28 @@ func TestNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeSingle: one voter is the same code path (RF=1): it elects itself and appends.
+func TestNodeSingle(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ln, err := net.Listen("tcp", "127.0.0.11:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	n, err := OpenNode(NodeConfig{Group: "solo", Peers: "n0-" + addr, SelfID: "n0", Dir: t.TempDir(),
+		Log: LogOptions{SegmentSize: testSegment}, TickInterval: 10 * time.Millisecond, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if err := n.Group().WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := n.Append(ctx, record(1, "solo"))
+	if err != nil || len(stored) != 1 || stored[0].QueueOffset != 0 {
+		t.Fatalf("append: %+v %v", stored, err)
+	}
+}
