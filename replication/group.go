@@ -2,7 +2,9 @@ package replication
 
 import (
 	"context"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -18,6 +20,15 @@ type Group struct {
 	propc   chan proposal
 	recvc   chan *pb.Message
 	statusc chan chan raft.BasicStatus
+	waitc   chan waiter
+
+	// waiters are the Wait calls by index; only the goroutine touches them.
+	waiters map[uint64][]waiter
+
+	// role is the current Role; roleMu guards roleChanged, closed and replaced at every change.
+	role        atomic.Pointer[Role]
+	roleMu      sync.Mutex
+	roleChanged chan struct{}
 
 	mu     sync.Mutex // guards closed
 	closed bool
@@ -28,6 +39,22 @@ type Group struct {
 
 type proposal struct {
 	data []byte
+	resc chan proposed
+}
+
+type proposed struct {
+	p   Proposal
+	err error
+}
+
+// Proposal identifies a proposed entry: its index and the term of the leader that appended it.
+// It committed if and only if the entry committed at Index has Term.
+type Proposal struct {
+	Index, Term uint64
+}
+
+type waiter struct {
+	p    Proposal
 	errc chan error
 }
 
@@ -42,15 +69,22 @@ func Start(opts Options) (*Group, error) {
 		propc:   make(chan proposal),
 		recvc:   make(chan *pb.Message, 1024),
 		statusc: make(chan chan raft.BasicStatus),
-		quit:    make(chan struct{}),
-		done:    make(chan struct{}),
+		waitc:   make(chan waiter),
+		waiters: map[uint64][]waiter{},
+
+		roleChanged: make(chan struct{}),
+		quit:        make(chan struct{}),
+		done:        make(chan struct{}),
 	}
+	r.onApplied = g.applied
+	g.role.Store(&Role{ID: opts.ID})
 	go g.run()
 	return g, nil
 }
 
 func (g *Group) run() {
 	defer close(g.done)
+	defer g.setRole(Role{ID: g.r.opts.ID})
 	t := time.NewTicker(g.r.opts.TickInterval)
 	defer t.Stop()
 	for {
@@ -62,36 +96,107 @@ func (g *Group) run() {
 		case m := <-g.recvc:
 			g.r.step(m) // errors are stale or foreign messages: raft ignores them
 		case p := <-g.propc:
-			p.errc <- g.r.propose(p.data)
+			g.propose(p)
 		case c := <-g.statusc:
 			c <- g.r.status()
+		case w := <-g.waitc:
+			g.addWaiter(w)
+		}
+		// Take whatever else is ready before the Ready loop, so that one append (and one
+		// fsync) serves many proposals and messages: group commit.
+	drain:
+		for range maxBatch {
+			select {
+			case m := <-g.recvc:
+				g.r.step(m)
+			case p := <-g.propc:
+				g.propose(p)
+			default:
+				break drain
+			}
 		}
 		if err := g.r.handleReady(); err != nil {
 			g.err = err
 			g.r.opts.Logger.Error("replication: replica stopped", "id", g.r.opts.ID, "err", err)
 			return
 		}
+		g.updateRole()
 	}
 }
 
-// Propose asks the group to append data. It returns once the replica accepted the proposal
-// (appended it as leader or forwarded it to the leader), not when it commits: Options.Apply
-// sees it when it does. raft.ErrProposalDropped means no leader is known or the uncommitted
-// log is full; the caller retries or answers busy.
-func (g *Group) Propose(ctx context.Context, data []byte) error {
-	p := proposal{data: data, errc: make(chan error, 1)}
+// Propose asks the group to append data. It returns once the leader stored the proposal in
+// its log, with the entry's index and term, not when it commits: Wait does, and Options.Apply
+// sees it then. ErrSuperseded: the replica lost its leadership before it stored the entry. ErrNotLeader: this replica does not lead (the caller goes to the leader).
+// raft.ErrProposalDropped: the uncommitted log is full; the caller retries or answers busy.
+func (g *Group) Propose(ctx context.Context, data []byte) (Proposal, error) {
+	p := proposal{data: data, resc: make(chan proposed, 1)}
 	select {
 	case g.propc <- p:
+	case <-g.done:
+		return Proposal{}, g.stopped()
+	case <-ctx.Done():
+		return Proposal{}, ctx.Err()
+	}
+	select {
+	case res := <-p.resc:
+		return res.p, res.err
+	case <-g.done:
+		return Proposal{}, g.stopped()
+	}
+}
+
+// Wait blocks until the entry at p.Index is applied on this replica (Options.Apply returned for
+// it). It returns nil when that entry is p's (it committed), ErrSuperseded when another entry
+// took the index (p never commits), or the context's error (the outcome is unknown: a leader
+// cut off from its quorum learns it only after the partition heals).
+func (g *Group) Wait(ctx context.Context, p Proposal) error {
+	w := waiter{p: p, errc: make(chan error, 1)}
+	select {
+	case g.waitc <- w:
 	case <-g.done:
 		return g.stopped()
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	select {
-	case err := <-p.errc:
+	case err := <-w.errc:
 		return err
 	case <-g.done:
 		return g.stopped()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g *Group) addWaiter(w waiter) {
+	if w.p.Index > g.r.applied {
+		g.waiters[w.p.Index] = append(g.waiters[w.p.Index], w)
+		return
+	}
+	term, err := g.r.opts.Storage.Term(w.p.Index)
+	switch {
+	case err != nil:
+		w.errc <- fmt.Errorf("replication: wait for %d: %w", w.p.Index, err)
+	case term == w.p.Term:
+		w.errc <- nil
+	default:
+		w.errc <- fmt.Errorf("%w: index %d has term %d, not %d", ErrSuperseded, w.p.Index, term, w.p.Term)
+	}
+}
+
+// applied resolves the waiters of an applied entry (on the goroutine).
+func (g *Group) applied(index, term uint64) {
+	ws := g.waiters[index]
+	if ws == nil {
+		return
+	}
+	delete(g.waiters, index)
+	for _, w := range ws {
+		if w.p.Term == term {
+			w.errc <- nil
+		} else {
+			w.errc <- fmt.Errorf("%w: index %d has term %d, not %d", ErrSuperseded, index, term, w.p.Term)
+		}
 	}
 }
 
@@ -115,6 +220,74 @@ func (g *Group) Status(ctx context.Context) (raft.BasicStatus, error) {
 		return raft.BasicStatus{}, g.stopped()
 	case <-ctx.Done():
 		return raft.BasicStatus{}, ctx.Err()
+	}
+}
+
+// Role is what a replica is in its group. Ready is the leader barrier: the replica leads, an
+// entry of its term is committed and every committed entry is applied. A broker registers as
+// master (brokerId 0), accepts writes and starts its check services only while Ready, and
+// stops them at once when a change clears it.
+type Role struct {
+	ID     uint64
+	State  raft.StateType
+	Leader uint64 // 0: none known
+	Term   uint64
+	Ready  bool
+}
+
+// Role returns the replica's current role.
+func (g *Group) Role() Role { return *g.role.Load() }
+
+// RoleChanged returns a channel closed at the next change of Role (or when the replica stops).
+func (g *Group) RoleChanged() <-chan struct{} {
+	g.roleMu.Lock()
+	defer g.roleMu.Unlock()
+	return g.roleChanged
+}
+
+// WaitReady waits until this replica passes the leader barrier, or the context ends.
+func (g *Group) WaitReady(ctx context.Context) error {
+	for {
+		ch := g.RoleChanged()
+		if g.Role().Ready {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-g.done:
+			return g.stopped()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (g *Group) updateRole() {
+	st := g.r.status()
+	g.setRole(Role{ID: g.r.opts.ID, State: st.RaftState, Leader: st.Lead, Term: st.GetTerm(), Ready: g.r.barrierPassed()})
+}
+
+func (g *Group) setRole(r Role) {
+	if *g.role.Load() == r {
+		return
+	}
+	g.role.Store(&r)
+	g.roleMu.Lock()
+	close(g.roleChanged)
+	g.roleChanged = make(chan struct{})
+	g.roleMu.Unlock()
+	if r.Ready {
+		g.r.opts.Logger.Info("replication: leader ready", "id", r.ID, "term", r.Term)
+	}
+}
+
+// maxBatch bounds the events taken before one run of the Ready loop.
+const maxBatch = 1024
+
+func (g *Group) propose(p proposal) {
+	err := g.r.propose(p.data, func(pr Proposal, err error) { p.resc <- proposed{pr, err} })
+	if err != nil {
+		p.resc <- proposed{err: err}
 	}
 }
 

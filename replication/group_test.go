@@ -46,10 +46,11 @@ func TestGroups(t *testing.T) {
 	for _, id := range peers {
 		g, err := Start(Options{ID: id, Peers: peers, Storage: raft.NewMemoryStorage(), Transport: chanTransport{n},
 			TickInterval: 10 * time.Millisecond, Logger: quiet,
-			Apply: func(_ uint64, data []byte) {
+			Apply: func(_ uint64, data []byte) error {
 				mu.Lock()
 				applied[id] = append(applied[id], string(data))
 				mu.Unlock()
+				return nil
 			}})
 		if err != nil {
 			t.Fatal(err)
@@ -62,15 +63,30 @@ func TestGroups(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const total = 100
-	for i := 0; i < total; {
-		// Any replica accepts a proposal once a leader is known (followers forward it).
-		err := groups[i%3].Propose(ctx, fmt.Appendf(nil, "p%03d", i))
-		if errors.Is(err, raft.ErrProposalDropped) {
-			time.Sleep(10 * time.Millisecond)
+	for i, attempt := 0, 0; i < total; attempt++ {
+		// Only the leader accepts a proposal; the others say ErrNotLeader. Every fifth proposal
+		// is waited for: Wait returns once it is applied on the leader.
+		g, id := groups[attempt%3], peers[attempt%3]
+		p, err := g.Propose(ctx, fmt.Appendf(nil, "p%03d", i))
+		if errors.Is(err, ErrNotLeader) || errors.Is(err, ErrNotReady) {
+			if attempt%3 == 2 {
+				time.Sleep(10 * time.Millisecond)
+			}
 			continue
 		}
 		if err != nil {
 			t.Fatal(err)
+		}
+		if i%5 == 0 {
+			if err := g.Wait(ctx, p); err != nil {
+				t.Fatalf("wait for %+v: %v", p, err)
+			}
+			mu.Lock()
+			last := applied[id]
+			mu.Unlock()
+			if len(last) == 0 || last[len(last)-1] != fmt.Sprintf("p%03d", i) {
+				t.Fatalf("after Wait(%+v) the last applied entry is not p%03d", p, i)
+			}
 		}
 		i++
 	}
@@ -99,14 +115,41 @@ func TestGroups(t *testing.T) {
 	if leaders != 1 {
 		t.Errorf("%d leaders", leaders)
 	}
+	ready := 0
 	for _, g := range groups {
+		if r := g.Role(); r.Ready {
+			ready++
+			if r.State != raft.StateLeader || r.Leader != r.ID || r.Term == 0 {
+				t.Errorf("ready role %+v", r)
+			}
+			if err := g.WaitReady(ctx); err != nil {
+				t.Errorf("WaitReady on the ready leader: %v", err)
+			}
+		}
+	}
+	if ready != 1 {
+		t.Errorf("%d replicas passed the leader barrier", ready)
+	}
+	for _, g := range groups {
+		changed := g.RoleChanged()
+		wasReady := g.Role().Ready
 		if err := g.Close(); err != nil {
 			t.Fatal(err)
+		}
+		if g.Role().Ready {
+			t.Fatal("a closed replica is still ready")
+		}
+		if wasReady {
+			select {
+			case <-changed:
+			default:
+				t.Fatal("closing the ready leader did not signal a role change")
+			}
 		}
 		if err := g.Close(); !errors.Is(err, ErrClosed) {
 			t.Fatalf("second Close: %v", err)
 		}
-		if err := g.Propose(context.Background(), []byte("late")); !errors.Is(err, ErrClosed) {
+		if _, err := g.Propose(context.Background(), []byte("late")); !errors.Is(err, ErrClosed) {
 			t.Fatalf("Propose after Close: %v", err)
 		}
 	}

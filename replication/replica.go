@@ -11,16 +11,27 @@
 //
 //   - replica is the state machine driver without goroutines: Tick, Step, Propose and
 //     handleReady, which persists entries and the HardState to Storage before it sends
-//     Messages, then applies CommittedEntries and Advances. Tests drive replicas directly
+//     responses (appends and heartbeats leave while it persists), then applies
+//     CommittedEntries and Advances. Tests drive replicas directly
 //     over a simulated network, deterministically (no timers, no goroutines).
 //   - Group owns one replica with one goroutine: the only code that touches the RawNode.
 //     Proposals, incoming messages and status requests reach it through channels; a ticker
 //     drives its clock. Close joins it.
 //
-// Not yet here (next slices): the commitlog as Storage (raftidx: index → physical offset),
-// a TCP transport on the replication port, snapshots for lagging replicas, the leader
-// barrier and the broker wiring. Storage is synchronous: entries are durable before any
-// message leaves, for the leader too (AsyncStorageWrites comes after the checker is green).
+// The log of a replica is a RocketMQ commitlog (Log: records patched identically on every
+// replica, raftidx rows, HardState file); TCPTransport carries messages on the replication port;
+// Dispatcher turns committed entries, and only those, into consume-queue units. A leader
+// serves (accepts proposals) only after a barrier: an entry of its term committed and every
+// committed entry applied (so its consume queues and its log-tail queue table are final).
+//
+// Metadata (topic configs, groups, consumer offsets) replicates as records of ConfigTopic,
+// applied by the Dispatcher into a table every replica holds. Log.Compact is retention; a
+// replica behind it installs a metadata snapshot and continues byte-identical from its offset.
+// Node runs a replica from RocketMQ's DLedger keys (dLegerGroup, dLegerPeers, dLegerSelfId).
+//
+// Not yet here: the broker wiring (SEND through Node.Append, pulls from the Dispatcher's
+// queues, registration by Role). Storage is synchronous: entries are durable before
+// any response that acknowledges them leaves (AsyncStorageWrites after the checker is green).
 package replication
 
 import (
@@ -45,6 +56,16 @@ var (
 	ErrStorage = errors.New("replication: storage")
 	// ErrCorruptEntry: a committed configuration-change entry does not decode.
 	ErrCorruptEntry = errors.New("replication: corrupt entry")
+	// ErrNotLeader: a proposal reached a replica that is not the leader. Proposals are not
+	// forwarded inside Raft (the proposer must learn its entry's index to answer its client);
+	// the broker forwards the request to the leader instead.
+	ErrNotLeader = errors.New("replication: not the leader")
+	// ErrNotReady: this replica leads but has not passed the leader barrier yet (an entry of
+	// its term committed, every committed entry applied). The caller retries shortly.
+	ErrNotReady = errors.New("replication: leader not ready")
+	// ErrSuperseded: a proposal's index was committed with another entry (its leader lost
+	// the term before the proposal committed). It never committed.
+	ErrSuperseded = errors.New("replication: proposal superseded")
 )
 
 // Storage is the replica's log and HardState: raft.Storage (read by the library) plus the
@@ -80,10 +101,15 @@ type Options struct {
 	// Transport delivers this replica's messages (required).
 	Transport Transport
 	// Apply receives every committed normal entry with data, in log order, exactly once per
-	// start (from Options.Applied on). It runs on the goroutine that owns the replica.
-	Apply func(index uint64, data []byte)
+	// start (from Options.Applied on), as Storage stores it (for the commitlog Log: the patched
+	// records, straight from the mapping: data is valid only during the call). It runs on the
+	// goroutine that owns the replica; an error stops the replica (sticky, as a storage error).
+	Apply func(index uint64, data []byte) error
 	// Applied is the last index already applied before this start (0 for a new replica).
 	Applied uint64
+	// Restore, when set, is called after Storage installed a snapshot (index, its Data), before
+	// any entry after it is applied: the application replaces its state (Dispatcher.Restore).
+	Restore func(index uint64, data []byte) error
 	// ElectionTicks (10) and HeartbeatTicks (1) are in ticks; TickInterval (100 ms) is a tick
 	// of a Group's clock, so the election timeout is 1-2 s by default: generous, so CPU
 	// starvation on a small machine does not fake failures.
@@ -153,7 +179,11 @@ var quietRaftLogger = &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)}
 // replica drives one RawNode. It is not safe for concurrent use: one goroutine (a Group's, or
 // a test's) calls all its methods.
 type replica struct {
-	opts    Options
+	opts Options
+	// onApplied, when set, hears of every applied entry (index and term), data or not.
+	onApplied func(index, term uint64)
+	// pending are the proposals not yet stored, oldest first (see propose).
+	pending []pendingProposal
 	rn      *raft.RawNode
 	applied uint64
 	state   raft.StateType
@@ -175,14 +205,11 @@ func newReplica(opts Options) (*replica, error) {
 		MaxSizePerMsg:             opts.MaxSizePerMsg,
 		MaxInflightMsgs:           opts.MaxInflightMsgs,
 		MaxUncommittedEntriesSize: opts.MaxUncommittedEntriesSize,
+		DisableProposalForwarding: true,
 		CheckQuorum:               true,
 		PreVote:                   true,
 		ReadOnlyOption:            raft.ReadOnlySafe,
 		Logger:                    quietRaftLogger,
-	}
-	rn, err := raft.NewRawNode(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("replication: %w", err)
 	}
 	last, err := opts.Storage.LastIndex()
 	if err != nil {
@@ -191,6 +218,17 @@ func newReplica(opts Options) (*replica, error) {
 	hs, _, err := opts.Storage.InitialState()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	if opts.Applied > hs.GetCommit() {
+		// A commit index written without fsync (raft.MustSync) can be older than what the
+		// application applied before a machine crash; re-applying from it is the app's to
+		// tolerate (dispatch is idempotent), an applied index above it the library refuses.
+		opts.Applied = hs.GetCommit()
+	}
+	cfg.Applied = opts.Applied
+	rn, err := raft.NewRawNode(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("replication: %w", err)
 	}
 	if last == 0 && raft.IsEmptyHardState(hs) {
 		if len(opts.Peers) == 0 {
@@ -214,9 +252,82 @@ func (r *replica) tick() { r.rn.Tick() }
 // are the library's to ignore; an error here is not fatal.
 func (r *replica) step(m *pb.Message) error { return r.rn.Step(m) }
 
-// propose appends data to the log if this replica leads, or forwards it to the leader. It
-// returns raft.ErrProposalDropped when there is no leader or the uncommitted log is full.
-func (r *replica) propose(data []byte) error { return r.rn.Propose(data) }
+// propose appends data to the log if this replica leads. The entry's index is known once the
+// Ready loop stores it: done is called then, from handleReady, with the index and term, or with
+// ErrSuperseded if the entry was dropped from the log before it was stored (the replica lost
+// its leadership first: the entry was never sent anywhere, so it never commits). propose returns
+// ErrNotLeader on any other replica, and raft.ErrProposalDropped when the uncommitted log is
+// full (or a leadership transfer is under way); done is not called then.
+//
+// Matching stored entries to proposals: proposals are not forwarded, so every entry of term T
+// with data was proposed on T's leader, in order; the pending proposals of this process are
+// matched first-in first-out with the data entries of their term as they are stored. Pending
+// proposals never outlive one handleReady: once it returns, the log has no unstable entries.
+func (r *replica) propose(data []byte, done func(Proposal, error)) error {
+	st := r.rn.BasicStatus()
+	if st.RaftState != raft.StateLeader {
+		return fmt.Errorf("%w: replica %d, leader %d", ErrNotLeader, r.opts.ID, st.Lead)
+	}
+	if !r.barrierPassed() {
+		return fmt.Errorf("%w: replica %d, term %d", ErrNotReady, r.opts.ID, st.GetTerm())
+	}
+	if c, ok := r.opts.Storage.(entryChecker); ok && len(data) > 0 {
+		if err := c.CheckEntry(data); err != nil {
+			return err
+		}
+	}
+	if err := r.rn.Propose(data); err != nil {
+		return err
+	}
+	r.pending = append(r.pending, pendingProposal{term: st.GetTerm(), done: done})
+	return nil
+}
+
+// entryChecker is a Storage that can refuse data it could not store.
+type entryChecker interface {
+	CheckEntry(data []byte) error
+}
+
+// barrierPassed reports whether this replica leads and may serve: the entry at its commit
+// index is of its own term (so every entry before it, the previous leaders' tail included, is
+// committed) and every committed entry is applied (dispatched). Its log-tail queue table needs
+// no rebuild: Log keeps it exact through appends and truncations.
+func (r *replica) barrierPassed() bool {
+	st := r.rn.BasicStatus()
+	if st.RaftState != raft.StateLeader || r.applied < st.GetCommit() {
+		return false
+	}
+	term, err := r.opts.Storage.Term(st.GetCommit())
+	return err == nil && term == st.GetTerm()
+}
+
+type pendingProposal struct {
+	term uint64
+	done func(Proposal, error)
+}
+
+// matchProposals resolves the pending proposals whose entries were just stored.
+func (r *replica) matchProposals(stored []*pb.Entry) {
+	for _, e := range stored {
+		if len(r.pending) == 0 {
+			return
+		}
+		if e.GetType() != pb.EntryType_EntryNormal || len(e.Data) == 0 || e.GetTerm() != r.pending[0].term {
+			continue
+		}
+		r.pending[0].done(Proposal{Index: e.GetIndex(), Term: e.GetTerm()}, nil)
+		r.pending[0] = pendingProposal{}
+		r.pending = r.pending[1:]
+	}
+}
+
+// dropProposals fails the proposals whose entries left the log unstored.
+func (r *replica) dropProposals(err error) {
+	for _, p := range r.pending {
+		p.done(Proposal{}, err)
+	}
+	r.pending = nil
+}
 
 // handleReady processes every pending Ready: persist entries and HardState (and a snapshot),
 // then send messages, then apply committed entries, then Advance. It stops at the first
@@ -229,12 +340,24 @@ func (r *replica) handleReady() error {
 			r.opts.Logger.Info("replication: role", "id", r.opts.ID, "state", r.state.String(), "leader", r.lead,
 				"term", r.rn.BasicStatus().GetTerm())
 		}
+		// Messages that promise durability (append and vote responses: the library's
+		// msgsAfterAppend) wait until the Ready is persisted; the others (appends, heartbeats,
+		// vote requests) leave at once, so a leader's followers write in parallel with it
+		// (Raft thesis §10.2.1): its own entries count toward a quorum only when its own
+		// append response, stepped by Advance, says they are stored.
+		early, late := splitMessages(rd.Messages)
+		if len(early) > 0 {
+			r.opts.Transport.Send(early)
+			r.reportSnapshots(early)
+		}
 		if err := r.persist(rd); err != nil {
 			r.err = err
+			r.dropProposals(err)
 			return err
 		}
-		if len(rd.Messages) > 0 {
-			r.opts.Transport.Send(rd.Messages)
+		r.matchProposals(rd.Entries)
+		if len(late) > 0 {
+			r.opts.Transport.Send(late)
 		}
 		if err := r.apply(rd.CommittedEntries); err != nil {
 			r.err = err
@@ -242,7 +365,43 @@ func (r *replica) handleReady() error {
 		}
 		r.rn.Advance(rd)
 	}
+	if len(r.pending) > 0 && r.err == nil {
+		r.dropProposals(fmt.Errorf("%w: dropped from the log before it was stored", ErrSuperseded))
+	}
 	return r.err
+}
+
+// reportSnapshots tells the library that snapshots were handed to the transport, so the
+// follower's progress leaves the snapshot state: if the snapshot was lost, the next append is
+// rejected, the leader probes down below its first index and sends a snapshot again.
+func (r *replica) reportSnapshots(msgs []*pb.Message) {
+	for _, m := range msgs {
+		if m.GetType() == pb.MessageType_MsgSnap {
+			r.rn.ReportSnapshot(m.GetTo(), raft.SnapshotFinish)
+		}
+	}
+}
+
+// splitMessages separates the messages that may leave before the Ready is persisted from the
+// responses that must wait for it.
+func splitMessages(msgs []*pb.Message) (early, late []*pb.Message) {
+	for i, m := range msgs {
+		switch m.GetType() {
+		case pb.MessageType_MsgAppResp, pb.MessageType_MsgVoteResp, pb.MessageType_MsgPreVoteResp:
+			if late == nil {
+				early = append(early, msgs[:i]...)
+			}
+			late = append(late, m)
+		default:
+			if late != nil {
+				early = append(early, m)
+			}
+		}
+	}
+	if late == nil {
+		return msgs, nil
+	}
+	return early, late
 }
 
 // persist makes the Ready's snapshot, entries and HardState durable, in that order.
@@ -250,6 +409,11 @@ func (r *replica) persist(rd raft.Ready) error {
 	if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
 		if err := r.opts.Storage.ApplySnapshot(rd.Snapshot); err != nil {
 			return fmt.Errorf("%w: apply snapshot: %w", ErrStorage, err)
+		}
+		if r.opts.Restore != nil {
+			if err := r.opts.Restore(rd.Snapshot.GetMetadata().GetIndex(), rd.Snapshot.GetData()); err != nil {
+				return fmt.Errorf("replication: restore snapshot: %w", err)
+			}
 		}
 		r.applied = rd.Snapshot.GetMetadata().GetIndex()
 	}
@@ -275,22 +439,70 @@ func (r *replica) apply(entries []*pb.Entry) error {
 		switch e.GetType() {
 		case pb.EntryType_EntryNormal:
 			if len(e.Data) > 0 && r.opts.Apply != nil {
-				r.opts.Apply(e.GetIndex(), e.Data)
+				if err := r.applyNormal(e); err != nil {
+					return fmt.Errorf("replication: apply %d: %w", e.GetIndex(), err)
+				}
 			}
 		case pb.EntryType_EntryConfChange:
 			var cc pb.ConfChange
 			if err := proto.Unmarshal(e.Data, &cc); err != nil {
 				return fmt.Errorf("%w: conf change at %d: %w", ErrCorruptEntry, e.GetIndex(), err)
 			}
-			r.rn.ApplyConfChange(&cc)
+			if err := r.saveConfState(r.rn.ApplyConfChange(&cc)); err != nil {
+				return err
+			}
 		case pb.EntryType_EntryConfChangeV2:
 			var cc pb.ConfChangeV2
 			if err := proto.Unmarshal(e.Data, &cc); err != nil {
 				return fmt.Errorf("%w: conf change at %d: %w", ErrCorruptEntry, e.GetIndex(), err)
 			}
-			r.rn.ApplyConfChange(&cc)
+			if err := r.saveConfState(r.rn.ApplyConfChange(&cc)); err != nil {
+				return err
+			}
 		}
 		r.applied = e.GetIndex()
+		if r.onApplied != nil {
+			r.onApplied(e.GetIndex(), e.GetTerm())
+		}
+	}
+	return nil
+}
+
+// storedEntries is a Storage whose stored bytes differ from the proposed ones (the commitlog
+// Log patches offsets into records), so Apply must be given what is stored.
+type storedEntries interface {
+	EntryRecords(index uint64, fn func(phys int64, records []byte)) error
+}
+
+// applyNormal hands a committed entry to Options.Apply. With synchronous storage writes the
+// library may hand committed entries over from its in-memory log in the same Ready that stores
+// them, with the bytes as proposed; a storedEntries Storage is therefore read back, so Apply
+// always sees the entry as stored.
+func (r *replica) applyNormal(e *pb.Entry) error {
+	s, ok := r.opts.Storage.(storedEntries)
+	if !ok {
+		return r.opts.Apply(e.GetIndex(), e.Data)
+	}
+	var applyErr error
+	if err := s.EntryRecords(e.GetIndex(), func(_ int64, records []byte) {
+		applyErr = r.opts.Apply(e.GetIndex(), records)
+	}); err != nil {
+		return fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	return applyErr
+}
+
+// confStateSaver is a Storage that keeps the ConfState itself (the commitlog Log does; with
+// raft.MemoryStorage the ConfState lives in snapshots).
+type confStateSaver interface {
+	SetConfState(cs *pb.ConfState) error
+}
+
+func (r *replica) saveConfState(cs *pb.ConfState) error {
+	if s, ok := r.opts.Storage.(confStateSaver); ok {
+		if err := s.SetConfState(cs); err != nil {
+			return fmt.Errorf("%w: conf state: %w", ErrStorage, err)
+		}
 	}
 	return nil
 }

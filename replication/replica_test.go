@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
+	"strings"
 	"testing"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/mqstore/mqstore/message"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -22,11 +26,19 @@ type simnet struct {
 	t       *testing.T
 	ids     []uint64
 	nodes   map[uint64]*replica
-	stores  map[uint64]*raft.MemoryStorage
+	stores  map[uint64]Storage
 	applied map[uint64][][]byte
+	// newStore opens replica id's storage (again, after restart).
+	newStore func(id uint64) Storage
+	// onStart, when set, gives a (re)started replica a further Apply and its Applied index;
+	// restore, when set, is its Options.Restore.
+	onStart func(id uint64) (apply func(index uint64, data []byte) error, applied uint64)
+	restore map[uint64]func(index uint64, data []byte) error
 	queue   []queued
 	cut     map[[2]uint64]bool
 	down    map[uint64]bool
+	// drop, when set, drops the messages it returns true for.
+	drop func(m *pb.Message) bool
 }
 
 type queued struct {
@@ -51,24 +63,53 @@ func (tr netTransport) Send(msgs []*pb.Message) {
 }
 
 func newSimnet(t *testing.T, size int) *simnet {
-	n := &simnet{t: t, nodes: map[uint64]*replica{}, stores: map[uint64]*raft.MemoryStorage{},
-		applied: map[uint64][][]byte{}, cut: map[[2]uint64]bool{}, down: map[uint64]bool{}}
+	return newSimnetWith(t, size, func(uint64) Storage { return raft.NewMemoryStorage() })
+}
+
+// newSimnetWith builds the network over storages made by newStore.
+func newSimnetWith(t *testing.T, size int, newStore func(id uint64) Storage) *simnet {
+	n := &simnet{t: t, nodes: map[uint64]*replica{}, stores: map[uint64]Storage{},
+		applied: map[uint64][][]byte{}, cut: map[[2]uint64]bool{}, down: map[uint64]bool{}, newStore: newStore}
 	for i := 1; i <= size; i++ {
 		n.ids = append(n.ids, uint64(i))
 	}
 	for _, id := range n.ids {
-		n.stores[id] = raft.NewMemoryStorage()
-		r, err := newReplica(Options{ID: id, Peers: n.ids, Storage: n.stores[id], Transport: netTransport{n, id},
-			Apply: func(index uint64, data []byte) {
-				n.applied[id] = append(n.applied[id], bytes.Clone(data))
-			}, Logger: quiet})
-		if err != nil {
-			t.Fatal(err)
-		}
-		n.nodes[id] = r
+		n.start(id)
 	}
 	n.settle()
 	return n
+}
+
+// start (re)starts replica id over newStore(id); it re-applies every committed entry.
+func (n *simnet) start(id uint64) {
+	n.stores[id] = n.newStore(id)
+	n.applied[id] = nil
+	var next func(uint64, []byte) error
+	var applied uint64
+	if n.onStart != nil {
+		next, applied = n.onStart(id)
+	}
+	r, err := newReplica(Options{ID: id, Peers: n.ids, Storage: n.stores[id], Transport: netTransport{n, id},
+		Applied: applied,
+		Restore: func(index uint64, data []byte) error {
+			n.applied[id] = nil // what it applied before is history it no longer has
+			if f := n.restore[id]; f != nil {
+				return f(index, data)
+			}
+			return nil
+		},
+		Apply: func(index uint64, data []byte) error {
+			n.applied[id] = append(n.applied[id], bytes.Clone(data))
+			if next != nil {
+				return next(index, data)
+			}
+			return nil
+		}, Logger: quiet})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.nodes[id] = r
+	n.down[id] = false
 }
 
 func (n *simnet) partition(minority ...uint64) {
@@ -108,7 +149,7 @@ func (n *simnet) settle() {
 			if err := proto.Unmarshal(m.wire, &msg); err != nil {
 				n.t.Fatalf("unmarshal: %v", err)
 			}
-			if n.down[m.to] || n.cut[[2]uint64{msg.GetFrom(), m.to}] {
+			if n.down[m.to] || n.cut[[2]uint64{msg.GetFrom(), m.to}] || (n.drop != nil && n.drop(&msg)) {
 				continue
 			}
 			n.nodes[m.to].step(&msg)
@@ -215,7 +256,57 @@ func equalBytes(a, b [][]byte) bool {
 	return true
 }
 
-func payload(i int) []byte { return fmt.Appendf(nil, "record-%04d", i) }
+// propose proposes data to replica id; the returned Proposal is filled in when the entry is
+// stored (during a later settle), and stays zero if it is dropped.
+func (n *simnet) propose(id uint64, data []byte) (*Proposal, error) {
+	p := new(Proposal)
+	err := n.nodes[id].propose(data, func(got Proposal, err error) {
+		if err == nil {
+			*p = got
+		}
+	})
+	return p, err
+}
+
+// payload is entry data: one RocketMQ record whose body says i (queue i%4 of topic T).
+func payload(i int) []byte { return record(i%4, fmt.Sprintf("record-%04d", i)) }
+
+func record(queue int, body string) []byte {
+	m := &message.Message{Topic: "T", QueueID: int32(queue), Body: []byte(body), BornTimestamp: 1,
+		BornHost: netip.MustParseAddrPort("127.0.0.1:1"), StoreHost: netip.MustParseAddrPort("127.0.0.11:10911")}
+	m.SetProperty(message.PropertyKeys, body[:min(len(body), 16)])
+	b, err := message.AppendRecord(nil, m)
+	if err != nil {
+		panic(err)
+	}
+	message.PatchRecord(b, 0, 0, 1700000000000)
+	return b
+}
+
+// bodies returns the bodies of the records in entry data.
+func bodies(t testing.TB, data []byte) []string {
+	t.Helper()
+	var out []string
+	var rec message.Record
+	for pos := 0; pos < len(data); {
+		n, err := message.DecodeRecord(data[pos:], &rec, true)
+		if err != nil {
+			t.Fatalf("entry data at %d: %v", pos, err)
+		}
+		out = append(out, string(rec.Body))
+		pos += n
+	}
+	return out
+}
+
+// appliedBodies returns every body replica id applied, in order.
+func (n *simnet) appliedBodies(id uint64) []string {
+	var out []string
+	for _, d := range n.applied[id] {
+		out = append(out, bodies(n.t, d)...)
+	}
+	return out
+}
 
 func TestElection(t *testing.T) {
 	n := newSimnet(t, 3)
@@ -236,44 +327,53 @@ func TestElection(t *testing.T) {
 	}
 }
 
-// TestReplication: proposals to the leader and to a follower (forwarded) commit on every
-// replica, which store byte-identical logs and apply the same entries in the same order.
+// TestReplication: proposals to the leader commit on every replica, which store
+// byte-identical logs and apply the same entries in the proposed order; a follower refuses a
+// proposal with ErrNotLeader (no forwarding inside Raft); each proposal's returned index is
+// where it committed.
 func TestReplication(t *testing.T) {
-	n := newSimnet(t, 3)
+	testReplication(t, newSimnet(t, 3))
+}
+
+func testReplication(t *testing.T, n *simnet) {
 	l := n.electLeader(n.ids...)
 	follower := n.ids[0]
 	if follower == l {
 		follower = n.ids[1]
 	}
-	var want [][]byte
+	if _, err := n.propose(follower, payload(0)); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("proposal to a follower: %v, want ErrNotLeader", err)
+	}
+	var want []string
+	proposals := map[*Proposal]string{}
 	for i := range 200 {
-		to := l
-		if i%4 == 3 {
-			to = follower
+		p, err := n.propose(l, payload(i))
+		if err != nil {
+			t.Fatalf("propose %d: %v", i, err)
 		}
-		if err := n.nodes[to].propose(payload(i)); err != nil {
-			t.Fatalf("propose %d to %d: %v", i, to, err)
-		}
-		want = append(want, payload(i))
+		proposals[p] = fmt.Sprintf("record-%04d", i)
+		want = append(want, fmt.Sprintf("record-%04d", i))
 		if i%10 == 9 {
 			n.settle()
 		}
 	}
 	n.ticks(2) // the followers learn the last commit index with a heartbeat
 	n.sameLogs(n.ids...)
-	// Ordered as proposed except that forwarded proposals may land later than their
-	// neighbours; every one exactly once.
-	got := map[string]int{}
-	for _, d := range n.applied[l] {
-		got[string(d)]++
+	if got := n.appliedBodies(l); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("applied %d bodies %v..., want %d in order", len(got), got[:min(len(got), 3)], len(want))
 	}
-	for _, w := range want {
-		if got[string(w)] != 1 {
-			t.Fatalf("%s applied %d times", w, got[string(w)])
+	for p, body := range proposals {
+		if p.Term != n.nodes[l].status().GetTerm() {
+			t.Fatalf("proposal %s: term %d, leader's %d", body, p.Term, n.nodes[l].status().GetTerm())
 		}
-	}
-	if len(n.applied[l]) != len(want) {
-		t.Fatalf("applied %d entries, want %d", len(n.applied[l]), len(want))
+		index := p.Index
+		ents, err := n.stores[l].Entries(index, index+1, 1<<30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bodies(t, ents[0].Data); len(got) != 1 || got[0] != body {
+			t.Fatalf("entry %d holds %v, proposed as %s", index, got, body)
+		}
 	}
 }
 
@@ -293,7 +393,7 @@ func TestPartitionedMinorityCatchesUp(t *testing.T) {
 	term := n.nodes[l].status().GetTerm()
 	n.partition(lagger)
 	for i := range 100 {
-		if err := n.nodes[l].propose(payload(i)); err != nil {
+		if _, err := n.propose(l, payload(i)); err != nil {
 			t.Fatal(err)
 		}
 		if i%20 == 0 {
@@ -326,13 +426,22 @@ func TestMinorityLeaderStepsDown(t *testing.T) {
 	n := newSimnet(t, 3)
 	old := n.electLeader(n.ids...)
 	n.partition(old)
-	// Accepted by the isolated leader while it still believes it leads: never committed.
+	// Accepted and stored by the isolated leader while it still believes it leads: never
+	// committed.
+	var lost []*Proposal
 	for i := range 5 {
-		if err := n.nodes[old].propose(fmt.Appendf(nil, "lost-%d", i)); err != nil {
+		p, err := n.propose(old, record(i%4, fmt.Sprintf("lost-%d", i)))
+		if err != nil {
 			t.Fatal(err)
 		}
+		lost = append(lost, p)
 	}
 	n.settle()
+	for _, p := range lost {
+		if p.Index == 0 {
+			t.Fatal("a proposal stored by the isolated leader got no index")
+		}
+	}
 	var majority []uint64
 	for _, id := range n.ids {
 		if id != old {
@@ -345,7 +454,7 @@ func TestMinorityLeaderStepsDown(t *testing.T) {
 	}
 	nl := n.electLeader(majority...)
 	for i := range 20 {
-		if err := n.nodes[nl].propose(payload(i)); err != nil {
+		if _, err := n.propose(nl, payload(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -356,9 +465,15 @@ func TestMinorityLeaderStepsDown(t *testing.T) {
 	n.heal()
 	n.ticks(5)
 	n.sameLogs(n.ids...)
-	for _, d := range n.applied[old] {
-		if bytes.HasPrefix(d, []byte("lost-")) {
-			t.Fatalf("an entry accepted only by the isolated leader was applied: %s", d)
+	for _, b := range n.appliedBodies(old) {
+		if strings.HasPrefix(b, "lost-") {
+			t.Fatalf("an entry accepted only by the isolated leader was applied: %s", b)
+		}
+	}
+	// Each lost proposal's index now holds another term's entry: Wait says ErrSuperseded.
+	for _, p := range lost {
+		if term, err := n.stores[old].Term(p.Index); err != nil || term == p.Term {
+			t.Fatalf("index %d: term %d (%v), the lost proposal's was %d", p.Index, term, err, p.Term)
 		}
 	}
 	if len(n.applied[old]) != 20 {
@@ -387,7 +502,7 @@ func (f *failingStorage) Append(e []*pb.Entry) error {
 func TestStorageFailureIsSticky(t *testing.T) {
 	var applied int
 	r, err := newReplica(Options{ID: 1, Peers: []uint64{1}, Storage: &failingStorage{raft.NewMemoryStorage(), 1},
-		Transport: transportFunc(func([]*pb.Message) {}), Apply: func(uint64, []byte) { applied++ }, Logger: quiet})
+		Transport: transportFunc(func([]*pb.Message) {}), Apply: func(uint64, []byte) error { applied++; return nil }, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +518,7 @@ func TestStorageFailureIsSticky(t *testing.T) {
 	if err := r.handleReady(); !errors.Is(err, ErrStorage) || !errors.Is(err, errDisk) {
 		t.Fatalf("handleReady after a failed append: %v, want ErrStorage wrapping the disk error", err)
 	}
-	r.propose([]byte("after the failure"))
+	r.propose([]byte("after the failure"), func(Proposal, error) {})
 	if err := r.handleReady(); !errors.Is(err, errDisk) || applied != 0 {
 		t.Fatalf("after a proposal: %v, %d applied; want the sticky error and nothing applied", err, applied)
 	}
@@ -434,4 +549,69 @@ func TestOptionsValidate(t *testing.T) {
 	if _, err := newReplica(Options{ID: 1, Storage: raft.NewMemoryStorage(), Transport: tr}); err == nil {
 		t.Error("empty storage without peers was accepted")
 	}
+}
+
+// TestLeaderBarrier: a new leader whose log ends with the previous leader's uncommitted entries
+// does not serve (ErrNotReady) until an entry of its own term commits; then those entries are
+// committed and applied too, and it serves.
+func TestLeaderBarrier(t *testing.T) {
+	n, _ := logNet(t, 3)
+	old := n.electLeader(n.ids...)
+	for i := range 5 {
+		n.propose(old, payload(i))
+	}
+	n.ticks(2)
+	var f1, f2 uint64
+	for _, id := range n.ids {
+		if id != old {
+			if f1 == 0 {
+				f1 = id
+			} else {
+				f2 = id
+			}
+		}
+	}
+	// Entries 5..9 reach f1 only, and f1's acknowledgements are lost: never committed by old.
+	n.cut[[2]uint64{old, f2}] = true
+	n.drop = func(m *pb.Message) bool { return m.GetFrom() == f1 && m.GetType() == pb.MessageType_MsgAppResp }
+	for i := 5; i < 10; i++ {
+		n.propose(old, payload(i))
+	}
+	n.settle()
+	n.down[old] = true
+	n.heal()
+	// f1 (the longer log) wins the election, but its appends go unacknowledged.
+	n.drop = func(m *pb.Message) bool { return m.GetTo() == f1 && m.GetType() == pb.MessageType_MsgAppResp }
+	for range 100 {
+		n.ticks(1)
+		if n.nodes[f1].status().RaftState == raft.StateLeader {
+			break
+		}
+	}
+	if n.nodes[f1].status().RaftState != raft.StateLeader {
+		t.Fatalf("replica %d did not win the election", f1)
+	}
+	if n.nodes[f1].barrierPassed() {
+		t.Fatal("barrier passed with no entry of the new term committed")
+	}
+	if _, err := n.propose(f1, payload(10)); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("proposal before the barrier: %v, want ErrNotReady", err)
+	}
+	if got := len(n.appliedBodies(f1)); got != 5 {
+		t.Fatalf("the new leader applied %d entries before its barrier, want the 5 committed", got)
+	}
+	n.drop = nil
+	n.ticks(3)
+	if !n.nodes[f1].barrierPassed() {
+		t.Fatal("barrier not passed after the new term's entry committed")
+	}
+	if got := n.appliedBodies(f1); len(got) != 10 || got[9] != "record-0009" {
+		t.Fatalf("after the barrier the leader applied %v, want the 10 entries", got)
+	}
+	if _, err := n.propose(f1, payload(10)); err != nil {
+		t.Fatal(err)
+	}
+	n.ticks(2)
+	n.sameLogs(f1, f2)
+	sameCommitlogs(t, n, f1, f2)
 }

@@ -1,0 +1,202 @@
+package replication
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+
+	"github.com/mqstore/mqstore/internal/mapped"
+	"github.com/mqstore/mqstore/message"
+)
+
+// Retention and snapshots.
+//
+// Compact(i) makes entries up to i unavailable and deletes the commitlog segments and raftidx
+// files that hold nothing at or after entry i+1: retention of a replicated log. The caller
+// compacts only what every replica has (the leader's slowest follower's match index), or
+// accepts that a replica behind it is brought up by a snapshot.
+//
+// A snapshot is metadata, never the log's bytes: {the base (index, term, ConfState), the
+// commitlog offset where the next entry goes, the queue table there, and the application's
+// state (the Dispatcher's config table)}. A replica that installs one drops its whole log and
+// starts an empty one at that offset: its first segment is named by the segment boundary below
+// it, as RocketMQ's slaves that sync from the master's last file do, and holds zeros below
+// the offset. History before it is absent on that replica, as if retention had removed it;
+// everything after is byte-identical to the other replicas, because offsets and queue offsets
+// continue from the snapshot's.
+
+// snapshotData is the Data of a snapshot, JSON.
+type snapshotData struct {
+	StartPhys int64           `json:"startPhys"`
+	Queues    []queueNext     `json:"queues,omitempty"`
+	Extra     json.RawMessage `json:"extra,omitempty"`
+}
+
+// SetSnapshotExtra makes f supply the application state sent with every snapshot (the
+// Dispatcher's SnapshotExtra). f runs on the replica's goroutine.
+func (l *Log) SetSnapshotExtra(f func() ([]byte, error)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.snapshotExtra = f
+}
+
+// Snapshot implements raft.Storage: the base of the log (raft asks for it when a follower needs
+// entries below FirstIndex).
+func (l *Log) Snapshot() (*pb.Snapshot, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	data := snapshotData{StartPhys: l.meta.StartPhys, Queues: l.meta.BaseQueues}
+	if l.snapshotExtra != nil && l.meta.First > 1 {
+		extra, err := l.snapshotExtra()
+		if err != nil {
+			return nil, fmt.Errorf("%w: snapshot: %w", ErrStorage, err)
+		}
+		data.Extra = extra
+	}
+	b, err := json.Marshal(&data)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.Snapshot{Data: b, Metadata: &pb.SnapshotMetadata{Index: new(l.meta.First - 1),
+		Term: new(l.meta.PrevTerm), ConfState: l.confStateLocked()}}, nil
+}
+
+// Compact drops entries up to index (which must be committed) and deletes the files that hold
+// only them.
+func (l *Log) Compact(index uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if index < l.meta.First {
+		return nil
+	}
+	if index > l.hs.GetCommit() || index > l.last {
+		return fmt.Errorf("%w: %d, commit %d", ErrCompactCommitted, index, l.hs.GetCommit())
+	}
+	r, ok := l.readRowLocked(index)
+	if !ok {
+		return fmt.Errorf("%w: raftidx row %d unreadable", ErrStorage, index)
+	}
+	// The queue table at index: the tail's, taken back over the records after index.
+	base := map[queueKey]int64{}
+	for k, v := range l.queues {
+		base[k] = v
+	}
+	for j := index + 1; j <= l.last; j++ {
+		rj, ok := l.readRowLocked(j)
+		if !ok {
+			return fmt.Errorf("%w: raftidx row %d unreadable", ErrStorage, j)
+		}
+		if rj.size == 0 {
+			continue
+		}
+		if err := l.scanRecordsLocked(rj, false, func(rec *message.Record) {
+			key := queueKey{string(rec.Topic), rec.QueueID}
+			if getsQueueOffset(rec.SysFlag) && rec.QueueOffset < base[key] {
+				base[key] = rec.QueueOffset
+			}
+		}); err != nil {
+			return err
+		}
+	}
+	meta := l.meta
+	meta.First, meta.PrevTerm, meta.StartPhys = index+1, r.term, r.end()
+	meta.BaseQueues = tableRows(base)
+	meta.Conf = map[uint64][]byte{}
+	for i, d := range l.meta.Conf {
+		if i > index {
+			meta.Conf[i] = d
+		}
+	}
+	if err := writeMeta(l.dir, &meta); err != nil {
+		return err
+	}
+	l.meta = meta
+	seg := l.opts.SegmentSize
+	if _, err := l.commitlog.DeleteBelow(meta.StartPhys-meta.StartPhys%seg, 0); err != nil {
+		return err
+	}
+	rowFile := l.opts.RowsPerFile * RowSize
+	first := int64(meta.First) * RowSize
+	_, err := l.raftidx.DeleteBelow(first-first%rowFile, 0)
+	return err
+}
+
+func tableRows(t map[queueKey]int64) []queueNext {
+	rows := make([]queueNext, 0, len(t))
+	for k, v := range t {
+		if v > 0 {
+			rows = append(rows, queueNext{Topic: k.topic, QueueID: k.queueID, Next: v})
+		}
+	}
+	slices.SortFunc(rows, func(a, b queueNext) int {
+		if a.Topic != b.Topic {
+			if a.Topic < b.Topic {
+				return -1
+			}
+			return 1
+		}
+		return int(a.QueueID - b.QueueID)
+	})
+	return rows
+}
+
+// ApplySnapshot implements Storage: it drops the whole log and starts an empty one at the
+// snapshot's base.
+func (l *Log) ApplySnapshot(snap *pb.Snapshot) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	md := snap.GetMetadata()
+	var data snapshotData
+	if err := json.Unmarshal(snap.GetData(), &data); err != nil {
+		return fmt.Errorf("%w: snapshot data: %w", ErrCorruptEntry, err)
+	}
+	if md.GetIndex() < l.meta.First && md.GetIndex() <= l.last {
+		return raft.ErrSnapOutOfDate
+	}
+	meta := l.meta
+	meta.First, meta.PrevTerm, meta.StartPhys = md.GetIndex()+1, md.GetTerm(), data.StartPhys
+	meta.BaseQueues = data.Queues
+	meta.Voters = slices.Clone(md.GetConfState().GetVoters())
+	meta.Learners = slices.Clone(md.GetConfState().GetLearners())
+	meta.Conf = nil
+	// The new base first: a crash from here on reopens an empty log at it.
+	if err := writeMeta(l.dir, &meta); err != nil {
+		return err
+	}
+	l.meta = meta
+	if err := l.resetFilesLocked(); err != nil {
+		return err
+	}
+	l.last, l.end = meta.First-1, meta.StartPhys
+	l.queues = map[queueKey]int64{}
+	for _, q := range meta.BaseQueues {
+		l.queues[queueKey{q.Topic, q.QueueID}] = q.Next
+	}
+	return nil
+}
+
+// resetFilesLocked deletes every commitlog segment and raftidx file and reopens both empty.
+func (l *Log) resetFilesLocked() error {
+	if err := l.commitlog.Destroy(); err != nil {
+		return err
+	}
+	if err := l.raftidx.Destroy(); err != nil {
+		return err
+	}
+	var err error
+	if l.commitlog, err = mapped.OpenQueue(filepath.Join(l.dir, "commitlog"), mapped.QueueOptions{FileSize: l.opts.SegmentSize, Preallocate: true}); err != nil {
+		return err
+	}
+	l.raftidx, err = mapped.OpenQueue(filepath.Join(l.dir, "raftidx"), mapped.QueueOptions{FileSize: l.opts.RowsPerFile * RowSize})
+	return err
+}
