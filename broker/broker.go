@@ -81,6 +81,7 @@ type Broker struct {
 	scheduler *scheduler          // delay-level delivery (schedule.go)
 	startTime time.Time
 	stats     brokerStats
+	front     frontends // hooks of a second front end (frontend.go)
 
 	host     netip.AddrPort   // brokerIP1:port, set by Start before serving
 	client   *remoting.Client // for RemoteRegistrar when the broker made it; nil otherwise
@@ -175,6 +176,7 @@ func New(cfg Config, opts Options) (*Broker, error) {
 			return
 		}
 		b.holds.arrive(topic, queueID, maxOffset, tagsCode)
+		b.arrivedFrontends(topic, queueID)
 	}
 	st, err := store.Open(cfg.StorePathRootDir, sopts)
 	if err != nil {

@@ -74,6 +74,8 @@ type Config struct {
 	TransactionCheckMax      int    // transactionCheckMax (15)
 	RejectTransactionMessage bool   // rejectTransactionMessage (false)
 	MessageDelayLevel        string // messageDelayLevel
+
+	GRPCConfig // the gRPC endpoint's keys (config_grpc.go)
 }
 
 // DefaultConfig returns RocketMQ's defaults, with brokerName broker-a, brokerIP1 127.0.0.1,
@@ -118,6 +120,8 @@ func DefaultConfig() Config {
 		TransactionCheckInterval: 60000,
 		TransactionCheckMax:      15,
 		MessageDelayLevel:        DefaultMessageDelayLevel,
+
+		GRPCConfig: defaultGRPCConfig(),
 	}
 }
 
@@ -317,6 +321,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := netip.ParseAddr(c.BrokerIP1); err != nil {
 		return bad("brokerIP1", "not an IP address")
+	}
+	if err := c.validateGRPC(); err != nil {
+		return err
 	}
 	if _, err := parseDeleteWhen(c.DeleteWhen); err != nil {
 		return bad("deleteWhen", err.Error())

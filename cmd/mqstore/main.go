@@ -22,6 +22,7 @@ import (
 	"syscall"
 
 	"github.com/mqstore/mqstore/broker"
+	"github.com/mqstore/mqstore/grpcserver"
 	"github.com/mqstore/mqstore/metrics"
 	"github.com/mqstore/mqstore/namesrv"
 )
@@ -89,6 +90,7 @@ type server struct {
 	namesrvAddr string
 	metrics     *metrics.Server
 	metricsAddr string
+	grpc        *grpcserver.Server // nil when grpcServerEnable=false
 }
 
 func start(s *settings, logger *slog.Logger) (*server, error) {
@@ -117,6 +119,12 @@ func start(s *settings, logger *slog.Logger) (*server, error) {
 		srv.close()
 		return nil, fmt.Errorf("broker listen on port %d: %w", s.broker.ListenPort, err)
 	}
+	if s.broker.GRPCServerEnable { // RocketMQ 5 clients (package grpcserver)
+		if srv.grpc, err = grpcserver.Listen(b, grpcserver.Options{Logger: logger}); err != nil {
+			srv.close()
+			return nil, err
+		}
+	}
 	if m != nil {
 		attachSnapshot(m, b)
 		ms, err := m.Serve(metrics.HTTPOptions{Addr: s.metricsAddr, Ready: readiness(b), Pprof: s.pprof, Logger: logger})
@@ -139,6 +147,9 @@ func (srv *server) close() error {
 	}
 	if srv.metrics != nil {
 		keep(srv.metrics.Close())
+	}
+	if srv.grpc != nil {
+		keep(srv.grpc.Close())
 	}
 	if srv.broker != nil {
 		keep(srv.broker.Close())

@@ -122,7 +122,7 @@ var startLine = regexp.MustCompile(`listening on (\S+), name server on (\S+), da
 func startProcess(t *testing.T, dir string, extra ...string) *process {
 	t.Helper()
 	args := append([]string{"-storePathRootDir", dir, "-listenPort", "0", "-namesrv-listen", "127.0.0.1:0",
-		"-metrics-addr", "127.0.0.1:0", "-mappedFileSizeCommitLog", "67108864", "-maxHashSlotNum", "100000", "-maxIndexNum", "400000"}, extra...)
+		"-metrics-addr", "127.0.0.1:0", "-grpcServerPort", "0", "-mappedFileSizeCommitLog", "67108864", "-maxHashSlotNum", "100000", "-maxIndexNum", "400000"}, extra...)
 	cmd := exec.Command(binary(t), args...)
 	stdout, _ := cmd.StdoutPipe()
 	p := &process{cmd: cmd, stderr: &strings.Builder{}}
@@ -157,7 +157,7 @@ func startProcess(t *testing.T, dir string, extra ...string) *process {
 func TestSecondInstanceIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	startProcess(t, dir)
-	cmd := exec.Command(binary(t), "-storePathRootDir", dir, "-listenPort", "0", "-namesrv-listen", "127.0.0.1:0", "-metrics-addr", "")
+	cmd := exec.Command(binary(t), "-storePathRootDir", dir, "-listenPort", "0", "-namesrv-listen", "127.0.0.1:0", "-metrics-addr", "", "-grpcServerPort", "0")
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "in use") {
 		t.Fatalf("second instance: err %v, output %q", err, out)

@@ -116,6 +116,7 @@ func (n *node) start() {
 		"-namesrv-listen", n.namesrvAddr(),
 		"-metrics-addr", "",
 		"-mappedFileSizeCommitLog", strconv.Itoa(64 << 20),
+		"-grpcServerPort", "0", // RocketMQ 5 endpoint on a free port (8081 may be taken by another test)
 		"-maxHashSlotNum", "100000", "-maxIndexNum", "400000",
 	}, n.extra...)
 	n.cmd = exec.Command(binary(n.t), args...)
