@@ -83,8 +83,13 @@ func config(e *env, group string) *rmq.Config {
 
 func newProducer(t *testing.T, e *env, topics ...string) rmq.Producer {
 	t.Helper()
+	return newProducerWith(t, e, rmq.WithTopics(topics...))
+}
+
+func newProducerWith(t *testing.T, e *env, opts ...rmq.ProducerOption) rmq.Producer {
+	t.Helper()
 	needClient(t)
-	p, err := rmq.NewProducer(config(e, ""), rmq.WithTopics(topics...))
+	p, err := rmq.NewProducer(config(e, ""), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -235,6 +235,13 @@ func (t *sessions) remove(c *session) {
 	}
 }
 
+// removeClient drops every session of a client (it announced its termination).
+func (t *sessions) removeClient(id string) {
+	t.mu.Lock()
+	delete(t.byID, id)
+	t.mu.Unlock()
+}
+
 func (t *sessions) rememberOrigin(halfOffset int64, clientID string) {
 	t.mu.Lock()
 	if len(t.origins) < maxOrigins && clientID != "" {
@@ -254,18 +261,19 @@ func (t *sessions) forgetOrigin(halfOffset int64) {
 func (t *sessions) producersFor(halfOffset int64, topic string) []*session {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var out []*session
+	var out, others []*session
 	if id, ok := t.origins[halfOffset]; ok {
 		out = append(out, t.byID[id]...)
 	}
 	for _, l := range t.byID {
 		for _, c := range l {
 			if !slices.Contains(out, c) && c.publishes(topic) {
-				out = append(out, c)
+				others = append(others, c)
 			}
 		}
 	}
-	return out
+	slices.SortFunc(others, func(a, b *session) int { return strings.Compare(a.id, b.id) })
+	return append(out, others...)
 }
 
 // checker delivers transaction checks of 5.x half messages as RecoverOrphanedTransactionCommand.
@@ -284,7 +292,12 @@ func (k *checker) Check(ctx context.Context, half txn.HalfMessage) (bool, error)
 	pm := toProtoMessage(m, half.Topic, half.StoreTimestamp, offsetMsgID, s.b.Config().MaxMessageSize)
 	cmd := &v2.TelemetryCommand{Command: &v2.TelemetryCommand_RecoverOrphanedTransactionCommand{
 		RecoverOrphanedTransactionCommand: &v2.RecoverOrphanedTransactionCommand{Message: pm, TransactionId: offsetMsgID}}}
-	for _, c := range s.sessions.producersFor(half.HalfOffset, half.Topic) {
+	// The first check goes to the sender, later ones rotate over every producer of the topic:
+	// a stopped client's stream may stay open (the v5.1.2 Go client never sends
+	// NotifyClientTermination), and must not take every check.
+	candidates := s.sessions.producersFor(half.HalfOffset, half.Topic)
+	for i := range candidates {
+		c := candidates[(half.CheckTimes+i)%len(candidates)]
 		if err := c.send(cmd); err != nil {
 			continue
 		}
