@@ -17,6 +17,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "grpc" { // RocketMQ 5 clients over gRPC (grpc.go)
+		os.Exit(runGRPC(os.Args[2:]))
+	}
 	cfg, err := bench.ParseArgs(os.Args[1:], os.Stderr)
 	if err != nil {
 		if !errors.Is(err, bench.ErrUsage) || len(os.Args) > 1 {
