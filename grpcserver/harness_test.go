@@ -2,6 +2,7 @@ package grpcserver_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -55,7 +56,7 @@ func start(t *testing.T, mutate func(*broker.Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
+		if err := srv.Close(); err != nil && !errors.Is(err, grpcserver.ErrClosed) {
 			t.Errorf("grpcserver Close: %v", err)
 		}
 	})

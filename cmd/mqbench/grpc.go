@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 
 	"github.com/mqstore/mqstore/bench"
 )
@@ -24,8 +25,22 @@ func runGRPC(args []string) int {
 	fs.IntVar(&cfg.Consumers, "consumers", cfg.Consumers, "simple consumer clients")
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "receive batch size")
 	fs.BoolVar(&cfg.Remoting, "remoting", cfg.Remoting, "also run the remoting produce benchmark")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "mqbench grpc:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "mqbench grpc:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
