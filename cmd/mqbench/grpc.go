@@ -25,6 +25,7 @@ func runGRPC(args []string) int {
 	fs.IntVar(&cfg.Consumers, "consumers", cfg.Consumers, "simple consumer clients")
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "receive batch size")
 	fs.BoolVar(&cfg.Remoting, "remoting", cfg.Remoting, "also run the remoting produce benchmark")
+	fs.BoolVar(&cfg.Raw, "raw", cfg.Raw, "also produce with the bare generated stubs (no client library)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
