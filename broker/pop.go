@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mqstore/mqstore/message"
@@ -162,6 +163,8 @@ type Pop struct {
 	queues  map[popKey]*popQueue
 	waiters map[string]chan struct{} // topic → closed on arrival
 	closed  bool
+
+	rr atomic.Uint32 // rotating first queue of receives
 
 	removeArrival func()
 	quit          chan struct{}
@@ -398,9 +401,11 @@ func (p *Pop) Receive(ctx context.Context, req PopRequest) ([]Popped, error) {
 	}
 	queues := []int32{req.QueueID}
 	if req.QueueID < 0 || int(req.QueueID) >= tc.ReadQueueNums {
+		// Every read queue, starting at a rotating one so a busy queue does not starve the rest.
 		queues = queues[:0]
+		first := int(p.rr.Add(1) % uint32(max(tc.ReadQueueNums, 1)))
 		for i := 0; i < tc.ReadQueueNums; i++ {
-			queues = append(queues, int32(i))
+			queues = append(queues, int32((first+i)%tc.ReadQueueNums))
 		}
 	}
 	filter := store.TagFilter(req.Tags...)

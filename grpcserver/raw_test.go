@@ -122,3 +122,56 @@ func TestRawProtocol(t *testing.T) {
 		t.Fatalf("ack: %v %v", err, ack)
 	}
 }
+
+// ForwardMessageToDeadLetterQueue (a push consumer giving up) stores the message in
+// %DLQ%<group> at once, and it is not delivered to the group again.
+func TestRawForwardToDeadLetter(t *testing.T) {
+	e := start(t, nil)
+	c := rawClient(t, e)
+	ctx, cancel := context.WithTimeout(withClientID(context.Background()), 10*time.Second)
+	defer cancel()
+	topic, group := name(t, "topic"), name(t, "group")
+	r, err := c.QueryRoute(ctx, &v2.QueryRouteRequest{Topic: &v2.Resource{Name: topic}})
+	if err != nil || r.Status.Code != v2.Code_OK {
+		t.Fatal(err, r)
+	}
+	sr, err := c.SendMessage(ctx, &v2.SendMessageRequest{Messages: []*v2.Message{{Topic: &v2.Resource{Name: topic},
+		SystemProperties: &v2.SystemProperties{MessageId: "DLQ1"}, Body: []byte("x")}}})
+	if err != nil || sr.Status.Code != v2.Code_OK {
+		t.Fatal(err, sr)
+	}
+	recv := func(invisible time.Duration) ([]*v2.Message, *v2.Status) {
+		pctx, pcancel := context.WithTimeout(ctx, 3*time.Second)
+		defer pcancel()
+		st, err := c.ReceiveMessage(pctx, &v2.ReceiveMessageRequest{Group: &v2.Resource{Name: group}, MessageQueue: r.MessageQueues[0],
+			BatchSize: 1, InvisibleDuration: durationpb.New(invisible)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return receiveAll(t, st)
+	}
+	msgs, _ := recv(time.Second)
+	if len(msgs) != 1 {
+		t.Fatalf("received %d", len(msgs))
+	}
+	handle := msgs[0].SystemProperties.GetReceiptHandle()
+	ch, err := c.ChangeInvisibleDuration(ctx, &v2.ChangeInvisibleDurationRequest{Group: &v2.Resource{Name: group},
+		Topic: &v2.Resource{Name: topic}, ReceiptHandle: handle, InvisibleDuration: durationpb.New(time.Minute)})
+	if err != nil || ch.Status.Code != v2.Code_OK || ch.ReceiptHandle == "" {
+		t.Fatalf("change invisible duration: %v %v", err, ch)
+	}
+	fw, err := c.ForwardMessageToDeadLetterQueue(ctx, &v2.ForwardMessageToDeadLetterQueueRequest{Group: &v2.Resource{Name: group},
+		Topic: &v2.Resource{Name: topic}, ReceiptHandle: ch.ReceiptHandle, MessageId: "DLQ1", DeliveryAttempt: 1, MaxDeliveryAttempts: 1})
+	if err != nil || fw.Status.Code != v2.Code_OK {
+		t.Fatalf("forward: %v %v", err, fw)
+	}
+	for deadline := time.Now().Add(5 * time.Second); e.Broker.Store().MaxOffset("%DLQ%"+group, 0) != 1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("DLQ holds %d messages, want 1", e.Broker.Store().MaxOffset("%DLQ%"+group, 0))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if msgs, status := recv(time.Second); len(msgs) != 0 || status.GetCode() != v2.Code_MESSAGE_NOT_FOUND {
+		t.Fatalf("after the forward: %d messages, %v", len(msgs), status)
+	}
+}
