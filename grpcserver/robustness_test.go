@@ -3,6 +3,7 @@ package grpcserver_test
 import (
 	"context"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -10,6 +11,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/mqstore/mqstore/grpcserver"
+	"github.com/mqstore/mqstore/internal/testserver"
+	"github.com/mqstore/mqstore/metrics"
 )
 
 // Every RPC answers empty and malformed requests with a status, never a crash; the server keeps
@@ -125,4 +128,46 @@ func TestCloseDrainsStreams(t *testing.T) {
 	if err := e.GRPC.Close(); !errors.Is(err, grpcserver.ErrClosed) {
 		t.Fatalf("second Close: %v", err)
 	}
+}
+
+// rocketmq_rpc_latency counts gRPC requests with protocol_type="grpc".
+func TestRPCMetrics(t *testing.T) {
+	ts := testserver.Start(t, nil)
+	m := metrics.New(metrics.Options{})
+	srv, err := grpcserver.New(ts.Broker, grpcserver.Options{Logger: testLogger, Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(ln); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c := rawClient(t, &env{Addr: srv.Addr()})
+	if _, err := c.QueryRoute(withClientID(context.Background()), &v2.QueryRouteRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	families, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "rocketmq_rpc_latency" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range s.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["protocol_type"] == "grpc" && labels["request_code"] == "QueryRoute" && labels["response_code"] == "bad_request" &&
+				s.GetHistogram().GetSampleCount() == 1 {
+				return
+			}
+		}
+	}
+	t.Fatal("no rocketmq_rpc_latency sample for the gRPC QueryRoute")
 }

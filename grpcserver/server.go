@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +30,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/mqstore/mqstore/broker"
+	"github.com/mqstore/mqstore/metrics"
 )
 
 // Errors of the server's lifecycle.
@@ -53,6 +56,9 @@ type Options struct {
 	DrainTimeout time.Duration
 	// MaxReceiveWait caps a receive's long polling. Default 20 s.
 	MaxReceiveWait time.Duration
+	// Metrics, if set, receives rocketmq_rpc_latency with protocol_type="grpc" (the broker's
+	// own counters — messages in and out, DLQ, transactions — count gRPC traffic already).
+	Metrics *metrics.Metrics
 	// TLS is the certificate configuration of TLS connections (the endpoint also serves
 	// plaintext; tls.go). Default: a self-signed certificate made at New.
 	TLS *tls.Config
@@ -213,20 +219,36 @@ func (s *Server) Close() error {
 
 // recoverUnary turns a handler panic into INTERNAL for that call only.
 func (s *Server) recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+	start := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("grpcserver: handler panic", "method", info.FullMethod, "panic", r)
 			err = fmt.Errorf("grpcserver: internal error in %s", info.FullMethod)
+		}
+		if mt := s.opts.Metrics; mt != nil {
+			code, result := "unknown", metrics.RPCProcessFailed
+			if st, ok := resp.(interface{ GetStatus() *v2.Status }); ok && err == nil {
+				code, result = strings.ToLower(st.GetStatus().GetCode().String()), metrics.RPCSuccess
+			}
+			mt.GRPC(path.Base(info.FullMethod), code, false, result, time.Since(start))
 		}
 	}()
 	return h(ctx, req)
 }
 
 func (s *Server) recoverStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+	start := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("grpcserver: stream handler panic", "method", info.FullMethod, "panic", r)
 			err = fmt.Errorf("grpcserver: internal error in %s", info.FullMethod)
+		}
+		if mt := s.opts.Metrics; mt != nil && info.IsServerStream && !info.IsClientStream { // ReceiveMessage; not Telemetry
+			result := metrics.RPCSuccess
+			if err != nil {
+				result = metrics.RPCProcessFailed
+			}
+			mt.GRPC(path.Base(info.FullMethod), "stream", true, result, time.Since(start))
 		}
 	}()
 	return h(srv, ss)

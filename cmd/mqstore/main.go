@@ -120,7 +120,7 @@ func start(s *settings, logger *slog.Logger) (*server, error) {
 		return nil, fmt.Errorf("broker listen on port %d: %w", s.broker.ListenPort, err)
 	}
 	if s.broker.GRPCServerEnable { // RocketMQ 5 clients (package grpcserver)
-		if srv.grpc, err = grpcserver.Listen(b, grpcserver.Options{Logger: logger}); err != nil {
+		if srv.grpc, err = grpcserver.Listen(b, grpcserver.Options{Logger: logger, Metrics: m}); err != nil {
 			srv.close()
 			return nil, err
 		}
