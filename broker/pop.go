@@ -145,6 +145,9 @@ type popQueue struct {
 	deferred  []deferredEntry // ascending offsets
 	busy      map[string]int  // message group → in-flight count
 	acked     map[int64]struct{}
+	// nextExpiry is at most the earliest in-flight deadline (ms; 0: unknown): a receive before
+	// it skips the expiry scan, so a receive costs O(in-flight) only when something expired.
+	nextExpiry int64
 }
 
 type deferredEntry struct {
@@ -478,14 +481,24 @@ func (p *Pop) receiveQueue(k popKey, gc GroupConfig, filter store.Filter, tags m
 
 	// 1. Expired in-flight messages, in queue order: redeliver, or dead-letter.
 	var expired []int64
-	for off, e := range q.inflight {
-		if e.deadline <= nowMs {
-			expired = append(expired, off)
-		} else if wake == 0 || e.deadline < wake {
-			wake = e.deadline
+	if q.nextExpiry <= nowMs {
+		for off, e := range q.inflight {
+			if e.deadline <= nowMs {
+				expired = append(expired, off)
+			} else if wake == 0 || e.deadline < wake {
+				wake = e.deadline
+			}
 		}
+		slices.Sort(expired)
+		q.nextExpiry = wake
+		if len(expired) > 0 {
+			q.nextExpiry = nowMs // not all may be handled in this call
+		} else if wake == 0 {
+			q.nextExpiry = 1<<63 - 1 // nothing in flight
+		}
+	} else if q.nextExpiry < 1<<63-1 {
+		wake = q.nextExpiry
 	}
-	slices.Sort(expired)
 	for _, off := range expired {
 		if len(out) >= n {
 			break
@@ -510,6 +523,7 @@ func (p *Pop) receiveQueue(k popKey, gc GroupConfig, filter store.Filter, tags m
 		}
 		e.attempt++
 		e.deadline = visibleAt.UnixMilli()
+		q.nextExpiry = min(q.nextExpiry, e.deadline)
 		recs = append(recs, p.popRecordLocked(k, off, e))
 		out = append(out, popped(sm, k, off, e, visibleAt))
 	}
@@ -529,6 +543,7 @@ func (p *Pop) receiveQueue(k popKey, gc GroupConfig, filter store.Filter, tags m
 		}
 		e := &popEntry{physicalOffset: d.physicalOffset, attempt: 1, deadline: visibleAt.UnixMilli(), messageGroup: d.messageGroup}
 		q.inflight[d.offset] = e
+		q.nextExpiry = min(q.nextExpiry, e.deadline)
 		q.busy[d.messageGroup]++
 		recs = append(recs, p.popRecordLocked(k, d.offset, e))
 		out = append(out, popped(sm, k, d.offset, e, visibleAt))
@@ -566,6 +581,7 @@ func (p *Pop) receiveQueue(k popKey, gc GroupConfig, filter store.Filter, tags m
 			}
 			e := &popEntry{physicalOffset: r.PhysicalOffset, attempt: 1, deadline: visibleAt.UnixMilli(), messageGroup: group}
 			q.inflight[off] = e
+			q.nextExpiry = min(q.nextExpiry, e.deadline)
 			if group != "" {
 				q.busy[group]++
 			}
@@ -701,6 +717,7 @@ func (p *Pop) ChangeInvisible(group string, r Receipt, d time.Duration) (Receipt
 	at := time.Now().Add(d)
 	old := e.deadline
 	e.deadline = at.UnixMilli()
+	q.nextExpiry = min(q.nextExpiry, e.deadline)
 	if err := p.flushLocked([]*popRecord{p.popRecordLocked(k, r.QueueOffset, e)}); err != nil {
 		e.deadline = old
 		return r, time.Time{}, err
