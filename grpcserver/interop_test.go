@@ -75,6 +75,13 @@ func TestInterop5xProducer4xConsumer(t *testing.T) {
 	if len(got) != n {
 		t.Fatalf("4.x consumer got %d of %d", len(got), n)
 	}
+	// The 5.x message id is queryable (QUERY_MESSAGE / mqadmin queryMsgByUniqueKey use the index).
+	for _, id := range ids {
+		found, err := e.Broker.Store().QueryByKey(topic, id, 4, 0, 0)
+		if err != nil || len(found) != 1 || found[0].Message.UniqKey() != id {
+			t.Fatalf("query by id %s: %d found, %v", id, len(found), err)
+		}
+	}
 	for body, m := range got {
 		if m.MsgId != ids[body] || m.GetTags() != "TagA" || m.GetProperty("origin") != "v5" {
 			t.Fatalf("%s: msgId %q (want %q) tags %q origin %q", body, m.MsgId, ids[body], m.GetTags(), m.GetProperty("origin"))
