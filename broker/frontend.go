@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"strings"
 	"sync"
 	"time"
 
@@ -232,21 +230,5 @@ func (b *Broker) ConsumerOffset(group, topic string, queueID int32) (int64, bool
 	return b.offsets.query(group, topic, queueID)
 }
 
-// CommitConsumerOffset records a group's offset of a queue (persisted with consumerOffset.json).
-func (b *Broker) CommitConsumerOffset(group, topic string, queueID int32, offset int64) {
-	b.offsets.commit(group, topic, queueID, offset)
-}
-
 // Name is the broker's name (brokerName).
 func (b *Broker) Name() string { return b.cfg.BrokerName }
-
-// RandomQueue picks a write queue of a topic config.
-func RandomQueue(tc namesrv.TopicConfig) int32 {
-	return rand.Int32N(int32(max(tc.WriteQueueNums, 1)))
-}
-
-// IsSystemTopic reports whether a topic is internal (retry, dead-letter, RMQ_SYS_*).
-func IsSystemTopic(topic string) bool {
-	return strings.HasPrefix(topic, "RMQ_SYS_") || strings.HasPrefix(topic, RetryTopicPrefix) ||
-		strings.HasPrefix(topic, DLQTopicPrefix) || topic == namesrv.AutoCreateTopic
-}

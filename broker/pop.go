@@ -667,7 +667,7 @@ func (p *Pop) flushLocked(recs []*popRecord) error {
 	return p.log.append(recs...)
 }
 
-// inflightLocked returns the in-flight entry a receipt names, or ErrInvalidReceipt.
+// entry returns the state of the queue a receipt names.
 func (p *Pop) entry(group string, r Receipt) (*popQueue, popKey, error) {
 	k := popKey{group, r.Topic, r.QueueID}
 	q, err := p.queue(k)

@@ -55,7 +55,8 @@ var systemProperties = map[string]bool{
 // producers have no group): check-backs go to the producers publishing its topic.
 func producerGroupOf(topic string) string { return "%GRPC_PRODUCER%" + topic }
 
-// maxInflatedBody bounds a GZIP body's inflated size.
+// inflate reads r to its end, refusing more than limit bytes (a compressed body cannot expand
+// past the message size limit).
 func inflate(r io.Reader, limit int) ([]byte, error) {
 	var buf bytes.Buffer
 	n, err := io.Copy(&buf, io.LimitReader(r, int64(limit)+1))

@@ -3,7 +3,6 @@ package grpcserver
 import (
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -59,10 +58,7 @@ func (s *Server) Telemetry(stream v2.MessagingService_TelemetryServer) error {
 		select {
 		case cmd := <-cmds:
 			s.onTelemetry(sess, cmd)
-		case err := <-errc:
-			if err == io.EOF {
-				return nil
-			}
+		case <-errc: // the client closed the stream (io.EOF) or went away
 			return nil
 		case <-s.quit:
 			return nil
