@@ -82,6 +82,7 @@ type Broker struct {
 	checker   *transactionChecker // the store's txn.Checker
 	startTime time.Time
 	stats     brokerStats
+	front     frontends // hooks of a second front end (frontend.go)
 
 	security *Security        // ACL checker and TLS (config_security.go)
 	host     netip.AddrPort   // brokerIP1:port, set by Start before serving
@@ -185,6 +186,7 @@ func New(cfg Config, opts Options) (*Broker, error) {
 	b.holds = newPullHolds(b)
 	sopts.OnArrival = func(topic string, queueID int32, maxOffset, tagsCode int64) {
 		b.holds.arrive(topic, queueID, maxOffset, tagsCode)
+		b.arrivedFrontends(topic, queueID)
 	}
 	st, err := store.Open(cfg.StorePathRootDir, sopts)
 	if err != nil {

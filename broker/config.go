@@ -86,6 +86,7 @@ type Config struct {
 
 	Security    SecurityConfig // ACL and TLS keys (config_security.go)
 	TimerConfig                // timerWheelEnable, timerMaxDelaySec, timerPrecisionMs (config_timer.go)
+	GRPCConfig                 // the gRPC endpoint's keys (config_grpc.go)
 }
 
 // DefaultConfig returns RocketMQ's defaults, with brokerName broker-a, brokerIP1 127.0.0.1,
@@ -134,6 +135,7 @@ func DefaultConfig() Config {
 		TransactionCheckMax:      15,
 		MessageDelayLevel:        DefaultMessageDelayLevel,
 		TimerConfig:              defaultTimerConfig(),
+		GRPCConfig:               defaultGRPCConfig(),
 	}
 }
 
@@ -342,6 +344,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := netip.ParseAddr(c.BindAddress); err != nil {
 		return bad("bindAddress", "not an IP address (127.0.0.1 = this machine only, 0.0.0.0 or :: = every interface)")
+	}
+	if err := c.validateGRPC(); err != nil {
+		return err
 	}
 	if _, err := parseDeleteWhen(c.DeleteWhen); err != nil {
 		return bad("deleteWhen", err.Error())

@@ -90,9 +90,6 @@ func (b *Broker) TopicConfigs() []namesrv.TopicConfig {
 	return out
 }
 
-// TopicConfig returns one topic's config.
-func (b *Broker) TopicConfig(topic string) (namesrv.TopicConfig, bool) { return b.topics.get(topic) }
-
 // UpdateTopic creates or updates a topic as UPDATE_AND_CREATE_TOPIC does: validated, durable in
 // topics.json before it returns, then registered with the name servers. Zero queue counts are
 // refused; caller is logged.

@@ -193,6 +193,9 @@ var _ txn.Checker = (*transactionChecker)(nil)
 // txn.ErrNoProducerOnline when no producer of the group could be sent the check.
 func (k *transactionChecker) Check(ctx context.Context, half txn.HalfMessage) (txn.Resolution, error) {
 	b := k.b
+	if handled, err := b.checkFrontend(ctx, half); handled {
+		return txn.Unknown, err
+	}
 	body, err := checkBody(half)
 	if err != nil {
 		return txn.Unknown, err

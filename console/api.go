@@ -156,7 +156,10 @@ func (c *Console) topics(*http.Request) (any, error) {
 
 func (c *Console) topic(r *http.Request) (any, error) {
 	name := r.PathValue("topic")
-	tc, ok := c.b.TopicConfig(name)
+	tc, ok, err := c.b.TopicConfig(name)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, &httpError{http.StatusNotFound, fmt.Errorf("console: no topic %q", name)}
 	}
@@ -402,7 +405,7 @@ func (c *Console) updateTopic(r *http.Request, body []byte) (any, []any, error) 
 	attrs := []any{"topic", u.Topic, "read", u.ReadQueueNums, "write", u.WriteQueueNums, "perm", u.Perm}
 	tc := namesrv.TopicConfig{TopicName: u.Topic, ReadQueueNums: u.ReadQueueNums, WriteQueueNums: u.WriteQueueNums,
 		Perm: u.Perm, Order: u.Order}
-	if old, ok := c.b.TopicConfig(u.Topic); ok {
+	if old, ok, _ := c.b.TopicConfig(u.Topic); ok {
 		tc.TopicFilterType, tc.TopicSysFlag = old.TopicFilterType, old.TopicSysFlag
 	}
 	if err := c.b.UpdateTopic(tc, r.RemoteAddr); err != nil {
@@ -425,7 +428,7 @@ func (c *Console) deleteTopic(r *http.Request, body []byte) (any, []any, error) 
 		return nil, nil, err
 	}
 	attrs := []any{"topic", d.Topic}
-	if _, ok := c.b.TopicConfig(d.Topic); !ok {
+	if _, ok, _ := c.b.TopicConfig(d.Topic); !ok {
 		return nil, attrs, &httpError{http.StatusNotFound, fmt.Errorf("console: no topic %q", d.Topic)}
 	}
 	if err := c.b.DeleteTopic(d.Topic, r.RemoteAddr); err != nil {

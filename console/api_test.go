@@ -48,7 +48,7 @@ func TestWriteSecurity(t *testing.T) {
 			if status != tt.want {
 				t.Errorf("status %d (%v), want %d", status, out, tt.want)
 			}
-			if _, ok := e.b.TopicConfig("Keep"); !ok {
+			if _, ok, _ := e.b.TopicConfig("Keep"); !ok {
 				t.Fatal("a refused write deleted the topic")
 			}
 		})
@@ -70,7 +70,7 @@ func TestWriteSecurity(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("good write: %d %v", status, out)
 	}
-	if _, ok := e.b.TopicConfig("Keep"); ok {
+	if _, ok, _ := e.b.TopicConfig("Keep"); ok {
 		t.Error("topic still there after the delete")
 	}
 	if !strings.Contains(e.log.String(), `msg="console: write" action="topic delete" remote=127.0.0.1:`) {

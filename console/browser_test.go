@@ -236,7 +236,7 @@ func TestPagesInBrowser(t *testing.T) {
 		}
 		clickAndConfirm(t, ctx, "#delete-topic")
 		waitJS(t, ctx, `document.querySelector("#flash-ok")?.textContent === "Topic Created deleted."`)
-		if _, ok := e.b.TopicConfig("Created"); ok {
+		if _, ok, _ := e.b.TopicConfig("Created"); ok {
 			t.Error("topic still there after the delete from the page")
 		}
 	})

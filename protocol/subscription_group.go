@@ -30,3 +30,7 @@ func DefaultSubscriptionGroupConfig(name string) SubscriptionGroupConfig {
 		NotifyConsumerIdsChangedEnable: true,
 	}
 }
+
+// MaxDeliveryAttempts is how many times a group gets a message before it goes to the
+// dead-letter topic: retryMaxTimes + 1 (RocketMQ 5's default, 17).
+func (c SubscriptionGroupConfig) MaxDeliveryAttempts() int32 { return int32(c.RetryMaxTimes) + 1 }

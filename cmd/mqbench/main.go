@@ -43,6 +43,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	switch args[0] {
+	case "grpc": // RocketMQ 5 clients over gRPC (grpc.go; its own flags, mqbench grpc -h)
+		return runGRPC(args[1:])
 	case "-h", "-help", "--help", "help":
 		if len(args) == 1 {
 			bench.Usage(stdout)

@@ -240,20 +240,20 @@ func parseProcAddr(t *testing.T, s string) netip.AddrPort {
 	return netip.AddrPortFrom(ip.Unmap(), uint16(port))
 }
 
-// TestListenLoopbackOnly: with no bindAddress, the broker, the embedded name server and the
-// metrics port listen on loopback only (read from /proc for the process's own sockets);
-// bindAddress=0.0.0.0 opens all three.
+// TestListenLoopbackOnly: with no bindAddress, the broker, the embedded name server, the
+// metrics port and the gRPC endpoint listen on loopback only (read from /proc for the
+// process's own sockets); bindAddress=0.0.0.0 opens all four.
 func TestListenLoopbackOnly(t *testing.T) {
 	for _, tt := range []struct {
 		extra    []string
 		loopback bool
 	}{{nil, true}, {[]string{"-bindAddress", "0.0.0.0"}, false}} {
-		args := append([]string{"-storePathRootDir", t.TempDir(), "-listenPort", "0", "-namesrv-listen", ":0", "-metrics-addr", ":0"},
+		args := append([]string{"-storePathRootDir", t.TempDir(), "-listenPort", "0", "-namesrv-listen", ":0", "-metrics-addr", ":0", "-grpcServerPort", "0"},
 			append(smallStore, tt.extra...)...)
 		p := startArgs(t, args...)
 		ls := listeners(t, p.cmd.Process.Pid)
-		if len(ls) != 3 {
-			t.Fatalf("%v: %d listening sockets %v, want 3 (broker, name server, metrics)", tt.extra, len(ls), ls)
+		if len(ls) != 4 {
+			t.Fatalf("%v: %d listening sockets %v, want 4 (broker, name server, metrics, gRPC)", tt.extra, len(ls), ls)
 		}
 		for _, a := range ls {
 			if a.Addr().IsLoopback() != tt.loopback || (!tt.loopback && !a.Addr().IsUnspecified()) {

@@ -31,6 +31,7 @@ import (
 
 	"github.com/mqstore/mqstore/acl"
 	"github.com/mqstore/mqstore/broker"
+	"github.com/mqstore/mqstore/grpcserver"
 	"github.com/mqstore/mqstore/internal/buildinfo"
 	"github.com/mqstore/mqstore/metrics"
 	"github.com/mqstore/mqstore/namesrv"
@@ -135,6 +136,7 @@ type server struct {
 	registersWith []string
 	metrics       *metrics.Server
 	metricsAddr   string
+	grpc          *grpcserver.Server // nil when grpcServerEnable=false
 }
 
 func start(s *settings, logger *slog.Logger) (*server, error) {
@@ -203,6 +205,12 @@ func start(s *settings, logger *slog.Logger) (*server, error) {
 		srv.close()
 		return nil, err
 	}
+	if s.broker.GRPCServerEnable { // RocketMQ 5 clients (package grpcserver)
+		if srv.grpc, err = grpcserver.Listen(b, grpcserver.Options{Logger: logger, Metrics: m}); err != nil {
+			srv.close()
+			return nil, err
+		}
+	}
 	if m != nil {
 		attachSnapshot(m, b)
 		addr := s.hostPort(s.metricsAddr)
@@ -255,6 +263,9 @@ func (srv *server) close() error {
 	}
 	if srv.metrics != nil {
 		keep(srv.metrics.Close())
+	}
+	if srv.grpc != nil {
+		keep(srv.grpc.Close())
 	}
 	if srv.broker != nil {
 		keep(srv.broker.Close())

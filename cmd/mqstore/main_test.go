@@ -119,7 +119,7 @@ var startLine = regexp.MustCompile(`^mqstore: broker \S+ bound to (\S+) \(advert
 func startProcess(t *testing.T, dir string, extra ...string) *process {
 	t.Helper()
 	args := append([]string{"-storePathRootDir", dir, "-listenPort", "0", "-namesrv-listen", "127.0.0.1:0",
-		"-metrics-addr", "127.0.0.1:0", "-mappedFileSizeCommitLog", "67108864", "-maxHashSlotNum", "100000", "-maxIndexNum", "400000"}, extra...)
+		"-metrics-addr", "127.0.0.1:0", "-grpcServerPort", "0", "-mappedFileSizeCommitLog", "67108864", "-maxHashSlotNum", "100000", "-maxIndexNum", "400000"}, extra...)
 	return startArgs(t, args...)
 }
 
@@ -161,7 +161,7 @@ func startArgs(t *testing.T, args ...string) *process {
 func TestSecondInstanceIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	startProcess(t, dir)
-	cmd := exec.Command(binary(t), "-storePathRootDir", dir, "-listenPort", "0", "-namesrv-listen", "127.0.0.1:0", "-metrics-addr", "")
+	cmd := exec.Command(binary(t), "-storePathRootDir", dir, "-listenPort", "0", "-namesrv-listen", "127.0.0.1:0", "-metrics-addr", "", "-grpcServerPort", "0")
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "in use") {
 		t.Fatalf("second instance: err %v, output %q", err, out)

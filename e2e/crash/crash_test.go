@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -42,6 +43,9 @@ func newNode(t testing.TB, extra ...string) *node {
 		"-mappedFileSizeCommitLog", strconv.Itoa(64 << 20),
 		"-maxHashSlotNum", "100000", "-maxIndexNum", "400000",
 	}, extra...)
+	if !slices.Contains(extra, "-grpcServerPort") {
+		args = append(args, "-grpcServerPort", "0") // a free port: 8081 may be taken by another test
+	}
 	n.Proc = proctest.New(t, proctest.Binary(t, "github.com/mqstore/mqstore/cmd/mqstore"), args...)
 	return n
 }

@@ -1,0 +1,356 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	rmq "github.com/apache/rocketmq-clients/golang/v5"
+	"github.com/apache/rocketmq-clients/golang/v5/credentials"
+	v2 "github.com/apache/rocketmq-clients/golang/v5/protocol/v2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/mqstore/mqstore/broker"
+	"github.com/mqstore/mqstore/grpcserver"
+)
+
+// GRPCConfig is the workload of `mqbench grpc`: RocketMQ 5 clients (the Go client
+// github.com/apache/rocketmq-clients/golang/v5) against mqstore's gRPC endpoint.
+type GRPCConfig struct {
+	Addr      string // gRPC endpoint of a running mqstore ("" = an embedded one)
+	Dir       string // data directory of the embedded one ("" = temporary)
+	Size      int    // body bytes
+	Messages  int64  // messages to produce, then to receive and ack
+	Producers int    // producer clients
+	Window    int    // synchronous senders per producer client
+	Consumers int    // simple consumer clients (each with Window receivers)
+	Batch     int    // receive batch size
+	Remoting  bool   // also run the remoting produce benchmark on the same workload, for the ratio
+	Raw       bool   // also produce with the bare generated stubs (no client library), plaintext
+}
+
+// DefaultGRPC is the default workload.
+func DefaultGRPC() GRPCConfig {
+	return GRPCConfig{Size: 1024, Messages: 100000, Producers: 2, Window: 32, Consumers: 2, Batch: 32, Remoting: true, Raw: true}
+}
+
+// GRPCResult is one phase's figures.
+type GRPCResult struct {
+	Phase      string
+	Messages   int64
+	Errors     int64
+	Seconds    float64
+	MsgsPerSec float64
+	P50, P99   time.Duration // per call (send; receive+ack of a batch)
+}
+
+func (r GRPCResult) String() string {
+	return fmt.Sprintf("%-18s %9d msgs %8.0f msgs/s  p50 %8v  p99 %8v  errors %d", r.Phase, r.Messages, r.MsgsPerSec,
+		r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Errors)
+}
+
+// latencies collects call latencies of one phase.
+type latencies struct {
+	mu  sync.Mutex // guards all
+	all []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) { l.mu.Lock(); l.all = append(l.all, d); l.mu.Unlock() }
+
+func (l *latencies) quantile(q float64) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.all) == 0 {
+		return 0
+	}
+	sort.Slice(l.all, func(i, j int) bool { return l.all[i] < l.all[j] })
+	return l.all[min(len(l.all)-1, int(q*float64(len(l.all))))]
+}
+
+// RunGRPC produces cfg.Messages with 5.x producers, then receives and acks them with 5.x simple
+// consumers, and (with cfg.Remoting) runs the remoting produce benchmark on the same workload.
+func RunGRPC(ctx context.Context, cfg GRPCConfig, out io.Writer) ([]GRPCResult, error) {
+	if cfg.Size <= 0 || cfg.Messages <= 0 || cfg.Producers <= 0 || cfg.Window <= 0 || cfg.Consumers <= 0 || cfg.Batch <= 0 {
+		return nil, fmt.Errorf("%w: size, messages, producers, window, consumers and batch must be positive", ErrUsage)
+	}
+	logDir, err := os.MkdirTemp("", "mqbench-rmq5-logs")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(logDir)
+	os.Setenv(rmq.CLIENT_LOG_ROOT, logDir)
+	os.Setenv(rmq.CLIENT_LOG_LEVEL, "error")
+	rmq.ResetLogger()
+
+	addr := cfg.Addr
+	if addr == "" {
+		stop, a, err := startGRPCEmbedded(cfg.Dir)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+		addr = a
+	}
+	topic := fmt.Sprintf("BenchGRPC-%d", time.Now().UnixNano()%1e9)
+	var results []GRPCResult
+	prod, err := grpcProduce(ctx, cfg, addr, topic)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(out, prod)
+	results = append(results, prod)
+	recvCfg := cfg
+	if cfg.Raw {
+		raw, err := grpcProduceRaw(ctx, cfg, addr, topic)
+		if err != nil {
+			return results, err
+		}
+		fmt.Fprintln(out, raw)
+		results = append(results, raw)
+		recvCfg.Messages += raw.Messages // received and acked too
+	}
+	recv, err := grpcReceiveAck(ctx, recvCfg, addr, topic)
+	if err != nil {
+		return results, err
+	}
+	fmt.Fprintln(out, recv)
+	results = append(results, recv)
+	if cfg.Remoting {
+		rc := Defaults(ModeProduce)
+		rc.Size, rc.Messages, rc.Producers, rc.Window, rc.Quiet, rc.Dir = cfg.Size, cfg.Messages, cfg.Producers, cfg.Window, true, cfg.Dir
+		rep, err := Run(ctx, rc, io.Discard, io.Discard)
+		if err != nil {
+			return results, fmt.Errorf("remoting produce: %w", err)
+		}
+		r := GRPCResult{Phase: "remoting produce", Messages: rep.Messages, Errors: rep.Errors, Seconds: rep.Seconds,
+			MsgsPerSec: rep.MsgsPerSec, P50: time.Duration(rep.P50us * 1e3), P99: time.Duration(rep.P99us * 1e3)}
+		fmt.Fprintln(out, r)
+		fmt.Fprintf(out, "gRPC/remoting produce ratio %.2f (remoting window %d async sends per producer; gRPC %d synchronous senders)\n",
+			prod.MsgsPerSec/r.MsgsPerSec, cfg.Window, cfg.Window)
+		if cfg.Raw {
+			fmt.Fprintf(out, "gRPC (bare stubs)/remoting produce ratio %.2f\n", results[1].MsgsPerSec/r.MsgsPerSec)
+		}
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// startGRPCEmbedded starts a broker (no remoting listener needed) with its gRPC endpoint.
+func startGRPCEmbedded(dir string) (stop func(), addr string, err error) {
+	cleanup := func() {}
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "mqbench-grpc"); err != nil {
+			return nil, "", err
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	bcfg := broker.DefaultConfig()
+	bcfg.StorePathRootDir, bcfg.ListenPort = dir, 0
+	b, err := broker.New(bcfg, broker.Options{Logger: quiet})
+	if err != nil {
+		cleanup()
+		return nil, "", err
+	}
+	srv, err := grpcserver.New(b, grpcserver.Options{Logger: quiet})
+	if err != nil {
+		b.Close()
+		cleanup()
+		return nil, "", err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err == nil {
+		err = srv.Start(ln)
+	}
+	if err != nil {
+		srv.Close()
+		b.Close()
+		cleanup()
+		return nil, "", err
+	}
+	return func() {
+		srv.Close()
+		b.Close()
+		cleanup()
+	}, srv.Addr(), nil
+}
+
+func grpcConfig(addr, group string) *rmq.Config {
+	return &rmq.Config{Endpoint: addr, ConsumerGroup: group, Credentials: &credentials.SessionCredentials{}}
+}
+
+func grpcProduce(ctx context.Context, cfg GRPCConfig, addr, topic string) (GRPCResult, error) {
+	var producers []rmq.Producer
+	defer func() {
+		for _, p := range producers {
+			p.GracefulStop()
+		}
+	}()
+	for i := 0; i < cfg.Producers; i++ {
+		p, err := rmq.NewProducer(grpcConfig(addr, ""), rmq.WithTopics(topic))
+		if err != nil {
+			return GRPCResult{}, err
+		}
+		if err := p.Start(); err != nil {
+			return GRPCResult{}, err
+		}
+		producers = append(producers, p)
+	}
+	body := body(cfg.Size)
+	var left, errs atomic.Int64
+	left.Store(cfg.Messages)
+	lat := &latencies{}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, p := range producers {
+		for w := 0; w < cfg.Window; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for left.Add(-1) >= 0 && ctx.Err() == nil {
+					t := time.Now()
+					if _, err := p.Send(ctx, &rmq.Message{Topic: topic, Body: body}); err != nil {
+						errs.Add(1)
+						continue
+					}
+					lat.add(time.Since(t))
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	secs := time.Since(start).Seconds()
+	sent := cfg.Messages - errs.Load()
+	return GRPCResult{Phase: "gRPC produce", Messages: sent, Errors: errs.Load(), Seconds: secs, MsgsPerSec: float64(sent) / secs,
+		P50: lat.quantile(0.5), P99: lat.quantile(0.99)}, nil
+}
+
+func grpcReceiveAck(ctx context.Context, cfg GRPCConfig, addr, topic string) (GRPCResult, error) {
+	group := topic + "-cg"
+	var consumers []rmq.SimpleConsumer
+	defer func() {
+		for _, c := range consumers {
+			c.GracefulStop()
+		}
+	}()
+	for i := 0; i < cfg.Consumers; i++ {
+		c, err := rmq.NewSimpleConsumer(grpcConfig(addr, group), rmq.WithAwaitDuration(2*time.Second),
+			rmq.WithSubscriptionExpressions(map[string]*rmq.FilterExpression{topic: rmq.SUB_ALL}))
+		if err != nil {
+			return GRPCResult{}, err
+		}
+		if err := c.Start(); err != nil {
+			return GRPCResult{}, err
+		}
+		consumers = append(consumers, c)
+	}
+	var acked, errs atomic.Int64
+	lat := &latencies{}
+	start := time.Now()
+	idle := time.Now().Add(10 * time.Second)
+	var idleMu sync.Mutex
+	var wg sync.WaitGroup
+	for _, c := range consumers {
+		for w := 0; w < cfg.Window; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for acked.Load() < cfg.Messages && ctx.Err() == nil {
+					idleMu.Lock()
+					stalled := time.Now().After(idle)
+					idleMu.Unlock()
+					if stalled {
+						return
+					}
+					t := time.Now()
+					mvs, err := c.Receive(ctx, int32(cfg.Batch), 30*time.Second)
+					if err != nil {
+						continue // nothing ready in the long poll
+					}
+					for _, mv := range mvs {
+						if err := c.Ack(ctx, mv); err != nil {
+							errs.Add(1)
+							continue
+						}
+						acked.Add(1)
+					}
+					lat.add(time.Since(t))
+					idleMu.Lock()
+					idle = time.Now().Add(10 * time.Second)
+					idleMu.Unlock()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	secs := time.Since(start).Seconds()
+	n := acked.Load()
+	res := GRPCResult{Phase: "gRPC receive+ack", Messages: n, Errors: errs.Load(), Seconds: secs, MsgsPerSec: float64(n) / secs,
+		P50: lat.quantile(0.5), P99: lat.quantile(0.99)}
+	if n < cfg.Messages {
+		return res, errors.New("bench: receive+ack stalled before every message was acked")
+	}
+	return res, nil
+}
+
+// grpcProduceRaw sends with the generated MessagingService stubs over plaintext connections (one
+// per producer), Window calls in flight per connection: the server's cost without the client
+// library's (its interceptors, metrics and TLS). The messages join the topic (they are received
+// and acked in the next phase too).
+func grpcProduceRaw(ctx context.Context, cfg GRPCConfig, addr, topic string) (GRPCResult, error) {
+	var conns []*grpc.ClientConn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < cfg.Producers; i++ {
+		c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return GRPCResult{}, err
+		}
+		conns = append(conns, c)
+	}
+	ctx = metadata.AppendToOutgoingContext(ctx, "x-mq-client-id", fmt.Sprintf("mqbench-raw-%d", os.Getpid()))
+	b := body(cfg.Size)
+	var left, errs, seq atomic.Int64
+	left.Store(cfg.Messages)
+	lat := &latencies{}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, conn := range conns {
+		client := v2.NewMessagingServiceClient(conn)
+		for w := 0; w < cfg.Window; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for left.Add(-1) >= 0 && ctx.Err() == nil {
+					req := &v2.SendMessageRequest{Messages: []*v2.Message{{Topic: &v2.Resource{Name: topic}, Body: b,
+						SystemProperties: &v2.SystemProperties{MessageId: fmt.Sprintf("RAW%029d", seq.Add(1)), MessageType: v2.MessageType_NORMAL}}}}
+					t := time.Now()
+					resp, err := client.SendMessage(ctx, req)
+					if err != nil || resp.GetStatus().GetCode() != v2.Code_OK {
+						errs.Add(1)
+						continue
+					}
+					lat.add(time.Since(t))
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	secs := time.Since(start).Seconds()
+	sent := cfg.Messages - errs.Load()
+	return GRPCResult{Phase: "gRPC produce (bare)", Messages: sent, Errors: errs.Load(), Seconds: secs, MsgsPerSec: float64(sent) / secs,
+		P50: lat.quantile(0.5), P99: lat.quantile(0.99)}, nil
+}

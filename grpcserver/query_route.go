@@ -1,0 +1,88 @@
+package grpcserver
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+
+	v2 "github.com/apache/rocketmq-clients/golang/v5/protocol/v2"
+
+	"github.com/mqstore/mqstore/namesrv"
+)
+
+// QueryRoute answers a topic's queues on this broker, with this endpoint as the broker's
+// address (clients send and receive over gRPC, never to the remoting port). A topic that does
+// not exist is created as a send would create it, when autoCreateTopicEnable allows it
+// (RocketMQ 5 answers TOPIC_NOT_FOUND instead). Every queue accepts every message type:
+// mqstore does not type topics yet, and the Settings reply turns the clients' check off too.
+func (s *Server) QueryRoute(ctx context.Context, req *v2.QueryRouteRequest) (*v2.QueryRouteResponse, error) {
+	topic := req.GetTopic().GetName()
+	if topic == "" {
+		return &v2.QueryRouteResponse{Status: newStatus(v2.Code_BAD_REQUEST, "topic is required")}, nil
+	}
+	tc, ok, err := s.b.TopicConfig(topic)
+	if err == nil && !ok {
+		tc, err = s.b.TopicForSend(topic)
+	}
+	if err != nil {
+		return &v2.QueryRouteResponse{Status: statusOf(err)}, nil
+	}
+	broker, err := s.brokerProto()
+	if err != nil {
+		return &v2.QueryRouteResponse{Status: statusOf(err)}, nil
+	}
+	n := max(tc.ReadQueueNums, tc.WriteQueueNums)
+	queues := make([]*v2.MessageQueue, 0, n)
+	for i := 0; i < n; i++ {
+		perm := 0
+		if i < tc.ReadQueueNums && tc.Perm&namesrv.PermRead != 0 {
+			perm |= namesrv.PermRead
+		}
+		if i < tc.WriteQueueNums && tc.Perm&namesrv.PermWrite != 0 {
+			perm |= namesrv.PermWrite
+		}
+		queues = append(queues, &v2.MessageQueue{
+			Topic:              &v2.Resource{Name: topic, ResourceNamespace: req.GetTopic().GetResourceNamespace()},
+			Id:                 int32(i),
+			Permission:         permission(perm),
+			Broker:             broker,
+			AcceptMessageTypes: acceptedTypes,
+		})
+	}
+	return &v2.QueryRouteResponse{Status: okStatus(), MessageQueues: queues}, nil
+}
+
+var acceptedTypes = []v2.MessageType{v2.MessageType_NORMAL, v2.MessageType_FIFO, v2.MessageType_DELAY, v2.MessageType_TRANSACTION}
+
+func permission(perm int) v2.Permission {
+	switch perm & (namesrv.PermRead | namesrv.PermWrite) {
+	case namesrv.PermRead | namesrv.PermWrite:
+		return v2.Permission_READ_WRITE
+	case namesrv.PermRead:
+		return v2.Permission_READ
+	case namesrv.PermWrite:
+		return v2.Permission_WRITE
+	}
+	return v2.Permission_NONE
+}
+
+// brokerProto is this broker as routes name it: id 0, this endpoint's address.
+func (s *Server) brokerProto() (*v2.Broker, error) {
+	host, port, err := net.SplitHostPort(s.Addr())
+	if err != nil {
+		return nil, fmt.Errorf("grpcserver: advertised address %q: %w", s.Addr(), err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return nil, fmt.Errorf("grpcserver: advertised port %q: %w", port, err)
+	}
+	scheme := v2.AddressScheme_IPv4
+	if ip := net.ParseIP(host); ip == nil {
+		scheme = v2.AddressScheme_DOMAIN_NAME
+	} else if ip.To4() == nil {
+		scheme = v2.AddressScheme_IPv6
+	}
+	return &v2.Broker{Name: s.b.Name(), Id: 0, Endpoints: &v2.Endpoints{Scheme: scheme,
+		Addresses: []*v2.Address{{Host: host, Port: int32(p)}}}}, nil
+}

@@ -1,0 +1,96 @@
+package grpcserver
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"net"
+	"net/netip"
+
+	v2 "github.com/apache/rocketmq-clients/golang/v5/protocol/v2"
+	"google.golang.org/grpc/peer"
+
+	"github.com/mqstore/mqstore/broker"
+	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/store"
+)
+
+// SendMessage stores each message of the request (conversion in convert.go) and answers one
+// entry per message: message_id = the client's id (UNIQ_KEY), offset = the queue offset, and
+// for a TRANSACTION message transaction_id = the half record's offset message id, which
+// EndTransaction takes back. The queue: a FIFO message's by the hash of its message group (so
+// a group stays in one queue, in order), the others round-robin. The status is OK when every
+// message was stored, else the first failure's.
+func (s *Server) SendMessage(ctx context.Context, req *v2.SendMessageRequest) (*v2.SendMessageResponse, error) {
+	if len(req.GetMessages()) == 0 {
+		return &v2.SendMessageResponse{Status: newStatus(v2.Code_BAD_REQUEST, "no message")}, nil
+	}
+	resp := &v2.SendMessageResponse{Status: okStatus()}
+	born := peerAddr(ctx)
+	client := clientIDOf(ctx)
+	for _, pm := range req.GetMessages() {
+		e := s.sendOne(pm, born, client)
+		if e.Status.Code != v2.Code_OK && resp.Status.Code == v2.Code_OK {
+			resp.Status = e.Status
+		}
+		resp.Entries = append(resp.Entries, e)
+	}
+	return resp, nil
+}
+
+func (s *Server) sendOne(pm *v2.Message, born netip.AddrPort, client string) *v2.SendResultEntry {
+	maxBody := s.b.Config().MaxMessageSize
+	m, typ, err := toStoreMessage(pm, maxBody)
+	if err != nil {
+		return &v2.SendResultEntry{Status: statusOf(err), MessageId: pm.GetSystemProperties().GetMessageId()}
+	}
+	id := m.UniqKey()
+	tc, err := s.b.TopicForSend(m.Topic)
+	if err != nil {
+		return &v2.SendResultEntry{Status: statusOf(err), MessageId: id}
+	}
+	m.QueueID = s.queueFor(tc, m)
+	m.BornHost = born
+	if typ == v2.MessageType_TRANSACTION {
+		res, err := s.b.PrepareHalf(m, producerGroupOf(m.Topic))
+		if err != nil {
+			return &v2.SendResultEntry{Status: statusOf(err), MessageId: id}
+		}
+		s.sessions.rememberOrigin(res.HalfOffset, client)
+		return &v2.SendResultEntry{Status: okStatus(), MessageId: id, TransactionId: res.MsgID, Offset: res.QueueOffset}
+	}
+	res, err := s.b.Put(m)
+	if err != nil && !errors.Is(err, store.ErrFlushTimeout) {
+		return &v2.SendResultEntry{Status: statusOf(err), MessageId: id}
+	}
+	st := okStatus()
+	if err != nil {
+		st = statusOf(err)
+	}
+	return &v2.SendResultEntry{Status: st, MessageId: id, Offset: res.QueueOffset}
+}
+
+// queueFor picks a message's write queue.
+func (s *Server) queueFor(tc namesrv.TopicConfig, m *message.Message) int32 {
+	n := uint32(max(tc.WriteQueueNums, 1))
+	if g, ok := m.Properties.Get(broker.PropertyMessageGroup); ok && g != "" {
+		h := fnv.New32a()
+		h.Write([]byte(g))
+		return int32(h.Sum32() % n)
+	}
+	return int32(s.rr.Add(1) % n)
+}
+
+// peerAddr is the client's address as a BORNHOST.
+func peerAddr(ctx context.Context) netip.AddrPort {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return netip.AddrPort{}
+	}
+	if a, ok := p.Addr.(*net.TCPAddr); ok {
+		ap := a.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return netip.AddrPort{}
+}
