@@ -192,6 +192,9 @@ func messageTypeOf(m *message.Message) v2.MessageType {
 	if _, ok := m.Properties.Lookup(message.PropertyTimerDeliverMS); ok {
 		return v2.MessageType_DELAY
 	}
+	if _, ok := m.Properties.Lookup(message.PropertyTimerOutMS); ok {
+		return v2.MessageType_DELAY
+	}
 	if v, _ := m.Properties.Get(message.PropertyDelayLevel); v != "" && v != "0" {
 		return v2.MessageType_DELAY
 	}
@@ -255,9 +258,13 @@ func toProtoMessage(m *message.Message, topic string, storeTimestamp int64, offs
 	if tc, ok := m.Properties.Get(propertyTraceContext); ok && tc != "" {
 		sp.TraceContext = &tc
 	}
-	if v, ok := m.Properties.Get(message.PropertyTimerDeliverMS); ok {
-		if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
-			sp.DeliveryTimestamp = timestamppb.New(time.UnixMilli(ms))
+	// A delivered timer message keeps TIMER_OUT_MS, when it was due (as RocketMQ 5's proxy).
+	for _, name := range []string{message.PropertyTimerOutMS, message.PropertyTimerDeliverMS} {
+		if v, ok := m.Properties.Get(name); ok {
+			if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+				sp.DeliveryTimestamp = timestamppb.New(time.UnixMilli(ms))
+				break
+			}
 		}
 	}
 	return &v2.Message{Topic: &v2.Resource{Name: topic}, UserProperties: user, SystemProperties: sp, Body: body}

@@ -370,7 +370,7 @@ func (t *timerService) deliver(e timer.Entry) error {
 	m.Topic = topic
 	m.QueueID = int32(qid)
 	m.DeleteProperty(message.PropertyDelayLevel)
-	for _, name := range message.TimerProperties {
+	for _, name := range message.TimerRequestProperties { // TIMER_OUT_MS stays: when it was due
 		m.DeleteProperty(name)
 	}
 	if !m.StoreHost.IsValid() {
@@ -549,7 +549,7 @@ func (s *Store) prepareTimer(m *message.Message) (PutStatus, error) {
 		level, _ = strconv.Atoi(v)
 	}
 	asked := ""
-	for _, name := range message.TimerProperties[:4] {
+	for _, name := range message.TimerRequestProperties {
 		if _, ok := m.Property(name); ok {
 			asked = name
 			break

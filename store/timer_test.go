@@ -110,10 +110,16 @@ func TestTimerPutDeliversOnTimeNeverEarly(t *testing.T) {
 				t.Errorf("delivered out of due order: %d after %d", c.due, lastDue)
 			}
 			lastDue = max(lastDue, c.due)
-			for _, name := range append([]string{message.PropertyDelayLevel}, message.TimerProperties...) {
+			for _, name := range append([]string{message.PropertyDelayLevel}, message.TimerRequestProperties...) {
 				if _, ok := d.msg.Property(name); ok {
 					t.Errorf("delivered copy keeps %s", name)
 				}
+			}
+			// TIMER_OUT_MS stays: when it was due (the gRPC side's delivery_timestamp).
+			if v, _ := d.msg.Property(message.PropertyTimerOutMS); v == "" {
+				t.Errorf("delivered copy lost TIMER_OUT_MS")
+			} else if out, _ := strconv.ParseInt(v, 10, 64); out < c.due-100 || out > c.due+100 {
+				t.Errorf("TIMER_OUT_MS %d, due %d", out, c.due)
 			}
 			if d.msg.Topic != "T" || string(d.msg.Body) != "body-T-2-"+strconv.Itoa(d.seq) {
 				t.Errorf("delivered copy %s %q", d.msg.Topic, d.msg.Body)
