@@ -19,6 +19,7 @@ package console
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
 	"encoding/hex"
@@ -99,6 +100,7 @@ type Console struct {
 	page     *template.Template
 	mux      *http.ServeMux
 	samples  sampler
+	assets   map[string]string // assetURLs
 }
 
 // New returns a console over opts.Broker.
@@ -128,6 +130,7 @@ func New(opts Options) (*Console, error) {
 		loopback: isLoopbackHost(opts.ListenAddr),
 		page:     page,
 		mux:      http.NewServeMux(),
+		assets:   assetURLs(),
 	}
 	c.samples.gatherer = opts.Gatherer
 	c.routes()
@@ -153,12 +156,23 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mux.ServeHTTP(w, r)
 }
 
+// pageNames are the pages in the navigation's order.
+var pageNames = []string{"overview", "topics", "groups", "transactions", "messages"}
+
 // pages are the console's pages: path under Prefix → page name.
 var pages = map[string]string{"": "overview", "topics": "topics", "groups": "groups", "transactions": "transactions", "messages": "messages"}
 
 func (c *Console) routes() {
 	static, _ := fs.Sub(assets, "assets/static")
-	c.mux.Handle("GET "+Prefix+"static/", http.StripPrefix(Prefix+"static/", http.FileServerFS(static)))
+	files := http.StripPrefix(Prefix+"static/", http.FileServerFS(static))
+	c.mux.HandleFunc("GET "+Prefix+"static/", func(w http.ResponseWriter, r *http.Request) {
+		// The page links the assets with their content's hash (?v=): a versioned URL never
+		// changes, so the browser keeps it and a page load costs the HTML and the data only.
+		if r.URL.Query().Get("v") != "" {
+			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		}
+		files.ServeHTTP(w, r)
+	})
 	for path, name := range pages {
 		pattern := "GET " + Prefix + path
 		if path == "" {
@@ -201,13 +215,29 @@ func (c *Console) routes() {
 type pageData struct {
 	Page, Token, Broker string
 	Pages               []string
+	Assets              map[string]string // asset file name → its versioned URL
+}
+
+// assetURLs maps each static asset to its URL with the hash of its content (?v=).
+func assetURLs() map[string]string {
+	out := map[string]string{}
+	entries, _ := fs.ReadDir(assets, "assets/static")
+	for _, e := range entries {
+		data, err := fs.ReadFile(assets, "assets/static/"+e.Name())
+		if err != nil {
+			continue
+		}
+		sum := sha256.Sum256(data)
+		out[e.Name()] = Prefix + "static/" + e.Name() + "?v=" + hex.EncodeToString(sum[:6])
+	}
+	return out
 }
 
 func (c *Console) servePage(w http.ResponseWriter, name string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	st := c.b.Config()
 	err := c.page.Execute(w, pageData{Page: name, Token: c.token, Broker: st.BrokerName,
-		Pages: []string{"overview", "topics", "groups", "transactions", "messages"}})
+		Pages: pageNames, Assets: c.assets})
 	if err != nil {
 		c.log.Warn("console: page", "page", name, "err", err)
 	}
