@@ -25,6 +25,7 @@ type Overview struct {
 	Broker       BrokerStatus `json:"broker"`
 	NameServers  []string     `json:"nameServers"`
 	Writable     bool         `json:"writable"`
+	ACL          bool         `json:"acl"` // writes must be signed by an admin account
 	WriteRefusal string       `json:"writeRefusal,omitempty"`
 }
 
@@ -79,7 +80,7 @@ func (c *Console) overview(*http.Request) (any, error) {
 			Connections: st.Connections, Topics: st.Topics, ConsumerGroups: st.ConsumerGroups,
 			ProducerGroups: st.ProducerGroups, OpenTransactions: st.OpenTransactions,
 		},
-		NameServers: ns, Writable: ok, WriteRefusal: why,
+		NameServers: ns, Writable: ok, WriteRefusal: why, ACL: c.opts.Authorize == nil && c.aclOn(),
 	}, nil
 }
 

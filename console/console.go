@@ -34,13 +34,16 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mqstore/mqstore/acl"
 	"github.com/mqstore/mqstore/broker"
+	"github.com/mqstore/mqstore/remoting"
 )
 
 // Errors of New.
@@ -64,6 +67,17 @@ const Prefix = "/console/"
 // TokenHeader carries the console's CSRF token on every write.
 const TokenHeader = "X-Mqstore-Console-Token"
 
+// The headers of a signed write (ACL on): the admin account's access key, the time of the
+// request in Unix milliseconds, and the signature (see checkSigned).
+const (
+	AccessKeyHeader = "X-Mqstore-AccessKey"
+	TimestampHeader = "X-Mqstore-Timestamp"
+	SignatureHeader = "X-Mqstore-Signature"
+)
+
+// MaxClockSkew is how far a signed write's timestamp may be from the console's clock.
+const MaxClockSkew = 5 * time.Minute
+
 // Options configure a Console. Broker is required; the rest have usable zero values.
 type Options struct {
 	// Broker is the broker the console shows and acts on, in-process.
@@ -81,6 +95,10 @@ type Options struct {
 	// set it to require an admin account's credentials for writes; the loopback rule then no
 	// longer applies to writes.
 	Authorize func(r *http.Request, write bool) error
+	// ACL checks writes when it is enabled (aclEnable): each write must be signed by an admin
+	// account of the ACL file (AccessKeyHeader, TimestampHeader, SignatureHeader; see
+	// checkSigned). Default: the broker's checker (Broker.ACL). Authorize, when set, wins.
+	ACL *acl.Checker
 	// Logger receives the write log. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -113,6 +131,9 @@ func New(opts Options) (*Console, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.ACL == nil {
+		opts.ACL = opts.Broker.ACL()
 	}
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
@@ -200,15 +221,15 @@ func (c *Console) routes() {
 	api("messages", c.messages)
 	api("throughput", c.throughput)
 
-	c.write("topics/update", "topic update", c.updateTopic)
-	c.write("topics/delete", "topic delete", c.deleteTopic)
-	c.write("transactions/commit", "transaction commit", func(r *http.Request, body []byte) (any, []any, error) {
+	c.write("topics/update", "topic update", remoting.RequestUpdateAndCreateTopic, c.updateTopic)
+	c.write("topics/delete", "topic delete", remoting.RequestDeleteTopicInBroker, c.deleteTopic)
+	c.write("transactions/commit", "transaction commit", remoting.RequestCommitHalfMessage, func(r *http.Request, body []byte) (any, []any, error) {
 		return c.resolve(r, body, true)
 	})
-	c.write("transactions/rollback", "transaction rollback", func(r *http.Request, body []byte) (any, []any, error) {
+	c.write("transactions/rollback", "transaction rollback", remoting.RequestRollbackHalfMessage, func(r *http.Request, body []byte) (any, []any, error) {
 		return c.resolve(r, body, false)
 	})
-	c.write("transactions/resume", "transaction resume", c.resume)
+	c.write("transactions/resume", "transaction resume", remoting.RequestResumeCheckHalfMessage, c.resume)
 }
 
 // page.html's data.
@@ -216,6 +237,7 @@ type pageData struct {
 	Page, Token, Broker string
 	Pages               []string
 	Assets              map[string]string // asset file name → its versioned URL
+	ACL                 bool              // writes must be signed (the page asks for keys)
 }
 
 // assetURLs maps each static asset to its URL with the hash of its content (?v=).
@@ -237,7 +259,7 @@ func (c *Console) servePage(w http.ResponseWriter, name string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	st := c.b.Config()
 	err := c.page.Execute(w, pageData{Page: name, Token: c.token, Broker: st.BrokerName,
-		Pages: pageNames, Assets: c.assets})
+		Pages: pageNames, Assets: c.assets, ACL: c.opts.Authorize == nil && c.aclOn()})
 	if err != nil {
 		c.log.Warn("console: page", "page", name, "err", err)
 	}
@@ -248,10 +270,11 @@ const maxWriteBody = 64 << 10
 
 // write registers a write endpoint: POST, CSRF-checked, authorized, logged with the caller.
 // f returns the answer and the attributes to log.
-func (c *Console) write(pattern, action string, f func(r *http.Request, body []byte) (any, []any, error)) {
+// code is the wire request code the write stands for, as the ACL checks and audits it.
+func (c *Console) write(pattern, action string, code remoting.RequestCode, f func(r *http.Request, body []byte) (any, []any, error)) {
 	c.mux.HandleFunc("POST "+Prefix+"api/"+pattern, func(w http.ResponseWriter, r *http.Request) {
 		log := c.log.With("action", action, "remote", r.RemoteAddr)
-		if err := c.allowWrite(r); err != nil {
+		if err := c.checkCSRF(r); err != nil {
 			log.Warn("console: write refused", "err", err)
 			writeError(w, err)
 			return
@@ -259,6 +282,14 @@ func (c *Console) write(pattern, action string, f func(r *http.Request, body []b
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWriteBody))
 		if err != nil {
 			writeError(w, fmt.Errorf("%w: body: %v", ErrBadRequest, err))
+			return
+		}
+		if ak := r.Header.Get(AccessKeyHeader); ak != "" {
+			log = log.With("accessKey", ak)
+		}
+		if err := c.allowWrite(r, code, body); err != nil {
+			log.Warn("console: write refused", "err", err)
+			writeError(w, err)
 			return
 		}
 		v, attrs, err := f(r, body)
@@ -272,8 +303,8 @@ func (c *Console) write(pattern, action string, f func(r *http.Request, body []b
 	})
 }
 
-// allowWrite applies the CSRF checks, then Authorize or the loopback rule.
-func (c *Console) allowWrite(r *http.Request) error {
+// checkCSRF applies the CSRF checks of a write.
+func (c *Console) checkCSRF(r *http.Request) error {
 	if subtle.ConstantTimeCompare([]byte(r.Header.Get(TokenHeader)), []byte(c.token)) != 1 {
 		return fmt.Errorf("%w: missing or wrong %s", ErrForbidden, TokenHeader)
 	}
@@ -288,11 +319,19 @@ func (c *Console) allowWrite(r *http.Request) error {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		return fmt.Errorf("%w: content type %q, want application/json", ErrBadRequest, ct)
 	}
+	return nil
+}
+
+// allowWrite applies Authorize, the ACL (when enabled) or the loopback rule.
+func (c *Console) allowWrite(r *http.Request, code remoting.RequestCode, body []byte) error {
 	if c.opts.Authorize != nil {
 		if err := c.opts.Authorize(r, true); err != nil {
 			return fmt.Errorf("%w: %v", ErrForbidden, err)
 		}
 		return nil
+	}
+	if c.aclOn() {
+		return c.checkSigned(r, code, body)
 	}
 	if !c.loopback {
 		return fmt.Errorf("%w: writes need the console bound to loopback (it listens on %s) or ACL admin credentials", ErrForbidden, c.opts.ListenAddr)
@@ -303,9 +342,45 @@ func (c *Console) allowWrite(r *http.Request) error {
 	return nil
 }
 
+// aclOn reports whether writes are checked against the ACL file.
+func (c *Console) aclOn() bool { return c.opts.ACL != nil && c.opts.ACL.Enabled() }
+
+// checkSigned checks a write against the ACL: it must carry an admin account's access key, a
+// timestamp within MaxClockSkew, and the signature of RocketMQ's recipe (acl.Sign) over the
+// fields AccessKey, Method, Path and Timestamp and the body — that is, the standard base64 of
+// HMAC-SHA1(secretKey, accessKey + "POST" + path + timestamp + body). White lists do not waive
+// it: a browser on a white-listed machine can be driven by any web page it visits.
+func (c *Console) checkSigned(r *http.Request, code remoting.RequestCode, body []byte) error {
+	ak, ts, sig := r.Header.Get(AccessKeyHeader), r.Header.Get(TimestampHeader), r.Header.Get(SignatureHeader)
+	if ak == "" || sig == "" {
+		return fmt.Errorf("%w: ACL is on: writes must be signed by an admin account (%s, %s, %s)", ErrForbidden, AccessKeyHeader, TimestampHeader, SignatureHeader)
+	}
+	ms, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: %s %q is not Unix milliseconds", ErrForbidden, TimestampHeader, ts)
+	}
+	if skew := c.opts.Now().Sub(time.UnixMilli(ms)); skew > MaxClockSkew || skew < -MaxClockSkew {
+		return fmt.Errorf("%w: %s is %v away from the console's clock (at most %v)", ErrForbidden, TimestampHeader, skew.Round(time.Second), MaxClockSkew)
+	}
+	var fields remoting.Fields
+	fields.Set(acl.FieldAccessKey, ak)
+	fields.Set(acl.FieldSignature, sig)
+	fields.Set("Method", r.Method)
+	fields.Set("Path", r.URL.Path)
+	fields.Set("Timestamp", ts)
+	// Remote is left unset so that no white list applies; RemoteString is what is logged.
+	if err := c.opts.ACL.Check(&acl.Request{Code: code, Fields: fields, Body: body, RemoteString: r.RemoteAddr}); err != nil {
+		return fmt.Errorf("%w: %w", ErrForbidden, err)
+	}
+	if rules := c.opts.ACL.Rules(); rules == nil || !rules.IsAdmin(ak) {
+		return fmt.Errorf("%w: console writes need an admin account, and accessKey=%s is not", ErrForbidden, ak)
+	}
+	return nil
+}
+
 // Writable reports whether writes can be allowed at all, and why not.
 func (c *Console) writable() (bool, string) {
-	if c.opts.Authorize != nil {
+	if c.opts.Authorize != nil || c.aclOn() {
 		return true, ""
 	}
 	if !c.loopback {

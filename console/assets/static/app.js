@@ -51,17 +51,50 @@ async function get(path) {
   return body;
 }
 
-// post sends a write: JSON body, the CSRF token in its header, same-origin only.
-async function post(path, data) {
-  const r = await fetch(API + path, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-Mqstore-Console-Token": TOKEN },
-    body: JSON.stringify(data),
+// ACL: when the broker checks ACL, every write is signed with an admin account's keys, kept in
+// this tab's sessionStorage (never sent): Signature = base64(HMAC-SHA1(secretKey, accessKey +
+// "POST" + path + timestamp + body)), RocketMQ's recipe over the fields AccessKey, Method,
+// Path, Timestamp and the body. WebCrypto needs a secure context: HTTPS, or loopback.
+const ACL = document.querySelector('meta[name="mqstore-console-acl"]').content === "on";
+
+async function signHeaders(path, body) {
+  const ak = sessionStorage.getItem("aclAccessKey"), sk = sessionStorage.getItem("aclSecretKey");
+  if (!ak || !sk) throw new Error("ACL is on: enter an admin account's accessKey and secretKey at the top of the page first.");
+  if (!window.crypto?.subtle) throw new Error("Signing needs a secure context: open the console over HTTPS (tls.server.mode) or on loopback.");
+  const ts = String(Date.now());
+  const enc = new TextEncoder();
+  const key = await crypto.subtle.importKey("raw", enc.encode(sk), { name: "HMAC", hash: "SHA-1" }, false, ["sign"]);
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(ak + "POST" + path + ts + body)));
+  let bin = "";
+  for (const b of mac) bin += String.fromCharCode(b);
+  return { "X-Mqstore-AccessKey": ak, "X-Mqstore-Timestamp": ts, "X-Mqstore-Signature": btoa(bin) };
+}
+
+function setupSignin() {
+  const f = document.getElementById("signin");
+  if (!f) return;
+  const state = document.getElementById("signin-state");
+  const show = () => { state.textContent = sessionStorage.getItem("aclAccessKey") ? "signing as " + sessionStorage.getItem("aclAccessKey") : "writes need admin keys"; };
+  f.addEventListener("submit", (e) => {
+    e.preventDefault();
+    sessionStorage.setItem("aclAccessKey", document.getElementById("signin-ak").value.trim());
+    sessionStorage.setItem("aclSecretKey", document.getElementById("signin-sk").value);
+    document.getElementById("signin-sk").value = "";
+    show();
   });
-  const body = await r.json();
-  if (!r.ok) throw new Error(body.error || r.statusText);
-  return body;
+  show();
+}
+
+// post sends a write: JSON body, the CSRF token in its header, same-origin only; signed when
+// ACL is on.
+async function post(path, data) {
+  const body = JSON.stringify(data);
+  const headers = { "Content-Type": "application/json", "X-Mqstore-Console-Token": TOKEN };
+  if (ACL) Object.assign(headers, await signHeaders(API + path, body));
+  const r = await fetch(API + path, { method: "POST", credentials: "same-origin", headers, body });
+  const answer = await r.json();
+  if (!r.ok) throw new Error(answer.error || r.statusText);
+  return answer;
 }
 
 function flash(text, error) {
@@ -160,7 +193,7 @@ async function overview() {
         ["connections", "connections", fmt.n(b.connections)],
         ["groups", "consumer / producer groups online", b.consumerGroups + " / " + b.producerGroups],
         ["nameServers", "name servers", o.nameServers.length ? o.nameServers.join(", ") : "(none)"],
-        ["writable", "console writes", o.writable ? "allowed" : o.writeRefusal],
+        ["writable", "console writes", o.writable ? (o.acl ? "signed by an ACL admin account" : "allowed") : o.writeRefusal],
       ]),
       throughputChart(tp)),
   ];
@@ -444,6 +477,7 @@ async function render() {
   if (!document.body.dataset.firstPaintMs) requestAnimationFrame(() => setTimeout(() => { document.body.dataset.firstPaintMs = String(Math.round(performance.now())); }));
 }
 
+setupSignin();
 render().then(() => {
   if (page === "overview") refreshTimer = setInterval(render, 2000);
 });
