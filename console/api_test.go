@@ -180,7 +180,11 @@ func TestTopicsAndTransactionsAPI(t *testing.T) {
 		t.Fatalf("open after commit and rollback: %d, want 1", total)
 	}
 
-	// The committed message is found by its id in either form and by key.
+	// The committed message is found by its id in either form and by key, once dispatched
+	// into the index.
+	if err := e.b.Store().WaitDispatched(ctx, e.b.Store().MaxPhysicalOffset()); err != nil {
+		t.Fatal(err)
+	}
 	var byID struct{ Messages []console.Message }
 	e.getJSON("/console/api/messages?id="+fmt.Sprint(out["msgId"]), &byID)
 	var byUniq struct{ Messages []console.Message }
