@@ -220,6 +220,7 @@ func (c *Console) routes() {
 	api("transactions/discarded", c.discarded)
 	api("messages", c.messages)
 	api("throughput", c.throughput)
+	api("timers", c.timers)
 
 	c.write("topics/update", "topic update", remoting.RequestUpdateAndCreateTopic, c.updateTopic)
 	c.write("topics/delete", "topic delete", remoting.RequestDeleteTopicInBroker, c.deleteTopic)
@@ -230,6 +231,8 @@ func (c *Console) routes() {
 		return c.resolve(r, body, false)
 	})
 	c.write("transactions/resume", "transaction resume", remoting.RequestResumeCheckHalfMessage, c.resume)
+	c.write("groups/reset", "offset reset", remoting.RequestInvokeBrokerToResetOffset, c.resetOffset)
+	c.write("messages/resend", "message resend", remoting.RequestConsumeMessageDirectly, c.resend)
 }
 
 // page.html's data.
