@@ -284,7 +284,7 @@ async function topics() {
     el("div", { class: "split" },
       el("div", { class: "list" },
         pager("topics-pager", res.offset, res.topics.length, res.matched, move),
-        table("topics", ["topic", { label: "kind", w: "5rem" }, { label: "queues r/w", num: 1, w: "6.5rem" }, { label: "perm", w: "3.5rem" }, { label: "messages", num: 1, w: "7rem" }, { label: "Σ max offset", num: 1, w: "7.5rem" }, { label: "last write", w: "12rem" }], rows, "fixed")),
+        table("topics", ["topic", { label: "kind", w: "5rem" }, { label: "queues r/w", num: 1, w: "6.5rem" }, { label: "perm", w: "3.5rem" }, { label: "messages", num: 1, w: "7rem" }, { label: "Σ max offset", num: 1, w: "7.5rem" }, { label: "last write", w: "14rem" }], rows, "fixed")),
       detail),
   ];
 }
