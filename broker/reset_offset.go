@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -42,69 +43,30 @@ func (b *Broker) handleInvokeBrokerToResetOffset(c *remoting.Conn, req *remoting
 		return errorResponse(req, badField(protocol.FieldTimestamp, err))
 	}
 	force := req.Ext(protocol.FieldIsForce) != "false"
-	tc, ok := b.topics.get(topic)
-	if !ok {
+	res, err := b.ResetOffset(group, topic, ts, force, c.RemoteAddrString())
+	switch {
+	case errors.Is(err, ErrTopicNotExist):
 		return remoting.NewResponse(req, remoting.ResponseTopicNotExist,
 			fmt.Sprintf("[reset-offset] reset offset failed, no topic in this broker. topic=%s", topic))
+	case err != nil:
+		return remoting.NewResponse(req, remoting.ResponseSystemError, err.Error())
 	}
-	offsets := make([]queueOffset, 0, tc.ReadQueueNums)
-	for i := range int32(tc.ReadQueueNums) {
-		target := max(b.store.MaxOffset(topic, i), 0)
-		if ts != -1 {
-			if target, err = b.store.OffsetByTime(topic, i, ts); err != nil {
-				return errorResponse(req, err)
-			}
-		}
-		if current, ok := b.offsets.query(group, topic, i); ok && !force && target >= current {
-			target = current
-		}
-		offsets = append(offsets, queueOffset{queueID: i, offset: target})
-	}
-	for _, q := range offsets {
-		b.offsets.commit(group, topic, q.queueID, q.offset)
-	}
-	if err := b.offsets.persist(false); err != nil {
-		return remoting.NewResponse(req, remoting.ResponseSystemError, fmt.Sprintf("[reset-offset] offsets not saved: %v", err))
-	}
-	body := appendResetOffsetBody(nil, b.cfg.BrokerName, topic, offsets)
-	members := b.clients.consumerMembers(group)
-	notified := 0
-	for _, m := range members {
-		note := remoting.NewRequest(remoting.RequestResetConsumerClientOffset)
-		note.SetExt(protocol.FieldTopic, topic)
-		note.SetExt(protocol.FieldGroup, group)
-		note.SetExtInt64(protocol.FieldTimestamp, ts)
-		note.Body = body
-		if err := m.conn.InvokeOneway(note); err != nil {
-			b.log.Warn("broker: reset offset: notifying a consumer failed", "group", group, "client", m.clientID, "err", err)
-			continue
-		}
-		notified++
-	}
-	b.log.Info("broker: consumer offsets reset", "group", group, "topic", topic, "timestamp", ts, "force", force,
-		"queues", len(offsets), "notified", notified, "from", c.RemoteAddrString())
-	resp := remoting.NewResponse(req, remoting.ResponseSuccess, "notified "+strconv.Itoa(notified)+" consumer(s)")
-	resp.SetExtInt64(protocol.FieldNotified, int64(notified))
-	resp.Body = body
+	resp := remoting.NewResponse(req, remoting.ResponseSuccess, "notified "+strconv.Itoa(res.Notified)+" consumer(s)")
+	resp.SetExtInt64(protocol.FieldNotified, int64(res.Notified))
+	resp.Body = res.body
 	return resp
 }
 
-// queueOffset is a queue id and an offset in it.
-type queueOffset struct {
-	queueID int32
-	offset  int64
-}
-
 // appendResetOffsetBody appends ResetOffsetBody (see handleInvokeBrokerToResetOffset).
-func appendResetOffsetBody(dst []byte, brokerName, topic string, offsets []queueOffset) []byte {
+func appendResetOffsetBody(dst []byte, brokerName, topic string, offsets []QueueOffset) []byte {
 	dst = append(dst, `{"offsetTable":{`...)
 	for i, q := range offsets {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendMessageQueueKey(dst, brokerName, topic, q.queueID)
+		dst = appendMessageQueueKey(dst, brokerName, topic, q.QueueID)
 		dst = append(dst, ':')
-		dst = strconv.AppendInt(dst, q.offset, 10)
+		dst = strconv.AppendInt(dst, q.Offset, 10)
 	}
 	return append(dst, "}}"...)
 }

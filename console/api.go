@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -24,6 +25,7 @@ type Overview struct {
 	Broker       BrokerStatus `json:"broker"`
 	NameServers  []string     `json:"nameServers"`
 	Writable     bool         `json:"writable"`
+	ACL          bool         `json:"acl"` // writes must be signed by an admin account
 	WriteRefusal string       `json:"writeRefusal,omitempty"`
 }
 
@@ -78,7 +80,7 @@ func (c *Console) overview(*http.Request) (any, error) {
 			Connections: st.Connections, Topics: st.Topics, ConsumerGroups: st.ConsumerGroups,
 			ProducerGroups: st.ProducerGroups, OpenTransactions: st.OpenTransactions,
 		},
-		NameServers: ns, Writable: ok, WriteRefusal: why,
+		NameServers: ns, Writable: ok, WriteRefusal: why, ACL: c.opts.Authorize == nil && c.aclOn(),
 	}, nil
 }
 
@@ -144,14 +146,70 @@ func (c *Console) queuesByTopic() map[string][]store.QueueStat {
 	return out
 }
 
-func (c *Console) topics(*http.Request) (any, error) {
-	queues := c.queuesByTopic()
-	configs := c.b.TopicConfigs()
-	out := make([]TopicSummary, 0, len(configs))
-	for _, tc := range configs {
-		out = append(out, summarize(tc, queues[tc.TopicName]))
+// Topics is GET /console/api/topics: one page of the topics that match the filters, sorted by
+// name.
+type Topics struct {
+	Total   int            `json:"total"`   // topics on the broker
+	Matched int            `json:"matched"` // topics that pass kind and q
+	Offset  int            `json:"offset"`  // of the first topic below among the matched
+	Topics  []TopicSummary `json:"topics"`
+}
+
+// topicKinds are the values of the kind parameter ("" and "all" filter nothing).
+var topicKinds = []string{"", "all", "normal", "retry", "dlq", "system"}
+
+// topics answers GET /console/api/topics?kind=K&q=S&offset=N&limit=M: kind one of topicKinds,
+// q a case-insensitive substring of the name; without limit every matched topic is returned.
+func (c *Console) topics(r *http.Request) (any, error) {
+	q := r.URL.Query()
+	kind, search := q.Get("kind"), strings.ToLower(q.Get("q"))
+	if !slices.Contains(topicKinds, kind) {
+		return nil, fmt.Errorf("%w: kind %q is not one of all, normal, retry, dlq, system", ErrBadRequest, kind)
 	}
-	return map[string]any{"topics": out}, nil
+	offset, err := intParam(r, "offset", 0, 0, maxOffsetParam)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := intParam(r, "limit", math.MaxInt, 1, math.MaxInt)
+	if err != nil {
+		return nil, err
+	}
+	configs := c.b.TopicConfigs()
+	out := Topics{Total: len(configs), Offset: offset, Topics: []TopicSummary{}}
+	var page []namesrv.TopicConfig
+	for _, tc := range configs {
+		if kind != "" && kind != "all" && topicKind(tc.TopicName) != kind {
+			continue
+		}
+		if search != "" && !strings.Contains(strings.ToLower(tc.TopicName), search) {
+			continue
+		}
+		if out.Matched >= offset && len(page) < limit {
+			page = append(page, tc)
+		}
+		out.Matched++
+	}
+	if len(page) == 0 {
+		return out, nil
+	}
+	queues := c.queuesByTopic()
+	for _, tc := range page {
+		out.Topics = append(out.Topics, summarize(tc, queues[tc.TopicName]))
+	}
+	return out, nil
+}
+
+// intParam reads an integer query parameter in [lo, hi]; def when absent.
+func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%w: %s %q is not a number in [%d, %d]", ErrBadRequest, name, v, lo, hi)
+	}
+	return n, nil
 }
 
 func (c *Console) topic(r *http.Request) (any, error) {
@@ -278,11 +336,13 @@ func (c *Console) group(r *http.Request) (any, error) {
 // JSON of MQSTORE_LIST_OPEN_TRANSACTIONS.
 type Transactions struct {
 	Total           int                        `json:"total"`
+	Offset          int                        `json:"offset"` // of the first entry below, oldest first
 	OldestAgeMillis int64                      `json:"oldestAgeMillis"`
 	Transactions    []protocol.OpenTransaction `json:"transactions"`
 }
 
 const (
+	maxOffsetParam   = 1 << 40 // keeps offset+limit from overflowing
 	defaultListLimit = 500
 	maxListLimit     = 100_000
 )
@@ -305,11 +365,16 @@ func (c *Console) transactions(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	offset, err := intParam(r, "offset", 0, 0, maxOffsetParam)
+	if err != nil {
+		return nil, err
+	}
 	open := c.b.Store().Transactions().Open()
-	out := Transactions{Total: len(open), Transactions: make([]protocol.OpenTransaction, 0, min(limit, len(open)))}
+	out := Transactions{Total: len(open), Offset: offset,
+		Transactions: make([]protocol.OpenTransaction, 0, max(min(limit, len(open)-offset), 0))}
 	for i, o := range open {
 		out.OldestAgeMillis = max(out.OldestAgeMillis, o.Age.Milliseconds())
-		if i >= limit {
+		if i < offset || i >= offset+limit {
 			continue
 		}
 		t := protocol.OpenTransaction{

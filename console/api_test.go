@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mqstore/mqstore/console"
+	"github.com/mqstore/mqstore/namesrv"
 )
 
 func TestWriteSecurity(t *testing.T) {
@@ -179,7 +180,11 @@ func TestTopicsAndTransactionsAPI(t *testing.T) {
 		t.Fatalf("open after commit and rollback: %d, want 1", total)
 	}
 
-	// The committed message is found by its id in either form and by key.
+	// The committed message is found by its id in either form and by key, once dispatched
+	// into the index.
+	if err := e.b.Store().WaitDispatched(ctx, e.b.Store().MaxPhysicalOffset()); err != nil {
+		t.Fatal(err)
+	}
 	var byID struct{ Messages []console.Message }
 	e.getJSON("/console/api/messages?id="+fmt.Sprint(out["msgId"]), &byID)
 	var byUniq struct{ Messages []console.Message }
@@ -201,5 +206,47 @@ func TestTopicsAndTransactionsAPI(t *testing.T) {
 	var bad map[string]string
 	if status := e.getJSON("/console/api/messages", &bad); status != http.StatusBadRequest {
 		t.Errorf("query without parameters: %d", status)
+	}
+}
+
+func TestListPaging(t *testing.T) {
+	e := startEnv(t, nil)
+	for i := range 25 {
+		if err := e.b.UpdateTopic(namesrv.TopicConfig{TopicName: fmt.Sprintf("Page%02d", i), ReadQueueNums: 1, WriteQueueNums: 1, Perm: namesrv.PermRW}, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var all console.Topics
+	e.getJSON("/console/api/topics", &all)
+	if all.Total != len(e.b.TopicConfigs()) || all.Matched != all.Total || len(all.Topics) != all.Total {
+		t.Fatalf("no filter: total %d matched %d listed %d, broker has %d", all.Total, all.Matched, len(all.Topics), len(e.b.TopicConfigs()))
+	}
+	var page console.Topics
+	e.getJSON("/console/api/topics?kind=normal&q=page1&offset=3&limit=4", &page)
+	var names []string
+	for _, tp := range page.Topics {
+		names = append(names, tp.Topic)
+	}
+	if page.Matched != 10 || page.Offset != 3 || strings.Join(names, ",") != "Page13,Page14,Page15,Page16" {
+		t.Fatalf("kind=normal q=page1 offset 3 limit 4: matched %d offset %d %v", page.Matched, page.Offset, names)
+	}
+	e.getJSON("/console/api/topics?kind=system", &page)
+	for _, tp := range page.Topics {
+		if tp.Kind != "system" {
+			t.Errorf("kind=system listed %s (%s)", tp.Topic, tp.Kind)
+		}
+	}
+	var bad map[string]string
+	for _, q := range []string{"kind=other", "offset=-1", "limit=0", "limit=x"} {
+		if status := e.getJSON("/console/api/topics?"+q, &bad); status != http.StatusBadRequest {
+			t.Errorf("topics?%s: status %d, want 400", q, status)
+		}
+	}
+
+	offsets := e.prepare("Page00", "pg", 7)
+	var txns console.Transactions
+	e.getJSON("/console/api/transactions?offset=5&limit=10", &txns)
+	if txns.Total != 7 || txns.Offset != 5 || len(txns.Transactions) != 2 || txns.Transactions[0].CommitLogOffset != offsets[5] {
+		t.Fatalf("transactions offset 5: %+v", txns)
 	}
 }

@@ -239,6 +239,25 @@ func TestPagesInBrowser(t *testing.T) {
 		if _, ok, _ := e.b.TopicConfig("Created"); ok {
 			t.Error("topic still there after the delete from the page")
 		}
+
+		// Paging: two rows a page over every kind; next shows the following two, as the API lists them.
+		open(t, ctx, e.base+"/console/topics?rows=2", "topics", `document.querySelectorAll("#topics tbody tr").length === 2`)
+		if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#topic-filter"), "all")); err != nil {
+			t.Fatal(err)
+		}
+		js[bool](t, ctx, `document.querySelector("#topic-filter").dispatchEvent(new Event("change")), true`)
+		waitJS(t, ctx, `document.querySelector("#topics-pager .range").textContent.startsWith("1–2 of")`)
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#topics-pager .next"))); err != nil {
+			t.Fatal(err)
+		}
+		waitJS(t, ctx, `document.querySelector("#topics-pager .range").textContent.startsWith("3–4 of")`)
+		var listed struct{ Topics []struct{ Topic string } }
+		e.getJSON("/console/api/topics?kind=all&offset=2&limit=2", &listed)
+		shownNames := js[[]string](t, ctx, `[...document.querySelectorAll("#topics tbody tr")].map(r => r.dataset.topic)`)
+		if len(listed.Topics) != 2 || len(shownNames) != 2 || shownNames[0] != listed.Topics[0].Topic || shownNames[1] != listed.Topics[1].Topic {
+			t.Errorf("second page shows %v, API lists %v", shownNames, listed.Topics)
+		}
+		js[bool](t, ctx, `sessionStorage.removeItem("topicFilter"), true`)
 	})
 
 	t.Run("groups", func(t *testing.T) {

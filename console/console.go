@@ -19,6 +19,7 @@ package console
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
 	"encoding/hex"
@@ -33,13 +34,16 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mqstore/mqstore/acl"
 	"github.com/mqstore/mqstore/broker"
+	"github.com/mqstore/mqstore/remoting"
 )
 
 // Errors of New.
@@ -63,6 +67,17 @@ const Prefix = "/console/"
 // TokenHeader carries the console's CSRF token on every write.
 const TokenHeader = "X-Mqstore-Console-Token"
 
+// The headers of a signed write (ACL on): the admin account's access key, the time of the
+// request in Unix milliseconds, and the signature (see checkSigned).
+const (
+	AccessKeyHeader = "X-Mqstore-AccessKey"
+	TimestampHeader = "X-Mqstore-Timestamp"
+	SignatureHeader = "X-Mqstore-Signature"
+)
+
+// MaxClockSkew is how far a signed write's timestamp may be from the console's clock.
+const MaxClockSkew = 5 * time.Minute
+
 // Options configure a Console. Broker is required; the rest have usable zero values.
 type Options struct {
 	// Broker is the broker the console shows and acts on, in-process.
@@ -80,6 +95,10 @@ type Options struct {
 	// set it to require an admin account's credentials for writes; the loopback rule then no
 	// longer applies to writes.
 	Authorize func(r *http.Request, write bool) error
+	// ACL checks writes when it is enabled (aclEnable): each write must be signed by an admin
+	// account of the ACL file (AccessKeyHeader, TimestampHeader, SignatureHeader; see
+	// checkSigned). Default: the broker's checker (Broker.ACL). Authorize, when set, wins.
+	ACL *acl.Checker
 	// Logger receives the write log. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -99,6 +118,7 @@ type Console struct {
 	page     *template.Template
 	mux      *http.ServeMux
 	samples  sampler
+	assets   map[string]string // assetURLs
 }
 
 // New returns a console over opts.Broker.
@@ -111,6 +131,9 @@ func New(opts Options) (*Console, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.ACL == nil {
+		opts.ACL = opts.Broker.ACL()
 	}
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
@@ -128,6 +151,7 @@ func New(opts Options) (*Console, error) {
 		loopback: isLoopbackHost(opts.ListenAddr),
 		page:     page,
 		mux:      http.NewServeMux(),
+		assets:   assetURLs(),
 	}
 	c.samples.gatherer = opts.Gatherer
 	c.routes()
@@ -153,12 +177,23 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mux.ServeHTTP(w, r)
 }
 
+// pageNames are the pages in the navigation's order.
+var pageNames = []string{"overview", "topics", "groups", "transactions", "messages"}
+
 // pages are the console's pages: path under Prefix → page name.
 var pages = map[string]string{"": "overview", "topics": "topics", "groups": "groups", "transactions": "transactions", "messages": "messages"}
 
 func (c *Console) routes() {
 	static, _ := fs.Sub(assets, "assets/static")
-	c.mux.Handle("GET "+Prefix+"static/", http.StripPrefix(Prefix+"static/", http.FileServerFS(static)))
+	files := http.StripPrefix(Prefix+"static/", http.FileServerFS(static))
+	c.mux.HandleFunc("GET "+Prefix+"static/", func(w http.ResponseWriter, r *http.Request) {
+		// The page links the assets with their content's hash (?v=): a versioned URL never
+		// changes, so the browser keeps it and a page load costs the HTML and the data only.
+		if r.URL.Query().Get("v") != "" {
+			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		}
+		files.ServeHTTP(w, r)
+	})
 	for path, name := range pages {
 		pattern := "GET " + Prefix + path
 		if path == "" {
@@ -185,29 +220,49 @@ func (c *Console) routes() {
 	api("transactions/discarded", c.discarded)
 	api("messages", c.messages)
 	api("throughput", c.throughput)
+	api("timers", c.timers)
 
-	c.write("topics/update", "topic update", c.updateTopic)
-	c.write("topics/delete", "topic delete", c.deleteTopic)
-	c.write("transactions/commit", "transaction commit", func(r *http.Request, body []byte) (any, []any, error) {
+	c.write("topics/update", "topic update", remoting.RequestUpdateAndCreateTopic, c.updateTopic)
+	c.write("topics/delete", "topic delete", remoting.RequestDeleteTopicInBroker, c.deleteTopic)
+	c.write("transactions/commit", "transaction commit", remoting.RequestCommitHalfMessage, func(r *http.Request, body []byte) (any, []any, error) {
 		return c.resolve(r, body, true)
 	})
-	c.write("transactions/rollback", "transaction rollback", func(r *http.Request, body []byte) (any, []any, error) {
+	c.write("transactions/rollback", "transaction rollback", remoting.RequestRollbackHalfMessage, func(r *http.Request, body []byte) (any, []any, error) {
 		return c.resolve(r, body, false)
 	})
-	c.write("transactions/resume", "transaction resume", c.resume)
+	c.write("transactions/resume", "transaction resume", remoting.RequestResumeCheckHalfMessage, c.resume)
+	c.write("groups/reset", "offset reset", remoting.RequestInvokeBrokerToResetOffset, c.resetOffset)
+	c.write("messages/resend", "message resend", remoting.RequestConsumeMessageDirectly, c.resend)
 }
 
 // page.html's data.
 type pageData struct {
 	Page, Token, Broker string
 	Pages               []string
+	Assets              map[string]string // asset file name → its versioned URL
+	ACL                 bool              // writes must be signed (the page asks for keys)
+}
+
+// assetURLs maps each static asset to its URL with the hash of its content (?v=).
+func assetURLs() map[string]string {
+	out := map[string]string{}
+	entries, _ := fs.ReadDir(assets, "assets/static")
+	for _, e := range entries {
+		data, err := fs.ReadFile(assets, "assets/static/"+e.Name())
+		if err != nil {
+			continue
+		}
+		sum := sha256.Sum256(data)
+		out[e.Name()] = Prefix + "static/" + e.Name() + "?v=" + hex.EncodeToString(sum[:6])
+	}
+	return out
 }
 
 func (c *Console) servePage(w http.ResponseWriter, name string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	st := c.b.Config()
 	err := c.page.Execute(w, pageData{Page: name, Token: c.token, Broker: st.BrokerName,
-		Pages: []string{"overview", "topics", "groups", "transactions", "messages"}})
+		Pages: pageNames, Assets: c.assets, ACL: c.opts.Authorize == nil && c.aclOn()})
 	if err != nil {
 		c.log.Warn("console: page", "page", name, "err", err)
 	}
@@ -218,10 +273,11 @@ const maxWriteBody = 64 << 10
 
 // write registers a write endpoint: POST, CSRF-checked, authorized, logged with the caller.
 // f returns the answer and the attributes to log.
-func (c *Console) write(pattern, action string, f func(r *http.Request, body []byte) (any, []any, error)) {
+// code is the wire request code the write stands for, as the ACL checks and audits it.
+func (c *Console) write(pattern, action string, code remoting.RequestCode, f func(r *http.Request, body []byte) (any, []any, error)) {
 	c.mux.HandleFunc("POST "+Prefix+"api/"+pattern, func(w http.ResponseWriter, r *http.Request) {
 		log := c.log.With("action", action, "remote", r.RemoteAddr)
-		if err := c.allowWrite(r); err != nil {
+		if err := c.checkCSRF(r); err != nil {
 			log.Warn("console: write refused", "err", err)
 			writeError(w, err)
 			return
@@ -229,6 +285,14 @@ func (c *Console) write(pattern, action string, f func(r *http.Request, body []b
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWriteBody))
 		if err != nil {
 			writeError(w, fmt.Errorf("%w: body: %v", ErrBadRequest, err))
+			return
+		}
+		if ak := r.Header.Get(AccessKeyHeader); ak != "" {
+			log = log.With("accessKey", ak)
+		}
+		if err := c.allowWrite(r, code, body); err != nil {
+			log.Warn("console: write refused", "err", err)
+			writeError(w, err)
 			return
 		}
 		v, attrs, err := f(r, body)
@@ -242,8 +306,8 @@ func (c *Console) write(pattern, action string, f func(r *http.Request, body []b
 	})
 }
 
-// allowWrite applies the CSRF checks, then Authorize or the loopback rule.
-func (c *Console) allowWrite(r *http.Request) error {
+// checkCSRF applies the CSRF checks of a write.
+func (c *Console) checkCSRF(r *http.Request) error {
 	if subtle.ConstantTimeCompare([]byte(r.Header.Get(TokenHeader)), []byte(c.token)) != 1 {
 		return fmt.Errorf("%w: missing or wrong %s", ErrForbidden, TokenHeader)
 	}
@@ -258,11 +322,19 @@ func (c *Console) allowWrite(r *http.Request) error {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		return fmt.Errorf("%w: content type %q, want application/json", ErrBadRequest, ct)
 	}
+	return nil
+}
+
+// allowWrite applies Authorize, the ACL (when enabled) or the loopback rule.
+func (c *Console) allowWrite(r *http.Request, code remoting.RequestCode, body []byte) error {
 	if c.opts.Authorize != nil {
 		if err := c.opts.Authorize(r, true); err != nil {
 			return fmt.Errorf("%w: %v", ErrForbidden, err)
 		}
 		return nil
+	}
+	if c.aclOn() {
+		return c.checkSigned(r, code, body)
 	}
 	if !c.loopback {
 		return fmt.Errorf("%w: writes need the console bound to loopback (it listens on %s) or ACL admin credentials", ErrForbidden, c.opts.ListenAddr)
@@ -273,9 +345,45 @@ func (c *Console) allowWrite(r *http.Request) error {
 	return nil
 }
 
+// aclOn reports whether writes are checked against the ACL file.
+func (c *Console) aclOn() bool { return c.opts.ACL != nil && c.opts.ACL.Enabled() }
+
+// checkSigned checks a write against the ACL: it must carry an admin account's access key, a
+// timestamp within MaxClockSkew, and the signature of RocketMQ's recipe (acl.Sign) over the
+// fields AccessKey, Method, Path and Timestamp and the body — that is, the standard base64 of
+// HMAC-SHA1(secretKey, accessKey + "POST" + path + timestamp + body). White lists do not waive
+// it: a browser on a white-listed machine can be driven by any web page it visits.
+func (c *Console) checkSigned(r *http.Request, code remoting.RequestCode, body []byte) error {
+	ak, ts, sig := r.Header.Get(AccessKeyHeader), r.Header.Get(TimestampHeader), r.Header.Get(SignatureHeader)
+	if ak == "" || sig == "" {
+		return fmt.Errorf("%w: ACL is on: writes must be signed by an admin account (%s, %s, %s)", ErrForbidden, AccessKeyHeader, TimestampHeader, SignatureHeader)
+	}
+	ms, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: %s %q is not Unix milliseconds", ErrForbidden, TimestampHeader, ts)
+	}
+	if skew := c.opts.Now().Sub(time.UnixMilli(ms)); skew > MaxClockSkew || skew < -MaxClockSkew {
+		return fmt.Errorf("%w: %s is %v away from the console's clock (at most %v)", ErrForbidden, TimestampHeader, skew.Round(time.Second), MaxClockSkew)
+	}
+	var fields remoting.Fields
+	fields.Set(acl.FieldAccessKey, ak)
+	fields.Set(acl.FieldSignature, sig)
+	fields.Set("Method", r.Method)
+	fields.Set("Path", r.URL.Path)
+	fields.Set("Timestamp", ts)
+	// Remote is left unset so that no white list applies; RemoteString is what is logged.
+	if err := c.opts.ACL.Check(&acl.Request{Code: code, Fields: fields, Body: body, RemoteString: r.RemoteAddr}); err != nil {
+		return fmt.Errorf("%w: %w", ErrForbidden, err)
+	}
+	if rules := c.opts.ACL.Rules(); rules == nil || !rules.IsAdmin(ak) {
+		return fmt.Errorf("%w: console writes need an admin account, and accessKey=%s is not", ErrForbidden, ak)
+	}
+	return nil
+}
+
 // Writable reports whether writes can be allowed at all, and why not.
 func (c *Console) writable() (bool, string) {
-	if c.opts.Authorize != nil {
+	if c.opts.Authorize != nil || c.aclOn() {
 		return true, ""
 	}
 	if !c.loopback {

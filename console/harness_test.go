@@ -64,6 +64,12 @@ func (l *logBuffer) String() string {
 
 func startEnv(t testing.TB, mutate func(*console.Options)) *env {
 	t.Helper()
+	return startEnvConfig(t, nil, mutate)
+}
+
+// startEnvConfig is startEnv with the broker's configuration changed by config first.
+func startEnvConfig(t testing.TB, config func(*broker.Config), mutate func(*console.Options)) *env {
+	t.Helper()
 	ns, err := namesrv.Listen("127.0.0.1:0", namesrv.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +82,9 @@ func startEnv(t testing.TB, mutate func(*console.Options)) *env {
 	cfg.FlushConsumerOffsetInterval = 500
 	cfg.TransactionTimeOut = 3_600_000 // no checks during a test: transactions stay open
 	cfg.TransactionCheckInterval = 3_600_000
+	if config != nil {
+		config(&cfg)
+	}
 	m := metrics.New(metrics.Options{Cluster: cfg.BrokerClusterName, NodeID: cfg.BrokerName, NoRuntimeMetrics: true})
 	b, err := broker.New(cfg, broker.Options{
 		Registrar: broker.EmbeddedRegistrar(ns.Registry()),
@@ -291,6 +300,15 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 func (e *env) createTopic(name string, queues int) {
 	e.t.Helper()
 	if err := e.admin().CreateTopic(context.Background(), e.b.Addr(), namesrv.TopicConfig{TopicName: name, ReadQueueNums: queues, WriteQueueNums: queues}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// createTopicInProcess creates a 4-queue topic on the broker directly (no wire: with ACL on,
+// the wire needs signatures).
+func (e *env) createTopicInProcess(name string) {
+	e.t.Helper()
+	if err := e.b.UpdateTopic(namesrv.TopicConfig{TopicName: name, ReadQueueNums: 4, WriteQueueNums: 4, Perm: namesrv.PermRW}, "test"); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -97,7 +97,7 @@ func (c *Console) messages(r *http.Request) (any, error) {
 				}
 			}
 		}
-	case topic != "" && key != "":
+	case topic != "":
 		maxNum, begin, end := defaultKeyMax, int64(0), int64(0)
 		var err error
 		if v := q.Get("max"); v != "" {
@@ -116,11 +116,17 @@ func (c *Console) messages(r *http.Request) (any, error) {
 				return nil, fmt.Errorf("%w: end %q", ErrBadRequest, v)
 			}
 		}
+		if key == "" { // by time range: the topic's messages stored in [begin, end]
+			if found, err = c.byTime(topic, begin, end, maxNum); err != nil {
+				return nil, err
+			}
+			break
+		}
 		if found, err = st.QueryByKey(topic, key, maxNum, begin, end); err != nil {
 			return nil, err
 		}
 	default:
-		return nil, fmt.Errorf("%w: give id (and optionally topic), or topic and key", ErrBadRequest)
+		return nil, fmt.Errorf("%w: give id (and optionally topic), or topic with key and/or a time range", ErrBadRequest)
 	}
 	groups := c.b.ConsumerGroups()
 	out := make([]Message, 0, len(found))

@@ -32,6 +32,9 @@ type HTTPOptions struct {
 	// (e.g. "/console/" for the web console). A pattern that is invalid or conflicts with
 	// the built-in ones makes Serve fail with ErrInvalidOptions.
 	Handlers map[string]http.Handler
+	// Listener, if set, wraps the listening socket: tlsconfig.Server.Listener serves TLS on
+	// the port (tls.server.mode permissive: TLS and plaintext; enforcing: TLS only).
+	Listener func(net.Listener) net.Listener
 	// ShutdownTimeout bounds how long Close waits for requests in flight
 	// before closing their connections. Default 5s.
 	ShutdownTimeout time.Duration
@@ -87,6 +90,9 @@ func (m *Metrics) Serve(opts HTTPOptions) (*Server, error) {
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: listen %s: %w", opts.Addr, err)
+	}
+	if opts.Listener != nil {
+		ln = opts.Listener(ln)
 	}
 	s := &Server{
 		addr:    ln.Addr(),

@@ -3,6 +3,7 @@
 //
 //	mqstore [-c broker.conf] [-<brokerKey> value ...] [-namesrv-listen addr] [-metrics-addr addr]
 //	mqstore namesrv [-listen 127.0.0.1:9876] [-scanNotActiveBrokerInterval 5s] [-brokerChannelExpiredTime 120s]
+//	                [-aclEnable -rocketmqHome dir | -rocketmq.acl.plain.file f] [-tls.server.mode m -tls.server.certPath ...]
 //	mqstore -print-config | -version | -h
 //
 // Configuration precedence: flags > environment (MQSTORE_<KEY_IN_SNAKE_CASE>) > the properties
@@ -219,7 +220,8 @@ func start(s *settings, logger *slog.Logger) (*server, error) {
 			srv.close()
 			return nil, err
 		}
-		ms, err := m.Serve(metrics.HTTPOptions{Addr: addr, Ready: readiness(b), Pprof: s.pprof, Logger: logger, Handlers: handlers})
+		ms, err := m.Serve(metrics.HTTPOptions{Addr: addr, Ready: readiness(b), Pprof: s.pprof, Logger: logger, Handlers: handlers,
+			Listener: b.TLS().Listener}) // tls.server.mode applies to the metrics and console port too
 		if err != nil {
 			srv.close()
 			return nil, fmt.Errorf("metrics listen on %s: %w", addr, err)
@@ -294,8 +296,18 @@ func runNameServer(args []string, stdout, stderr io.Writer) int {
 		"how often silent brokers are looked for, ms or a duration (RocketMQ's key)")
 	fs.Var((*millisFlag)(&opts.BrokerExpiry), "brokerChannelExpiredTime",
 		"a broker silent this long leaves the routes, ms or a duration (RocketMQ's BROKER_CHANNEL_EXPIRED_TIME); keep it above the brokers' registerNameServerPeriod")
+	var sc broker.SecurityConfig // the broker's ACL and TLS keys, same names (docs/SECURITY.md)
+	fs.BoolVar(&sc.AclEnable, "aclEnable", false, "check the route-changing requests against the ACL file (plain_acl.yml)")
+	fs.StringVar(&sc.RocketmqHome, "rocketmqHome", "", "RocketMQ home whose conf/plain_acl.yml is the ACL file (\"\" = $ROCKETMQ_HOME)")
+	fs.StringVar(&sc.AclFile, "rocketmq.acl.plain.file", "", "the ACL file, relative to rocketmqHome unless absolute")
+	fs.StringVar(&sc.TLSServerMode, "tls.server.mode", "", "TLS: disabled, permissive (TLS and plaintext on one port) or enforcing")
+	fs.StringVar(&sc.TLSServerCertPath, "tls.server.certPath", "", "PEM certificate (empty with keyPath empty: self-signed)")
+	fs.StringVar(&sc.TLSServerKeyPath, "tls.server.keyPath", "", "PEM private key")
+	fs.BoolVar(&sc.TLSServerAuthClient, "tls.server.authClient", false, "require client certificates signed by trustCertPath")
+	fs.StringVar(&sc.TLSServerTrustCertPath, "tls.server.trustCertPath", "", "PEM CAs of client certificates")
+	fs.StringVar(&sc.TLSConfigFile, "tls.config.file", "", "properties file holding the tls.* keys")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: mqstore namesrv [-listen 127.0.0.1:9876] [-scanNotActiveBrokerInterval 5s] [-brokerChannelExpiredTime 120s] [-log-format text|json]")
+		fmt.Fprintln(fs.Output(), "usage: mqstore namesrv [-listen 127.0.0.1:9876] [-scanNotActiveBrokerInterval 5s] [-brokerChannelExpiredTime 120s] [-log-format text|json] [-aclEnable ...] [-tls.server.mode ...]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -313,6 +325,13 @@ func runNameServer(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
 	opts.Logger = logger
+	sec, err := broker.NewSecurity(sc, acl.ScopeNameServer, logger, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "mqstore namesrv:", err)
+		return 2
+	}
+	defer sec.Close()
+	opts.Remoting = sec.RemotingOptions(opts.Remoting)
 	ns, err := namesrv.Listen(*listen, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "mqstore namesrv:", err)

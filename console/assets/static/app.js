@@ -51,17 +51,50 @@ async function get(path) {
   return body;
 }
 
-// post sends a write: JSON body, the CSRF token in its header, same-origin only.
-async function post(path, data) {
-  const r = await fetch(API + path, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-Mqstore-Console-Token": TOKEN },
-    body: JSON.stringify(data),
+// ACL: when the broker checks ACL, every write is signed with an admin account's keys, kept in
+// this tab's sessionStorage (never sent): Signature = base64(HMAC-SHA1(secretKey, accessKey +
+// "POST" + path + timestamp + body)), RocketMQ's recipe over the fields AccessKey, Method,
+// Path, Timestamp and the body. WebCrypto needs a secure context: HTTPS, or loopback.
+const ACL = document.querySelector('meta[name="mqstore-console-acl"]').content === "on";
+
+async function signHeaders(path, body) {
+  const ak = sessionStorage.getItem("aclAccessKey"), sk = sessionStorage.getItem("aclSecretKey");
+  if (!ak || !sk) throw new Error("ACL is on: enter an admin account's accessKey and secretKey at the top of the page first.");
+  if (!window.crypto?.subtle) throw new Error("Signing needs a secure context: open the console over HTTPS (tls.server.mode) or on loopback.");
+  const ts = String(Date.now());
+  const enc = new TextEncoder();
+  const key = await crypto.subtle.importKey("raw", enc.encode(sk), { name: "HMAC", hash: "SHA-1" }, false, ["sign"]);
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(ak + "POST" + path + ts + body)));
+  let bin = "";
+  for (const b of mac) bin += String.fromCharCode(b);
+  return { "X-Mqstore-AccessKey": ak, "X-Mqstore-Timestamp": ts, "X-Mqstore-Signature": btoa(bin) };
+}
+
+function setupSignin() {
+  const f = document.getElementById("signin");
+  if (!f) return;
+  const state = document.getElementById("signin-state");
+  const show = () => { state.textContent = sessionStorage.getItem("aclAccessKey") ? "signing as " + sessionStorage.getItem("aclAccessKey") : "writes need admin keys"; };
+  f.addEventListener("submit", (e) => {
+    e.preventDefault();
+    sessionStorage.setItem("aclAccessKey", document.getElementById("signin-ak").value.trim());
+    sessionStorage.setItem("aclSecretKey", document.getElementById("signin-sk").value);
+    document.getElementById("signin-sk").value = "";
+    show();
   });
-  const body = await r.json();
-  if (!r.ok) throw new Error(body.error || r.statusText);
-  return body;
+  show();
+}
+
+// post sends a write: JSON body, the CSRF token in its header, same-origin only; signed when
+// ACL is on.
+async function post(path, data) {
+  const body = JSON.stringify(data);
+  const headers = { "Content-Type": "application/json", "X-Mqstore-Console-Token": TOKEN };
+  if (ACL) Object.assign(headers, await signHeaders(API + path, body));
+  const r = await fetch(API + path, { method: "POST", credentials: "same-origin", headers, body });
+  const answer = await r.json();
+  if (!r.ok) throw new Error(answer.error || r.statusText);
+  return answer;
 }
 
 function flash(text, error) {
@@ -92,10 +125,29 @@ async function act(question, path, data, done) {
   await render();
 }
 
-function table(id, head, rows) {
-  return el("table", { id },
-    el("thead", {}, el("tr", {}, head.map((h) => el("th", { class: h.num ? "num" : "" }, h.label || h)))),
-    el("tbody", {}, rows));
+// table builds a table; rows are built into one DocumentFragment (one insertion, one layout).
+// cls "fixed" gives it table-layout: fixed with the columns' widths (h.w), so a long page lays
+// out without measuring every cell.
+function table(id, head, rows, cls) {
+  const body = document.createElement("tbody");
+  const frag = document.createDocumentFragment();
+  for (const r of rows) frag.append(r);
+  body.append(frag);
+  return el("table", { id, class: cls },
+    cls === "fixed" ? el("colgroup", {}, head.map((h) => el("col", { style: h.w ? "width:" + h.w : null }))) : null,
+    el("thead", {}, el("tr", {}, head.map((h) => el("th", { class: h.num ? "num" : "" }, h.label ?? h)))),
+    body);
+}
+
+// ROWS is how many rows a long list shows per page: ?rows=N (1–1000), default 100.
+const ROWS = Math.min(1000, Math.max(1, Number(new URLSearchParams(location.search).get("rows")) || 100));
+
+// pager shows "first–last of total" with previous / next buttons; move(offset) re-renders.
+function pager(id, offset, shown, total, move) {
+  return el("div", { class: "pager", id },
+    el("button", { class: "prev", disabled: offset <= 0, onclick: () => move(Math.max(0, offset - ROWS)) }, "‹ previous"), " ",
+    el("span", { class: "range" }, total ? `${fmt.n(offset + 1)}–${fmt.n(offset + shown)} of ${fmt.n(total)}` : "none"), " ",
+    el("button", { class: "next", disabled: offset + shown >= total, onclick: () => move(offset + ROWS) }, "next ›"));
 }
 
 function kv(id, pairs) {
@@ -141,7 +193,7 @@ async function overview() {
         ["connections", "connections", fmt.n(b.connections)],
         ["groups", "consumer / producer groups online", b.consumerGroups + " / " + b.producerGroups],
         ["nameServers", "name servers", o.nameServers.length ? o.nameServers.join(", ") : "(none)"],
-        ["writable", "console writes", o.writable ? "allowed" : o.writeRefusal],
+        ["writable", "console writes", o.writable ? (o.acl ? "signed by an ACL admin account" : "allowed") : o.writeRefusal],
       ]),
       throughputChart(tp)),
   ];
@@ -200,13 +252,17 @@ function throughputChart(tp) {
 // ---- topics ---------------------------------------------------------------------------------
 
 let selectedTopic = new URLSearchParams(location.search).get("topic");
+const topicView = { kind: sessionStorage.getItem("topicFilter") || "normal", q: "", offset: 0 };
 
 async function topics() {
-  const { topics } = await get("topics");
-  const filter = sessionStorage.getItem("topicFilter") || "normal";
   const kinds = ["all", "normal", "retry", "dlq", "system"];
-  const shown = topics.filter((t) => filter === "all" || t.kind === filter);
-  const rows = shown.map((t) =>
+  const qs = new URLSearchParams({ kind: topicView.kind, q: topicView.q, offset: topicView.offset, limit: ROWS });
+  const [res, detail] = await Promise.all([get("topics?" + qs), selectedTopic ? topicDetail(selectedTopic) : el("div", { id: "topic-detail" })]);
+  if (!res.topics.length && topicView.offset > 0 && res.matched > 0) { // the list shrank under the page
+    topicView.offset = Math.floor((res.matched - 1) / ROWS) * ROWS;
+    return topics();
+  }
+  const rows = res.topics.map((t) =>
     el("tr", { class: "clickable" + (t.topic === selectedTopic ? " selected" : ""), "data-topic": t.topic, onclick: () => { selectedTopic = t.topic; render(); } },
       el("td", { class: "name" }, t.topic), el("td", {}, t.kind),
       el("td", { class: "num queues" }, t.readQueueNums + " / " + t.writeQueueNums),
@@ -214,17 +270,23 @@ async function topics() {
       el("td", { class: "num messages" }, fmt.n(t.messages)),
       el("td", { class: "num max" }, fmt.n(t.maxOffsetSum)),
       el("td", {}, fmt.time(t.lastUpdate))));
-  const out = [
-    el("h2", {}, "Topics ", el("span", { class: "muted", id: "topic-count" }, shown.length + " of " + topics.length)),
-    el("div", {}, "Show: ", el("select", { id: "topic-filter", onchange: (e) => { sessionStorage.setItem("topicFilter", e.target.value); render(); } },
-      kinds.map((k) => el("option", { value: k, selected: k === filter }, k)))),
+  const search = el("form", { class: "inline", id: "topic-search-form" },
+    el("label", {}, "show", el("select", { id: "topic-filter", onchange: (e) => { topicView.kind = e.target.value; topicView.offset = 0; sessionStorage.setItem("topicFilter", e.target.value); render(); } },
+      kinds.map((k) => el("option", { value: k, selected: k === topicView.kind }, k)))),
+    el("label", {}, "name contains", el("input", { id: "topic-search", value: topicView.q })),
+    el("button", { id: "topic-search-go", type: "submit" }, "Filter"));
+  search.addEventListener("submit", (e) => { e.preventDefault(); topicView.q = document.getElementById("topic-search").value.trim(); topicView.offset = 0; render(); });
+  const move = (o) => { topicView.offset = o; render(); };
+  return [
+    el("h2", {}, "Topics ", el("span", { class: "muted", id: "topic-count" }, res.matched + " of " + res.total)),
+    search,
     createTopicForm(),
     el("div", { class: "split" },
-      table("topics", ["topic", "kind", { label: "queues r/w", num: 1 }, "perm", { label: "messages", num: 1 }, { label: "Σ max offset", num: 1 }, "last write"], rows),
-      el("div", { id: "topic-detail" })),
+      el("div", { class: "list" },
+        pager("topics-pager", res.offset, res.topics.length, res.matched, move),
+        table("topics", ["topic", { label: "kind", w: "5rem" }, { label: "queues r/w", num: 1, w: "6.5rem" }, { label: "perm", w: "3.5rem" }, { label: "messages", num: 1, w: "7rem" }, { label: "Σ max offset", num: 1, w: "7.5rem" }, { label: "last write", w: "14rem" }], rows, "fixed")),
+      detail),
   ];
-  if (selectedTopic) out[3].lastChild.replaceWith(await topicDetail(selectedTopic));
-  return out;
 }
 
 function createTopicForm() {
@@ -303,8 +365,14 @@ async function groupDetail(name) {
 
 // ---- transactions ---------------------------------------------------------------------------
 
+let txnOffset = 0;
+
 async function transactions() {
-  const [open, disc] = await Promise.all([get("transactions?limit=1000"), get("transactions/discarded?limit=200")]);
+  const [open, disc] = await Promise.all([get(`transactions?limit=${ROWS}&offset=${txnOffset}`), get("transactions/discarded?limit=200")]);
+  if (!open.transactions.length && txnOffset > 0 && open.total > 0) {
+    txnOffset = Math.floor((open.total - 1) / ROWS) * ROWS;
+    return transactions();
+  }
   const rows = open.transactions.map((t) =>
     el("tr", { "data-offset": t.commitLogOffset },
       el("td", { class: "num" }, t.commitLogOffset), el("td", {}, t.topic), el("td", { class: "num" }, t.queueId),
@@ -329,8 +397,9 @@ async function transactions() {
       card("openTotal", "open transactions", el("span", { id: "txn-total" }, fmt.n(open.total))),
       card("oldest", "oldest", fmt.age(open.oldestAgeMillis)),
       card("discardedTotal", "discarded", fmt.n(disc.total))),
-    el("h2", {}, "Open transactions ", el("span", { class: "muted" }, open.transactions.length < open.total ? `(oldest ${open.transactions.length} shown)` : "")),
-    table("txns", [{ label: "half offset", num: 1 }, "topic", { label: "queue", num: 1 }, "producer group", "transaction id", { label: "age", num: 1 }, { label: "checks", num: 1 }, "last check", ""], rows),
+    el("h2", {}, "Open transactions ", el("span", { class: "muted" }, "oldest first")),
+    pager("txns-pager", open.offset, open.transactions.length, open.total, (o) => { txnOffset = o; render(); }),
+    table("txns", [{ label: "half offset", num: 1, w: "8rem" }, "topic", { label: "queue", num: 1, w: "4rem" }, "producer group", { label: "transaction id", w: "18rem" }, { label: "age", num: 1, w: "6rem" }, { label: "checks", num: 1, w: "4.5rem" }, "last check", { label: "", w: "12rem" }], rows, "fixed"),
     el("h2", {}, "Discarded (unresolved after the check limit)"),
     table("discarded", [{ label: "offset", num: 1 }, "topic", "producer group", "transaction id", { label: "checks", num: 1 }, "discarded at", ""], drows),
   ];
@@ -403,8 +472,12 @@ async function render() {
   }
   document.body.dataset.loaded = page;
   document.body.dataset.renders = String(Number(document.body.dataset.renders || 0) + 1);
+  // The first render's time from navigation to the frame after the data is in the DOM, for
+  // BenchmarkPageRender.
+  if (!document.body.dataset.firstPaintMs) requestAnimationFrame(() => setTimeout(() => { document.body.dataset.firstPaintMs = String(Math.round(performance.now())); }));
 }
 
+setupSignin();
 render().then(() => {
   if (page === "overview") refreshTimer = setInterval(render, 2000);
 });
