@@ -84,7 +84,7 @@ func TestWritesSignedByACLAdmin(t *testing.T) {
 			if status != http.StatusForbidden || !strings.Contains(fmt.Sprint(out["error"]), tt.remark) {
 				t.Errorf("status %d %v, want 403 saying %q", status, out, tt.remark)
 			}
-			if _, ok := e.b.TopicConfig("Keep"); !ok {
+			if _, ok, _ := e.b.TopicConfig("Keep"); !ok {
 				t.Fatal("a refused write deleted the topic")
 			}
 		})
@@ -96,7 +96,7 @@ func TestWritesSignedByACLAdmin(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("signed by the admin: %d %v", status, out)
 	}
-	if _, ok := e.b.TopicConfig("Keep"); ok {
+	if _, ok, _ := e.b.TopicConfig("Keep"); ok {
 		t.Error("topic still there after the admin's delete")
 	}
 	if !strings.Contains(e.log.String(), `msg="console: write" action="topic delete" remote=127.0.0.1:`) ||
@@ -132,13 +132,13 @@ func TestACLInBrowser(t *testing.T) {
 	signIn("plainUser", "plain-secret-1")
 	clickAndConfirm(t, ctx, "#delete-topic")
 	waitJS(t, ctx, `document.querySelector("#flash-error")?.textContent.includes("Need admin permission")`)
-	if _, ok := e.b.TopicConfig("Doomed"); !ok {
+	if _, ok, _ := e.b.TopicConfig("Doomed"); !ok {
 		t.Fatal("a non-admin's delete went through")
 	}
 	signIn("consoleAdmin", "admin-secret-1")
 	clickAndConfirm(t, ctx, "#delete-topic")
 	waitJS(t, ctx, `document.querySelector("#flash-ok")?.textContent === "Topic Doomed deleted."`)
-	if _, ok := e.b.TopicConfig("Doomed"); ok {
+	if _, ok, _ := e.b.TopicConfig("Doomed"); ok {
 		t.Error("the admin's delete from the page did not delete the topic")
 	}
 }

@@ -81,7 +81,10 @@ func (c *Console) timers(r *http.Request) (any, error) {
 // byTime returns up to maxNum messages of topic stored in [begin, end] (ms; end 0 = now),
 // oldest first per queue, queue by queue.
 func (c *Console) byTime(topic string, begin, end int64, maxNum int) ([]*store.StoredMessage, error) {
-	tc, ok := c.b.TopicConfig(topic)
+	tc, ok, err := c.b.TopicConfig(topic)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, &httpError{http.StatusNotFound, fmt.Errorf("console: no topic %q", topic)}
 	}
