@@ -11,7 +11,7 @@ BINARIES = mqstore mqadmin mqbench
 BIN      ?= ./bin
 PREFIX   ?=
 
-.PHONY: all build install run test bench bench-peer fuzz lint clean
+.PHONY: all build install run cluster test bench bench-peer fuzz lint clean
 
 all: lint build test
 
@@ -34,6 +34,27 @@ endif
 # run: the server (broker + embedded name server) on the default ports, data under $(DATA).
 run:
 	$(GO) run ./cmd/mqstore -storePathRootDir $(DATA)
+
+# cluster: a name server on 127.0.0.1:9876 and a 3-replica group broker-r (enableDLegerCommitLog)
+# on the loopback aliases 127.0.0.11-13 (client port 10911, replication port 40911), data under
+# $(DATA)/cluster/n0..n2, logs in $(DATA)/cluster/*.log. Ctrl-C stops all four.
+CLUSTER_PEERS = n0-127.0.0.11:40911;n1-127.0.0.12:40911;n2-127.0.0.13:40911
+cluster:
+	$(GO) build -o $(BIN)/mqstore ./cmd/mqstore
+	@mkdir -p $(DATA)/cluster
+	@trap 'kill $$(jobs -p) 2>/dev/null; wait' INT TERM EXIT; \
+	$(BIN)/mqstore namesrv -listen 127.0.0.1:9876 -scanNotActiveBrokerInterval 1000 -brokerChannelExpiredTime 10000 \
+		>$(DATA)/cluster/namesrv.log 2>&1 & \
+	for i in 0 1 2; do \
+		$(BIN)/mqstore -brokerClusterName ReplicatedCluster -brokerName broker-r \
+			-brokerIP1 127.0.0.1$$((i+1)) -bindAddress 127.0.0.1$$((i+1)) -listenPort 10911 \
+			-namesrvAddr 127.0.0.1:9876 -metrics-addr "" -registerNameServerPeriod 1000 \
+			-storePathRootDir $(DATA)/cluster/n$$i \
+			-enableDLegerCommitLog=true -dLegerGroup broker-r -dLegerPeers '$(CLUSTER_PEERS)' -dLegerSelfId n$$i \
+			>$(DATA)/cluster/n$$i.log 2>&1 & \
+	done; \
+	echo "name server 127.0.0.1:9876; replicas 127.0.0.11-13:10911 (logs in $(DATA)/cluster); Ctrl-C stops"; \
+	wait
 
 # test: the whole suite, what CI runs. Concurrent packages run with -race.
 test: lint

@@ -80,6 +80,7 @@ type Broker struct {
 	holds     *pullHolds
 	origins   *txnOrigins         // senders of open half messages (transaction.go)
 	checker   *transactionChecker // the store's txn.Checker
+	replica   *replicaGroup       // nil in single-node mode (replicated.go)
 	startTime time.Time
 	stats     brokerStats
 	front     frontends // hooks of a second front end (frontend.go)
@@ -188,26 +189,44 @@ func New(cfg Config, opts Options) (*Broker, error) {
 		b.holds.arrive(topic, queueID, maxOffset, tagsCode)
 		b.arrivedFrontends(topic, queueID)
 	}
-	st, err := store.Open(cfg.StorePathRootDir, sopts)
+	storeDir := cfg.StorePathRootDir
+	if cfg.EnableDLegerCommitLog {
+		rg, err := newReplicaGroup(&cfg, opts.Logger)
+		if err != nil {
+			b.holds.close()
+			return nil, err
+		}
+		sopts.Replicator = rg
+		storeDir = replicaStoreDir(cfg.StorePathRootDir)
+	}
+	st, err := store.Open(storeDir, sopts)
 	if err != nil {
 		b.holds.close()
 		return nil, err
 	}
 	b.store = st
+	if rg, ok := sopts.Replicator.(*replicaGroup); ok {
+		if err := rg.start(&cfg, st); err != nil {
+			b.holds.close()
+			return nil, errors.Join(err, st.Close())
+		}
+		b.replica = rg
+		go rg.watchRoles(b)
+	}
 	// The config files are written only once the store's lock is held.
 	if err := errors.Join(b.initSystemTopics(), b.restoreTopics()); err != nil {
 		b.holds.close()
-		return nil, errors.Join(err, st.Close())
+		return nil, errors.Join(err, b.closeReplica(), st.Close())
 	}
 	if b.security, err = NewSecurity(cfg.Security, acl.ScopeBroker, opts.Logger, opts.Metrics); err != nil {
 		b.holds.close()
-		return nil, errors.Join(err, st.Close())
+		return nil, errors.Join(err, b.closeReplica(), st.Close())
 	}
 	opts.Remoting = b.security.RemotingOptions(opts.Remoting)
 	srv, err := remoting.NewServer(opts.Remoting)
 	if err != nil {
 		b.holds.close()
-		return nil, errors.Join(err, st.Close(), b.security.Close())
+		return nil, errors.Join(err, b.closeReplica(), st.Close(), b.security.Close())
 	}
 	b.server = srv
 	if opts.Registrar == nil && cfg.NamesrvAddr != "" {
@@ -217,7 +236,7 @@ func New(cfg Config, opts Options) (*Broker, error) {
 		client, err := remoting.NewClient(copts)
 		if err != nil {
 			b.holds.close()
-			return nil, errors.Join(err, srv.Close(), st.Close(), b.security.Close())
+			return nil, errors.Join(err, srv.Close(), b.closeReplica(), st.Close(), b.security.Close())
 		}
 		b.client = client
 		b.opts.Registrar = RemoteRegistrar(client, cfg.NamesrvAddr)
@@ -387,7 +406,7 @@ func (b *Broker) Close() error {
 	if _, ferr := b.store.CommitLog().Flush(); ferr != nil {
 		b.log.Warn("broker: flushing the commitlog before the last persist failed", "err", ferr)
 	}
-	err = errors.Join(err, b.persist(true), b.store.Close(), b.security.Close())
+	err = errors.Join(err, b.closeReplica(), b.persist(true), b.store.Close(), b.security.Close())
 	return err
 }
 
@@ -484,10 +503,27 @@ func (b *Broker) registration() namesrv.Registration {
 		ClusterName: b.cfg.BrokerClusterName,
 		BrokerName:  b.cfg.BrokerName,
 		BrokerAddr:  b.Addr(),
-		BrokerID:    b.cfg.BrokerID,
+		BrokerID:    b.brokerID(),
 		Topics:      topics,
 		DataVersion: version,
 	}
+}
+
+// brokerID is the id the broker registers under: brokerId, or in a replicated group 0 for the
+// ready leader and the replica's own id otherwise.
+func (b *Broker) brokerID() int64 {
+	if b.replica != nil {
+		return b.replica.brokerID()
+	}
+	return b.cfg.BrokerID
+}
+
+// closeReplica stops the replica of a replicated group (before the store closes).
+func (b *Broker) closeReplica() error {
+	if b.replica == nil {
+		return nil
+	}
+	return b.replica.close()
 }
 
 // registerNow registers with the name server (a no-op without a Registrar).

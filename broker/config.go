@@ -49,6 +49,15 @@ type Config struct {
 	// RegisterNameServerPeriod is how often the broker re-registers, in ms (30000).
 	RegisterNameServerPeriod int64
 
+	// Replicated group (DLedger's keys; replicated.go). EnableDLegerCommitLog makes the broker one
+	// replica of the group DLegerGroup (the brokerName by default), whose replicas are DLegerPeers
+	// ("n0-host:port;n1-host:port;n2-host:port", replication addresses, the same on every
+	// replica) and which this replica is DLegerSelfID ("n1").
+	EnableDLegerCommitLog bool
+	DLegerGroup           string
+	DLegerPeers           string
+	DLegerSelfID          string
+
 	// Store.
 	StorePathRootDir            string // storePathRootDir: data directory (./data)
 	FlushDiskType               string // flushDiskType: ASYNC_FLUSH or SYNC_FLUSH
@@ -211,6 +220,10 @@ var configKeys = map[string]configKey{
 	"traceOn":                  boolKey(func(c *Config) *bool { return &c.TraceOn }),
 	"traceTopicEnable":         boolKey(func(c *Config) *bool { return &c.TraceTopicEnable }),
 	"registerNameServerPeriod": millisKey(func(c *Config) *int64 { return &c.RegisterNameServerPeriod }),
+	"enableDLegerCommitLog":    boolKey(func(c *Config) *bool { return &c.EnableDLegerCommitLog }),
+	"dLegerGroup":              stringKey(func(c *Config) *string { return &c.DLegerGroup }),
+	"dLegerPeers":              stringKey(func(c *Config) *string { return &c.DLegerPeers }),
+	"dLegerSelfId":             stringKey(func(c *Config) *string { return &c.DLegerSelfID }),
 
 	"storePathRootDir":            stringKey(func(c *Config) *string { return &c.StorePathRootDir }),
 	"flushDiskType":               stringKey(func(c *Config) *string { return &c.FlushDiskType }),
@@ -296,6 +309,8 @@ func (c *Config) Validate() error {
 		return bad("listenPort", "not a port")
 	case c.StorePathRootDir == "":
 		return bad("storePathRootDir", "empty")
+	case c.EnableDLegerCommitLog && (c.DLegerPeers == "" || c.DLegerSelfID == ""):
+		return bad("enableDLegerCommitLog", "a replicated group needs dLegerPeers and dLegerSelfId")
 	case c.FlushDiskType != AsyncFlush && c.FlushDiskType != SyncFlush:
 		return bad("flushDiskType", "want ASYNC_FLUSH or SYNC_FLUSH")
 	case c.SyncFlushTimeout <= 0:

@@ -22,6 +22,10 @@ var keyDocs = map[string]KeyDoc{
 	"regionId":                 {"MSG_REGION of send answers", ""},
 	"traceOn":                  {"TRACE_ON of send answers", "bool"},
 	"registerNameServerPeriod": {"how often the broker re-registers with the name servers", "ms"},
+	"enableDLegerCommitLog":    {"run as one replica of a replicated group (Raft): a SEND is acknowledged once a quorum stored it; the leader registers as brokerId 0", "bool"},
+	"dLegerGroup":              {"the replicated group's name (default: brokerName)", ""},
+	"dLegerPeers":              {"every replica's id and replication address, n0-host:port;n1-host:port;n2-host:port, the same string on every replica", ""},
+	"dLegerSelfId":             {"this replica's id in dLegerPeers (n0, n1, ...)", ""},
 
 	"storePathRootDir":            {"data directory (commitlog, consumequeue, index, config)", ""},
 	"flushDiskType":               {"ASYNC_FLUSH (flush every flushIntervalCommitLog) or SYNC_FLUSH (acknowledge after the flush)", ""},

@@ -70,10 +70,6 @@ func refusal(key, value string, c *Config) string {
 			return "mqstore runs only as a master and cannot replicate from one: started from a slave's file it would accept writes of its own"
 		}
 		return "want ASYNC_MASTER or SYNC_MASTER (mqstore is a single master)"
-	case "enableDLegerCommitLog":
-		if isTrue() {
-			return "DLedger replication does not exist in mqstore yet: the broker would run unreplicated, without the quorum this file asks for"
-		}
 	case "enableControllerMode":
 		if isTrue() {
 			return "mqstore has no controller-managed replication: the broker would run unreplicated, without the failover this file asks for"
@@ -100,7 +96,7 @@ func quietValue(key, value string) bool {
 	switch key {
 	case "brokerRole":
 		return strings.EqualFold(value, "ASYNC_MASTER")
-	case "enableDLegerCommitLog", "enableControllerMode", "authenticationEnabled", "authorizationEnabled",
+	case "enableControllerMode", "authenticationEnabled", "authorizationEnabled",
 		"slaveReadEnable", "transientStorePoolEnable", "enableCompaction",
 		"duplicationEnable":
 		return isFalse()
@@ -127,7 +123,7 @@ var LateKeys = []string{"storePathCommitLog", "storePathConsumerQueue"}
 // effect (as Set). Other keys of RocketMQ's broker configuration are accepted with a notice
 // naming the key and what mqstore does instead ("" when the value is what mqstore does anyway),
 // or refused with ErrRefusedKey and the reason where ignoring them would be unsafe or surprising
-// (brokerRole=SLAVE, enableDLegerCommitLog=true, aclEnable=true, ...). A key RocketMQ does not
+// (brokerRole=SLAVE, enableControllerMode=true, ...). A key RocketMQ does not
 // have either fails with ErrUnknownKey and the nearest known key.
 func (c *Config) Apply(key, value string) (notice string, err error) {
 	value = strings.TrimSpace(value)

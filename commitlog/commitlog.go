@@ -382,7 +382,7 @@ func (c *CommitLog) AppendBatch(msgs []*message.Message) ([]AppendResult, error)
 	}
 	*buf = enc
 	results := make([]AppendResult, len(msgs))
-	if err := c.appendBatchEncoded(enc, msgs, sizes, results); err != nil {
+	if err := c.appendBatchEncoded(enc, msgs, sizes, nil, results); err != nil {
 		return nil, err
 	}
 	c.signal()
@@ -393,7 +393,9 @@ func (c *CommitLog) AppendBatch(msgs []*message.Message) ([]AppendResult, error)
 	return results, nil
 }
 
-func (c *CommitLog) appendBatchEncoded(enc []byte, msgs []*message.Message, sizes []int, results []AppendResult) error {
+// appendBatchEncoded copies encoded records into the log under the append lock, patching their
+// offsets and store time: the clock's, or stamps[i] when stamps is not nil.
+func (c *CommitLog) appendBatchEncoded(enc []byte, msgs []*message.Message, sizes []int, stamps []int64, results []AppendResult) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed.Load() {
@@ -414,12 +416,16 @@ func (c *CommitLog) appendBatchEncoded(enc []byte, msgs []*message.Message, size
 			queueOffset = c.queueOffsets[key]
 			c.queueOffsets[key] = queueOffset + 1
 		}
-		message.PatchRecord(enc[pos:pos+sizes[i]], queueOffset, base+int64(pos), now)
+		stamp := now
+		if stamps != nil {
+			stamp = stamps[i]
+		}
+		message.PatchRecord(enc[pos:pos+sizes[i]], queueOffset, base+int64(pos), stamp)
 		results[i] = AppendResult{
 			PhysicalOffset: base + int64(pos),
 			Size:           int32(sizes[i]),
 			QueueOffset:    queueOffset,
-			StoreTimestamp: now,
+			StoreTimestamp: stamp,
 			StoreHost:      m.StoreHost,
 		}
 		pos += sizes[i]
@@ -429,6 +435,51 @@ func (c *CommitLog) appendBatchEncoded(enc []byte, msgs []*message.Message, size
 	c.appends.Add(int64(len(msgs)))
 	c.appendBytes.Add(int64(len(enc)))
 	return nil
+}
+
+// AppendEncoded stores a run of records already encoded and stamped elsewhere (a replicated
+// group's committed entry): each keeps its store timestamp and every byte but its QUEUEOFFSET
+// and PHYSICALOFFSET, which this log assigns as for any append. Applied in the same order on
+// every replica of a group, they land at the same offsets. recs is not modified.
+func (c *CommitLog) AppendEncoded(recs []byte) ([]AppendResult, error) {
+	if c.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err := c.flusher.failed(); err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, ErrEmptyBatch
+	}
+	if int64(len(recs))+message.BlankRecordMinSize > c.opts.SegmentSize {
+		return nil, fmt.Errorf("%w: records of %d bytes do not fit a segment", ErrMessageTooLarge, len(recs))
+	}
+	var (
+		msgs   []*message.Message
+		sizes  []int
+		stamps []int64
+		rec    message.Record
+	)
+	for pos := 0; pos < len(recs); {
+		n, err := message.DecodeRecord(recs[pos:], &rec, false)
+		if err != nil {
+			return nil, fmt.Errorf("commitlog: encoded record at %d: %w", pos, err)
+		}
+		msgs = append(msgs, &message.Message{Topic: string(rec.Topic), QueueID: rec.QueueID, SysFlag: rec.SysFlag, StoreHost: rec.StoreHost})
+		sizes = append(sizes, n)
+		stamps = append(stamps, rec.StoreTimestamp)
+		pos += n
+	}
+	buf := getBuffer(len(recs))
+	defer putBuffer(buf)
+	enc := append((*buf)[:0], recs...)
+	*buf = enc
+	results := make([]AppendResult, len(msgs))
+	if err := c.appendBatchEncoded(enc, msgs, sizes, stamps, results); err != nil {
+		return nil, err
+	}
+	c.signal()
+	return results, nil
 }
 
 // WaitFlushed blocks until the log is durable up to offset (SyncFlush semantics, usable in any

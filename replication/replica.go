@@ -29,8 +29,9 @@
 // replica behind it installs a metadata snapshot and continues byte-identical from its offset.
 // Node runs a replica from RocketMQ's DLedger keys (dLegerGroup, dLegerPeers, dLegerSelfId).
 //
-// Not yet here: the broker wiring (SEND through Node.Append, pulls from the Dispatcher's
-// queues, registration by Role). Storage is synchronous: entries are durable before
+// The broker wires a group in broker/replicated.go: SENDs are proposed through a Group and each
+// replica applies committed entries into its store (store.Options.Replicator); the ready leader
+// registers as brokerId 0. Storage is synchronous: entries are durable before
 // any response that acknowledges them leaves (AsyncStorageWrites after the checker is green).
 package replication
 

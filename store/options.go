@@ -81,6 +81,15 @@ type Options struct {
 	// renames and power loss: vfs.FaultFS, vfs.PowerLossFS). nil means the real file system.
 	// The lock file is flocked on the real file system whatever FS says.
 	FS vfs.FS
+	// Replicator, when set, puts the store in replicated mode: a put encodes and stamps its
+	// records and hands them to the Replicator (a consensus group) instead of appending them;
+	// the group appends every committed entry on every replica with ApplyEncoded, so the
+	// commitlog, queues, index, timers and transactions are those of the committed log. Nil
+	// (the default) is single-node mode, unchanged. See replicated.go.
+	Replicator Replicator
+	// ReplicateTimeout bounds a replicated put's wait for its commit (default 5 s); past it the
+	// outcome is unknown and the put fails with PutUnknownError.
+	ReplicateTimeout time.Duration
 	// EventListener is told about errors of the background services (checkpoint, retention,
 	// disk measurement, dispatch), which have no caller to return them to.
 	EventListener EventListener

@@ -59,6 +59,8 @@ type Store struct {
 	closed  atomic.Bool
 	// closeMu makes Close wait for puts in progress.
 	closeMu sync.RWMutex
+	// replicating counts the goroutines of replicated PutAsync calls (replicated.go).
+	replicating sync.WaitGroup
 }
 
 // RecoveryInfo says what Open found and did.
@@ -302,6 +304,10 @@ func (s *Store) Put(m *message.Message) (PutResult, error) {
 	if s.closed.Load() {
 		return PutResult{Status: PutServiceNotAvailable}, fmt.Errorf("%w: %w", ErrServiceNotAvailable, ErrClosed)
 	}
+	if s.opts.Replicator != nil {
+		out, err := s.putReplicated([]*message.Message{m}, []int32{queueID})
+		return out[0], err
+	}
 	res, err := s.commitLog.Append(m)
 	return s.putResult(queueID, res, err)
 }
@@ -319,6 +325,10 @@ func (s *Store) PutAsync(m *message.Message, done func(PutResult, error)) (PutSt
 	defer s.closeMu.RUnlock()
 	if s.closed.Load() {
 		return PutServiceNotAvailable, fmt.Errorf("%w: %w", ErrServiceNotAvailable, ErrClosed)
+	}
+	if s.opts.Replicator != nil {
+		s.putAsyncReplicated(m, queueID, done)
+		return PutOK, nil
 	}
 	err := s.commitLog.AppendAsync(m, func(res commitlog.AppendResult, err error) {
 		done(s.putResult(queueID, res, err))
@@ -373,6 +383,9 @@ func (s *Store) PutBatch(msgs []*message.Message) ([]PutResult, error) {
 	defer s.closeMu.RUnlock()
 	if s.closed.Load() {
 		return nil, fmt.Errorf("%w: %w", ErrServiceNotAvailable, ErrClosed)
+	}
+	if s.opts.Replicator != nil {
+		return s.putReplicated(msgs, queueIDs)
 	}
 	results, err := s.commitLog.AppendBatch(msgs)
 	if err != nil && !errors.Is(err, commitlog.ErrFlushTimeout) {
@@ -485,6 +498,7 @@ func (s *Store) Close() error {
 	s.closeMu.Lock()
 	s.closed.Store(true)
 	s.closeMu.Unlock()
+	s.replicating.Wait()
 	close(s.quit)
 	s.wg.Wait()
 	// Final dispatch of anything appended after the dispatcher stopped.

@@ -73,7 +73,7 @@ var warnKey = regexp.MustCompile(`level=WARN msg="config: (\w+): `)
 
 // TestDistributionConfs starts the real binary from RocketMQ's shipped broker.conf files (paths,
 // ports and name servers rewritten): masters come up with one WARN per key mqstore does not
-// implement; slave, DLedger and controller files are refused with the reason.
+// implement; slave and controller files are refused with the reason; DLedger files start a replica.
 func TestDistributionConfs(t *testing.T) {
 	ns := startNameServer(t)
 	replication := []string{"brokerRole", "haListenPort", "totalReplicas", "inSyncReplicas", "minInSyncReplicas",
@@ -96,9 +96,9 @@ func TestDistributionConfs(t *testing.T) {
 		{"2m-noslave/broker-a.properties", []string{"deleteWhen"}, nil},
 		{"2m-noslave/broker-b.properties", []string{"deleteWhen"}, nil},
 		{"2m-noslave/broker-trace.properties", []string{"autoTraceBrokerEnable", "deleteWhen"}, nil},
-		{"dledger/broker-n0.conf", nil, []string{"enableDLegerCommitLog=true: DLedger replication does not exist"}},
-		{"dledger/broker-n1.conf", nil, []string{"enableDLegerCommitLog=true: DLedger replication does not exist"}},
-		{"dledger/broker-n2.conf", nil, []string{"enableDLegerCommitLog=true: DLedger replication does not exist"}},
+		{"dledger/broker-n0.conf", []string{"sendMessageThreadPoolNums"}, nil}, // one replica of a group (replicated.go)
+		{"dledger/broker-n1.conf", []string{"sendMessageThreadPoolNums"}, nil}, // one replica of a group (replicated.go)
+		{"dledger/broker-n2.conf", []string{"sendMessageThreadPoolNums"}, nil}, // one replica of a group (replicated.go)
 		{"controller/quick-start/broker-n0.conf", nil, []string{"brokerRole=SLAVE", "enableControllerMode=true", `brokerId="-1"`}},
 		{"container/2container-2m-2s/broker-a-in-container1.conf", replication, nil},
 		{"docs/acl-broker.conf", nil, []string{"storePathCommitLog=/data/rocketmq/commitlog-a-m: mqstore keeps the commitlog in storePathRootDir/commitlog",

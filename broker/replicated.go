@@ -1,0 +1,213 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"go.etcd.io/raft/v3"
+
+	"github.com/mqstore/mqstore/commitlog"
+	"github.com/mqstore/mqstore/replication"
+	"github.com/mqstore/mqstore/store"
+)
+
+// A replicated group (enableDLegerCommitLog=true): the broker is one replica of a Raft group
+// (package replication) and its store runs in replicated mode (store.Replicator).
+//
+// Files under storePathRootDir:
+//
+//	raft/      the Raft log (a RocketMQ commitlog, raftidx, hardstate, raftmeta): the durable truth
+//	replica/   the store (commitlog, consume queues, index, timers, transactions), rebuilt at
+//	           every start by applying the committed log from its first entry
+//	config/    the broker's config files (topics, groups, consumer offsets), per replica
+//
+// Writes: a SEND is proposed as one entry and answered SUCCESS only once a quorum stored it
+// (fsynced: Log.Append syncs before it acknowledges) and this replica applied it; the msgId and
+// queue offset come from that apply, which every replica performs identically.
+//
+// Roles: the replica registers as brokerId 0 only while it passes the leader barrier
+// (Role.Ready), and otherwise under its own id (its position in dLegerPeers + 1), re-registering
+// at every role change. A replica that is not a ready leader answers SEND with
+// SERVICE_NOT_AVAILABLE (14), which rocketmq-client-go retries.
+type replicaGroup struct {
+	log   *slog.Logger
+	self  replication.Peer
+	rlog  *replication.Log
+	tr    *replication.TCPTransport
+	group *replication.Group
+	st    *store.Store
+
+	// mu guards results: the apply results of recent entries by Raft index, for the proposer
+	// waiting on them; order lists their indexes oldest first for pruning.
+	mu      sync.Mutex
+	results map[uint64][]commitlog.AppendResult
+	order   []uint64
+
+	quit chan struct{}
+	done chan struct{}
+}
+
+// keptResults bounds how many entries' apply results wait for their proposer.
+const keptResults = 1 << 14
+
+var _ store.Replicator = (*replicaGroup)(nil)
+
+// replicaStoreDir is where a replica's store lives (rebuilt at every start).
+func replicaStoreDir(root string) string { return filepath.Join(root, "replica") }
+
+// newReplicaGroup prepares the replica (nothing runs until start); the store opens in between,
+// with the group as its Replicator.
+func newReplicaGroup(cfg *Config, logger *slog.Logger) (*replicaGroup, error) {
+	peers, err := replication.ParsePeers(cfg.DLegerPeers)
+	if err != nil {
+		return nil, fmt.Errorf("%w: dLegerPeers: %w", ErrBadConfig, err)
+	}
+	rg := &replicaGroup{results: map[uint64][]commitlog.AppendResult{}, quit: make(chan struct{}), done: make(chan struct{})}
+	for _, p := range peers {
+		if p.Name == cfg.DLegerSelfID {
+			rg.self = p
+		}
+	}
+	if rg.self.ID == 0 {
+		return nil, fmt.Errorf("%w: dLegerSelfId %q is not in dLegerPeers", ErrBadConfig, cfg.DLegerSelfID)
+	}
+	group := cfg.DLegerGroup
+	if group == "" {
+		group = cfg.BrokerName
+	}
+	rg.log = logger.With("group", group, "self", rg.self.Name)
+	// The store is derived from the log: start it empty and re-apply.
+	if err := os.RemoveAll(replicaStoreDir(cfg.StorePathRootDir)); err != nil {
+		return nil, fmt.Errorf("broker: reset the replica store: %w", err)
+	}
+	return rg, nil
+}
+
+// start opens the Raft log, binds the replication port and starts the replica, which applies
+// the committed log into st.
+func (rg *replicaGroup) start(cfg *Config, st *store.Store) error {
+	peers, _ := replication.ParsePeers(cfg.DLegerPeers)
+	rg.st = st
+	var err error
+	if rg.rlog, err = replication.OpenLog(filepath.Join(cfg.StorePathRootDir, "raft"), replication.LogOptions{SegmentSize: cfg.MappedFileSizeCommitLog}); err != nil {
+		return fmt.Errorf("broker: replicated log: %w", err)
+	}
+	if rg.tr, err = replication.ListenTCP(rg.self.ID, rg.self.Addr, replication.TCPOptions{Logger: rg.log}); err != nil {
+		rg.rlog.Close()
+		return fmt.Errorf("broker: replication port: %w", err)
+	}
+	ids := make([]uint64, len(peers))
+	addrs := map[uint64]string{}
+	for i, p := range peers {
+		ids[i] = p.ID
+		addrs[p.ID] = p.Addr
+	}
+	rg.group, err = replication.Start(replication.Options{ID: rg.self.ID, Peers: ids, Storage: rg.rlog,
+		Transport: rg.tr, Apply: rg.apply, Logger: rg.log})
+	if err != nil {
+		rg.tr.Close()
+		rg.rlog.Close()
+		return fmt.Errorf("broker: replica: %w", err)
+	}
+	rg.tr.Start(addrs, rg.group.Receive)
+	return nil
+}
+
+// apply appends a committed entry to the store (on the replica's goroutine) and keeps the
+// results for a proposer.
+func (rg *replicaGroup) apply(index uint64, data []byte) error {
+	res, err := rg.st.ApplyEncoded(data)
+	if err != nil {
+		return err
+	}
+	rg.mu.Lock()
+	rg.results[index] = res
+	rg.order = append(rg.order, index)
+	if len(rg.order) > keptResults {
+		for _, i := range rg.order[:len(rg.order)-keptResults] {
+			delete(rg.results, i)
+		}
+		rg.order = append(rg.order[:0], rg.order[len(rg.order)-keptResults:]...)
+	}
+	rg.mu.Unlock()
+	return nil
+}
+
+// Replicate proposes records as one entry and waits for its commit and apply.
+func (rg *replicaGroup) Replicate(ctx context.Context, records []byte) ([]commitlog.AppendResult, error) {
+	if r := rg.group.Role(); !r.Ready {
+		return nil, fmt.Errorf("%w: replica %d is not the ready leader (leader %d, term %d)", store.ErrServiceNotAvailable, r.ID, r.Leader, r.Term)
+	}
+	p, err := rg.group.Propose(ctx, records)
+	switch {
+	case errors.Is(err, replication.ErrNotLeader), errors.Is(err, replication.ErrNotReady),
+		errors.Is(err, replication.ErrSuperseded), errors.Is(err, raft.ErrProposalDropped):
+		return nil, fmt.Errorf("%w: %w", store.ErrServiceNotAvailable, err)
+	case errors.Is(err, replication.ErrBadEntry):
+		return nil, fmt.Errorf("%w: %w", store.ErrMessageIllegal, err)
+	case err != nil:
+		return nil, err
+	}
+	if err := rg.group.Wait(ctx, p); err != nil {
+		if errors.Is(err, replication.ErrSuperseded) {
+			return nil, fmt.Errorf("%w: %w", store.ErrServiceNotAvailable, err) // never stored: a retry is safe
+		}
+		return nil, err
+	}
+	rg.mu.Lock()
+	res, ok := rg.results[p.Index]
+	delete(rg.results, p.Index)
+	rg.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("broker: entry %d committed but its results were pruned", p.Index)
+	}
+	return res, nil
+}
+
+// brokerID is what the replica registers as: 0 while it is the ready leader, else its own id.
+func (rg *replicaGroup) brokerID() int64 {
+	if rg.group.Role().Ready {
+		return 0
+	}
+	return int64(rg.self.ID)
+}
+
+// watchRoles re-registers the broker at every role change until quit.
+func (rg *replicaGroup) watchRoles(b *Broker) {
+	defer close(rg.done)
+	for {
+		ch := rg.group.RoleChanged()
+		select {
+		case <-ch:
+			r := rg.group.Role()
+			rg.log.Info("broker: replica role changed", "state", r.State.String(), "leader", r.Leader, "term", r.Term, "ready", r.Ready)
+			b.triggerRegister()
+		case <-rg.quit:
+			return
+		}
+	}
+}
+
+// close stops the replica (nothing is applied after it returns), then its port and log.
+func (rg *replicaGroup) close() error {
+	close(rg.quit)
+	var err error
+	if rg.group != nil {
+		err = rg.group.Close()
+		<-rg.done
+	}
+	if rg.tr != nil {
+		if e := rg.tr.Close(); !errors.Is(e, replication.ErrClosed) {
+			err = errors.Join(err, e)
+		}
+	}
+	if rg.rlog != nil {
+		err = errors.Join(err, rg.rlog.Close())
+	}
+	return err
+}

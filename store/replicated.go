@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mqstore/mqstore/commitlog"
+	"github.com/mqstore/mqstore/message"
+)
+
+// Replicator is the consensus group behind a store in replicated mode (Options.Replicator).
+//
+// The seam: a put validates its messages as in single-node mode, encodes them into one run of
+// records stamped with this leader's store host and time, and calls Replicate. The Replicator
+// proposes the run as one entry; once a quorum stored it, every replica (this one included)
+// hands the committed entry to its store's ApplyEncoded, which appends the records to the
+// store's own commitlog (offsets assigned there, deterministically: every replica applies the
+// same entries in the same order, so msgIds and queue offsets agree across replicas). From
+// there on everything is single-node code: dispatch to consume queues and the index, timers,
+// transactions, reads. Replicate returns the records' results from that apply.
+//
+// A Replicator that cannot take the proposal because this replica does not lead (or has not
+// passed its leader barrier) returns an error wrapping ErrServiceNotAvailable (the broker
+// answers SERVICE_NOT_AVAILABLE, which clients retry elsewhere); any other error means the
+// outcome is unknown (PutUnknownError, SYSTEM_ERROR: retried by clients, may duplicate).
+type Replicator interface {
+	Replicate(ctx context.Context, records []byte) ([]commitlog.AppendResult, error)
+}
+
+// DefaultReplicateTimeout is Options.ReplicateTimeout's default.
+const DefaultReplicateTimeout = 5 * time.Second
+
+// Replicated reports whether the store runs in replicated mode.
+func (s *Store) Replicated() bool { return s.opts.Replicator != nil }
+
+// ApplyEncoded appends a committed entry's records (encoded and stamped by the leader) to the
+// commitlog, in replicated mode: the Replicator's apply callback. Entries must be applied in
+// log order, each once.
+func (s *Store) ApplyEncoded(records []byte) ([]commitlog.AppendResult, error) {
+	res, err := s.commitLog.AppendEncoded(records)
+	if err != nil {
+		return nil, fmt.Errorf("store: apply: %w", err)
+	}
+	return res, nil
+}
+
+// putReplicated stores msgs (already checked) through the Replicator, as one entry.
+func (s *Store) putReplicated(msgs []*message.Message, queueIDs []int32) ([]PutResult, error) {
+	now := s.opts.Now().UnixMilli()
+	var recs []byte
+	for _, m := range msgs {
+		start := len(recs)
+		var err error
+		if recs, err = message.AppendRecord(recs, m); err != nil {
+			out, perr := s.putResult(0, commitlog.AppendResult{}, err)
+			return []PutResult{out}, perr
+		}
+		message.PatchRecord(recs[start:], 0, 0, now)
+	}
+	timeout := s.opts.ReplicateTimeout
+	if timeout <= 0 {
+		timeout = DefaultReplicateTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	results, err := s.opts.Replicator.Replicate(ctx, recs)
+	switch {
+	case err == nil && len(results) != len(msgs):
+		return []PutResult{{Status: PutUnknownError}}, fmt.Errorf("store: replicated %d records, got %d results", len(msgs), len(results))
+	case errors.Is(err, ErrServiceNotAvailable):
+		return []PutResult{{Status: PutServiceNotAvailable}}, err
+	case err != nil:
+		return []PutResult{{Status: PutUnknownError}}, fmt.Errorf("store: replicate (outcome unknown): %w", err)
+	}
+	out := make([]PutResult, len(results))
+	for i, r := range results {
+		out[i], _ = s.putResult(queueIDs[i], r, nil)
+	}
+	return out, nil
+}
+
+// putAsyncReplicated runs putReplicated on its own goroutine (joined by Close) and calls done.
+func (s *Store) putAsyncReplicated(m *message.Message, queueID int32, done func(PutResult, error)) {
+	s.replicating.Add(1)
+	go func() {
+		defer s.replicating.Done()
+		out, err := s.putReplicated([]*message.Message{m}, []int32{queueID})
+		var res PutResult
+		if len(out) > 0 {
+			res = out[0]
+		}
+		done(res, err)
+	}()
+}
