@@ -73,6 +73,16 @@ func TestResetQueryTimersResend(t *testing.T) {
 		return sum == 10
 	})
 	c.Shutdown()
+	// The client's last offset commits travel after Shutdown returns: wait until it is gone from
+	// the broker, so none of them lands after the reset below.
+	waitFor(t, 30*time.Second, "rg to go offline", func() bool {
+		for _, g := range e.b.ConsumerGroups() {
+			if g.Name == "rg" && g.Online {
+				return false
+			}
+		}
+		return true
+	})
 
 	// Reset by time: back to the start (not forced: backwards is allowed), then to the end.
 	status, out = e.post("/console/api/groups/reset", `{"group":"rg","topic":"Orders","timestamp":0}`, h)

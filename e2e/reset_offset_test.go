@@ -19,6 +19,12 @@ func TestResetOffsetRewindsLivePushConsumer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the client pauses 10 s before it applies a reset")
 	}
+	if raceEnabled {
+		// rocketmq-client-go races with itself here (ResetOffset's processQueue.clear against
+		// pullMessage: consumer/process_queue.go:387, push_consumer.go:871); make test runs this
+		// test again without -race (Makefile NORACE_TESTS).
+		t.Skip("the unmodified client has a data race in its own reset handling")
+	}
 	s := startServer(t, nil)
 	const topic, group, n = "ResetTopic", "reset-cg", 8
 	p := newProducer(t, s.ns.addr)
