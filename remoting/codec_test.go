@@ -375,7 +375,7 @@ func TestCodesAndLanguage(t *testing.T) {
 	if ResponseRPCTimeOut.String() != "RPC_TIME_OUT" || ResponseCode(-5).String() != "ResponseCode(-5)" {
 		t.Fatal(ResponseRPCTimeOut)
 	}
-	if len(requestCodeNames) != 60 || len(responseCodeNames) != 44 {
+	if len(requestCodeNames) != 65 || len(responseCodeNames) != 44 {
 		t.Fatalf("%d request and %d response codes", len(requestCodeNames), len(responseCodeNames))
 	}
 	for i := range 14 {
