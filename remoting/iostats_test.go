@@ -64,10 +64,11 @@ func TestBinaryHeadersAndIOStats(t *testing.T) {
 			}
 			mu.Unlock()
 
-			// The server counts frames read when its next read starts, the
-			// client a write once it returned.
+			// The server counts frames read when its next read starts, each
+			// side a write once it returned.
 			deadline := time.Now().Add(5 * time.Second)
-			for (srv.IOStats().FramesRead < n+1 || client.IOStats().FramesWritten < n+1) && time.Now().Before(deadline) {
+			for (srv.IOStats().FramesRead < n+1 || srv.IOStats().FramesWritten < n ||
+				client.IOStats().FramesWritten < n+1) && time.Now().Before(deadline) {
 				time.Sleep(time.Millisecond)
 			}
 			ss, cs := srv.IOStats(), client.IOStats()
