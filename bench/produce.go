@@ -12,6 +12,7 @@ import (
 	"github.com/mqstore/mqstore/bench/report"
 	"github.com/mqstore/mqstore/client"
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/remoting"
 )
 
 // instanceSeq makes every client of the process a client instance of its
@@ -20,6 +21,11 @@ var instanceSeq atomic.Int64
 
 func instance(kind string) string {
 	return fmt.Sprintf("mqbench-%s-%d-%d", kind, os.Getpid(), instanceSeq.Add(1))
+}
+
+// headerOption makes a client send its requests in cfg's header form.
+func headerOption(cfg *Config) client.Option {
+	return client.WithRemotingOptions(remoting.Options{BinaryHeaders: cfg.Header == HeaderRocketMQ})
 }
 
 // producers are the run's producer clients, one per producer goroutine.
@@ -32,7 +38,7 @@ func newProducers(cfg *Config, e *env) ([]*client.Producer, func(), error) {
 	}
 	for i := 0; i < cfg.Producers; i++ {
 		p, err := client.NewProducer(client.WithNameServer(e.nsAddr), client.WithGroup("mqbench_producer"),
-			client.WithInstanceName(instance("producer")), client.WithWindow(cfg.Window), client.WithLogger(quiet))
+			client.WithInstanceName(instance("producer")), client.WithWindow(cfg.Window), client.WithLogger(quiet), headerOption(cfg))
 		if err != nil {
 			closeAll()
 			return nil, nil, err
