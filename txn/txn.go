@@ -434,13 +434,24 @@ func verifyHalf(halfOffset int64, producerGroup string, queueOffset int64, topic
 	if topic != HalfTopic {
 		return fmt.Errorf("%w: offset %d holds topic %s", ErrNotHalfMessage, halfOffset, topic)
 	}
-	if _, ok := props.Lookup(message.PropertyRealTopic); !ok {
+	var g []byte // one pass; the last occurrence wins, as in Lookup
+	realTopic := false
+	props.Range(func(name, value []byte) bool {
+		switch string(name) {
+		case message.PropertyRealTopic:
+			realTopic = true
+		case message.PropertyProducerGroup:
+			g = value
+		}
+		return true
+	})
+	if !realTopic {
 		return fmt.Errorf("%w: offset %d has no REAL_TOPIC", ErrNotHalfMessage, halfOffset)
 	}
 	if rec.PhysicalOffset != halfOffset {
 		return fmt.Errorf("%w: asked %d, record says %d", ErrCommitLogOffsetMismatch, halfOffset, rec.PhysicalOffset)
 	}
-	if g, _ := props.Lookup(message.PropertyProducerGroup); string(g) != producerGroup {
+	if string(g) != producerGroup {
 		return fmt.Errorf("%w: %q, half message has %q", ErrGroupMismatch, producerGroup, g)
 	}
 	if queueOffset != AnyQueueOffset && queueOffset != rec.QueueOffset {
@@ -517,12 +528,20 @@ func (s *Service) commit(msg *message.Message, rec message.Record) (Appended, er
 // restore turns the half message into its committed message (spec §6.4).
 func restore(msg *message.Message, rec message.Record, e *entry) (*message.Message, error) {
 	checks := e.checks
-	tb, _ := msg.Properties.Lookup(message.PropertyRealTopic)
+	var tb, qs []byte // one pass; the last occurrence wins, as in Lookup
+	msg.Properties.Range(func(name, value []byte) bool {
+		switch string(name) {
+		case message.PropertyRealTopic:
+			tb = value
+		case message.PropertyRealQueueID:
+			qs = value
+		}
+		return true
+	})
 	topic := e.topic
 	if string(tb) != topic {
 		topic = string(tb)
 	}
-	qs, _ := msg.Properties.Lookup(message.PropertyRealQueueID)
 	qid, ok := parseDecimal(qs)
 	if topic == "" || !ok || qid > math.MaxInt32 {
 		return nil, fmt.Errorf("%w: bad REAL_TOPIC/REAL_QID at %d", ErrNotHalfMessage, rec.PhysicalOffset)
