@@ -28,6 +28,41 @@ func headerOption(cfg *Config) client.Option {
 	return client.WithRemotingOptions(remoting.Options{BinaryHeaders: cfg.Header == HeaderRocketMQ})
 }
 
+// producersIO sums the IOStats of ps.
+func producersIO[P interface{ IOStats() remoting.IOStats }](ps []P) remoting.IOStats {
+	var t remoting.IOStats
+	for _, p := range ps {
+		s := p.IOStats()
+		t.Reads += s.Reads
+		t.FramesRead += s.FramesRead
+		t.Writes += s.Writes
+		t.FramesWritten += s.FramesWritten
+	}
+	return t
+}
+
+// serverIO returns the embedded broker's IOStats (zero with -addr).
+func (e *env) serverIO() remoting.IOStats {
+	if e.broker == nil {
+		return remoting.IOStats{}
+	}
+	return e.broker.IOStats()
+}
+
+// serverIOSince is ioSince for the embedded broker; nil with -addr.
+func (e *env) serverIOSince(before remoting.IOStats) *report.IO {
+	if e.broker == nil {
+		return nil
+	}
+	return ioSince(e.broker.IOStats(), before)
+}
+
+// ioSince is the report form of now - before.
+func ioSince(now, before remoting.IOStats) *report.IO {
+	return &report.IO{Reads: now.Reads - before.Reads, FramesRead: now.FramesRead - before.FramesRead,
+		Writes: now.Writes - before.Writes, FramesWritten: now.FramesWritten - before.FramesWritten}
+}
+
 // producers are the run's producer clients, one per producer goroutine.
 func newProducers(cfg *Config, e *env) ([]*client.Producer, func(), error) {
 	var ps []*client.Producer
@@ -168,8 +203,10 @@ func runProduce(ctx context.Context, cfg *Config, e *env, progress io.Writer) (*
 	defer closeAll()
 	rec := report.NewRecorder()
 	rec.StartProgress(progress, ModeProduce, cfg.Size, cfg.Progress)
+	io0, sio0 := producersIO(ps), e.serverIO()
 	sent, sendErr := sendLoad(ctx, cfg, ps, newBudget(cfg), rec, false, 0)
 	rep := rec.Finish(ModeProduce)
+	rep.ClientIO, rep.ServerIO = ioSince(producersIO(ps), io0), e.serverIOSince(sio0)
 	rep.Sent = sent
 	stored, err := storedCount(ctx, cfg, e, sent, 10*time.Second)
 	if err != nil {
