@@ -19,7 +19,9 @@ type Store interface {
 	// SUCCESS on END_TRANSACTION); an error after storing would make a
 	// commit look failed, and the transaction would be committed again.
 	// Transaction type PREPARED/ROLLBACK records get no queue offset and no
-	// consume-queue unit; NOT and COMMIT get both.
+	// consume-queue unit; NOT and COMMIT get both. Append keeps neither m nor
+	// its slices once it returns: txn reuses them (and may pass slices a
+	// Viewer lent).
 	Append(m *message.Message) (Appended, error)
 	// Read returns an owned copy of the message stored at a commitlog
 	// offset, plus its stored fields (QueueOffset, PhysicalOffset,

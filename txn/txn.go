@@ -79,6 +79,7 @@ type entry struct {
 	resumedFrom    int64         // -1 unless resumed
 	opBound        int64         // op-queue offset before which no op marks this
 	committing     bool          // a commit is appending the restored message
+	op             opItem        // the op marker of its commit (opWriter.begin)
 	checks         int
 	lastCheck      int64 // ms, 0 when never
 	lastResult     CheckResult
@@ -201,24 +202,37 @@ func (s *Service) Prepare(msg *message.Message, producerGroup string) (PrepareRe
 	if delayLevel || timer {
 		return PrepareResult{}, ErrDelayedTransaction
 	}
-	half := *msg
+	// The half message and its properties live in pooled scratch: Store.Append
+	// keeps neither.
+	sc := prepareScratches.Get().(*prepareScratch)
+	half := &sc.msg
+	*half = *msg
 	half.Topic = HalfTopic
 	half.QueueID = 0
 	half.SysFlag = message.SetTransactionType(msg.SysFlag, message.TransactionNotType)
 	half.PreparedTransactionOffset = 0
+	e := &entry{group: producerGroup, topic: msg.Topic, queueID: msg.QueueID, resumedFrom: -1}
 	var qid [11]byte
-	half.Properties = setProperties(msg.Properties,
+	kv := [...]string{
 		message.PropertyRealTopic, msg.Topic,
 		message.PropertyRealQueueID, string(strconv.AppendInt(qid[:0], int64(msg.QueueID), 10)),
 		message.PropertyTransactionPrepared, "true",
-		message.PropertyProducerGroup, producerGroup)
-	e := &entry{group: producerGroup, topic: msg.Topic, queueID: msg.QueueID, resumedFrom: -1}
+		message.PropertyProducerGroup, producerGroup,
+		message.PropertyTransactionID, ""}
+	n := len(kv) - 2
 	if len(uniq) > 0 {
 		e.transactionID = string(uniq)
-		half.Properties = half.Properties.Set(message.PropertyTransactionID, e.transactionID)
+		kv[n+1] = e.transactionID
+		n += 2
 	}
+	sc.props = appendProperties(sc.props[:0], msg.Properties, kv[:n]...)
+	half.Properties = sc.props
 	e.immunity = immunityValue(immunity)
-	app, err := s.appendHalf(&half, e)
+	app, err := s.appendHalf(half, e)
+	*half = message.Message{}
+	if cap(sc.props) <= 64<<10 {
+		prepareScratches.Put(sc)
+	}
 	if err != nil {
 		return PrepareResult{}, err
 	}
@@ -261,9 +275,17 @@ func (s *Service) appendHalf(half *message.Message, e *entry) (Appended, error) 
 	return app, nil
 }
 
-// setProperties returns p with the name/value pairs kv set, encoded once.
-func setProperties(p message.Properties, kv ...string) message.Properties {
-	out := make(message.Properties, 0, len(p)+64)
+// prepareScratch is Prepare's pooled half message.
+type prepareScratch struct {
+	msg   message.Message
+	props []byte
+}
+
+var prepareScratches = sync.Pool{New: func() any { return new(prepareScratch) }}
+
+// appendProperties appends to out the encoding of p with the name/value
+// pairs kv set (every entry of p named in kv dropped, kv appended in order).
+func appendProperties(out []byte, p message.Properties, kv ...string) message.Properties {
 	p.Range(func(name, value []byte) bool {
 		for i := 0; i < len(kv); i += 2 {
 			if string(name) == kv[i] {
@@ -507,7 +529,8 @@ func (s *Service) commit(msg *message.Message, rec message.Record) (Appended, er
 		s.mu.Unlock()
 		return Appended{}, err
 	}
-	it := s.ops.begin(q)
+	it := &e.op // a transaction commits once: its entry carries the op item
+	s.ops.begin(it, q)
 	app, err := s.store.Append(restored)
 	if err != nil {
 		s.ops.cancel(it)
