@@ -19,6 +19,12 @@ const (
 	ModeCeilings = "ceilings"
 )
 
+// Header forms (-header): the serialization of the clients' request headers.
+const (
+	HeaderJSON     = "json"
+	HeaderRocketMQ = "rocketmq"
+)
+
 // Flush modes.
 const (
 	FlushAsync = "async"
@@ -65,6 +71,7 @@ type Config struct {
 	PeerBin                string // -peer-bin: a built peer binary (instead of go run)
 	Quiet                  bool   // -quiet: no progress lines
 	CPUProfile             string // -cpuprofile: write a CPU profile of the run to this file
+	Header                 string // -header: json or rocketmq, the header form of the clients' requests
 	Progress               time.Duration
 }
 
@@ -90,6 +97,7 @@ func Defaults(mode string) Config {
 		CheckAnswer: "commit",
 		SegmentSize: 1 << 30,
 		Progress:    time.Second,
+		Header:      HeaderJSON,
 	}
 }
 
@@ -146,6 +154,7 @@ func (c *Config) registerAll(fs *flag.FlagSet) {
 	fs.StringVar(&c.PeerDir, "peer-dir", c.PeerDir, "directory of the bench/peer module (default: found from the working directory)")
 	fs.StringVar(&c.PeerBin, "peer-bin", c.PeerBin, "a built peer binary to run instead of building bench/peer")
 	fs.BoolVar(&c.Quiet, "quiet", c.Quiet, "no progress lines")
+	fs.StringVar(&c.Header, "header", c.Header, "header form of the clients' requests: json or rocketmq (binary); the broker answers in the same form")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a CPU profile of the run (server included when embedded) to this file")
 }
 
@@ -186,6 +195,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: -commit and -rollback must be percentages adding up to at most 100", ErrUsage)
 	case c.CheckAnswer != "commit" && c.CheckAnswer != "rollback":
 		return fmt.Errorf("%w: -check %q (commit or rollback)", ErrUsage, c.CheckAnswer)
+	case c.Header != HeaderJSON && c.Header != HeaderRocketMQ:
+		return fmt.Errorf("%w: -header %q (json or rocketmq)", ErrUsage, c.Header)
 	case c.Rate < 0:
 		return fmt.Errorf("%w: -rate %d", ErrUsage, c.Rate)
 	case c.SegmentSize < minSegmentSize:

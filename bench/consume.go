@@ -38,7 +38,7 @@ func consumeLoad(ctx context.Context, cfg *Config, e *env, rec *report.Recorder,
 	group := e.consumerGroup
 	for i := 0; i < cfg.Consumers; i++ {
 		c, err := client.NewPullConsumer(client.WithNameServer(e.nsAddr), client.WithGroup(group),
-			client.WithInstanceName(instance("consumer")), client.WithSuspendTimeout(time.Second), client.WithLogger(quiet))
+			client.WithInstanceName(instance("consumer")), client.WithSuspendTimeout(time.Second), client.WithLogger(quiet), headerOption(cfg))
 		if err != nil {
 			return 0, err
 		}

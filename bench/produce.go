@@ -12,6 +12,7 @@ import (
 	"github.com/mqstore/mqstore/bench/report"
 	"github.com/mqstore/mqstore/client"
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/remoting"
 )
 
 // instanceSeq makes every client of the process a client instance of its
@@ -20,6 +21,46 @@ var instanceSeq atomic.Int64
 
 func instance(kind string) string {
 	return fmt.Sprintf("mqbench-%s-%d-%d", kind, os.Getpid(), instanceSeq.Add(1))
+}
+
+// headerOption makes a client send its requests in cfg's header form.
+func headerOption(cfg *Config) client.Option {
+	return client.WithRemotingOptions(remoting.Options{BinaryHeaders: cfg.Header == HeaderRocketMQ})
+}
+
+// producersIO sums the IOStats of ps.
+func producersIO[P interface{ IOStats() remoting.IOStats }](ps []P) remoting.IOStats {
+	var t remoting.IOStats
+	for _, p := range ps {
+		s := p.IOStats()
+		t.Reads += s.Reads
+		t.FramesRead += s.FramesRead
+		t.Writes += s.Writes
+		t.FramesWritten += s.FramesWritten
+	}
+	return t
+}
+
+// serverIO returns the embedded broker's IOStats (zero with -addr).
+func (e *env) serverIO() remoting.IOStats {
+	if e.broker == nil {
+		return remoting.IOStats{}
+	}
+	return e.broker.IOStats()
+}
+
+// serverIOSince is ioSince for the embedded broker; nil with -addr.
+func (e *env) serverIOSince(before remoting.IOStats) *report.IO {
+	if e.broker == nil {
+		return nil
+	}
+	return ioSince(e.broker.IOStats(), before)
+}
+
+// ioSince is the report form of now - before.
+func ioSince(now, before remoting.IOStats) *report.IO {
+	return &report.IO{Reads: now.Reads - before.Reads, FramesRead: now.FramesRead - before.FramesRead,
+		Writes: now.Writes - before.Writes, FramesWritten: now.FramesWritten - before.FramesWritten}
 }
 
 // producers are the run's producer clients, one per producer goroutine.
@@ -32,7 +73,7 @@ func newProducers(cfg *Config, e *env) ([]*client.Producer, func(), error) {
 	}
 	for i := 0; i < cfg.Producers; i++ {
 		p, err := client.NewProducer(client.WithNameServer(e.nsAddr), client.WithGroup("mqbench_producer"),
-			client.WithInstanceName(instance("producer")), client.WithWindow(cfg.Window), client.WithLogger(quiet))
+			client.WithInstanceName(instance("producer")), client.WithWindow(cfg.Window), client.WithLogger(quiet), headerOption(cfg))
 		if err != nil {
 			closeAll()
 			return nil, nil, err
@@ -162,8 +203,10 @@ func runProduce(ctx context.Context, cfg *Config, e *env, progress io.Writer) (*
 	defer closeAll()
 	rec := report.NewRecorder()
 	rec.StartProgress(progress, ModeProduce, cfg.Size, cfg.Progress)
+	io0, sio0 := producersIO(ps), e.serverIO()
 	sent, sendErr := sendLoad(ctx, cfg, ps, newBudget(cfg), rec, false, 0)
 	rep := rec.Finish(ModeProduce)
+	rep.ClientIO, rep.ServerIO = ioSince(producersIO(ps), io0), e.serverIOSince(sio0)
 	rep.Sent = sent
 	stored, err := storedCount(ctx, cfg, e, sent, 10*time.Second)
 	if err != nil {

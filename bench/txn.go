@@ -66,7 +66,7 @@ func runTxn(ctx context.Context, cfg *Config, e *env, progress io.Writer) (*repo
 	}()
 	for i := 0; i < cfg.Producers; i++ {
 		tp, err := client.NewTransactionProducer(l, client.WithNameServer(e.nsAddr), client.WithGroup("mqbench_txn"),
-			client.WithInstanceName(instance("txn")), client.WithWindow(cfg.Window), client.WithLogger(quiet))
+			client.WithInstanceName(instance("txn")), client.WithWindow(cfg.Window), client.WithLogger(quiet), headerOption(cfg))
 		if err != nil {
 			return nil, err
 		}
@@ -83,6 +83,7 @@ func runTxn(ctx context.Context, cfg *Config, e *env, progress io.Writer) (*repo
 		rec.Error()
 		errOnce.Do(func() { firstErr = err })
 	}
+	io0, sio0 := producersIO(tps), e.serverIO()
 	var wg sync.WaitGroup
 	for i, tp := range tps {
 		wg.Add(1)
@@ -120,6 +121,7 @@ func runTxn(ctx context.Context, cfg *Config, e *env, progress io.Writer) (*repo
 	}
 	wg.Wait()
 	rep := rec.Finish(ModeTxn)
+	rep.ClientIO, rep.ServerIO = ioSince(producersIO(tps), io0), e.serverIOSince(sio0)
 	rep.Sent = rep.Messages
 	rep.Committed, rep.RolledBack, rep.Unknown = l.committed.Load(), l.rolledBack.Load(), l.unknown.Load()
 	if firstErr != nil {

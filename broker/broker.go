@@ -360,6 +360,9 @@ func (b *Broker) ListenAndServe() error {
 // Addr is the address clients reach the broker at: brokerIP1:port.
 func (b *Broker) Addr() string { return b.host.String() }
 
+// IOStats returns the socket calls of the broker's connections and the frames they carried.
+func (b *Broker) IOStats() remoting.IOStats { return b.server.IOStats() }
+
 // storeHost is the STOREHOST stamped into records.
 func (b *Broker) storeHost() netip.AddrPort { return b.host }
 

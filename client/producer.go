@@ -489,3 +489,7 @@ func (p *Producer) SendBatchAsync(ctx context.Context, msgs []*message.Message, 
 	}
 	return err
 }
+
+// IOStats returns the socket calls of the producer's connections and the
+// frames they carried (see remoting.IOStats).
+func (p *Producer) IOStats() remoting.IOStats { return p.c.rc.IOStats() }

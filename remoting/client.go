@@ -48,6 +48,9 @@ func (c *Client) RegisterHandler(code RequestCode, h Handler) {
 // closed.
 func (c *Client) OnConnClose(fn func(*Conn)) { c.ep.addOnClose(fn) }
 
+// IOStats returns the client's socket calls and frames so far.
+func (c *Client) IOStats() IOStats { return c.ep.ioStats() }
+
 // Conn returns an open connection to addr, dialling one if needed.
 func (c *Client) Conn(ctx context.Context, addr string) (*Conn, error) {
 	v, ok := c.addrs.Load(addr)

@@ -19,10 +19,11 @@ import (
 // peer (the broker's CHECK_TRANSACTION_STATE to a producer), and requests
 // from the peer are served by the handlers of the Server or Client.
 type Conn struct {
-	ep     *endpoint
-	nc     net.Conn
-	remote string
-	fr     *FrameReader
+	ep      *endpoint
+	nc      net.Conn
+	remote  string
+	fr      *FrameReader
+	rframes int64 // frames decoded since the last read (reader only; see IOStats)
 
 	wmu     sync.Mutex  // guards queue and wclosed
 	queue   []*Command  // frames waiting for the writer
@@ -209,6 +210,9 @@ func (c *Conn) InvokeOneway(req *Command) error {
 		req.Release()
 		return ErrNotRequest
 	}
+	if c.ep.opts.BinaryHeaders {
+		req.SerializeType = SerializeRocketMQ
+	}
 	if hook := c.ep.opts.OnSend; hook != nil {
 		hook(req)
 	}
@@ -219,6 +223,9 @@ func (c *Conn) InvokeOneway(req *Command) error {
 
 // send registers call under a fresh opaque and queues req.
 func (c *Conn) send(req *Command, call *pendingCall) (int32, error) {
+	if c.ep.opts.BinaryHeaders {
+		req.SerializeType = SerializeRocketMQ
+	}
 	if hook := c.ep.opts.OnSend; hook != nil {
 		hook(req)
 	}
@@ -343,6 +350,11 @@ func (c *Conn) closeWrite() {
 // beforeRead pushes the idle deadline forward before each read, or stops
 // the reader when the endpoint drains.
 func (c *Conn) beforeRead() {
+	c.ep.io.reads.Add(1)
+	if c.rframes > 0 {
+		c.ep.io.framesRead.Add(c.rframes)
+		c.rframes = 0
+	}
 	if idle := c.ep.opts.IdleTimeout; idle > 0 {
 		c.nc.SetReadDeadline(time.Now().Add(idle))
 	}
@@ -359,9 +371,12 @@ func (c *Conn) readLoop() {
 	for {
 		cmd, err := c.fr.ReadCommand()
 		if err != nil {
+			c.ep.io.framesRead.Add(c.rframes)
+			c.rframes = 0
 			c.readFailed(err)
 			return
 		}
+		c.rframes++
 		if cmd.IsResponse() {
 			c.completeCall(cmd)
 		} else {
@@ -582,6 +597,8 @@ func (c *Conn) writeBatch() error {
 		_, err = w.iov.WriteTo(c.nc)
 		clear(w.bufs)
 	}
+	c.ep.io.writes.Add(1)
+	c.ep.io.framesWritten.Add(int64(len(w.batch)))
 	clear(w.segs)
 	if cap(w.buf) > 4<<20 {
 		w.buf = nil

@@ -109,6 +109,28 @@ type endpoint struct {
 
 	sweepQuit chan struct{}
 	sweepDone chan struct{}
+
+	io ioCounters
+}
+
+// ioCounters count socket calls and frames (IOStats).
+type ioCounters struct {
+	reads, framesRead, writes, framesWritten atomic.Int64
+}
+
+// IOStats counts an endpoint's socket calls and the frames they carried,
+// over all its connections since it started: FramesRead/Reads is the frames
+// decoded per read, FramesWritten/Writes the frames coalesced per write.
+type IOStats struct {
+	Reads         int64 // read calls on the sockets
+	FramesRead    int64 // frames decoded (counted when the next read starts or the connection ends)
+	Writes        int64 // write calls (one per coalesced batch, vectored or not)
+	FramesWritten int64 // frames in those writes
+}
+
+func (ep *endpoint) ioStats() IOStats {
+	return IOStats{Reads: ep.io.reads.Load(), FramesRead: ep.io.framesRead.Load(),
+		Writes: ep.io.writes.Load(), FramesWritten: ep.io.framesWritten.Load()}
 }
 
 func (ep *endpoint) init(opts Options, kinds []Kind) {

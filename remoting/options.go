@@ -91,6 +91,11 @@ type Options struct {
 	// OnSend, if set, is called on every request before it is queued for writing: a client
 	// signs requests here (acl.Signer), as RocketMQ's RPC hooks do.
 	OnSend func(req *Command)
+	// BinaryHeaders makes the requests an endpoint sends use the ROCKETMQ
+	// binary header form (SerializeRocketMQ) instead of their own
+	// SerializeType (JSON unless set). Peers answer in the request's form.
+	// Default false.
+	BinaryHeaders bool
 	// Dial, if set, replaces a Client's TCP dial (TLS: see the tlsconfig package).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }

@@ -37,10 +37,29 @@ func benchFrameSize() int {
 }
 
 func benchServer(b *testing.B, kind Kind) string {
-	_, addr := startServer(b, Options{}, func(s *Server) {
+	_, addr := benchServerStats(b, kind)
+	return addr
+}
+
+func benchServerStats(b *testing.B, kind Kind) (*Server, string) {
+	return startServer(b, Options{}, func(s *Server) {
 		s.Handle(RequestSendMessageV2, kind, echo)
 	})
-	return addr
+}
+
+// reportIO reports the frames per socket call of the server and the client
+// during the benchmark (after minus before).
+func reportIO(b *testing.B, srv *Server, client *Client, s0, c0 IOStats) {
+	per := func(frames, calls int64) float64 {
+		if calls == 0 {
+			return 0
+		}
+		return float64(frames) / float64(calls)
+	}
+	s1, c1 := srv.IOStats(), client.IOStats()
+	b.ReportMetric(per(s1.FramesRead-s0.FramesRead, s1.Reads-s0.Reads), "srv-frames/read")
+	b.ReportMetric(per(s1.FramesWritten-s0.FramesWritten, s1.Writes-s0.Writes), "srv-frames/write")
+	b.ReportMetric(per(c1.FramesWritten-c0.FramesWritten, c1.Writes-c0.Writes), "cli-frames/write")
 }
 
 func reportRate(b *testing.B, start time.Time) {
@@ -75,23 +94,31 @@ func BenchmarkRoundTrip(b *testing.B) {
 //   - 1conn: 64 callers on one connection (the pipelined goal);
 //   - 16conn: 16 connections, one caller (one request in flight) each;
 //   - 4conn: 64 callers over 4 connections;
-//   - 1conn-inline: as 1conn, the handler running on the reader (KindInline).
+//   - 1conn-inline: as 1conn, the handler running on the reader (KindInline);
+//   - 1conn-binary, 16conn-binary: as 1conn and 16conn, the requests (and so
+//     the responses) in the ROCKETMQ binary header form instead of JSON.
+//
+// Each reports the frames per read and per write syscall of the server and
+// the client's frames per write.
 func BenchmarkPipelined(b *testing.B) {
 	cases := []struct {
 		name    string
 		conns   int
 		callers int
 		kind    Kind
+		binary  bool
 	}{
-		{"1conn", 1, 64, KindSend},
-		{"16conn", 16, 16, KindSend},
-		{"4conn", 4, 64, KindSend},
-		{"1conn-inline", 1, 64, KindInline},
+		{"1conn", 1, 64, KindSend, false},
+		{"16conn", 16, 16, KindSend, false},
+		{"4conn", 4, 64, KindSend, false},
+		{"1conn-inline", 1, 64, KindInline, false},
+		{"1conn-binary", 1, 64, KindSend, true},
+		{"16conn-binary", 16, 16, KindSend, true},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
-			addr := benchServer(b, tc.kind)
-			client := newTestClient(b, Options{ConnsPerAddr: tc.conns})
+			srv, addr := benchServerStats(b, tc.kind)
+			client := newTestClient(b, Options{ConnsPerAddr: tc.conns, BinaryHeaders: tc.binary})
 			conns := make([]*Conn, tc.conns)
 			for i := range conns {
 				c, err := client.Conn(context.Background(), addr)
@@ -104,6 +131,7 @@ func BenchmarkPipelined(b *testing.B) {
 			var next atomic.Int64
 			b.SetBytes(benchBodySize)
 			b.ReportAllocs()
+			s0, c0 := srv.IOStats(), client.IOStats()
 			b.ResetTimer()
 			start := time.Now()
 			var wg sync.WaitGroup
@@ -122,6 +150,7 @@ func BenchmarkPipelined(b *testing.B) {
 			}
 			wg.Wait()
 			reportRate(b, start)
+			reportIO(b, srv, client, s0, c0)
 		})
 	}
 }
@@ -267,4 +296,47 @@ func echoServer(b *testing.B) string {
 		wg.Wait()
 	})
 	return ln.Addr().String()
+}
+
+// BenchmarkHeader is the CPU cost of one SEND_MESSAGE_V2 request header
+// (13 ext fields, as rocketmq-client-go and mqstore's client send them) in
+// each form, without the network: encode = the frame prefix and header,
+// decode = the whole frame into a pooled command (128 B body copied).
+func BenchmarkHeader(b *testing.B) {
+	req := NewRequest(RequestSendMessageV2)
+	req.ExtFields = append(req.ExtFields,
+		Field{"a", "mqbench_producer"}, Field{"b", "BenchTopic"}, Field{"c", "TBW102"}, Field{"d", "4"},
+		Field{"e", "3"}, Field{"f", "0"}, Field{"g", "1765100000000"}, Field{"h", "0"},
+		Field{"i", "UNIQ_KEY\x017F0000010001B4AAC6A1C3F6E10000\x02WAIT\x01true\x02TAGS\x01t\x02"},
+		Field{"j", "0"}, Field{"k", "false"}, Field{"l", "3"}, Field{"m", "false"})
+	req.Body = benchPayload
+	for _, t := range []SerializeType{SerializeJSON, SerializeRocketMQ} {
+		req.SerializeType = t
+		frame, err := AppendFrame(nil, req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("encode/"+t.String(), func(b *testing.B) {
+			req.SerializeType = t
+			buf := make([]byte, 0, 1024)
+			b.ReportAllocs()
+			for range b.N {
+				var err error
+				if buf, err = appendFramePrefix(buf[:0], req, DefaultMaxFrameSize); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(frame)-benchBodySize), "header-bytes")
+		})
+		b.Run("decode/"+t.String(), func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				c := acquireCommand()
+				if err := decodeFrame(frame[frameLengthSize:], nil, c); err != nil {
+					b.Fatal(err)
+				}
+				c.Release()
+			}
+		})
+	}
 }

@@ -41,6 +41,9 @@ func (s *Server) Handle(code RequestCode, kind Kind, h Handler) {
 // the connection's goroutine and must not block for long.
 func (s *Server) OnConnClose(fn func(*Conn)) { s.ep.addOnClose(fn) }
 
+// IOStats returns the server's socket calls and frames so far.
+func (s *Server) IOStats() IOStats { return s.ep.ioStats() }
+
 // NumConns returns the number of open connections.
 func (s *Server) NumConns() int { return s.ep.numConns() }
 

@@ -431,6 +431,11 @@ func TestHandlerEdgeCases(t *testing.T) {
 	if err != nil || string(resp.Body) != want {
 		t.Fatalf("body parts: %v %v", resp, err)
 	}
+	// The writer releases the body once its write returned, which may be
+	// after the client read the response.
+	for deadline := time.Now().Add(5 * time.Second); released.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if released.Load() != 1 {
 		t.Fatalf("BodyRelease ran %d times", released.Load())
 	}

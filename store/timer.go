@@ -544,13 +544,29 @@ func (s *Store) prepareTimer(m *message.Message) (PutStatus, error) {
 	if m.Topic == TimerTopic || m.Topic == ScheduleTopic {
 		return PutOK, nil // already a timer record (a replica's, or an embedder's own)
 	}
+	// One pass over the properties (a put's hot path): the delay level (the last occurrence
+	// wins, as in Lookup) and which timer properties are present.
+	var delay []byte
+	var found [4]bool // of message.TimerRequestProperties
+	m.Properties.Range(func(name, value []byte) bool {
+		if string(name) == message.PropertyDelayLevel {
+			delay = value
+			return true
+		}
+		for i, t := range message.TimerRequestProperties {
+			if string(name) == t {
+				found[i] = true
+			}
+		}
+		return true
+	})
 	level := 0
-	if v, ok := m.Property(message.PropertyDelayLevel); ok {
-		level, _ = strconv.Atoi(v)
+	if delay != nil {
+		level, _ = strconv.Atoi(string(delay))
 	}
 	asked := ""
-	for _, name := range message.TimerRequestProperties {
-		if _, ok := m.Property(name); ok {
+	for i, name := range message.TimerRequestProperties {
+		if found[i] {
 			asked = name
 			break
 		}

@@ -11,7 +11,10 @@ import (
 // txnBackend is the store as package txn sees it (txn.Store).
 type txnBackend struct{ s *Store }
 
-var _ txn.Store = txnBackend{}
+var (
+	_ txn.Store  = txnBackend{}
+	_ txn.Viewer = txnBackend{}
+)
 
 func (b txnBackend) Append(m *message.Message) (txn.Appended, error) {
 	res, err := b.s.Put(m)
@@ -30,6 +33,16 @@ func (b txnBackend) Append(m *message.Message) (txn.Appended, error) {
 
 func (b txnBackend) Read(physicalOffset int64) (*message.Message, message.Record, error) {
 	return b.s.commitLog.Message(physicalOffset)
+}
+
+// View lends the record at physicalOffset to v without copying it (txn.Viewer).
+func (b txnBackend) View(physicalOffset int64, r *message.Record, v txn.Visitor) error {
+	sl, err := b.s.commitLog.Read(physicalOffset, r)
+	if err != nil {
+		return err
+	}
+	defer sl.Release()
+	return v.Visit(r)
 }
 
 func (b txnBackend) ScanQueue(topic string, queueID int32, from int64, fn func(queueOffset, physicalOffset int64, size int32) bool) error {

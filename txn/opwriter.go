@@ -85,14 +85,14 @@ func (w *opWriter) signal() {
 	}
 }
 
-// begin registers a commit of the half message at queueOffset before its
-// restored message is appended.
-func (w *opWriter) begin(queueOffset int64) *opItem {
+// begin registers it as the commit of the half message at queueOffset,
+// before its restored message is appended. it must not be pending (a
+// cancelled item may be begun again).
+func (w *opWriter) begin(it *opItem, queueOffset int64) {
 	w.mu.Lock()
-	it := &opItem{queueOffset: queueOffset, end: EndCommit, bound: w.lastSeen.Load()}
+	*it = opItem{queueOffset: queueOffset, end: EndCommit, bound: w.lastSeen.Load()}
 	w.pending = append(w.pending, it)
 	w.mu.Unlock()
-	return it
 }
 
 // commit marks a begun commit ready: its restored message is at

@@ -19,7 +19,9 @@ type Store interface {
 	// SUCCESS on END_TRANSACTION); an error after storing would make a
 	// commit look failed, and the transaction would be committed again.
 	// Transaction type PREPARED/ROLLBACK records get no queue offset and no
-	// consume-queue unit; NOT and COMMIT get both.
+	// consume-queue unit; NOT and COMMIT get both. Append keeps neither m nor
+	// its slices once it returns: txn reuses them (and may pass slices a
+	// Viewer lent).
 	Append(m *message.Message) (Appended, error)
 	// Read returns an owned copy of the message stored at a commitlog
 	// offset, plus its stored fields (QueueOffset, PhysicalOffset,
@@ -42,4 +44,23 @@ type Appended struct {
 	QueueOffset    int64  // offset in its consume queue
 	MsgID          string // offset message id (store host + physical offset)
 	StoreTimestamp int64  // ms since the Unix epoch, the store's clock
+}
+
+// Viewer is implemented by a Store that can lend a stored record without
+// copying it. When the Store has it, Commit and Rollback read the half
+// message through View: a commit then copies the body once (from the half
+// record into the restored one) instead of three times, and allocates
+// nothing for the read.
+type Viewer interface {
+	// View decodes the record at a commitlog offset into r and calls
+	// v.Visit(r). r's Body, Topic and Properties alias the store's memory
+	// (capacity capped at their length) and are valid only until Visit
+	// returns; Visit may call Append. View returns Visit's error, or an
+	// error when the offset holds no record (then Visit is not called).
+	View(physicalOffset int64, r *message.Record, v Visitor) error
+}
+
+// Visitor receives a record lent by Viewer.View.
+type Visitor interface {
+	Visit(r *message.Record) error
 }

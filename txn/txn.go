@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/mqstore/mqstore/internal/vfs"
 	"github.com/mqstore/mqstore/message"
@@ -78,6 +79,7 @@ type entry struct {
 	resumedFrom    int64         // -1 unless resumed
 	opBound        int64         // op-queue offset before which no op marks this
 	committing     bool          // a commit is appending the restored message
+	op             opItem        // the op marker of its commit (opWriter.begin)
 	checks         int
 	lastCheck      int64 // ms, 0 when never
 	lastResult     CheckResult
@@ -179,37 +181,62 @@ func (s *Service) Prepare(msg *message.Message, producerGroup string) (PrepareRe
 	case msg.QueueID < 0:
 		return PrepareResult{}, fmt.Errorf("%w: queue id %d", ErrInvalidMessage, msg.QueueID)
 	}
-	if v, ok := msg.Property(message.PropertyDelayLevel); ok && v != "0" {
+	// One pass over the properties (the last occurrence wins, as in Lookup):
+	// the delay ones refused, UNIQ_KEY and the check immunity kept.
+	var uniq, immunity []byte
+	delayLevel, timer := false, false
+	msg.Properties.Range(func(name, value []byte) bool {
+		switch string(name) {
+		case message.PropertyDelayLevel:
+			delayLevel = string(value) != "0"
+		case message.PropertyTimerDeliverMS, message.PropertyTimerDelaySec,
+			message.PropertyTimerDelayMS, message.PropertyStartDeliverTime:
+			timer = true
+		case message.PropertyUniqKey:
+			uniq = value
+		case message.PropertyCheckImmunityTime:
+			immunity = value
+		}
+		return true
+	})
+	if delayLevel || timer {
 		return PrepareResult{}, ErrDelayedTransaction
 	}
-	for _, name := range [...]string{message.PropertyTimerDeliverMS, message.PropertyTimerDelaySec,
-		message.PropertyTimerDelayMS, message.PropertyStartDeliverTime} {
-		if _, ok := msg.Properties.Lookup(name); ok {
-			return PrepareResult{}, ErrDelayedTransaction
-		}
-	}
-	half := *msg
+	// The half message and its properties live in pooled scratch: Store.Append
+	// keeps neither.
+	sc := prepareScratches.Get().(*prepareScratch)
+	half := &sc.msg
+	*half = *msg
 	half.Topic = HalfTopic
 	half.QueueID = 0
 	half.SysFlag = message.SetTransactionType(msg.SysFlag, message.TransactionNotType)
 	half.PreparedTransactionOffset = 0
+	e := &entry{group: producerGroup, topic: msg.Topic, queueID: msg.QueueID, resumedFrom: -1}
 	var qid [11]byte
-	half.Properties = setProperties(msg.Properties,
+	kv := [...]string{
 		message.PropertyRealTopic, msg.Topic,
 		message.PropertyRealQueueID, string(strconv.AppendInt(qid[:0], int64(msg.QueueID), 10)),
 		message.PropertyTransactionPrepared, "true",
-		message.PropertyProducerGroup, producerGroup)
-	uniq := msg.UniqKey()
-	if uniq != "" {
-		half.Properties = half.Properties.Set(message.PropertyTransactionID, uniq)
+		message.PropertyProducerGroup, producerGroup,
+		message.PropertyTransactionID, ""}
+	n := len(kv) - 2
+	if len(uniq) > 0 {
+		e.transactionID = string(uniq)
+		kv[n+1] = e.transactionID
+		n += 2
 	}
-	e := &entry{group: producerGroup, topic: msg.Topic, queueID: msg.QueueID, transactionID: uniq, resumedFrom: -1}
-	e.immunity = immunityOf(half.Properties)
-	app, err := s.appendHalf(&half, e)
+	sc.props = appendProperties(sc.props[:0], msg.Properties, kv[:n]...)
+	half.Properties = sc.props
+	e.immunity = immunityValue(immunity)
+	app, err := s.appendHalf(half, e)
+	*half = message.Message{}
+	if cap(sc.props) <= 64<<10 {
+		prepareScratches.Put(sc)
+	}
 	if err != nil {
 		return PrepareResult{}, err
 	}
-	id := uniq
+	id := e.transactionID
 	if id == "" {
 		id = app.MsgID
 	}
@@ -248,9 +275,17 @@ func (s *Service) appendHalf(half *message.Message, e *entry) (Appended, error) 
 	return app, nil
 }
 
-// setProperties returns p with the name/value pairs kv set, encoded once.
-func setProperties(p message.Properties, kv ...string) message.Properties {
-	out := make(message.Properties, 0, len(p)+64)
+// prepareScratch is Prepare's pooled half message.
+type prepareScratch struct {
+	msg   message.Message
+	props []byte
+}
+
+var prepareScratches = sync.Pool{New: func() any { return new(prepareScratch) }}
+
+// appendProperties appends to out the encoding of p with the name/value
+// pairs kv set (every entry of p named in kv dropped, kv appended in order).
+func appendProperties(out []byte, p message.Properties, kv ...string) message.Properties {
 	p.Range(func(name, value []byte) bool {
 		for i := 0; i < len(kv); i += 2 {
 			if string(name) == kv[i] {
@@ -276,8 +311,13 @@ func setProperties(p message.Properties, kv ...string) message.Properties {
 // absent or not a positive number; then TransactionTimeout applies, as in
 // RocketMQ for an unparsable value).
 func immunityOf(p message.Properties) time.Duration {
-	v, ok := p.Lookup(message.PropertyCheckImmunityTime)
-	if !ok {
+	v, _ := p.Lookup(message.PropertyCheckImmunityTime)
+	return immunityValue(v)
+}
+
+// immunityValue is immunityOf for the property's value (nil when absent).
+func immunityValue(v []byte) time.Duration {
+	if v == nil {
 		return 0
 	}
 	n, ok := parseDecimal(v)
@@ -305,6 +345,11 @@ func (s *Service) Commit(halfOffset int64, producerGroup string, queueOffset int
 		return Appended{}, err
 	}
 	defer s.calls.Done()
+	if v, ok := s.store.(Viewer); ok {
+		// Zero copy: the restored message's body and properties are the half
+		// record's bytes, copied once, into the restored record.
+		return s.viewHalf(v, halfOffset, producerGroup, queueOffset, true)
+	}
 	msg, rec, err := s.readHalf(halfOffset, producerGroup, queueOffset)
 	if err != nil {
 		return Appended{}, err
@@ -320,6 +365,10 @@ func (s *Service) Rollback(halfOffset int64, producerGroup string, queueOffset i
 		return err
 	}
 	defer s.calls.Done()
+	if v, ok := s.store.(Viewer); ok {
+		_, err := s.viewHalf(v, halfOffset, producerGroup, queueOffset, false)
+		return err
+	}
 	_, rec, err := s.readHalf(halfOffset, producerGroup, queueOffset)
 	if err != nil {
 		return err
@@ -333,22 +382,104 @@ func (s *Service) readHalf(halfOffset int64, producerGroup string, queueOffset i
 	if err != nil {
 		return nil, rec, fmt.Errorf("%w: offset %d: %w", ErrNotFound, halfOffset, err)
 	}
-	if msg.Topic != HalfTopic {
-		return nil, rec, fmt.Errorf("%w: offset %d holds topic %s", ErrNotHalfMessage, halfOffset, msg.Topic)
-	}
-	if _, ok := msg.Properties.Lookup(message.PropertyRealTopic); !ok {
-		return nil, rec, fmt.Errorf("%w: offset %d has no REAL_TOPIC", ErrNotHalfMessage, halfOffset)
-	}
-	if rec.PhysicalOffset != halfOffset {
-		return nil, rec, fmt.Errorf("%w: asked %d, record says %d", ErrCommitLogOffsetMismatch, halfOffset, rec.PhysicalOffset)
-	}
-	if g, _ := msg.Properties.Get(message.PropertyProducerGroup); g != producerGroup {
-		return nil, rec, fmt.Errorf("%w: %q, half message has %q", ErrGroupMismatch, producerGroup, g)
-	}
-	if queueOffset != AnyQueueOffset && queueOffset != rec.QueueOffset {
-		return nil, rec, fmt.Errorf("%w: %d, half message has %d", ErrQueueOffsetMismatch, queueOffset, rec.QueueOffset)
+	if err := verifyHalf(halfOffset, producerGroup, queueOffset, msg.Topic, msg.Properties, &rec); err != nil {
+		return nil, rec, err
 	}
 	return msg, rec, nil
+}
+
+// halfView is one Commit or Rollback through Viewer.View (pooled: the
+// read allocates nothing).
+type halfView struct {
+	s           *Service
+	halfOffset  int64
+	queueOffset int64
+	group       string
+	commit      bool // else rollback
+	visited     bool
+	rec         message.Record
+	msg         message.Message
+	app         Appended
+}
+
+var halfViews = sync.Pool{New: func() any { return new(halfView) }}
+
+// Visit verifies the lent half message like readHalf, then commits or
+// rolls it back.
+func (h *halfView) Visit(r *message.Record) error {
+	h.visited = true
+	if err := verifyHalf(h.halfOffset, h.group, h.queueOffset, bytesString(r.Topic), r.Properties, r); err != nil {
+		return err
+	}
+	if !h.commit {
+		return h.s.rollback(r.QueueOffset)
+	}
+	// r.Message() without the copies; Topic is replaced by restore.
+	h.msg = message.Message{
+		Topic:                     HalfTopic,
+		QueueID:                   r.QueueID,
+		Flag:                      r.Flag,
+		SysFlag:                   r.SysFlag,
+		BornTimestamp:             r.BornTimestamp,
+		BornHost:                  r.BornHost,
+		StoreHost:                 r.StoreHost,
+		ReconsumeTimes:            r.ReconsumeTimes,
+		PreparedTransactionOffset: r.PreparedTransactionOffset,
+		Body:                      r.Body,
+	}
+	if len(r.Properties) > 0 {
+		h.msg.Properties = r.Properties
+	}
+	var err error
+	h.app, err = h.s.commit(&h.msg, *r)
+	return err
+}
+
+// viewHalf commits (commit) or rolls back the half message at halfOffset,
+// lent by the store (see Viewer), after readHalf's checks.
+func (s *Service) viewHalf(v Viewer, halfOffset int64, producerGroup string, queueOffset int64, commit bool) (Appended, error) {
+	h := halfViews.Get().(*halfView)
+	h.s, h.halfOffset, h.queueOffset, h.group, h.commit = s, halfOffset, queueOffset, producerGroup, commit
+	err := v.View(halfOffset, &h.rec, h)
+	if err != nil && !h.visited {
+		err = fmt.Errorf("%w: offset %d: %w", ErrNotFound, halfOffset, err)
+	}
+	app := h.app
+	*h = halfView{} // drop the references to the store's memory
+	halfViews.Put(h)
+	return app, err
+}
+
+// verifyHalf checks END_TRANSACTION's conditions on the record at
+// halfOffset (topic and props are the record's).
+func verifyHalf(halfOffset int64, producerGroup string, queueOffset int64, topic string, props message.Properties, rec *message.Record) error {
+	if topic != HalfTopic {
+		return fmt.Errorf("%w: offset %d holds topic %s", ErrNotHalfMessage, halfOffset, topic)
+	}
+	var g []byte // one pass; the last occurrence wins, as in Lookup
+	realTopic := false
+	props.Range(func(name, value []byte) bool {
+		switch string(name) {
+		case message.PropertyRealTopic:
+			realTopic = true
+		case message.PropertyProducerGroup:
+			g = value
+		}
+		return true
+	})
+	if !realTopic {
+		return fmt.Errorf("%w: offset %d has no REAL_TOPIC", ErrNotHalfMessage, halfOffset)
+	}
+	if rec.PhysicalOffset != halfOffset {
+		return fmt.Errorf("%w: asked %d, record says %d", ErrCommitLogOffsetMismatch, halfOffset, rec.PhysicalOffset)
+	}
+	if string(g) != producerGroup {
+		return fmt.Errorf("%w: %q, half message has %q", ErrGroupMismatch, producerGroup, g)
+	}
+	if queueOffset != AnyQueueOffset && queueOffset != rec.QueueOffset {
+		return fmt.Errorf("%w: %d, half message has %d", ErrQueueOffsetMismatch, queueOffset, rec.QueueOffset)
+	}
+	return nil
 }
 
 // claim takes the open transaction at q for ending. It returns the status
@@ -391,14 +522,15 @@ func (s *Service) commit(msg *message.Message, rec message.Record) (Appended, er
 	if err != nil {
 		return Appended{}, err
 	}
-	restored, err := restore(msg, rec, e.checks)
+	restored, err := restore(msg, rec, e)
 	if err != nil {
 		s.mu.Lock()
 		e.committing = false
 		s.mu.Unlock()
 		return Appended{}, err
 	}
-	it := s.ops.begin(q)
+	it := &e.op // a transaction commits once: its entry carries the op item
+	s.ops.begin(it, q)
 	app, err := s.store.Append(restored)
 	if err != nil {
 		s.ops.cancel(it)
@@ -417,9 +549,22 @@ func (s *Service) commit(msg *message.Message, rec message.Record) (Appended, er
 }
 
 // restore turns the half message into its committed message (spec §6.4).
-func restore(msg *message.Message, rec message.Record, checks int) (*message.Message, error) {
-	topic, _ := msg.Properties.Get(message.PropertyRealTopic)
-	qs, _ := msg.Properties.Lookup(message.PropertyRealQueueID)
+func restore(msg *message.Message, rec message.Record, e *entry) (*message.Message, error) {
+	checks := e.checks
+	var tb, qs []byte // one pass; the last occurrence wins, as in Lookup
+	msg.Properties.Range(func(name, value []byte) bool {
+		switch string(name) {
+		case message.PropertyRealTopic:
+			tb = value
+		case message.PropertyRealQueueID:
+			qs = value
+		}
+		return true
+	})
+	topic := e.topic
+	if string(tb) != topic {
+		topic = string(tb)
+	}
 	qid, ok := parseDecimal(qs)
 	if topic == "" || !ok || qid > math.MaxInt32 {
 		return nil, fmt.Errorf("%w: bad REAL_TOPIC/REAL_QID at %d", ErrNotHalfMessage, rec.PhysicalOffset)
@@ -646,3 +791,7 @@ func (s *Service) Close() error {
 	s.errMu.Unlock()
 	return err
 }
+
+// bytesString views b as a string without copying; the string must not
+// outlive b's memory (fmt copies it when it formats an error).
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

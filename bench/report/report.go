@@ -52,11 +52,25 @@ type Report struct {
 	// created: deleted, or kept with -keep.
 	Cleanup string `json:"cleanup,omitempty"`
 
+	// ClientIO counts the socket calls of the producers during the load and
+	// the frames they carried (produce, txn, e2e).
+	ClientIO *IO `json:"client_io,omitempty"`
+	// ServerIO is the same for the embedded broker (nil with -addr).
+	ServerIO *IO `json:"server_io,omitempty"`
+
 	// Ceilings of the machine, measured in the same run.
 	Ceilings *Ceilings `json:"ceilings,omitempty"`
 
 	series    []Point
 	histogram *hdrhistogram.Snapshot
+}
+
+// IO is socket calls and the frames they carried.
+type IO struct {
+	Reads         int64 `json:"reads"`
+	FramesRead    int64 `json:"frames_read"`
+	Writes        int64 `json:"writes"`
+	FramesWritten int64 `json:"frames_written"`
 }
 
 // Ceilings are the machine's physical limits for the message size.
@@ -121,6 +135,23 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	if r.Cleanup != "" {
 		fmt.Fprintf(w, "cleanup    %s\n", r.Cleanup)
+	}
+	for _, side := range []struct {
+		name string
+		io   *IO
+	}{{"client io ", r.ClientIO}, {"server io ", r.ServerIO}} {
+		io := side.io
+		if io == nil {
+			continue
+		}
+		per := func(frames, calls int64) float64 {
+			if calls == 0 {
+				return 0
+			}
+			return float64(frames) / float64(calls)
+		}
+		fmt.Fprintf(w, "%s %.1f frames per read (%s reads), %.1f frames per write (%s writes)\n", side.name,
+			per(io.FramesRead, io.Reads), group(io.Reads), per(io.FramesWritten, io.Writes), group(io.Writes))
 	}
 	if c := r.Ceilings; c != nil {
 		fmt.Fprintf(w, "ceilings   memcpy into a mapped file %s msgs/s (%.0f MB/s); loopback TCP echo %s msgs/s (%.0f MB/s each way), round trip p50 %.1f µs\n",
