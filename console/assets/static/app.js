@@ -542,7 +542,7 @@ function messageList(res, dlq) {
     el("div", { class: "pager", id: "messages-pager" },
       el("button", { class: "prev", disabled: res.offset <= 0, onclick: () => { msgOffset = Math.max(0, res.offset - ROWS); render(); } }, "‹ previous"), " ",
       el("button", { class: "next", disabled: !res.more, onclick: () => { msgOffset = res.offset + ROWS; render(); } }, "next ›")),
-    table("messages", [{ label: "queue", num: 1, w: "4rem" }, { label: "offset", num: 1, w: "5.5rem" }, { label: "stored (UTC)", w: "13rem" }, { label: "tags", w: "7rem" }, { label: "keys", w: "10rem" }, { label: "reconsumed", num: 1, w: "6rem" }, "body", { label: "", w: "6rem" }], rows, "fixed"),
+    table("messages", [{ label: "queue", num: 1, w: "4rem" }, { label: "offset", num: 1, w: "5.5rem" }, { label: "stored (UTC)", w: "14.5rem" }, { label: "tags", w: "7rem" }, { label: "keys", w: "10rem" }, { label: "reconsumed", num: 1, w: "6rem" }, "body", { label: "", w: "6rem" }], rows, "fixed"),
     detail);
 }
 
