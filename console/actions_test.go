@@ -73,6 +73,16 @@ func TestResetQueryTimersResend(t *testing.T) {
 		return sum == 10
 	})
 	c.Shutdown()
+	// client-go persists its offsets while shutting down and unregisters last: wait for that,
+	// or a late offset commit can land after the reset below.
+	waitFor(t, 10*time.Second, "rg to go offline", func() bool {
+		for _, g := range e.b.ConsumerGroups() {
+			if g.Name == "rg" {
+				return !g.Online
+			}
+		}
+		return true
+	})
 
 	// Reset by time: back to the start (not forced: backwards is allowed), then to the end.
 	status, out = e.post("/console/api/groups/reset", `{"group":"rg","topic":"Orders","timestamp":0}`, h)
