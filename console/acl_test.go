@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/mqstore/mqstore/acl"
 	"github.com/mqstore/mqstore/broker"
 	"github.com/mqstore/mqstore/console"
+	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -140,5 +142,36 @@ func TestACLInBrowser(t *testing.T) {
 	waitJS(t, ctx, `document.querySelector("#flash-ok")?.textContent === "Topic Doomed deleted."`)
 	if _, ok, _ := e.b.TopicConfig("Doomed"); ok {
 		t.Error("the admin's delete from the page did not delete the topic")
+	}
+
+	// A reset by time from the groups page is signed the same way: group ag at the end of
+	// Kept's three messages, reset from the page to the start.
+	e.createTopicInProcess("Kept")
+	for i := range 3 {
+		m := message.New("Kept", []byte(fmt.Sprintf("kept %d", i)))
+		if _, err := e.b.Store().Put(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.b.Store().WaitDispatched(context.Background(), e.b.Store().MaxPhysicalOffset()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.b.ResetOffset("ag", "Kept", -1, true, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if off, _ := e.b.ConsumerOffset("ag", "Kept", 0); off != 3 {
+		t.Fatalf("ag on Kept queue 0 at %d before the reset, want 3", off)
+	}
+	open(t, ctx, e.base+"/console/groups?group=ag", "groups", `!!document.querySelector('#group-detail[data-group="ag"] #reset-form')`)
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#reset-topic"), "Kept"), chromedp.SetValue(chromedp.CSS("#reset-time"), "0")); err != nil {
+		t.Fatal(err)
+	}
+	clickAndConfirm(t, ctx, "#reset-go")
+	waitJS(t, ctx, `document.querySelector("#flash-ok")?.textContent.startsWith("Offsets of ag on Kept reset: queue 0 → 0")`)
+	if off, _ := e.b.ConsumerOffset("ag", "Kept", 0); off != 0 {
+		t.Errorf("ag on Kept queue 0 at %d after the signed reset from the page, want 0", off)
+	}
+	if !strings.Contains(e.log.String(), `msg="console: write" action="offset reset"`) {
+		t.Errorf("the reset is not in the write log:\n%s", e.log.String())
 	}
 }

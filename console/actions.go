@@ -78,27 +78,27 @@ func (c *Console) timers(r *http.Request) (any, error) {
 	return Timers{Topic: topic, Count: p.Count, NextDueMs: p.NextDue, WheelPending: int64(st.TimerStats().Pending)}, nil
 }
 
-// byTime returns up to maxNum messages of topic stored in [begin, end] (ms; end 0 = now),
-// oldest first per queue, queue by queue.
-func (c *Console) byTime(topic string, begin, end int64, maxNum int) ([]*store.StoredMessage, error) {
+// byTime returns the messages of topic stored in [begin, end] (ms; end 0 = now), queue by
+// queue, oldest first in each queue: skip matches are passed over, then at most maxNum are
+// returned; more says whether another match follows (the page's "next").
+func (c *Console) byTime(topic string, begin, end int64, skip, maxNum int) (out []*store.StoredMessage, more bool, err error) {
 	tc, ok, err := c.b.TopicConfig(topic)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if !ok {
-		return nil, &httpError{http.StatusNotFound, fmt.Errorf("console: no topic %q", topic)}
+		return nil, false, &httpError{http.StatusNotFound, fmt.Errorf("console: no topic %q", topic)}
 	}
 	if end <= 0 {
 		end = c.opts.Now().UnixMilli()
 	}
 	st := c.b.Store()
-	var out []*store.StoredMessage
 	for q := range int32(max(tc.ReadQueueNums, tc.WriteQueueNums)) {
 		from, err := st.OffsetByTime(topic, q, begin)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		for off := from; off < st.MaxOffset(topic, q) && len(out) < maxNum; off++ {
+		for off := from; off < st.MaxOffset(topic, q); off++ {
 			u, ok := st.QueueUnit(topic, q, off)
 			if !ok || u.IsBlank() {
 				continue
@@ -110,10 +110,18 @@ func (c *Console) byTime(topic string, begin, end int64, maxNum int) ([]*store.S
 			if m.StoreTimestamp > end {
 				break
 			}
-			if m.StoreTimestamp >= begin {
+			if m.StoreTimestamp < begin {
+				continue
+			}
+			switch {
+			case skip > 0:
+				skip--
+			case len(out) == maxNum:
+				return out, true, nil
+			default:
 				out = append(out, m)
 			}
 		}
 	}
-	return out, nil
+	return out, false, nil
 }

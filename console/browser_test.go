@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/mqstore/mqstore/console"
 )
 
 // chromiumPath is Debian's chromium (apt-get install chromium; .ci/setup installs it).
@@ -173,6 +175,10 @@ func TestPagesInBrowser(t *testing.T) {
 	c1.Shutdown()
 	e.sendN("Orders", 20, 7)
 	halfOffsets := e.prepare("Pay", "pg-pay", 3)
+	// Later: two messages at delay level 18 (2 h), pending in the timing wheel; g1 has two dead letters.
+	e.createTopic("Later", 4)
+	e.sendDelayed("Later", 2, 18)
+	e.deadLetters("g1", "Orders", 2)
 	c2, got := e.consume("g2", "Pay")
 	defer c2.Shutdown()
 
@@ -219,6 +225,20 @@ func TestPagesInBrowser(t *testing.T) {
 			}
 		}
 		screenshot(t, ctx, "topics")
+
+		// Pending timers of a topic, as MQSTORE_PENDING_TIMERS answers on the wire.
+		open(t, ctx, e.base+"/console/topics?topic=Later", "topics", `!!document.querySelector('#topic-detail[data-topic="Later"] #timers-count')`)
+		timers, err := admin.PendingTimers(bg, e.b.Addr(), "Later")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := number(t, ctx, "#timers-count"); got != timers.Count || timers.Count != 2 || e.b.Store().PendingTimers("Later").Count != 2 {
+			t.Errorf("pending timers shown %d, wire %d, store %d (want 2)", got, timers.Count, e.b.Store().PendingTimers("Later").Count)
+		}
+		if got := js[string](t, ctx, `document.querySelector("#timers-next").dataset.ms`); got != strconv.FormatInt(timers.NextDue.UnixMilli(), 10) {
+			t.Errorf("next due shown %s, wire %d", got, timers.NextDue.UnixMilli())
+		}
+		screenshot(t, ctx, "topics-timers")
 
 		// Create a topic from the page, then delete it, each confirmed in the dialog.
 		err = chromedp.Do(ctx,
@@ -287,6 +307,49 @@ func TestPagesInBrowser(t *testing.T) {
 			t.Errorf("group list lag shown %d, wire %d", got, lag)
 		}
 		screenshot(t, ctx, "groups")
+
+		// Reset by time from the page: back to the start (typed in UTC), then forced to the end.
+		consumerOffsets := func() (sum int64) {
+			for q := range int32(4) {
+				off, _ := e.b.ConsumerOffset("g1", "Orders", q)
+				sum += off
+			}
+			return sum
+		}
+		resetFromPage := func(when string, force bool) {
+			t.Helper()
+			err := chromedp.Do(ctx,
+				chromedp.SetValue(chromedp.CSS("#reset-topic"), "Orders"),
+				chromedp.SetValue(chromedp.CSS("#reset-time"), when))
+			if err != nil {
+				t.Fatal(err)
+			}
+			js[bool](t, ctx, fmt.Sprintf(`document.querySelector("#reset-force").checked = %v, true`, force))
+			js[bool](t, ctx, `document.getElementById("flash").replaceChildren(), true`)
+			clickAndConfirm(t, ctx, "#reset-go")
+			waitJS(t, ctx, `document.querySelector("#flash-ok")?.textContent.startsWith("Offsets of g1 on Orders reset")`)
+		}
+		resetFromPage("1970-01-01 00:00:00", false)
+		if sum := consumerOffsets(); sum != 0 {
+			t.Errorf("after the reset to the start: offsets sum to %d, want 0", sum)
+		}
+		progress, err = admin.ConsumeStats(bg, "g1", "Orders")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lag = 0
+		for _, p := range progress {
+			lag += p.Lag()
+		}
+		if lag != 27 {
+			t.Errorf("wire lag after the reset to the start: %d, want 27", lag)
+		}
+		waitJS(t, ctx, `document.querySelector("#group-lag").textContent === "27"`) // the page reloads after the action
+		resetFromPage("end", true)
+		if sum := consumerOffsets(); sum != 27 {
+			t.Errorf("after the forced reset to the end: offsets sum to %d, want 27", sum)
+		}
+		waitJS(t, ctx, `document.querySelector("#group-lag").textContent === "0"`)
 	})
 
 	t.Run("transactions", func(t *testing.T) {
@@ -338,6 +401,76 @@ func TestPagesInBrowser(t *testing.T) {
 		open(t, ctx, e.base+"/console/messages?id="+uniq, "messages", `!!document.querySelector("section.message")`)
 		if got := js[string](t, ctx, `document.querySelector('section.message').dataset.msgid`); got != msgID {
 			t.Errorf("by UNIQ_KEY %s: shown %s, want %s", uniq, got, msgID)
+		}
+
+		// retried lists %RETRY%g1 through the API (each resend adds one).
+		retried := func(n int) []console.Message {
+			t.Helper()
+			var res struct{ Messages []console.Message }
+			waitFor(t, 10*time.Second, fmt.Sprintf("%d messages in %%RETRY%%g1", n), func() bool {
+				e.getJSON("/console/api/messages?topic=%25RETRY%25g1&begin=0", &res)
+				return len(res.Messages) >= n
+			})
+			if len(res.Messages) != n {
+				t.Fatalf("%%RETRY%%g1 holds %d messages, want %d", len(res.Messages), n)
+			}
+			return res.Messages
+		}
+		// Resend the message shown (its consuming group g1 is offered).
+		if got := js[string](t, ctx, `document.querySelector("section.message .resend-group").value`); got != "g1" {
+			t.Errorf("resend group offered %q, want g1", got)
+		}
+		clickAndConfirm(t, ctx, "section.message button.resend")
+		waitJS(t, ctx, `document.querySelector("#flash-ok")?.textContent.startsWith("Resent to %RETRY%g1")`)
+		if r := retried(1)[0]; r.BodyText != "body <b>3</b> of Orders" || r.Properties["RETRY_TOPIC"] != "Orders" {
+			t.Errorf("resent copy: body %q RETRY_TOPIC %q", r.BodyText, r.Properties["RETRY_TOPIC"])
+		}
+
+		// By time range from the form, ten rows a page: each page lists what the API lists.
+		open(t, ctx, e.base+"/console/messages?rows=10", "messages", `!!document.querySelector("#query-form")`)
+		err = chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#q-topic"), "Orders"),
+			chromedp.SetValue(chromedp.CSS("#q-begin"), "1970-01-01 00:00:00"), chromedp.Click(chromedp.CSS("#q-go")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for page, offset := range []int{0, 10} {
+			waitJS(t, ctx, fmt.Sprintf(`document.querySelector("#result-count")?.textContent === "%d–%d, more follow"`, offset+1, offset+10))
+			var listed struct{ Messages []console.Message }
+			e.getJSON(fmt.Sprintf("/console/api/messages?topic=Orders&begin=0&offset=%d&max=10", offset), &listed)
+			shownIDs := js[[]string](t, ctx, `[...document.querySelectorAll("#messages tbody tr")].map(r => r.dataset.msgid)`)
+			if len(listed.Messages) != 10 || len(shownIDs) != 10 {
+				t.Fatalf("page %d: %d shown, API lists %d", page, len(shownIDs), len(listed.Messages))
+			}
+			for i, m := range listed.Messages {
+				if shownIDs[i] != m.MsgID {
+					t.Errorf("page %d row %d: %s shown, API lists %s", page, i, shownIDs[i], m.MsgID)
+				}
+			}
+			if page == 0 {
+				if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#messages-pager .next"))); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+
+		// The dead letters of g1, a resend button per message (the group is filled in).
+		open(t, ctx, e.base+"/console/messages", "messages", `!!document.querySelector("#dlq-form")`)
+		if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#dlq-group"), "g1"), chromedp.Click(chromedp.CSS("#dlq-go"))); err != nil {
+			t.Fatal(err)
+		}
+		waitJS(t, ctx, `document.querySelectorAll('#message-list[data-topic="%DLQ%g1"] #messages tbody tr').length === 2`)
+		screenshot(t, ctx, "messages-dlq")
+		dead := js[string](t, ctx, `document.querySelector("#messages tbody tr").dataset.offset`)
+		clickAndConfirm(t, ctx, "#messages tbody tr button.resend")
+		waitJS(t, ctx, `document.querySelector("#flash-ok")?.textContent.startsWith("Resent to %RETRY%g1")`)
+		r := retried(2)[1]
+		if r.BodyText != "dead 0" || r.Properties["RETRY_TOPIC"] != "Orders" || r.ReconsumeTimes != 0 {
+			t.Errorf("resent dead letter (from offset %s): body %q RETRY_TOPIC %q reconsume %d", dead, r.BodyText, r.Properties["RETRY_TOPIC"], r.ReconsumeTimes)
+		}
+		// On the wire, the copy is a message of %RETRY%g1.
+		m, err = admin.QueryMessageByID(bg, r.MsgID)
+		if err != nil || m.Topic != "%RETRY%g1" || string(m.Body) != "dead 0" {
+			t.Errorf("wire lookup of the resent copy %s: topic %q body %q err %v", r.MsgID, m.Topic, m.Body, err)
 		}
 	})
 }

@@ -3,11 +3,12 @@
 // /console/. There is no build step: the HTML template, the script and the style sheet are
 // embedded (assets/), and no file is loaded from anywhere else.
 //
-// Pages: overview (broker health, throughput chart), topics (queues with min/max offsets;
-// create, update, delete), consumer groups (members, subscriptions, per-queue lag),
-// transactions (open transactions with age and checks, commit or roll back by hand; the
-// discarded list with resume) and messages (by key, by id in either form; properties and
-// body). docs/CONSOLE.md documents the JSON endpoints for scripts.
+// Pages: overview (broker health, throughput chart), topics (queues with min/max offsets,
+// pending timers; create, update, delete), consumer groups (members, subscriptions, per-queue
+// lag; reset offsets by time), transactions (open transactions with age and checks, commit or
+// roll back by hand; the discarded list with resume) and messages (by key, by id in either
+// form, by time range, a group's dead letters; properties and body; resend to a group).
+// docs/CONSOLE.md documents the pages' controls and the JSON endpoints for scripts.
 //
 // Security. Reads are open to whoever reaches the port (loopback by default). Every write is a
 // POST with a JSON body that must carry the per-process token of the page in the

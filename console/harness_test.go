@@ -312,3 +312,49 @@ func (e *env) createTopicInProcess(name string) {
 		e.t.Fatal(err)
 	}
 }
+
+// sendDelayed sends n messages to topic with rocketmq-client-go at a delay level (18 = 2 h:
+// they stay in the timing wheel for the test), bodies "later <i>".
+func (e *env) sendDelayed(topic string, n, level int) {
+	e.t.Helper()
+	p, err := rocketmq.NewProducer(
+		producer.WithNsResolver(primitive.NewPassthroughResolver([]string{e.nsAddr})),
+		producer.WithGroupName(instance("pg")), producer.WithInstanceName(instance("p")), producer.WithRetry(2))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	defer p.Shutdown()
+	for i := range n {
+		m := primitive.NewMessage(topic, []byte(fmt.Sprintf("later %d", i)))
+		m.WithDelayTimeLevel(level)
+		if _, err := p.SendSync(context.Background(), m); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// deadLetters stores n dead letters of group in-process (%DLQ%group, as the broker files a
+// message that ran out of retries), bodies "dead <i>", RETRY_TOPIC = origin.
+func (e *env) deadLetters(group, origin string, n int) {
+	e.t.Helper()
+	dlq := broker.DLQTopicPrefix + group
+	if err := e.b.UpdateTopic(namesrv.TopicConfig{TopicName: dlq, ReadQueueNums: 1, WriteQueueNums: 1, Perm: namesrv.PermRW}, "test"); err != nil {
+		e.t.Fatal(err)
+	}
+	for i := range n {
+		m := message.New(dlq, []byte(fmt.Sprintf("dead %d", i)))
+		m.SetProperty(message.PropertyRetryTopic, origin)
+		m.SetProperty(message.PropertyUniqKey, fmt.Sprintf("DEAD%028d", i))
+		m.ReconsumeTimes = 16
+		if _, err := e.b.Store().Put(m); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	st := e.b.Store()
+	if err := st.WaitDispatched(context.Background(), st.MaxPhysicalOffset()); err != nil {
+		e.t.Fatal(err)
+	}
+}

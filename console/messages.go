@@ -61,7 +61,8 @@ const (
 	maxInflated     = 8 << 20
 	defaultKeyMax   = 64
 	maxKeyMax       = 2000
-	maxTopicsByUniq = 5000 // topics searched for a UNIQ_KEY given without a topic
+	maxTopicsByUniq = 5000    // topics searched for a UNIQ_KEY given without a topic
+	maxTimeSkip     = 100_000 // how many matches a time-range page may skip (offset)
 )
 
 // messages answers GET /console/api/messages: by id (offset message id or UNIQ_KEY; topic
@@ -98,7 +99,7 @@ func (c *Console) messages(r *http.Request) (any, error) {
 			}
 		}
 	case topic != "":
-		maxNum, begin, end := defaultKeyMax, int64(0), int64(0)
+		maxNum, begin, end, skip := defaultKeyMax, int64(0), int64(0), 0
 		var err error
 		if v := q.Get("max"); v != "" {
 			if maxNum, err = strconv.Atoi(v); err != nil || maxNum <= 0 {
@@ -116,11 +117,17 @@ func (c *Console) messages(r *http.Request) (any, error) {
 				return nil, fmt.Errorf("%w: end %q", ErrBadRequest, v)
 			}
 		}
+		if v := q.Get("offset"); v != "" {
+			if skip, err = strconv.Atoi(v); err != nil || skip < 0 || skip > maxTimeSkip {
+				return nil, fmt.Errorf("%w: offset %q (0–%d)", ErrBadRequest, v, maxTimeSkip)
+			}
+		}
 		if key == "" { // by time range: the topic's messages stored in [begin, end]
-			if found, err = c.byTime(topic, begin, end, maxNum); err != nil {
+			found, more, err := c.byTime(topic, begin, end, skip, maxNum)
+			if err != nil {
 				return nil, err
 			}
-			break
+			return map[string]any{"messages": c.describeAll(found), "offset": skip, "more": more}, nil
 		}
 		if found, err = st.QueryByKey(topic, key, maxNum, begin, end); err != nil {
 			return nil, err
@@ -128,12 +135,17 @@ func (c *Console) messages(r *http.Request) (any, error) {
 	default:
 		return nil, fmt.Errorf("%w: give id (and optionally topic), or topic with key and/or a time range", ErrBadRequest)
 	}
+	return map[string]any{"messages": c.describeAll(found)}, nil
+}
+
+// describeAll describes messages (see describe).
+func (c *Console) describeAll(found []*store.StoredMessage) []Message {
 	groups := c.b.ConsumerGroups()
 	out := make([]Message, 0, len(found))
 	for _, m := range found {
 		out = append(out, c.describe(m, groups))
 	}
-	return map[string]any{"messages": out}, nil
+	return out
 }
 
 // describe turns a stored message into its JSON, with its consume status per group.

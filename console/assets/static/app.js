@@ -44,6 +44,18 @@ const fmt = {
   perm: (p) => (p & 4 ? "R" : "-") + (p & 2 ? "W" : "-") + (p & 1 ? "X" : "-"),
 };
 
+// parseTime reads a time typed into a form: "YYYY-MM-DD HH:MM[:SS[.mmm]]" in UTC (as the pages
+// show times), Unix milliseconds, or "end" (-1: the end of each queue, for a reset). Empty: null.
+function parseTime(v, what) {
+  v = v.trim();
+  if (!v) return null;
+  if (v === "end") return -1;
+  if (/^\d+$/.test(v)) return Number(v);
+  const ms = Date.parse(v.replace(" ", "T") + (/(z|[+-]\d\d:?\d\d)$/i.test(v) ? "" : "Z"));
+  if (Number.isNaN(ms)) throw new Error(`${what}: "${v}" is not a time (YYYY-MM-DD HH:MM:SS in UTC, or Unix ms)`);
+  return ms;
+}
+
 async function get(path) {
   const r = await fetch(API + path, { headers: { Accept: "application/json" } });
   const body = await r.json();
@@ -312,12 +324,19 @@ function createTopicForm() {
 }
 
 async function topicDetail(name) {
-  let d;
-  try { d = await get("topics/" + encodeURIComponent(name)); } catch (e) { selectedTopic = null; return el("div", { id: "topic-detail" }); }
+  let d, tm;
+  try {
+    [d, tm] = await Promise.all([get("topics/" + encodeURIComponent(name)), get("timers?topic=" + encodeURIComponent(name))]);
+  } catch (e) { selectedTopic = null; return el("div", { id: "topic-detail" }); }
   return el("div", { id: "topic-detail", "data-topic": d.topic },
     el("h2", {}, "Topic ", d.topic),
     kv("topic-summary", [["kind", "kind", d.kind], ["perm", "perm", fmt.perm(d.perm)], ["messages", "messages", fmt.n(d.messages)],
-      ["groups", "consumer groups", d.groups.length ? d.groups.join(", ") : "(none)"]]),
+      ["groups", "consumer groups", d.groups.length ? d.groups.join(", ") : "(none)"],
+      ["timersCount", "pending timers", el("span", { id: "timers-count" }, fmt.n(tm.count))],
+      ["timersNext", "next timer due", el("span", { id: "timers-next", "data-ms": tm.nextDueMs },
+        tm.count ? fmt.time(tm.nextDueMs) + " UTC (in " + fmt.age(tm.nextDueMs - Date.now()) + ")" : "—")]]),
+    el("p", { class: "muted" }, "Timers: the topic's delayed and timed messages still in the timing wheel (of ", fmt.n(tm.wheelPending), " pending on this broker)."),
+    el("p", {}, el("a", { id: "topic-browse", href: "/console/messages?topic=" + encodeURIComponent(d.topic) + "&begin=" + (Date.now() - 3600_000) }, "Messages of the last hour →")),
     table("queues", [{ label: "queue", num: 1 }, { label: "min offset", num: 1 }, { label: "max offset", num: 1 }, "last write"],
       d.queues.map((q) => el("tr", { "data-queue": q.queueId },
         el("td", { class: "num" }, q.queueId), el("td", { class: "num min" }, q.minOffset), el("td", { class: "num max" }, q.maxOffset), el("td", {}, fmt.time(q.lastUpdate))))),
@@ -360,7 +379,33 @@ async function groupDetail(name) {
           el("td", { class: "num consumer" }, q.consumerOffset), el("td", { class: "num lag" }, q.lag),
           el("td", {}, fmt.time(q.lastTimestamp)), el("td", {}, fmt.time(q.oldestUnconsumed))))),
       table("group-clients", ["client", "address", "last heartbeat"],
-        d.clients.map((c) => el("tr", {}, el("td", {}, c.clientId), el("td", {}, c.addr), el("td", {}, fmt.time(c.lastHeartbeat)))))));
+        d.clients.map((c) => el("tr", {}, el("td", {}, c.clientId), el("td", {}, c.addr), el("td", {}, fmt.time(c.lastHeartbeat)))))),
+    resetForm(d));
+}
+
+// resetForm resets the group's offsets on one topic by time (INVOKE_BROKER_TO_RESET_OFFSET's
+// rule: the first message stored at or after the time; without force a queue only moves back).
+function resetForm(d) {
+  const topics = [...new Set([...d.queues.map((q) => q.topic), ...d.subscriptions.map((s) => s.topic)])]
+    .filter((t) => !t.startsWith("%RETRY%") && !t.startsWith("%DLQ%")).sort();
+  const f = el("form", { class: "inline", id: "reset-form" },
+    el("label", {}, "reset offsets of topic", el("select", { id: "reset-topic" }, topics.map((t) => el("option", { value: t }, t)))),
+    el("label", {}, "to the first message stored at or after (UTC, Unix ms, or end)",
+      el("input", { id: "reset-time", size: 26, required: true, placeholder: "YYYY-MM-DD HH:MM:SS", value: fmt.time(Date.now() - 3600_000).slice(0, 19) })),
+    el("label", { class: "check" }, el("input", { id: "reset-force", type: "checkbox" }), "force (also move forward, skipping messages)"),
+    el("button", { id: "reset-go", type: "submit", class: "danger", disabled: !topics.length }, "Reset offsets…"));
+  f.addEventListener("submit", (e) => {
+    e.preventDefault();
+    let ts;
+    try { ts = parseTime(document.getElementById("reset-time").value, "time"); } catch (err) { flash(err.message, true); return; }
+    if (ts === null) { flash("time: enter a time, Unix ms, or end", true); return; }
+    const body = { group: d.group, topic: document.getElementById("reset-topic").value, timestamp: ts, force: document.getElementById("reset-force").checked };
+    const when = ts === -1 ? "the end of each queue" : "the first message stored at or after " + fmt.time(ts) + " UTC";
+    act(`Reset the offsets of group "${body.group}" on topic "${body.topic}" to ${when}${body.force ? " (forced: queues may move forward, skipping messages)" : " (queues only move back)"}? Online consumers are told to follow.`,
+      "groups/reset", body,
+      (r) => `Offsets of ${body.group} on ${body.topic} reset: ` + r.offsets.map((o) => `queue ${o.queueId} → ${o.offset}`).join(", ") + (r.notified ? ` (${r.notified} consumers told).` : "."));
+  });
+  return el("div", { id: "group-reset" }, el("h3", {}, "Reset offset by time"), f);
 }
 
 // ---- transactions ---------------------------------------------------------------------------
@@ -407,34 +452,106 @@ async function transactions() {
 
 // ---- messages -------------------------------------------------------------------------------
 
-let lastQuery = null;
+// The query is the page's URL: ?id=ID[&topic=T] | ?topic=T&key=K | ?topic=T&begin=ms[&end=ms]
+// (time range, paged) | ?dlq=GROUP (the group's dead letters, %DLQ%GROUP, paged).
+let msgOffset = 0;
 
 async function messages() {
   const p = new URLSearchParams(location.search);
+  const timeText = (k) => (p.get(k) ? fmt.time(Number(p.get(k))) : "");
   const form = el("form", { class: "inline", id: "query-form" },
     el("label", {}, "topic", el("input", { id: "q-topic", value: p.get("topic") || "" })),
     el("label", {}, "key", el("input", { id: "q-key", value: p.get("key") || "" })),
     el("label", {}, "or message id (offset id or UNIQ_KEY)", el("input", { id: "q-id", size: 34, value: p.get("id") || "" })),
+    el("label", {}, "stored from (UTC or ms)", el("input", { id: "q-begin", size: 22, placeholder: "YYYY-MM-DD HH:MM:SS", value: timeText("begin") })),
+    el("label", {}, "to (empty: now)", el("input", { id: "q-end", size: 22, placeholder: "YYYY-MM-DD HH:MM:SS", value: timeText("end") })),
     el("button", { id: "q-go", type: "submit" }, "Search"));
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const q = new URLSearchParams();
-    for (const k of ["topic", "key", "id"]) {
-      const v = document.getElementById("q-" + k).value.trim();
-      if (v) q.set(k, v);
-    }
-    history.replaceState(null, "", "?" + q.toString());
-    lastQuery = q.toString();
-    render();
+    try {
+      for (const k of ["topic", "key", "id"]) {
+        const v = document.getElementById("q-" + k).value.trim();
+        if (v) q.set(k, v);
+      }
+      for (const k of ["begin", "end"]) {
+        const v = parseTime(document.getElementById("q-" + k).value, k);
+        if (v !== null && v >= 0) q.set(k, v);
+      }
+    } catch (err) { flash(err.message, true); return; }
+    // A topic alone browses it from the start.
+    if (q.has("topic") && !q.has("key") && !q.has("id") && !q.has("begin")) q.set("begin", 0);
+    go(q);
   });
-  const out = [el("h2", {}, "Messages"), form];
-  const q = lastQuery ?? p.toString();
-  if (!q) return out;
+  const dlqForm = el("form", { class: "inline", id: "dlq-form" },
+    el("label", {}, "dead letters of group", el("input", { id: "dlq-group", value: p.get("dlq") || "" })),
+    el("button", { id: "dlq-go", type: "submit" }, "Show DLQ"));
+  dlqForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const g = document.getElementById("dlq-group").value.trim();
+    if (g) go(new URLSearchParams({ dlq: g }));
+  });
+  const out = [el("h2", {}, "Messages"), form, dlqForm];
+  const dlq = p.get("dlq");
+  const listing = dlq || (p.get("topic") && !p.get("key") && !p.get("id"));
+  if (!p.toString()) return out;
+  const api = new URLSearchParams(p);
+  api.delete("rows");
+  if (dlq) { api.delete("dlq"); api.set("topic", "%DLQ%" + dlq); api.set("begin", 0); }
+  if (listing) { api.set("offset", msgOffset); api.set("max", ROWS); }
   let res;
-  try { res = await get("messages?" + q); } catch (e) { out.push(el("p", { class: "bad", id: "query-error" }, e.message)); return out; }
-  out.push(el("p", { class: "muted", id: "result-count" }, res.messages.length + " found"));
-  for (const m of res.messages) out.push(messageDetail(m));
+  try { res = await get("messages?" + api); } catch (e) {
+    out.push(el("p", { class: "bad", id: "query-error" }, dlq && e.message.includes("no topic") ? `Group ${dlq} has no dead letters (no topic %DLQ%${dlq}).` : e.message));
+    return out;
+  }
+  if (!listing) {
+    out.push(el("p", { class: "muted", id: "result-count" }, res.messages.length + " found"));
+    for (const m of res.messages) out.push(messageDetail(m));
+    return out;
+  }
+  out.push(messageList(res, dlq));
   return out;
+}
+
+// go puts a query into the page's URL and renders it from its first page.
+function go(q) {
+  const rows = new URLSearchParams(location.search).get("rows");
+  if (rows) q.set("rows", rows);
+  history.replaceState(null, "", "?" + q.toString());
+  msgOffset = 0;
+  render();
+}
+
+// messageList is a paged table of a time range or a DLQ, a resend button per message; a click
+// on a row shows the message.
+function messageList(res, dlq) {
+  const group = el("input", { id: "resend-group", value: dlq || sessionStorage.getItem("resendGroup") || "", placeholder: "consumer group" });
+  group.addEventListener("change", () => sessionStorage.setItem("resendGroup", group.value.trim()));
+  const detail = el("div", { id: "message-detail" });
+  const rows = res.messages.map((m) =>
+    el("tr", { class: "clickable", "data-msgid": m.msgId, "data-offset": m.commitLogOffset, onclick: () => { detail.replaceChildren(messageDetail(m)); } },
+      el("td", { class: "num" }, m.queueId), el("td", { class: "num" }, m.queueOffset), el("td", {}, fmt.time(m.storeTimestamp)),
+      el("td", {}, m.tags), el("td", {}, m.keys.join(" ")),
+      el("td", { class: "num" }, m.reconsumeTimes),
+      el("td", { class: "body" }, m.bodyIsText ? m.bodyText.slice(0, 120) : "(binary, " + fmt.bytes(m.bodySize) + ")"),
+      el("td", {}, el("button", { class: "resend", onclick: (e) => { e.stopPropagation(); resend(m, group.value.trim()); } }, "Resend…"))));
+  const shown = res.messages.length;
+  return el("div", { id: "message-list", "data-topic": dlq ? "%DLQ%" + dlq : "" },
+    el("p", { class: "muted", id: "result-count" }, (dlq ? `Dead letters of ${dlq}: ` : "") + (shown ? `${fmt.n(res.offset + 1)}–${fmt.n(res.offset + shown)}` : "none") + (res.more ? ", more follow" : "")),
+    el("form", { class: "inline", onsubmit: (e) => e.preventDefault() }, el("label", {}, "resend to group (a copy goes to its %RETRY% topic)", group)),
+    el("div", { class: "pager", id: "messages-pager" },
+      el("button", { class: "prev", disabled: res.offset <= 0, onclick: () => { msgOffset = Math.max(0, res.offset - ROWS); render(); } }, "‹ previous"), " ",
+      el("button", { class: "next", disabled: !res.more, onclick: () => { msgOffset = res.offset + ROWS; render(); } }, "next ›")),
+    table("messages", [{ label: "queue", num: 1, w: "4rem" }, { label: "offset", num: 1, w: "5.5rem" }, { label: "stored (UTC)", w: "14.5rem" }, { label: "tags", w: "7rem" }, { label: "keys", w: "10rem" }, { label: "reconsumed", num: 1, w: "6rem" }, "body", { label: "", w: "6rem" }], rows, "fixed"),
+    detail);
+}
+
+// resend copies a message to a group's retry topic, after confirmation.
+function resend(m, group) {
+  if (!group) { flash("Enter the consumer group to resend to.", true); return; }
+  act(`Resend message ${m.uniqKey || m.msgId} (${m.topic}, queue ${m.queueId}, offset ${m.queueOffset}) to group "${group}"? Its consumers get it again through %RETRY%${group}.`,
+    "messages/resend", { commitLogOffset: m.commitLogOffset, group },
+    (r) => `Resent to ${r.topic}: message ${r.msgId} (queue ${r.queueId}, offset ${r.queueOffset}).`);
 }
 
 function messageDetail(m) {
@@ -454,7 +571,20 @@ function messageDetail(m) {
     m.bodyError ? el("p", { class: "bad" }, m.bodyError) : null,
     el("h3", {}, "Body", m.bodyTruncated ? " (first 16 KiB)" : ""),
     m.bodyIsText ? el("pre", { class: "body-text" }, m.bodyText) : el("p", { class: "muted" }, "not UTF-8 text"),
-    el("details", {}, el("summary", {}, "hex"), el("pre", { class: "body-hex" }, hexLines)));
+    el("details", {}, el("summary", {}, "hex"), el("pre", { class: "body-hex" }, hexLines)),
+    resendForm(m));
+}
+
+// resendForm resends one message to a group chosen by name (its consuming groups offered).
+function resendForm(m) {
+  const input = el("input", { class: "resend-group", list: "groups-of-" + m.commitLogOffset, placeholder: "consumer group",
+    value: m.topic.startsWith("%DLQ%") ? m.topic.slice(5) : m.topic.startsWith("%RETRY%") ? m.topic.slice(7) : (m.consumers[0]?.group || "") });
+  const f = el("form", { class: "inline resend-form" },
+    el("label", {}, "resend to group", input),
+    el("datalist", { id: "groups-of-" + m.commitLogOffset }, m.consumers.map((c) => el("option", { value: c.group }))),
+    el("button", { class: "resend", type: "submit" }, "Resend…"));
+  f.addEventListener("submit", (e) => { e.preventDefault(); resend(m, input.value.trim()); });
+  return f;
 }
 
 // ---- page -----------------------------------------------------------------------------------
