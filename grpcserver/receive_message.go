@@ -44,6 +44,9 @@ func (s *Server) ReceiveMessage(req *v2.ReceiveMessageRequest, stream v2.Messagi
 	if req.GetInvisibleDuration() == nil || invisible < minInvisible || invisible > maxInvisible {
 		return status(v2.Code_ILLEGAL_INVISIBLE_TIME, "invisible_duration must be within 1s..12h")
 	}
+	if err := s.authorize(stream.Context(), "ReceiveMessage", need{subTopic: topic, group: group}); err != nil {
+		return stream.Send(&v2.ReceiveMessageResponse{Content: &v2.ReceiveMessageResponse_Status{Status: statusOf(err)}})
+	}
 	var tags []string
 	switch req.GetFilterExpression().GetType() {
 	case v2.FilterType_TAG, v2.FilterType_FILTER_TYPE_UNSPECIFIED:
