@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mqstore/mqstore/filter"
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/store"
 )
@@ -106,6 +107,9 @@ type PopRequest struct {
 	QueueID int32 // < 0: every read queue of the topic
 	// Tags selects messages by TAGS ("*" or empty: all).
 	Tags []string
+	// SQL, if set, selects messages by their properties (a compiled SQL92 expression) in place
+	// of Tags. Messages it does not select are done for the group, as tag-filtered ones are.
+	SQL *filter.Expression
 	// MaxMessages is the batch size (at least 1).
 	MaxMessages int
 	// Invisible is how long a delivered message stays invisible (at least 1 s is sensible;
@@ -415,6 +419,9 @@ func (p *Pop) Receive(ctx context.Context, req PopRequest) ([]Popped, error) {
 	tags := make(map[string]bool, len(req.Tags))
 	for _, t := range req.Tags {
 		tags[t] = true
+	}
+	if req.SQL != nil {
+		filter, tags = store.SQLFilter(req.SQL), nil
 	}
 	deadline := time.Now().Add(req.Wait)
 	for {
