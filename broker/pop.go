@@ -26,7 +26,7 @@ import (
 //   - inflight: offsets handed out and not acked, with their attempt and the time they become
 //     visible again (the deadline); an expired one is redelivered with attempt + 1, or, once
 //     its attempts reached the group's max delivery attempts, stored in %DLQ%<group> and done;
-//   - deferred (FIFO): offsets read but held because an earlier message of the same message
+//   - deferred (FIFO, groups with consumeMessageOrderly only): offsets read but held because an earlier message of the same message
 //     group (PropertyMessageGroup) is in flight; a message group's next message is delivered
 //     only after the previous one is done;
 //   - acked: offsets above committed acked out of order (only those the pop log replays:
@@ -581,7 +581,10 @@ func (p *Pop) receiveQueue(k popKey, gc GroupConfig, filter store.Filter, tags m
 			if len(tags) > 0 && !tags["*"] && !tags[m.Tags()] {
 				continue // a tags hash collision
 			}
-			group, _ := m.Properties.Get(PropertyMessageGroup)
+			var group string
+			if gc.ConsumeMessageOrderly { // FIFO only for orderly groups, as RocketMQ 5
+				group, _ = m.Properties.Get(PropertyMessageGroup)
+			}
 			if group != "" && q.busy[group] > 0 {
 				q.deferred = append(q.deferred, deferredEntry{offset: off, physicalOffset: r.PhysicalOffset, messageGroup: group})
 				continue

@@ -162,7 +162,7 @@ func (s *Server) settingsReply(sess *session, in *v2.Settings) (*v2.Settings, er
 		if batch <= 0 {
 			batch = 32
 		}
-		fifo := sub.GetFifo()
+		fifo := gc.ConsumeMessageOrderly // the group's config decides, as RocketMQ 5's proxy
 		out.BackoffPolicy = &v2.RetryPolicy{MaxAttempts: gc.MaxDeliveryAttempts(), Strategy: &v2.RetryPolicy_CustomizedBackoff{
 			CustomizedBackoff: &v2.CustomizedBackoff{Next: retryBackoff}}}
 		out.PubSub = &v2.Settings_Subscription{Subscription: &v2.Subscription{
