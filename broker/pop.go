@@ -182,7 +182,7 @@ type Pop struct {
 // it before the broker.
 func (b *Broker) OpenPop() (*Pop, error) {
 	p := &Pop{b: b, queues: make(map[popKey]*popQueue), waiters: make(map[string]chan struct{}), quit: make(chan struct{})}
-	log, err := openPopLog(filepath.Join(b.cfg.configDir(), "pop.log"), p.replay)
+	log, err := openPopLog(b.fs, filepath.Join(b.cfg.configDir(), "pop.log"), p.replay)
 	if err != nil {
 		return nil, err
 	}
