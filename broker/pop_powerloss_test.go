@@ -19,7 +19,7 @@ func TestPopPowerLoss(t *testing.T) {
 	pl := vfs.NewPowerLoss(dir)
 	open := func(fsys vfs.FS) (*Broker, *Pop) {
 		cfg := DefaultConfig()
-		cfg.StorePathRootDir, cfg.ListenPort, cfg.MappedFileSizeCommitLog, cfg.FlushDiskType = dir, 0, 16<<20, SyncFlush
+		cfg.StorePathRootDir, cfg.ListenPort, cfg.MappedFileSizeCommitLog = dir, 0, 16<<20
 		b, err := New(cfg, Options{Logger: quietLog, Store: func(so *store.Options) { so.FS = fsys }})
 		if err != nil {
 			t.Fatal(err)
@@ -32,7 +32,10 @@ func TestPopPowerLoss(t *testing.T) {
 		return b, p
 	}
 	b, p := open(pl)
-	putN(t, b, "PL", 10) // SYNC_FLUSH: durable once put
+	putN(t, b, "PL", 10)
+	if err := b.store.Sync(context.Background()); err != nil { // the messages are durable
+		t.Fatal(err)
+	}
 	req := PopRequest{Group: "g", Topic: "PL", QueueID: -1, MaxMessages: 16, Invisible: 2 * time.Second}
 	got, err := p.Receive(context.Background(), req)
 	if err != nil || len(got) != 10 {
