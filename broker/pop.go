@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mqstore/mqstore/filter"
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/store"
 )
@@ -25,7 +26,7 @@ import (
 //   - inflight: offsets handed out and not acked, with their attempt and the time they become
 //     visible again (the deadline); an expired one is redelivered with attempt + 1, or, once
 //     its attempts reached the group's max delivery attempts, stored in %DLQ%<group> and done;
-//   - deferred (FIFO): offsets read but held because an earlier message of the same message
+//   - deferred (FIFO, groups with consumeMessageOrderly only): offsets read but held because an earlier message of the same message
 //     group (PropertyMessageGroup) is in flight; a message group's next message is delivered
 //     only after the previous one is done;
 //   - acked: offsets above committed acked out of order (only those the pop log replays:
@@ -106,6 +107,9 @@ type PopRequest struct {
 	QueueID int32 // < 0: every read queue of the topic
 	// Tags selects messages by TAGS ("*" or empty: all).
 	Tags []string
+	// SQL, if set, selects messages by their properties (a compiled SQL92 expression) in place
+	// of Tags. Messages it does not select are done for the group, as tag-filtered ones are.
+	SQL *filter.Expression
 	// MaxMessages is the batch size (at least 1).
 	MaxMessages int
 	// Invisible is how long a delivered message stays invisible (at least 1 s is sensible;
@@ -178,7 +182,7 @@ type Pop struct {
 // it before the broker.
 func (b *Broker) OpenPop() (*Pop, error) {
 	p := &Pop{b: b, queues: make(map[popKey]*popQueue), waiters: make(map[string]chan struct{}), quit: make(chan struct{})}
-	log, err := openPopLog(filepath.Join(b.cfg.configDir(), "pop.log"), p.replay)
+	log, err := openPopLog(b.fs, filepath.Join(b.cfg.configDir(), "pop.log"), p.replay)
 	if err != nil {
 		return nil, err
 	}
@@ -416,6 +420,9 @@ func (p *Pop) Receive(ctx context.Context, req PopRequest) ([]Popped, error) {
 	for _, t := range req.Tags {
 		tags[t] = true
 	}
+	if req.SQL != nil {
+		filter, tags = store.SQLFilter(req.SQL), nil
+	}
 	deadline := time.Now().Add(req.Wait)
 	for {
 		// Wait channel first, so an arrival between the scan and the wait is not missed.
@@ -574,7 +581,10 @@ func (p *Pop) receiveQueue(k popKey, gc GroupConfig, filter store.Filter, tags m
 			if len(tags) > 0 && !tags["*"] && !tags[m.Tags()] {
 				continue // a tags hash collision
 			}
-			group, _ := m.Properties.Get(PropertyMessageGroup)
+			var group string
+			if gc.ConsumeMessageOrderly { // FIFO only for orderly groups, as RocketMQ 5
+				group, _ = m.Properties.Get(PropertyMessageGroup)
+			}
 			if group != "" && q.busy[group] > 0 {
 				q.deferred = append(q.deferred, deferredEntry{offset: off, physicalOffset: r.PhysicalOffset, messageGroup: group})
 				continue

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/mqstore/mqstore/internal/vfs"
 )
 
 // The pop log: <storePathRootDir>/config/pop.log, the durable state of POP-style consumption
@@ -163,16 +165,18 @@ func decodePopRecord(b []byte, rec *popRecord) (int, error) {
 
 // popLog is the open pop log file.
 type popLog struct {
+	fs   vfs.FS
 	path string
-	f    *os.File
+	f    vfs.File
 	size int64
 	buf  []byte
 }
 
 // openPopLog reads every valid record of the log at path (calling fn for each), truncates a
-// torn tail and opens the file for appending.
-func openPopLog(path string, fn func(*popRecord)) (*popLog, error) {
-	data, err := os.ReadFile(path)
+// torn tail and opens the file for appending. Every file operation goes through fsys (the
+// store's file-system seam), so fault and power-loss tests cover the log.
+func openPopLog(fsys vfs.FS, path string, fn func(*popRecord)) (*popLog, error) {
+	data, err := fsys.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("broker: read pop log: %w", err)
 	}
@@ -186,12 +190,19 @@ func openPopLog(path string, fn func(*popRecord)) (*popLog, error) {
 		fn(&rec)
 		off += n
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := fsys.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := fsys.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("broker: open pop log: %w", err)
+	}
+	if data == nil {
+		// A new file: its directory entry must be durable before records synced into it are.
+		if err := fsys.SyncDir(filepath.Dir(path)); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("broker: sync the pop log's directory: %w", err)
+		}
 	}
 	if off < len(data) {
 		if err := f.Truncate(int64(off)); err != nil {
@@ -203,12 +214,15 @@ func openPopLog(path string, fn func(*popRecord)) (*popLog, error) {
 		f.Close()
 		return nil, err
 	}
-	return &popLog{path: path, f: f, size: int64(off)}, nil
+	return &popLog{fs: fsys, path: path, f: f, size: int64(off)}, nil
 }
 
 // append writes records with one write(2): once it returns they survive a process crash
 // (they are in the page cache); sync makes them survive a power loss.
 func (l *popLog) append(recs ...*popRecord) error {
+	if l.f == nil {
+		return errPopLogGone
+	}
 	l.buf = l.buf[:0]
 	for _, r := range recs {
 		l.buf = appendPopRecord(l.buf, r)
@@ -221,7 +235,12 @@ func (l *popLog) append(recs ...*popRecord) error {
 	return nil
 }
 
-func (l *popLog) sync() error { return l.f.Sync() }
+func (l *popLog) sync() error {
+	if l.f == nil {
+		return errPopLogGone
+	}
+	return l.f.Sync()
+}
 
 // rewrite replaces the log with recs (a compaction): a new file is written and synced, renamed
 // over the old one, and the directory synced.
@@ -231,7 +250,7 @@ func (l *popLog) rewrite(recs []*popRecord) error {
 	for _, r := range recs {
 		buf = appendPopRecord(buf, r)
 	}
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := l.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
@@ -243,20 +262,39 @@ func (l *popLog) rewrite(recs []*popRecord) error {
 		f.Close()
 		return err
 	}
-	if err := os.Rename(tmp, l.path); err != nil {
-		f.Close()
+	if err := f.Close(); err != nil {
 		return err
 	}
-	if d, err := os.Open(filepath.Dir(l.path)); err == nil {
-		d.Sync()
-		d.Close()
+	if err := l.fs.Rename(tmp, l.path); err != nil {
+		return err
 	}
+	// The rename is durable once the directory is synced; until then a power loss leaves the
+	// old log, which holds the same state. The new log is reopened by its final name.
 	l.f.Close()
+	l.f = nil // until reopened: appends fail with errPopLogGone
+	dirErr := l.fs.SyncDir(filepath.Dir(l.path))
+	if f, err = l.fs.OpenFile(l.path, os.O_RDWR, 0); err != nil {
+		return errors.Join(dirErr, err)
+	}
+	if _, err := f.Seek(int64(len(buf)), io.SeekStart); err != nil {
+		f.Close()
+		return errors.Join(dirErr, err)
+	}
 	l.f = f
 	l.size = int64(len(buf))
+	if dirErr != nil {
+		return fmt.Errorf("sync the pop log's directory: %w", dirErr)
+	}
 	return nil
 }
 
+// errPopLogGone: a compaction failed after the old log was closed and before the new one
+// was open; POP state changes are refused (the service needs a restart).
+var errPopLogGone = errors.New("broker: the pop log is not open after a failed compaction")
+
 func (l *popLog) close() error {
+	if l.f == nil {
+		return nil
+	}
 	return errors.Join(l.f.Sync(), l.f.Close())
 }

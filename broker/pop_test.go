@@ -143,11 +143,14 @@ func TestPopAckAndReopen(t *testing.T) {
 	}
 }
 
-// FIFO: a message group's next message waits for the previous one's ack.
+// FIFO (an orderly group): a message group's next message waits for the previous one's ack.
 func TestPopMessageGroups(t *testing.T) {
 	b, p := openPopBroker(t, t.TempDir())
 	defer b.Close()
 	defer p.Close()
+	gc := defaultGroupConfig("g")
+	gc.ConsumeMessageOrderly = true
+	b.groups.update(gc)
 	putN(t, b, "F", 4, PropertyMessageGroup, "G") // queue 0: m0 m2, queue 1: m1 m3
 	req := PopRequest{Group: "g", Topic: "F", QueueID: -1, MaxMessages: 8, Invisible: time.Hour}
 	got, err := p.Receive(context.Background(), req)

@@ -17,6 +17,9 @@ func (s *Server) AckMessage(ctx context.Context, req *v2.AckMessageRequest) (*v2
 	if group == "" || len(req.GetEntries()) == 0 {
 		return &v2.AckMessageResponse{Status: newStatus(v2.Code_BAD_REQUEST, "group and entries are required")}, nil
 	}
+	if err := s.authorize(ctx, "AckMessage", need{subTopic: req.GetTopic().GetName(), group: group}); err != nil {
+		return &v2.AckMessageResponse{Status: statusOf(err)}, nil
+	}
 	resp := &v2.AckMessageResponse{Status: okStatus()}
 	for _, e := range req.GetEntries() {
 		st := okStatus()

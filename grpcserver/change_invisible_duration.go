@@ -16,6 +16,9 @@ func (s *Server) ChangeInvisibleDuration(ctx context.Context, req *v2.ChangeInvi
 	if group == "" || req.GetInvisibleDuration() == nil {
 		return &v2.ChangeInvisibleDurationResponse{Status: newStatus(v2.Code_BAD_REQUEST, "group and invisible_duration are required")}, nil
 	}
+	if err := s.authorize(ctx, "ChangeInvisibleDuration", need{subTopic: req.GetTopic().GetName(), group: group}); err != nil {
+		return &v2.ChangeInvisibleDurationResponse{Status: statusOf(err)}, nil
+	}
 	d := req.GetInvisibleDuration().AsDuration()
 	if d < 0 || d > maxInvisible {
 		return &v2.ChangeInvisibleDurationResponse{Status: newStatus(v2.Code_ILLEGAL_INVISIBLE_TIME, "invisible_duration must be within 0..12h")}, nil

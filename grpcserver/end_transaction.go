@@ -16,6 +16,9 @@ import (
 // unspecified resolution (the producer does not know yet) leaves the transaction open: it is
 // checked back later.
 func (s *Server) EndTransaction(ctx context.Context, req *v2.EndTransactionRequest) (*v2.EndTransactionResponse, error) {
+	if err := s.authorize(ctx, "EndTransaction", need{pubTopic: req.GetTopic().GetName()}); err != nil {
+		return &v2.EndTransactionResponse{Status: statusOf(err)}, nil
+	}
 	_, halfOffset, err := message.ParseOffsetMsgID(req.GetTransactionId())
 	if err != nil {
 		return &v2.EndTransactionResponse{Status: statusOf(fmt.Errorf("%w: %q: %v", errBadTransactionID, req.GetTransactionId(), err))}, nil

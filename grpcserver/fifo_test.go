@@ -7,13 +7,20 @@ import (
 	"time"
 
 	rmq "github.com/apache/rocketmq-clients/golang/v5"
+
+	"github.com/mqstore/mqstore/client"
+	"github.com/mqstore/mqstore/internal/testserver"
+	"github.com/mqstore/mqstore/protocol"
 )
 
-// FIFO: a message group's next message is delivered only after the previous one is acked (or
-// dead-lettered); other groups are not held up; every message carries its message_group.
+// FIFO, for a consumer group marked orderly (consumeMessageOrderly, set with
+// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP as mqadmin updateSubGroup -o does): a message group's
+// next message is delivered only after the previous one is acked (or dead-lettered); other
+// groups are not held up; every message carries its message_group.
 func TestFIFO(t *testing.T) {
 	e := start(t, nil)
 	topic, group := name(t, "topic"), name(t, "group")
+	setOrderly(t, e, group)
 	p := newProducer(t, e, topic)
 	for i := 0; i < 3; i++ {
 		for _, g := range []string{"g1", "g2"} {
@@ -45,5 +52,44 @@ func TestFIFO(t *testing.T) {
 	}
 	if next["g1"] != 3 || next["g2"] != 3 {
 		t.Fatalf("delivered %v", next)
+	}
+}
+
+// A consumer group that is not orderly gets the messages of one message group concurrently:
+// one receive takes them all, each still carrying its message_group.
+func TestFIFOOnlyForOrderlyGroups(t *testing.T) {
+	e := start(t, nil)
+	topic, group := name(t, "topic"), name(t, "group")
+	p := newProducer(t, e, topic)
+	for i := 0; i < 4; i++ {
+		m := &rmq.Message{Topic: topic, Body: []byte(fmt.Sprintf("g1-%d", i))}
+		m.SetMessageGroup("g1")
+		if _, err := p.Send(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newSimpleConsumer(t, e, group, topic, rmq.SUB_ALL, 2*time.Second)
+	got := receiveN(t, c, 4, time.Minute, 10*time.Second) // none acked: all four in flight at once
+	for _, mv := range got {
+		if g := mv.GetMessageGroup(); g == nil || *g != "g1" {
+			t.Fatalf("message %q without its group", mv.GetBody())
+		}
+	}
+}
+
+// setOrderly marks a consumer group orderly through the remoting admin API.
+func setOrderly(t *testing.T, e *env, group string) {
+	t.Helper()
+	a, err := client.NewAdmin(client.WithNameServer(e.NameServer), client.WithLogger(testserver.Quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	cfg := protocol.DefaultSubscriptionGroupConfig(group)
+	cfg.ConsumeMessageOrderly = true
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.UpdateSubscriptionGroup(ctx, e.Broker.Addr(), cfg); err != nil {
+		t.Fatal(err)
 	}
 }

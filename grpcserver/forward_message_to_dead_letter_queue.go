@@ -16,6 +16,9 @@ func (s *Server) ForwardMessageToDeadLetterQueue(ctx context.Context, req *v2.Fo
 	if group == "" {
 		return &v2.ForwardMessageToDeadLetterQueueResponse{Status: newStatus(v2.Code_BAD_REQUEST, "group is required")}, nil
 	}
+	if err := s.authorize(ctx, "ForwardMessageToDeadLetterQueue", need{subTopic: req.GetTopic().GetName(), group: group}); err != nil {
+		return &v2.ForwardMessageToDeadLetterQueueResponse{Status: statusOf(err)}, nil
+	}
 	r, err := broker.ParseReceipt(req.GetReceiptHandle())
 	if err == nil {
 		err = s.pop.DeadLetterNow(group, r)

@@ -11,6 +11,9 @@ func (s *Server) Heartbeat(ctx context.Context, req *v2.HeartbeatRequest) (*v2.H
 	if clientIDOf(ctx) == "" {
 		return &v2.HeartbeatResponse{Status: newStatus(v2.Code_CLIENT_ID_REQUIRED, "x-mq-client-id header is required")}, nil
 	}
+	if err := s.authorize(ctx, "Heartbeat", need{group: req.GetGroup().GetName()}); err != nil {
+		return &v2.HeartbeatResponse{Status: statusOf(err)}, nil
+	}
 	switch req.GetClientType() {
 	case v2.ClientType_SIMPLE_CONSUMER, v2.ClientType_PUSH_CONSUMER:
 		if _, err := s.b.Group(req.GetGroup().GetName()); err != nil {

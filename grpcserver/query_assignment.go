@@ -14,6 +14,9 @@ func (s *Server) QueryAssignment(ctx context.Context, req *v2.QueryAssignmentReq
 	if topic == "" || req.GetGroup().GetName() == "" {
 		return &v2.QueryAssignmentResponse{Status: newStatus(v2.Code_BAD_REQUEST, "topic and group are required")}, nil
 	}
+	if err := s.authorize(ctx, "QueryAssignment", need{subTopic: topic, group: req.GetGroup().GetName()}); err != nil {
+		return &v2.QueryAssignmentResponse{Status: statusOf(err)}, nil
+	}
 	if _, err := s.b.Group(req.GetGroup().GetName()); err != nil {
 		return &v2.QueryAssignmentResponse{Status: statusOf(err)}, nil
 	}

@@ -21,6 +21,9 @@ func (s *Server) QueryRoute(ctx context.Context, req *v2.QueryRouteRequest) (*v2
 	if topic == "" {
 		return &v2.QueryRouteResponse{Status: newStatus(v2.Code_BAD_REQUEST, "topic is required")}, nil
 	}
+	if err := s.authorize(ctx, "QueryRoute"); err != nil {
+		return &v2.QueryRouteResponse{Status: statusOf(err)}, nil
+	}
 	tc, ok, err := s.b.TopicConfig(topic)
 	if err == nil && !ok {
 		tc, err = s.b.TopicForSend(topic)

@@ -2,6 +2,7 @@ package grpcserver
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/mqstore/mqstore/broker"
+	"github.com/mqstore/mqstore/filter"
 )
 
 // Receive limits.
@@ -25,8 +27,9 @@ const (
 // (long polling) until one arrives, up to the client's deadline less a margin (the v5.1.2 Go
 // client sends no long_polling_timeout; its deadline is its await duration plus its timeout),
 // capped by MaxReceiveWait. As RocketMQ's proxy does, the messages come first, then the delivery timestamp, then one status: OK, or
-// MESSAGE_NOT_FOUND when nothing was ready in time. TAG filters are served; SQL92 is
-// UNSUPPORTED until mqstore evaluates it.
+// MESSAGE_NOT_FOUND when nothing was ready in time. TAG and SQL92 filters are evaluated on the
+// broker (package filter); an SQL92 expression that does not compile is ILLEGAL_FILTER_EXPRESSION
+// with the compile error, and SQL92 is UNSUPPORTED when enablePropertyFilter is off.
 func (s *Server) ReceiveMessage(req *v2.ReceiveMessageRequest, stream v2.MessagingService_ReceiveMessageServer) error {
 	status := func(code v2.Code, msg string) error {
 		return stream.Send(&v2.ReceiveMessageResponse{Content: &v2.ReceiveMessageResponse_Status{Status: newStatus(code, msg)}})
@@ -44,12 +47,24 @@ func (s *Server) ReceiveMessage(req *v2.ReceiveMessageRequest, stream v2.Messagi
 	if req.GetInvisibleDuration() == nil || invisible < minInvisible || invisible > maxInvisible {
 		return status(v2.Code_ILLEGAL_INVISIBLE_TIME, "invisible_duration must be within 1s..12h")
 	}
+	if err := s.authorize(stream.Context(), "ReceiveMessage", need{subTopic: topic, group: group}); err != nil {
+		return stream.Send(&v2.ReceiveMessageResponse{Content: &v2.ReceiveMessageResponse_Status{Status: statusOf(err)}})
+	}
 	var tags []string
-	switch req.GetFilterExpression().GetType() {
+	var sql *filter.Expression
+	switch expr := req.GetFilterExpression().GetExpression(); req.GetFilterExpression().GetType() {
 	case v2.FilterType_TAG, v2.FilterType_FILTER_TYPE_UNSPECIFIED:
-		tags = parseTags(req.GetFilterExpression().GetExpression())
+		tags = parseTags(expr)
+	case v2.FilterType_SQL:
+		if !s.b.Config().EnablePropertyFilter {
+			return status(v2.Code_UNSUPPORTED, "The broker does not support consumer to filter message by SQL92 (enablePropertyFilter=false)")
+		}
+		var err error
+		if sql, err = filter.Compile(expr); err != nil {
+			return status(v2.Code_ILLEGAL_FILTER_EXPRESSION, fmt.Sprintf("SQL92 expression %q: %v", expr, err))
+		}
 	default:
-		return status(v2.Code_UNSUPPORTED, "only TAG filter expressions are supported")
+		return status(v2.Code_UNSUPPORTED, "filter type "+req.GetFilterExpression().GetType().String()+" is not supported")
 	}
 	ctx := stream.Context()
 	wait := s.opts.MaxReceiveWait
@@ -60,7 +75,7 @@ func (s *Server) ReceiveMessage(req *v2.ReceiveMessageRequest, stream v2.Messagi
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(s.stopping, cancel)() // Close ends long polls
-	got, err := s.pop.Receive(ctx, broker.PopRequest{Group: group, Topic: topic, QueueID: -1, Tags: tags,
+	got, err := s.pop.Receive(ctx, broker.PopRequest{Group: group, Topic: topic, QueueID: -1, Tags: tags, SQL: sql,
 		MaxMessages: batch, Invisible: invisible, Wait: wait})
 	maxBody := s.b.Config().MaxMessageSize
 	for i := range got {

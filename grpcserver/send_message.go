@@ -26,6 +26,15 @@ func (s *Server) SendMessage(ctx context.Context, req *v2.SendMessageRequest) (*
 	if len(req.GetMessages()) == 0 {
 		return &v2.SendMessageResponse{Status: newStatus(v2.Code_BAD_REQUEST, "no message")}, nil
 	}
+	needs := make([]need, 0, 1)
+	for _, pm := range req.GetMessages() {
+		if t := pm.GetTopic().GetName(); len(needs) == 0 || needs[len(needs)-1].pubTopic != t {
+			needs = append(needs, need{pubTopic: t})
+		}
+	}
+	if err := s.authorize(ctx, "SendMessage", needs...); err != nil {
+		return &v2.SendMessageResponse{Status: statusOf(err)}, nil
+	}
 	resp := &v2.SendMessageResponse{Status: okStatus()}
 	born := peerAddr(ctx)
 	client := clientIDOf(ctx)

@@ -29,7 +29,9 @@ func statusOf(err error) *v2.Status {
 		code = v2.Code_ILLEGAL_TOPIC
 	case errors.Is(err, broker.ErrTopicNotExist):
 		code = v2.Code_TOPIC_NOT_FOUND
-	case errors.Is(err, broker.ErrNoPermission):
+	case errors.Is(err, errUnauthorized):
+		code = v2.Code_UNAUTHORIZED
+	case errors.Is(err, errForbidden), errors.Is(err, broker.ErrNoPermission):
 		code = v2.Code_FORBIDDEN
 	case errors.Is(err, broker.ErrGroupNotExist):
 		code = v2.Code_CONSUMER_GROUP_NOT_FOUND

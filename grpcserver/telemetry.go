@@ -70,7 +70,11 @@ func (s *Server) Telemetry(stream v2.MessagingService_TelemetryServer) error {
 func (s *Server) onTelemetry(sess *session, cmd *v2.TelemetryCommand) {
 	switch c := cmd.GetCommand().(type) {
 	case *v2.TelemetryCommand_Settings:
-		reply, err := s.settingsReply(sess, c.Settings)
+		err := s.authorize(sess.stream.Context(), "Telemetry.Settings", settingsNeeds(c.Settings)...)
+		var reply *v2.Settings
+		if err == nil {
+			reply, err = s.settingsReply(sess, c.Settings)
+		}
 		if err != nil {
 			s.log.Info("grpcserver: settings refused", "client", sess.id, "err", err)
 			sess.send(&v2.TelemetryCommand{Status: statusOf(err)})
@@ -89,6 +93,25 @@ func (s *Server) onTelemetry(sess *session, cmd *v2.TelemetryCommand) {
 	default:
 		s.log.Debug("grpcserver: telemetry command ignored", "client", sess.id, "type", fmt.Sprintf("%T", c))
 	}
+}
+
+// settingsNeeds lists the permissions a client's settings need: a producer PUB on each of its
+// topics, a consumer SUB on its group and on each topic it subscribes.
+func settingsNeeds(in *v2.Settings) []need {
+	var out []need
+	for _, t := range in.GetPublishing().GetTopics() {
+		out = append(out, need{pubTopic: t.GetName()})
+	}
+	if sub := in.GetSubscription(); sub != nil {
+		group := sub.GetGroup().GetName()
+		for _, e := range sub.GetSubscriptions() {
+			out = append(out, need{subTopic: e.GetTopic().GetName(), group: group})
+		}
+		if len(sub.GetSubscriptions()) == 0 {
+			out = append(out, need{group: group})
+		}
+	}
+	return out
 }
 
 // settingsReply records a client's settings in its session and returns the broker's.
@@ -139,7 +162,7 @@ func (s *Server) settingsReply(sess *session, in *v2.Settings) (*v2.Settings, er
 		if batch <= 0 {
 			batch = 32
 		}
-		fifo := sub.GetFifo()
+		fifo := gc.ConsumeMessageOrderly // the group's config decides, as RocketMQ 5's proxy
 		out.BackoffPolicy = &v2.RetryPolicy{MaxAttempts: gc.MaxDeliveryAttempts(), Strategy: &v2.RetryPolicy_CustomizedBackoff{
 			CustomizedBackoff: &v2.CustomizedBackoff{Next: retryBackoff}}}
 		out.PubSub = &v2.Settings_Subscription{Subscription: &v2.Subscription{

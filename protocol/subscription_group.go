@@ -14,6 +14,9 @@ type SubscriptionGroupConfig struct {
 	BrokerID                       int64  `json:"brokerId"`
 	WhichBrokerWhenConsumeSlowly   int64  `json:"whichBrokerWhenConsumeSlowly"`
 	NotifyConsumerIdsChangedEnable bool   `json:"notifyConsumerIdsChangedEnable"`
+	// ConsumeMessageOrderly (RocketMQ 5): receive (POP) delivers a message group's messages
+	// one at a time, in order; otherwise concurrently.
+	ConsumeMessageOrderly bool `json:"consumeMessageOrderly"`
 }
 
 // DefaultSubscriptionGroupConfig is RocketMQ's default for a group (SubscriptionGroupConfig's

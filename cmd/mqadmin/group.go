@@ -35,6 +35,7 @@ func setupUpdateSubGroup(fs *flag.FlagSet) func(context.Context, *env) error {
 	retryQueues := fs.Int("q", def.RetryQueueNums, "retry queue count")
 	retryMax := fs.Int("r", def.RetryMaxTimes, "retries before a message goes to the dead-letter queue")
 	notify := fs.Bool("a", def.NotifyConsumerIdsChangedEnable, "tell consumers to rebalance when members change")
+	orderly := fs.Bool("o", def.ConsumeMessageOrderly, "consume message groups in order (RocketMQ 5 FIFO: one in-flight message per group)")
 	return func(ctx context.Context, e *env) error {
 		if *group == "" {
 			return usagef("-g is required")
@@ -46,6 +47,7 @@ func setupUpdateSubGroup(fs *flag.FlagSet) func(context.Context, *env) error {
 		cfg := protocol.DefaultSubscriptionGroupConfig(*group)
 		cfg.ConsumeEnable, cfg.ConsumeFromMinEnable, cfg.ConsumeBroadcastEnable = *consume, *fromMin, *broadcast
 		cfg.RetryQueueNums, cfg.RetryMaxTimes, cfg.NotifyConsumerIdsChangedEnable = *retryQueues, *retryMax, *notify
+		cfg.ConsumeMessageOrderly = *orderly
 		for _, addr := range addrs {
 			if err := e.admin.UpdateSubscriptionGroup(ctx, addr, cfg); err != nil {
 				return fmt.Errorf("broker %s: %w", addr, err)

@@ -100,6 +100,13 @@ func TestGroupCommands(t *testing.T) {
 	if len(upd.Brokers) != 1 || upd.Config.RetryMaxTimes != 3 || upd.Config.ConsumeEnable {
 		t.Fatalf("updateSubGroup: %+v", upd)
 	}
+	if gc, err := s.b.Group("CliGroup"); err != nil || gc.ConsumeMessageOrderly {
+		t.Fatalf("group without -o: %+v %v", gc, err)
+	}
+	s.okJSON(t, &upd, "updateSubGroup", "-g", "CliGroup", "-b", addr, "-r", "3", "-s=false", "-o")
+	if gc, err := s.b.Group("CliGroup"); err != nil || !gc.ConsumeMessageOrderly || gc.RetryMaxTimes != 3 {
+		t.Fatalf("updateSubGroup -o: %+v %v", gc, err)
+	}
 	if out := s.ok(t, "updateSubGroup", "-g", "CliGroup2", "-c", "DefaultCluster"); !hasRow(out, addr, "CliGroup2", "true", "1", "16") {
 		t.Errorf("updateSubGroup -c:\n%s", out)
 	}
