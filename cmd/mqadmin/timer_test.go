@@ -49,7 +49,7 @@ func TestTimerList(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		s.okJSON(t, &got, "timerList", "-t", "CliTimers")
-		if len(got.Brokers) == 1 && got.Brokers[0].WheelPending == 3 || time.Now().After(deadline) {
+		if len(got.Brokers) == 1 && got.Brokers[0].WheelPending == 3 && got.Brokers[0].Count == 2 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)

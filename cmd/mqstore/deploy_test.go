@@ -26,8 +26,10 @@ import (
 	"github.com/mqstore/mqstore/client"
 )
 
-// smallStore keeps a test broker's files small.
-var smallStore = []string{"-mappedFileSizeCommitLog", "4m", "-maxMessageSize", "1m", "-maxHashSlotNum", "1000", "-maxIndexNum", "4000"}
+// smallStore keeps a test broker's files small, and its gRPC endpoint on a free port (tests run
+// in parallel: the default 8081 is taken by the first).
+var smallStore = []string{"-mappedFileSizeCommitLog", "4m", "-maxMessageSize", "1m", "-maxHashSlotNum", "1000", "-maxIndexNum", "4000",
+	"-grpcServerPort", "0"}
 
 // startNameServer runs `mqstore namesrv` on a free loopback port and returns its address.
 func startNameServer(t *testing.T) string {
@@ -248,7 +250,7 @@ func TestListenLoopbackOnly(t *testing.T) {
 		extra    []string
 		loopback bool
 	}{{nil, true}, {[]string{"-bindAddress", "0.0.0.0"}, false}} {
-		args := append([]string{"-storePathRootDir", t.TempDir(), "-listenPort", "0", "-namesrv-listen", ":0", "-metrics-addr", ":0", "-grpcServerPort", "0"},
+		args := append([]string{"-storePathRootDir", t.TempDir(), "-listenPort", "0", "-namesrv-listen", ":0", "-metrics-addr", ":0"},
 			append(smallStore, tt.extra...)...)
 		p := startArgs(t, args...)
 		ls := listeners(t, p.cmd.Process.Pid)

@@ -53,7 +53,8 @@ type brokerProc struct {
 var startLine = regexp.MustCompile(`^mqstore: broker (\S+) bound to (\S+) \(advertised as (\S+)\); name server none embedded; registers with (\S+);`)
 
 // smallStore keeps a test broker's files small.
-var smallStore = []string{"-mappedFileSizeCommitLog", "4m", "-maxMessageSize", "1m", "-maxHashSlotNum", "1000", "-maxIndexNum", "4000"}
+var smallStore = []string{"-mappedFileSizeCommitLog", "4m", "-maxMessageSize", "1m", "-maxHashSlotNum", "1000", "-maxIndexNum", "4000",
+	"-grpcServerPort", "0"} // gRPC on a free port: tests run in parallel
 
 // startBroker runs broker name of cluster, registering with the name servers nsAddrs, every
 // 500 ms (so a SIGCONT'ed or restarted broker is back in the routes quickly).

@@ -63,7 +63,7 @@ func startGroup(t *testing.T, brokerName string) (ns string, replicas []*replica
 	for i := range 3 {
 		args := []string{"-brokerClusterName", "ReplicatedCluster", "-brokerName", brokerName,
 			"-storePathRootDir", t.TempDir(), "-listenPort", strconv.Itoa(proctest.FreePort(t)),
-			"-namesrvAddr", ns, "-metrics-addr", "", "-registerNameServerPeriod", "500",
+			"-namesrvAddr", ns, "-metrics-addr", "", "-grpcServerPort", "0", "-registerNameServerPeriod", "500",
 			"-mappedFileSizeCommitLog", "8m", "-maxMessageSize", "1m", "-maxHashSlotNum", "1000", "-maxIndexNum", "4000",
 			"-enableDLegerCommitLog=true", "-dLegerGroup", brokerName, "-dLegerPeers", strings.Join(peers, ";"),
 			"-dLegerSelfId", fmt.Sprintf("n%d", i)}
