@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 )
 
@@ -72,6 +73,8 @@ type Config struct {
 	Quiet                  bool   // -quiet: no progress lines
 	CPUProfile             string // -cpuprofile: write a CPU profile of the run to this file
 	Header                 string // -header: json or rocketmq, the header form of the clients' requests
+	AccessKey, SecretKey   string // -ak, -sk: ACL account the clients sign every request with (brokers with aclEnable)
+	TLS                    bool   // -tls: the clients dial the name server and brokers with TLS
 	Progress               time.Duration
 }
 
@@ -98,6 +101,8 @@ func Defaults(mode string) Config {
 		SegmentSize: 1 << 30,
 		Progress:    time.Second,
 		Header:      HeaderJSON,
+		AccessKey:   os.Getenv("MQSTORE_ACCESS_KEY"),
+		SecretKey:   os.Getenv("MQSTORE_SECRET_KEY"),
 	}
 }
 
@@ -155,6 +160,9 @@ func (c *Config) registerAll(fs *flag.FlagSet) {
 	fs.StringVar(&c.PeerBin, "peer-bin", c.PeerBin, "a built peer binary to run instead of building bench/peer")
 	fs.BoolVar(&c.Quiet, "quiet", c.Quiet, "no progress lines")
 	fs.StringVar(&c.Header, "header", c.Header, "header form of the clients' requests: json or rocketmq (binary); the broker answers in the same form")
+	fs.StringVar(&c.AccessKey, "ak", c.AccessKey, "ACL access key the clients sign requests with (with -addr, for a broker with aclEnable; default $MQSTORE_ACCESS_KEY)")
+	fs.StringVar(&c.SecretKey, "sk", c.SecretKey, "ACL secret key (default $MQSTORE_SECRET_KEY)")
+	fs.BoolVar(&c.TLS, "tls", c.TLS, "the clients dial the name server and brokers with TLS (certificate not verified)")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a CPU profile of the run (server included when embedded) to this file")
 }
 

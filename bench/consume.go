@@ -37,8 +37,9 @@ func consumeLoad(ctx context.Context, cfg *Config, e *env, rec *report.Recorder,
 	}()
 	group := e.consumerGroup
 	for i := 0; i < cfg.Consumers; i++ {
-		c, err := client.NewPullConsumer(client.WithNameServer(e.nsAddr), client.WithGroup(group),
-			client.WithInstanceName(instance("consumer")), client.WithSuspendTimeout(time.Second), client.WithLogger(quiet), headerOption(cfg))
+		c, err := client.NewPullConsumer(append([]client.Option{client.WithNameServer(e.nsAddr), client.WithGroup(group),
+			client.WithInstanceName(instance("consumer")), client.WithSuspendTimeout(time.Second), client.WithLogger(quiet)},
+			clientOptions(cfg)...)...)
 		if err != nil {
 			return 0, err
 		}

@@ -23,9 +23,14 @@ func instance(kind string) string {
 	return fmt.Sprintf("mqbench-%s-%d-%d", kind, os.Getpid(), instanceSeq.Add(1))
 }
 
-// headerOption makes a client send its requests in cfg's header form.
-func headerOption(cfg *Config) client.Option {
-	return client.WithRemotingOptions(remoting.Options{BinaryHeaders: cfg.Header == HeaderRocketMQ})
+// clientOptions are cfg's settings of every client of a run: the header form of its requests,
+// the ACL credentials it signs them with, TLS.
+func clientOptions(cfg *Config) []client.Option {
+	return []client.Option{
+		client.WithRemotingOptions(remoting.Options{BinaryHeaders: cfg.Header == HeaderRocketMQ}),
+		client.WithCredentials(cfg.AccessKey, cfg.SecretKey),
+		client.WithTLSEnabled(cfg.TLS),
+	}
 }
 
 // producersIO sums the IOStats of ps.
@@ -72,8 +77,9 @@ func newProducers(cfg *Config, e *env) ([]*client.Producer, func(), error) {
 		}
 	}
 	for i := 0; i < cfg.Producers; i++ {
-		p, err := client.NewProducer(client.WithNameServer(e.nsAddr), client.WithGroup("mqbench_producer"),
-			client.WithInstanceName(instance("producer")), client.WithWindow(cfg.Window), client.WithLogger(quiet), headerOption(cfg))
+		p, err := client.NewProducer(append([]client.Option{client.WithNameServer(e.nsAddr), client.WithGroup("mqbench_producer"),
+			client.WithInstanceName(instance("producer")), client.WithWindow(cfg.Window), client.WithLogger(quiet)},
+			clientOptions(cfg)...)...)
 		if err != nil {
 			closeAll()
 			return nil, nil, err

@@ -147,7 +147,7 @@ func runWire(ctx context.Context, cfg *Config, progress io.Writer, mode wireMode
 		// A running server keeps its topics: use fresh names.
 		cfg.Topic = fmt.Sprintf("%s-%d-%d", cfg.Topic, os.Getpid(), time.Now().Unix())
 	}
-	admin, err := client.NewAdmin(client.WithNameServer(e.nsAddr), client.WithLogger(quiet))
+	admin, err := client.NewAdmin(append([]client.Option{client.WithNameServer(e.nsAddr), client.WithLogger(quiet)}, clientOptions(cfg)...)...)
 	if err != nil {
 		return nil, err
 	}

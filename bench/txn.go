@@ -65,8 +65,9 @@ func runTxn(ctx context.Context, cfg *Config, e *env, progress io.Writer) (*repo
 		}
 	}()
 	for i := 0; i < cfg.Producers; i++ {
-		tp, err := client.NewTransactionProducer(l, client.WithNameServer(e.nsAddr), client.WithGroup("mqbench_txn"),
-			client.WithInstanceName(instance("txn")), client.WithWindow(cfg.Window), client.WithLogger(quiet), headerOption(cfg))
+		tp, err := client.NewTransactionProducer(l, append([]client.Option{client.WithNameServer(e.nsAddr), client.WithGroup("mqbench_txn"),
+			client.WithInstanceName(instance("txn")), client.WithWindow(cfg.Window), client.WithLogger(quiet)},
+			clientOptions(cfg)...)...)
 		if err != nil {
 			return nil, err
 		}

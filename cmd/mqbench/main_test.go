@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/mqstore/mqstore/bench"
+	"github.com/mqstore/mqstore/broker"
 	"github.com/mqstore/mqstore/client"
 	"github.com/mqstore/mqstore/internal/testserver"
 )
@@ -251,5 +252,34 @@ func TestREADMEMatchesHelp(t *testing.T) {
 		if !strings.Contains(string(readme), want) {
 			t.Errorf("README lacks %q", want)
 		}
+	}
+}
+
+// TestSignedRun: against a broker with aclEnable, a run without credentials fails (its sends are
+// refused) and the same run with -ak/-sk of an admin account succeeds and cleans up.
+func TestSignedRun(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "plain_acl.yml")
+	if err := os.WriteFile(path, []byte("globalWhiteRemoteAddresses:\naccounts:\n  - accessKey: benchadmin\n    secretKey: bench-secret-1\n    admin: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := testserver.Start(t, func(c *broker.Config) {
+		c.Security.AclEnable = true
+		c.Security.AclFile = path
+	})
+	args := []string{"produce", "-addr", srv.NameServer, "-topic", "CLISigned", "-topics", "1", "-queues", "2",
+		"-n", "50", "-size", "64", "-json"}
+	if code, _, _ := mqbench(t, args...); code == 0 {
+		t.Fatal("an unsigned run against an ACL broker succeeded")
+	}
+	code, stdout, stderr := mqbench(t, append(args, "-ak", "benchadmin", "-sk", "bench-secret-1")...)
+	if code != 0 {
+		t.Fatalf("signed run: exit %d\n%s", code, stderr)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("stdout: %v\n%s", err, stdout)
+	}
+	if n, _ := rep["messages"].(float64); n != 50 {
+		t.Fatalf("messages %v in %s", rep["messages"], stdout)
 	}
 }
