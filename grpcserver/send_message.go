@@ -62,11 +62,12 @@ func (s *Server) sendOne(pm *v2.Message, born netip.AddrPort, client string) *v2
 	if err != nil {
 		return &v2.SendResultEntry{Status: statusOf(err), MessageId: id}
 	}
-	if !slices.Contains(acceptedTypes(tc), typ) {
-		// RocketMQ's proxy: ProxyExceptionCode.MESSAGE_PROPERTY_CONFLICT_WITH_TYPE.
+	// The type as the message's properties make it (a declared NORMAL or unspecified type
+	// with a message group is FIFO), as RocketMQ's proxy derives it; the proxy's code too.
+	if mt := messageTypeOf(m); !slices.Contains(acceptedTypes(tc), mt) {
 		return &v2.SendResultEntry{MessageId: id, Status: newStatus(v2.Code_MESSAGE_PROPERTY_CONFLICT_WITH_TYPE,
-			fmt.Sprintf("topic message type not match: topic %s accepts %s (message.type), the message is %s",
-				m.Topic, tc.MessageType(), typ))}
+			fmt.Sprintf("topic message type not match: topic %s accepts %s (its message.type attribute), the message is %s",
+				m.Topic, tc.MessageType(), mt))}
 	}
 	m.QueueID = s.queueFor(tc, m)
 	m.BornHost = born
