@@ -108,6 +108,9 @@ func (b *Broker) UpdateTopic(tc namesrv.TopicConfig, caller string) error {
 	if tc.TopicFilterType == "" {
 		tc.TopicFilterType = "SINGLE_TAG"
 	}
+	if old, ok, err := b.TopicConfig(tc.TopicName); err == nil && ok && tc.Attributes == nil {
+		tc.Attributes = old.Attributes // nil attributes keep the topic's own
+	}
 	if b.topics.put(tc) {
 		b.log.Info("broker: topic updated by an operator", "topic", tc.TopicName, "read", tc.ReadQueueNums,
 			"write", tc.WriteQueueNums, "perm", tc.Perm, "remote", caller)

@@ -11,7 +11,8 @@ import (
 )
 
 // UPDATE_AND_CREATE_TOPIC (17): create or update a topic (ext topic, readQueueNums,
-// writeQueueNums, perm, topicFilterType, topicSysFlag, order). The topic is written to
+// writeQueueNums, perm, topicFilterType, topicSysFlag, order, and RocketMQ 5's attributes:
+// "+message.type=FIFO,-key", applied to the topic's current attributes). The topic is written to
 // config/topics.json at once and registered with the name server before the answer, so its
 // route is there when the caller asks next.
 func (b *Broker) handleUpdateAndCreateTopic(_ *remoting.Conn, req *remoting.Command) *remoting.Command {
@@ -50,6 +51,13 @@ func (b *Broker) handleUpdateAndCreateTopic(_ *remoting.Conn, req *remoting.Comm
 		tc.TopicSysFlag = int(v)
 	}
 	tc.Order, _ = req.GetBool(protocol.FieldOrder)
+	old, exists, err := b.TopicConfig(topic)
+	if err != nil {
+		return errorResponse(req, err)
+	}
+	if tc.Attributes, err = namesrv.AlterAttributes(old.Attributes, req.Ext(protocol.FieldAttributes), !exists); err != nil {
+		return remoting.NewResponse(req, remoting.ResponseInvalidParameter, err.Error())
+	}
 	if b.topics.put(tc) {
 		b.log.Info("broker: topic updated", "topic", topic, "read", read, "write", write, "perm", tc.Perm)
 	}

@@ -103,7 +103,7 @@ func (t *topicTable) getDurable(name string) (namesrv.TopicConfig, bool, error) 
 func (t *topicTable) put(tc namesrv.TopicConfig) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if old, ok := t.topics[tc.TopicName]; ok && old == tc {
+	if old, ok := t.topics[tc.TopicName]; ok && old.Equal(tc) {
 		return false
 	}
 	t.topics[tc.TopicName] = tc

@@ -36,6 +36,8 @@ func (a *Admin) Close() error { return a.c.close() }
 // CreateTopic creates or updates a topic on the broker at brokerAddr
 // (UPDATE_AND_CREATE_TOPIC). Zero queue counts mean 4 and a zero Perm
 // means read+write; the broker registers the topic with the name server.
+// cfg.Attributes are set on the topic (RocketMQ 5's "+key=value" attributes
+// field); attributes the topic has and cfg does not name are kept.
 func (a *Admin) CreateTopic(ctx context.Context, brokerAddr string, cfg namesrv.TopicConfig) error {
 	if cfg.TopicName == "" {
 		return fmt.Errorf("%w: empty topic", ErrInvalidOption)
@@ -63,6 +65,10 @@ func (a *Admin) CreateTopic(ctx context.Context, brokerAddr string, cfg namesrv.
 		remoting.Field{Key: protocol.FieldTopicSysFlag, Value: strconv.Itoa(cfg.TopicSysFlag)},
 		remoting.Field{Key: protocol.FieldOrder, Value: strconv.FormatBool(cfg.Order)},
 	)
+	if len(cfg.Attributes) > 0 {
+		req.ExtFields = append(req.ExtFields,
+			remoting.Field{Key: protocol.FieldAttributes, Value: namesrv.FormatAttributes(cfg.Attributes)})
+	}
 	resp, err := a.c.invoke(ctx, brokerAddr, req)
 	if err != nil {
 		return err

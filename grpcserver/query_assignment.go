@@ -35,5 +35,5 @@ func (s *Server) QueryAssignment(ctx context.Context, req *v2.QueryAssignmentReq
 		return &v2.QueryAssignmentResponse{Status: okStatus()}, nil
 	}
 	return &v2.QueryAssignmentResponse{Status: okStatus(), Assignments: []*v2.Assignment{{MessageQueue: &v2.MessageQueue{
-		Topic: req.GetTopic(), Id: -1, Permission: permission(tc.Perm), Broker: b, AcceptMessageTypes: acceptedTypes}}}}, nil
+		Topic: req.GetTopic(), Id: -1, Permission: permission(tc.Perm), Broker: b, AcceptMessageTypes: acceptedTypes(tc)}}}}, nil
 }

@@ -14,8 +14,8 @@ import (
 // QueryRoute answers a topic's queues on this broker, with this endpoint as the broker's
 // address (clients send and receive over gRPC, never to the remoting port). A topic that does
 // not exist is created as a send would create it, when autoCreateTopicEnable allows it
-// (RocketMQ 5 answers TOPIC_NOT_FOUND instead). Every queue accepts every message type:
-// mqstore does not type topics yet, and the Settings reply turns the clients' check off too.
+// (RocketMQ 5 answers TOPIC_NOT_FOUND instead). Queues accept the topic's message.type
+// attribute's type (every type when unset or MIXED, see acceptedTypes); SendMessage enforces it.
 func (s *Server) QueryRoute(ctx context.Context, req *v2.QueryRouteRequest) (*v2.QueryRouteResponse, error) {
 	topic := req.GetTopic().GetName()
 	if topic == "" {
@@ -35,6 +35,7 @@ func (s *Server) QueryRoute(ctx context.Context, req *v2.QueryRouteRequest) (*v2
 	if err != nil {
 		return &v2.QueryRouteResponse{Status: statusOf(err)}, nil
 	}
+	accepted := acceptedTypes(tc)
 	n := max(tc.ReadQueueNums, tc.WriteQueueNums)
 	queues := make([]*v2.MessageQueue, 0, n)
 	for i := 0; i < n; i++ {
@@ -50,13 +51,29 @@ func (s *Server) QueryRoute(ctx context.Context, req *v2.QueryRouteRequest) (*v2
 			Id:                 int32(i),
 			Permission:         permission(perm),
 			Broker:             broker,
-			AcceptMessageTypes: acceptedTypes,
+			AcceptMessageTypes: accepted,
 		})
 	}
 	return &v2.QueryRouteResponse{Status: okStatus(), MessageQueues: queues}, nil
 }
 
-var acceptedTypes = []v2.MessageType{v2.MessageType_NORMAL, v2.MessageType_FIFO, v2.MessageType_DELAY, v2.MessageType_TRANSACTION}
+var allTypes = []v2.MessageType{v2.MessageType_NORMAL, v2.MessageType_FIFO, v2.MessageType_DELAY, v2.MessageType_TRANSACTION}
+
+// acceptedTypes are the message types a topic takes: its message.type attribute's (RocketMQ
+// 5's TopicMessageType), or every type when it is unset, UNSPECIFIED or MIXED.
+func acceptedTypes(tc namesrv.TopicConfig) []v2.MessageType {
+	switch tc.MessageType() {
+	case namesrv.MessageNormal:
+		return []v2.MessageType{v2.MessageType_NORMAL}
+	case namesrv.MessageFIFO:
+		return []v2.MessageType{v2.MessageType_FIFO}
+	case namesrv.MessageDelay:
+		return []v2.MessageType{v2.MessageType_DELAY}
+	case namesrv.MessageTransaction:
+		return []v2.MessageType{v2.MessageType_TRANSACTION}
+	}
+	return allTypes
+}
 
 func permission(perm int) v2.Permission {
 	switch perm & (namesrv.PermRead | namesrv.PermWrite) {

@@ -3,9 +3,11 @@ package grpcserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"net"
 	"net/netip"
+	"slices"
 
 	v2 "github.com/apache/rocketmq-clients/golang/v5/protocol/v2"
 	"google.golang.org/grpc/peer"
@@ -21,7 +23,8 @@ import (
 // for a TRANSACTION message transaction_id = the half record's offset message id, which
 // EndTransaction takes back. The queue: a FIFO message's by the hash of its message group (so
 // a group stays in one queue, in order), the others round-robin. The status is OK when every
-// message was stored, else the first failure's.
+// message was stored, else the first failure's. A message whose type the topic does not accept
+// (its message.type attribute) is refused with MESSAGE_PROPERTY_CONFLICT_WITH_TYPE.
 func (s *Server) SendMessage(ctx context.Context, req *v2.SendMessageRequest) (*v2.SendMessageResponse, error) {
 	if len(req.GetMessages()) == 0 {
 		return &v2.SendMessageResponse{Status: newStatus(v2.Code_BAD_REQUEST, "no message")}, nil
@@ -58,6 +61,13 @@ func (s *Server) sendOne(pm *v2.Message, born netip.AddrPort, client string) *v2
 	tc, err := s.b.TopicForSend(m.Topic)
 	if err != nil {
 		return &v2.SendResultEntry{Status: statusOf(err), MessageId: id}
+	}
+	// The type as the message's properties make it (a declared NORMAL or unspecified type
+	// with a message group is FIFO), as RocketMQ's proxy derives it; the proxy's code too.
+	if mt := messageTypeOf(m); !slices.Contains(acceptedTypes(tc), mt) {
+		return &v2.SendResultEntry{MessageId: id, Status: newStatus(v2.Code_MESSAGE_PROPERTY_CONFLICT_WITH_TYPE,
+			fmt.Sprintf("topic message type not match: topic %s accepts %s (its message.type attribute), the message is %s",
+				m.Topic, tc.MessageType(), mt))}
 	}
 	m.QueueID = s.queueFor(tc, m)
 	m.BornHost = born

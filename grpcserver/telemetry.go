@@ -20,7 +20,7 @@ import (
 // Settings (client type, group or topics, retry policy); every Settings gets a Settings reply
 // on that stream (clients wait for it), carrying the broker's side:
 //   - producers: an exponential backoff policy and publishing.max_body_size = maxMessageSize,
-//     validate_message_type=false (topics are not typed);
+//     validate_message_type=false (SendMessage checks the topic's message.type itself);
 //   - consumers: max delivery attempts = the group's retryMaxTimes + 1 (RocketMQ's default 17)
 //     and the subscription echoed, with the receive batch size and long polling timeout.
 //

@@ -24,6 +24,9 @@ type TopicConfig struct {
 	TopicFilterType string `json:"topicFilterType"` // SINGLE_TAG or MULTI_TAG
 	TopicSysFlag    int    `json:"topicSysFlag"`
 	Order           bool   `json:"order"`
+	// Attributes are RocketMQ 5's topic attributes (TopicConfig.attributes), by key; mqstore
+	// knows one, AttrMessageType. Nil when the topic has none.
+	Attributes map[string]string `json:"attributes,omitempty"`
 }
 
 // Registration is what one broker tells the name server (REGISTER_BROKER's header and body).

@@ -90,6 +90,7 @@ const (
 	FieldTopicFilterType = "topicFilterType"
 	FieldTopicSysFlag    = "topicSysFlag"
 	FieldOrder           = "order"
+	FieldAttributes      = "attributes" // RocketMQ 5 topic attributes, "+key=value,-key"
 
 	// mqstore's MQSTORE_COMMIT_HALF_MESSAGE / MQSTORE_ROLLBACK_HALF_MESSAGE (9001, 9002) response:
 	// whether the operator's commit or rollback changed anything ("true"/"false").

@@ -75,9 +75,14 @@ func setupUpdateTopic(fs *flag.FlagSet) func(context.Context, *env) error {
 	broker := fs.String("b", "", "broker address (host:port)")
 	cluster := fs.String("c", "", "cluster name: every master broker of it")
 	order := fs.Bool("o", false, "ordered topic")
+	attrs := fs.String("a", "", "attributes to set, RocketMQ 5's +key=value,... (e.g. +message.type=FIFO: NORMAL, FIFO, DELAY, TRANSACTION or MIXED)")
 	return func(ctx context.Context, e *env) error {
 		if *topic == "" || (*broker == "") == (*cluster == "") {
 			return usagef("-t and one of -b or -c are required")
+		}
+		attributes, err := namesrv.AlterAttributes(nil, *attrs, true)
+		if err != nil {
+			return usagef("-a: %v", err)
 		}
 		if *read <= 0 || *write <= 0 || *read > 1024 || *write > 1024 || *perm&^(namesrv.PermRW|namesrv.PermInherit) != 0 {
 			return usagef("queue counts must be 1..1024 and -p a combination of 2, 4 (and 1)")
@@ -90,7 +95,7 @@ func setupUpdateTopic(fs *flag.FlagSet) func(context.Context, *env) error {
 			}
 		}
 		cfg := namesrv.TopicConfig{TopicName: *topic, ReadQueueNums: *read, WriteQueueNums: *write, Perm: *perm,
-			TopicFilterType: "SINGLE_TAG", Order: *order}
+			TopicFilterType: "SINGLE_TAG", Order: *order, Attributes: attributes}
 		for _, addr := range addrs {
 			if err := e.admin.CreateTopic(ctx, addr, cfg); err != nil {
 				return fmt.Errorf("topic %s on %s: %w", *topic, addr, err)
@@ -98,17 +103,18 @@ func setupUpdateTopic(fs *flag.FlagSet) func(context.Context, *env) error {
 		}
 		if e.json {
 			return e.printJSON(struct {
-				Topic          string   `json:"topic"`
-				Brokers        []string `json:"brokers"`
-				ReadQueueNums  int      `json:"readQueueNums"`
-				WriteQueueNums int      `json:"writeQueueNums"`
-				Perm           int      `json:"perm"`
-				Order          bool     `json:"order"`
-			}{*topic, addrs, *read, *write, *perm, *order})
+				Topic          string            `json:"topic"`
+				Brokers        []string          `json:"brokers"`
+				ReadQueueNums  int               `json:"readQueueNums"`
+				WriteQueueNums int               `json:"writeQueueNums"`
+				Perm           int               `json:"perm"`
+				Order          bool              `json:"order"`
+				Attributes     map[string]string `json:"attributes,omitempty"`
+			}{*topic, addrs, *read, *write, *perm, *order, attributes})
 		}
-		t := newTable(e.stdout, "#Broker Addr", "#Topic", "#Read Queues", "#Write Queues", "#Perm", "#Order")
+		t := newTable(e.stdout, "#Broker Addr", "#Topic", "#Read Queues", "#Write Queues", "#Perm", "#Order", "#Attributes")
 		for _, addr := range addrs {
-			t.row(addr, *topic, *read, *write, permString(*perm), *order)
+			t.row(addr, *topic, *read, *write, permString(*perm), *order, namesrv.FormatAttributes(attributes))
 		}
 		return t.flush()
 	}
