@@ -95,14 +95,34 @@ func number(t testing.TB, ctx context.Context, sel string) int64 {
 }
 
 // click clicks an element, then confirms in the console's dialog.
+//
+// The clicks run as one script in the page (element lookup and click in the same turn of its
+// event loop): a node found by a separate query can be replaced by a re-render (the topic detail
+// redraws when its pending timers arrive) before a protocol-level click reaches it.
 func clickAndConfirm(t testing.TB, ctx context.Context, sel string) {
 	t.Helper()
-	err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(sel)),
-		chromedp.WaitVisible(chromedp.CSS("#confirm-ok")),
-		chromedp.Click(chromedp.CSS("#confirm-ok")))
-	if err != nil {
-		t.Fatalf("click %s and confirm: %v", sel, err)
+	clickJS := func(sel string) string {
+		return fmt.Sprintf(`(() => { const n = document.querySelector(%q); if (!n) return false; n.click(); return true; })()`, sel)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		clicked, err := chromedp.Run(ctx, chromedp.Evaluate[bool](clickJS(sel)))
+		if err != nil {
+			t.Fatalf("click %s: %v", sel, err)
+		}
+		if clicked {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("click %s: no such element", sel)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("#confirm-ok"))); err != nil {
+		t.Fatalf("click %s: no confirmation: %v", sel, err)
+	}
+	if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](clickJS("#confirm-ok"))); err != nil || !ok {
+		t.Fatalf("confirm %s: %v", sel, err)
 	}
 }
 
