@@ -95,6 +95,14 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
+	// MQSTORE_* variables of the environment the tests run in (CI's MQSTORE_REQUIRE_BROWSER, a
+	// developer's own settings) are not the tests' configuration: the binaries they start must
+	// not see them. Tests of the environment handling pass their variables explicitly.
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "MQSTORE_") {
+			os.Unsetenv(name)
+		}
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
