@@ -24,6 +24,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/producer"
 
 	"github.com/mqstore/mqstore/client"
+	"github.com/mqstore/mqstore/internal/proctest"
 )
 
 // smallStore keeps a test broker's files small, and its gRPC endpoint on a free port (tests run
@@ -178,6 +179,15 @@ func rewriteConf(t *testing.T, src, dir, namesrvAddr string) (string, bool) {
 		case "namesrvAddr":
 			hasNamesrv = true
 			return "namesrvAddr=" + namesrvAddr
+		case "dLegerPeers":
+			// The shipped ports (40911-40913) may be taken by another test's connection: each
+			// peer gets a port that was free a moment ago.
+			var peers []string
+			for _, p := range strings.Split(m[2], ";") {
+				id, _, _ := strings.Cut(strings.TrimSpace(p), "-")
+				peers = append(peers, fmt.Sprintf("%s-127.0.0.1:%d", id, proctest.FreePort(t)))
+			}
+			return "dLegerPeers=" + strings.Join(peers, ";")
 		}
 		return line
 	})
