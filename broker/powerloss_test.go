@@ -133,8 +133,13 @@ func TestFlushFailureIsSticky(t *testing.T) {
 	if !tb.MetricsSnapshot().StoreWriteFailed {
 		t.Fatal("the snapshot does not report the failed flush")
 	}
-	resp := tb.call(remoting.RequestPullMessage, nil, pullArgs("Before", 0, 0, 1, 0, 0, "*")...)
-	if resp.ResponseCode() != remoting.ResponseSuccess || string(records(t, resp.Body)[0].Body) != "kept" {
+	// Reads keep working: the message acknowledged before the failure is (dispatched and) readable.
+	var resp *remoting.Command
+	waitUntil(t, "the message acknowledged before the failure to be readable", func() bool {
+		resp = tb.call(remoting.RequestPullMessage, nil, pullArgs("Before", 0, 0, 1, 0, 0, "*")...)
+		return resp.ResponseCode() == remoting.ResponseSuccess
+	})
+	if string(records(t, resp.Body)[0].Body) != "kept" {
 		t.Fatalf("message acknowledged before the failure: %v", resp)
 	}
 }
