@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/mqstore/mqstore/internal/vfs"
 )
 
 // logMeta is the rarely changing part of a Log's state, kept in <dir>/raftmeta as JSON and
@@ -65,35 +67,10 @@ func writeMeta(dir string, m *logMeta) error {
 	return writeFileAtomic(dir, metaName, b)
 }
 
-// writeFileAtomic replaces dir/name with b durably: temp file, fsync, rename, fsync of dir.
+// writeFileAtomic replaces dir/name with b durably (vfs.WriteFileAtomic: temp file, fsync,
+// rename, fsync of dir).
 func writeFileAtomic(dir, name string, b []byte) error {
-	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	return syncDir(dir)
+	return vfs.WriteFileAtomic(vfs.OS, filepath.Join(dir, name), b, 0o644)
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+func syncDir(dir string) error { return vfs.OS.SyncDir(dir) }
