@@ -238,31 +238,7 @@ func (b *Broker) GroupProgress(group string) []QueueProgress {
 	}
 	b.clients.mu.Unlock()
 	slices.Sort(topics)
-	var out []QueueProgress
-	for _, topic := range topics {
-		tc, ok := b.topics.get(topic)
-		if !ok {
-			continue
-		}
-		for i := range int32(tc.ReadQueueNums) {
-			p := QueueProgress{Topic: topic, QueueID: i, BrokerOffset: max(b.store.MaxOffset(topic, i), 0)}
-			if off, ok := b.offsets.query(group, topic, i); ok {
-				p.ConsumerOffset = off
-			}
-			if p.ConsumerOffset > 0 {
-				if u, ok := b.store.QueueUnit(topic, i, p.ConsumerOffset-1); ok {
-					p.LastTimestamp, _ = b.store.CommitLog().StoreTimestamp(u.CommitLogOffset)
-				}
-			}
-			if p.ConsumerOffset < p.BrokerOffset {
-				if u, ok := b.store.QueueUnit(topic, i, max(p.ConsumerOffset, b.store.MinOffset(topic, i))); ok && !u.IsBlank() {
-					p.OldestUnconsumed, _ = b.store.CommitLog().StoreTimestamp(u.CommitLogOffset)
-				}
-			}
-			out = append(out, p)
-		}
-	}
-	return out
+	return b.queueProgress(group, topics, true)
 }
 
 // OffsetMsgID returns the offset message id of the record at a commitlog offset of this broker.

@@ -36,53 +36,57 @@ func (b *Broker) handleGetConsumeStats(_ *remoting.Conn, req *remoting.Command) 
 	} else {
 		topics = b.offsets.topicsOf(group)
 	}
-	var stats []consumeOffset
+	stats := b.queueProgress(group, topics, false)
+	resp := remoting.NewResponse(req, remoting.ResponseSuccess, "")
+	resp.Body = appendConsumeStats(nil, b.cfg.BrokerName, stats)
+	return resp
+}
+
+// queueProgress is the group's progress on every readable queue of topics (unknown topics are
+// skipped), for GET_CONSUME_STATS and the console; oldest also looks up the store time of the
+// first unconsumed message (one more queue-unit read per queue).
+func (b *Broker) queueProgress(group string, topics []string, oldest bool) []QueueProgress {
+	var out []QueueProgress
 	for _, topic := range topics {
 		tc, ok := b.topics.get(topic)
 		if !ok {
 			continue
 		}
 		for i := range int32(tc.ReadQueueNums) {
-			s := consumeOffset{topic: topic, queueID: i, brokerOffset: max(b.store.MaxOffset(topic, i), 0)}
+			p := QueueProgress{Topic: topic, QueueID: i, BrokerOffset: max(b.store.MaxOffset(topic, i), 0)}
 			if off, ok := b.offsets.query(group, topic, i); ok {
-				s.consumerOffset = off
+				p.ConsumerOffset = off
 			}
-			if s.consumerOffset > 0 {
-				if u, ok := b.store.QueueUnit(topic, i, s.consumerOffset-1); ok {
-					s.lastTimestamp, _ = b.store.CommitLog().StoreTimestamp(u.CommitLogOffset)
+			if p.ConsumerOffset > 0 {
+				if u, ok := b.store.QueueUnit(topic, i, p.ConsumerOffset-1); ok {
+					p.LastTimestamp, _ = b.store.CommitLog().StoreTimestamp(u.CommitLogOffset)
 				}
 			}
-			stats = append(stats, s)
+			if oldest && p.ConsumerOffset < p.BrokerOffset {
+				if u, ok := b.store.QueueUnit(topic, i, max(p.ConsumerOffset, b.store.MinOffset(topic, i))); ok && !u.IsBlank() {
+					p.OldestUnconsumed, _ = b.store.CommitLog().StoreTimestamp(u.CommitLogOffset)
+				}
+			}
+			out = append(out, p)
 		}
 	}
-	resp := remoting.NewResponse(req, remoting.ResponseSuccess, "")
-	resp.Body = appendConsumeStats(nil, b.cfg.BrokerName, stats)
-	return resp
-}
-
-// consumeOffset is one queue's OffsetWrapper.
-type consumeOffset struct {
-	topic          string
-	queueID        int32
-	brokerOffset   int64
-	consumerOffset int64
-	lastTimestamp  int64 // ms
+	return out
 }
 
 // appendConsumeStats appends the ConsumeStats body of stats (see above).
-func appendConsumeStats(dst []byte, brokerName string, stats []consumeOffset) []byte {
+func appendConsumeStats(dst []byte, brokerName string, stats []QueueProgress) []byte {
 	dst = append(dst, `{"consumeTps":0.0,"offsetTable":{`...)
 	for i, s := range stats {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendMessageQueueKey(dst, brokerName, s.topic, s.queueID)
+		dst = appendMessageQueueKey(dst, brokerName, s.Topic, s.QueueID)
 		dst = append(dst, `:{"brokerOffset":`...)
-		dst = strconv.AppendInt(dst, s.brokerOffset, 10)
+		dst = strconv.AppendInt(dst, s.BrokerOffset, 10)
 		dst = append(dst, `,"consumerOffset":`...)
-		dst = strconv.AppendInt(dst, s.consumerOffset, 10)
+		dst = strconv.AppendInt(dst, s.ConsumerOffset, 10)
 		dst = append(dst, `,"lastTimestamp":`...)
-		dst = strconv.AppendInt(dst, s.lastTimestamp, 10)
+		dst = strconv.AppendInt(dst, s.LastTimestamp, 10)
 		dst = append(dst, '}')
 	}
 	return append(dst, "}}"...)

@@ -10,11 +10,11 @@ import (
 func TestAppendConsumeStats(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
-		stats []consumeOffset
+		stats []QueueProgress
 		want  string
 	}{
 		{"empty", nil, `{"consumeTps":0.0,"offsetTable":{}}`},
-		{"two queues", []consumeOffset{{"T", 0, 12, 10, 1700000000000}, {"%RETRY%g", 0, 0, 0, 0}},
+		{"two queues", []QueueProgress{{Topic: "T", BrokerOffset: 12, ConsumerOffset: 10, LastTimestamp: 1700000000000}, {Topic: "%RETRY%g"}},
 			`{"consumeTps":0.0,"offsetTable":{{"brokerName":"broker-a","queueId":0,"topic":"T"}:{"brokerOffset":12,"consumerOffset":10,"lastTimestamp":1700000000000},` +
 				`{"brokerName":"broker-a","queueId":0,"topic":"%RETRY%g"}:{"brokerOffset":0,"consumerOffset":0,"lastTimestamp":0}}}`},
 	} {
