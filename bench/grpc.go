@@ -22,12 +22,14 @@ import (
 
 	"github.com/mqstore/mqstore/broker"
 	"github.com/mqstore/mqstore/grpcserver"
+	"github.com/mqstore/mqstore/namesrv"
 )
 
 // GRPCConfig is the workload of `mqbench grpc`: RocketMQ 5 clients (the Go client
 // github.com/apache/rocketmq-clients/golang/v5) against mqstore's gRPC endpoint.
 type GRPCConfig struct {
 	Addr      string // gRPC endpoint of a running mqstore ("" = an embedded one)
+	Topic     string // an existing topic to use with Addr (the gRPC side never creates one); "" = a new one, embedded only
 	Dir       string // data directory of the embedded one ("" = temporary)
 	Size      int    // body bytes
 	Messages  int64  // messages to produce, then to receive and ack
@@ -92,16 +94,20 @@ func RunGRPC(ctx context.Context, cfg GRPCConfig, out io.Writer) ([]GRPCResult, 
 	os.Setenv(rmq.CLIENT_LOG_LEVEL, "error")
 	rmq.ResetLogger()
 
-	addr := cfg.Addr
+	addr, topic := cfg.Addr, cfg.Topic
 	if addr == "" {
-		stop, a, err := startGRPCEmbedded(cfg.Dir)
+		if topic == "" {
+			topic = fmt.Sprintf("BenchGRPC-%d", time.Now().UnixNano()%1e9)
+		}
+		stop, a, err := startGRPCEmbedded(cfg.Dir, topic)
 		if err != nil {
 			return nil, err
 		}
 		defer stop()
 		addr = a
+	} else if topic == "" {
+		return nil, fmt.Errorf("%w: with an address, name an existing topic (mqadmin updateTopic): the gRPC side does not create topics", ErrUsage)
 	}
-	topic := fmt.Sprintf("BenchGRPC-%d", time.Now().UnixNano()%1e9)
 	var results []GRPCResult
 	prod, err := grpcProduce(ctx, cfg, addr, topic)
 	if err != nil {
@@ -145,8 +151,9 @@ func RunGRPC(ctx context.Context, cfg GRPCConfig, out io.Writer) ([]GRPCResult, 
 	return results, nil
 }
 
-// startGRPCEmbedded starts a broker (no remoting listener needed) with its gRPC endpoint.
-func startGRPCEmbedded(dir string) (stop func(), addr string, err error) {
+// startGRPCEmbedded starts a broker (no remoting listener needed) with its gRPC endpoint and
+// creates topic (8 queues) on it.
+func startGRPCEmbedded(dir, topic string) (stop func(), addr string, err error) {
 	cleanup := func() {}
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "mqbench-grpc"); err != nil {
@@ -159,6 +166,12 @@ func startGRPCEmbedded(dir string) (stop func(), addr string, err error) {
 	bcfg.StorePathRootDir, bcfg.ListenPort = dir, 0
 	b, err := broker.New(bcfg, broker.Options{Logger: quiet})
 	if err != nil {
+		cleanup()
+		return nil, "", err
+	}
+	tc := namesrv.TopicConfig{TopicName: topic, ReadQueueNums: 8, WriteQueueNums: 8, Perm: namesrv.PermRW}
+	if err := b.UpdateTopic(tc, "mqbench"); err != nil {
+		b.Close()
 		cleanup()
 		return nil, "", err
 	}

@@ -37,10 +37,14 @@ func startACL(t *testing.T) *env {
 	if err := os.WriteFile(path, []byte(grpcACLFile), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return start(t, func(c *broker.Config) {
+	e := start(t, func(c *broker.Config) {
 		c.Security.AclEnable = true
 		c.Security.AclFile = path
 	})
+	createTopic(t, e, "aclOK", "")
+	createTopic(t, e, "aclPubOnly", "")
+	createTopic(t, e, "aclDenied", "") // exists: the refusal is the ACL's
+	return e
 }
 
 func signedConfig(e *env, group, ak, sk string) *rmq.Config {

@@ -14,7 +14,7 @@ import (
 // time kept on the message.
 func TestDelayMessages(t *testing.T) {
 	e := start(t, nil)
-	topic, group := name(t, "topic"), name(t, "group")
+	topic, group := newTopic(t, e), name(t, "group")
 	p := newProducer(t, e, topic)
 	due := map[string]time.Time{}
 	sentAt := time.Now()

@@ -51,7 +51,7 @@ func expectOnly(t *testing.T, c rmq.SimpleConsumer, want map[string]bool, within
 // answers.
 func TestTransactions(t *testing.T) {
 	e := start(t, fastChecks)
-	topic, group := name(t, "topic"), name(t, "group")
+	topic, group := newTopic(t, e), name(t, "group")
 	var checks atomic.Int32
 	checker := &rmq.TransactionChecker{Check: func(mv *rmq.MessageView) rmq.TransactionResolution {
 		checks.Add(1)

@@ -19,7 +19,7 @@ import (
 // groups are not held up; every message carries its message_group.
 func TestFIFO(t *testing.T) {
 	e := start(t, nil)
-	topic, group := name(t, "topic"), name(t, "group")
+	topic, group := newTopic(t, e), name(t, "group")
 	setOrderly(t, e, group)
 	p := newProducer(t, e, topic)
 	for i := 0; i < 3; i++ {
@@ -59,7 +59,7 @@ func TestFIFO(t *testing.T) {
 // one receive takes them all, each still carrying its message_group.
 func TestFIFOOnlyForOrderlyGroups(t *testing.T) {
 	e := start(t, nil)
-	topic, group := name(t, "topic"), name(t, "group")
+	topic, group := newTopic(t, e), name(t, "group")
 	p := newProducer(t, e, topic)
 	for i := 0; i < 4; i++ {
 		m := &rmq.Message{Topic: topic, Body: []byte(fmt.Sprintf("g1-%d", i))}

@@ -17,6 +17,7 @@ import (
 	"github.com/mqstore/mqstore/broker"
 	"github.com/mqstore/mqstore/grpcserver"
 	"github.com/mqstore/mqstore/internal/testserver"
+	"github.com/mqstore/mqstore/namesrv"
 )
 
 func TestMain(m *testing.M) {
@@ -68,6 +69,30 @@ var seq atomic.Int64
 // name is a unique resource name.
 func name(t *testing.T, kind string) string {
 	return fmt.Sprintf("%s_%d_%d", kind, time.Now().UnixNano()%1e6, seq.Add(1))
+}
+
+// newTopic creates a topic of 4 queues as an operator would (mqadmin updateTopic: the broker's
+// UpdateTopic): the gRPC side never auto-creates one.
+func newTopic(t *testing.T, e *env) string { return typedTopic(t, e, "") }
+
+// typedTopic creates a topic with the message.type attribute typ ("" for none).
+func typedTopic(t *testing.T, e *env, typ string) string {
+	t.Helper()
+	topic := name(t, "topic")
+	createTopic(t, e, topic, typ)
+	return topic
+}
+
+// createTopic creates the topic named topic, with the message.type attribute typ ("" for none).
+func createTopic(t *testing.T, e *env, topic, typ string) {
+	t.Helper()
+	tc := namesrv.TopicConfig{TopicName: topic, ReadQueueNums: 4, WriteQueueNums: 4, Perm: namesrv.PermRW}
+	if typ != "" {
+		tc.Attributes = map[string]string{namesrv.AttrMessageType: typ}
+	}
+	if err := e.Broker.UpdateTopic(tc, "test"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // needClient skips a test of the real 5.x client under the race detector (race_on_test.go).

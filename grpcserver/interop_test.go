@@ -22,7 +22,7 @@ func init() { rlog.SetLogLevel("error") }
 // every message with the id, tag, keys and user properties the 5.x producer set.
 func TestInterop5xProducer4xConsumer(t *testing.T) {
 	e := start(t, nil)
-	topic, group := name(t, "topic"), name(t, "group")
+	topic, group := newTopic(t, e), name(t, "group")
 	p := newProducer(t, e, topic)
 	const n = 8
 	ids := map[string]string{}
@@ -93,7 +93,7 @@ func TestInterop5xProducer4xConsumer(t *testing.T) {
 // the consumer gets the 4.x message ids and the bodies decompressed.
 func TestInterop4xProducer5xConsumer(t *testing.T) {
 	e := start(t, nil)
-	topic, group := name(t, "topic"), name(t, "group")
+	topic, group := newTopic(t, e), name(t, "group")
 	p, err := rocketmq.NewProducer(producer.WithNsResolver(primitive.NewPassthroughResolver([]string{e.NameServer})),
 		producer.WithGroupName(name(t, "pg")), producer.WithCompressLevel(5))
 	if err != nil {

@@ -14,20 +14,6 @@ import (
 	"github.com/mqstore/mqstore/namesrv"
 )
 
-// typedTopic creates a topic with the message.type attribute typ ("" for none).
-func typedTopic(t *testing.T, e *env, typ string) string {
-	t.Helper()
-	topic := name(t, "topic")
-	tc := namesrv.TopicConfig{TopicName: topic, ReadQueueNums: 2, WriteQueueNums: 2, Perm: namesrv.PermRW}
-	if typ != "" {
-		tc.Attributes = map[string]string{namesrv.AttrMessageType: typ}
-	}
-	if err := e.Broker.UpdateTopic(tc, "test"); err != nil {
-		t.Fatal(err)
-	}
-	return topic
-}
-
 // QueryRoute answers the topic's message.type as accept_message_types (every type when the
 // attribute is unset or MIXED), and SendMessage refuses another type with
 // MESSAGE_PROPERTY_CONFLICT_WITH_TYPE.

@@ -20,12 +20,9 @@ func (s *Server) QueryAssignment(ctx context.Context, req *v2.QueryAssignmentReq
 	if _, err := s.b.Group(req.GetGroup().GetName()); err != nil {
 		return &v2.QueryAssignmentResponse{Status: statusOf(err)}, nil
 	}
-	tc, ok, err := s.b.TopicConfig(topic)
+	tc, err := s.routedTopic(topic)
 	if err != nil {
 		return &v2.QueryAssignmentResponse{Status: statusOf(err)}, nil
-	}
-	if !ok {
-		return &v2.QueryAssignmentResponse{Status: newStatus(v2.Code_TOPIC_NOT_FOUND, "topic "+topic+" not found")}, nil
 	}
 	b, err := s.brokerProto()
 	if err != nil {

@@ -8,13 +8,13 @@ import (
 
 	v2 "github.com/apache/rocketmq-clients/golang/v5/protocol/v2"
 
+	"github.com/mqstore/mqstore/broker"
 	"github.com/mqstore/mqstore/namesrv"
 )
 
 // QueryRoute answers a topic's queues on this broker, with this endpoint as the broker's
 // address (clients send and receive over gRPC, never to the remoting port). A topic that does
-// not exist is created as a send would create it, when autoCreateTopicEnable allows it
-// (RocketMQ 5 answers TOPIC_NOT_FOUND instead). Queues accept the topic's message.type
+// not exist is TOPIC_NOT_FOUND (routedTopic). Queues accept the topic's message.type
 // attribute's type (every type when unset or MIXED, see acceptedTypes); SendMessage enforces it.
 func (s *Server) QueryRoute(ctx context.Context, req *v2.QueryRouteRequest) (*v2.QueryRouteResponse, error) {
 	topic := req.GetTopic().GetName()
@@ -24,10 +24,7 @@ func (s *Server) QueryRoute(ctx context.Context, req *v2.QueryRouteRequest) (*v2
 	if err := s.authorize(ctx, "QueryRoute"); err != nil {
 		return &v2.QueryRouteResponse{Status: statusOf(err)}, nil
 	}
-	tc, ok, err := s.b.TopicConfig(topic)
-	if err == nil && !ok {
-		tc, err = s.b.TopicForSend(topic)
-	}
+	tc, err := s.routedTopic(topic)
 	if err != nil {
 		return &v2.QueryRouteResponse{Status: statusOf(err)}, nil
 	}
@@ -55,6 +52,25 @@ func (s *Server) QueryRoute(ctx context.Context, req *v2.QueryRouteRequest) (*v2
 		})
 	}
 	return &v2.QueryRouteResponse{Status: okStatus(), MessageQueues: queues}, nil
+}
+
+// routedTopic returns the config of a topic a request names, or broker.ErrTopicNotExist (status
+// TOPIC_NOT_FOUND) when the broker has no such topic. As RocketMQ 5's proxy, the gRPC side never
+// creates a topic, whatever autoCreateTopicEnable says: the proxy looks every topic of
+// QueryRoute, SendMessage, QueryAssignment and ReceiveMessage up in the name server's routes
+// (TopicRouteService.getAllMessageQueueView / getCurrentMessageQueueView), which answer
+// TOPIC_NOT_EXIST for an unknown topic, and it has no TBW102 fallback as a 4.x client has
+// (apache/rocketmq#6540: "no plan to implement"). Topics are created by an operator (mqadmin
+// updateTopic, the console) or by a 4.x client's send on the remoting port.
+func (s *Server) routedTopic(topic string) (namesrv.TopicConfig, error) {
+	tc, ok, err := s.b.TopicConfig(topic)
+	if err != nil {
+		return tc, err
+	}
+	if !ok {
+		return tc, fmt.Errorf("%w: No topic route info in name server for the topic: %s", broker.ErrTopicNotExist, topic)
+	}
+	return tc, nil
 }
 
 var allTypes = []v2.MessageType{v2.MessageType_NORMAL, v2.MessageType_FIFO, v2.MessageType_DELAY, v2.MessageType_TRANSACTION}

@@ -3,11 +3,12 @@ package grpcserver_test
 import (
 	"context"
 	"crypto/tls"
-	"google.golang.org/grpc/credentials"
 	"io"
 	"os"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/credentials"
 
 	v2 "github.com/apache/rocketmq-clients/golang/v5/protocol/v2"
 	"google.golang.org/grpc"
@@ -65,7 +66,7 @@ func TestRawProtocol(t *testing.T) {
 	c := rawClient(t, e)
 	ctx, cancel := context.WithTimeout(withClientID(context.Background()), 10*time.Second)
 	defer cancel()
-	topic := name(t, "topic")
+	topic := newTopic(t, e)
 	r, err := c.QueryRoute(ctx, &v2.QueryRouteRequest{Topic: &v2.Resource{Name: topic}})
 	if err != nil || r.Status.Code != v2.Code_OK {
 		t.Fatal(err, r)
@@ -130,7 +131,7 @@ func TestRawForwardToDeadLetter(t *testing.T) {
 	c := rawClient(t, e)
 	ctx, cancel := context.WithTimeout(withClientID(context.Background()), 10*time.Second)
 	defer cancel()
-	topic, group := name(t, "topic"), name(t, "group")
+	topic, group := newTopic(t, e), name(t, "group")
 	r, err := c.QueryRoute(ctx, &v2.QueryRouteRequest{Topic: &v2.Resource{Name: topic}})
 	if err != nil || r.Status.Code != v2.Code_OK {
 		t.Fatal(err, r)

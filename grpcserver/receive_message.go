@@ -26,10 +26,12 @@ const (
 // each invisible to the group for invisible_duration unless acked. With none ready it waits
 // (long polling) until one arrives, up to the client's deadline less a margin (the v5.1.2 Go
 // client sends no long_polling_timeout; its deadline is its await duration plus its timeout),
-// capped by MaxReceiveWait. As RocketMQ's proxy does, the messages come first, then the delivery timestamp, then one status: OK, or
-// MESSAGE_NOT_FOUND when nothing was ready in time. TAG and SQL92 filters are evaluated on the
-// broker (package filter); an SQL92 expression that does not compile is ILLEGAL_FILTER_EXPRESSION
-// with the compile error, and SQL92 is UNSUPPORTED when enablePropertyFilter is off.
+// capped by MaxReceiveWait. As RocketMQ's proxy does, the messages come first, then the
+// delivery timestamp, then one status: OK, or MESSAGE_NOT_FOUND when nothing was ready in time.
+// An unknown topic is TOPIC_NOT_FOUND (routedTopic). TAG and SQL92 filters are evaluated on the
+// broker (package filter); an SQL92 expression that does not compile is
+// ILLEGAL_FILTER_EXPRESSION with the compile error, and SQL92 is UNSUPPORTED when
+// enablePropertyFilter is off.
 func (s *Server) ReceiveMessage(req *v2.ReceiveMessageRequest, stream v2.MessagingService_ReceiveMessageServer) error {
 	status := func(code v2.Code, msg string) error {
 		return stream.Send(&v2.ReceiveMessageResponse{Content: &v2.ReceiveMessageResponse_Status{Status: newStatus(code, msg)}})
@@ -48,6 +50,9 @@ func (s *Server) ReceiveMessage(req *v2.ReceiveMessageRequest, stream v2.Messagi
 		return status(v2.Code_ILLEGAL_INVISIBLE_TIME, "invisible_duration must be within 1s..12h")
 	}
 	if err := s.authorize(stream.Context(), "ReceiveMessage", need{subTopic: topic, group: group}); err != nil {
+		return stream.Send(&v2.ReceiveMessageResponse{Content: &v2.ReceiveMessageResponse_Status{Status: statusOf(err)}})
+	}
+	if _, err := s.routedTopic(topic); err != nil {
 		return stream.Send(&v2.ReceiveMessageResponse{Content: &v2.ReceiveMessageResponse_Status{Status: statusOf(err)}})
 	}
 	var tags []string

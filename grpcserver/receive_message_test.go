@@ -35,7 +35,7 @@ func send(t *testing.T, p rmq.Producer, topic, tag string, bodies ...string) map
 // ChangeInvisibleDuration postponing it.
 func TestReceiveBatchFilterRedelivery(t *testing.T) {
 	e := start(t, nil)
-	topic, group := name(t, "topic"), name(t, "group")
+	topic, group := newTopic(t, e), name(t, "group")
 	p := newProducer(t, e, topic)
 	a := send(t, p, topic, "TagA", "a0", "a1", "a2", "a3", "a4")
 	send(t, p, topic, "TagB", "b0", "b1")
@@ -102,7 +102,7 @@ func TestDeadLetterAfterMaxAttempts(t *testing.T) {
 	e := start(t, func(cfg *broker.Config) {
 		writeGroups(t, cfg, broker.GroupConfig{GroupName: group, ConsumeEnable: true, RetryQueueNums: 1, RetryMaxTimes: 1})
 	})
-	topic := name(t, "topic")
+	topic := newTopic(t, e)
 	p := newProducer(t, e, topic)
 	ids := send(t, p, topic, "", "doomed")
 	c := newSimpleConsumer(t, e, group, topic, rmq.SUB_ALL, 2*time.Second)

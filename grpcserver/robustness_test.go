@@ -80,7 +80,7 @@ func TestMalformedRequests(t *testing.T) {
 		t.Errorf("Settings without a client type: %v %v", reply, err)
 	}
 	// Still serving.
-	ok, err := c.QueryRoute(ctx, &v2.QueryRouteRequest{Topic: &v2.Resource{Name: name(t, "topic")}})
+	ok, err := c.QueryRoute(ctx, &v2.QueryRouteRequest{Topic: &v2.Resource{Name: newTopic(t, e)}})
 	if codeOf(ok.GetStatus(), err) != v2.Code_OK {
 		t.Fatalf("after the bad requests: %v", ok.GetStatus())
 	}
@@ -103,7 +103,7 @@ func TestCloseDrainsStreams(t *testing.T) {
 	if err != nil || reply.GetSettings().GetPublishing().GetMaxBodySize() == 0 || reply.GetSettings().GetBackoffPolicy() == nil {
 		t.Fatalf("settings reply %v %v", reply, err)
 	}
-	r, _ := c.QueryRoute(ctx, &v2.QueryRouteRequest{Topic: &v2.Resource{Name: name(t, "topic")}})
+	r, _ := c.QueryRoute(ctx, &v2.QueryRouteRequest{Topic: &v2.Resource{Name: newTopic(t, e)}})
 	poll, err := c.ReceiveMessage(ctx, &v2.ReceiveMessageRequest{Group: &v2.Resource{Name: "g"}, MessageQueue: r.GetMessageQueues()[0],
 		BatchSize: 1, InvisibleDuration: durationpb.New(time.Minute)})
 	if err != nil {

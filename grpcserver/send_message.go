@@ -24,7 +24,8 @@ import (
 // EndTransaction takes back. The queue: a FIFO message's by the hash of its message group (so
 // a group stays in one queue, in order), the others round-robin. The status is OK when every
 // message was stored, else the first failure's. A message whose type the topic does not accept
-// (its message.type attribute) is refused with MESSAGE_PROPERTY_CONFLICT_WITH_TYPE.
+// (its message.type attribute) is refused with MESSAGE_PROPERTY_CONFLICT_WITH_TYPE; one to a
+// topic the broker does not have with TOPIC_NOT_FOUND (routedTopic: no auto-creation on gRPC).
 func (s *Server) SendMessage(ctx context.Context, req *v2.SendMessageRequest) (*v2.SendMessageResponse, error) {
 	if len(req.GetMessages()) == 0 {
 		return &v2.SendMessageResponse{Status: newStatus(v2.Code_BAD_REQUEST, "no message")}, nil
@@ -58,7 +59,10 @@ func (s *Server) sendOne(pm *v2.Message, born netip.AddrPort, client string) *v2
 		return &v2.SendResultEntry{Status: statusOf(err), MessageId: pm.GetSystemProperties().GetMessageId()}
 	}
 	id := m.UniqKey()
-	tc, err := s.b.TopicForSend(m.Topic)
+	if _, err := s.routedTopic(m.Topic); err != nil {
+		return &v2.SendResultEntry{Status: statusOf(err), MessageId: id}
+	}
+	tc, err := s.b.TopicForSend(m.Topic) // an existing topic: permissions only
 	if err != nil {
 		return &v2.SendResultEntry{Status: statusOf(err), MessageId: id}
 	}

@@ -13,7 +13,7 @@ import (
 // and body; the ack takes them out of redelivery.
 func TestSendReceiveAck(t *testing.T) {
 	e := start(t, nil)
-	topic, group := name(t, "topic"), name(t, "group")
+	topic, group := newTopic(t, e), name(t, "group")
 	p := newProducer(t, e, topic)
 	const n = 10
 	ids := map[string]int{}

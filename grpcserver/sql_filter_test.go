@@ -18,7 +18,7 @@ import (
 // error, and SQL92 is UNSUPPORTED with enablePropertyFilter off.
 func TestReceiveSQLFilter(t *testing.T) {
 	e := start(t, nil)
-	topic, group := name(t, "topic"), name(t, "group")
+	topic, group := newTopic(t, e), name(t, "group")
 	p := newProducer(t, e, topic)
 	for i := range 10 {
 		m := &rmq.Message{Topic: topic, Body: []byte(strconv.Itoa(i))}
@@ -50,6 +50,7 @@ func TestReceiveSQLFilter(t *testing.T) {
 	wantCode(t, err, v2.Code_ILLEGAL_FILTER_EXPRESSION, "invalid SQL92 expression")
 
 	off := start(t, func(c *broker.Config) { c.EnablePropertyFilter = false })
+	createTopic(t, off, topic, "")
 	newProducer(t, off, topic)
 	c = newSimpleConsumer(t, off, group, topic, rmq.NewFilterExpressionWithType("n >= 4", rmq.SQL92), time.Second)
 	_, err = c.Receive(context.Background(), 1, time.Minute)

@@ -17,6 +17,7 @@ func runGRPC(args []string) int {
 	cfg := bench.DefaultGRPC()
 	fs := flag.NewFlagSet("mqbench grpc", flag.ContinueOnError)
 	fs.StringVar(&cfg.Addr, "addr", "", "gRPC endpoint of a running mqstore (\"\" = embedded)")
+	fs.StringVar(&cfg.Topic, "topic", "", "existing topic to use with -addr (\"\" = a new one on the embedded server)")
 	fs.StringVar(&cfg.Dir, "dir", "", "data directory of the embedded server (\"\" = temporary)")
 	fs.IntVar(&cfg.Size, "size", cfg.Size, "message body bytes")
 	fs.Int64Var(&cfg.Messages, "n", cfg.Messages, "messages")

@@ -13,6 +13,7 @@ import (
 	rmq "github.com/apache/rocketmq-clients/golang/v5"
 	"github.com/apache/rocketmq-clients/golang/v5/credentials"
 	"github.com/mqstore/mqstore/internal/proctest"
+	"github.com/mqstore/mqstore/namesrv"
 )
 
 // RocketMQ 5 clients over gRPC: a simple consumer receives and acks in a loop while mqstore is
@@ -28,6 +29,7 @@ func TestGRPCReceiveAckAcrossKills(t *testing.T) {
 	n.start()
 	addr := fmt.Sprintf("127.0.0.1:%d", grpcPort)
 	topic, group := fmt.Sprintf("grpc_crash_%d", time.Now().UnixNano()%1e6), "grpc_crash_cg"
+	createTopic(t, n, topic) // the gRPC side never auto-creates a topic
 	cfg := &rmq.Config{Endpoint: addr, ConsumerGroup: group, Credentials: &credentials.SessionCredentials{}}
 
 	const total = 300
@@ -93,4 +95,15 @@ func TestGRPCReceiveAckAcrossKills(t *testing.T) {
 		t.Fatalf("%d redeliveries for %d messages and %d kills", dup, total, kills)
 	}
 	t.Logf("%d messages, %d deliveries over %d kills", total, deliveries, kills) // n.start in the killer goroutine fails the test with t.Fatal only if mqstore cannot restart
+}
+
+// createTopic creates a topic of 4 queues on the node's broker, as mqadmin updateTopic does.
+func createTopic(t *testing.T, n *node, topic string) {
+	t.Helper()
+	a := newAdmin(t, n.namesrvAddr())
+	defer a.Close()
+	tc := namesrv.TopicConfig{TopicName: topic, ReadQueueNums: 4, WriteQueueNums: 4, Perm: namesrv.PermRW}
+	if err := a.CreateTopic(context.Background(), fmt.Sprintf("127.0.0.1:%d", n.brokerPort), tc); err != nil {
+		t.Fatal(err)
+	}
 }
