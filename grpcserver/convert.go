@@ -29,7 +29,8 @@ import (
 //	system_properties.message_group    __SHARDINGKEY (broker.PropertyMessageGroup)
 //	system_properties.delivery_timestamp  TIMER_DELIVER_MS (ms)
 //	system_properties.trace_context    TRACE_CONTEXT
-//	TRANSACTION type                   TRAN_MSG=true, PGROUP=producerGroupOf(topic)
+//	TRANSACTION type                   TRAN_MSG=true, PGROUP=producerGroupOf(topic),
+//	                                   __TXN_CLIENT_ID=the sender's client id (send_message.go)
 //	user_properties                    the same keys in the properties
 //	body (GZIP encoding)               inflated: stored raw
 //
@@ -38,6 +39,12 @@ import (
 
 // propertyTraceContext keeps a 5.x message's trace context.
 const propertyTraceContext = "TRACE_CONTEXT"
+
+// propertyTxnClientID keeps, on a 5.x half message, the client id (x-mq-client-id) of the
+// producer that sent it: transaction checks go to that client first, also after a restart
+// (the property is part of the half record; docs/FORMAT.md, "Pop state", transactions). It
+// stays on the committed message (as PGROUP does), hidden from 5.x consumers.
+const propertyTxnClientID = "__TXN_CLIENT_ID"
 
 // systemProperties are the stored properties that are not user properties of a 5.x message.
 var systemProperties = map[string]bool{
@@ -48,7 +55,7 @@ var systemProperties = map[string]bool{
 	message.PropertyMaxOffset: true, message.PropertyTransactionCheckTimes: true, message.PropertyRetryTopic: true,
 	message.PropertyOriginMessageID: true, message.PropertyReconsumeTime: true, message.PropertyMaxReconsumeTimes: true,
 	message.PropertyMsgRegion: true, message.PropertyTraceSwitch: true, message.PropertyTranPreparedQueueOffset: true,
-	message.PropertyTransactionID: true, message.PropertyConsumeStartTime: true,
+	message.PropertyTransactionID: true, message.PropertyConsumeStartTime: true, propertyTxnClientID: true,
 }
 
 // producerGroupOf is the producer group a 5.x transactional message is stored with (5.x

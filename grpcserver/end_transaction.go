@@ -37,6 +37,5 @@ func (s *Server) EndTransaction(ctx context.Context, req *v2.EndTransactionReque
 		s.log.Warn("grpcserver: end transaction refused", "transactionId", req.GetTransactionId(), "commit", commit, "err", err)
 		return &v2.EndTransactionResponse{Status: statusOf(err)}, nil
 	}
-	s.sessions.forgetOrigin(halfOffset)
 	return &v2.EndTransactionResponse{Status: okStatus()}, nil
 }

@@ -76,11 +76,13 @@ func (s *Server) sendOne(pm *v2.Message, born netip.AddrPort, client string) *v2
 	m.QueueID = s.queueFor(tc, m)
 	m.BornHost = born
 	if typ == v2.MessageType_TRANSACTION {
+		if client != "" {
+			m.SetProperty(propertyTxnClientID, client) // checks go to the sender (telemetry.go)
+		}
 		res, err := s.b.PrepareHalf(m, producerGroupOf(m.Topic))
 		if err != nil {
 			return &v2.SendResultEntry{Status: statusOf(err), MessageId: id}
 		}
-		s.sessions.rememberOrigin(res.HalfOffset, client)
 		return &v2.SendResultEntry{Status: okStatus(), MessageId: id, TransactionId: res.MsgID, Offset: res.QueueOffset}
 	}
 	res, err := s.b.Put(m)

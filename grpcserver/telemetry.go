@@ -222,17 +222,12 @@ func (c *session) publishes(topic string) bool {
 
 // sessions is the table of live telemetry streams, by client id.
 type sessions struct {
-	mu   sync.Mutex // guards byID, origins
+	mu   sync.Mutex // guards byID
 	byID map[string][]*session
-	// origins: half message commitlog offset → client id of its sender (until it is ended or
-	// the table is full; a restart forgets it, and checks then go to any producer of the topic).
-	origins map[int64]string
 }
 
-const maxOrigins = 1 << 20
-
 func newSessions() *sessions {
-	return &sessions{byID: make(map[string][]*session), origins: make(map[int64]string)}
+	return &sessions{byID: make(map[string][]*session)}
 }
 
 func (t *sessions) add(c *session) {
@@ -254,6 +249,13 @@ func (t *sessions) remove(c *session) {
 	}
 }
 
+// has reports whether the client has a session (a stream whose Settings were accepted).
+func (t *sessions) has(id string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.byID[id]) > 0
+}
+
 // removeClient drops every session of a client (it announced its termination).
 func (t *sessions) removeClient(id string) {
 	t.mu.Lock()
@@ -261,28 +263,14 @@ func (t *sessions) removeClient(id string) {
 	t.mu.Unlock()
 }
 
-func (t *sessions) rememberOrigin(halfOffset int64, clientID string) {
-	t.mu.Lock()
-	if len(t.origins) < maxOrigins && clientID != "" {
-		t.origins[halfOffset] = clientID
-	}
-	t.mu.Unlock()
-}
-
-func (t *sessions) forgetOrigin(halfOffset int64) {
-	t.mu.Lock()
-	delete(t.origins, halfOffset)
-	t.mu.Unlock()
-}
-
-// producersFor returns the sessions to ask about a half message: its sender's first, then
-// every producer publishing the topic.
-func (t *sessions) producersFor(halfOffset int64, topic string) []*session {
+// producersFor returns the sessions to ask about a half message: those of its sender (client
+// id sender, "" if unknown) first, then every other producer publishing the topic.
+func (t *sessions) producersFor(sender, topic string) []*session {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out, others []*session
-	if id, ok := t.origins[halfOffset]; ok {
-		out = append(out, t.byID[id]...)
+	if sender != "" {
+		out = append(out, t.byID[sender]...)
 	}
 	for _, l := range t.byID {
 		for _, c := range l {
@@ -311,10 +299,13 @@ func (k *checker) Check(ctx context.Context, half txn.HalfMessage) (bool, error)
 	pm := toProtoMessage(m, half.Topic, half.StoreTimestamp, offsetMsgID, s.b.Config().MaxMessageSize)
 	cmd := &v2.TelemetryCommand{Command: &v2.TelemetryCommand_RecoverOrphanedTransactionCommand{
 		RecoverOrphanedTransactionCommand: &v2.RecoverOrphanedTransactionCommand{Message: pm, TransactionId: offsetMsgID}}}
-	// The first check goes to the sender, later ones rotate over every producer of the topic:
-	// a stopped client's stream may stay open (the v5.1.2 Go client never sends
-	// NotifyClientTermination), and must not take every check.
-	candidates := s.sessions.producersFor(half.HalfOffset, half.Topic)
+	// The first check goes to the sender (its client id is on the half record, so this holds
+	// across restarts), later ones rotate over every producer of the topic: a stopped
+	// client's stream may stay open (the v5.1.2 Go client never sends
+	// NotifyClientTermination), and must not take every check. With the sender not connected,
+	// every check rotates over the topic's producers.
+	sender, _ := half.Message.Properties.Get(propertyTxnClientID)
+	candidates := s.sessions.producersFor(sender, half.Topic)
 	for i := range candidates {
 		c := candidates[(half.CheckTimes+i)%len(candidates)]
 		if err := c.send(cmd); err != nil {
