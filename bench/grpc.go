@@ -11,6 +11,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	rmq "github.com/apache/rocketmq-clients/golang/v5"
@@ -39,11 +40,16 @@ type GRPCConfig struct {
 	Batch     int    // receive batch size
 	Remoting  bool   // also run the remoting produce benchmark on the same workload, for the ratio
 	Raw       bool   // also produce with the bare generated stubs (no client library), plaintext
+	RawBatch  int    // messages per SendMessage request of the bare-stub producer (the 5.x clients send 1)
+	Flush     string // flush mode of the embedded servers: FlushAsync or FlushSync
+	Client    bool   // produce with the 5.x client library
+	Receive   bool   // receive and ack what was produced
 }
 
 // DefaultGRPC is the default workload.
 func DefaultGRPC() GRPCConfig {
-	return GRPCConfig{Size: 1024, Messages: 100000, Producers: 2, Window: 32, Consumers: 2, Batch: 32, Remoting: true, Raw: true}
+	return GRPCConfig{Size: 1024, Messages: 100000, Producers: 2, Window: 32, Consumers: 2, Batch: 32, Remoting: true, Raw: true,
+		Client: true, Receive: true, RawBatch: 1, Flush: FlushAsync}
 }
 
 // GRPCResult is one phase's figures.
@@ -54,11 +60,33 @@ type GRPCResult struct {
 	Seconds    float64
 	MsgsPerSec float64
 	P50, P99   time.Duration // per call (send; receive+ack of a batch)
+	// CPUPerMsg is the process's CPU time (user + system, clients and embedded server together)
+	// per message: on a shared machine it is steadier than the rate.
+	CPUPerMsg time.Duration
 }
 
 func (r GRPCResult) String() string {
-	return fmt.Sprintf("%-18s %9d msgs %8.0f msgs/s  p50 %8v  p99 %8v  errors %d", r.Phase, r.Messages, r.MsgsPerSec,
-		r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Errors)
+	return fmt.Sprintf("%-20s %9d msgs %8.0f msgs/s  p50 %8v  p99 %8v  cpu %6v/msg  errors %d", r.Phase, r.Messages, r.MsgsPerSec,
+		r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.CPUPerMsg.Round(100*time.Nanosecond), r.Errors)
+}
+
+// processCPU is the process's CPU time so far (user + system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// measured runs one phase and adds its CPU time per message.
+func measured(phase func() (GRPCResult, error)) (GRPCResult, error) {
+	c0 := processCPU()
+	r, err := phase()
+	if r.Messages > 0 {
+		r.CPUPerMsg = (processCPU() - c0) / time.Duration(r.Messages)
+	}
+	return r, err
 }
 
 // latencies collects call latencies of one phase.
@@ -99,7 +127,7 @@ func RunGRPC(ctx context.Context, cfg GRPCConfig, out io.Writer) ([]GRPCResult, 
 		if topic == "" {
 			topic = fmt.Sprintf("BenchGRPC-%d", time.Now().UnixNano()%1e9)
 		}
-		stop, a, err := startGRPCEmbedded(cfg.Dir, topic)
+		stop, a, err := startGRPCEmbedded(cfg.Dir, topic, cfg.Flush == FlushSync)
 		if err != nil {
 			return nil, err
 		}
@@ -109,42 +137,58 @@ func RunGRPC(ctx context.Context, cfg GRPCConfig, out io.Writer) ([]GRPCResult, 
 		return nil, fmt.Errorf("%w: with an address, name an existing topic (mqadmin updateTopic): the gRPC side does not create topics", ErrUsage)
 	}
 	var results []GRPCResult
-	prod, err := grpcProduce(ctx, cfg, addr, topic)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintln(out, prod)
-	results = append(results, prod)
+	var prod, raw GRPCResult
 	recvCfg := cfg
+	recvCfg.Messages = 0
+	if cfg.Client {
+		if prod, err = measured(func() (GRPCResult, error) { return grpcProduce(ctx, cfg, addr, topic) }); err != nil {
+			return nil, err
+		}
+		fmt.Fprintln(out, prod)
+		results = append(results, prod)
+		recvCfg.Messages += prod.Messages
+	}
 	if cfg.Raw {
-		raw, err := grpcProduceRaw(ctx, cfg, addr, topic)
-		if err != nil {
+		if raw, err = measured(func() (GRPCResult, error) { return grpcProduceRaw(ctx, cfg, addr, topic) }); err != nil {
 			return results, err
 		}
 		fmt.Fprintln(out, raw)
 		results = append(results, raw)
 		recvCfg.Messages += raw.Messages // received and acked too
 	}
-	recv, err := grpcReceiveAck(ctx, recvCfg, addr, topic)
-	if err != nil {
-		return results, err
-	}
-	fmt.Fprintln(out, recv)
-	results = append(results, recv)
-	if cfg.Remoting {
-		rc := Defaults(ModeProduce)
-		rc.Size, rc.Messages, rc.Producers, rc.Window, rc.Quiet, rc.Dir = cfg.Size, cfg.Messages, cfg.Producers, cfg.Window, true, cfg.Dir
-		rep, err := Run(ctx, rc, io.Discard, io.Discard)
+	if cfg.Receive && recvCfg.Messages > 0 {
+		recv, err := measured(func() (GRPCResult, error) { return grpcReceiveAck(ctx, recvCfg, addr, topic) })
 		if err != nil {
-			return results, fmt.Errorf("remoting produce: %w", err)
+			return results, err
 		}
-		r := GRPCResult{Phase: "remoting produce", Messages: rep.Messages, Errors: rep.Errors, Seconds: rep.Seconds,
-			MsgsPerSec: rep.MsgsPerSec, P50: time.Duration(rep.P50us * 1e3), P99: time.Duration(rep.P99us * 1e3)}
+		fmt.Fprintln(out, recv)
+		results = append(results, recv)
+	}
+	if cfg.Remoting {
+		r, err := measured(func() (GRPCResult, error) {
+			rc := Defaults(ModeProduce)
+			rc.Size, rc.Messages, rc.Producers, rc.Window, rc.Quiet, rc.Dir = cfg.Size, cfg.Messages, cfg.Producers, cfg.Window, true, cfg.Dir
+			if cfg.Flush == FlushSync {
+				rc.Flush = FlushSync
+			}
+			rep, err := Run(ctx, rc, io.Discard, io.Discard)
+			if err != nil {
+				return GRPCResult{}, fmt.Errorf("remoting produce: %w", err)
+			}
+			return GRPCResult{Phase: "remoting produce", Messages: rep.Messages, Errors: rep.Errors, Seconds: rep.Seconds,
+				MsgsPerSec: rep.MsgsPerSec, P50: time.Duration(rep.P50us * 1e3), P99: time.Duration(rep.P99us * 1e3)}, nil
+		})
+		if err != nil {
+			return results, err
+		}
 		fmt.Fprintln(out, r)
-		fmt.Fprintf(out, "gRPC/remoting produce ratio %.2f (remoting window %d async sends per producer; gRPC %d synchronous senders)\n",
-			prod.MsgsPerSec/r.MsgsPerSec, cfg.Window, cfg.Window)
+		if cfg.Client {
+			fmt.Fprintf(out, "gRPC/remoting produce ratio %.2f, CPU per message %.2f× (remoting window %d async sends per producer; gRPC %d synchronous senders)\n",
+				prod.MsgsPerSec/r.MsgsPerSec, float64(prod.CPUPerMsg)/float64(r.CPUPerMsg), cfg.Window, cfg.Window)
+		}
 		if cfg.Raw {
-			fmt.Fprintf(out, "gRPC (bare stubs)/remoting produce ratio %.2f\n", results[1].MsgsPerSec/r.MsgsPerSec)
+			fmt.Fprintf(out, "gRPC (bare stubs)/remoting produce ratio %.2f, CPU per message %.2f×\n",
+				raw.MsgsPerSec/r.MsgsPerSec, float64(raw.CPUPerMsg)/float64(r.CPUPerMsg))
 		}
 		results = append(results, r)
 	}
@@ -153,7 +197,7 @@ func RunGRPC(ctx context.Context, cfg GRPCConfig, out io.Writer) ([]GRPCResult, 
 
 // startGRPCEmbedded starts a broker (no remoting listener needed) with its gRPC endpoint and
 // creates topic (8 queues) on it.
-func startGRPCEmbedded(dir, topic string) (stop func(), addr string, err error) {
+func startGRPCEmbedded(dir, topic string, syncFlush bool) (stop func(), addr string, err error) {
 	cleanup := func() {}
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "mqbench-grpc"); err != nil {
@@ -164,6 +208,9 @@ func startGRPCEmbedded(dir, topic string) (stop func(), addr string, err error) 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	bcfg := broker.DefaultConfig()
 	bcfg.StorePathRootDir, bcfg.ListenPort = dir, 0
+	if syncFlush {
+		bcfg.FlushDiskType = broker.SyncFlush
+	}
 	b, err := broker.New(bcfg, broker.Options{Logger: quiet})
 	if err != nil {
 		cleanup()
@@ -336,6 +383,7 @@ func grpcProduceRaw(ctx context.Context, cfg GRPCConfig, addr, topic string) (GR
 	}
 	ctx = metadata.AppendToOutgoingContext(ctx, "x-mq-client-id", fmt.Sprintf("mqbench-raw-%d", os.Getpid()))
 	b := body(cfg.Size)
+	batch := int64(max(cfg.RawBatch, 1))
 	var left, errs, seq atomic.Int64
 	left.Store(cfg.Messages)
 	lat := &latencies{}
@@ -347,13 +395,20 @@ func grpcProduceRaw(ctx context.Context, cfg GRPCConfig, addr, topic string) (GR
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for left.Add(-1) >= 0 && ctx.Err() == nil {
-					req := &v2.SendMessageRequest{Messages: []*v2.Message{{Topic: &v2.Resource{Name: topic}, Body: b,
-						SystemProperties: &v2.SystemProperties{MessageId: fmt.Sprintf("RAW%029d", seq.Add(1)), MessageType: v2.MessageType_NORMAL}}}}
+				for {
+					n := min(batch, left.Add(-batch)+batch)
+					if n <= 0 || ctx.Err() != nil {
+						return
+					}
+					req := &v2.SendMessageRequest{Messages: make([]*v2.Message, n)}
+					for i := range req.Messages {
+						req.Messages[i] = &v2.Message{Topic: &v2.Resource{Name: topic}, Body: b,
+							SystemProperties: &v2.SystemProperties{MessageId: fmt.Sprintf("RAW%029d", seq.Add(1)), MessageType: v2.MessageType_NORMAL}}
+					}
 					t := time.Now()
 					resp, err := client.SendMessage(ctx, req)
 					if err != nil || resp.GetStatus().GetCode() != v2.Code_OK {
-						errs.Add(1)
+						errs.Add(n)
 						continue
 					}
 					lat.add(time.Since(t))
@@ -364,6 +419,10 @@ func grpcProduceRaw(ctx context.Context, cfg GRPCConfig, addr, topic string) (GR
 	wg.Wait()
 	secs := time.Since(start).Seconds()
 	sent := cfg.Messages - errs.Load()
-	return GRPCResult{Phase: "gRPC produce (bare)", Messages: sent, Errors: errs.Load(), Seconds: secs, MsgsPerSec: float64(sent) / secs,
+	phase := "gRPC produce (bare)"
+	if batch > 1 {
+		phase = fmt.Sprintf("gRPC produce (bare×%d)", batch)
+	}
+	return GRPCResult{Phase: phase, Messages: sent, Errors: errs.Load(), Seconds: secs, MsgsPerSec: float64(sent) / secs,
 		P50: lat.quantile(0.5), P99: lat.quantile(0.99)}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"sync"
 
 	v2 "github.com/apache/rocketmq-clients/golang/v5/protocol/v2"
 	"google.golang.org/grpc/peer"
@@ -39,20 +40,30 @@ func (s *Server) SendMessage(ctx context.Context, req *v2.SendMessageRequest) (*
 	if err := s.authorize(ctx, "SendMessage", needs...); err != nil {
 		return &v2.SendMessageResponse{Status: statusOf(err)}, nil
 	}
-	resp := &v2.SendMessageResponse{Status: okStatus()}
+	resp := &v2.SendMessageResponse{Status: okStatus(), Entries: make([]*v2.SendResultEntry, len(req.GetMessages()))}
 	born := peerAddr(ctx)
 	client := clientIDOf(ctx)
-	for _, pm := range req.GetMessages() {
-		e := s.sendOne(pm, born, client)
-		if e.Status.Code != v2.Code_OK && resp.Status.Code == v2.Code_OK {
-			resp.Status = e.Status
+	// Every message is appended before any is waited for: under SYNC_FLUSH one group commit
+	// covers the whole request (PutAsync), not one flush per message.
+	var wg sync.WaitGroup
+	for i, pm := range req.GetMessages() {
+		if e := s.sendOne(pm, born, client, &wg, &resp.Entries[i]); e != nil {
+			resp.Entries[i] = e
 		}
-		resp.Entries = append(resp.Entries, e)
+	}
+	wg.Wait()
+	for _, e := range resp.Entries {
+		if e.Status.Code != v2.Code_OK {
+			resp.Status = e.Status
+			break
+		}
 	}
 	return resp, nil
 }
 
-func (s *Server) sendOne(pm *v2.Message, born netip.AddrPort, client string) *v2.SendResultEntry {
+// sendOne stores one message and returns its entry, or nil when a put is in progress: then the
+// store's completion sets *entry and calls wg.Done.
+func (s *Server) sendOne(pm *v2.Message, born netip.AddrPort, client string, wg *sync.WaitGroup, entry **v2.SendResultEntry) *v2.SendResultEntry {
 	maxBody := s.b.Config().MaxMessageSize
 	m, typ, err := toStoreMessage(pm, maxBody)
 	if err != nil {
@@ -85,15 +96,23 @@ func (s *Server) sendOne(pm *v2.Message, born netip.AddrPort, client string) *v2
 		}
 		return &v2.SendResultEntry{Status: okStatus(), MessageId: id, TransactionId: res.MsgID, Offset: res.QueueOffset}
 	}
-	res, err := s.b.Put(m)
-	if err != nil && !errors.Is(err, store.ErrFlushTimeout) {
+	wg.Add(1)
+	err = s.b.PutAsync(m, func(res store.PutResult, err error) {
+		defer wg.Done()
+		switch {
+		case err == nil:
+			*entry = &v2.SendResultEntry{Status: okStatus(), MessageId: id, Offset: res.QueueOffset}
+		case errors.Is(err, store.ErrFlushTimeout): // stored, not yet durable
+			*entry = &v2.SendResultEntry{Status: statusOf(err), MessageId: id, Offset: res.QueueOffset}
+		default:
+			*entry = &v2.SendResultEntry{Status: statusOf(err), MessageId: id}
+		}
+	})
+	if err != nil { // nothing stored; the completion is not called
+		wg.Done()
 		return &v2.SendResultEntry{Status: statusOf(err), MessageId: id}
 	}
-	st := okStatus()
-	if err != nil {
-		st = statusOf(err)
-	}
-	return &v2.SendResultEntry{Status: st, MessageId: id, Offset: res.QueueOffset}
+	return nil
 }
 
 // queueFor picks a message's write queue.

@@ -26,6 +26,10 @@ func runGRPC(args []string) int {
 	fs.IntVar(&cfg.Consumers, "consumers", cfg.Consumers, "simple consumer clients")
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "receive batch size")
 	fs.BoolVar(&cfg.Remoting, "remoting", cfg.Remoting, "also run the remoting produce benchmark")
+	fs.BoolVar(&cfg.Client, "client", cfg.Client, "produce with the 5.x Go client")
+	fs.BoolVar(&cfg.Receive, "receive", cfg.Receive, "receive and ack what was produced")
+	fs.IntVar(&cfg.RawBatch, "rawbatch", cfg.RawBatch, "messages per SendMessage request of the bare-stub producer")
+	fs.StringVar(&cfg.Flush, "flush", cfg.Flush, "flush mode of the embedded servers: async or sync")
 	fs.BoolVar(&cfg.Raw, "raw", cfg.Raw, "also produce with the bare generated stubs (no client library)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
