@@ -243,6 +243,10 @@ func New(cfg Config, opts Options) (*Broker, error) {
 	}
 	b.checker = &transactionChecker{b: b}
 	b.registerHandlers()
+	if err := b.startForwarding(); err != nil { // a replica's follower write-forwarding (forward.go)
+		b.holds.close()
+		return nil, errors.Join(err, srv.Close(), b.closeReplica(), st.Close(), b.security.Close())
+	}
 	srv.OnConnClose(b.connClosed)
 	return b, nil
 }
@@ -505,7 +509,7 @@ func (b *Broker) registration() namesrv.Registration {
 	return namesrv.Registration{
 		ClusterName: b.cfg.BrokerClusterName,
 		BrokerName:  b.cfg.BrokerName,
-		BrokerAddr:  b.Addr(),
+		BrokerAddr:  b.registerAddr(),
 		BrokerID:    b.brokerID(),
 		Topics:      topics,
 		DataVersion: version,

@@ -79,3 +79,22 @@ func (rr remoteRegistrar) Unregister(ctx context.Context, r namesrv.Registration
 		return namesrv.UnregisterRemote(ctx, rr.client, a, r.ClusterName, r.BrokerName, r.BrokerAddr, r.BrokerID)
 	})...)
 }
+
+// registerAddr is the address the broker registers under: its own, or a replica's stable leader
+// address while it holds it (stable_addr.go).
+func (b *Broker) registerAddr() string {
+	if b.replica != nil {
+		return b.replica.registerAddr(b.Addr())
+	}
+	return b.Addr()
+}
+
+// serving returns the broker's server once Start has run (and Close has not), else nil.
+func (b *Broker) serving() *remoting.Server {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.started || b.closed {
+		return nil
+	}
+	return b.server
+}
