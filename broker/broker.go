@@ -540,9 +540,11 @@ func (b *Broker) registerNow(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := b.opts.Registrar.Register(ctx, b.registration()); err != nil {
+	reg := b.registration()
+	if err := b.opts.Registrar.Register(ctx, reg); err != nil {
 		return fmt.Errorf("broker: register with the name server: %w", err)
 	}
+	b.withdrawOwnAddr(ctx, reg) // a replica registered under the stable leader address (register.go)
 	return nil
 }
 

@@ -98,3 +98,23 @@ func (b *Broker) serving() *remoting.Server {
 	}
 	return b.server
 }
+
+// withdrawOwnAddr runs after a registration: once a replica has registered under the stable
+// leader address, it removes the registration of its own address under its follower id, so the
+// routes do not list the leader twice until that entry expires. It does so once per time it binds
+// the address (replicaGroup.withdrawn is cleared when it unbinds).
+func (b *Broker) withdrawOwnAddr(ctx context.Context, reg namesrv.Registration) {
+	rg := b.replica
+	if rg == nil || rg.stable == nil || reg.BrokerAddr != rg.stable.addr || rg.stable.withdrawn.Swap(true) {
+		return
+	}
+	u, ok := b.opts.Registrar.(Unregisterer)
+	if !ok {
+		return
+	}
+	own := reg
+	own.BrokerAddr, own.BrokerID, own.Topics = b.Addr(), int64(rg.self.ID), nil
+	if err := u.Unregister(ctx, own); err != nil {
+		b.log.Warn("broker: withdrawing the follower registration of the leader's own address failed", "err", err)
+	}
+}

@@ -20,7 +20,8 @@ import (
 type stableListener struct {
 	addr string
 
-	bound atomic.Bool // the listener is open (read by the registration)
+	bound     atomic.Bool // the listener is open (read by the registration)
+	withdrawn atomic.Bool // the follower registration of the replica's own address was withdrawn (register.go)
 
 	// mu guards ln; serving counts the Serve goroutine of ln.
 	mu      sync.Mutex
@@ -63,6 +64,7 @@ func (s *stableListener) unbind(srv *remoting.Server) bool {
 	}
 	local := s.ln.Addr().String()
 	s.bound.Store(false)
+	s.withdrawn.Store(false)
 	s.ln.Close()
 	s.serving.Wait()
 	s.ln = nil
