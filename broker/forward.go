@@ -22,7 +22,7 @@ import (
 // not passed its barrier, or whose address is not known yet) the follower answers
 // SERVICE_NOT_AVAILABLE (14), which rocketmq-client-go retries, with a remark naming the state.
 //
-// A forwarded request carries forwardedRemark in its Remark (requests leave the remark empty;
+// A forwarded request carries ForwardedRemark in its Remark (requests leave the remark empty;
 // it is not part of an ACL signature, which covers the extFields and the body, so a signed
 // request still verifies at the leader). A replica never forwards a marked request again: it
 // serves it itself, and a replica that is not the leader any more then refuses the write (14),
@@ -38,7 +38,9 @@ import (
 // leader: 14, retried by the client), never a loop or a misplaced write, because only the
 // ready leader accepts a write. Learning the addresses through the replication transport or a
 // Raft entry would be exact, but both formats are frozen and owned by the replication package.
-const forwardedRemark = "mqstore: forwarded by a follower"
+//
+// ForwardedRemark is the Remark of a request a follower forwarded to the leader.
+const ForwardedRemark = "mqstore: forwarded by a follower"
 
 // forwardCodes are the request codes a follower forwards to the leader.
 var forwardCodes = []remoting.RequestCode{
@@ -116,7 +118,7 @@ func (b *Broker) startForwarding() error {
 // otherwise it forwards req.
 func (f *forwarder) wrap(h remoting.Handler) remoting.Handler {
 	return func(c *remoting.Conn, req *remoting.Command) *remoting.Command {
-		if f.b.replica.group.Role().Ready || req.Remark == forwardedRemark {
+		if f.b.replica.group.Role().Ready || req.Remark == ForwardedRemark {
 			return h(c, req)
 		}
 		return f.forward(c, req)
@@ -157,7 +159,7 @@ func (f *forwarder) forward(c *remoting.Conn, req *remoting.Command) *remoting.C
 	fwd := remoting.NewRequest(req.RequestCode())
 	fwd.Language = req.Language
 	fwd.Version = req.Version
-	fwd.Remark = forwardedRemark
+	fwd.Remark = ForwardedRemark
 	fwd.SerializeType = req.SerializeType
 	fwd.ExtFields = append(fwd.ExtFields[:0], req.ExtFields...)
 	fwd.Body = req.Body // req is ours until released below (the handler returns nil)
