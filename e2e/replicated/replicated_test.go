@@ -213,8 +213,14 @@ type acked struct {
 	at         time.Time // when its answer arrived
 }
 
-// producing runs an unmodified rocketmq-client-go sync producer in a loop until stop.
+// producing runs an unmodified rocketmq-client-go sync producer in a loop until stop, and
+// probes on demand.
 type producing struct {
+	p      rocketmq.Producer
+	topic  string
+	prefix string
+	seq    atomic.Int64 // numbers the bodies
+
 	mu      sync.Mutex // guards acks, fails, lastErr
 	acks    []acked
 	fails   int
@@ -222,7 +228,7 @@ type producing struct {
 
 	stopOnce sync.Once
 	stop     chan struct{}
-	done     chan struct{}
+	wg       sync.WaitGroup // the loop and the probes
 }
 
 // produce starts a sync producer of topic through namesrvs (2 retries, 3 s timeout); bodies are
@@ -237,30 +243,17 @@ func produce(t *testing.T, namesrvs []string, topic, prefix string) *producing {
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
-	pr := &producing{stop: make(chan struct{}), done: make(chan struct{})}
+	pr := &producing{p: p, topic: topic, prefix: prefix, stop: make(chan struct{})}
+	pr.wg.Add(1)
 	go func() {
-		defer close(pr.done)
-		for i := 0; ; i++ {
+		defer pr.wg.Done()
+		for {
 			select {
 			case <-pr.stop:
 				return
 			default:
 			}
-			body := prefix + "-" + strconv.Itoa(i)
-			sent := time.Now()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			res, err := p.SendSync(ctx, primitive.NewMessage(topic, []byte(body)))
-			cancel()
-			pr.mu.Lock()
-			if err == nil && res.Status == primitive.SendOK {
-				pr.acks = append(pr.acks, acked{body: body, brokerName: res.MessageQueue.BrokerName, queue: int32(res.MessageQueue.QueueId),
-					offset: res.QueueOffset, sent: sent, at: time.Now()})
-			} else {
-				pr.fails++
-				pr.lastErr = err
-			}
-			pr.mu.Unlock()
-			if err != nil {
+			if !pr.send() {
 				time.Sleep(20 * time.Millisecond)
 			}
 		}
@@ -269,9 +262,52 @@ func produce(t *testing.T, namesrvs []string, topic, prefix string) *producing {
 	return pr
 }
 
+// send sends one message and records the outcome; it reports whether it was acknowledged.
+func (pr *producing) send() bool {
+	body := pr.prefix + "-" + strconv.FormatInt(pr.seq.Add(1), 10)
+	sent := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	res, err := pr.p.SendSync(ctx, primitive.NewMessage(pr.topic, []byte(body)))
+	cancel()
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if err != nil || res.Status != primitive.SendOK {
+		pr.fails++
+		pr.lastErr = err
+		return false
+	}
+	pr.acks = append(pr.acks, acked{body: body, brokerName: res.MessageQueue.BrokerName, queue: int32(res.MessageQueue.QueueId),
+		offset: res.QueueOffset, sent: sent, at: time.Now()})
+	return true
+}
+
+// probe begins a send every 20 ms, each in its own goroutine, until one begun after since is
+// acknowledged (or stop): the loop's own send may be stuck in a call to the dead leader (the
+// client waits for its timeout), and the probes measure when a new send gets through.
+func (pr *producing) probe(since time.Time) {
+	pr.wg.Add(1)
+	go func() {
+		defer pr.wg.Done()
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if _, ok := pr.firstAfter(since); ok {
+				return
+			}
+			select {
+			case <-t.C:
+				pr.wg.Add(1)
+				go func() { defer pr.wg.Done(); pr.send() }()
+			case <-pr.stop:
+				return
+			}
+		}
+	}()
+}
+
 func (pr *producing) count() int { pr.mu.Lock(); defer pr.mu.Unlock(); return len(pr.acks) }
 
-// firstAfter returns the first acknowledged send begun after t0.
+// firstAfter returns the acknowledged send begun after t0 that was acknowledged first.
 func (pr *producing) firstAfter(t0 time.Time) (acked, bool) {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
@@ -283,10 +319,10 @@ func (pr *producing) firstAfter(t0 time.Time) (acked, bool) {
 	return acked{}, false
 }
 
-// halt stops the producer loop and returns every acknowledged send.
+// halt stops the producer loop and the probes and returns every acknowledged send.
 func (pr *producing) halt() []acked {
 	pr.stopOnce.Do(func() { close(pr.stop) })
-	<-pr.done
+	pr.wg.Wait()
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	return slices.Clone(pr.acks)
@@ -416,6 +452,7 @@ func leaderKilled(t *testing.T, stable bool) time.Duration {
 
 	killed := time.Now()
 	leader.Signal(syscall.SIGKILL)
+	pr.probe(killed)
 	leader.Wait()
 	newLeader := waitLeader(t, admin, brokerName, leaderAddr, replicas, leader)
 	t.Logf("SIGKILL of leader %s to new leader %s registered as brokerId 0: %v", leader.addr, newLeader.addr, time.Since(killed).Round(time.Millisecond))
