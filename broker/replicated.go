@@ -243,8 +243,10 @@ func (rg *replicaGroup) watchRoles(b *Broker) {
 		case <-ch:
 		case <-retry:
 		case <-rg.quit:
-			if srv := b.serving(); srv != nil && rg.stable != nil {
-				rg.stable.unbind(srv)
+			// The broker is closing (its server, which serves the listener too, may be closed
+			// already): release the address and join the listener's Serve.
+			if rg.stable != nil && b.server != nil {
+				rg.stable.unbind(b.server)
 			}
 			return
 		}
