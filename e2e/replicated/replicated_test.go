@@ -83,16 +83,17 @@ type group struct {
 // serves them.
 func startGroup(t *testing.T, g group) []*replica {
 	t.Helper()
+	ports := freePorts(t, 6) // 3 replication ports, 3 client ports
 	var peers []string
 	for i := range 3 {
-		peers = append(peers, fmt.Sprintf("n%d-127.0.0.1:%d", i, proctest.FreePort(t)))
+		peers = append(peers, fmt.Sprintf("n%d-127.0.0.1:%d", i, ports[i]))
 	}
 	var replicas []*replica
 	for i := range 3 {
 		dir := t.TempDir()
 		seedTopics(t, dir, g.topics...)
 		args := []string{"-brokerClusterName", "ReplicatedCluster", "-brokerName", g.brokerName,
-			"-storePathRootDir", dir, "-listenPort", strconv.Itoa(proctest.FreePort(t)),
+			"-storePathRootDir", dir, "-listenPort", strconv.Itoa(ports[3+i]),
 			"-namesrvAddr", strings.Join(g.namesrvs, ";"), "-metrics-addr", "", "-grpcServerPort", "0", "-registerNameServerPeriod", "500",
 			"-mappedFileSizeCommitLog", "8m", "-maxMessageSize", "1m", "-maxHashSlotNum", "1000", "-maxIndexNum", "4000",
 			"-enableDLegerCommitLog=true", "-dLegerGroup", g.brokerName, "-dLegerPeers", strings.Join(peers, ";"),
@@ -110,6 +111,22 @@ func startGroup(t *testing.T, g group) []*replica {
 		replicas = append(replicas, r)
 	}
 	return replicas
+}
+
+// freePorts returns n distinct loopback ports that were free a moment ago (all are held open
+// together while they are picked, so the kernel cannot hand out one twice).
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
 }
 
 // seedTopics writes dir/config/topics.json with topics of 4 queues (RocketMQ's file format).
