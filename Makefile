@@ -40,8 +40,11 @@ run:
 
 # cluster: a name server on 127.0.0.1:9876 and a 3-replica group broker-r (enableDLegerCommitLog)
 # on the loopback aliases 127.0.0.11-13 (client port 10911, replication port 40911), data under
-# $(DATA)/cluster/n0..n2, logs in $(DATA)/cluster/*.log. Ctrl-C stops all four.
+# $(DATA)/cluster/n0..n2, logs in $(DATA)/cluster/*.log. Ctrl-C stops all four. The group's stable
+# leader address (dLegerLeaderAddr) is 127.0.0.10:10911: the ready leader serves there too and
+# registers it as brokerId 0, so clients follow a failover without a route change.
 CLUSTER_PEERS = n0-127.0.0.11:40911;n1-127.0.0.12:40911;n2-127.0.0.13:40911
+CLUSTER_LEADER = 127.0.0.10:10911
 cluster:
 	$(GO) build -o $(BIN)/mqstore ./cmd/mqstore
 	@mkdir -p $(DATA)/cluster
@@ -54,9 +57,10 @@ cluster:
 			-namesrvAddr 127.0.0.1:9876 -metrics-addr "" -registerNameServerPeriod 1000 \
 			-storePathRootDir $(DATA)/cluster/n$$i \
 			-enableDLegerCommitLog=true -dLegerGroup broker-r -dLegerPeers '$(CLUSTER_PEERS)' -dLegerSelfId n$$i \
+			-dLegerLeaderAddr $(CLUSTER_LEADER) \
 			>$(DATA)/cluster/n$$i.log 2>&1 & \
 	done; \
-	echo "name server 127.0.0.1:9876; replicas 127.0.0.11-13:10911 (logs in $(DATA)/cluster); Ctrl-C stops"; \
+	echo "name server 127.0.0.1:9876; replicas 127.0.0.11-13:10911, leader also at $(CLUSTER_LEADER) (logs in $(DATA)/cluster); Ctrl-C stops"; \
 	wait
 
 # test: the whole suite, what CI runs. Concurrent packages run with -race.

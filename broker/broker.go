@@ -243,6 +243,10 @@ func New(cfg Config, opts Options) (*Broker, error) {
 	}
 	b.checker = &transactionChecker{b: b}
 	b.registerHandlers()
+	if err := b.startForwarding(); err != nil { // a replica's follower write-forwarding (forward.go)
+		b.holds.close()
+		return nil, errors.Join(err, srv.Close(), b.closeReplica(), st.Close(), b.security.Close())
+	}
 	srv.OnConnClose(b.connClosed)
 	return b, nil
 }
@@ -505,7 +509,7 @@ func (b *Broker) registration() namesrv.Registration {
 	return namesrv.Registration{
 		ClusterName: b.cfg.BrokerClusterName,
 		BrokerName:  b.cfg.BrokerName,
-		BrokerAddr:  b.Addr(),
+		BrokerAddr:  b.registerAddr(),
 		BrokerID:    b.brokerID(),
 		Topics:      topics,
 		DataVersion: version,
@@ -536,9 +540,11 @@ func (b *Broker) registerNow(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := b.opts.Registrar.Register(ctx, b.registration()); err != nil {
+	reg := b.registration()
+	if err := b.opts.Registrar.Register(ctx, reg); err != nil {
 		return fmt.Errorf("broker: register with the name server: %w", err)
 	}
+	b.withdrawOwnAddr(ctx, reg) // a replica registered under the stable leader address (register.go)
 	return nil
 }
 

@@ -93,9 +93,10 @@ type Config struct {
 	RejectTransactionMessage bool   // rejectTransactionMessage (false)
 	MessageDelayLevel        string // messageDelayLevel
 
-	Security    SecurityConfig // ACL and TLS keys (config_security.go)
-	TimerConfig                // timerWheelEnable, timerMaxDelaySec, timerPrecisionMs (config_timer.go)
-	GRPCConfig                 // the gRPC endpoint's keys (config_grpc.go)
+	Security      SecurityConfig // ACL and TLS keys (config_security.go)
+	TimerConfig                  // timerWheelEnable, timerMaxDelaySec, timerPrecisionMs (config_timer.go)
+	GRPCConfig                   // the gRPC endpoint's keys (config_grpc.go)
+	ReplicaConfig                // dLegerLeaderAddr, mqstore's own replicated-group keys (config_replica.go)
 }
 
 // DefaultConfig returns RocketMQ's defaults, with brokerName broker-a, brokerIP1 127.0.0.1,
@@ -361,6 +362,9 @@ func (c *Config) Validate() error {
 		return bad("bindAddress", "not an IP address (127.0.0.1 = this machine only, 0.0.0.0 or :: = every interface)")
 	}
 	if err := c.validateGRPC(); err != nil {
+		return err
+	}
+	if err := c.validateReplica(); err != nil {
 		return err
 	}
 	if _, err := parseDeleteWhen(c.DeleteWhen); err != nil {

@@ -26,6 +26,7 @@ var keyDocs = map[string]KeyDoc{
 	"dLegerGroup":              {"the replicated group's name (default: brokerName)", ""},
 	"dLegerPeers":              {"every replica's id and replication address, n0-host:port;n1-host:port;n2-host:port, the same string on every replica", ""},
 	"dLegerSelfId":             {"this replica's id in dLegerPeers (n0, n1, ...)", ""},
+	"dLegerLeaderAddr":         {"mqstore's own (not RocketMQ's): the group's stable leader address ip:port, the same on every replica; the ready leader binds it, registers it as brokerId 0 and closes it on step-down, so clients reach a new leader without a route change (empty = none)", ""},
 
 	"storePathRootDir":            {"data directory (commitlog, consumequeue, index, config)", ""},
 	"flushDiskType":               {"ASYNC_FLUSH (flush every flushIntervalCommitLog) or SYNC_FLUSH (acknowledge after the flush)", ""},

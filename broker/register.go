@@ -79,3 +79,42 @@ func (rr remoteRegistrar) Unregister(ctx context.Context, r namesrv.Registration
 		return namesrv.UnregisterRemote(ctx, rr.client, a, r.ClusterName, r.BrokerName, r.BrokerAddr, r.BrokerID)
 	})...)
 }
+
+// registerAddr is the address the broker registers under: its own, or a replica's stable leader
+// address while it holds it (stable_addr.go).
+func (b *Broker) registerAddr() string {
+	if b.replica != nil {
+		return b.replica.registerAddr(b.Addr())
+	}
+	return b.Addr()
+}
+
+// serving returns the broker's server once Start has run (and Close has not), else nil.
+func (b *Broker) serving() *remoting.Server {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.started || b.closed {
+		return nil
+	}
+	return b.server
+}
+
+// withdrawOwnAddr runs after a registration: once a replica has registered under the stable
+// leader address, it removes the registration of its own address under its follower id, so the
+// routes do not list the leader twice until that entry expires. It does so once per time it binds
+// the address (replicaGroup.withdrawn is cleared when it unbinds).
+func (b *Broker) withdrawOwnAddr(ctx context.Context, reg namesrv.Registration) {
+	rg := b.replica
+	if rg == nil || rg.stable == nil || reg.BrokerAddr != rg.stable.addr || rg.stable.withdrawn.Swap(true) {
+		return
+	}
+	u, ok := b.opts.Registrar.(Unregisterer)
+	if !ok {
+		return
+	}
+	own := reg
+	own.BrokerAddr, own.BrokerID, own.Topics = b.Addr(), int64(rg.self.ID), nil
+	if err := u.Unregister(ctx, own); err != nil {
+		b.log.Warn("broker: withdrawing the follower registration of the leader's own address failed", "err", err)
+	}
+}

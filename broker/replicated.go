@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"go.etcd.io/raft/v3"
 
@@ -41,6 +42,10 @@ type replicaGroup struct {
 	tr    *replication.TCPTransport
 	group *replication.Group
 	st    *store.Store
+	peers int // replicas in dLegerPeers
+
+	fwd    *forwarder      // follower write-forwarding (forward.go), set before the broker serves
+	stable *stableListener // dLegerLeaderAddr (stable_addr.go); nil without it
 
 	// mu guards results: the apply results of recent entries by Raft index, for the proposer
 	// waiting on them; order lists their indexes oldest first for pruning.
@@ -81,6 +86,10 @@ func newReplicaGroup(cfg *Config, logger *slog.Logger) (*replicaGroup, error) {
 		group = cfg.BrokerName
 	}
 	rg.log = logger.With("group", group, "self", rg.self.Name)
+	rg.peers = len(peers)
+	if cfg.DLegerLeaderAddr != "" {
+		rg.stable = &stableListener{addr: cfg.DLegerLeaderAddr}
+	}
 	// The store is derived from the log: start it empty and re-apply.
 	if err := os.RemoveAll(replicaStoreDir(cfg.StorePathRootDir)); err != nil {
 		return nil, fmt.Errorf("broker: reset the replica store: %w", err)
@@ -169,25 +178,76 @@ func (rg *replicaGroup) Replicate(ctx context.Context, records []byte) ([]commit
 	return res, nil
 }
 
-// brokerID is what the replica registers as: 0 while it is the ready leader, else its own id.
+// brokerID is what the replica registers as: 0 while it is the ready leader (and, with a
+// stable leader address, once it holds that address), else its own id.
 func (rg *replicaGroup) brokerID() int64 {
-	if rg.group.Role().Ready {
+	if rg.group.Role().Ready && (rg.stable == nil || rg.stable.bound.Load()) {
 		return 0
 	}
 	return int64(rg.self.ID)
 }
 
-// watchRoles re-registers the broker at every role change until quit.
+// registerAddr is the address the replica registers under: the stable leader address while it
+// holds it, else its own.
+func (rg *replicaGroup) registerAddr(own string) string {
+	if rg.stable != nil && rg.stable.bound.Load() && rg.group.Role().Ready {
+		return rg.stable.addr
+	}
+	return own
+}
+
+// stableRetry is how often a new leader retries binding the stable leader address while another
+// process still holds it (a deposed leader that has not noticed yet).
+const stableRetry = 50 * time.Millisecond
+
+// watchRoles follows the replica's role until quit: at every change it first releases the
+// stable leader address if the replica is no longer the ready leader (synchronously), then
+// re-registers with the name servers and has the forwarder look the leader's address up; a
+// ready leader binds the stable address (retrying while it is held elsewhere) and registers it.
 func (rg *replicaGroup) watchRoles(b *Broker) {
 	defer close(rg.done)
+	var last replication.Role
+	var retry <-chan time.Time
 	for {
 		ch := rg.group.RoleChanged()
+		r := rg.group.Role()
+		changed := r != last
+		if changed {
+			rg.log.Info("broker: replica role changed", "state", r.State.String(), "leader", r.Leader, "term", r.Term, "ready", r.Ready)
+			last = r
+		}
+		retry = nil
+		if rg.stable != nil {
+			if srv := b.serving(); srv != nil && !r.Ready {
+				if rg.stable.unbind(srv) {
+					rg.log.Info("broker: released the stable leader address", "addr", rg.stable.addr)
+				}
+			} else if srv != nil && !rg.stable.bound.Load() {
+				if err := rg.stable.bind(srv, rg.log); err != nil {
+					retry = time.After(stableRetry)
+				} else {
+					rg.log.Info("broker: serving the stable leader address", "addr", rg.stable.addr, "term", r.Term)
+					changed = true
+				}
+			} else if srv == nil && r.Ready {
+				retry = time.After(stableRetry) // bind once the broker serves
+			}
+		}
+		if changed {
+			b.triggerRegister()
+			if rg.fwd != nil {
+				rg.fwd.refreshSoon()
+			}
+		}
 		select {
 		case <-ch:
-			r := rg.group.Role()
-			rg.log.Info("broker: replica role changed", "state", r.State.String(), "leader", r.Leader, "term", r.Term, "ready", r.Ready)
-			b.triggerRegister()
+		case <-retry:
 		case <-rg.quit:
+			// The broker is closing (its server, which serves the listener too, may be closed
+			// already): release the address and join the listener's Serve.
+			if rg.stable != nil && b.server != nil {
+				rg.stable.unbind(b.server)
+			}
 			return
 		}
 	}
@@ -200,6 +260,9 @@ func (rg *replicaGroup) close() error {
 	if rg.group != nil {
 		err = rg.group.Close()
 		<-rg.done
+	}
+	if rg.fwd != nil {
+		err = errors.Join(err, rg.fwd.close())
 	}
 	if rg.tr != nil {
 		if e := rg.tr.Close(); !errors.Is(e, replication.ErrClosed) {

@@ -1,0 +1,292 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/remoting"
+)
+
+// Follower write-forwarding. A replica of a replicated group that is not the ready leader
+// forwards the writes only the leader can perform to the leader's client address and relays
+// the leader's answer to the client under the client's opaque, so a client that still routes to
+// a deposed leader, or that was told a follower's address, is served as if it had reached the
+// leader. Forwarded codes: SEND_MESSAGE, SEND_MESSAGE_V2, SEND_BATCH_MESSAGE, END_TRANSACTION,
+// UPDATE_CONSUMER_OFFSET and the admin writes UPDATE_AND_CREATE_TOPIC, DELETE_TOPIC_IN_BROKER,
+// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, DELETE_SUBSCRIPTIONGROUP. With no leader (or one that has
+// not passed its barrier, or whose address is not known yet) the follower answers
+// SERVICE_NOT_AVAILABLE (14), which rocketmq-client-go retries, with a remark naming the state.
+//
+// A forwarded request carries ForwardedRemark in its Remark (requests leave the remark empty;
+// it is not part of an ACL signature, which covers the extFields and the body, so a signed
+// request still verifies at the leader). A replica never forwards a marked request again: it
+// serves it itself, and a replica that is not the leader any more then refuses the write (14),
+// so a request crosses at most one hop even while two replicas disagree on who leads.
+//
+// Where the leader is: with dLegerLeaderAddr, that address (only the ready leader binds it). Else
+// the group's client addresses are learned from the name servers (GET_BROKER_CLUSTER_INFO of
+// our brokerName), where every follower registers under its own id, which is its Raft id, and
+// the ready leader under 0: the follower keeps the address seen for each id, and forwards to the
+// address of the id Raft names as leader (or to id 0's address when it has not seen the
+// leader's yet). The name server is the source clients route by already, it is told of every
+// role change at once, and a wrong or stale address costs one refused hop (the target is not the
+// leader: 14, retried by the client), never a loop or a misplaced write, because only the
+// ready leader accepts a write. Learning the addresses through the replication transport or a
+// Raft entry would be exact, but both formats are frozen and owned by the replication package.
+//
+// ForwardedRemark is the Remark of a request a follower forwarded to the leader.
+const ForwardedRemark = "mqstore: forwarded by a follower"
+
+// forwardCodes are the request codes a follower forwards to the leader.
+var forwardCodes = []remoting.RequestCode{
+	remoting.RequestSendMessage,
+	remoting.RequestSendMessageV2,
+	remoting.RequestSendBatchMessage,
+	remoting.RequestEndTransaction,
+	remoting.RequestUpdateConsumerOffset,
+	remoting.RequestUpdateAndCreateTopic,
+	remoting.RequestDeleteTopicInBroker,
+	remoting.RequestUpdateAndCreateSubscriptionGroup,
+	remoting.RequestDeleteSubscriptionGroup,
+}
+
+// forwardTimeout bounds one forwarded request: the leader's own wait for a quorum
+// (store.DefaultReplicateTimeout, 5 s) and a little more.
+const forwardTimeout = 6 * time.Second
+
+// forwarder sends a follower's writes to the leader and learns the group's client addresses.
+type forwarder struct {
+	b        *Broker
+	client   *remoting.Client
+	namesrvs []string
+
+	// mu guards addrs and zero: the client address last seen at the name servers for each
+	// broker id of our brokerName, and id 0's.
+	mu    sync.Mutex
+	addrs map[uint64]string
+	zero  string
+
+	refresh chan struct{}
+	quit    chan struct{}
+	done    chan struct{}
+}
+
+// startForwarding wraps the handlers of forwardCodes (a replicated group only) and starts the
+// forwarder's address refresh.
+func (b *Broker) startForwarding() error {
+	if b.replica == nil {
+		return nil
+	}
+	copts := b.opts.Remoting
+	copts.Pools = nil
+	copts.Interceptor = nil
+	client, err := remoting.NewClient(copts)
+	if err != nil {
+		return fmt.Errorf("broker: forwarding client: %w", err)
+	}
+	f := &forwarder{b: b, client: client, namesrvs: splitAddrs(b.cfg.NamesrvAddr), addrs: map[uint64]string{},
+		refresh: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	b.replica.fwd = f
+	handlers := map[remoting.RequestCode]struct {
+		kind remoting.Kind
+		h    remoting.Handler
+	}{
+		remoting.RequestSendMessage:                      {remoting.KindSend, b.handleSendMessage},
+		remoting.RequestSendMessageV2:                    {remoting.KindSend, b.handleSendMessageV2},
+		remoting.RequestSendBatchMessage:                 {remoting.KindSend, b.handleSendBatchMessage},
+		remoting.RequestEndTransaction:                   {remoting.KindSend, b.handleEndTransaction},
+		remoting.RequestUpdateConsumerOffset:             {remoting.KindQuery, b.handleUpdateConsumerOffset},
+		remoting.RequestUpdateAndCreateTopic:             {remoting.KindAdmin, b.handleUpdateAndCreateTopic},
+		remoting.RequestDeleteTopicInBroker:              {remoting.KindAdmin, b.handleDeleteTopicInBroker},
+		remoting.RequestUpdateAndCreateSubscriptionGroup: {remoting.KindAdmin, b.handleUpdateAndCreateSubscriptionGroup},
+		remoting.RequestDeleteSubscriptionGroup:          {remoting.KindAdmin, b.handleDeleteSubscriptionGroup},
+	}
+	for _, code := range forwardCodes {
+		h := handlers[code]
+		b.server.Handle(code, h.kind, b.timed(code, f.wrap(h.h)))
+	}
+	go f.refreshLoop()
+	return nil
+}
+
+// wrap serves req with h on the ready leader, and for a marked (already forwarded) request;
+// otherwise it forwards req.
+func (f *forwarder) wrap(h remoting.Handler) remoting.Handler {
+	return func(c *remoting.Conn, req *remoting.Command) *remoting.Command {
+		if f.b.replica.group.Role().Ready || req.Remark == ForwardedRemark {
+			return h(c, req)
+		}
+		return f.forward(c, req)
+	}
+}
+
+// leader returns the client address to forward to, or "" and why not.
+func (f *forwarder) leader() (addr, why string) {
+	rg := f.b.replica
+	r := rg.group.Role()
+	switch {
+	case r.Leader == 0:
+		return "", fmt.Sprintf("replica %s of %s is a %s with no leader (term %d): the group is electing one", rg.self.Name, f.b.cfg.BrokerName, r.State, r.Term)
+	case r.Leader == rg.self.ID:
+		return "", fmt.Sprintf("replica %s of %s leads term %d but has not passed its barrier yet", rg.self.Name, f.b.cfg.BrokerName, r.Term)
+	case rg.stable != nil:
+		return rg.stable.addr, ""
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if a := f.addrs[r.Leader]; a != "" {
+		return a, ""
+	}
+	if f.zero != "" && f.zero != f.b.Addr() {
+		return f.zero, ""
+	}
+	f.refreshSoon()
+	return "", fmt.Sprintf("replica %s of %s: the client address of leader %d (term %d) is not known yet", rg.self.Name, f.b.cfg.BrokerName, r.Leader, r.Term)
+}
+
+// forward sends req to the leader and answers c with the leader's response; it returns nil
+// (the answer is written when it arrives) or a SERVICE_NOT_AVAILABLE response.
+func (f *forwarder) forward(c *remoting.Conn, req *remoting.Command) *remoting.Command {
+	addr, why := f.leader()
+	if addr == "" {
+		return remoting.NewResponse(req, remoting.ResponseServiceNotAvailable, "mqstore: "+why)
+	}
+	fwd := remoting.NewRequest(req.RequestCode())
+	fwd.Language = req.Language
+	fwd.Version = req.Version
+	fwd.Remark = ForwardedRemark
+	fwd.SerializeType = req.SerializeType
+	fwd.ExtFields = append(fwd.ExtFields[:0], req.ExtFields...)
+	fwd.Body = req.Body // req is ours until released below (the handler returns nil)
+	if req.IsOneway() {
+		err := f.client.InvokeOneway(addr, fwd)
+		req.Release()
+		if err != nil {
+			f.b.log.Debug("broker: forwarding a oneway request to the leader failed", "leader", addr, "code", req.Code, "err", err)
+		}
+		return nil
+	}
+	err := f.client.InvokeAsync(addr, fwd, forwardTimeout, func(resp *remoting.Command, err error) {
+		var out *remoting.Command
+		if err != nil {
+			f.refreshSoon()
+			out = remoting.NewResponse(req, remoting.ResponseServiceNotAvailable,
+				fmt.Sprintf("mqstore: replica %s forwarding to the leader at %s failed: %v", f.b.replica.self.Name, addr, err))
+		} else {
+			out = remoting.NewResponse(req, resp.ResponseCode(), resp.Remark)
+			out.ExtFields = append(out.ExtFields[:0], resp.ExtFields...)
+			out.Body = resp.Body
+			out.BodyRelease = resp.Release // the leader's body is written, then released
+		}
+		if werr := c.WriteResponse(out); werr != nil {
+			out.Release()
+		}
+		req.Release()
+	})
+	if err != nil {
+		f.refreshSoon()
+		resp := remoting.NewResponse(req, remoting.ResponseServiceNotAvailable,
+			fmt.Sprintf("mqstore: replica %s cannot reach the leader at %s: %v", f.b.replica.self.Name, addr, err))
+		if werr := c.WriteResponse(resp); werr != nil {
+			resp.Release()
+		}
+		req.Release()
+	}
+	return nil
+}
+
+// refreshSoon asks the refresh loop to look the group's addresses up now.
+func (f *forwarder) refreshSoon() {
+	select {
+	case f.refresh <- struct{}{}:
+	default:
+	}
+}
+
+// refreshLoop looks the group's client addresses up at the name servers: at once when asked
+// (role changes, a failed forward), every 200 ms while the leader's address is unknown, and
+// every 5 s otherwise. With a stable leader address, or no name server, there is nothing to learn.
+func (f *forwarder) refreshLoop() {
+	defer close(f.done)
+	if len(f.namesrvs) == 0 || f.b.replica.stable != nil {
+		<-f.quit
+		return
+	}
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-f.refresh:
+		case <-f.quit:
+			return
+		}
+		f.lookup()
+		next := 5 * time.Second
+		if r := f.b.replica.group.Role(); !r.Ready && r.Leader != 0 && !f.knows(r.Leader) {
+			next = 200 * time.Millisecond
+		}
+		t.Reset(next)
+	}
+}
+
+// knows reports whether the client address of broker id is known.
+func (f *forwarder) knows(id uint64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.addrs[id] != ""
+}
+
+// lookup asks the name servers, one after the other until one answers, for our brokerName's
+// addresses.
+func (f *forwarder) lookup() {
+	for _, ns := range f.namesrvs {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		brokers, err := f.clusterInfo(ctx, ns)
+		cancel()
+		if err != nil {
+			f.b.log.Debug("broker: looking up the group's addresses failed", "namesrv", ns, "err", err)
+			continue
+		}
+		bd := brokers[f.b.cfg.BrokerName]
+		f.mu.Lock()
+		f.zero = bd.BrokerAddrs[0]
+		peers := uint64(f.b.replica.peers)
+		for id, a := range bd.BrokerAddrs {
+			if id > 0 && uint64(id) <= peers && a != "" {
+				f.addrs[uint64(id)] = a
+			}
+		}
+		f.mu.Unlock()
+		return
+	}
+}
+
+func (f *forwarder) clusterInfo(ctx context.Context, ns string) (map[string]namesrv.BrokerData, error) {
+	resp, err := f.client.Invoke(ctx, ns, remoting.NewRequest(remoting.RequestGetBrokerClusterInfo))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Release()
+	if resp.ResponseCode() != remoting.ResponseSuccess {
+		return nil, fmt.Errorf("%w: %s: %s", namesrv.ErrRejected, resp.ResponseCode(), strings.TrimSpace(resp.Remark))
+	}
+	brokers, _, err := namesrv.DecodeClusterInfo(resp.Body)
+	return brokers, err
+}
+
+// close stops the refresh loop and the client (forwards in flight fail and are answered 14,
+// or not at all once the server closed).
+func (f *forwarder) close() error {
+	close(f.quit)
+	<-f.done
+	if err := f.client.Close(); err != nil && !errors.Is(err, remoting.ErrClosed) {
+		return err
+	}
+	return nil
+}

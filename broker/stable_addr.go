@@ -1,0 +1,77 @@
+package broker
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mqstore/mqstore/remoting"
+)
+
+// stableListener is a replica's hold on the group's stable leader address (dLegerLeaderAddr,
+// config_replica.go). The role watcher (replicated.go) binds it once the replica passes the
+// leader barrier and the broker serves, and unbinds it, synchronously, as soon as the replica is
+// not the ready leader, before the broker re-registers as a follower. While bound, the broker
+// serves the whole remoting protocol on it (the same Server and handlers as listenPort) and
+// registers it as brokerId 0. Unbinding closes the listener and every connection accepted on
+// it, so clients connected through it redial, and reach whichever replica binds it next.
+type stableListener struct {
+	addr string
+
+	bound     atomic.Bool // the listener is open (read by the registration)
+	withdrawn atomic.Bool // the follower registration of the replica's own address was withdrawn (register.go)
+
+	// mu guards ln; serving counts the Serve goroutine of ln.
+	mu      sync.Mutex
+	ln      net.Listener
+	serving sync.WaitGroup
+}
+
+// bind listens on the stable address and serves it with srv. It fails while another process
+// (a previous leader not yet stopped) holds the address; the caller retries.
+func (s *stableListener) bind(srv *remoting.Server, log *slog.Logger) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	s.bound.Store(true)
+	s.serving.Add(1)
+	go func() {
+		defer s.serving.Done()
+		// Serve returns when unbind (or the server's Close) closes ln; nothing to report then.
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, remoting.ErrClosed) && !errors.Is(err, net.ErrClosed) {
+			log.Error("broker: serving the stable leader address failed", "addr", s.addr, "err", err)
+		}
+	}()
+	return nil
+}
+
+// unbind closes the listener and the connections accepted on it, and returns once the
+// listener's Serve has returned. It reports whether the address was bound.
+func (s *stableListener) unbind(srv *remoting.Server) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return false
+	}
+	local := s.ln.Addr().String()
+	s.bound.Store(false)
+	s.withdrawn.Store(false)
+	s.ln.Close()
+	s.serving.Wait()
+	s.ln = nil
+	for _, c := range srv.Conns() {
+		if c.LocalAddr().String() == local {
+			c.Close()
+		}
+	}
+	return true
+}
