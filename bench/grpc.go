@@ -42,8 +42,11 @@ type GRPCConfig struct {
 	Raw       bool   // also produce with the bare generated stubs (no client library), plaintext
 	RawBatch  int    // messages per SendMessage request of the bare-stub producer (the 5.x clients send 1)
 	Flush     string // flush mode of the embedded servers: FlushAsync or FlushSync
-	Client    bool   // produce with the 5.x client library
-	Receive   bool   // receive and ack what was produced
+	// RemotingWindow is the remoting producers' sends in flight (0: Window). With RawBatch > 1,
+	// Window × RawBatch keeps the messages in flight equal on both sides.
+	RemotingWindow int
+	Client         bool // produce with the 5.x client library
+	Receive        bool // receive and ack what was produced
 }
 
 // DefaultGRPC is the default workload.
@@ -68,6 +71,14 @@ type GRPCResult struct {
 func (r GRPCResult) String() string {
 	return fmt.Sprintf("%-20s %9d msgs %8.0f msgs/s  p50 %8v  p99 %8v  cpu %6v/msg  errors %d", r.Phase, r.Messages, r.MsgsPerSec,
 		r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.CPUPerMsg.Round(100*time.Nanosecond), r.Errors)
+}
+
+// remotingWindow is the remoting producers' window.
+func remotingWindow(cfg GRPCConfig) int {
+	if cfg.RemotingWindow > 0 {
+		return cfg.RemotingWindow
+	}
+	return cfg.Window
 }
 
 // processCPU is the process's CPU time so far (user + system).
@@ -168,6 +179,7 @@ func RunGRPC(ctx context.Context, cfg GRPCConfig, out io.Writer) ([]GRPCResult, 
 		r, err := measured(func() (GRPCResult, error) {
 			rc := Defaults(ModeProduce)
 			rc.Size, rc.Messages, rc.Producers, rc.Window, rc.Quiet, rc.Dir = cfg.Size, cfg.Messages, cfg.Producers, cfg.Window, true, cfg.Dir
+			rc.Window = remotingWindow(cfg)
 			if cfg.Flush == FlushSync {
 				rc.Flush = FlushSync
 			}
@@ -187,8 +199,8 @@ func RunGRPC(ctx context.Context, cfg GRPCConfig, out io.Writer) ([]GRPCResult, 
 				prod.MsgsPerSec/r.MsgsPerSec, float64(prod.CPUPerMsg)/float64(r.CPUPerMsg), cfg.Window, cfg.Window)
 		}
 		if cfg.Raw {
-			fmt.Fprintf(out, "gRPC (bare stubs)/remoting produce ratio %.2f, CPU per message %.2f×\n",
-				raw.MsgsPerSec/r.MsgsPerSec, float64(raw.CPUPerMsg)/float64(r.CPUPerMsg))
+			fmt.Fprintf(out, "gRPC (bare stubs)/remoting produce ratio %.2f, CPU per message %.2f× (messages in flight per producer: gRPC %d, remoting %d)\n",
+				raw.MsgsPerSec/r.MsgsPerSec, float64(raw.CPUPerMsg)/float64(r.CPUPerMsg), cfg.Window*max(cfg.RawBatch, 1), remotingWindow(cfg))
 		}
 		results = append(results, r)
 	}
