@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/mqstore/mqstore/broker"
 	"github.com/mqstore/mqstore/grpcserver"
@@ -47,6 +48,7 @@ type GRPCConfig struct {
 	RemotingWindow int
 	Client         bool // produce with the 5.x client library
 	Receive        bool // receive and ack what was produced
+	RawReceive     bool // receive and ack with the bare stubs (one AckMessage per received batch) instead of the client
 }
 
 // DefaultGRPC is the default workload.
@@ -168,7 +170,12 @@ func RunGRPC(ctx context.Context, cfg GRPCConfig, out io.Writer) ([]GRPCResult, 
 		recvCfg.Messages += raw.Messages // received and acked too
 	}
 	if cfg.Receive && recvCfg.Messages > 0 {
-		recv, err := measured(func() (GRPCResult, error) { return grpcReceiveAck(ctx, recvCfg, addr, topic) })
+		recv, err := measured(func() (GRPCResult, error) {
+			if cfg.RawReceive {
+				return grpcReceiveAckRaw(ctx, recvCfg, addr, topic)
+			}
+			return grpcReceiveAck(ctx, recvCfg, addr, topic)
+		})
 		if err != nil {
 			return results, err
 		}
@@ -437,4 +444,97 @@ func grpcProduceRaw(ctx context.Context, cfg GRPCConfig, addr, topic string) (GR
 	}
 	return GRPCResult{Phase: phase, Messages: sent, Errors: errs.Load(), Seconds: secs, MsgsPerSec: float64(sent) / secs,
 		P50: lat.quantile(0.5), P99: lat.quantile(0.99)}, nil
+}
+
+// grpcReceiveAckRaw receives with the generated stubs over plaintext connections (one per
+// consumer, Window receivers each) and acks each received batch with one AckMessage of all its
+// entries (the protocol allows it; the v5.1.2 Go client acks one message per call).
+func grpcReceiveAckRaw(ctx context.Context, cfg GRPCConfig, addr, topic string) (GRPCResult, error) {
+	group := topic + "-cg"
+	var conns []*grpc.ClientConn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < cfg.Consumers; i++ {
+		c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return GRPCResult{}, err
+		}
+		conns = append(conns, c)
+	}
+	ctx = metadata.AppendToOutgoingContext(ctx, "x-mq-client-id", fmt.Sprintf("mqbench-rawrecv-%d", os.Getpid()))
+	var acked, errs atomic.Int64
+	lat := &latencies{}
+	start := time.Now()
+	var idle atomic.Int64
+	idle.Store(time.Now().Add(10 * time.Second).UnixNano())
+	var wg sync.WaitGroup
+	for _, conn := range conns {
+		client := v2.NewMessagingServiceClient(conn)
+		for w := 0; w < cfg.Window; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req := &v2.ReceiveMessageRequest{Group: &v2.Resource{Name: group}, MessageQueue: &v2.MessageQueue{Topic: &v2.Resource{Name: topic}},
+					FilterExpression: &v2.FilterExpression{Type: v2.FilterType_TAG, Expression: "*"}, BatchSize: int32(cfg.Batch),
+					InvisibleDuration: durationpb.New(30 * time.Second)}
+				for acked.Load() < cfg.Messages && ctx.Err() == nil && time.Now().UnixNano() < idle.Load() {
+					t := time.Now()
+					rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+					entries, err := receiveRaw(rctx, client, req)
+					cancel()
+					if err != nil || len(entries) == 0 {
+						continue
+					}
+					resp, err := client.AckMessage(ctx, &v2.AckMessageRequest{Group: req.Group, Topic: req.MessageQueue.Topic, Entries: entries})
+					if err != nil {
+						errs.Add(int64(len(entries)))
+						continue
+					}
+					for _, e := range resp.GetEntries() {
+						if e.GetStatus().GetCode() == v2.Code_OK {
+							acked.Add(1)
+						} else {
+							errs.Add(1)
+						}
+					}
+					lat.add(time.Since(t))
+					idle.Store(time.Now().Add(10 * time.Second).UnixNano())
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	secs := time.Since(start).Seconds()
+	n := acked.Load()
+	res := GRPCResult{Phase: "gRPC receive+ack (bare)", Messages: n, Errors: errs.Load(), Seconds: secs, MsgsPerSec: float64(n) / secs,
+		P50: lat.quantile(0.5), P99: lat.quantile(0.99)}
+	if n < cfg.Messages {
+		return res, errors.New("bench: receive+ack stalled before every message was acked")
+	}
+	return res, nil
+}
+
+// receiveRaw runs one ReceiveMessage call and returns the ack entries of its messages.
+func receiveRaw(ctx context.Context, client v2.MessagingServiceClient, req *v2.ReceiveMessageRequest) ([]*v2.AckMessageEntry, error) {
+	st, err := client.ReceiveMessage(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	var out []*v2.AckMessageEntry
+	for {
+		resp, err := st.Recv()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		if m := resp.GetMessage(); m != nil {
+			sp := m.GetSystemProperties()
+			out = append(out, &v2.AckMessageEntry{MessageId: sp.GetMessageId(), ReceiptHandle: sp.GetReceiptHandle()})
+		}
+	}
 }
