@@ -44,8 +44,15 @@ type env struct {
 
 func start(t *testing.T, mutate func(*broker.Config)) *env {
 	t.Helper()
+	return startWith(t, mutate, grpcserver.Options{})
+}
+
+// startWith is start with server options (the logger is the tests').
+func startWith(t *testing.T, mutate func(*broker.Config), opts grpcserver.Options) *env {
+	t.Helper()
 	ts := testserver.Start(t, mutate)
-	srv, err := grpcserver.New(ts.Broker, grpcserver.Options{Logger: testLogger})
+	opts.Logger = testLogger
+	srv, err := grpcserver.New(ts.Broker, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
