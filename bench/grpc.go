@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/mqstore/mqstore/broker"
 	"github.com/mqstore/mqstore/grpcserver"
@@ -42,8 +43,12 @@ type GRPCConfig struct {
 	Raw       bool   // also produce with the bare generated stubs (no client library), plaintext
 	RawBatch  int    // messages per SendMessage request of the bare-stub producer (the 5.x clients send 1)
 	Flush     string // flush mode of the embedded servers: FlushAsync or FlushSync
-	Client    bool   // produce with the 5.x client library
-	Receive   bool   // receive and ack what was produced
+	// RemotingWindow is the remoting producers' sends in flight (0: Window). With RawBatch > 1,
+	// Window × RawBatch keeps the messages in flight equal on both sides.
+	RemotingWindow int
+	Client         bool // produce with the 5.x client library
+	Receive        bool // receive and ack what was produced
+	RawReceive     bool // receive and ack with the bare stubs (one AckMessage per received batch) instead of the client
 }
 
 // DefaultGRPC is the default workload.
@@ -68,6 +73,14 @@ type GRPCResult struct {
 func (r GRPCResult) String() string {
 	return fmt.Sprintf("%-20s %9d msgs %8.0f msgs/s  p50 %8v  p99 %8v  cpu %6v/msg  errors %d", r.Phase, r.Messages, r.MsgsPerSec,
 		r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.CPUPerMsg.Round(100*time.Nanosecond), r.Errors)
+}
+
+// remotingWindow is the remoting producers' window.
+func remotingWindow(cfg GRPCConfig) int {
+	if cfg.RemotingWindow > 0 {
+		return cfg.RemotingWindow
+	}
+	return cfg.Window
 }
 
 // processCPU is the process's CPU time so far (user + system).
@@ -157,7 +170,12 @@ func RunGRPC(ctx context.Context, cfg GRPCConfig, out io.Writer) ([]GRPCResult, 
 		recvCfg.Messages += raw.Messages // received and acked too
 	}
 	if cfg.Receive && recvCfg.Messages > 0 {
-		recv, err := measured(func() (GRPCResult, error) { return grpcReceiveAck(ctx, recvCfg, addr, topic) })
+		recv, err := measured(func() (GRPCResult, error) {
+			if cfg.RawReceive {
+				return grpcReceiveAckRaw(ctx, recvCfg, addr, topic)
+			}
+			return grpcReceiveAck(ctx, recvCfg, addr, topic)
+		})
 		if err != nil {
 			return results, err
 		}
@@ -168,6 +186,7 @@ func RunGRPC(ctx context.Context, cfg GRPCConfig, out io.Writer) ([]GRPCResult, 
 		r, err := measured(func() (GRPCResult, error) {
 			rc := Defaults(ModeProduce)
 			rc.Size, rc.Messages, rc.Producers, rc.Window, rc.Quiet, rc.Dir = cfg.Size, cfg.Messages, cfg.Producers, cfg.Window, true, cfg.Dir
+			rc.Window = remotingWindow(cfg)
 			if cfg.Flush == FlushSync {
 				rc.Flush = FlushSync
 			}
@@ -187,8 +206,8 @@ func RunGRPC(ctx context.Context, cfg GRPCConfig, out io.Writer) ([]GRPCResult, 
 				prod.MsgsPerSec/r.MsgsPerSec, float64(prod.CPUPerMsg)/float64(r.CPUPerMsg), cfg.Window, cfg.Window)
 		}
 		if cfg.Raw {
-			fmt.Fprintf(out, "gRPC (bare stubs)/remoting produce ratio %.2f, CPU per message %.2f×\n",
-				raw.MsgsPerSec/r.MsgsPerSec, float64(raw.CPUPerMsg)/float64(r.CPUPerMsg))
+			fmt.Fprintf(out, "gRPC (bare stubs)/remoting produce ratio %.2f, CPU per message %.2f× (messages in flight per producer: gRPC %d, remoting %d)\n",
+				raw.MsgsPerSec/r.MsgsPerSec, float64(raw.CPUPerMsg)/float64(r.CPUPerMsg), cfg.Window*max(cfg.RawBatch, 1), remotingWindow(cfg))
 		}
 		results = append(results, r)
 	}
@@ -425,4 +444,97 @@ func grpcProduceRaw(ctx context.Context, cfg GRPCConfig, addr, topic string) (GR
 	}
 	return GRPCResult{Phase: phase, Messages: sent, Errors: errs.Load(), Seconds: secs, MsgsPerSec: float64(sent) / secs,
 		P50: lat.quantile(0.5), P99: lat.quantile(0.99)}, nil
+}
+
+// grpcReceiveAckRaw receives with the generated stubs over plaintext connections (one per
+// consumer, Window receivers each) and acks each received batch with one AckMessage of all its
+// entries (the protocol allows it; the v5.1.2 Go client acks one message per call).
+func grpcReceiveAckRaw(ctx context.Context, cfg GRPCConfig, addr, topic string) (GRPCResult, error) {
+	group := topic + "-cg"
+	var conns []*grpc.ClientConn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < cfg.Consumers; i++ {
+		c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return GRPCResult{}, err
+		}
+		conns = append(conns, c)
+	}
+	ctx = metadata.AppendToOutgoingContext(ctx, "x-mq-client-id", fmt.Sprintf("mqbench-rawrecv-%d", os.Getpid()))
+	var acked, errs atomic.Int64
+	lat := &latencies{}
+	start := time.Now()
+	var idle atomic.Int64
+	idle.Store(time.Now().Add(10 * time.Second).UnixNano())
+	var wg sync.WaitGroup
+	for _, conn := range conns {
+		client := v2.NewMessagingServiceClient(conn)
+		for w := 0; w < cfg.Window; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req := &v2.ReceiveMessageRequest{Group: &v2.Resource{Name: group}, MessageQueue: &v2.MessageQueue{Topic: &v2.Resource{Name: topic}},
+					FilterExpression: &v2.FilterExpression{Type: v2.FilterType_TAG, Expression: "*"}, BatchSize: int32(cfg.Batch),
+					InvisibleDuration: durationpb.New(30 * time.Second)}
+				for acked.Load() < cfg.Messages && ctx.Err() == nil && time.Now().UnixNano() < idle.Load() {
+					t := time.Now()
+					rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+					entries, err := receiveRaw(rctx, client, req)
+					cancel()
+					if err != nil || len(entries) == 0 {
+						continue
+					}
+					resp, err := client.AckMessage(ctx, &v2.AckMessageRequest{Group: req.Group, Topic: req.MessageQueue.Topic, Entries: entries})
+					if err != nil {
+						errs.Add(int64(len(entries)))
+						continue
+					}
+					for _, e := range resp.GetEntries() {
+						if e.GetStatus().GetCode() == v2.Code_OK {
+							acked.Add(1)
+						} else {
+							errs.Add(1)
+						}
+					}
+					lat.add(time.Since(t))
+					idle.Store(time.Now().Add(10 * time.Second).UnixNano())
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	secs := time.Since(start).Seconds()
+	n := acked.Load()
+	res := GRPCResult{Phase: "gRPC receive+ack (bare)", Messages: n, Errors: errs.Load(), Seconds: secs, MsgsPerSec: float64(n) / secs,
+		P50: lat.quantile(0.5), P99: lat.quantile(0.99)}
+	if n < cfg.Messages {
+		return res, errors.New("bench: receive+ack stalled before every message was acked")
+	}
+	return res, nil
+}
+
+// receiveRaw runs one ReceiveMessage call and returns the ack entries of its messages.
+func receiveRaw(ctx context.Context, client v2.MessagingServiceClient, req *v2.ReceiveMessageRequest) ([]*v2.AckMessageEntry, error) {
+	st, err := client.ReceiveMessage(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	var out []*v2.AckMessageEntry
+	for {
+		resp, err := st.Recv()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		if m := resp.GetMessage(); m != nil {
+			sp := m.GetSystemProperties()
+			out = append(out, &v2.AckMessageEntry{MessageId: sp.GetMessageId(), ReceiptHandle: sp.GetReceiptHandle()})
+		}
+	}
 }

@@ -11,7 +11,8 @@ import (
 // AckMessage marks received messages done for the group: they are not redelivered. Each entry
 // gets its status; the response's is OK when all were acked, else the first failure's
 // (INVALID_RECEIPT_HANDLE for a handle that does not decode or names a delivery superseded by a
-// redelivery). Acking a message twice is OK.
+// redelivery; TOPIC_NOT_FOUND when the receipt's topic was deleted since, as RocketMQ's broker
+// answers an ack). Acking a message twice is OK.
 func (s *Server) AckMessage(ctx context.Context, req *v2.AckMessageRequest) (*v2.AckMessageResponse, error) {
 	group := req.GetGroup().GetName()
 	if group == "" || len(req.GetEntries()) == 0 {
@@ -24,6 +25,9 @@ func (s *Server) AckMessage(ctx context.Context, req *v2.AckMessageRequest) (*v2
 	for _, e := range req.GetEntries() {
 		st := okStatus()
 		r, err := broker.ParseReceipt(e.GetReceiptHandle())
+		if err == nil {
+			_, err = s.routedTopic(r.Topic)
+		}
 		if err == nil {
 			err = s.pop.Ack(group, r)
 		}

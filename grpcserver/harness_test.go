@@ -42,10 +42,17 @@ type env struct {
 	Addr string // gRPC endpoint
 }
 
-func start(t *testing.T, mutate func(*broker.Config)) *env {
+func start(t testing.TB, mutate func(*broker.Config)) *env {
+	t.Helper()
+	return startWith(t, mutate, grpcserver.Options{})
+}
+
+// startWith is start with server options (the logger is the tests').
+func startWith(t testing.TB, mutate func(*broker.Config), opts grpcserver.Options) *env {
 	t.Helper()
 	ts := testserver.Start(t, mutate)
-	srv, err := grpcserver.New(ts.Broker, grpcserver.Options{Logger: testLogger})
+	opts.Logger = testLogger
+	srv, err := grpcserver.New(ts.Broker, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,16 +74,16 @@ func start(t *testing.T, mutate func(*broker.Config)) *env {
 var seq atomic.Int64
 
 // name is a unique resource name.
-func name(t *testing.T, kind string) string {
+func name(t testing.TB, kind string) string {
 	return fmt.Sprintf("%s_%d_%d", kind, time.Now().UnixNano()%1e6, seq.Add(1))
 }
 
 // newTopic creates a topic of 4 queues as an operator would (mqadmin updateTopic: the broker's
 // UpdateTopic): the gRPC side never auto-creates one.
-func newTopic(t *testing.T, e *env) string { return typedTopic(t, e, "") }
+func newTopic(t testing.TB, e *env) string { return typedTopic(t, e, "") }
 
 // typedTopic creates a topic with the message.type attribute typ ("" for none).
-func typedTopic(t *testing.T, e *env, typ string) string {
+func typedTopic(t testing.TB, e *env, typ string) string {
 	t.Helper()
 	topic := name(t, "topic")
 	createTopic(t, e, topic, typ)
@@ -84,7 +91,7 @@ func typedTopic(t *testing.T, e *env, typ string) string {
 }
 
 // createTopic creates the topic named topic, with the message.type attribute typ ("" for none).
-func createTopic(t *testing.T, e *env, topic, typ string) {
+func createTopic(t testing.TB, e *env, topic, typ string) {
 	t.Helper()
 	tc := namesrv.TopicConfig{TopicName: topic, ReadQueueNums: 4, WriteQueueNums: 4, Perm: namesrv.PermRW}
 	if typ != "" {

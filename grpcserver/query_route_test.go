@@ -99,3 +99,43 @@ func send4x(t *testing.T, e *env, topic, body string) {
 		t.Fatal(err)
 	}
 }
+
+// A receipt of a topic deleted since the receive: ChangeInvisibleDuration and AckMessage answer
+// TOPIC_NOT_FOUND, as RocketMQ's broker answers an ack or a change of invisible time (and the
+// proxy maps TOPIC_NOT_EXIST so).
+func TestReceiptOfDeletedTopic(t *testing.T) {
+	e := start(t, nil)
+	c := rawClient(t, e)
+	ctx, cancel := context.WithTimeout(withClientID(context.Background()), 10*time.Second)
+	defer cancel()
+	topic, group := newTopic(t, e), &v2.Resource{Name: name(t, "group")}
+	res := &v2.Resource{Name: topic}
+	s, err := c.SendMessage(ctx, &v2.SendMessageRequest{Messages: []*v2.Message{{Topic: res,
+		SystemProperties: &v2.SystemProperties{MessageId: "DEL1"}, Body: []byte("x")}}})
+	if err != nil || s.GetStatus().GetCode() != v2.Code_OK {
+		t.Fatal(s.GetStatus(), err)
+	}
+	st, err := c.ReceiveMessage(ctx, &v2.ReceiveMessageRequest{Group: group, MessageQueue: &v2.MessageQueue{Topic: res},
+		BatchSize: 1, InvisibleDuration: durationpb.New(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, status := receiveAll(t, st)
+	if len(msgs) != 1 || status.GetCode() != v2.Code_OK {
+		t.Fatalf("%d messages, status %v", len(msgs), status)
+	}
+	handle := msgs[0].GetSystemProperties().GetReceiptHandle()
+	if err := e.Broker.DeleteTopic(topic, "test"); err != nil {
+		t.Fatal(err)
+	}
+	ci, err := c.ChangeInvisibleDuration(ctx, &v2.ChangeInvisibleDurationRequest{Group: group, Topic: res, ReceiptHandle: handle,
+		InvisibleDuration: durationpb.New(time.Second), MessageId: "DEL1"})
+	if err != nil || ci.GetStatus().GetCode() != v2.Code_TOPIC_NOT_FOUND {
+		t.Errorf("ChangeInvisibleDuration: %v %v", ci.GetStatus(), err)
+	}
+	ack, err := c.AckMessage(ctx, &v2.AckMessageRequest{Group: group, Topic: res,
+		Entries: []*v2.AckMessageEntry{{MessageId: "DEL1", ReceiptHandle: handle}}})
+	if err != nil || ack.GetStatus().GetCode() != v2.Code_TOPIC_NOT_FOUND || ack.GetEntries()[0].GetStatus().GetCode() != v2.Code_TOPIC_NOT_FOUND {
+		t.Errorf("AckMessage: %v %v", ack, err)
+	}
+}

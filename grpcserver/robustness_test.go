@@ -3,11 +3,16 @@ package grpcserver_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"testing"
 	"time"
 
 	v2 "github.com/apache/rocketmq-clients/golang/v5/protocol/v2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/mqstore/mqstore/grpcserver"
@@ -117,13 +122,13 @@ func TestCloseDrainsStreams(t *testing.T) {
 	if d := time.Since(start); d > 4*time.Second {
 		t.Fatalf("Close took %v: streams not ended", d)
 	}
-	if _, err := tel.Recv(); err == nil {
-		t.Fatal("telemetry stream still open")
+	if _, err := tel.Recv(); err != io.EOF {
+		t.Fatalf("telemetry stream: %v, want io.EOF (ended by the server, not cut)", err)
 	}
-	for {
-		if _, err := poll.Recv(); err != nil {
-			break
-		}
+	// The long poll is answered (no message: MESSAGE_NOT_FOUND), then the stream ends cleanly.
+	msgs, st := receiveAll(t, poll)
+	if len(msgs) != 0 || st.GetCode() != v2.Code_MESSAGE_NOT_FOUND {
+		t.Fatalf("long poll at Close: %d messages, status %v", len(msgs), st)
 	}
 	if err := e.GRPC.Close(); !errors.Is(err, grpcserver.ErrClosed) {
 		t.Fatalf("second Close: %v", err)
@@ -170,4 +175,95 @@ func TestRPCMetrics(t *testing.T) {
 		}
 	}
 	t.Fatal("no rocketmq_rpc_latency sample for the gRPC QueryRoute")
+}
+
+// rpcCode is a unary answer's status code, CODE_UNSPECIFIED on a transport error.
+func rpcCode(st *v2.Status, err error) v2.Code {
+	if err != nil {
+		return v2.Code_CODE_UNSPECIFIED
+	}
+	return st.GetCode()
+}
+
+// longPoll opens a ReceiveMessage that parks (nothing to receive) on c.
+func longPoll(t *testing.T, ctx context.Context, c v2.MessagingServiceClient, topic string) v2.MessagingService_ReceiveMessageClient {
+	t.Helper()
+	st, err := c.ReceiveMessage(ctx, &v2.ReceiveMessageRequest{Group: &v2.Resource{Name: "g"},
+		MessageQueue: &v2.MessageQueue{Topic: &v2.Resource{Name: topic}}, BatchSize: 1, InvisibleDuration: durationpb.New(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// MaxConcurrentStreams caps one connection's streams: with two long polls parked, a third call on
+// that connection waits for a stream slot, while another connection is served; when a poll ends,
+// the waiting call runs.
+func TestStreamLimit(t *testing.T) {
+	e := startWith(t, nil, grpcserver.Options{MaxConcurrentStreams: 2, MaxReceiveWait: 5 * time.Second})
+	topic := newTopic(t, e)
+	c := rawClient(t, e)
+	ctx, cancel := context.WithTimeout(withClientID(context.Background()), 10*time.Second)
+	defer cancel()
+	pollCtx, stopPolls := context.WithCancel(ctx)
+	defer stopPolls()
+	longPoll(t, pollCtx, c, topic)
+	longPoll(t, pollCtx, c, topic)
+	time.Sleep(200 * time.Millisecond) // both are parked on the server
+	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err := c.QueryRoute(short, &v2.QueryRouteRequest{Topic: &v2.Resource{Name: topic}})
+	cancelShort()
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("a third stream on the connection: %v, want it to wait (DeadlineExceeded)", err)
+	}
+	if r, err := rawClient(t, e).QueryRoute(ctx, &v2.QueryRouteRequest{Topic: &v2.Resource{Name: topic}}); rpcCode(r.GetStatus(), err) != v2.Code_OK {
+		t.Fatalf("another connection: %v %v", r.GetStatus(), err)
+	}
+	stopPolls()
+	if r, err := c.QueryRoute(ctx, &v2.QueryRouteRequest{Topic: &v2.Resource{Name: topic}}); rpcCode(r.GetStatus(), err) != v2.Code_OK {
+		t.Fatalf("after the polls ended: %v %v", r.GetStatus(), err)
+	}
+}
+
+// MaxConnections caps open connections: beyond it a new connection is not served until one
+// closes; the open ones keep working.
+func TestConnectionLimit(t *testing.T) {
+	e := startWith(t, nil, grpcserver.Options{MaxConnections: 2})
+	topic := newTopic(t, e)
+	ctx, cancel := context.WithTimeout(withClientID(context.Background()), 10*time.Second)
+	defer cancel()
+	route := &v2.QueryRouteRequest{Topic: &v2.Resource{Name: topic}}
+	var conns []*grpc.ClientConn
+	for i := 0; i < 2; i++ {
+		conn, err := grpc.NewClient(e.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if r, err := v2.NewMessagingServiceClient(conn).QueryRoute(ctx, route); rpcCode(r.GetStatus(), err) != v2.Code_OK {
+			t.Fatalf("connection %d: %v %v", i, r.GetStatus(), err)
+		}
+		conns = append(conns, conn)
+	}
+	third := rawClient(t, e)
+	short, cancelShort := context.WithTimeout(ctx, 500*time.Millisecond)
+	_, err := third.QueryRoute(short, route)
+	cancelShort()
+	if c := status.Code(err); c != codes.DeadlineExceeded && c != codes.Unavailable {
+		t.Fatalf("a third connection: %v, want it not served", err)
+	}
+	if r, err := v2.NewMessagingServiceClient(conns[0]).QueryRoute(ctx, route); rpcCode(r.GetStatus(), err) != v2.Code_OK {
+		t.Fatalf("an open connection while the limit is reached: %v %v", r.GetStatus(), err)
+	}
+	conns[1].Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r, err := third.QueryRoute(ctx, route, grpc.WaitForReady(true))
+		if rpcCode(r.GetStatus(), err) == v2.Code_OK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the third connection after one closed: %v %v", r.GetStatus(), err)
+		}
+	}
 }

@@ -42,12 +42,11 @@ func (s *Server) SendMessage(ctx context.Context, req *v2.SendMessageRequest) (*
 	}
 	resp := &v2.SendMessageResponse{Status: okStatus(), Entries: make([]*v2.SendResultEntry, len(req.GetMessages()))}
 	born := peerAddr(ctx)
-	client := clientIDOf(ctx)
 	// Every message is appended before any is waited for: under SYNC_FLUSH one group commit
 	// covers the whole request (PutAsync), not one flush per message.
 	var wg sync.WaitGroup
 	for i, pm := range req.GetMessages() {
-		if e := s.sendOne(pm, born, client, &wg, &resp.Entries[i]); e != nil {
+		if e := s.sendOne(ctx, pm, born, &wg, &resp.Entries[i]); e != nil {
 			resp.Entries[i] = e
 		}
 	}
@@ -63,7 +62,7 @@ func (s *Server) SendMessage(ctx context.Context, req *v2.SendMessageRequest) (*
 
 // sendOne stores one message and returns its entry, or nil when a put is in progress: then the
 // store's completion sets *entry and calls wg.Done.
-func (s *Server) sendOne(pm *v2.Message, born netip.AddrPort, client string, wg *sync.WaitGroup, entry **v2.SendResultEntry) *v2.SendResultEntry {
+func (s *Server) sendOne(ctx context.Context, pm *v2.Message, born netip.AddrPort, wg *sync.WaitGroup, entry **v2.SendResultEntry) *v2.SendResultEntry {
 	maxBody := s.b.Config().MaxMessageSize
 	m, typ, err := toStoreMessage(pm, maxBody)
 	if err != nil {
@@ -87,7 +86,7 @@ func (s *Server) sendOne(pm *v2.Message, born netip.AddrPort, client string, wg 
 	m.QueueID = s.queueFor(tc, m)
 	m.BornHost = born
 	if typ == v2.MessageType_TRANSACTION {
-		if client != "" {
+		if client := clientIDOf(ctx); client != "" {
 			m.SetProperty(propertyTxnClientID, client) // checks go to the sender (telemetry.go)
 		}
 		res, err := s.b.PrepareHalf(m, producerGroupOf(m.Topic))

@@ -183,13 +183,11 @@ var retryBackoff = func() []*durationpb.Duration {
 	return out
 }()
 
-// clientIDOf is the x-mq-client-id header.
+// clientIDOf is the x-mq-client-id header. (ValueFromIncomingContext reads the one key;
+// FromIncomingContext copied the whole metadata map on every call: 3.5 % of the server's CPU in
+// a SendMessage profile.)
 func clientIDOf(ctx context.Context) string {
-	md, ok := metadata.FromIncomingContext(ctx)
-	if !ok {
-		return ""
-	}
-	if v := md.Get("x-mq-client-id"); len(v) > 0 {
+	if v := metadata.ValueFromIncomingContext(ctx, "x-mq-client-id"); len(v) > 0 {
 		return v[0]
 	}
 	return ""

@@ -30,6 +30,8 @@ func runGRPC(args []string) int {
 	fs.BoolVar(&cfg.Receive, "receive", cfg.Receive, "receive and ack what was produced")
 	fs.IntVar(&cfg.RawBatch, "rawbatch", cfg.RawBatch, "messages per SendMessage request of the bare-stub producer")
 	fs.StringVar(&cfg.Flush, "flush", cfg.Flush, "flush mode of the embedded servers: async or sync")
+	fs.IntVar(&cfg.RemotingWindow, "remotingwindow", 0, "sends in flight per remoting producer (0: -window)")
+	fs.BoolVar(&cfg.RawReceive, "rawreceive", cfg.RawReceive, "receive and ack with the bare stubs (one ack call per batch) instead of the client")
 	fs.BoolVar(&cfg.Raw, "raw", cfg.Raw, "also produce with the bare generated stubs (no client library)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
