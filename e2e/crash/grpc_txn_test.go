@@ -25,6 +25,7 @@ import (
 // answered UNRECOGNIZED_CLIENT_TYPE after its 5 s recovery wait, so the sender is back within
 // about 16 s of the restart; transactionTimeOut (25 s) keeps the first check after that.
 func TestGRPCTransactionCheckAfterKillGoesToSender(t *testing.T) {
+	t.Parallel() // ~30 s of waiting on the client's heartbeat and recovery timers; overlaps the kill loop
 	os.Setenv(rmq.CLIENT_LOG_ROOT, t.TempDir())
 	os.Setenv(rmq.CLIENT_LOG_LEVEL, "error")
 	rmq.ResetLogger()

@@ -19,6 +19,7 @@ import (
 // the broker is killed with SIGKILL 50–500 ms after the first send and restarted. Every
 // acknowledged message of every cycle must be read back at its acknowledged queue offset.
 func TestKillAfterFreshTopics(t *testing.T) {
+	t.Parallel() // overlaps the gRPC check-back test, which mostly waits on client timers
 	n := newNode(t, "-flushDiskType", "SYNC_FLUSH")
 	total, cyclesRun := 0, cycles(20, 200)
 	for cycle := range cyclesRun {
