@@ -93,7 +93,7 @@ func (b *Broker) startForwarding() error {
 	}
 	f := &forwarder{b: b, client: client, namesrvs: splitAddrs(b.cfg.NamesrvAddr), addrs: map[uint64]string{},
 		refresh: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
-	b.replica.fwd = f
+	b.replica.fwd.Store(f)
 	// The config writes (topics, groups, consumer offsets) are also applied by the follower once
 	// the leader has acknowledged them: those tables are still per replica, not Raft entries, and
 	// this keeps `mqadmin updateTopic -b <replica>` on every replica working as documented.

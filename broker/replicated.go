@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -44,8 +45,8 @@ type replicaGroup struct {
 	st    *store.Store
 	peers int // replicas in dLegerPeers
 
-	fwd    *forwarder      // follower write-forwarding (forward.go), set before the broker serves
-	stable *stableListener // dLegerLeaderAddr (stable_addr.go); nil without it
+	fwd    atomic.Pointer[forwarder] // follower write-forwarding (forward.go), set in New after the role watcher started
+	stable *stableListener           // dLegerLeaderAddr (stable_addr.go); nil without it
 
 	// mu guards results: the apply results of recent entries by Raft index, for the proposer
 	// waiting on them; order lists their indexes oldest first for pruning.
@@ -235,8 +236,8 @@ func (rg *replicaGroup) watchRoles(b *Broker) {
 		}
 		if changed {
 			b.triggerRegister()
-			if rg.fwd != nil {
-				rg.fwd.refreshSoon()
+			if f := rg.fwd.Load(); f != nil {
+				f.refreshSoon()
 			}
 		}
 		select {
@@ -261,8 +262,8 @@ func (rg *replicaGroup) close() error {
 		err = rg.group.Close()
 		<-rg.done
 	}
-	if rg.fwd != nil {
-		err = errors.Join(err, rg.fwd.close())
+	if f := rg.fwd.Load(); f != nil {
+		err = errors.Join(err, f.close())
 	}
 	if rg.tr != nil {
 		if e := rg.tr.Close(); !errors.Is(e, replication.ErrClosed) {
