@@ -209,6 +209,7 @@ func (rg *replicaGroup) watchRoles(b *Broker) {
 	defer close(rg.done)
 	var last replication.Role
 	var retry <-chan time.Time
+	var bindWarned uint64 // the term whose failed bind was logged
 	for {
 		ch := rg.group.RoleChanged()
 		r := rg.group.Role()
@@ -226,6 +227,11 @@ func (rg *replicaGroup) watchRoles(b *Broker) {
 			} else if srv != nil && !rg.stable.bound.Load() {
 				if err := rg.stable.bind(srv, rg.log); err != nil {
 					retry = time.After(stableRetry)
+					if bindWarned != r.Term {
+						// Until it binds, the group has no brokerId 0 (clients cannot send to it).
+						rg.log.Warn("broker: the ready leader cannot bind the stable leader address yet; retrying", "addr", rg.stable.addr, "term", r.Term, "err", err)
+						bindWarned = r.Term
+					}
 				} else {
 					rg.log.Info("broker: serving the stable leader address", "addr", rg.stable.addr, "term", r.Term)
 					changed = true
