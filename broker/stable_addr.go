@@ -17,6 +17,13 @@ import (
 // serves the whole remoting protocol on it (the same Server and handlers as listenPort) and
 // registers it as brokerId 0. Unbinding closes the listener and every connection accepted on
 // it, so clients connected through it redial, and reach whichever replica binds it next.
+//
+// A deposed leader does not unregister the stable address from the name servers: the next leader
+// registers the same address under the same id 0, and an unregistration racing with that
+// registration would leave the group without a brokerId 0 until the next registration period
+// (a client polling in between stops producing to the group for its 30 s poll). While the group
+// has no leader the address refuses connections, so a send fails at once and the client retries
+// it on another broker name. A killed leader's entry goes with its connection to the name server.
 type stableListener struct {
 	addr string
 
