@@ -30,7 +30,9 @@ import (
 // serves it itself, and a replica that is not the leader any more then refuses the write (14),
 // so a request crosses at most one hop even while two replicas disagree on who leads.
 //
-// Where the leader is: with dLegerLeaderAddr, that address (only the ready leader binds it). Else
+// Where the leader is: with dLegerLeaderAddr, that address (only the ready leader binds it),
+// unless the name servers list another address as brokerId 0 (a leader that could not bind it,
+// stable_addr.go). Else
 // the group's client addresses are learned from the name servers (GET_BROKER_CLUSTER_INFO of
 // our brokerName), where every follower registers under its own id, which is its Raft id, and
 // the ready leader under 0: the follower keeps the address seen for each id, and forwards to the
@@ -145,11 +147,12 @@ func (f *forwarder) leader() (addr, why string) {
 		return "", fmt.Sprintf("replica %s of %s is a %s with no leader (term %d): the group is electing one", rg.self.Name, f.b.cfg.BrokerName, r.State, r.Term)
 	case r.Leader == rg.self.ID:
 		return "", fmt.Sprintf("replica %s of %s leads term %d but has not passed its barrier yet", rg.self.Name, f.b.cfg.BrokerName, r.Term)
-	case rg.stable != nil:
-		return rg.stable.addr, ""
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if rg.stable != nil && (f.zero == "" || f.zero == rg.stable.addr) {
+		return rg.stable.addr, "" // else the leader registered its own address (it could not bind the stable one)
+	}
 	if a := f.addrs[r.Leader]; a != "" {
 		return a, ""
 	}
@@ -230,10 +233,10 @@ func (f *forwarder) refreshSoon() {
 
 // refreshLoop looks the group's client addresses up at the name servers: at once when asked
 // (role changes, a failed forward), every 200 ms while the leader's address is unknown, and
-// every 5 s otherwise. With a stable leader address, or no name server, there is nothing to learn.
+// every second otherwise (one small request to a name server). Without a name server there is nothing to learn.
 func (f *forwarder) refreshLoop() {
 	defer close(f.done)
-	if len(f.namesrvs) == 0 || f.b.replica.stable != nil {
+	if len(f.namesrvs) == 0 {
 		<-f.quit
 		return
 	}
@@ -247,7 +250,7 @@ func (f *forwarder) refreshLoop() {
 			return
 		}
 		f.lookup()
-		next := 5 * time.Second
+		next := time.Second
 		if r := f.b.replica.group.Role(); !r.Ready && r.Leader != 0 && !f.knows(r.Leader) {
 			next = 200 * time.Millisecond
 		}

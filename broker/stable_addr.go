@@ -32,6 +32,7 @@ type stableListener struct {
 
 	bound     atomic.Bool // the listener is open (read by the registration)
 	withdrawn atomic.Bool // the follower registration of the replica's own address was withdrawn (register.go)
+	fallback  atomic.Bool // a ready leader gave up waiting for the address and registers its own as brokerId 0 (replicated.go)
 
 	// mu guards ln; serving counts the Serve goroutine of ln.
 	mu      sync.Mutex
