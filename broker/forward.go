@@ -21,6 +21,8 @@ import (
 // UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, DELETE_SUBSCRIPTIONGROUP. With no leader (or one that has
 // not passed its barrier, or whose address is not known yet) the follower answers
 // SERVICE_NOT_AVAILABLE (14), which rocketmq-client-go retries, with a remark naming the state.
+// The config writes (topics, subscription groups, consumer offsets) are applied by the follower
+// as well once the leader accepted them, while those tables are per replica.
 //
 // A forwarded request carries ForwardedRemark in its Remark (requests leave the remark empty;
 // it is not part of an ACL signature, which covers the extFields and the body, so a signed
@@ -28,7 +30,9 @@ import (
 // serves it itself, and a replica that is not the leader any more then refuses the write (14),
 // so a request crosses at most one hop even while two replicas disagree on who leads.
 //
-// Where the leader is: with dLegerLeaderAddr, that address (only the ready leader binds it). Else
+// Where the leader is: with dLegerLeaderAddr, that address (only the ready leader binds it),
+// unless the name servers list another address as brokerId 0 (a leader that could not bind it,
+// stable_addr.go). Else
 // the group's client addresses are learned from the name servers (GET_BROKER_CLUSTER_INFO of
 // our brokerName), where every follower registers under its own id, which is its Raft id, and
 // the ready leader under 0: the follower keeps the address seen for each id, and forwards to the
@@ -91,37 +95,46 @@ func (b *Broker) startForwarding() error {
 	}
 	f := &forwarder{b: b, client: client, namesrvs: splitAddrs(b.cfg.NamesrvAddr), addrs: map[uint64]string{},
 		refresh: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
-	b.replica.fwd = f
+	b.replica.fwd.Store(f)
+	// The config writes (topics, groups, consumer offsets) are also applied by the follower once
+	// the leader has acknowledged them: those tables are still per replica, not Raft entries, and
+	// this keeps `mqadmin updateTopic -b <replica>` on every replica working as documented.
 	handlers := map[remoting.RequestCode]struct {
-		kind remoting.Kind
-		h    remoting.Handler
+		kind   remoting.Kind
+		h      remoting.Handler
+		config bool
 	}{
-		remoting.RequestSendMessage:                      {remoting.KindSend, b.handleSendMessage},
-		remoting.RequestSendMessageV2:                    {remoting.KindSend, b.handleSendMessageV2},
-		remoting.RequestSendBatchMessage:                 {remoting.KindSend, b.handleSendBatchMessage},
-		remoting.RequestEndTransaction:                   {remoting.KindSend, b.handleEndTransaction},
-		remoting.RequestUpdateConsumerOffset:             {remoting.KindQuery, b.handleUpdateConsumerOffset},
-		remoting.RequestUpdateAndCreateTopic:             {remoting.KindAdmin, b.handleUpdateAndCreateTopic},
-		remoting.RequestDeleteTopicInBroker:              {remoting.KindAdmin, b.handleDeleteTopicInBroker},
-		remoting.RequestUpdateAndCreateSubscriptionGroup: {remoting.KindAdmin, b.handleUpdateAndCreateSubscriptionGroup},
-		remoting.RequestDeleteSubscriptionGroup:          {remoting.KindAdmin, b.handleDeleteSubscriptionGroup},
+		remoting.RequestSendMessage:                      {remoting.KindSend, b.handleSendMessage, false},
+		remoting.RequestSendMessageV2:                    {remoting.KindSend, b.handleSendMessageV2, false},
+		remoting.RequestSendBatchMessage:                 {remoting.KindSend, b.handleSendBatchMessage, false},
+		remoting.RequestEndTransaction:                   {remoting.KindSend, b.handleEndTransaction, false},
+		remoting.RequestUpdateConsumerOffset:             {remoting.KindQuery, b.handleUpdateConsumerOffset, true},
+		remoting.RequestUpdateAndCreateTopic:             {remoting.KindAdmin, b.handleUpdateAndCreateTopic, true},
+		remoting.RequestDeleteTopicInBroker:              {remoting.KindAdmin, b.handleDeleteTopicInBroker, true},
+		remoting.RequestUpdateAndCreateSubscriptionGroup: {remoting.KindAdmin, b.handleUpdateAndCreateSubscriptionGroup, true},
+		remoting.RequestDeleteSubscriptionGroup:          {remoting.KindAdmin, b.handleDeleteSubscriptionGroup, true},
 	}
 	for _, code := range forwardCodes {
 		h := handlers[code]
-		b.server.Handle(code, h.kind, b.timed(code, f.wrap(h.h)))
+		b.server.Handle(code, h.kind, b.timed(code, f.wrap(h.h, h.config)))
 	}
 	go f.refreshLoop()
 	return nil
 }
 
 // wrap serves req with h on the ready leader, and for a marked (already forwarded) request;
-// otherwise it forwards req.
-func (f *forwarder) wrap(h remoting.Handler) remoting.Handler {
+// otherwise it forwards req, and with alsoLocal serves it with h too (its answer dropped) once the
+// leader answered SUCCESS.
+func (f *forwarder) wrap(h remoting.Handler, alsoLocal bool) remoting.Handler {
 	return func(c *remoting.Conn, req *remoting.Command) *remoting.Command {
 		if f.b.replica.group.Role().Ready || req.Remark == ForwardedRemark {
 			return h(c, req)
 		}
-		return f.forward(c, req)
+		var local remoting.Handler
+		if alsoLocal {
+			local = h
+		}
+		return f.forward(c, req, local)
 	}
 }
 
@@ -134,11 +147,12 @@ func (f *forwarder) leader() (addr, why string) {
 		return "", fmt.Sprintf("replica %s of %s is a %s with no leader (term %d): the group is electing one", rg.self.Name, f.b.cfg.BrokerName, r.State, r.Term)
 	case r.Leader == rg.self.ID:
 		return "", fmt.Sprintf("replica %s of %s leads term %d but has not passed its barrier yet", rg.self.Name, f.b.cfg.BrokerName, r.Term)
-	case rg.stable != nil:
-		return rg.stable.addr, ""
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if rg.stable != nil && (f.zero == "" || f.zero == rg.stable.addr) {
+		return rg.stable.addr, "" // else the leader registered its own address (it could not bind the stable one)
+	}
 	if a := f.addrs[r.Leader]; a != "" {
 		return a, ""
 	}
@@ -150,8 +164,9 @@ func (f *forwarder) leader() (addr, why string) {
 }
 
 // forward sends req to the leader and answers c with the leader's response; it returns nil
-// (the answer is written when it arrives) or a SERVICE_NOT_AVAILABLE response.
-func (f *forwarder) forward(c *remoting.Conn, req *remoting.Command) *remoting.Command {
+// (the answer is written when it arrives) or a SERVICE_NOT_AVAILABLE response. When the leader
+// answered SUCCESS and local is set, local serves req here too.
+func (f *forwarder) forward(c *remoting.Conn, req *remoting.Command, local remoting.Handler) *remoting.Command {
 	addr, why := f.leader()
 	if addr == "" {
 		return remoting.NewResponse(req, remoting.ResponseServiceNotAvailable, "mqstore: "+why)
@@ -178,6 +193,14 @@ func (f *forwarder) forward(c *remoting.Conn, req *remoting.Command) *remoting.C
 			out = remoting.NewResponse(req, remoting.ResponseServiceNotAvailable,
 				fmt.Sprintf("mqstore: replica %s forwarding to the leader at %s failed: %v", f.b.replica.self.Name, addr, err))
 		} else {
+			if local != nil && resp.ResponseCode() == remoting.ResponseSuccess {
+				if lr := local(c, req); lr != nil {
+					if lr.ResponseCode() != remoting.ResponseSuccess {
+						f.b.log.Warn("broker: a config write the leader accepted failed on this follower", "code", req.Code, "answer", lr.ResponseCode(), "remark", lr.Remark)
+					}
+					lr.Release()
+				}
+			}
 			out = remoting.NewResponse(req, resp.ResponseCode(), resp.Remark)
 			out.ExtFields = append(out.ExtFields[:0], resp.ExtFields...)
 			out.Body = resp.Body
@@ -210,10 +233,10 @@ func (f *forwarder) refreshSoon() {
 
 // refreshLoop looks the group's client addresses up at the name servers: at once when asked
 // (role changes, a failed forward), every 200 ms while the leader's address is unknown, and
-// every 5 s otherwise. With a stable leader address, or no name server, there is nothing to learn.
+// every second otherwise (one small request to a name server). Without a name server there is nothing to learn.
 func (f *forwarder) refreshLoop() {
 	defer close(f.done)
-	if len(f.namesrvs) == 0 || f.b.replica.stable != nil {
+	if len(f.namesrvs) == 0 {
 		<-f.quit
 		return
 	}
@@ -227,7 +250,7 @@ func (f *forwarder) refreshLoop() {
 			return
 		}
 		f.lookup()
-		next := 5 * time.Second
+		next := time.Second
 		if r := f.b.replica.group.Role(); !r.Ready && r.Leader != 0 && !f.knows(r.Leader) {
 			next = 200 * time.Millisecond
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -44,8 +45,8 @@ type replicaGroup struct {
 	st    *store.Store
 	peers int // replicas in dLegerPeers
 
-	fwd    *forwarder      // follower write-forwarding (forward.go), set before the broker serves
-	stable *stableListener // dLegerLeaderAddr (stable_addr.go); nil without it
+	fwd    atomic.Pointer[forwarder] // follower write-forwarding (forward.go), set in New after the role watcher started
+	stable *stableListener           // dLegerLeaderAddr (stable_addr.go); nil without it
 
 	// mu guards results: the apply results of recent entries by Raft index, for the proposer
 	// waiting on them; order lists their indexes oldest first for pruning.
@@ -179,9 +180,10 @@ func (rg *replicaGroup) Replicate(ctx context.Context, records []byte) ([]commit
 }
 
 // brokerID is what the replica registers as: 0 while it is the ready leader (and, with a
-// stable leader address, once it holds that address), else its own id.
+// stable leader address, once it holds that address or has given up waiting for it), else its
+// own id.
 func (rg *replicaGroup) brokerID() int64 {
-	if rg.group.Role().Ready && (rg.stable == nil || rg.stable.bound.Load()) {
+	if rg.group.Role().Ready && (rg.stable == nil || rg.stable.bound.Load() || rg.stable.fallback.Load()) {
 		return 0
 	}
 	return int64(rg.self.ID)
@@ -200,6 +202,14 @@ func (rg *replicaGroup) registerAddr(own string) string {
 // process still holds it (a deposed leader that has not noticed yet).
 const stableRetry = 50 * time.Millisecond
 
+// stableGrace is how long a ready leader waits for the stable leader address before it registers
+// its own address as brokerId 0 (and goes on trying to bind). A deposed leader that is alive
+// releases the address within its election timeout of losing the quorum (CheckQuorum), before a
+// new leader can be elected; one that is frozen (SIGSTOP, a VM pause) keeps it bound, and
+// accepting into its backlog, until it runs again: clients then reach the new leader through
+// its own address at their next route poll, as without a stable address.
+const stableGrace = 3 * time.Second
+
 // watchRoles follows the replica's role until quit: at every change it first releases the
 // stable leader address if the replica is no longer the ready leader (synchronously), then
 // re-registers with the name servers and has the forwarder look the leader's address up; a
@@ -208,6 +218,8 @@ func (rg *replicaGroup) watchRoles(b *Broker) {
 	defer close(rg.done)
 	var last replication.Role
 	var retry <-chan time.Time
+	var bindWarned uint64     // the term whose failed bind was logged
+	var bindFailing time.Time // since when a ready leader fails to bind (zero: it does not)
 	for {
 		ch := rg.group.RoleChanged()
 		r := rg.group.Role()
@@ -218,6 +230,10 @@ func (rg *replicaGroup) watchRoles(b *Broker) {
 		}
 		retry = nil
 		if rg.stable != nil {
+			if !r.Ready {
+				bindFailing = time.Time{}
+				rg.stable.fallback.Store(false)
+			}
 			if srv := b.serving(); srv != nil && !r.Ready {
 				if rg.stable.unbind(srv) {
 					rg.log.Info("broker: released the stable leader address", "addr", rg.stable.addr)
@@ -225,8 +241,22 @@ func (rg *replicaGroup) watchRoles(b *Broker) {
 			} else if srv != nil && !rg.stable.bound.Load() {
 				if err := rg.stable.bind(srv, rg.log); err != nil {
 					retry = time.After(stableRetry)
+					if bindFailing.IsZero() {
+						bindFailing = time.Now()
+					}
+					if bindWarned != r.Term {
+						rg.log.Warn("broker: the ready leader cannot bind the stable leader address yet; retrying", "addr", rg.stable.addr, "term", r.Term, "err", err)
+						bindWarned = r.Term
+					}
+					if time.Since(bindFailing) >= stableGrace && !rg.stable.fallback.Swap(true) {
+						rg.log.Warn("broker: registering the leader's own address as brokerId 0 until the stable leader address is free",
+							"addr", rg.stable.addr, "own", b.Addr(), "waited", time.Since(bindFailing).Round(time.Millisecond))
+						changed = true
+					}
 				} else {
 					rg.log.Info("broker: serving the stable leader address", "addr", rg.stable.addr, "term", r.Term)
+					bindFailing = time.Time{}
+					rg.stable.fallback.Store(false)
 					changed = true
 				}
 			} else if srv == nil && r.Ready {
@@ -235,8 +265,8 @@ func (rg *replicaGroup) watchRoles(b *Broker) {
 		}
 		if changed {
 			b.triggerRegister()
-			if rg.fwd != nil {
-				rg.fwd.refreshSoon()
+			if f := rg.fwd.Load(); f != nil {
+				f.refreshSoon()
 			}
 		}
 		select {
@@ -261,8 +291,8 @@ func (rg *replicaGroup) close() error {
 		err = rg.group.Close()
 		<-rg.done
 	}
-	if rg.fwd != nil {
-		err = errors.Join(err, rg.fwd.close())
+	if f := rg.fwd.Load(); f != nil {
+		err = errors.Join(err, f.close())
 	}
 	if rg.tr != nil {
 		if e := rg.tr.Close(); !errors.Is(e, replication.ErrClosed) {

@@ -17,11 +17,22 @@ import (
 // serves the whole remoting protocol on it (the same Server and handlers as listenPort) and
 // registers it as brokerId 0. Unbinding closes the listener and every connection accepted on
 // it, so clients connected through it redial, and reach whichever replica binds it next.
+//
+// A deposed leader does not unregister the stable address from the name servers: the next leader
+// registers the same address under the same id 0, and an unregistration racing with that
+// registration would leave the group without a brokerId 0 until the next registration period
+// (a client polling in between stops producing to the group for its 30 s poll). While the group
+// has no leader the address refuses connections, so a send fails at once and the client retries
+// it on another broker name. A killed leader's entry goes with its connection to the name server,
+// so for the election time (about 1.3 s) the group has no brokerId 0 there: a client whose 30 s
+// route poll falls in that window (about 4 % of failovers) stops producing to the group until its
+// next poll.
 type stableListener struct {
 	addr string
 
 	bound     atomic.Bool // the listener is open (read by the registration)
 	withdrawn atomic.Bool // the follower registration of the replica's own address was withdrawn (register.go)
+	fallback  atomic.Bool // a ready leader gave up waiting for the address and registers its own as brokerId 0 (replicated.go)
 
 	// mu guards ln; serving counts the Serve goroutine of ln.
 	mu      sync.Mutex

@@ -150,6 +150,13 @@ func TestFollowerForwardsWrites(t *testing.T) {
 		return err == nil && len(route.QueueDatas) == 1 && route.QueueDatas[0].BrokerName == brokerName && route.QueueDatas[0].WriteQueueNums == 2
 	})
 
+	// Topic configs are per replica for now: the follower applied it as well.
+	resp, err = rawInvoke(rc, followers[1].addr, remoting.RequestGetAllTopicConfig, nil)
+	if err != nil || resp.ResponseCode() != remoting.ResponseSuccess || !strings.Contains(string(resp.Body), `"CreatedViaFollower"`) {
+		t.Fatalf("GET_ALL_TOPIC_CONFIG of follower %s: %v %v", followers[1].addr, resp, err)
+	}
+	resp.Release()
+
 	// A consumer offset committed through a follower is the leader's.
 	fields := map[string]string{protocol.FieldConsumerGroup: "forward-c", protocol.FieldTopic: topic, protocol.FieldQueueID: "1"}
 	update := map[string]string{protocol.FieldCommitOffset: "42"}

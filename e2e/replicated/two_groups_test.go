@@ -70,6 +70,11 @@ func TestTwoGroupsLeaderKilled(t *testing.T) {
 	pr.mu.Unlock()
 	t.Logf("after the SIGKILL of broker-a's leader: %v later, %d sends acknowledged by broker-b, %d by broker-a, %d failed after the client's retries",
 		time.Since(killed).Round(time.Millisecond), n["broker-b"], n["broker-a"], failed)
+	if failed > 0 {
+		pr.mu.Lock()
+		t.Errorf("%d sends failed after the client's retries while broker-b was up (last error: %v)", failed, pr.lastErr)
+		pr.mu.Unlock()
+	}
 	newA := waitLeader(t, admins[0], "broker-a", "", groupA, leaderA)
 	waitLeader(t, admins[1], "broker-a", "", groupA, leaderA)
 	t.Logf("SIGKILL of broker-a's leader %s to the new leader %s registered with both name servers: %v", leaderA.addr, newA.addr, time.Since(killed).Round(time.Millisecond))
