@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -41,6 +42,9 @@ type replicaGroup struct {
 	tr    *replication.TCPTransport
 	group *replication.Group
 	st    *store.Store
+	b     *Broker
+	host  netip.AddrPort // stamps the entries this replica proposes
+	state *replicaState  // replicated metadata, dedupe, transactions (replicated_state.go)
 
 	// mu guards results: the apply results of recent entries by Raft index, for the proposer
 	// waiting on them; order lists their indexes oldest first for pruning.
@@ -90,9 +94,12 @@ func newReplicaGroup(cfg *Config, logger *slog.Logger) (*replicaGroup, error) {
 
 // start opens the Raft log, binds the replication port and starts the replica, which applies
 // the committed log into st.
-func (rg *replicaGroup) start(cfg *Config, st *store.Store) error {
+func (rg *replicaGroup) start(b *Broker, cfg *Config, st *store.Store) error {
 	peers, _ := replication.ParsePeers(cfg.DLegerPeers)
 	rg.st = st
+	rg.b = b
+	rg.host = b.storeHost()
+	rg.state = newReplicaState(rg, b)
 	var err error
 	if rg.rlog, err = replication.OpenLog(filepath.Join(cfg.StorePathRootDir, "raft"), replication.LogOptions{SegmentSize: cfg.MappedFileSizeCommitLog}); err != nil {
 		return fmt.Errorf("broker: replicated log: %w", err)
@@ -115,6 +122,7 @@ func (rg *replicaGroup) start(cfg *Config, st *store.Store) error {
 		return fmt.Errorf("broker: replica: %w", err)
 	}
 	rg.tr.Start(addrs, rg.group.Receive)
+	rg.state.start()
 	return nil
 }
 
@@ -125,6 +133,7 @@ func (rg *replicaGroup) apply(index uint64, data []byte) error {
 	if err != nil {
 		return err
 	}
+	rg.state.applied(data, res)
 	rg.mu.Lock()
 	rg.results[index] = res
 	rg.order = append(rg.order, index)
@@ -140,33 +149,55 @@ func (rg *replicaGroup) apply(index uint64, data []byte) error {
 
 // Replicate proposes records as one entry and waits for its commit and apply.
 func (rg *replicaGroup) Replicate(ctx context.Context, records []byte) ([]commitlog.AppendResult, error) {
-	if r := rg.group.Role(); !r.Ready {
-		return nil, fmt.Errorf("%w: replica %d is not the ready leader (leader %d, term %d)", store.ErrServiceNotAvailable, r.ID, r.Leader, r.Term)
+	if res, ok, err := rg.state.dedupe(ctx, records); ok || err != nil {
+		return res, err
 	}
-	p, err := rg.group.Propose(ctx, records)
-	switch {
-	case errors.Is(err, replication.ErrNotLeader), errors.Is(err, replication.ErrNotReady),
-		errors.Is(err, replication.ErrSuperseded), errors.Is(err, raft.ErrProposalDropped):
-		return nil, fmt.Errorf("%w: %w", store.ErrServiceNotAvailable, err)
-	case errors.Is(err, replication.ErrBadEntry):
-		return nil, fmt.Errorf("%w: %w", store.ErrMessageIllegal, err)
-	case err != nil:
+	p, err := rg.proposeWait(ctx, records)
+	rg.state.proposed(records, p, err)
+	if err != nil {
 		return nil, err
 	}
-	if err := rg.group.Wait(ctx, p); err != nil {
-		if errors.Is(err, replication.ErrSuperseded) {
-			return nil, fmt.Errorf("%w: %w", store.ErrServiceNotAvailable, err) // never stored: a retry is safe
-		}
-		return nil, err
-	}
-	rg.mu.Lock()
-	res, ok := rg.results[p.Index]
-	delete(rg.results, p.Index)
-	rg.mu.Unlock()
+	res, ok := rg.takeResults(p.Index)
 	if !ok {
 		return nil, fmt.Errorf("broker: entry %d committed but its results were pruned", p.Index)
 	}
 	return res, nil
+}
+
+// proposeWait proposes data as one entry on the ready leader and waits until this replica
+// applied it. Errors wrap store.ErrServiceNotAvailable when the entry was not stored (a retry
+// is safe), store.ErrMessageIllegal for data the log refuses; any other error leaves the
+// outcome unknown.
+func (rg *replicaGroup) proposeWait(ctx context.Context, data []byte) (replication.Proposal, error) {
+	if r := rg.group.Role(); !r.Ready {
+		return replication.Proposal{}, fmt.Errorf("%w: replica %d is not the ready leader (leader %d, term %d)", store.ErrServiceNotAvailable, r.ID, r.Leader, r.Term)
+	}
+	p, err := rg.group.Propose(ctx, data)
+	switch {
+	case errors.Is(err, replication.ErrNotLeader), errors.Is(err, replication.ErrNotReady),
+		errors.Is(err, replication.ErrSuperseded), errors.Is(err, raft.ErrProposalDropped):
+		return p, fmt.Errorf("%w: %w", store.ErrServiceNotAvailable, err)
+	case errors.Is(err, replication.ErrBadEntry):
+		return p, fmt.Errorf("%w: %w", store.ErrMessageIllegal, err)
+	case err != nil:
+		return p, err
+	}
+	if err := rg.group.Wait(ctx, p); err != nil {
+		if errors.Is(err, replication.ErrSuperseded) {
+			return p, fmt.Errorf("%w: %w", store.ErrServiceNotAvailable, err) // never stored: a retry is safe
+		}
+		return p, err
+	}
+	return p, nil
+}
+
+// takeResults returns and forgets the apply results of entry index.
+func (rg *replicaGroup) takeResults(index uint64) ([]commitlog.AppendResult, bool) {
+	rg.mu.Lock()
+	defer rg.mu.Unlock()
+	res, ok := rg.results[index]
+	delete(rg.results, index)
+	return res, ok
 }
 
 // brokerID is what the replica registers as: 0 while it is the ready leader, else its own id.
@@ -195,6 +226,9 @@ func (rg *replicaGroup) watchRoles(b *Broker) {
 
 // close stops the replica (nothing is applied after it returns), then its port and log.
 func (rg *replicaGroup) close() error {
+	if rg.state != nil {
+		rg.state.stop() // proposes through the group: before it stops
+	}
 	close(rg.quit)
 	var err error
 	if rg.group != nil {
