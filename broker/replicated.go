@@ -200,9 +200,10 @@ func (rg *replicaGroup) takeResults(index uint64) ([]commitlog.AppendResult, boo
 	return res, ok
 }
 
-// brokerID is what the replica registers as: 0 while it is the ready leader, else its own id.
+// brokerID is what the replica registers as: 0 while it is the ready leader with its leader
+// services running (replicated_state.go), else its own id.
 func (rg *replicaGroup) brokerID() int64 {
-	if rg.group.Role().Ready {
+	if rg.group.Role().Ready && rg.state.servicesReady.Load() {
 		return 0
 	}
 	return int64(rg.self.ID)

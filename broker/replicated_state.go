@@ -2,8 +2,10 @@ package broker
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mqstore/mqstore/commitlog"
@@ -23,6 +25,10 @@ type replicaState struct {
 	repl *configRepl
 
 	sends dedupeTable
+
+	// servicesReady: the leader services run (the transaction service rebuilt): with the
+	// group's barrier, the replica serves as brokerId 0.
+	servicesReady atomic.Bool
 
 	quit chan struct{}
 	done chan struct{}
@@ -80,10 +86,10 @@ func (s *replicaState) run() {
 }
 
 // applied runs after a committed entry went into the store (on the replica's goroutine):
-// config records change the tables, sends enter the dedupe table.
+// config records change the tables, sends and transaction commits enter the dedupe table.
 func (s *replicaState) applied(data []byte, res []commitlog.AppendResult) {
 	var rec message.Record
-	for i, pos := 0, 0; pos < len(data); i++ {
+	for pos := 0; pos < len(data); {
 		n, err := message.DecodeRecord(data[pos:], &rec, false)
 		if err != nil {
 			return // ApplyEncoded decoded the same bytes: cannot happen
@@ -94,11 +100,10 @@ func (s *replicaState) applied(data []byte, res []commitlog.AppendResult) {
 				// Every replica meets the same entry: log it, never stop the group over it.
 				s.rg.log.Error("broker: replicated config entry not applied", "offset", rec.PhysicalOffset, "err", err)
 			}
-			continue
 		}
-		if key, ok := dedupeKey(&rec); ok && i < len(res) {
-			s.sends.add(key, res[i])
-		}
+	}
+	if keys, whole, ok := entryKeys(data); ok {
+		s.sends.add(keys, whole, res)
 	}
 }
 
@@ -121,32 +126,48 @@ const dedupeWindow = 1 << 16
 // first deliveries are keyed: not redeliveries (reconsumeTimes > 0, %RETRY%/%DLQ% topics),
 // restored or rolled-back transaction records, or system records, which legitimately repeat a
 // UNIQ_KEY.
+//
+// A transaction's commit entry (restored message + op marker, txn.Options.AtomicCommit) is
+// keyed as a whole by its half message's offset: a commit retried after an unknown outcome
+// gets the first one's results and is not stored twice.
 type dedupeTable struct {
 	mu       sync.Mutex // guards the fields below
-	results  map[string]commitlog.AppendResult
+	results  map[string][]commitlog.AppendResult
 	order    []string // ring of keys in results, oldest at next
 	next     int
-	inflight map[string]chan struct{} // keys of sends proposed on this leader, not yet resolved
+	inflight map[string]chan struct{} // keys of entries proposed on this leader, not yet resolved
 }
 
 func (d *dedupeTable) init(window int) {
-	d.results = make(map[string]commitlog.AppendResult)
+	d.results = make(map[string][]commitlog.AppendResult)
 	d.order = make([]string, window)
 	d.inflight = make(map[string]chan struct{})
 }
 
-func (d *dedupeTable) add(key string, r commitlog.AppendResult) {
+// add remembers an applied entry's keys: one per record, or one for the whole entry.
+func (d *dedupeTable) add(keys []string, whole bool, res []commitlog.AppendResult) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, ok := d.results[key]; ok {
-		return // a duplicate that got in anyway (from before dedupe): the first copy answers
+	for i, key := range keys {
+		if _, ok := d.results[key]; ok {
+			continue // a duplicate that got in anyway (from before dedupe): the first copy answers
+		}
+		var r []commitlog.AppendResult
+		switch {
+		case whole:
+			r = res
+		case i < len(res):
+			r = res[i : i+1 : i+1]
+		default:
+			continue
+		}
+		if old := d.order[d.next]; old != "" {
+			delete(d.results, old)
+		}
+		d.order[d.next] = key
+		d.next = (d.next + 1) % len(d.order)
+		d.results[key] = r
 	}
-	if old := d.order[d.next]; old != "" {
-		delete(d.results, old)
-	}
-	d.order[d.next] = key
-	d.next = (d.next + 1) % len(d.order)
-	d.results[key] = r
 }
 
 // dedupeKey is a record's key in the dedupe table, if it has one.
@@ -170,30 +191,34 @@ func dedupeKey(rec *message.Record) (string, bool) {
 	return topic + "\x00" + string(uniq), true
 }
 
-// recordKeys returns the dedupe keys of an entry's records; ok is false unless every record
-// has one.
-func recordKeys(records []byte) (keys []string, ok bool) {
+// entryKeys returns the dedupe keys of an entry: for a transaction's commit entry (its first
+// record a restored COMMIT message) one key for the whole entry; otherwise one per record, and
+// ok is false unless every record has one.
+func entryKeys(records []byte) (keys []string, whole, ok bool) {
 	var rec message.Record
 	for pos := 0; pos < len(records); {
 		n, err := message.DecodeRecord(records[pos:], &rec, false)
 		if err != nil {
-			return nil, false
+			return nil, false, false
+		}
+		if pos == 0 && message.TransactionType(rec.SysFlag) == message.TransactionCommitType && rec.PreparedTransactionOffset > 0 {
+			return []string{"\x00commit\x00" + strconv.FormatInt(rec.PreparedTransactionOffset, 10)}, true, true
 		}
 		pos += n
 		key, ok := dedupeKey(&rec)
 		if !ok {
-			return nil, false
+			return nil, false, false
 		}
 		keys = append(keys, key)
 	}
-	return keys, len(keys) > 0
+	return keys, false, len(keys) > 0
 }
 
-// dedupe answers a send whose records were all applied recently with their results (ok). A
-// send whose copy is in flight on this leader waits for that copy first. Otherwise it marks the
-// send's keys in flight (proposed must follow) and returns ok false.
+// dedupe answers an entry whose keys were all applied recently with their results (ok). An
+// entry whose copy is in flight on this leader waits for that copy first. Otherwise it marks
+// the entry's keys in flight (proposed must follow) and returns ok false.
 func (s *replicaState) dedupe(ctx context.Context, records []byte) ([]commitlog.AppendResult, bool, error) {
-	keys, ok := recordKeys(records)
+	keys, _, ok := entryKeys(records)
 	if !ok {
 		return nil, false, nil
 	}
@@ -201,15 +226,17 @@ func (s *replicaState) dedupe(ctx context.Context, records []byte) ([]commitlog.
 	for {
 		d.mu.Lock()
 		var wait chan struct{}
-		out := make([]commitlog.AppendResult, 0, len(keys))
+		var out []commitlog.AppendResult
+		found := 0
 		for _, k := range keys {
 			if r, ok := d.results[k]; ok {
-				out = append(out, r)
+				out = append(out, r...)
+				found++
 			} else if ch := d.inflight[k]; ch != nil {
 				wait = ch
 			}
 		}
-		if len(out) == len(keys) {
+		if found == len(keys) {
 			d.mu.Unlock()
 			return out, true, nil
 		}
@@ -233,7 +260,7 @@ func (s *replicaState) dedupe(ctx context.Context, records []byte) ([]commitlog.
 // proposed ends the in-flight mark dedupe set for records: their entry committed and was
 // applied (its keys are in the table), or it failed.
 func (s *replicaState) proposed(records []byte, _ replication.Proposal, _ error) {
-	keys, ok := recordKeys(records)
+	keys, _, ok := entryKeys(records)
 	if !ok {
 		return
 	}
@@ -252,8 +279,12 @@ func (s *replicaState) proposed(records []byte, _ replication.Proposal, _ error)
 	}
 }
 
-// leaderServices are the services the ready leader runs: started after the barrier, stopped
-// (synchronously) when the replica steps down.
+// leaderServices are the services only the ready leader runs, started after its barrier and
+// stopped synchronously when it steps down: the transaction service, rebuilt from the store
+// (every committed entry applied and dispatched) so its open transactions are the group's, with
+// its check-back (timed from each half message's store time, so a new leader does not check
+// every transaction at once, nor late). A replica that does not lead has its transaction
+// service closed: its prepares and ends fail with SERVICE_NOT_AVAILABLE.
 type leaderServices struct {
 	running bool
 }
@@ -262,12 +293,29 @@ func (l *leaderServices) start(s *replicaState) {
 	if l.running {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tx, err := s.b.store.ReopenTransactions(ctx)
+	if err == nil {
+		err = tx.Start(s.b.checker)
+	}
+	if err != nil {
+		s.rg.log.Error("broker: the new leader's transaction service did not start; retried at the next role change or batch tick", "err", err)
+		return
+	}
 	l.running = true
+	s.servicesReady.Store(true)
+	s.b.triggerRegister()
+	s.rg.log.Info("broker: leader services started", "openTransactions", len(tx.Open()))
 }
 
 func (l *leaderServices) stop(s *replicaState) {
-	if !l.running {
-		return
+	s.servicesReady.Store(false)
+	if err := s.b.store.CloseTransactions(); err != nil {
+		s.rg.log.Warn("broker: closing the transaction service on step-down", "err", err)
 	}
-	l.running = false
+	if l.running {
+		l.running = false
+		s.rg.log.Info("broker: leader services stopped")
+	}
 }

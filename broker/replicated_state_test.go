@@ -3,18 +3,23 @@ package broker
 import (
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mqstore/mqstore/consumequeue"
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
+	"github.com/mqstore/mqstore/txn"
 )
 
-// freeAddr returns a free loopback address for a replication port.
-func freeAddr(t testing.TB) string {
+// freeAddr returns a free address on a loopback alias for a replication port (not on
+// 127.0.0.1, where the brokers' own listeners take ephemeral ports that could be this one).
+func freeAddr(t testing.TB, alias int) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.%d:0", alias))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +32,7 @@ func startReplicas(t *testing.T, n int) []*testBroker {
 	t.Helper()
 	var peers []string
 	for i := range n {
-		peers = append(peers, fmt.Sprintf("n%d-%s", i, freeAddr(t)))
+		peers = append(peers, fmt.Sprintf("n%d-%s", i, freeAddr(t, 31+i)))
 	}
 	var out []*testBroker
 	for i := range n {
@@ -61,7 +66,7 @@ func leaderOf(t testing.TB, replicas []*testBroker) *testBroker {
 	var leader *testBroker
 	waitLong(t, "a ready leader", func() bool {
 		for _, r := range replicas {
-			if r != nil && r.replica.group.Role().Ready {
+			if r != nil && r.replica.brokerID() == 0 {
 				leader = r
 				return true
 			}
@@ -186,5 +191,85 @@ func TestReplicatedSendDedupe(t *testing.T) {
 	}
 	if n := next.Store().MaxOffset("Dup", 0); n != 2 {
 		t.Fatalf("queue holds %d messages after the retry on the new leader, want 2", n)
+	}
+}
+
+// restoredMessages returns the units of topic's queue 0 on r as (physical offset, size), waiting
+// for dispatch first.
+func restoredMessages(t *testing.T, r *testBroker, topic string) []consumequeue.Unit {
+	t.Helper()
+	r.sync()
+	var out []consumequeue.Unit
+	r.Store().ScanQueue(topic, 0, 0, func(_ int64, u consumequeue.Unit) bool {
+		out = append(out, u)
+		return true
+	})
+	return out
+}
+
+// TestReplicatedTransactions: on a replicated group, a commit stores the restored message and
+// its op marker in one entry (adjacent records); a repeated end is a no-op, also on the next
+// leader; the next leader rebuilds the open transactions from the log and checks back the one
+// left unknown, which then commits; followers refuse transactions.
+func TestReplicatedTransactions(t *testing.T) {
+	replicas := startReplicas(t, 3)
+	leader := leaderOf(t, replicas)
+	p := newFakeProducer(t, "10.0.0.9@txp", "txg")
+	for _, r := range replicas {
+		p.heartbeat(r.Addr())
+	}
+	expect(t, leader.call(remoting.RequestUpdateAndCreateTopic, nil, "topic", "TxT", "readQueueNums", "1", "writeQueueNums", "1"), remoting.ResponseSuccess)
+	commit := p.sendHalf(leader.Addr(), "TxT", 0, "commit")
+	rollback := p.sendHalf(leader.Addr(), "TxT", 0, "rollback")
+	unknown := p.sendHalf(leader.Addr(), "TxT", 0, "unknown")
+	expect(t, p.endTransaction(leader.Addr(), commit, message.TransactionCommitType, false), remoting.ResponseSuccess)
+	expect(t, p.endTransaction(leader.Addr(), rollback, message.TransactionRollbackType, false), remoting.ResponseSuccess)
+	expect(t, p.endTransaction(leader.Addr(), commit, message.TransactionCommitType, false), remoting.ResponseSuccess)
+
+	units := restoredMessages(t, leader, "TxT")
+	if len(units) != 1 {
+		t.Fatalf("%d restored messages on the leader, want 1", len(units))
+	}
+	_, next, err := leader.Store().CommitLog().Message(units[0].CommitLogOffset + int64(units[0].Size))
+	if err != nil || next.PhysicalOffset != units[0].CommitLogOffset+int64(units[0].Size) {
+		t.Fatalf("record after the restored message: %v", err)
+	}
+	if m, _, _ := leader.Store().CommitLog().Message(next.PhysicalOffset); m.Topic != txn.OpTopic {
+		t.Fatalf("the restored message is followed by %s, not its op marker", m.Topic)
+	}
+	for _, r := range replicas {
+		if r == leader {
+			continue
+		}
+		expect(t, p.sendHalfResp(r.Addr(), "TxT", 0, "on-follower"), remoting.ResponseServiceNotAvailable)
+	}
+
+	if err := leader.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := len(p.received())
+	rest := without(replicas, leader)
+	next2 := leaderOf(t, rest)
+	expect(t, p.endTransaction(next2.Addr(), commit, message.TransactionCommitType, false), remoting.ResponseSuccess)
+	expect(t, p.endTransaction(next2.Addr(), rollback, message.TransactionCommitType, false), remoting.ResponseIllegalOperation)
+	if n := len(restoredMessages(t, next2, "TxT")); n != 1 {
+		t.Fatalf("%d restored messages after a repeated commit on the new leader, want 1", n)
+	}
+	// The new leader checks back the unknown one, and only that one.
+	waitLong(t, "a check of the unknown transaction from the new leader", func() bool { return len(p.received()) > before })
+	for _, c := range p.received()[before:] {
+		if got := c.ext[protocol.FieldCommitLogOffset]; got != strconv.FormatInt(unknown.commitLogOffset, 10) {
+			t.Fatalf("new leader checked commitLogOffset %s; only %d is open", got, unknown.commitLogOffset)
+		}
+	}
+	expect(t, p.endTransaction(next2.Addr(), unknown, message.TransactionCommitType, true), remoting.ResponseSuccess)
+	for _, r := range rest {
+		if r == nil {
+			continue
+		}
+		waitLong(t, "two committed messages on "+r.replica.self.Name, func() bool { return r.Store().MaxOffset("TxT", 0) == 2 })
+	}
+	if open := next2.Store().Transactions().Open(); len(open) != 0 {
+		t.Fatalf("open transactions left on the new leader: %+v", open)
 	}
 }
