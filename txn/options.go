@@ -51,7 +51,8 @@ type Options struct {
 	// Raft entry), instead of the restored message first and the op marker
 	// later, batched: a failover then never finds a commit half done
 	// (RocketMQ's two writes duplicate on failover, apache/rocketmq#10199).
-	// The Store must implement PairAppender.
+	// The Store must implement PairAppender. Rollback then also returns once
+	// its op marker is stored (Flush).
 	AtomicCommit bool
 }
 

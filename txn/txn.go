@@ -617,6 +617,11 @@ func (s *Service) rollback(q int64) error {
 		return err
 	}
 	s.ops.add(q, EndRollback, math.MaxInt64)
+	if s.opts.AtomicCommit {
+		// A replicated group's rollback is answered once its op marker is stored, as a
+		// commit is: a new leader never checks back a transaction its producer ended.
+		return s.ops.flush()
+	}
 	return nil
 }
 

@@ -135,6 +135,22 @@ func (g *group) kill(addr string) {
 	g.t.Fatalf("%s is none of the replicas", addr)
 }
 
+// stderr returns the last lines the replica at addr logged.
+func (g *group) stderr(addr string) string {
+	for _, r := range g.replicas {
+		if r.addr == addr {
+			var keep []string
+			for _, line := range strings.Split(r.Stderr(), "\n") {
+				if !strings.Contains(line, "audit: admin action") {
+					keep = append(keep, line)
+				}
+			}
+			return proctest.Tail(strings.Join(keep, "\n"), 6000)
+		}
+	}
+	return ""
+}
+
 // alive returns the addresses of the replicas not killed.
 func (g *group) alive() []string {
 	var out []string
