@@ -147,17 +147,20 @@ func (rg *replicaGroup) apply(index uint64, data []byte) error {
 	return nil
 }
 
-// Replicate proposes records as one entry and waits for its commit and apply.
+// Replicate proposes records as one entry and waits for its commit and apply, unless the
+// dedupe table knows them already (a retried send: replicated_state.go), when it answers the
+// first copy's results.
 func (rg *replicaGroup) Replicate(ctx context.Context, records []byte) ([]commitlog.AppendResult, error) {
-	if res, ok, err := rg.state.dedupe(ctx, records); ok || err != nil {
+	res, keys, ok, err := rg.state.dedupe(ctx, records)
+	if ok || err != nil {
 		return res, err
 	}
 	p, err := rg.proposeWait(ctx, records)
-	rg.state.proposed(records, p, err)
+	rg.state.proposed(keys)
 	if err != nil {
 		return nil, err
 	}
-	res, ok := rg.takeResults(p.Index)
+	res, ok = rg.takeResults(p.Index)
 	if !ok {
 		return nil, fmt.Errorf("broker: entry %d committed but its results were pruned", p.Index)
 	}

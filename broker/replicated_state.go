@@ -216,11 +216,11 @@ func entryKeys(records []byte) (keys []string, whole, ok bool) {
 
 // dedupe answers an entry whose keys were all applied recently with their results (ok). An
 // entry whose copy is in flight on this leader waits for that copy first. Otherwise it marks
-// the entry's keys in flight (proposed must follow) and returns ok false.
-func (s *replicaState) dedupe(ctx context.Context, records []byte) ([]commitlog.AppendResult, bool, error) {
-	keys, _, ok := entryKeys(records)
+// the entry's keys in flight and returns them: proposed(keys) must follow.
+func (s *replicaState) dedupe(ctx context.Context, records []byte) (res []commitlog.AppendResult, keys []string, ok bool, err error) {
+	keys, _, ok = entryKeys(records)
 	if !ok {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	d := &s.sends
 	for {
@@ -238,7 +238,7 @@ func (s *replicaState) dedupe(ctx context.Context, records []byte) ([]commitlog.
 		}
 		if found == len(keys) {
 			d.mu.Unlock()
-			return out, true, nil
+			return out, nil, true, nil
 		}
 		if wait == nil {
 			ch := make(chan struct{})
@@ -246,22 +246,21 @@ func (s *replicaState) dedupe(ctx context.Context, records []byte) ([]commitlog.
 				d.inflight[k] = ch
 			}
 			d.mu.Unlock()
-			return nil, false, nil
+			return nil, keys, false, nil
 		}
 		d.mu.Unlock()
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return nil, false, ctx.Err()
+			return nil, nil, false, ctx.Err()
 		}
 	}
 }
 
-// proposed ends the in-flight mark dedupe set for records: their entry committed and was
-// applied (its keys are in the table), or it failed.
-func (s *replicaState) proposed(records []byte, _ replication.Proposal, _ error) {
-	keys, _, ok := entryKeys(records)
-	if !ok {
+// proposed ends the in-flight mark dedupe set on keys: their entry committed and was applied
+// (the keys are in the table), or it failed.
+func (s *replicaState) proposed(keys []string) {
+	if len(keys) == 0 {
 		return
 	}
 	d := &s.sends
