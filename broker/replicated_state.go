@@ -11,7 +11,6 @@ import (
 	"github.com/mqstore/mqstore/commitlog"
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/replication"
-	"github.com/mqstore/mqstore/store"
 	"github.com/mqstore/mqstore/txn"
 )
 
@@ -125,7 +124,8 @@ const dedupeWindow = 1 << 16
 // the client makes UNIQ_KEY unique per producer process (address, pid, time, counter). Only
 // first deliveries are keyed: not redeliveries (reconsumeTimes > 0, %RETRY%/%DLQ% topics),
 // restored or rolled-back transaction records, or system records, which legitimately repeat a
-// UNIQ_KEY.
+// UNIQ_KEY. A timer message is keyed twice: in the timer topic when it is sent, and in its real
+// topic when it is delivered, so a new leader does not deliver again what the old one did.
 //
 // A transaction's commit entry (restored message + op marker, txn.Options.AtomicCommit) is
 // keyed as a whole by its half message's offset: a commit retried after an unknown outcome
@@ -181,7 +181,7 @@ func dedupeKey(rec *message.Record) (string, bool) {
 	}
 	topic := string(rec.Topic)
 	if strings.HasPrefix(topic, RetryTopicPrefix) || strings.HasPrefix(topic, DLQTopicPrefix) ||
-		topic == txn.OpTopic || topic == txn.DiscardTopic || topic == replication.ConfigTopic || topic == store.TimerTopic {
+		topic == txn.OpTopic || topic == txn.DiscardTopic || topic == replication.ConfigTopic {
 		return "", false
 	}
 	uniq, ok := rec.Properties.Lookup(message.PropertyUniqKey)

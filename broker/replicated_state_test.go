@@ -273,3 +273,81 @@ func TestReplicatedTransactions(t *testing.T) {
 		t.Fatalf("open transactions left on the new leader: %+v", open)
 	}
 }
+
+// TestReplicatedTimers: a timer message is delivered once, by the leader, as an entry: every
+// replica holds the copy at the same commitlog offset; after the leader closes, the new leader
+// delivers the timer still pending and does not deliver again the one already delivered.
+func TestReplicatedTimers(t *testing.T) {
+	replicas := startReplicas(t, 3)
+	leader := leaderOf(t, replicas)
+	expect(t, leader.call(remoting.RequestUpdateAndCreateTopic, nil, "topic", "TmT", "readQueueNums", "1", "writeQueueNums", "1"), remoting.ResponseSuccess)
+	expect(t, leader.send("TmT", 0, "early", props(message.PropertyUniqKey, "AC11000100002A9F00000000000000A1", message.PropertyTimerDelayMS, "300")), remoting.ResponseSuccess)
+	delivered := func(r *testBroker) []consumequeue.Unit { return restoredMessages(t, r, "TmT") }
+	var at int64
+	for _, r := range replicas {
+		waitLong(t, "the early timer delivered on "+r.replica.self.Name, func() bool { return len(delivered(r)) == 1 })
+		off := delivered(r)[0].CommitLogOffset
+		if at != 0 && off != at {
+			t.Fatalf("the copy is at %d on %s, at %d on another replica", off, r.replica.self.Name, at)
+		}
+		at = off
+	}
+	// The copy is an entry of the group's log (not a local append of each replica's timer).
+	if got := logBodies(t, leader, "TmT"); len(got) != 1 || got[0] != "early" {
+		t.Fatalf("copies in the Raft log: %q, want [early]", got)
+	}
+	expect(t, leader.send("TmT", 0, "late", props(message.PropertyUniqKey, "AC11000100002A9F00000000000000A2", message.PropertyTimerDelayMS, "2500")), remoting.ResponseSuccess)
+	if err := leader.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rest := without(replicas, leader)
+	leaderOf(t, rest)
+	for _, r := range rest {
+		if r == nil {
+			continue
+		}
+		waitLong(t, "the late timer delivered on "+r.replica.self.Name, func() bool { return len(delivered(r)) >= 2 })
+	}
+	time.Sleep(1500 * time.Millisecond) // a second delivery of either would be in by now
+	for _, r := range rest {
+		if r == nil {
+			continue
+		}
+		units := delivered(r)
+		if len(units) != 2 {
+			t.Fatalf("%d copies delivered on %s, want 2 (early once, late once)", len(units), r.replica.self.Name)
+		}
+		for i, u := range units {
+			m, _, err := r.Store().CommitLog().Message(u.CommitLogOffset)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := []string{"early", "late"}[i]; string(m.Body) != want {
+				t.Fatalf("copy %d on %s is %q, want %q", i, r.replica.self.Name, m.Body, want)
+			}
+		}
+	}
+}
+
+// logBodies returns the bodies of topic's records in r's Raft log, in log order.
+func logBodies(t *testing.T, r *testBroker, topic string) []string {
+	t.Helper()
+	first, err1 := r.replica.rlog.FirstIndex()
+	last, err2 := r.replica.rlog.LastIndex()
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	var out []string
+	for i := first; i <= last; i++ {
+		if err := r.replica.rlog.EntryRecords(i, func(_ int64, data []byte) {
+			for _, rec := range records(t, data) {
+				if string(rec.Topic) == topic {
+					out = append(out, string(rec.Body))
+				}
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
