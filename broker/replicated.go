@@ -25,14 +25,21 @@ import (
 //	raft/      the Raft log (a RocketMQ commitlog, raftidx, hardstate, raftmeta): the durable truth
 //	replica/   the store (commitlog, consume queues, index, timers, transactions), rebuilt at
 //	           every start by applying the committed log from its first entry
-//	config/    the broker's config files (topics, groups, consumer offsets), per replica
+//	config/    the broker's config files (topics, groups, consumer offsets): a per-replica cache
+//	           of what the log's metadata entries say (replicated_config.go), plus changes made
+//	           on this replica while it did not lead
 //
 // Writes: a SEND is proposed as one entry and answered SUCCESS only once a quorum stored it
 // (fsynced: Log.Append syncs before it acknowledges) and this replica applied it; the msgId and
 // queue offset come from that apply, which every replica performs identically.
 //
+// Entries are runs of RocketMQ records (replication/config.go draws the envelope): sends,
+// transaction commits (restored message + op marker), op markers, timer copies, and metadata
+// (topics, groups, consumer offsets). Every replica applies them into its store and derives its
+// metadata tables, dedupe table and open transactions from them (replicated_state.go).
+//
 // Roles: the replica registers as brokerId 0 only while it passes the leader barrier
-// (Role.Ready), and otherwise under its own id (its position in dLegerPeers + 1), re-registering
+// (Role.Ready) and its leader services (the transaction service, rebuilt) run, and otherwise under its own id (its position in dLegerPeers + 1), re-registering
 // at every role change. A replica that is not a ready leader answers SEND with
 // SERVICE_NOT_AVAILABLE (14), which rocketmq-client-go retries.
 type replicaGroup struct {
