@@ -87,9 +87,10 @@ func without(replicas []*testBroker, r *testBroker) []*testBroker {
 	return out
 }
 
-// TestReplicatedConfig: topics (created, auto-created by a SEND, deleted), a subscription group
-// and consumer offsets changed on the leader reach every replica through the log; after the
-// leader closes, the new leader serves them.
+// TestReplicatedConfig: topics (created, auto-created by a SEND, deleted, a heartbeat's retry
+// topic), subscription groups (created, created by a heartbeat, deleted with their offsets) and
+// consumer offsets changed on the leader reach every replica through the log; after the leader
+// closes, the new leader serves them.
 func TestReplicatedConfig(t *testing.T) {
 	replicas := startReplicas(t, 3)
 	leader := leaderOf(t, replicas)
@@ -99,7 +100,22 @@ func TestReplicatedConfig(t *testing.T) {
 	expect(t, leader.send("Auto", 0, "a", nil), remoting.ResponseSuccess)
 	expect(t, leader.call(remoting.RequestDeleteTopicInBroker, nil, "topic", "Gone"), remoting.ResponseSuccess)
 	expect(t, leader.call(remoting.RequestUpdateConsumerOffset, nil, "consumerGroup", "rg", "topic", "RT", "queueId", "2", "commitOffset", "42"), remoting.ResponseSuccess)
+	// A heartbeat creates its group and retry topic; a deleted group goes with its offsets.
+	expect(t, leader.call(remoting.RequestHeartBeat, heartbeatBody("10.0.0.7@hb", "hbg", "RT", "*")), remoting.ResponseSuccess)
+	expect(t, leader.call(remoting.RequestUpdateAndCreateSubscriptionGroup, []byte(`{"groupName":"doomed"}`)), remoting.ResponseSuccess)
+	expect(t, leader.call(remoting.RequestUpdateConsumerOffset, nil, "consumerGroup", "doomed", "topic", "RT", "queueId", "0", "commitOffset", "5"), remoting.ResponseSuccess)
+	time.Sleep(2 * offsetBatchInterval) // the offset reaches the replicas before its deletion
+	expect(t, leader.call(remoting.RequestDeleteSubscriptionGroup, nil, "groupName", "doomed", "removeOffset", "true"), remoting.ResponseSuccess)
 
+	for _, r := range replicas {
+		waitLong(t, "heartbeat's group, its retry topic and the deleted group on "+r.replica.self.Name, func() bool {
+			_, hb := r.groups.get("hbg")
+			_, retry := r.topics.get(RetryTopicPrefix + "hbg")
+			_, doomed := r.groups.get("doomed")
+			_, doomedOffset := r.offsets.query("doomed", "RT", 0)
+			return hb && retry && !doomed && !doomedOffset
+		})
+	}
 	for _, r := range replicas {
 		// Topic and group changes are applied before the leader answers; on the others, once
 		// they applied the entry. Offsets ride the next batch.
