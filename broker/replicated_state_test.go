@@ -12,6 +12,7 @@ import (
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
+	"github.com/mqstore/mqstore/store"
 	"github.com/mqstore/mqstore/txn"
 )
 
@@ -28,7 +29,7 @@ func freeAddr(t testing.TB, alias int) string {
 }
 
 // startReplicas starts a replicated group of n in-process brokers (real Raft over loopback TCP).
-func startReplicas(t *testing.T, n int) []*testBroker {
+func startReplicas(t *testing.T, n int, optMutate ...func(*Options)) []*testBroker {
 	t.Helper()
 	var peers []string
 	for i := range n {
@@ -36,16 +37,24 @@ func startReplicas(t *testing.T, n int) []*testBroker {
 	}
 	var out []*testBroker
 	for i := range n {
-		out = append(out, startBroker(t, func(c *Config) {
-			c.BrokerName = "rs"
-			c.EnableDLegerCommitLog = true
-			c.DLegerPeers = strings.Join(peers, ";")
-			c.DLegerSelfID = fmt.Sprintf("n%d", i)
-			c.TransactionCheckInterval = 200
-			c.TransactionTimeOut = 500
-		}))
+		out = append(out, startReplica(t, strings.Join(peers, ";"), i, t.TempDir(), optMutate...))
 	}
 	return out
+}
+
+// startReplica starts replica i of the group peers with its files in dir (a restart when dir
+// holds them).
+func startReplica(t *testing.T, peers string, i int, dir string, optMutate ...func(*Options)) *testBroker {
+	t.Helper()
+	return startBroker(t, func(c *Config) {
+		c.StorePathRootDir = dir
+		c.BrokerName = "rs"
+		c.EnableDLegerCommitLog = true
+		c.DLegerPeers = peers
+		c.DLegerSelfID = fmt.Sprintf("n%d", i)
+		c.TransactionCheckInterval = 200
+		c.TransactionTimeOut = 500
+	}, optMutate...)
 }
 
 // waitLong polls cond for up to 15 s (elections take 1-2 s).
@@ -366,4 +375,52 @@ func logBodies(t *testing.T, r *testBroker, topic string) []string {
 		}
 	}
 	return out
+}
+
+// TestReplicatedSendRetryAfterTimeout: a send whose commit the leader cannot confirm in time
+// (both followers down) is answered with an error and stays in the leader's log; once a
+// follower is back the entry commits, and the client's retry of the same message is answered
+// with the first copy's msgId and offset: the queue holds it once.
+func TestReplicatedSendRetryAfterTimeout(t *testing.T) {
+	short := func(o *Options) {
+		inner := o.Store
+		o.Store = func(so *store.Options) {
+			if inner != nil {
+				inner(so)
+			}
+			so.ReplicateTimeout = 300 * time.Millisecond
+		}
+	}
+	replicas := startReplicas(t, 3, short)
+	leader := leaderOf(t, replicas)
+	expect(t, leader.call(remoting.RequestUpdateAndCreateTopic, nil, "topic", "Retry1", "readQueueNums", "1", "writeQueueNums", "1"), remoting.ResponseSuccess)
+	peers := leader.cfg.DLegerPeers
+	var down []int
+	for i, r := range replicas {
+		if r != leader {
+			if err := r.Close(); err != nil {
+				t.Fatal(err)
+			}
+			down = append(down, i)
+		}
+	}
+	p := props(message.PropertyUniqKey, "AC11000100002A9F00000000000000B1")
+	first := leader.send("Retry1", 0, "once", p)
+	if first.ResponseCode() == remoting.ResponseSuccess {
+		t.Fatal("a send without a quorum succeeded")
+	}
+	// One follower comes back: the leader's tail (the send) commits, under this leader or the
+	// next one.
+	back := startReplica(t, peers, down[0], replicas[down[0]].dir, short)
+	next := leaderOf(t, []*testBroker{leader, back})
+	waitLong(t, "the timed-out send committed", func() bool { return next.Store().MaxOffset("Retry1", 0) == 1 })
+	retry := next.send("Retry1", 0, "once", p)
+	expect(t, retry, remoting.ResponseSuccess)
+	if q := extInt(t, retry, "queueOffset"); q != 0 {
+		t.Fatalf("the retry answered queue offset %d; the first copy is at 0", q)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := next.Store().MaxOffset("Retry1", 0); n != 1 {
+		t.Fatalf("the queue holds %d messages after the retry, want 1", n)
+	}
 }
