@@ -16,8 +16,8 @@ import (
 
 // replicaState is what a replica derives from its group's committed entries beyond the store:
 // the replicated metadata (replicated_config.go) and the dedupe table of recent sends; and the
-// services that only the ready leader runs (the offsets batch here, the transaction check-back
-// in replicated_txn.go). Its goroutine is started by replicaGroup.start and joined by stop.
+// services that only the ready leader runs (the offsets batch, the transaction service and its
+// check-back: leaderServices). Its goroutine is started by replicaGroup.start and joined by stop.
 type replicaState struct {
 	rg   *replicaGroup
 	b    *Broker
