@@ -160,6 +160,7 @@ func TestReplicatedConfig(t *testing.T) {
 		}
 		waitLong(t, "topic After on "+r.replica.self.Name, func() bool { _, ok := r.topics.get("After"); return ok })
 	}
+	sameCommitlogs(t, rest...)
 }
 
 // TestReplicatedConfigFollowerLocal: a change made on a follower stays local (it is not the
@@ -297,6 +298,7 @@ func TestReplicatedTransactions(t *testing.T) {
 	if open := next2.Store().Transactions().Open(); len(open) != 0 {
 		t.Fatalf("open transactions left on the new leader: %+v", open)
 	}
+	sameCommitlogs(t, rest...)
 }
 
 // TestReplicatedTimers: a timer message is delivered once, by the leader, as an entry: every
@@ -352,6 +354,7 @@ func TestReplicatedTimers(t *testing.T) {
 			}
 		}
 	}
+	sameCommitlogs(t, rest...)
 }
 
 // logBodies returns the bodies of topic's records in r's Raft log, in log order.
@@ -422,5 +425,44 @@ func TestReplicatedSendRetryAfterTimeout(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if n := next.Store().MaxOffset("Retry1", 0); n != 1 {
 		t.Fatalf("the queue holds %d messages after the retry, want 1", n)
+	}
+}
+
+// sameCommitlogs fails unless the stores of the replicas hold the same records at the same
+// offsets (the byte-identical commitlog a replicated group promises), up to the shortest.
+func sameCommitlogs(t *testing.T, replicas ...*testBroker) {
+	t.Helper()
+	var live []*testBroker
+	for _, r := range replicas {
+		if r != nil {
+			live = append(live, r)
+		}
+	}
+	for _, r := range live {
+		r.sync()
+	}
+	end := live[0].Store().CommitLog().MaxOffset()
+	for _, r := range live[1:] {
+		end = min(end, r.Store().CommitLog().MaxOffset())
+	}
+	records := 0
+	for off := int64(0); off < end; records++ {
+		var size int32
+		for i, r := range live {
+			m, rec, err := r.Store().CommitLog().Message(off)
+			if err != nil {
+				t.Fatalf("%s: record at %d: %v", r.replica.self.Name, off, err)
+			}
+			first, _, _ := live[0].Store().CommitLog().Message(off)
+			if i > 0 && (m.Topic != first.Topic || string(m.Body) != string(first.Body) || m.SysFlag != first.SysFlag || rec.TotalSize != size) {
+				t.Fatalf("the record at %d differs: %s has %s %q, %s has %s %q", off,
+					live[0].replica.self.Name, first.Topic, first.Body, r.replica.self.Name, m.Topic, m.Body)
+			}
+			size = rec.TotalSize
+		}
+		off += int64(size)
+	}
+	if records == 0 {
+		t.Fatal("no records compared")
 	}
 }
