@@ -73,7 +73,7 @@ func TestEntryKeys(t *testing.T) {
 		{"config", config, nil, false},
 		{"commit", append(restored, uniq(txn.OpTopic, "")...), []string{"\x00commit\x004242"}, true},
 	} {
-		keys, whole, ok := entryKeys(tc.entry)
+		keys, _, whole, ok := entryKeys(tc.entry)
 		if ok != (tc.keys != nil) || whole != tc.whole || len(keys) != len(tc.keys) {
 			t.Errorf("%s: keys %q whole %v ok %v, want %q whole %v", tc.name, keys, whole, ok, tc.keys, tc.whole)
 			continue
@@ -99,7 +99,7 @@ func BenchmarkEntryKeys(b *testing.B) {
 	b.SetBytes(int64(len(rec)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, ok := entryKeys(rec); !ok {
+		if _, _, _, ok := entryKeys(rec); !ok {
 			b.Fatal("no key")
 		}
 	}

@@ -101,8 +101,8 @@ func (s *replicaState) applied(data []byte, res []commitlog.AppendResult) {
 			}
 		}
 	}
-	if keys, whole, ok := entryKeys(data); ok {
-		s.sends.add(keys, whole, res)
+	if keys, crcs, whole, ok := entryKeys(data); ok {
+		s.sends.add(keys, crcs, whole, res)
 	}
 }
 
@@ -113,8 +113,8 @@ const dedupeWindow = 1 << 16
 // answered with an error and retried by the client, while its entry may still commit: the
 // retry would store the message twice. Every replica therefore remembers the last
 // dedupeWindow sends it applied by (topic, UNIQ_KEY) with where they went, and the leader
-// answers a send whose records are all remembered with the first copy's results instead of
-// proposing it; a retry that arrives while the first copy is still in flight on this leader
+// answers a send whose records are all remembered, with the same bodies (CRC), with the first
+// copy's results instead of proposing it; a retry that arrives while the first copy is still in flight on this leader
 // waits for its outcome. The table is derived from the log on every replica (a restarted
 // replica re-applies the log from its first entry), so a new leader has it once it passes its
 // barrier (every committed entry applied).
@@ -132,26 +132,32 @@ const dedupeWindow = 1 << 16
 // gets the first one's results and is not stored twice.
 type dedupeTable struct {
 	mu       sync.Mutex // guards the fields below
-	results  map[string][]commitlog.AppendResult
+	results  map[string]dedupeEntry
 	order    []string // ring of keys in results, oldest at next
 	next     int
 	inflight map[string]chan struct{} // keys of entries proposed on this leader, not yet resolved
 }
 
+// dedupeEntry is where a keyed record (or a whole commit entry) went, and its body's CRC: a
+// send with the same key but another body is not a retry (a client that reuses a message
+// object with a new body keeps its UNIQ_KEY) and is stored.
+type dedupeEntry struct {
+	res     []commitlog.AppendResult
+	bodyCRC uint32
+}
+
 func (d *dedupeTable) init(window int) {
-	d.results = make(map[string][]commitlog.AppendResult)
+	d.results = make(map[string]dedupeEntry)
 	d.order = make([]string, window)
 	d.inflight = make(map[string]chan struct{})
 }
 
-// add remembers an applied entry's keys: one per record, or one for the whole entry.
-func (d *dedupeTable) add(keys []string, whole bool, res []commitlog.AppendResult) {
+// add remembers an applied entry's keys (with their records' body CRCs): one per record, or one
+// for the whole entry.
+func (d *dedupeTable) add(keys []string, crcs []uint32, whole bool, res []commitlog.AppendResult) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for i, key := range keys {
-		if _, ok := d.results[key]; ok {
-			continue // a duplicate that got in anyway (from before dedupe): the first copy answers
-		}
 		var r []commitlog.AppendResult
 		switch {
 		case whole:
@@ -161,12 +167,18 @@ func (d *dedupeTable) add(keys []string, whole bool, res []commitlog.AppendResul
 		default:
 			continue
 		}
+		if old, ok := d.results[key]; ok {
+			if old.bodyCRC != crcs[i] { // another message under a reused key: it answers now
+				d.results[key] = dedupeEntry{res: r, bodyCRC: crcs[i]}
+			} // else a copy that got in anyway (stored before dedupe): the first one answers
+			continue
+		}
 		if old := d.order[d.next]; old != "" {
 			delete(d.results, old)
 		}
 		d.order[d.next] = key
 		d.next = (d.next + 1) % len(d.order)
-		d.results[key] = r
+		d.results[key] = dedupeEntry{res: r, bodyCRC: crcs[i]}
 	}
 }
 
@@ -191,34 +203,35 @@ func dedupeKey(rec *message.Record) (string, bool) {
 	return topic + "\x00" + string(uniq), true
 }
 
-// entryKeys returns the dedupe keys of an entry: for a transaction's commit entry (its first
-// record a restored COMMIT message) one key for the whole entry; otherwise one per record, and
-// ok is false unless every record has one.
-func entryKeys(records []byte) (keys []string, whole, ok bool) {
+// entryKeys returns the dedupe keys of an entry and the body CRCs of the records they key: for
+// a transaction's commit entry (its first record a restored COMMIT message) one key for the
+// whole entry; otherwise one per record, and ok is false unless every record has one.
+func entryKeys(records []byte) (keys []string, crcs []uint32, whole, ok bool) {
 	var rec message.Record
 	for pos := 0; pos < len(records); {
 		n, err := message.DecodeRecord(records[pos:], &rec, false)
 		if err != nil {
-			return nil, false, false
+			return nil, nil, false, false
 		}
 		if pos == 0 && message.TransactionType(rec.SysFlag) == message.TransactionCommitType && rec.PreparedTransactionOffset > 0 {
-			return []string{"\x00commit\x00" + strconv.FormatInt(rec.PreparedTransactionOffset, 10)}, true, true
+			return []string{"\x00commit\x00" + strconv.FormatInt(rec.PreparedTransactionOffset, 10)}, []uint32{rec.BodyCRC}, true, true
 		}
 		pos += n
 		key, ok := dedupeKey(&rec)
 		if !ok {
-			return nil, false, false
+			return nil, nil, false, false
 		}
 		keys = append(keys, key)
+		crcs = append(crcs, rec.BodyCRC)
 	}
-	return keys, false, len(keys) > 0
+	return keys, crcs, false, len(keys) > 0
 }
 
 // dedupe answers an entry whose keys were all applied recently with their results (ok). An
 // entry whose copy is in flight on this leader waits for that copy first. Otherwise it marks
 // the entry's keys in flight and returns them: proposed(keys) must follow.
 func (s *replicaState) dedupe(ctx context.Context, records []byte) (res []commitlog.AppendResult, keys []string, ok bool, err error) {
-	keys, _, ok = entryKeys(records)
+	keys, crcs, _, ok := entryKeys(records)
 	if !ok {
 		return nil, nil, false, nil
 	}
@@ -228,9 +241,9 @@ func (s *replicaState) dedupe(ctx context.Context, records []byte) (res []commit
 		var wait chan struct{}
 		var out []commitlog.AppendResult
 		found := 0
-		for _, k := range keys {
-			if r, ok := d.results[k]; ok {
-				out = append(out, r...)
+		for i, k := range keys {
+			if r, ok := d.results[k]; ok && r.bodyCRC == crcs[i] {
+				out = append(out, r.res...)
 				found++
 			} else if ch := d.inflight[k]; ch != nil {
 				wait = ch

@@ -185,8 +185,8 @@ func TestReplicatedConfigFollowerLocal(t *testing.T) {
 }
 
 // TestReplicatedSendDedupe: a send retried with the same UNIQ_KEY is answered with the first
-// copy's msgId and offset and stored once, on every replica; a redelivery-like send with
-// reconsumeTimes > 0 is not deduplicated.
+// copy's msgId and offset and stored once, on every replica, also when retried on the next
+// leader; a reused UNIQ_KEY with another body is stored.
 func TestReplicatedSendDedupe(t *testing.T) {
 	replicas := startReplicas(t, 3)
 	leader := leaderOf(t, replicas)
@@ -202,8 +202,14 @@ func TestReplicatedSendDedupe(t *testing.T) {
 		t.Fatalf("retry answered offset %d, first %d", b, a)
 	}
 	expect(t, leader.send("Dup", 0, "y", props(message.PropertyUniqKey, "AC11000100002A9F0000000000000002")), remoting.ResponseSuccess)
+	// A reused UNIQ_KEY with another body is another message, not a retry.
+	reused := leader.send("Dup", 0, "z", props(message.PropertyUniqKey, "AC11000100002A9F0000000000000002"))
+	expect(t, reused, remoting.ResponseSuccess)
+	if q := extInt(t, reused, "queueOffset"); q != 2 {
+		t.Fatalf("a reused key with another body answered offset %d, want a new message at 2", q)
+	}
 	for _, r := range replicas {
-		waitLong(t, "two messages on "+r.replica.self.Name, func() bool { return r.Store().MaxOffset("Dup", 0) == 2 })
+		waitLong(t, "three messages on "+r.replica.self.Name, func() bool { return r.Store().MaxOffset("Dup", 0) == 3 })
 	}
 	// The new leader remembers the sends the old one stored.
 	if err := leader.Close(); err != nil {
@@ -215,8 +221,8 @@ func TestReplicatedSendDedupe(t *testing.T) {
 	if a, b := first.Ext("msgId"), retry.Ext("msgId"); a != b {
 		t.Fatalf("retry on the new leader answered msgId %q, first %q", b, a)
 	}
-	if n := next.Store().MaxOffset("Dup", 0); n != 2 {
-		t.Fatalf("queue holds %d messages after the retry on the new leader, want 2", n)
+	if n := next.Store().MaxOffset("Dup", 0); n != 3 {
+		t.Fatalf("queue holds %d messages after the retry on the new leader, want 3", n)
 	}
 }
 
