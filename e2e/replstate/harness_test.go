@@ -1,9 +1,9 @@
 // Package replstate runs replicated broker groups of real processes (one `mqstore namesrv` and
 // three mqstore replicas of one brokerName on loopback aliases) and checks the state a new
 // leader must have after the old one is SIGKILLed: topic configs, subscription groups and
-// consumer offsets (replicated through the Raft log), and transactions (each commit one entry,
-// check-back by the new leader). Clients: the unmodified rocketmq-client-go, and mqstore's own
-// client to inspect each replica.
+// consumer offsets (replicated through the Raft log), transactions (each commit one entry,
+// check-back by the new leader) and delayed messages (delivered once, by the leader). Clients:
+// the unmodified rocketmq-client-go, and mqstore's own client to inspect each replica.
 package replstate
 
 import (
