@@ -72,8 +72,9 @@ func newConfigRepl(rg *replicaGroup) *configRepl {
 	return &configRepl{rg: rg, proposer: hex.EncodeToString(id[:])}
 }
 
-// leading reports whether this replica is the ready leader (nil-safe: false).
-func (c *configRepl) leading() bool { return c != nil && c.rg.group.Role().Ready }
+// leading reports whether this replica is the ready leader (nil-safe: false; false before the
+// replica started).
+func (c *configRepl) leading() bool { return c != nil && c.rg.group != nil && c.rg.group.Role().Ready }
 
 // propose commits ops as one entry and returns once this replica applied it.
 func (c *configRepl) propose(ops []replication.ConfigOp) error {
