@@ -206,7 +206,7 @@ func New(cfg Config, opts Options) (*Broker, error) {
 	}
 	b.store = st
 	if rg, ok := sopts.Replicator.(*replicaGroup); ok {
-		if err := rg.start(&cfg, st); err != nil {
+		if err := rg.start(b, &cfg, st); err != nil {
 			b.holds.close()
 			return nil, errors.Join(err, st.Close())
 		}

@@ -131,7 +131,7 @@ func (b *Broker) DeleteTopic(topic string, caller string) error {
 		b.log.Info("broker: topic deleted by an operator", "topic", topic, "remote", caller)
 	}
 	b.offsets.removeTopic(topic)
-	if err := b.store.DeleteTopic(topic); err != nil {
+	if err := b.deleteTopicQueues(topic); err != nil {
 		return err
 	}
 	if err := b.topics.commit(); err != nil {

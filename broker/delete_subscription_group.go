@@ -52,6 +52,7 @@ func (g *groupTable) remove(name string) bool {
 	delete(g.groups, name)
 	g.version = namesrv.DataVersion{Timestamp: g.now().UnixMilli(), Counter: g.version.Counter + 1}
 	g.file.changed()
+	g.dirty.mark(g.repl, name)
 	return true
 }
 
@@ -61,6 +62,7 @@ func (o *offsetTable) removeGroup(group string) {
 	defer o.mu.Unlock()
 	for k := range o.offsets {
 		if k.group == group {
+			o.markAllLocked(k)
 			delete(o.offsets, k)
 			o.dirty = true
 		}

@@ -18,7 +18,7 @@ func (b *Broker) handleDeleteTopicInBroker(_ *remoting.Conn, req *remoting.Comma
 		b.log.Info("broker: topic deleted", "topic", topic)
 	}
 	b.offsets.removeTopic(topic)
-	if err := b.store.DeleteTopic(topic); err != nil {
+	if err := b.deleteTopicQueues(topic); err != nil {
 		return errorResponse(req, err)
 	}
 	if err := b.topics.commit(); err != nil {

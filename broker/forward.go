@@ -21,8 +21,8 @@ import (
 // UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, DELETE_SUBSCRIPTIONGROUP. With no leader (or one that has
 // not passed its barrier, or whose address is not known yet) the follower answers
 // SERVICE_NOT_AVAILABLE (14), which rocketmq-client-go retries, with a remark naming the state.
-// The config writes (topics, subscription groups, consumer offsets) are applied by the follower
-// as well once the leader accepted them, while those tables are per replica.
+// The config writes (topics, subscription groups, consumer offsets) reach the follower back
+// through the Raft log, like every other replica (replicated_config.go).
 //
 // A forwarded request carries ForwardedRemark in its Remark (requests leave the remark empty;
 // it is not part of an ACL signature, which covers the extFields and the body, so a signed
@@ -96,45 +96,36 @@ func (b *Broker) startForwarding() error {
 	f := &forwarder{b: b, client: client, namesrvs: splitAddrs(b.cfg.NamesrvAddr), addrs: map[uint64]string{},
 		refresh: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	b.replica.fwd.Store(f)
-	// The config writes (topics, groups, consumer offsets) are also applied by the follower once
-	// the leader has acknowledged them: those tables are still per replica, not Raft entries, and
-	// this keeps `mqadmin updateTopic -b <replica>` on every replica working as documented.
 	handlers := map[remoting.RequestCode]struct {
-		kind   remoting.Kind
-		h      remoting.Handler
-		config bool
+		kind remoting.Kind
+		h    remoting.Handler
 	}{
-		remoting.RequestSendMessage:                      {remoting.KindSend, b.handleSendMessage, false},
-		remoting.RequestSendMessageV2:                    {remoting.KindSend, b.handleSendMessageV2, false},
-		remoting.RequestSendBatchMessage:                 {remoting.KindSend, b.handleSendBatchMessage, false},
-		remoting.RequestEndTransaction:                   {remoting.KindSend, b.handleEndTransaction, false},
-		remoting.RequestUpdateConsumerOffset:             {remoting.KindQuery, b.handleUpdateConsumerOffset, true},
-		remoting.RequestUpdateAndCreateTopic:             {remoting.KindAdmin, b.handleUpdateAndCreateTopic, true},
-		remoting.RequestDeleteTopicInBroker:              {remoting.KindAdmin, b.handleDeleteTopicInBroker, true},
-		remoting.RequestUpdateAndCreateSubscriptionGroup: {remoting.KindAdmin, b.handleUpdateAndCreateSubscriptionGroup, true},
-		remoting.RequestDeleteSubscriptionGroup:          {remoting.KindAdmin, b.handleDeleteSubscriptionGroup, true},
+		remoting.RequestSendMessage:                      {remoting.KindSend, b.handleSendMessage},
+		remoting.RequestSendMessageV2:                    {remoting.KindSend, b.handleSendMessageV2},
+		remoting.RequestSendBatchMessage:                 {remoting.KindSend, b.handleSendBatchMessage},
+		remoting.RequestEndTransaction:                   {remoting.KindSend, b.handleEndTransaction},
+		remoting.RequestUpdateConsumerOffset:             {remoting.KindQuery, b.handleUpdateConsumerOffset},
+		remoting.RequestUpdateAndCreateTopic:             {remoting.KindAdmin, b.handleUpdateAndCreateTopic},
+		remoting.RequestDeleteTopicInBroker:              {remoting.KindAdmin, b.handleDeleteTopicInBroker},
+		remoting.RequestUpdateAndCreateSubscriptionGroup: {remoting.KindAdmin, b.handleUpdateAndCreateSubscriptionGroup},
+		remoting.RequestDeleteSubscriptionGroup:          {remoting.KindAdmin, b.handleDeleteSubscriptionGroup},
 	}
 	for _, code := range forwardCodes {
 		h := handlers[code]
-		b.server.Handle(code, h.kind, b.timed(code, f.wrap(h.h, h.config)))
+		b.server.Handle(code, h.kind, b.timed(code, f.wrap(h.h)))
 	}
 	go f.refreshLoop()
 	return nil
 }
 
 // wrap serves req with h on the ready leader, and for a marked (already forwarded) request;
-// otherwise it forwards req, and with alsoLocal serves it with h too (its answer dropped) once the
-// leader answered SUCCESS.
-func (f *forwarder) wrap(h remoting.Handler, alsoLocal bool) remoting.Handler {
+// otherwise it forwards req.
+func (f *forwarder) wrap(h remoting.Handler) remoting.Handler {
 	return func(c *remoting.Conn, req *remoting.Command) *remoting.Command {
 		if f.b.replica.group.Role().Ready || req.Remark == ForwardedRemark {
 			return h(c, req)
 		}
-		var local remoting.Handler
-		if alsoLocal {
-			local = h
-		}
-		return f.forward(c, req, local)
+		return f.forward(c, req)
 	}
 }
 
@@ -164,9 +155,8 @@ func (f *forwarder) leader() (addr, why string) {
 }
 
 // forward sends req to the leader and answers c with the leader's response; it returns nil
-// (the answer is written when it arrives) or a SERVICE_NOT_AVAILABLE response. When the leader
-// answered SUCCESS and local is set, local serves req here too.
-func (f *forwarder) forward(c *remoting.Conn, req *remoting.Command, local remoting.Handler) *remoting.Command {
+// (the answer is written when it arrives) or a SERVICE_NOT_AVAILABLE response.
+func (f *forwarder) forward(c *remoting.Conn, req *remoting.Command) *remoting.Command {
 	addr, why := f.leader()
 	if addr == "" {
 		return remoting.NewResponse(req, remoting.ResponseServiceNotAvailable, "mqstore: "+why)
@@ -193,14 +183,6 @@ func (f *forwarder) forward(c *remoting.Conn, req *remoting.Command, local remot
 			out = remoting.NewResponse(req, remoting.ResponseServiceNotAvailable,
 				fmt.Sprintf("mqstore: replica %s forwarding to the leader at %s failed: %v", f.b.replica.self.Name, addr, err))
 		} else {
-			if local != nil && resp.ResponseCode() == remoting.ResponseSuccess {
-				if lr := local(c, req); lr != nil {
-					if lr.ResponseCode() != remoting.ResponseSuccess {
-						f.b.log.Warn("broker: a config write the leader accepted failed on this follower", "code", req.Code, "answer", lr.ResponseCode(), "remark", lr.Remark)
-					}
-					lr.Release()
-				}
-			}
 			out = remoting.NewResponse(req, resp.ResponseCode(), resp.Remark)
 			out.ExtFields = append(out.ExtFields[:0], resp.ExtFields...)
 			out.Body = resp.Body

@@ -32,9 +32,9 @@ func startTestNamesrv(t *testing.T) (addr string, reg *namesrv.Registry) {
 	return ln.Addr().String(), reg
 }
 
-// startReplicas starts a name server and the three replicas of group broker-r in this process,
+// startReplicasWithNamesrv starts a name server and the three replicas of group broker-r in this process,
 // with dLegerLeaderAddr stable ("" for none).
-func startReplicas(t *testing.T, stable string) (reg *namesrv.Registry, replicas []*testBroker) {
+func startReplicasWithNamesrv(t *testing.T, stable string) (reg *namesrv.Registry, replicas []*testBroker) {
 	t.Helper()
 	ns, reg := startTestNamesrv(t)
 	var lns []net.Listener
@@ -129,7 +129,7 @@ func sendTo(t *testing.T, c *remoting.Client, addr, topic, body, remark string) 
 // forwarded is refused rather than forwarded again; after the leader closes, a follower forwards
 // to the next one; a replica without a quorum answers 14 naming the state.
 func TestReplicaForwardsWrites(t *testing.T) {
-	_, replicas := startReplicas(t, "")
+	_, replicas := startReplicasWithNamesrv(t, "")
 	leader := readyLeader(t, replicas)
 	var followers []*testBroker
 	for _, r := range replicas {
@@ -207,7 +207,7 @@ func TestStableLeaderAddr(t *testing.T) {
 	}
 	stable := ln.Addr().String()
 	ln.Close()
-	reg, replicas := startReplicas(t, stable)
+	reg, replicas := startReplicasWithNamesrv(t, stable)
 	leader := readyLeader(t, replicas)
 	resp := sendTo(t, leader.client, stable, "StableT", "one", "")
 	expect(t, resp, remoting.ResponseSuccess)

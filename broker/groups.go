@@ -33,9 +33,15 @@ type groupTable struct {
 	file configFile
 	now  func() time.Time
 
-	mu      sync.RWMutex // guards groups, version
+	// repl routes changes through a replicated group's log (nil in single-node mode;
+	// replicated_config.go); commitMu serialises those proposals.
+	repl     *configRepl
+	commitMu sync.Mutex
+
+	mu      sync.RWMutex // guards groups, version, dirty
 	groups  map[string]GroupConfig
 	version namesrv.DataVersion
+	dirty   dirtyRows // changed rows not yet in the replicated log
 }
 
 func newGroupTable(fsys vfs.FS, path string, now func() time.Time) *groupTable {
@@ -84,6 +90,7 @@ func (g *groupTable) ensure(name string, create bool) (GroupConfig, bool, error)
 		g.groups[name] = gc
 		g.version = namesrv.DataVersion{Timestamp: g.now().UnixMilli(), Counter: g.version.Counter + 1}
 		g.file.changed()
+		g.dirty.mark(g.repl, name)
 	}
 	g.mu.Unlock()
 	// Commit even when another caller created it: that caller may still be writing, and this
@@ -100,8 +107,14 @@ func (g *groupTable) snapshot() (map[string]GroupConfig, namesrv.DataVersion) {
 	return maps.Clone(g.groups), g.version
 }
 
-// commit makes every change made so far durable in subscriptionGroup.json.
-func (g *groupTable) commit() error { return g.file.commit(g.encode) }
+// commit makes every change made so far durable in subscriptionGroup.json; in a replicated
+// group, changes made on the ready leader are first committed through the log.
+func (g *groupTable) commit() error {
+	if err := g.replicate(); err != nil {
+		return err
+	}
+	return g.file.commit(g.encode)
+}
 
 // persist writes subscriptionGroup.json if it changed since the last write (or always when force).
 func (g *groupTable) persist(force bool) error { return g.file.persist(force, g.encode) }

@@ -27,9 +27,15 @@ type offsetTable struct {
 	fs   vfs.FS
 	path string
 
-	mu      sync.Mutex // guards offsets, dirty
+	// repl batches changes into a replicated group's log (nil in single-node mode;
+	// replicated_config.go).
+	repl *configRepl
+
+	mu      sync.Mutex // guards offsets, dirty, unreplicated
 	offsets map[offsetKey]map[int32]int64
 	dirty   bool
+	// unreplicated: the queues whose offset changed on the ready leader since its last batch.
+	unreplicated map[offsetQueue]struct{}
 }
 
 func newOffsetTable(fsys vfs.FS, path string) *offsetTable {
@@ -77,6 +83,7 @@ func (o *offsetTable) commit(group, topic string, queueID int32, offset int64) {
 	if old, ok := m[queueID]; !ok || old != offset {
 		m[queueID] = offset
 		o.dirty = true
+		o.markLocked(k, queueID)
 	}
 	o.mu.Unlock()
 }
@@ -95,6 +102,7 @@ func (o *offsetTable) removeTopic(topic string) {
 	defer o.mu.Unlock()
 	for k := range o.offsets {
 		if k.topic == topic {
+			o.markAllLocked(k)
 			delete(o.offsets, k)
 			o.dirty = true
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -26,14 +27,21 @@ import (
 //	raft/      the Raft log (a RocketMQ commitlog, raftidx, hardstate, raftmeta): the durable truth
 //	replica/   the store (commitlog, consume queues, index, timers, transactions), rebuilt at
 //	           every start by applying the committed log from its first entry
-//	config/    the broker's config files (topics, groups, consumer offsets), per replica
+//	config/    the broker's config files (topics, groups, consumer offsets): a per-replica cache
+//	           of what the log's metadata entries say (replicated_config.go), plus changes made
+//	           on this replica while it did not lead
 //
 // Writes: a SEND is proposed as one entry and answered SUCCESS only once a quorum stored it
 // (fsynced: Log.Append syncs before it acknowledges) and this replica applied it; the msgId and
 // queue offset come from that apply, which every replica performs identically.
 //
+// Entries are runs of RocketMQ records (replication/config.go draws the envelope): sends,
+// transaction commits (restored message + op marker), op markers, timer copies, and metadata
+// (topics, groups, consumer offsets). Every replica applies them into its store and derives its
+// metadata tables, dedupe table and open transactions from them (replicated_state.go).
+//
 // Roles: the replica registers as brokerId 0 only while it passes the leader barrier
-// (Role.Ready), and otherwise under its own id (its position in dLegerPeers + 1), re-registering
+// (Role.Ready) and its leader services (the transaction service, rebuilt) run, and otherwise under its own id (its position in dLegerPeers + 1), re-registering
 // at every role change. A replica that is not a ready leader answers SEND with
 // SERVICE_NOT_AVAILABLE (14), which rocketmq-client-go retries.
 type replicaGroup struct {
@@ -44,6 +52,9 @@ type replicaGroup struct {
 	group *replication.Group
 	st    *store.Store
 	peers int // replicas in dLegerPeers
+	b     *Broker
+	host  netip.AddrPort // stamps the entries this replica proposes
+	state *replicaState  // replicated metadata, dedupe, transactions (replicated_state.go)
 
 	fwd    atomic.Pointer[forwarder] // follower write-forwarding (forward.go), set in New after the role watcher started
 	stable *stableListener           // dLegerLeaderAddr (stable_addr.go); nil without it
@@ -100,9 +111,12 @@ func newReplicaGroup(cfg *Config, logger *slog.Logger) (*replicaGroup, error) {
 
 // start opens the Raft log, binds the replication port and starts the replica, which applies
 // the committed log into st.
-func (rg *replicaGroup) start(cfg *Config, st *store.Store) error {
+func (rg *replicaGroup) start(b *Broker, cfg *Config, st *store.Store) error {
 	peers, _ := replication.ParsePeers(cfg.DLegerPeers)
 	rg.st = st
+	rg.b = b
+	rg.host = b.storeHost()
+	rg.state = newReplicaState(rg, b)
 	var err error
 	if rg.rlog, err = replication.OpenLog(filepath.Join(cfg.StorePathRootDir, "raft"), replication.LogOptions{SegmentSize: cfg.MappedFileSizeCommitLog}); err != nil {
 		return fmt.Errorf("broker: replicated log: %w", err)
@@ -125,6 +139,7 @@ func (rg *replicaGroup) start(cfg *Config, st *store.Store) error {
 		return fmt.Errorf("broker: replica: %w", err)
 	}
 	rg.tr.Start(addrs, rg.group.Receive)
+	rg.state.start()
 	return nil
 }
 
@@ -135,6 +150,7 @@ func (rg *replicaGroup) apply(index uint64, data []byte) error {
 	if err != nil {
 		return err
 	}
+	rg.state.applied(data, res)
 	rg.mu.Lock()
 	rg.results[index] = res
 	rg.order = append(rg.order, index)
@@ -148,42 +164,67 @@ func (rg *replicaGroup) apply(index uint64, data []byte) error {
 	return nil
 }
 
-// Replicate proposes records as one entry and waits for its commit and apply.
+// Replicate proposes records as one entry and waits for its commit and apply, unless the
+// dedupe table knows them already (a retried send: replicated_state.go), when it answers the
+// first copy's results.
 func (rg *replicaGroup) Replicate(ctx context.Context, records []byte) ([]commitlog.AppendResult, error) {
-	if r := rg.group.Role(); !r.Ready {
-		return nil, fmt.Errorf("%w: replica %d is not the ready leader (leader %d, term %d)", store.ErrServiceNotAvailable, r.ID, r.Leader, r.Term)
+	res, keys, ok, err := rg.state.dedupe(ctx, records)
+	if ok || err != nil {
+		return res, err
 	}
-	p, err := rg.group.Propose(ctx, records)
-	switch {
-	case errors.Is(err, replication.ErrNotLeader), errors.Is(err, replication.ErrNotReady),
-		errors.Is(err, replication.ErrSuperseded), errors.Is(err, raft.ErrProposalDropped):
-		return nil, fmt.Errorf("%w: %w", store.ErrServiceNotAvailable, err)
-	case errors.Is(err, replication.ErrBadEntry):
-		return nil, fmt.Errorf("%w: %w", store.ErrMessageIllegal, err)
-	case err != nil:
+	p, err := rg.proposeWait(ctx, records)
+	rg.state.proposed(keys)
+	if err != nil {
 		return nil, err
 	}
-	if err := rg.group.Wait(ctx, p); err != nil {
-		if errors.Is(err, replication.ErrSuperseded) {
-			return nil, fmt.Errorf("%w: %w", store.ErrServiceNotAvailable, err) // never stored: a retry is safe
-		}
-		return nil, err
-	}
-	rg.mu.Lock()
-	res, ok := rg.results[p.Index]
-	delete(rg.results, p.Index)
-	rg.mu.Unlock()
+	res, ok = rg.takeResults(p.Index)
 	if !ok {
 		return nil, fmt.Errorf("broker: entry %d committed but its results were pruned", p.Index)
 	}
 	return res, nil
 }
 
-// brokerID is what the replica registers as: 0 while it is the ready leader (and, with a
-// stable leader address, once it holds that address or has given up waiting for it), else its
-// own id.
+// proposeWait proposes data as one entry on the ready leader and waits until this replica
+// applied it. Errors wrap store.ErrServiceNotAvailable when the entry was not stored (a retry
+// is safe), store.ErrMessageIllegal for data the log refuses; any other error leaves the
+// outcome unknown.
+func (rg *replicaGroup) proposeWait(ctx context.Context, data []byte) (replication.Proposal, error) {
+	if r := rg.group.Role(); !r.Ready {
+		return replication.Proposal{}, fmt.Errorf("%w: replica %d is not the ready leader (leader %d, term %d)", store.ErrServiceNotAvailable, r.ID, r.Leader, r.Term)
+	}
+	p, err := rg.group.Propose(ctx, data)
+	switch {
+	case errors.Is(err, replication.ErrNotLeader), errors.Is(err, replication.ErrNotReady),
+		errors.Is(err, replication.ErrSuperseded), errors.Is(err, raft.ErrProposalDropped):
+		return p, fmt.Errorf("%w: %w", store.ErrServiceNotAvailable, err)
+	case errors.Is(err, replication.ErrBadEntry):
+		return p, fmt.Errorf("%w: %w", store.ErrMessageIllegal, err)
+	case err != nil:
+		return p, err
+	}
+	if err := rg.group.Wait(ctx, p); err != nil {
+		if errors.Is(err, replication.ErrSuperseded) {
+			return p, fmt.Errorf("%w: %w", store.ErrServiceNotAvailable, err) // never stored: a retry is safe
+		}
+		return p, err
+	}
+	return p, nil
+}
+
+// takeResults returns and forgets the apply results of entry index.
+func (rg *replicaGroup) takeResults(index uint64) ([]commitlog.AppendResult, bool) {
+	rg.mu.Lock()
+	defer rg.mu.Unlock()
+	res, ok := rg.results[index]
+	delete(rg.results, index)
+	return res, ok
+}
+
+// brokerID is what the replica registers as: 0 while it is the ready leader with its leader
+// services running (replicated_state.go) and, with a stable leader address, once it holds that
+// address or has given up waiting for it; else its own id.
 func (rg *replicaGroup) brokerID() int64 {
-	if rg.group.Role().Ready && (rg.stable == nil || rg.stable.bound.Load() || rg.stable.fallback.Load()) {
+	if rg.group.Role().Ready && rg.state.servicesReady.Load() && (rg.stable == nil || rg.stable.bound.Load() || rg.stable.fallback.Load()) {
 		return 0
 	}
 	return int64(rg.self.ID)
@@ -285,6 +326,9 @@ func (rg *replicaGroup) watchRoles(b *Broker) {
 
 // close stops the replica (nothing is applied after it returns), then its port and log.
 func (rg *replicaGroup) close() error {
+	if rg.state != nil {
+		rg.state.stop() // proposes through the group: before it stops
+	}
 	close(rg.quit)
 	var err error
 	if rg.group != nil {

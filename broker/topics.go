@@ -10,6 +10,7 @@ import (
 
 	"github.com/mqstore/mqstore/internal/vfs"
 	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/replication"
 	"github.com/mqstore/mqstore/store"
 )
 
@@ -30,6 +31,7 @@ var notAllowedSendTopics = map[string]bool{
 	"RMQ_SYS_TRANS_OP_HALF_TOPIC": true,
 	"TRANS_CHECK_MAX_TIME_TOPIC":  true,
 	store.TimerTopic:              true,
+	replication.ConfigTopic:       true, // a replicated group's metadata entries (replicated_config.go)
 }
 
 // validateTopic checks a topic name for a create or send: RocketMQ's characters and length.
@@ -51,9 +53,15 @@ type topicTable struct {
 	file configFile
 	now  func() time.Time
 
-	mu      sync.RWMutex // guards topics, version
+	// repl routes changes through a replicated group's log (nil in single-node mode;
+	// replicated_config.go); commitMu serialises those proposals.
+	repl     *configRepl
+	commitMu sync.Mutex
+
+	mu      sync.RWMutex // guards topics, version, dirty
 	topics  map[string]namesrv.TopicConfig
 	version namesrv.DataVersion
+	dirty   dirtyRows // changed rows not yet in the replicated log
 }
 
 func newTopicTable(fsys vfs.FS, path string, now func() time.Time) *topicTable {
@@ -107,7 +115,7 @@ func (t *topicTable) put(tc namesrv.TopicConfig) bool {
 		return false
 	}
 	t.topics[tc.TopicName] = tc
-	t.changedLocked()
+	t.changedLocked(tc.TopicName)
 	return true
 }
 
@@ -120,7 +128,7 @@ func (t *topicTable) createIfAbsent(tc namesrv.TopicConfig) (namesrv.TopicConfig
 		return old, false
 	}
 	t.topics[tc.TopicName] = tc
-	t.changedLocked()
+	t.changedLocked(tc.TopicName)
 	return tc, true
 }
 
@@ -132,13 +140,14 @@ func (t *topicTable) remove(name string) bool {
 		return false
 	}
 	delete(t.topics, name)
-	t.changedLocked()
+	t.changedLocked(name)
 	return true
 }
 
-func (t *topicTable) changedLocked() {
+func (t *topicTable) changedLocked(name string) {
 	t.version = namesrv.DataVersion{Timestamp: t.now().UnixMilli(), Counter: t.version.Counter + 1}
 	t.file.changed()
+	t.dirty.mark(t.repl, name)
 }
 
 // snapshot returns a copy of every topic config and the data version.
@@ -148,8 +157,14 @@ func (t *topicTable) snapshot() (map[string]namesrv.TopicConfig, namesrv.DataVer
 	return maps.Clone(t.topics), t.version
 }
 
-// commit makes every change made so far durable in topics.json (see configFile.commit).
-func (t *topicTable) commit() error { return t.file.commit(t.encode) }
+// commit makes every change made so far durable in topics.json (see configFile.commit); in a
+// replicated group, changes made on the ready leader are first committed through the log.
+func (t *topicTable) commit() error {
+	if err := t.replicate(); err != nil {
+		return err
+	}
+	return t.file.commit(t.encode)
+}
 
 // persist writes topics.json if it changed since the last write (or always when force).
 func (t *topicTable) persist(force bool) error { return t.file.persist(force, t.encode) }

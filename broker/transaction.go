@@ -304,6 +304,9 @@ func checkBody(half txn.HalfMessage) ([]byte, error) {
 
 // startTransactions starts the store's transaction check service with the broker's checker.
 func (b *Broker) startTransactions() error {
+	if b.replica != nil {
+		return nil // only the ready leader checks (replicated_state.go)
+	}
 	if err := b.store.Transactions().Start(b.checker); err != nil && !errors.Is(err, txn.ErrAlreadyStarted) {
 		return fmt.Errorf("broker: start transaction checks: %w", err)
 	}

@@ -49,5 +49,6 @@ func (g *groupTable) update(gc GroupConfig) bool {
 	g.groups[gc.GroupName] = gc
 	g.version = namesrv.DataVersion{Timestamp: g.now().UnixMilli(), Counter: g.version.Counter + 1}
 	g.file.changed()
+	g.dirty.mark(g.repl, gc.GroupName)
 	return !existed
 }

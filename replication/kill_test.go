@@ -77,10 +77,11 @@ func runChild() int {
 
 // child is one replica process.
 type child struct {
-	name  string
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	done  chan struct{} // closed when its stdout reader ends
+	name   string
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stderr *bytes.Buffer // read after the process exited
+	done   chan struct{} // closed when its stdout reader ends
 }
 
 // TestKillNine: three replica processes on 127.0.0.11-13; while a client appends, replicas
@@ -125,7 +126,7 @@ func TestKillNine(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		c := &child{name: name, cmd: cmd, stdin: stdin, done: make(chan struct{})}
+		c := &child{name: name, cmd: cmd, stdin: stdin, stderr: &stderr, done: make(chan struct{})}
 		go func() {
 			defer close(c.done)
 			sc := bufio.NewScanner(stdout)
@@ -219,7 +220,7 @@ func TestKillNine(t *testing.T) {
 		mu.Unlock()
 		fmt.Fprintln(c.stdin, "close")
 		if err := c.cmd.Wait(); err != nil {
-			t.Fatalf("%s: %v", name, err)
+			t.Fatalf("%s: %v\n%s", name, err, c.stderr)
 		}
 		<-c.done
 	}

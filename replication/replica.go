@@ -187,9 +187,11 @@ type replica struct {
 	pending []pendingProposal
 	rn      *raft.RawNode
 	applied uint64
-	state   raft.StateType
-	lead    uint64
-	err     error // sticky: the first storage or apply failure
+	// readyTerm is the term in which this replica, leading, passed the barrier (0: none).
+	readyTerm uint64
+	state     raft.StateType
+	lead      uint64
+	err       error // sticky: the first storage or apply failure
 }
 
 func newReplica(opts Options) (*replica, error) {
@@ -293,13 +295,27 @@ type entryChecker interface {
 // index is of its own term (so every entry before it, the previous leaders' tail included, is
 // committed) and every committed entry is applied (dispatched). Its log-tail queue table needs
 // no rebuild: Log keeps it exact through appends and truncations.
+//
+// Once passed, it stays passed for the rest of the term: stepping a follower's append response
+// moves the commit index before the next Ready applies the entries, and a proposal between the
+// two must not be refused (the barrier is about the previous terms' entries, all applied).
 func (r *replica) barrierPassed() bool {
 	st := r.rn.BasicStatus()
-	if st.RaftState != raft.StateLeader || r.applied < st.GetCommit() {
+	if st.RaftState != raft.StateLeader {
+		return false
+	}
+	if r.readyTerm == st.GetTerm() {
+		return true
+	}
+	if r.applied < st.GetCommit() {
 		return false
 	}
 	term, err := r.opts.Storage.Term(st.GetCommit())
-	return err == nil && term == st.GetTerm()
+	if err != nil || term != st.GetTerm() {
+		return false
+	}
+	r.readyTerm = term
+	return true
 }
 
 type pendingProposal struct {

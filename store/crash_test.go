@@ -225,7 +225,7 @@ func testCrash(t *testing.T, flush string) {
 // crashClose stops the store's goroutines and unmaps it without the clean-shutdown steps (no final
 // dispatch, checkpoint or abort-file removal), as if the process had died.
 func crashClose(s *Store) {
-	s.txn.Close() // its goroutines belong to this process; the crash children never use it
+	s.txn.Load().Close() // its goroutines belong to this process; the crash children never use it
 	s.closeMu.Lock()
 	s.closed.Store(true)
 	s.closeMu.Unlock()

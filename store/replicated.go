@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/mqstore/mqstore/commitlog"
 	"github.com/mqstore/mqstore/message"
+	"github.com/mqstore/mqstore/txn"
 )
 
 // Replicator is the consensus group behind a store in replicated mode (Options.Replicator).
@@ -93,4 +95,45 @@ func (s *Store) putAsyncReplicated(m *message.Message, queueID int32, done func(
 		}
 		done(res, err)
 	}()
+}
+
+// ReopenTransactions replaces the transaction service with a new one rebuilt from this store's
+// half and op queues (txn.New), once every record the store holds is dispatched. A replicated
+// group's new leader calls it after its barrier: the service it replaces knew only the half
+// messages prepared through this replica, the new one knows every one the group's log holds.
+// The old service is closed first (its check loop joined; calls that still reach it fail with
+// txn.ErrClosed; op markers it could not write are the log's loss only if it no longer leads,
+// and then the next leader checks those transactions back). The new service keeps its files in
+// a directory of its own, so its recovery starts from the first half-queue offset rather than
+// from a progress the old one saved. Its check service is not started: the caller does that.
+func (s *Store) ReopenTransactions(ctx context.Context) (*txn.Service, error) {
+	if err := s.Sync(ctx); err != nil {
+		return nil, fmt.Errorf("store: reopen transactions: %w", err)
+	}
+	if old := s.txn.Load(); old != nil {
+		if err := old.Close(); err != nil && !errors.Is(err, txn.ErrClosed) {
+			s.backgroundError(fmt.Errorf("store: close the replaced transaction service: %w", err))
+		}
+	}
+	opts := s.txnOpts
+	s.txnGen++
+	opts.Dir = fmt.Sprintf("%s.%d", s.txnOpts.Dir, s.txnGen)
+	if err := os.RemoveAll(opts.Dir); err != nil {
+		return nil, fmt.Errorf("store: reopen transactions: %w", err)
+	}
+	tx, err := txn.New(txnBackend{s}, opts)
+	if err != nil {
+		return nil, fmt.Errorf("store: reopen transactions: %w", err)
+	}
+	s.txn.Store(tx)
+	return tx, nil
+}
+
+// CloseTransactions closes the transaction service (a replicated replica that does not lead:
+// its calls then fail with txn.ErrClosed until ReopenTransactions).
+func (s *Store) CloseTransactions() error {
+	if err := s.txn.Load().Close(); err != nil && !errors.Is(err, txn.ErrClosed) {
+		return err
+	}
+	return nil
 }

@@ -26,8 +26,10 @@ type Store struct {
 	lock      *os.File
 	commitLog *commitlog.CommitLog
 	queues    *consumequeue.Table
-	index     *index.Index // nil when DisableIndex
-	txn       *txn.Service
+	index     *index.Index                // nil when DisableIndex
+	txn       atomic.Pointer[txn.Service] // replaced by ReopenTransactions (replicated.go)
+	txnOpts   txn.Options
+	txnGen    int           // ReopenTransactions calls (serialised by its caller)
 	timer     *timerService // timer messages and delay levels (timer.go)
 
 	// dispatched is the commitlog offset up to which records have queue units and index entries.
@@ -111,11 +113,15 @@ func Open(dir string, opts Options) (*Store, error) {
 	if txnOpts.FS == nil {
 		txnOpts.FS = opts.FS
 	}
-	var err error
-	if s.txn, err = txn.New(txnBackend{s}, txnOpts); err != nil {
+	// A replicated group commits a transaction in one entry: restored message and op marker.
+	txnOpts.AtomicCommit = txnOpts.AtomicCommit || opts.Replicator != nil
+	s.txnOpts = txnOpts
+	tx, err := txn.New(txnBackend{s}, txnOpts)
+	if err != nil {
 		s.closeParts()
 		return nil, fmt.Errorf("store: transactions: %w", err)
 	}
+	s.txn.Store(tx)
 	// The abort file marks the store as open: found at the next Open, it means a crash.
 	if err := s.createAbortFile(); err != nil {
 		s.closeParts()
@@ -492,8 +498,10 @@ func (s *Store) Close() error {
 	}
 	// Transactions first, while puts are still accepted: their op-marker writer appends its
 	// last markers on close.
-	if s.txn != nil {
-		keep(s.txn.Close())
+	if tx := s.txn.Load(); tx != nil {
+		if err := tx.Close(); !errors.Is(err, txn.ErrClosed) {
+			keep(err)
+		}
 	}
 	s.closeMu.Lock()
 	s.closed.Store(true)

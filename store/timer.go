@@ -278,6 +278,9 @@ func (t *timerService) pass() time.Duration {
 }
 
 func (t *timerService) keep(err error) {
+	if errors.Is(err, ErrServiceNotAvailable) {
+		return // a replicated store's replica that does not lead: retried, not a failure
+	}
 	if t.sticky == nil {
 		t.sticky = err
 	}
@@ -376,11 +379,20 @@ func (t *timerService) deliver(e timer.Entry) error {
 	if !m.StoreHost.IsValid() {
 		m.StoreHost = s.opts.StoreHost
 	}
-	err = s.commitLog.AppendAsync(m, func(commitlog.AppendResult, error) {})
+	if s.opts.Replicator != nil {
+		// A replicated group's copy is an entry like any put: only the ready leader's commits,
+		// so only the leader delivers; elsewhere the tick waits (ErrServiceNotAvailable, not
+		// an error) and is tried again, and a copy a previous leader delivered is answered by
+		// the group's dedupe of (topic, UNIQ_KEY) instead of being stored twice.
+		_, err = s.putReplicated([]*message.Message{m}, []int32{int32(qid)})
+	} else {
+		err = s.commitLog.AppendAsync(m, func(commitlog.AppendResult, error) {})
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, commitlog.ErrMessageTooLarge), errors.Is(err, message.ErrTopicTooLong),
-		errors.Is(err, message.ErrRecordTooLarge), errors.Is(err, message.ErrPropertiesTooLong):
+		errors.Is(err, message.ErrRecordTooLarge), errors.Is(err, message.ErrPropertiesTooLong),
+		errors.Is(err, ErrMessageIllegal):
 		t.skipped.Add(1)
 		return nil
 	default:

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/mqstore/mqstore/consumequeue"
 	"github.com/mqstore/mqstore/message"
@@ -65,4 +66,20 @@ func (b txnBackend) MaxQueueOffset(topic string, queueID int32) int64 {
 // Transactions returns the store's transactional-message service (half messages, commit,
 // rollback, check-back, the open-transaction table). Start its check service with
 // Transactions().Start(checker).
-func (s *Store) Transactions() *txn.Service { return s.txn }
+func (s *Store) Transactions() *txn.Service { return s.txn.Load() }
+
+// AppendPair stores two messages as one unit (txn.PairAppender): one batch, which in
+// replicated mode is one entry.
+func (b txnBackend) AppendPair(first, second *message.Message) (txn.Appended, txn.Appended, error) {
+	res, err := b.s.PutBatch([]*message.Message{first, second})
+	if err != nil && !errors.Is(err, ErrFlushTimeout) {
+		return txn.Appended{}, txn.Appended{}, err
+	}
+	if len(res) != 2 {
+		return txn.Appended{}, txn.Appended{}, fmt.Errorf("store: a pair stored as %d records", len(res))
+	}
+	app := func(r PutResult) txn.Appended {
+		return txn.Appended{PhysicalOffset: r.PhysicalOffset, QueueOffset: r.QueueOffset, MsgID: r.MsgID, StoreTimestamp: r.StoreTimestamp}
+	}
+	return app(res[0]), app(res[1]), nil
+}

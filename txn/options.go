@@ -46,6 +46,14 @@ type Options struct {
 	Now func() time.Time
 	// FS is the file system of the files in Dir (nil: the real one).
 	FS vfs.FS
+	// AtomicCommit makes Commit store the restored message and its op marker
+	// together, with one PairAppender.AppendPair (a replicated group's single
+	// Raft entry), instead of the restored message first and the op marker
+	// later, batched: a failover then never finds a commit half done
+	// (RocketMQ's two writes duplicate on failover, apache/rocketmq#10199).
+	// The Store must implement PairAppender. Rollback then also returns once
+	// its op marker is stored (Flush).
+	AtomicCommit bool
 }
 
 // Validate reports an out-of-range field (negative durations or CheckMax).

@@ -296,6 +296,22 @@ func (w *opWriter) writeBatch() (bool, error) {
 
 // appendOp appends one op message.
 func (w *opWriter) appendOp(body []byte, end string, horizon int64) error {
+	app, err := w.store.Append(w.opMessage(body, end, horizon))
+	if err != nil {
+		return err
+	}
+	w.appended(app)
+	return nil
+}
+
+// appended notes an op message stored at app.
+func (w *opWriter) appended(app Appended) {
+	storeMax(w.lastSeen, app.PhysicalOffset)
+	storeMax(&w.next, app.QueueOffset+1)
+}
+
+// opMessage returns an op message (body copied).
+func (w *opWriter) opMessage(body []byte, end string, horizon int64) *message.Message {
 	var props message.Properties
 	props = props.Set(message.PropertyTags, OpTag)
 	props = props.Set(message.PropertyWait, "true")
@@ -308,13 +324,7 @@ func (w *opWriter) appendOp(body []byte, end string, horizon int64) error {
 		BornTimestamp: w.now().UnixMilli(),
 		Properties:    props,
 	}
-	app, err := w.store.Append(m)
-	if err != nil {
-		return err
-	}
-	storeMax(w.lastSeen, app.PhysicalOffset)
-	storeMax(&w.next, app.QueueOffset+1)
-	return nil
+	return m
 }
 
 // storeMax raises v to x if x is larger.

@@ -64,3 +64,10 @@ type Viewer interface {
 type Visitor interface {
 	Visit(r *message.Record) error
 }
+
+// PairAppender is a Store that can append two messages as one unit: both
+// are stored, or neither (Options.AtomicCommit). Append's rules apply to
+// each.
+type PairAppender interface {
+	AppendPair(first, second *message.Message) (Appended, Appended, error)
+}

@@ -529,6 +529,9 @@ func (s *Service) commit(msg *message.Message, rec message.Record) (Appended, er
 		s.mu.Unlock()
 		return Appended{}, err
 	}
+	if s.opts.AtomicCommit {
+		return s.commitPair(q, e, restored)
+	}
 	it := &e.op // a transaction commits once: its entry carries the op item
 	s.ops.begin(it, q)
 	app, err := s.store.Append(restored)
@@ -545,6 +548,35 @@ func (s *Service) commit(msg *message.Message, rec message.Record) (Appended, er
 	s.states.set(q, stateCommitted)
 	s.mu.Unlock()
 	s.ops.commit(it, app.PhysicalOffset)
+	return app, nil
+}
+
+// commitPair stores the restored message of the claimed transaction e (at
+// half-queue offset q) and its op marker as one unit (Options.AtomicCommit).
+// The op marker's horizon is the op writer's: this commit's own marker is in
+// the same unit, so it holds the horizon back for no one.
+func (s *Service) commitPair(q int64, e *entry, restored *message.Message) (Appended, error) {
+	pa, ok := s.store.(PairAppender)
+	if !ok {
+		s.mu.Lock()
+		e.committing = false
+		s.mu.Unlock()
+		return Appended{}, fmt.Errorf("%w: AtomicCommit needs a Store that implements PairAppender", ErrInvalidOptions)
+	}
+	op := s.ops.opMessage(appendOpOffset(nil, q), EndCommit, s.ops.horizon())
+	app, opApp, err := pa.AppendPair(restored, op)
+	if err != nil {
+		s.mu.Lock()
+		e.committing = false
+		s.mu.Unlock()
+		return Appended{}, fmt.Errorf("txn: append committed message and op marker: %w", err)
+	}
+	s.noteSeen(app.PhysicalOffset)
+	s.ops.appended(opApp)
+	s.mu.Lock()
+	delete(s.open, q)
+	s.states.set(q, stateCommitted)
+	s.mu.Unlock()
 	return app, nil
 }
 
@@ -585,6 +617,11 @@ func (s *Service) rollback(q int64) error {
 		return err
 	}
 	s.ops.add(q, EndRollback, math.MaxInt64)
+	if s.opts.AtomicCommit {
+		// A replicated group's rollback is answered once its op marker is stored, as a
+		// commit is: a new leader never checks back a transaction its producer ended.
+		return s.ops.flush()
+	}
 	return nil
 }
 

@@ -1,0 +1,184 @@
+// Package replstate runs replicated broker groups of real processes (one `mqstore namesrv` and
+// three mqstore replicas of one brokerName on loopback aliases) and checks the state a new
+// leader must have after the old one is SIGKILLed: topic configs, subscription groups and
+// consumer offsets (replicated through the Raft log), transactions (each commit one entry,
+// check-back by the new leader) and delayed messages (delivered once, by the leader). Clients:
+// the unmodified rocketmq-client-go, and mqstore's own client to inspect each replica.
+package replstate
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/apache/rocketmq-client-go/v2/rlog"
+
+	"github.com/mqstore/mqstore/client"
+	"github.com/mqstore/mqstore/internal/proctest"
+	"github.com/mqstore/mqstore/remoting"
+)
+
+func init() { rlog.SetLogLevel("fatal") }
+
+const mqstorePkg = "github.com/mqstore/mqstore/cmd/mqstore"
+
+var startLine = regexp.MustCompile(`^mqstore: broker (\S+) bound to (\S+) \(advertised as (\S+)\);`)
+
+var instanceSeq atomic.Int64
+
+func instance(prefix string) string {
+	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), instanceSeq.Add(1))
+}
+
+type replica struct {
+	*proctest.Proc
+	addr string // advertised client address
+}
+
+// group is a name server and the replicas of one broker name.
+type group struct {
+	t        *testing.T
+	name     string
+	ns       string
+	replicas []*replica
+	admin    *client.Admin
+	raw      *remoting.Client // to ask one replica directly
+}
+
+// startGroup starts a name server and three replicas of brokerName, replica i on loopback alias
+// 127.0.0.(alias+i) (client and replication ports), with extra broker flags.
+func startGroup(t *testing.T, brokerName string, alias int, extra ...string) *group {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	nsp := proctest.New(t, proctest.Binary(t, mqstorePkg), "namesrv", "-listen", "127.0.0.1:0",
+		"-scanNotActiveBrokerInterval", "200", "-brokerChannelExpiredTime", "3000")
+	nsp.Start()
+	ns, ok := strings.CutPrefix(nsp.FirstLine(), "mqstore: name server bound to ")
+	if !ok {
+		t.Fatal("name server start line")
+	}
+	g := &group{t: t, name: brokerName, ns: ns}
+	var peers []string
+	for i := range 3 {
+		peers = append(peers, fmt.Sprintf("n%d-127.0.0.%d:%d", i, alias+i, proctest.FreePort(t)))
+	}
+	for i := range 3 {
+		ip := fmt.Sprintf("127.0.0.%d", alias+i)
+		args := append([]string{"-brokerClusterName", "ReplStateCluster", "-brokerName", brokerName,
+			"-brokerIP1", ip, "-bindAddress", ip,
+			"-storePathRootDir", t.TempDir(), "-listenPort", strconv.Itoa(proctest.FreePort(t)),
+			"-namesrvAddr", ns, "-metrics-addr", "", "-grpcServerPort", "0", "-registerNameServerPeriod", "500",
+			"-mappedFileSizeCommitLog", "8m", "-maxMessageSize", "1m", "-maxHashSlotNum", "1000", "-maxIndexNum", "4000",
+			"-enableDLegerCommitLog=true", "-dLegerGroup", brokerName, "-dLegerPeers", strings.Join(peers, ";"),
+			"-dLegerSelfId", fmt.Sprintf("n%d", i)}, extra...)
+		r := &replica{Proc: proctest.New(t, proctest.Binary(t, mqstorePkg), args...)}
+		r.Start()
+		m := startLine.FindStringSubmatch(r.FirstLine())
+		if m == nil {
+			t.Fatalf("replica %d start line: %s", i, r.Stderr())
+		}
+		r.addr = m[3]
+		g.replicas = append(g.replicas, r)
+	}
+	var err error
+	if g.admin, err = client.NewAdmin(client.WithNameServer(ns), client.WithInstanceName(instance("admin")), client.WithCallTimeout(3*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.admin.Close() })
+	if g.raw, err = remoting.NewClient(remoting.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.raw.Close() })
+	return g
+}
+
+// master returns the broker name's id-0 address at the name server, "" when none.
+func (g *group) master() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	brokers, _, err := g.admin.ClusterInfo(ctx)
+	if err != nil {
+		return ""
+	}
+	return brokers[g.name].BrokerAddrs[0]
+}
+
+// waitMaster waits for an id-0 replica other than not and returns its address.
+func (g *group) waitMaster(not string) string {
+	g.t.Helper()
+	var addr string
+	took := waitFor(g.t, 30*time.Second, "a replica registered as brokerId 0", func() bool {
+		addr = g.master()
+		return addr != "" && addr != not
+	})
+	g.t.Logf("%s registered as brokerId 0 after %v", addr, took.Round(time.Millisecond))
+	return addr
+}
+
+// kill SIGKILLs the replica at addr.
+func (g *group) kill(addr string) {
+	g.t.Helper()
+	for _, r := range g.replicas {
+		if r.addr == addr {
+			r.Kill()
+			return
+		}
+	}
+	g.t.Fatalf("%s is none of the replicas", addr)
+}
+
+// stderr returns the last lines the replica at addr logged.
+func (g *group) stderr(addr string) string {
+	for _, r := range g.replicas {
+		if r.addr == addr {
+			var keep []string
+			for _, line := range strings.Split(r.Stderr(), "\n") {
+				if !strings.Contains(line, "audit: admin action") {
+					keep = append(keep, line)
+				}
+			}
+			return proctest.Tail(strings.Join(keep, "\n"), 6000)
+		}
+	}
+	return ""
+}
+
+// alive returns the addresses of the replicas not killed.
+func (g *group) alive() []string {
+	var out []string
+	for _, r := range g.replicas {
+		select {
+		case <-r.Exited():
+		default:
+			out = append(out, r.addr)
+		}
+	}
+	return out
+}
+
+// call sends a request to one replica.
+func (g *group) call(addr string, req *remoting.Command) (*remoting.Command, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	return g.raw.Invoke(ctx, addr, req)
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > timeout {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start)
+}
