@@ -150,12 +150,15 @@ func TestFollowerForwardsWrites(t *testing.T) {
 		return err == nil && len(route.QueueDatas) == 1 && route.QueueDatas[0].BrokerName == brokerName && route.QueueDatas[0].WriteQueueNums == 2
 	})
 
-	// Topic configs are per replica for now: the follower applied it as well.
-	resp, err = rawInvoke(rc, followers[1].addr, remoting.RequestGetAllTopicConfig, nil)
-	if err != nil || resp.ResponseCode() != remoting.ResponseSuccess || !strings.Contains(string(resp.Body), `"CreatedViaFollower"`) {
-		t.Fatalf("GET_ALL_TOPIC_CONFIG of follower %s: %v %v", followers[1].addr, resp, err)
-	}
-	resp.Release()
+	// The leader committed the topic through the Raft log: every follower applies it.
+	waitFor(t, 5*time.Second, "the follower to apply the topic from the log", func() bool {
+		resp, err := rawInvoke(rc, followers[1].addr, remoting.RequestGetAllTopicConfig, nil)
+		if err != nil {
+			return false
+		}
+		defer resp.Release()
+		return resp.ResponseCode() == remoting.ResponseSuccess && strings.Contains(string(resp.Body), `"CreatedViaFollower"`)
+	})
 
 	// A consumer offset committed through a follower is the leader's.
 	fields := map[string]string{protocol.FieldConsumerGroup: "forward-c", protocol.FieldTopic: topic, protocol.FieldQueueID: "1"}

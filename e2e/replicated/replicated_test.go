@@ -78,9 +78,9 @@ type group struct {
 
 // startGroup starts three replicas of g and returns them.
 //
-// Topic configs are per replica here (they are not Raft entries yet): each replica starts with
-// g.topics in its topics.json, as an operator would copy the file, so whichever replica leads
-// serves them.
+// Each replica starts with g.topics in its topics.json (as an operator would copy the file from a
+// single broker it replaces), so the topics exist before any leader is elected; topics created
+// later go through the Raft log (e2e/replstate).
 func startGroup(t *testing.T, g group) []*replica {
 	t.Helper()
 	ports := freePorts(t, 6) // 3 replication ports, 3 client ports
