@@ -114,6 +114,9 @@ func Open(dir string, opts Options) (*CommitLog, error) {
 		FileSize:    opts.SegmentSize,
 		Preallocate: !opts.NoPreallocate,
 		Warm:        !opts.NoWarm,
+		HugePages:   !opts.NoHugePages && opts.FlushMode == AsyncFlush,
+		// BackgroundNice < 0 (off) passes through as "leave alone".
+		BackgroundNice: opts.BackgroundNice,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("commitlog: open %s: %w", dir, err)

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mqstore/mqstore/internal/mapped"
 )
 
 // flusher makes appended records durable. Under AsyncFlush it msyncs every FlushInterval; under
@@ -54,6 +56,9 @@ func (f *flusher) run() {
 	defer close(f.done)
 	var tick <-chan time.Time
 	if f.log.opts.FlushMode == AsyncFlush {
+		// Nobody waits for an async flush: its write-back submission must not take the
+		// appending thread's core.
+		mapped.LowerPriority(f.log.opts.BackgroundNice)
 		t := time.NewTicker(f.log.opts.FlushInterval)
 		defer t.Stop()
 		tick = t.C
