@@ -110,12 +110,11 @@ func Open(dir string, opts Options) (*CommitLog, error) {
 	}
 	opts = opts.withDefaults()
 	q, err := mapped.OpenQueue(dir, mapped.QueueOptions{
-		FS:          opts.FS,
-		FileSize:    opts.SegmentSize,
-		Preallocate: !opts.NoPreallocate,
-		Warm:        !opts.NoWarm,
-		HugePages:   !opts.NoHugePages && opts.FlushMode == AsyncFlush,
-		// BackgroundNice < 0 (off) passes through as "leave alone".
+		FS:             opts.FS,
+		FileSize:       opts.SegmentSize,
+		Preallocate:    !opts.NoPreallocate,
+		Warm:           !opts.NoWarm,
+		HugePages:      !opts.NoHugePages && opts.FlushMode == AsyncFlush,
 		BackgroundNice: opts.BackgroundNice,
 	})
 	if err != nil {

@@ -48,7 +48,6 @@ const (
 	DefaultFlushInterval    = 500 * time.Millisecond
 	DefaultSyncFlushTimeout = 5 * time.Second
 	DefaultMaxMessageSize   = 4 << 20 // maxMessageSize: limit on the body
-	DefaultBackgroundNice   = 10
 	// minSegmentSize is the smallest segment accepted. A record larger than a segment is refused
 	// with ErrMessageTooLarge whatever MaxMessageSize says.
 	minSegmentSize = 64 << 10
@@ -82,11 +81,15 @@ type Options struct {
 	// ext4, Linux 6.18). Never used under SyncFlush: each group-commit msync would write back a
 	// whole 2 MiB folio.
 	NoHugePages bool
-	// BackgroundNice is the nice value of the threads that warm and preallocate segments and,
-	// under AsyncFlush, of the flusher's (default 10; negative: the process's priority). Their
-	// in-kernel work (page allocation, write-back submission) otherwise takes the appending
-	// thread's core for milliseconds at a time on a machine with few cores; under SyncFlush the
-	// flusher keeps the process's priority, appenders wait for it.
+	// BackgroundNice, when positive (1-19), is the nice value of the threads that warm and
+	// preallocate segments and, under AsyncFlush, of the flusher's; 0 or negative (default)
+	// leaves them at the process's priority. Lowering them keeps their in-kernel work (page
+	// allocation, write-back submission) from taking the appending thread's core on a machine with
+	// few cores, and helps the commitlog alone; but a lowered thread that holds one of Go's Ps
+	// (GOMAXPROCS) is scheduled late by the kernel while the P's goroutines wait, and a writer that
+	// catches up with a lowered warmer waits for its folio: in the store (dispatcher running) it
+	// cut put and transaction throughput 2-5x on a loaded 2-core machine (docs/BENCHMARKS.md).
+	// Under SyncFlush the flusher always keeps the process's priority (appenders wait for it).
 	BackgroundNice int
 	// RecoverFrom is a commitlog offset known to be durable and to start a record (for example
 	// the checkpoint's flushed offset); recovery verifies records from there. A negative value
@@ -116,9 +119,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-	if o.BackgroundNice == 0 {
-		o.BackgroundNice = DefaultBackgroundNice
 	}
 	return o
 }

@@ -35,8 +35,8 @@ type Options struct {
 	// CommitLogNoHugePages turns off huge-page mappings of commitlog segments under AsyncFlush
 	// (see commitlog.Options.NoHugePages).
 	CommitLogNoHugePages bool
-	// BackgroundNice is the nice value of the commitlog's warm-up, allocator and async flusher
-	// threads (default 10; negative: the process's priority; see commitlog.Options.BackgroundNice).
+	// BackgroundNice, when positive, is the nice value of the commitlog's warm-up, allocator and
+	// async flusher threads (default 0: the process's priority; see commitlog.Options.BackgroundNice).
 	BackgroundNice int
 	// ConsumeQueueUnits is the number of 20-byte units per consume-queue file (default 300,000).
 	ConsumeQueueUnits int

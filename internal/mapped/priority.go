@@ -13,6 +13,11 @@ import (
 // 5-65 ms at a time (measured: docs/BENCHMARKS.md, "append stalls"). Running those goroutines on
 // threads with a higher nice value makes the scheduler prefer the writer's (and the network's)
 // threads whenever both are runnable, while the background work still runs on idle cycles.
+//
+// It is off by default (QueueOptions.BackgroundNice 0): a lowered thread that holds one of Go's
+// Ps is scheduled late by the kernel while that P's goroutines wait, and a writer that catches up
+// with a lowered warmer waits for the folio it is faulting in. In the store, on a loaded 2-core
+// machine, that cost more than it saved.
 
 // LowerPriority locks the calling goroutine to its OS thread and raises that thread's nice value
 // to nice (1-19). The goroutine must stay on it until it exits: the thread then exits with it and
