@@ -107,12 +107,18 @@ func BenchmarkAppend(b *testing.B) {
 // default) or at nice 10.
 func BenchmarkAppendLatency(b *testing.B) {
 	for _, v := range []struct {
-		name  string
-		small bool
-		nice  int
-	}{{"pages-4k/nice-0", true, 0}, {"pages-huge/nice-0", false, 0}, {"pages-huge/nice-10", false, 10}} {
+		name     string
+		small    bool
+		nice     int
+		resident int64
+	}{
+		{"pages-4k/nice-0", true, 0, 0},
+		{"pages-huge/nice-0", false, 0, 0},
+		{"pages-huge/nice-10", false, 10, 0},
+		{"pages-huge/resident-256M", false, 0, 256 << 20},
+	} {
 		b.Run(v.name, func(b *testing.B) {
-			c, err := Open(b.TempDir(), Options{SegmentSize: 64 << 20, NoHugePages: v.small, BackgroundNice: v.nice})
+			c, err := Open(b.TempDir(), Options{SegmentSize: 64 << 20, NoHugePages: v.small, BackgroundNice: v.nice, ResidentBytes: v.resident})
 			if err != nil {
 				b.Fatal(err)
 			}

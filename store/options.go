@@ -35,6 +35,9 @@ type Options struct {
 	// CommitLogNoHugePages turns off huge-page mappings of commitlog segments under AsyncFlush
 	// (see commitlog.Options.NoHugePages).
 	CommitLogNoHugePages bool
+	// CommitLogResidentBytes, when positive, evicts flushed commitlog pages more than this many
+	// bytes behind the flushed offset (see commitlog.Options.ResidentBytes). Default 0: none.
+	CommitLogResidentBytes int64
 	// BackgroundNice, when positive, is the nice value of the commitlog's warm-up, allocator and
 	// async flusher threads (default 0: the process's priority; see commitlog.Options.BackgroundNice).
 	BackgroundNice int
@@ -193,6 +196,7 @@ func (o Options) commitLogOptions() commitlog.Options {
 	return commitlog.Options{
 		SegmentSize:      o.CommitLogSegmentSize,
 		NoHugePages:      o.CommitLogNoHugePages,
+		ResidentBytes:    o.CommitLogResidentBytes,
 		BackgroundNice:   o.BackgroundNice,
 		FlushMode:        o.FlushMode,
 		FlushInterval:    o.FlushInterval,
