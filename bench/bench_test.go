@@ -80,7 +80,7 @@ func TestModes(t *testing.T) {
 		{name: "produce/sync-flush/2-producers", mode: ModeProduce, mutate: func(c *Config) { c.Flush = FlushSync; c.Producers = 2 }},
 		{name: "produce/batch", mode: ModeProduce, mutate: func(c *Config) { c.Batch = 16; c.Topics = 2 }},
 		{name: "produce/window-1", mode: ModeProduce, mutate: func(c *Config) { c.Window = 1; c.Messages = 300 }},
-		{name: "produce/header-rocketmq", mode: ModeProduce, mutate: func(c *Config) { c.Header = HeaderRocketMQ }},
+		{name: "produce/header-json", mode: ModeProduce, mutate: func(c *Config) { c.Header = HeaderJSON }},
 		{name: "consume", mode: ModeConsume, mutate: func(c *Config) { c.Consumers = 2 }, check: func(t *testing.T, r *report.Report) {
 			if r.Consumed != r.Messages {
 				t.Errorf("consumed %d", r.Consumed)
@@ -326,9 +326,9 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"produce", "-flush", "never"}, false},
 		{[]string{"produce", "-size", "1"}, false},
 		{[]string{"produce", "-window", "0"}, false},
-		{[]string{"txn", "-header", "rocketmq"}, true},
+		{[]string{"txn", "-header", "json"}, true},
 		{[]string{"produce", "-header", "xml"}, false},
-		{[]string{"store", "-header", "rocketmq"}, false}, // the store mode has no client
+		{[]string{"store", "-header", "json"}, false}, // the store mode has no client
 		{[]string{"txn", "-commit", "80", "-rollback", "30"}, false},
 		{[]string{"txn", "-check", "maybe"}, false},
 		{[]string{"produce", "extra"}, false},

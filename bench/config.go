@@ -100,7 +100,7 @@ func Defaults(mode string) Config {
 		CheckAnswer: "commit",
 		SegmentSize: 1 << 30,
 		Progress:    time.Second,
-		Header:      HeaderJSON,
+		Header:      HeaderRocketMQ,
 		AccessKey:   os.Getenv("MQSTORE_ACCESS_KEY"),
 		SecretKey:   os.Getenv("MQSTORE_SECRET_KEY"),
 	}

@@ -26,11 +26,14 @@ func instance(kind string) string {
 // clientOptions are cfg's settings of every client of a run: the header form of its requests,
 // the ACL credentials it signs them with, TLS.
 func clientOptions(cfg *Config) []client.Option {
-	return []client.Option{
-		client.WithRemotingOptions(remoting.Options{BinaryHeaders: cfg.Header == HeaderRocketMQ}),
+	opts := []client.Option{
 		client.WithCredentials(cfg.AccessKey, cfg.SecretKey),
 		client.WithTLSEnabled(cfg.TLS),
 	}
+	if cfg.Header == HeaderJSON {
+		opts = append(opts, client.WithJSONHeaders())
+	}
+	return opts
 }
 
 // producersIO sums the IOStats of ps.

@@ -217,7 +217,7 @@ func (pc *PullConsumer) Pull(ctx context.Context, mq MessageQueue, offset int64,
 	if res.Status == PullFound {
 		// The messages alias resp's body, so resp is left to the garbage
 		// collector rather than released.
-		res.Messages, err = decodeRecords(make([]MessageExt, 0, max), resp.Body, mq.BrokerName, mq.Topic)
+		res.Messages, err = decodeRecords(make([]MessageExt, 0, countRecords(resp.Body, max)), resp.Body, mq.BrokerName, mq.Topic)
 		if err != nil {
 			return PullResult{}, err
 		}

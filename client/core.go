@@ -45,7 +45,11 @@ type core struct {
 }
 
 func newCore(cfg config, heartbeat func() []byte) (*core, error) {
-	rc, err := remoting.NewClient(cfg.remoting)
+	ro := cfg.remoting
+	if !cfg.jsonHeaders {
+		ro.BinaryHeaders = true
+	}
+	rc, err := remoting.NewClient(ro)
 	if err != nil {
 		return nil, err
 	}

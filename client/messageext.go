@@ -1,6 +1,7 @@
 package client
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/mqstore/mqstore/message"
@@ -50,6 +51,21 @@ const maxRecordsPerBody = 1 << 16
 // QUERY_MESSAGE, VIEW_MESSAGE_BY_ID, CHECK_TRANSACTION_STATE) into dst.
 // The messages alias body. topic, when it equals a record's topic, is used
 // instead of allocating the record's topic string.
+// countRecords returns how many records body holds by their leading total sizes, at most limit:
+// the capacity a pull's result needs (a pull at a moderate rate returns a few records, and
+// MessageExt is large: sizing by the requested maximum allocated and zeroed ~10 KB per pull).
+func countRecords(body []byte, limit int) int {
+	n := 0
+	for pos := 0; n < limit && len(body)-pos >= 4; n++ {
+		size := int(binary.BigEndian.Uint32(body[pos:]))
+		if size <= 0 || size > len(body)-pos {
+			return n + 1 // decodeRecords reports the bad record
+		}
+		pos += size
+	}
+	return n
+}
+
 func decodeRecords(dst []MessageExt, body []byte, brokerName, topic string) ([]MessageExt, error) {
 	var rec message.Record
 	for pos := 0; pos < len(body); {

@@ -110,10 +110,12 @@ func Open(dir string, opts Options) (*CommitLog, error) {
 	}
 	opts = opts.withDefaults()
 	q, err := mapped.OpenQueue(dir, mapped.QueueOptions{
-		FS:          opts.FS,
-		FileSize:    opts.SegmentSize,
-		Preallocate: !opts.NoPreallocate,
-		Warm:        !opts.NoWarm,
+		FS:             opts.FS,
+		FileSize:       opts.SegmentSize,
+		Preallocate:    !opts.NoPreallocate,
+		Warm:           !opts.NoWarm,
+		HugePages:      !opts.NoHugePages && opts.FlushMode == AsyncFlush,
+		BackgroundNice: opts.BackgroundNice,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("commitlog: open %s: %w", dir, err)

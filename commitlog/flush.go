@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mqstore/mqstore/internal/mapped"
 )
 
 // flusher makes appended records durable. Under AsyncFlush it msyncs every FlushInterval; under
@@ -25,6 +27,10 @@ type flusher struct {
 	round chan struct{}
 	// waiters are AppendAsync callers waiting for a sync to cover their records.
 	waiters []asyncWaiter
+
+	// evictedTo is the log offset below which pages were evicted (ResidentBytes); flusher
+	// goroutine only.
+	evictedTo int64
 
 	kick chan struct{}
 	quit chan struct{}
@@ -54,6 +60,9 @@ func (f *flusher) run() {
 	defer close(f.done)
 	var tick <-chan time.Time
 	if f.log.opts.FlushMode == AsyncFlush {
+		// Nobody waits for an async flush: its write-back submission must not take the
+		// appending thread's core.
+		mapped.LowerPriority(f.log.opts.BackgroundNice)
 		t := time.NewTicker(f.log.opts.FlushInterval)
 		defer t.Stop()
 		tick = t.C
@@ -169,6 +178,8 @@ func (f *flusher) flushRound() {
 		if err != nil {
 			err = fmt.Errorf("%w: %w", ErrFlush, err)
 			f.err.CompareAndSwap(nil, &err)
+		} else if w := f.log.opts.ResidentBytes; w > 0 {
+			f.evictBelow(f.log.queue.FlushedOffset() - w)
 		}
 	}
 
@@ -179,6 +190,31 @@ func (f *flusher) flushRound() {
 	if hasWaiters {
 		f.completeWaiters(nil)
 	}
+}
+
+// evictBelow evicts the pages of the log below target (rounded down to 2 MiB, the huge-page
+// size), from where the last call stopped. Only flushed bytes are passed (target is below the
+// flushed offset), so nothing is lost: reads fault them back in from disk.
+func (f *flusher) evictBelow(target int64) {
+	const unit = 2 << 20
+	target &^= unit - 1
+	q := f.log.queue
+	if low := q.MinOffset(); f.evictedTo < low {
+		f.evictedTo = max(low, 0)
+	}
+	if target <= f.evictedTo {
+		return
+	}
+	for _, file := range q.Files() {
+		from, size := file.FromOffset(), file.Size()
+		start, end := max(f.evictedTo, from), min(target, from+size)
+		if end <= start || !file.Retain() {
+			continue
+		}
+		_ = file.Evict(start-from, end-start) // a hint: a failure only leaves the pages resident
+		file.Release()
+	}
+	f.evictedTo = target
 }
 
 func (f *flusher) request() {

@@ -75,6 +75,29 @@ type Options struct {
 	// on a background goroutine) moves the page-fault cost off the append path: on this class of
 	// machine a first write to a fresh page costs ~4 µs, ten times a 1 KiB copy.
 	NoWarm bool
+	// NoHugePages turns off transparent huge pages for segment mappings under AsyncFlush (see
+	// mapped.QueueOptions.HugePages): with them the writer copies into warmed 2 MiB mappings
+	// without page faults (measured 50 ns instead of 500-900 ns per 1 KiB record after warming on
+	// ext4, Linux 6.18). Never used under SyncFlush: each group-commit msync would write back a
+	// whole 2 MiB folio.
+	NoHugePages bool
+	// ResidentBytes, when positive, bounds how much flushed log stays in memory: after each flush
+	// the pages more than ResidentBytes (rounded to 2 MiB) behind the flushed offset are evicted
+	// (mapped.File.Evict). Reads of older records then come from disk. Default 0: no eviction,
+	// the page cache keeps everything the kernel does not reclaim by itself. On a VM that hands
+	// freed memory back to its host (free page reporting), the warm-up of new segment pages
+	// costs 3-9x less when it reuses pages freed moments before (docs/BENCHMARKS.md).
+	ResidentBytes int64
+	// BackgroundNice, when positive (1-19), is the nice value of the threads that warm and
+	// preallocate segments and, under AsyncFlush, of the flusher's; 0 or negative (default)
+	// leaves them at the process's priority. Lowering them keeps their in-kernel work (page
+	// allocation, write-back submission) from taking the appending thread's core on a machine with
+	// few cores, and helps the commitlog alone; but a lowered thread that holds one of Go's Ps
+	// (GOMAXPROCS) is scheduled late by the kernel while the P's goroutines wait, and a writer that
+	// catches up with a lowered warmer waits for its folio: in the store (dispatcher running) it
+	// cut put and transaction throughput 2-5x on a loaded 2-core machine (docs/BENCHMARKS.md).
+	// Under SyncFlush the flusher always keeps the process's priority (appenders wait for it).
+	BackgroundNice int
 	// RecoverFrom is a commitlog offset known to be durable and to start a record (for example
 	// the checkpoint's flushed offset); recovery verifies records from there. A negative value
 	// (or one outside the log) makes recovery start at the third-newest segment, as RocketMQ does.
@@ -119,6 +142,10 @@ func (o Options) Validate() error {
 		return fmt.Errorf("commitlog: negative FlushInterval %v", d.FlushInterval)
 	case d.SyncFlushTimeout < 0:
 		return fmt.Errorf("commitlog: negative SyncFlushTimeout %v", d.SyncFlushTimeout)
+	case d.ResidentBytes < 0:
+		return fmt.Errorf("commitlog: negative ResidentBytes %d", d.ResidentBytes)
+	case d.BackgroundNice > 19:
+		return fmt.Errorf("commitlog: BackgroundNice %d is above 19", d.BackgroundNice)
 	case d.MaxMessageSize < 0:
 		return fmt.Errorf("commitlog: negative MaxMessageSize %d", d.MaxMessageSize)
 	}

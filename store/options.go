@@ -32,6 +32,15 @@ type Options struct {
 	SyncFlushTimeout time.Duration
 	// CommitLogSegmentSize is the commitlog segment size (default 1 GiB).
 	CommitLogSegmentSize int64
+	// CommitLogNoHugePages turns off huge-page mappings of commitlog segments under AsyncFlush
+	// (see commitlog.Options.NoHugePages).
+	CommitLogNoHugePages bool
+	// CommitLogResidentBytes, when positive, evicts flushed commitlog pages more than this many
+	// bytes behind the flushed offset (see commitlog.Options.ResidentBytes). Default 0: none.
+	CommitLogResidentBytes int64
+	// BackgroundNice, when positive, is the nice value of the commitlog's warm-up, allocator and
+	// async flusher threads (default 0: the process's priority; see commitlog.Options.BackgroundNice).
+	BackgroundNice int
 	// ConsumeQueueUnits is the number of 20-byte units per consume-queue file (default 300,000).
 	ConsumeQueueUnits int
 	// IndexHashSlots and IndexMaxEntries size the index files (defaults 5,000,000 and 20,000,000).
@@ -186,6 +195,9 @@ func (o Options) Validate() error {
 func (o Options) commitLogOptions() commitlog.Options {
 	return commitlog.Options{
 		SegmentSize:      o.CommitLogSegmentSize,
+		NoHugePages:      o.CommitLogNoHugePages,
+		ResidentBytes:    o.CommitLogResidentBytes,
+		BackgroundNice:   o.BackgroundNice,
 		FlushMode:        o.FlushMode,
 		FlushInterval:    o.FlushInterval,
 		SyncFlushTimeout: o.SyncFlushTimeout,

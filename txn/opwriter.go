@@ -27,9 +27,14 @@ type opItem struct {
 	end         string // one of the End* values
 	// bound is a lower bound of the commitlog offset of the restored
 	// message for a commit (exactly its offset once ready); math.MaxInt64
-	// for the other ends, which have no restored message.
-	bound int64
-	ready bool // the end is decided (for a commit: the restored message is appended)
+	// for the other ends, which have no restored message. It only grows, so
+	// a horizon computed from an older value is still a valid (lower) one.
+	bound atomic.Int64
+	// ready is set once the end is decided (for a commit: the restored
+	// message is appended), after bound holds its final value. bound and
+	// ready are atomics so that commit does not take the writer's lock: under
+	// concurrent transactions that lock was half the waiting.
+	ready atomic.Bool
 }
 
 // opWriter batches op markers: Commit, Rollback and the check round hand it
@@ -89,8 +94,10 @@ func (w *opWriter) signal() {
 // before its restored message is appended. it must not be pending (a
 // cancelled item may be begun again).
 func (w *opWriter) begin(it *opItem, queueOffset int64) {
+	it.queueOffset, it.end = queueOffset, EndCommit
+	it.ready.Store(false)
 	w.mu.Lock()
-	*it = opItem{queueOffset: queueOffset, end: EndCommit, bound: w.lastSeen.Load()}
+	it.bound.Store(w.lastSeen.Load())
 	w.pending = append(w.pending, it)
 	w.mu.Unlock()
 }
@@ -98,10 +105,8 @@ func (w *opWriter) begin(it *opItem, queueOffset int64) {
 // commit marks a begun commit ready: its restored message is at
 // physicalOffset.
 func (w *opWriter) commit(it *opItem, physicalOffset int64) {
-	w.mu.Lock()
-	it.bound = physicalOffset
-	it.ready = true
-	w.mu.Unlock()
+	it.bound.Store(physicalOffset)
+	it.ready.Store(true)
 	w.signal()
 }
 
@@ -121,8 +126,11 @@ func (w *opWriter) cancel(it *opItem) {
 // add queues a ready op marker. bound is the restored message's offset for
 // a commit found by recovery, math.MaxInt64 otherwise.
 func (w *opWriter) add(queueOffset int64, end string, bound int64) {
+	it := &opItem{queueOffset: queueOffset, end: end}
+	it.bound.Store(bound)
+	it.ready.Store(true)
 	w.mu.Lock()
-	w.pending = append(w.pending, &opItem{queueOffset: queueOffset, end: end, bound: bound, ready: true})
+	w.pending = append(w.pending, it)
 	w.mu.Unlock()
 	w.signal()
 }
@@ -140,10 +148,10 @@ func (w *opWriter) horizon() int64 {
 func (w *opWriter) horizonLocked(extra []*opItem) int64 {
 	h := w.lastSeen.Load()
 	for _, it := range w.pending {
-		h = min(h, it.bound)
+		h = min(h, it.bound.Load())
 	}
 	for _, it := range extra {
-		h = min(h, it.bound)
+		h = min(h, it.bound.Load())
 	}
 	return max(h, 0)
 }
@@ -178,7 +186,7 @@ func (w *opWriter) flush() error {
 
 func (w *opWriter) anyReadyLocked() bool {
 	for _, it := range w.pending {
-		if it.ready {
+		if it.ready.Load() {
 			return true
 		}
 	}
@@ -245,7 +253,7 @@ func (w *opWriter) writeBatch() (bool, error) {
 	var batch []*opItem
 	kept := w.pending[:0]
 	for _, it := range w.pending {
-		if it.ready {
+		if it.ready.Load() {
 			batch = append(batch, it)
 		} else {
 			kept = append(kept, it)

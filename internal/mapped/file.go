@@ -349,6 +349,21 @@ func (f *File) Msync(offset, length int64) error {
 	return nil
 }
 
+// Evict drops the pages of [offset, offset+length) from memory (madvise MADV_PAGEOUT: unmapped and
+// reclaimed). Call it only for bytes already made durable (Flush): a later read faults them in from
+// disk. offset and length are rounded inward to whole pages.
+func (f *File) Evict(offset, length int64) error {
+	start := min(f.size, (max(offset, 0)+pageSize-1)&^(pageSize-1))
+	end := min(f.size, (offset+length)&^(pageSize-1))
+	if end <= start {
+		return nil
+	}
+	if err := unix.Madvise(f.data[start:end], unix.MADV_PAGEOUT); err != nil {
+		return fmt.Errorf("mapped: evict %s [%d, %d): %w", f.path, start, end, err)
+	}
+	return nil
+}
+
 // Advise passes a madvise hint (for example unix.MADV_SEQUENTIAL or unix.MADV_WILLNEED) for the whole file.
 func (f *File) Advise(advice int) error {
 	return unix.Madvise(f.data, advice)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestFileCreateAppendReopen(t *testing.T) {
@@ -136,5 +138,29 @@ func TestFileReferenceCounting(t *testing.T) {
 	}
 	if f.Retain() {
 		t.Fatal("Retain after release must fail")
+	}
+}
+
+func TestLowerPriority(t *testing.T) {
+	got := make(chan int, 1)
+	go func() {
+		LowerPriority(7)
+		// getpriority(2) returns 20 - nice for the calling thread.
+		prio, err := unix.Getpriority(unix.PRIO_PROCESS, unix.Gettid())
+		if err != nil {
+			got <- -100
+			return
+		}
+		got <- 20 - prio
+	}()
+	if nice := <-got; nice != 7 {
+		t.Fatalf("nice of the lowered thread = %d, want 7", nice)
+	}
+	prio, err := unix.Getpriority(unix.PRIO_PROCESS, unix.Gettid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nice := 20 - prio; nice == 7 {
+		t.Fatalf("the test's own thread was lowered too")
 	}
 }
