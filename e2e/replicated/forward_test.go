@@ -10,6 +10,7 @@ import (
 
 	"github.com/mqstore/mqstore/broker"
 	"github.com/mqstore/mqstore/client"
+	"github.com/mqstore/mqstore/internal/proctest"
 	"github.com/mqstore/mqstore/namesrv"
 	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
@@ -60,7 +61,7 @@ func TestFollowerForwardsWrites(t *testing.T) {
 	const brokerName, topic = "broker-f", "Forwarded"
 	ns := startNamesrv(t)
 	replicas := startGroup(t, group{brokerName: brokerName, namesrvs: []string{ns}, topics: []string{topic}})
-	admin, err := client.NewAdmin(client.WithNameServer(ns), client.WithInstanceName(instance("admin")), client.WithCallTimeout(8*time.Second))
+	admin, err := client.NewAdmin(client.WithNameServer(ns), client.WithInstanceName(proctest.Instance("admin")), client.WithCallTimeout(8*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +103,7 @@ func TestFollowerForwardsWrites(t *testing.T) {
 	}
 	resp.Release()
 	pc, err := client.NewPullConsumer(client.WithNameServer(ns), client.WithGroup("forward-check"),
-		client.WithInstanceName(instance("check")), client.WithSuspendTimeout(0), client.WithCallTimeout(5*time.Second))
+		client.WithInstanceName(proctest.Instance("check")), client.WithSuspendTimeout(0), client.WithCallTimeout(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mqstore/mqstore/client"
+	"github.com/mqstore/mqstore/internal/proctest"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -22,7 +23,7 @@ func TestStableLeaderAddrFrozenLeader(t *testing.T) {
 	ns := startNamesrv(t)
 	stable := freeAddr(t, "127.0.0.10")
 	replicas := startGroup(t, group{brokerName: brokerName, namesrvs: []string{ns}, leaderAddr: stable, topics: []string{topic}})
-	admin, err := client.NewAdmin(client.WithNameServer(ns), client.WithInstanceName(instance("admin")), client.WithCallTimeout(2*time.Second))
+	admin, err := client.NewAdmin(client.WithNameServer(ns), client.WithInstanceName(proctest.Instance("admin")), client.WithCallTimeout(2*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

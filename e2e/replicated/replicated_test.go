@@ -17,7 +17,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,14 +40,6 @@ import (
 func init() { rlog.SetLogLevel("fatal") }
 
 const mqstorePkg = "github.com/mqstore/mqstore/cmd/mqstore"
-
-var startLine = regexp.MustCompile(`^mqstore: broker (\S+) bound to (\S+) \(advertised as (\S+)\);`)
-
-var instanceSeq atomic.Int64
-
-func instance(prefix string) string {
-	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), instanceSeq.Add(1))
-}
 
 type replica struct {
 	*proctest.Proc
@@ -103,11 +94,7 @@ func startGroup(t *testing.T, g group) []*replica {
 		}
 		r := &replica{Proc: proctest.New(t, proctest.Binary(t, mqstorePkg), args...)}
 		r.Start()
-		m := startLine.FindStringSubmatch(r.FirstLine())
-		if m == nil {
-			t.Fatalf("replica %d start line: %s", i, r.Stderr())
-		}
-		r.addr = m[3]
+		_, r.addr = r.BrokerStarted()
 		replicas = append(replicas, r)
 	}
 	return replicas
@@ -253,7 +240,7 @@ type producing struct {
 func produce(t *testing.T, namesrvs []string, topic, prefix string) *producing {
 	t.Helper()
 	p, err := rocketmq.NewProducer(producer.WithNameServer(namesrvs), producer.WithGroupName("replicated-p"),
-		producer.WithInstanceName(instance("p")), producer.WithSendMsgTimeout(3*time.Second), producer.WithRetry(2))
+		producer.WithInstanceName(proctest.Instance("p")), producer.WithSendMsgTimeout(3*time.Second), producer.WithRetry(2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +338,7 @@ func (pr *producing) halt() []acked {
 func checkStored(t *testing.T, namesrvs []string, topic string, brokerNames []string, acks []acked) {
 	t.Helper()
 	pc, err := client.NewPullConsumer(client.WithNameServer(strings.Join(namesrvs, ";")), client.WithGroup("replicated-check"),
-		client.WithInstanceName(instance("check")), client.WithSuspendTimeout(0), client.WithCallTimeout(5*time.Second))
+		client.WithInstanceName(proctest.Instance("check")), client.WithSuspendTimeout(0), client.WithCallTimeout(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +391,7 @@ func consumeAll(t *testing.T, namesrvs []string, topic string) func(acks []acked
 	var mu sync.Mutex
 	received := map[string]int{}
 	c, err := rocketmq.NewPushConsumer(consumer.WithNameServer(namesrvs), consumer.WithGroupName("replicated-c"),
-		consumer.WithInstance(instance("c")), consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset))
+		consumer.WithInstance(proctest.Instance("c")), consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +440,7 @@ func leaderKilled(t *testing.T, stable bool) time.Duration {
 		leaderAddr = freeAddr(t, "127.0.0.10")
 	}
 	replicas := startGroup(t, group{brokerName: brokerName, namesrvs: namesrvs, leaderAddr: leaderAddr, topics: []string{topic}})
-	admin, err := client.NewAdmin(client.WithNameServer(ns), client.WithInstanceName(instance("admin")), client.WithCallTimeout(2*time.Second))
+	admin, err := client.NewAdmin(client.WithNameServer(ns), client.WithInstanceName(proctest.Instance("admin")), client.WithCallTimeout(2*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

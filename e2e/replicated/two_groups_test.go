@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mqstore/mqstore/client"
+	"github.com/mqstore/mqstore/internal/proctest"
 )
 
 // TestTwoGroupsLeaderKilled: two broker groups of three replicas each register with two name
@@ -24,7 +25,7 @@ func TestTwoGroupsLeaderKilled(t *testing.T) {
 	groupB := startGroup(t, group{brokerName: "broker-b", namesrvs: namesrvs, topics: []string{topic}})
 	admins := make([]*client.Admin, len(namesrvs))
 	for i, ns := range namesrvs {
-		a, err := client.NewAdmin(client.WithNameServer(ns), client.WithInstanceName(instance("admin")), client.WithCallTimeout(2*time.Second))
+		a, err := client.NewAdmin(client.WithNameServer(ns), client.WithInstanceName(proctest.Instance("admin")), client.WithCallTimeout(2*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}

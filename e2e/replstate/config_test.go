@@ -14,6 +14,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/producer"
 
 	"github.com/mqstore/mqstore/client"
+	"github.com/mqstore/mqstore/internal/proctest"
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/namesrv"
 	"github.com/mqstore/mqstore/protocol"
@@ -81,7 +82,7 @@ func TestConfigAcrossLeaderKill(t *testing.T) {
 	}
 
 	p, err := rocketmq.NewProducer(producer.WithNameServer([]string{g.ns}), producer.WithGroupName("rs-p"),
-		producer.WithInstanceName(instance("p")), producer.WithSendMsgTimeout(3*time.Second))
+		producer.WithInstanceName(proctest.Instance("p")), producer.WithSendMsgTimeout(3*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func TestConfigAcrossLeaderKill(t *testing.T) {
 	}
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(received) }
 	c, err := rocketmq.NewPushConsumer(consumer.WithNameServer([]string{g.ns}), consumer.WithGroupName(grp),
-		consumer.WithInstance(instance("c")), consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset))
+		consumer.WithInstance(proctest.Instance("c")), consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func TestConfigAcrossLeaderKill(t *testing.T) {
 
 	// A producer that learns the route now reaches the new leader; a new consumer of the group
 	// resumes from the committed offsets: it receives that message only.
-	fresh, err := client.NewProducer(client.WithNameServer(g.ns), client.WithGroup("rs-p2"), client.WithInstanceName(instance("p2")))
+	fresh, err := client.NewProducer(client.WithNameServer(g.ns), client.WithGroup("rs-p2"), client.WithInstanceName(proctest.Instance("p2")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +189,7 @@ func TestConfigAcrossLeaderKill(t *testing.T) {
 	clear(received)
 	mu.Unlock()
 	c2, err := rocketmq.NewPushConsumer(consumer.WithNameServer([]string{g.ns}), consumer.WithGroupName(grp),
-		consumer.WithInstance(instance("c2")), consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset))
+		consumer.WithInstance(proctest.Instance("c2")), consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset))
 	if err != nil {
 		t.Fatal(err)
 	}

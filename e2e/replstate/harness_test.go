@@ -9,11 +9,8 @@ package replstate
 import (
 	"context"
 	"fmt"
-	"os"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,14 +24,6 @@ import (
 func init() { rlog.SetLogLevel("fatal") }
 
 const mqstorePkg = "github.com/mqstore/mqstore/cmd/mqstore"
-
-var startLine = regexp.MustCompile(`^mqstore: broker (\S+) bound to (\S+) \(advertised as (\S+)\);`)
-
-var instanceSeq atomic.Int64
-
-func instance(prefix string) string {
-	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), instanceSeq.Add(1))
-}
 
 type replica struct {
 	*proctest.Proc
@@ -81,15 +70,11 @@ func startGroup(t *testing.T, brokerName string, alias int, extra ...string) *gr
 			"-dLegerSelfId", fmt.Sprintf("n%d", i)}, extra...)
 		r := &replica{Proc: proctest.New(t, proctest.Binary(t, mqstorePkg), args...)}
 		r.Start()
-		m := startLine.FindStringSubmatch(r.FirstLine())
-		if m == nil {
-			t.Fatalf("replica %d start line: %s", i, r.Stderr())
-		}
-		r.addr = m[3]
+		_, r.addr = r.BrokerStarted()
 		g.replicas = append(g.replicas, r)
 	}
 	var err error
-	if g.admin, err = client.NewAdmin(client.WithNameServer(ns), client.WithInstanceName(instance("admin")), client.WithCallTimeout(3*time.Second)); err != nil {
+	if g.admin, err = client.NewAdmin(client.WithNameServer(ns), client.WithInstanceName(proctest.Instance("admin")), client.WithCallTimeout(3*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.admin.Close() })

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
 
+	"github.com/mqstore/mqstore/internal/proctest"
 	"github.com/mqstore/mqstore/namesrv"
 )
 
@@ -26,7 +27,7 @@ func TestDelayedAcrossLeaderKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, err := rocketmq.NewProducer(producer.WithNameServer([]string{g.ns}), producer.WithGroupName("rs-dp"),
-		producer.WithInstanceName(instance("dp")), producer.WithSendMsgTimeout(3*time.Second))
+		producer.WithInstanceName(proctest.Instance("dp")), producer.WithSendMsgTimeout(3*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

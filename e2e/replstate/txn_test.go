@@ -14,6 +14,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/producer"
 
 	"github.com/mqstore/mqstore/client"
+	"github.com/mqstore/mqstore/internal/proctest"
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/namesrv"
 )
@@ -63,7 +64,7 @@ func stateOf(body string, checked bool) primitive.LocalTransactionState {
 func (g *group) readTopic(topic string, queues int32) map[string]int {
 	g.t.Helper()
 	pc, err := client.NewPullConsumer(client.WithNameServer(g.ns), client.WithGroup("rs-check"),
-		client.WithInstanceName(instance("check")), client.WithSuspendTimeout(0), client.WithCallTimeout(5*time.Second))
+		client.WithInstanceName(proctest.Instance("check")), client.WithSuspendTimeout(0), client.WithCallTimeout(5*time.Second))
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func TestTransactionsAcrossLeaderKill(t *testing.T) {
 	// (brokerId != 0) only for clients with consumers, and a new leader can check back only a
 	// producer that heartbeated it. A producer-only client reaches the new leader at its first
 	// heartbeat after it learned the new route (see docs/OPERATIONS.md).
-	inst := instance("tp")
+	inst := proctest.Instance("tp")
 	p, err := rocketmq.NewTransactionProducer(l, producer.WithNameServer([]string{g.ns}), producer.WithGroupName("rs-tp"),
 		producer.WithInstanceName(inst), producer.WithRetry(2))
 	if err != nil {

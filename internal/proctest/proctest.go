@@ -11,8 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -233,3 +235,26 @@ func (l *lockedBuffer) String() string {
 
 // String describes the process for messages.
 func (p *Proc) String() string { return fmt.Sprintf("%s %v", filepath.Base(p.bin), p.args) }
+
+// brokerStartLine is mqstore's broker start line: name, bound address, advertised address.
+var brokerStartLine = regexp.MustCompile(`^mqstore: broker (\S+) bound to (\S+) \(advertised as (\S+)\);`)
+
+// BrokerStarted waits for an mqstore broker process's start line and returns the broker's
+// name and advertised client address, failing the test when the line is not a broker's.
+func (p *Proc) BrokerStarted() (name, addr string) {
+	p.t.Helper()
+	line := p.FirstLine()
+	m := brokerStartLine.FindStringSubmatch(line)
+	if m == nil {
+		p.t.Fatalf("%s: not a broker start line: %q; stderr: %s", p, line, Tail(p.Stderr(), 20))
+	}
+	return m[1], m[3]
+}
+
+var instanceSeq atomic.Int64
+
+// Instance returns a client instance name unique in this test process (clients of one process
+// share state by instance name in rocketmq-client-go).
+func Instance(prefix string) string {
+	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), instanceSeq.Add(1))
+}
