@@ -387,19 +387,11 @@ func grpcReceiveAck(ctx context.Context, cfg GRPCConfig, addr, topic string) (GR
 // library's (its interceptors, metrics and TLS). The messages join the topic (they are received
 // and acked in the next phase too).
 func grpcProduceRaw(ctx context.Context, cfg GRPCConfig, addr, topic string) (GRPCResult, error) {
-	var conns []*grpc.ClientConn
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-	for i := 0; i < cfg.Producers; i++ {
-		c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			return GRPCResult{}, err
-		}
-		conns = append(conns, c)
+	conns, err := dialPlain(addr, cfg.Producers)
+	if err != nil {
+		return GRPCResult{}, err
 	}
+	defer closeAll(conns)
 	ctx = metadata.AppendToOutgoingContext(ctx, "x-mq-client-id", fmt.Sprintf("mqbench-raw-%d", os.Getpid()))
 	b := body(cfg.Size)
 	batch := int64(max(cfg.RawBatch, 1))
@@ -451,19 +443,11 @@ func grpcProduceRaw(ctx context.Context, cfg GRPCConfig, addr, topic string) (GR
 // entries (the protocol allows it; the v5.1.2 Go client acks one message per call).
 func grpcReceiveAckRaw(ctx context.Context, cfg GRPCConfig, addr, topic string) (GRPCResult, error) {
 	group := topic + "-cg"
-	var conns []*grpc.ClientConn
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-	for i := 0; i < cfg.Consumers; i++ {
-		c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			return GRPCResult{}, err
-		}
-		conns = append(conns, c)
+	conns, err := dialPlain(addr, cfg.Consumers)
+	if err != nil {
+		return GRPCResult{}, err
 	}
+	defer closeAll(conns)
 	ctx = metadata.AppendToOutgoingContext(ctx, "x-mq-client-id", fmt.Sprintf("mqbench-rawrecv-%d", os.Getpid()))
 	var acked, errs atomic.Int64
 	lat := &latencies{}
@@ -536,5 +520,25 @@ func receiveRaw(ctx context.Context, client v2.MessagingServiceClient, req *v2.R
 			sp := m.GetSystemProperties()
 			out = append(out, &v2.AckMessageEntry{MessageId: sp.GetMessageId(), ReceiptHandle: sp.GetReceiptHandle()})
 		}
+	}
+}
+
+// dialPlain opens n plaintext client connections to addr (closing them all on an error).
+func dialPlain(addr string, n int) ([]*grpc.ClientConn, error) {
+	var conns []*grpc.ClientConn
+	for range n {
+		c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			closeAll(conns)
+			return nil, err
+		}
+		conns = append(conns, c)
+	}
+	return conns, nil
+}
+
+func closeAll(conns []*grpc.ClientConn) {
+	for _, c := range conns {
+		c.Close()
 	}
 }
