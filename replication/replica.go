@@ -190,6 +190,8 @@ type replica struct {
 	state   raft.StateType
 	lead    uint64
 	err     error // sticky: the first storage or apply failure
+	// readyTerm is the term in which this replica, as leader, passed the barrier (0: none).
+	readyTerm uint64
 }
 
 func newReplica(opts Options) (*replica, error) {
@@ -293,13 +295,27 @@ type entryChecker interface {
 // index is of its own term (so every entry before it, the previous leaders' tail included, is
 // committed) and every committed entry is applied (dispatched). Its log-tail queue table needs
 // no rebuild: Log keeps it exact through appends and truncations.
+//
+// Once passed, it stays passed for the rest of the leader's term: later commits are of entries
+// this leader appended itself, so a commit index momentarily ahead of the applied one (a quorum
+// ack stepped in before the next Ready applies it) must not refuse proposals of a serving leader.
 func (r *replica) barrierPassed() bool {
 	st := r.rn.BasicStatus()
-	if st.RaftState != raft.StateLeader || r.applied < st.GetCommit() {
+	if st.RaftState != raft.StateLeader {
+		return false
+	}
+	if r.readyTerm == st.GetTerm() {
+		return true
+	}
+	if r.applied < st.GetCommit() {
 		return false
 	}
 	term, err := r.opts.Storage.Term(st.GetCommit())
-	return err == nil && term == st.GetTerm()
+	if err != nil || term != st.GetTerm() {
+		return false
+	}
+	r.readyTerm = st.GetTerm()
+	return true
 }
 
 type pendingProposal struct {
