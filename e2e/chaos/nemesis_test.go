@@ -182,7 +182,7 @@ func (n *nemesis) healProxies() {
 
 // corrupt kills replica i, damages the tail of its Raft log and restarts it. A replica that
 // refuses its log (committed entries damaged) is re-seeded as its error says: the commitlog,
-// raftidx and raftmeta of a healthy replica (paused while they are copied), its own hardstate.
+// raftidx and raftmeta of the leader (paused while they are copied), its own hardstate.
 func (n *nemesis) corrupt(i int, how string) (string, error) {
 	n.c.kill(i)
 	raft := filepath.Join(n.c.nodes[i].dir, "raft")
@@ -208,12 +208,9 @@ func (n *nemesis) corrupt(i int, how string) (string, error) {
 		return "", fmt.Errorf("%s did not restart after %s: %s", n.names(i), what, proctest.Tail(why, 2000))
 	}
 	n.damaged.refused++
-	src := -1
-	for j, o := range n.c.nodes {
-		if j != i && o.up && (src < 0 || j != n.c.leader()) {
-			src = j
-		}
-	}
+	// The source must hold every entry the damaged replica knew committed: the leader does (a
+	// follower may still be catching up, maybe from its own re-seed).
+	src := n.c.waitLeader(10 * time.Second)
 	if src < 0 {
 		return "", fmt.Errorf("%s refused its damaged log and no healthy replica is up to re-seed it", n.names(i))
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -26,7 +27,8 @@ func newFirewall(t testing.TB) (*firewall, string) {
 	if _, err := exec.LookPath("nft"); err != nil {
 		return nil, "nftables partitions need the nft command (Debian: apt-get install nftables)"
 	}
-	f := &firewall{table: fmt.Sprintf("mqstore_chaos_%d", os.Getpid())}
+	removeStaleTables()
+	f := &firewall{table: fmt.Sprintf("%s%d", tablePrefix, os.Getpid())}
 	if err := f.nft("add table inet " + f.table); err != nil {
 		return nil, err.Error()
 	}
@@ -39,6 +41,31 @@ func newFirewall(t testing.TB) (*firewall, string) {
 		return nil, err.Error()
 	}
 	return f, ""
+}
+
+// tablePrefix names the harness's tables; the suffix is the pid of the test process.
+const tablePrefix = "mqstore_chaos_"
+
+// removeStaleTables deletes the harness's tables left by test processes that no longer exist
+// (a run killed before its cleanup); other tables are never touched.
+func removeStaleTables() {
+	out, err := exec.Command("nft", "list", "tables").Output()
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		name, ok := strings.CutPrefix(strings.TrimSpace(line), "table inet "+tablePrefix)
+		if !ok {
+			continue
+		}
+		pid, err := strconv.Atoi(name)
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); os.IsNotExist(err) {
+			exec.Command("nft", "delete", "table", "inet", tablePrefix+name).Run()
+		}
+	}
 }
 
 func (f *firewall) nft(script string) error {
