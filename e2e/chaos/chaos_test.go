@@ -168,6 +168,7 @@ func runChaos(t *testing.T, cfg runConfig) {
 		t.Errorf("raft logs: %v", err)
 	}
 
+	failover := failoverTimes(ops, n.leaderKills)
 	var injected []string
 	total := 0
 	for _, f := range faults {
@@ -176,8 +177,8 @@ func runChaos(t *testing.T, cfg runConfig) {
 			total += k
 		}
 	}
-	summary := fmt.Sprintf("seed %d: %d faults in %v (%s); damaged logs: %d repaired at start, %d refused and re-seeded; check-backs answered %d\n%s",
-		seed, total, nemTook.Round(time.Second), strings.Join(injected, ", "), n.damaged.repaired, n.damaged.refused, checks.Load(), r)
+	summary := fmt.Sprintf("seed %d: %d faults in %v (%s); damaged logs: %d repaired at start, %d refused and re-seeded; check-backs answered %d\n%s%s",
+		seed, total, nemTook.Round(time.Second), strings.Join(injected, ", "), n.damaged.repaired, n.damaged.refused, checks.Load(), failover, r)
 	t.Logf("events:\n%s", strings.Join(n.events, "\n"))
 	t.Logf("%s", summary)
 	if path := os.Getenv("MQSTORE_CHAOS_REPORT"); path != "" {
@@ -193,4 +194,34 @@ func runChaos(t *testing.T, cfg runConfig) {
 		c.dumpLogs(root)
 		t.Errorf("checker found violations (replica logs in %s)", root)
 	}
+}
+
+// failoverTimes summarizes, over the SIGKILLs of a published leader, the time from the kill to the
+// first acknowledged send begun after it (through the unmodified client, with the workload's
+// reopen of a producer failing for 2 s). A kill followed by another before any send succeeded is
+// left out.
+func failoverTimes(ops []op, kills []time.Time) string {
+	var took []time.Duration
+	for k, at := range kills {
+		next := time.Time{}
+		if k+1 < len(kills) {
+			next = kills[k+1]
+		}
+		first := time.Time{}
+		for i := range ops {
+			o := &ops[i]
+			if o.outcome == ok && o.start.After(at) && (first.IsZero() || o.end.Before(first)) {
+				first = o.end
+			}
+		}
+		if !first.IsZero() && (next.IsZero() || first.Before(next)) {
+			took = append(took, first.Sub(at))
+		}
+	}
+	if len(took) == 0 {
+		return ""
+	}
+	slices.Sort(took)
+	return fmt.Sprintf("SIGKILL of the leader to the first acknowledged send begun after it: %d kills, median %v, max %v\n",
+		len(took), took[len(took)/2].Round(10*time.Millisecond), took[len(took)-1].Round(10*time.Millisecond))
 }

@@ -241,7 +241,7 @@ func check(ops []op, received []receipt, reads []replicaRead, txn bool) *report 
 			for _, rr := range reads {
 				if got, present := rr.queues[o.queue][o.offset]; !present || got != o.body {
 					r.lost++
-					r.problem("lost: %s acknowledged at queue %d offset %d; %s holds %q there (present %v)", o.body, o.queue, o.offset, rr.name, got, present)
+					r.problem("lost: %s acknowledged at queue %d offset %d (sent %s); %s holds %q there (present %v)", o.body, o.queue, o.offset, o.start.UTC().Format("15:04:05.000"), rr.name, got, present)
 					break
 				}
 			}
@@ -287,7 +287,7 @@ func check(ops []op, received []receipt, reads []replicaRead, txn bool) *report 
 				}
 				if o.outcome == ok && n == 0 {
 					r.txnMissing++
-					r.problem("txn %s committed with an acknowledged half message, never delivered", o.body)
+					r.problem("txn %s committed with an acknowledged half message (sent %s), never delivered", o.body, o.start.UTC().Format("15:04:05.000"))
 				}
 			} else {
 				r.txnRolledBack++

@@ -25,10 +25,11 @@ type nemesis struct {
 	rng  *rand.Rand
 	hold time.Duration // how long a fault lasts
 
-	fwNote   string
-	injected map[string]int // fault name → times injected
-	events   []string       // what happened, in order (for the report)
-	damaged  damageReport
+	fwNote      string
+	injected    map[string]int // fault name → times injected
+	leaderKills []time.Time    // when a published leader was SIGKILLed
+	events      []string       // what happened, in order (for the report)
+	damaged     damageReport
 }
 
 // damageReport counts what the replicas did with a damaged log at restart.
@@ -108,6 +109,9 @@ func (n *nemesis) names(idx ...int) string {
 
 func (n *nemesis) kill(idx ...int) (string, error) {
 	idx = slices.Compact(slices.Sorted(slices.Values(idx)))
+	if slices.Contains(idx, n.c.leader()) {
+		n.leaderKills = append(n.leaderKills, time.Now())
+	}
 	for _, i := range idx {
 		n.c.kill(i)
 	}
