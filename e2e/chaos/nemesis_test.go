@@ -113,7 +113,9 @@ func (n *nemesis) kill(idx ...int) (string, error) {
 		n.leaderKills = append(n.leaderKills, time.Now())
 	}
 	for _, i := range idx {
-		n.c.kill(i)
+		if err := n.c.kill(i); err != nil {
+			return "", err
+		}
 	}
 	time.Sleep(n.hold)
 	for _, i := range idx {
@@ -125,9 +127,13 @@ func (n *nemesis) kill(idx ...int) (string, error) {
 }
 
 func (n *nemesis) pause(i int) (string, error) {
-	n.c.pause(i)
+	if err := n.c.pause(i); err != nil {
+		return "", err
+	}
 	time.Sleep(max(n.hold, electionTimeout+time.Second))
-	n.c.resume(i)
+	if err := n.c.resume(i); err != nil {
+		return "", err
+	}
 	return "SIGSTOP " + n.names(i) + " past the election timeout, SIGCONT", nil
 }
 
@@ -188,7 +194,9 @@ func (n *nemesis) healProxies() {
 // refuses its log (committed entries damaged) is re-seeded as its error says: the commitlog,
 // raftidx and raftmeta of the leader (paused while they are copied), its own hardstate.
 func (n *nemesis) corrupt(i int, how string) (string, error) {
-	n.c.kill(i)
+	if err := n.c.kill(i); err != nil {
+		return "", err
+	}
 	raft := filepath.Join(n.c.nodes[i].dir, "raft")
 	var what string
 	var err error
@@ -218,9 +226,13 @@ func (n *nemesis) corrupt(i int, how string) (string, error) {
 	if src < 0 {
 		return "", fmt.Errorf("%s refused its damaged log and no healthy replica is up to re-seed it", n.names(i))
 	}
-	n.c.pause(src)
+	if err := n.c.pause(src); err != nil {
+		return "", err
+	}
 	err = reseed(raft, filepath.Join(n.c.nodes[src].dir, "raft"))
-	n.c.resume(src)
+	if rerr := n.c.resume(src); err == nil {
+		err = rerr
+	}
 	if err != nil {
 		return "", err
 	}
@@ -310,7 +322,9 @@ func (n *nemesis) healAll() error {
 	}
 	n.healProxies()
 	for i, node := range n.c.nodes {
-		n.c.resume(i)
+		if err := n.c.resume(i); err != nil {
+			return err
+		}
 		if !node.up {
 			if ok, why := n.c.tryStart(i); !ok {
 				return fmt.Errorf("restart %s at heal: %s", node.name, proctest.Tail(why, 2000))

@@ -215,17 +215,24 @@ func (c *cluster) listening(n *node) bool {
 }
 
 // kill SIGKILLs replica i (SIGCONT too, so a paused one dies) and reaps it.
-func (c *cluster) kill(i int) {
-	n := c.nodes[i]
-	if !n.up {
-		return
+func (c *cluster) kill(i int) error {
+	if err := c.crashed(i); err != nil {
+		return err
 	}
-	n.proc.Kill()
-	n.up, n.paused = false, false
+	n := c.nodes[i]
+	if n.up {
+		n.proc.Kill()
+		n.up, n.paused = false, false
+	}
+	return nil
 }
 
 // stop ends replica i with SIGTERM (a clean shutdown) and reaps it.
 func (c *cluster) stop(i int) {
+	if err := c.crashed(i); err != nil {
+		c.t.Error(err)
+		return
+	}
 	n := c.nodes[i]
 	if !n.up {
 		return
@@ -238,17 +245,41 @@ func (c *cluster) stop(i int) {
 	n.up, n.paused = false, false
 }
 
-func (c *cluster) pause(i int) {
+func (c *cluster) pause(i int) error {
+	if err := c.crashed(i); err != nil {
+		return err
+	}
 	if n := c.nodes[i]; n.up && !n.paused {
 		n.proc.Signal(syscall.SIGSTOP)
 		n.paused = true
 	}
+	return nil
 }
 
-func (c *cluster) resume(i int) {
+func (c *cluster) resume(i int) error {
+	if err := c.crashed(i); err != nil {
+		return err
+	}
 	if n := c.nodes[i]; n.up && n.paused {
 		n.proc.Signal(syscall.SIGCONT)
 		n.paused = false
+	}
+	return nil
+}
+
+// crashed returns an error when replica i, which the harness believes running, has exited on
+// its own.
+func (c *cluster) crashed(i int) error {
+	n := c.nodes[i]
+	if !n.up {
+		return nil
+	}
+	select {
+	case <-n.proc.Exited():
+		n.up, n.paused = false, false
+		return fmt.Errorf("replica %s exited on its own (%v): %s", n.name, n.proc.Wait(), proctest.Tail(n.proc.Stderr(), 3000))
+	default:
+		return nil
 	}
 }
 
