@@ -177,8 +177,10 @@ func runChaos(t *testing.T, cfg runConfig) {
 			total += k
 		}
 	}
-	summary := fmt.Sprintf("seed %d: %d faults in %v (%s); damaged logs: %d repaired at start, %d refused and re-seeded; check-backs answered %d\n%s%s",
-		seed, total, nemTook.Round(time.Second), strings.Join(injected, ", "), n.damaged.repaired, n.damaged.refused, checks.Load(), failover, r)
+	summary := fmt.Sprintf("seed %d: %d faults in %v (%s)\ndamaged logs: %d repaired at start, %d refused at start and re-seeded; "+
+		"replicas that died later of a log their recovery had cut short (fail-stop, re-seeded): %d %v\ncheck-backs answered %d\n%s%s",
+		seed, total, nemTook.Round(time.Second), strings.Join(injected, ", "), n.damaged.repaired, n.damaged.refused,
+		len(c.damageCrashes), c.damageCrashes, checks.Load(), failover, r)
 	t.Logf("events:\n%s", strings.Join(n.events, "\n"))
 	t.Logf("%s", summary)
 	if path := os.Getenv("MQSTORE_CHAOS_REPORT"); path != "" {

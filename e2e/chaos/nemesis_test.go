@@ -119,8 +119,8 @@ func (n *nemesis) kill(idx ...int) (string, error) {
 	}
 	time.Sleep(n.hold)
 	for _, i := range idx {
-		if ok, why := n.c.tryStart(i); !ok {
-			return "", fmt.Errorf("restart %s after kill: %s", n.c.nodes[i].name, why)
+		if err := n.restart(i); err != nil {
+			return "", fmt.Errorf("after kill: %w", err)
 		}
 	}
 	return "kill -9 " + n.names(idx...), nil
@@ -222,24 +222,13 @@ func (n *nemesis) corrupt(i int, how string) (string, error) {
 	n.damaged.refused++
 	// The source must hold every entry the damaged replica knew committed: the leader does (a
 	// follower may still be catching up, maybe from its own re-seed).
-	src := n.c.waitLeader(10 * time.Second)
-	if src < 0 {
-		return "", fmt.Errorf("%s refused its damaged log and no healthy replica is up to re-seed it", n.names(i))
-	}
-	if err := n.c.pause(src); err != nil {
-		return "", err
-	}
-	err = reseed(raft, filepath.Join(n.c.nodes[src].dir, "raft"))
-	if rerr := n.c.resume(src); err == nil {
-		err = rerr
-	}
-	if err != nil {
+	if err := n.reseedFromLeader(i); err != nil {
 		return "", err
 	}
 	if ok, why := n.c.tryStart(i); !ok {
-		return "", fmt.Errorf("%s did not start after re-seeding from %s: %s", n.names(i), n.names(src), proctest.Tail(why, 2000))
+		return "", fmt.Errorf("%s did not start after re-seeding from the leader: %s", n.names(i), proctest.Tail(why, 2000))
 	}
-	return fmt.Sprintf("%s: %s; refused at start (committed entries damaged), re-seeded from %s", n.names(i), what, n.names(src)), nil
+	return fmt.Sprintf("%s: %s; refused at start (committed entries damaged), re-seeded from the leader", n.names(i), what), nil
 }
 
 // damageTail damages the last written bytes of the newest file in dir (files are preallocated,
@@ -313,6 +302,38 @@ func reseed(dst, src string) error {
 	return nil
 }
 
+// restart starts replica i again, re-seeding it from the leader first when it died of a log
+// its recovery had cut short (knownDamagePanic).
+func (n *nemesis) restart(i int) error {
+	if n.c.nodes[i].needsReseed {
+		if err := n.reseedFromLeader(i); err != nil {
+			return err
+		}
+		n.c.nodes[i].needsReseed = false
+		n.events = append(n.events, fmt.Sprintf("    %s died of a log its recovery had cut short (%q); re-seeded from the leader", n.names(i), knownDamagePanic))
+	}
+	if ok, why := n.c.tryStart(i); !ok {
+		return fmt.Errorf("restart %s: %s", n.names(i), proctest.Tail(why, 2000))
+	}
+	return nil
+}
+
+// reseedFromLeader copies the leader's log into stopped replica i (see corrupt).
+func (n *nemesis) reseedFromLeader(i int) error {
+	src := n.c.waitLeader(10 * time.Second)
+	if src < 0 || src == i {
+		return fmt.Errorf("no leader to re-seed %s from", n.names(i))
+	}
+	if err := n.c.pause(src); err != nil {
+		return err
+	}
+	err := reseed(filepath.Join(n.c.nodes[i].dir, "raft"), filepath.Join(n.c.nodes[src].dir, "raft"))
+	if rerr := n.c.resume(src); err == nil {
+		err = rerr
+	}
+	return err
+}
+
 // healAll ends every fault: rules removed, proxies faithful, every replica running.
 func (n *nemesis) healAll() error {
 	if n.fw != nil {
@@ -326,8 +347,8 @@ func (n *nemesis) healAll() error {
 			return err
 		}
 		if !node.up {
-			if ok, why := n.c.tryStart(i); !ok {
-				return fmt.Errorf("restart %s at heal: %s", node.name, proctest.Tail(why, 2000))
+			if err := n.restart(i); err != nil {
+				return fmt.Errorf("at heal: %w", err)
 			}
 		}
 	}
@@ -341,6 +362,11 @@ func (n *nemesis) run(kinds []fault, count int, deadline time.Time, settle time.
 	began := time.Now()
 	for done := 0; done < count && time.Now().Before(deadline); {
 		f := kinds[n.rng.IntN(len(kinds))]
+		for i := range n.c.nodes {
+			if err := n.c.crashed(i); err != nil {
+				return err
+			}
+		}
 		start := time.Now()
 		what, err := f.inject(n)
 		if err != nil {

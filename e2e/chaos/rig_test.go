@@ -53,7 +53,16 @@ type node struct {
 	paused bool            // SIGSTOPped
 	runs   int             // starts so far
 	past   strings.Builder // stderr of the earlier runs
+
+	// needsReseed: the replica died of knownDamagePanic and must be re-seeded before it can run.
+	needsReseed bool
 }
+
+// knownDamagePanic is how a replica whose recovery truncated entries it had acknowledged (a
+// damaged log tail past its own commit index) dies: the leader, which counts those entries as
+// the replica's, tells it to commit them, and etcd raft stops the process (fail-stop, see
+// docs/CHAOS.md, findings).
+const knownDamagePanic = "is out of range [lastIndex("
 
 // begin starts the replica's process, keeping the stderr of its previous run.
 func (n *node) begin() {
@@ -73,6 +82,8 @@ type cluster struct {
 	nodes   [replicas]*node
 	proxies [replicas][replicas]*faultproxy.Proxy // [from][to]; nil on the diagonal
 	admin   *client.Admin
+
+	damageCrashes []string // when and which replica died of knownDamagePanic
 }
 
 // freePort returns a TCP port free on ip a moment ago.
@@ -277,6 +288,11 @@ func (c *cluster) crashed(i int) error {
 	select {
 	case <-n.proc.Exited():
 		n.up, n.paused = false, false
+		if strings.Contains(n.proc.Stderr(), knownDamagePanic) {
+			n.needsReseed = true
+			c.damageCrashes = append(c.damageCrashes, fmt.Sprintf("%s %s", time.Now().UTC().Format("15:04:05.000"), n.name))
+			return nil
+		}
 		return fmt.Errorf("replica %s exited on its own (%v): %s", n.name, n.proc.Wait(), proctest.Tail(n.proc.Stderr(), 3000))
 	default:
 		return nil
