@@ -118,6 +118,8 @@ func (n *nemesis) kill(idx ...int) (string, error) {
 		}
 	}
 	time.Sleep(n.hold)
+	// Replicas that must be re-seeded from the leader start last, once there can be one.
+	slices.SortStableFunc(idx, func(a, b int) int { return cmpBool(n.c.nodes[a].needsReseed, n.c.nodes[b].needsReseed) })
 	for _, i := range idx {
 		if err := n.restart(i); err != nil {
 			return "", fmt.Errorf("after kill: %w", err)
@@ -320,7 +322,7 @@ func (n *nemesis) restart(i int) error {
 
 // reseedFromLeader copies the leader's log into stopped replica i (see corrupt).
 func (n *nemesis) reseedFromLeader(i int) error {
-	src := n.c.waitLeader(10 * time.Second)
+	src := n.c.waitLeader(30 * time.Second)
 	if src < 0 || src == i {
 		return fmt.Errorf("no leader to re-seed %s from", n.names(i))
 	}
@@ -342,17 +344,33 @@ func (n *nemesis) healAll() error {
 		}
 	}
 	n.healProxies()
-	for i, node := range n.c.nodes {
+	for i := range n.c.nodes {
 		if err := n.c.resume(i); err != nil {
 			return err
 		}
-		if !node.up {
-			if err := n.restart(i); err != nil {
-				return fmt.Errorf("at heal: %w", err)
+	}
+	// Replicas that must be re-seeded from the leader start last, once there can be one.
+	for _, reseed := range []bool{false, true} {
+		for i, node := range n.c.nodes {
+			if !node.up && node.needsReseed == reseed {
+				if err := n.restart(i); err != nil {
+					return fmt.Errorf("at heal: %w", err)
+				}
 			}
 		}
 	}
 	return nil
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	default:
+		return -1
+	}
 }
 
 // run injects faults from the enabled kinds, chosen at random, until count faults or the
