@@ -218,6 +218,14 @@ func (n *nemesis) corrupt(i int, how string) (string, error) {
 		n.damaged.repaired++
 		return fmt.Sprintf("%s: %s; restarted", n.names(i), what), nil
 	}
+	if strings.Contains(why, knownDamagePanic) {
+		n.c.nodes[i].needsReseed = true
+		n.c.damageCrashes = append(n.c.damageCrashes, fmt.Sprintf("%s %s (at start)", time.Now().UTC().Format("15:04:05.000"), n.names(i)))
+		if err := n.restart(i); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s: %s; started, then died of the log its recovery had cut short; re-seeded from the leader", n.names(i), what), nil
+	}
 	if !strings.Contains(why, "committed entries damaged") {
 		return "", fmt.Errorf("%s did not restart after %s: %s", n.names(i), what, proctest.Tail(why, 2000))
 	}
@@ -307,17 +315,25 @@ func reseed(dst, src string) error {
 // restart starts replica i again, re-seeding it from the leader first when it died of a log
 // its recovery had cut short (knownDamagePanic).
 func (n *nemesis) restart(i int) error {
-	if n.c.nodes[i].needsReseed {
-		if err := n.reseedFromLeader(i); err != nil {
-			return err
+	for attempt := 0; ; attempt++ {
+		if n.c.nodes[i].needsReseed {
+			if err := n.reseedFromLeader(i); err != nil {
+				return err
+			}
+			n.c.nodes[i].needsReseed = false
+			n.events = append(n.events, fmt.Sprintf("    %s died of a log its recovery had cut short (%q); re-seeded from the leader", n.names(i), knownDamagePanic))
 		}
-		n.c.nodes[i].needsReseed = false
-		n.events = append(n.events, fmt.Sprintf("    %s died of a log its recovery had cut short (%q); re-seeded from the leader", n.names(i), knownDamagePanic))
-	}
-	if ok, why := n.c.tryStart(i); !ok {
+		ok, why := n.c.tryStart(i)
+		if ok {
+			return nil
+		}
+		if attempt == 0 && strings.Contains(why, knownDamagePanic) {
+			n.c.nodes[i].needsReseed = true
+			n.c.damageCrashes = append(n.c.damageCrashes, fmt.Sprintf("%s %s (at start)", time.Now().UTC().Format("15:04:05.000"), n.names(i)))
+			continue
+		}
 		return fmt.Errorf("restart %s: %s", n.names(i), proctest.Tail(why, 2000))
 	}
-	return nil
 }
 
 // reseedFromLeader copies the leader's log into stopped replica i (see corrupt).
