@@ -220,7 +220,8 @@ func (n *nemesis) corrupt(i int, how string) (string, error) {
 	}
 	if strings.Contains(why, knownDamagePanic) {
 		n.c.nodes[i].needsReseed = true
-		n.c.damageCrashes = append(n.c.damageCrashes, fmt.Sprintf("%s %s (at start)", time.Now().UTC().Format("15:04:05.000"), n.names(i)))
+		n.c.damageCrashes = append(n.c.damageCrashes, fmt.Sprintf("%s %s (at start after damage: %s; raftidx rows up to %d before this start)",
+			time.Now().UTC().Format("15:04:05.000"), n.names(i), panicLine(why), n.c.nodes[i].rowsBeforeStart))
 		if err := n.restart(i); err != nil {
 			return "", err
 		}
@@ -329,7 +330,8 @@ func (n *nemesis) restart(i int) error {
 		}
 		if attempt == 0 && strings.Contains(why, knownDamagePanic) {
 			n.c.nodes[i].needsReseed = true
-			n.c.damageCrashes = append(n.c.damageCrashes, fmt.Sprintf("%s %s (at start)", time.Now().UTC().Format("15:04:05.000"), n.names(i)))
+			n.c.damageCrashes = append(n.c.damageCrashes, fmt.Sprintf("%s %s (at start: %s; raftidx rows up to %d before this start)",
+				time.Now().UTC().Format("15:04:05.000"), n.names(i), panicLine(why), n.c.nodes[i].rowsBeforeStart))
 			continue
 		}
 		return fmt.Errorf("restart %s: %s", n.names(i), proctest.Tail(why, 2000))

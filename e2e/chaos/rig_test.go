@@ -56,6 +56,35 @@ type node struct {
 
 	// needsReseed: the replica died of knownDamagePanic and must be re-seeded before it can run.
 	needsReseed bool
+	// rowsBeforeStart is the last raftidx row written (non-zero) before its latest start: evidence
+	// for a replica that later dies of knownDamagePanic (was the entry on disk before recovery?).
+	rowsBeforeStart int64
+}
+
+// lastRow returns the index of the last non-zero row of the replica's raftidx (-1: none).
+func (n *node) lastRow() int64 {
+	dir := filepath.Join(n.dir, "raft", "raftidx")
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) == 0 {
+		return -1
+	}
+	last := entries[len(entries)-1]
+	from, err := strconv.ParseInt(last.Name(), 10, 64)
+	if err != nil {
+		return -1
+	}
+	b, err := os.ReadFile(filepath.Join(dir, last.Name()))
+	if err != nil {
+		return -1
+	}
+	end := len(b)
+	for end > 0 && b[end-1] == 0 {
+		end--
+	}
+	if end == 0 {
+		return from/32 - 1
+	}
+	return (from + int64(end) - 1) / 32
 }
 
 // knownDamagePanic is how a replica whose recovery truncated entries it had acknowledged (a
@@ -66,6 +95,7 @@ const knownDamagePanic = "is out of range [lastIndex("
 
 // begin starts the replica's process, keeping the stderr of its previous run.
 func (n *node) begin() {
+	n.rowsBeforeStart = n.lastRow()
 	if n.runs > 0 {
 		fmt.Fprintf(&n.past, "%s=== %s run %d ended\n", n.proc.Stderr(), n.name, n.runs)
 	}
@@ -290,7 +320,8 @@ func (c *cluster) crashed(i int) error {
 		n.up, n.paused = false, false
 		if strings.Contains(n.proc.Stderr(), knownDamagePanic) {
 			n.needsReseed = true
-			c.damageCrashes = append(c.damageCrashes, fmt.Sprintf("%s %s", time.Now().UTC().Format("15:04:05.000"), n.name))
+			c.damageCrashes = append(c.damageCrashes, fmt.Sprintf("%s %s (%s; raftidx rows up to %d before this start)",
+				time.Now().UTC().Format("15:04:05.000"), n.name, panicLine(n.proc.Stderr()), n.rowsBeforeStart))
 			return nil
 		}
 		return fmt.Errorf("replica %s exited on its own (%v): %s", n.name, n.proc.Wait(), proctest.Tail(n.proc.Stderr(), 3000))
@@ -329,6 +360,17 @@ func (c *cluster) waitLeader(timeout time.Duration) int {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// panicLine returns the "panic: …" line of a replica's stderr.
+func panicLine(stderr string) string {
+	for _, line := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(line, "panic: ") {
+			line, _, _ = strings.Cut(line, ". Was the raft log")
+			return line
+		}
+	}
+	return ""
 }
 
 // logs is the tail of every replica's stderr, for failure messages.
