@@ -179,6 +179,9 @@ func startCluster(t testing.TB, root string) *cluster {
 			"-registerNameServerPeriod", "500", "-consoleEnable=false",
 			"-mappedFileSizeCommitLog", "4m", "-maxMessageSize", "1m", "-maxHashSlotNum", "1000", "-maxIndexNum", "4000",
 			"-transactionTimeOut", "2000", "-transactionCheckInterval", "1000",
+			// Retention deletes the oldest segments whatever their age above this disk usage
+			// (RocketMQ's rule); a shared test machine's disk can be above the default 75 %.
+			"-diskMaxUsedSpaceRatio", "95",
 			"-enableDLegerCommitLog=true", "-dLegerGroup", brokerName, "-dLegerPeers", strings.Join(peers, ";"),
 			"-dLegerSelfId", n.name}
 		n.proc = proctest.New(t, bin, args...)
