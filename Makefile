@@ -14,7 +14,7 @@ BINARIES = mqstore mqadmin mqbench
 BIN      ?= ./bin
 PREFIX   ?=
 
-.PHONY: all build install run cluster test bench bench-peer fuzz lint clean
+.PHONY: all build install run cluster test chaos bench bench-peer fuzz lint clean
 
 all: lint build test
 
@@ -68,6 +68,12 @@ test: lint
 	$(GO) test -count=1 -race $$($(GO) list ./... | grep -E '$(RACE_RE)')
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v -E '$(RACE_RE)')
 	$(GO) test -count=1 -run '$(NORACE_TESTS)' ./e2e
+
+# chaos: the long Jepsen-style run of e2e/chaos (>= 100 faults against a 3-replica group, then the
+# checker); docs/CHAOS.md. Partitions need root and nft. MQSTORE_CHAOS_SEED reproduces a run,
+# MQSTORE_CHAOS_FAULTS / MQSTORE_CHAOS_MINUTES bound it, MQSTORE_CHAOS_REPORT writes its summary.
+chaos:
+	MQSTORE_CHAOS=1 $(GO) test -count=1 -timeout 60m -run '^TestChaosLong$$' -v ./e2e/chaos
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

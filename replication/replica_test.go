@@ -615,3 +615,58 @@ func TestLeaderBarrier(t *testing.T) {
 	n.sameLogs(f1, f2)
 	sameCommitlogs(t, n, f1, f2)
 }
+
+// TestBarrierStaysPassedWhileApplyLags: a serving leader whose commit index has moved ahead of
+// its applied index (a quorum's acks stepped in, the next Ready not yet run) still accepts
+// proposals; the barrier is passed once per term (found by the chaos harness: a loaded leader
+// answered SERVICE_NOT_AVAILABLE to sends and END_TRANSACTIONs between two Ready runs).
+func TestBarrierStaysPassedWhileApplyLags(t *testing.T) {
+	n := newSimnet(t, 3)
+	l := n.electLeader(n.ids...)
+	if _, err := n.propose(l, payload(0)); err != nil {
+		t.Fatal(err)
+	}
+	n.ticks(2)
+	if !n.nodes[l].barrierPassed() {
+		t.Fatal("barrier not passed after the term's entry committed")
+	}
+	if _, err := n.propose(l, payload(1)); err != nil {
+		t.Fatal(err)
+	}
+	// Run every Ready loop and deliver messages, but never the leader's Ready once the
+	// followers' acks are stepped into it: its commit index moves, its applied one does not.
+	if err := n.nodes[l].handleReady(); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 4 && len(n.queue) > 0; round++ {
+		q := n.queue
+		n.queue = nil
+		for _, m := range q {
+			var msg pb.Message
+			if err := proto.Unmarshal(m.wire, &msg); err != nil {
+				t.Fatal(err)
+			}
+			n.nodes[m.to].step(&msg)
+		}
+		for _, id := range n.ids {
+			if id != l {
+				if err := n.nodes[id].handleReady(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if st := n.nodes[l].status(); n.nodes[l].applied >= st.GetCommit() {
+		t.Fatalf("setup: applied %d, commit %d: the leader's apply does not lag", n.nodes[l].applied, st.GetCommit())
+	}
+	if !n.nodes[l].barrierPassed() {
+		t.Fatal("a serving leader failed its barrier while its apply lagged its commit")
+	}
+	if _, err := n.propose(l, payload(2)); err != nil {
+		t.Fatalf("proposal on a serving leader with apply lagging: %v", err)
+	}
+	n.settle()
+	if got := n.appliedBodies(l); len(got) != 3 || got[2] != "record-0002" {
+		t.Fatalf("applied %v", got)
+	}
+}
