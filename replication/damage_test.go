@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -147,8 +148,9 @@ func TestLogRefusesAckedTruncation(t *testing.T) {
 	t.Run("acknowledged", func(t *testing.T) {
 		dir, _, _ := closedLog(t, 6, 10)
 		zeroRows(t, dir, 9)
-		if _, err := OpenLog(dir, opts); !errors.Is(err, ErrDamaged) {
-			t.Fatalf("open: %v, want ErrDamaged", err)
+		_, err := OpenLog(dir, opts)
+		if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "acknowledged") || !strings.Contains(err.Error(), "raftidx row 9 is unwritten or torn") {
+			t.Fatalf("open: %v, want ErrDamaged naming the acknowledgement and row 9", err)
 		}
 	})
 	t.Run("not acknowledged", func(t *testing.T) {

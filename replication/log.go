@@ -167,16 +167,28 @@ func (l *Log) recover() error {
 		verifyPhys = segs[len(segs)-2].FromOffset()
 	}
 	commit := l.hs.GetCommit()
+	// why says where and why the intact log ends: the evidence a refusal reports.
+	var why string
 	for i := l.meta.First; ; i++ {
 		r, ok := l.readRowLocked(i)
-		if !ok || r.phys < l.end || (r.size > 0 && r.end() > l.commitlog.MaxOffset()) {
+		switch {
+		case !ok:
+			why = fmt.Sprintf("raftidx row %d is unwritten or torn", i)
+		case r.phys < l.end:
+			why = fmt.Sprintf("raftidx row %d puts its records at %d, before the end %d of entry %d", i, r.phys, l.end, i-1)
+		case r.size > 0 && r.end() > l.commitlog.MaxOffset():
+			why = fmt.Sprintf("entry %d's records [%d, %d) run past the commitlog's files (%d)", i, r.phys, r.end(), l.commitlog.MaxOffset())
+		}
+		if why != "" {
 			break
 		}
 		if _, err := l.entryDataLocked(i, r); err != nil {
+			why = err.Error()
 			break
 		}
 		if r.size > 0 && (i >= commit || r.phys >= verifyPhys) {
 			if err := l.scanRecordsLocked(r, true, nil); err != nil {
+				why = fmt.Sprintf("entry %d: %v", i, err)
 				break
 			}
 		}
@@ -186,9 +198,9 @@ func (l *Log) recover() error {
 		// Committed entries were damaged (a truncated or bit-flipped minority). The leader still
 		// counts them as this replica's (its match index), and etcd raft stops a follower told
 		// to commit what it lacks; truncating here would also destroy the evidence. Refuse.
-		return fmt.Errorf("%w: entries up to %d are committed but the log is intact only up to %d (commitlog offset %d): "+
+		return fmt.Errorf("%w: entries up to %d are committed but the log is intact only up to %d (commitlog offset %d; %s): "+
 			"re-seed this replica from a healthy one (its commitlog, raftidx and raftmeta; keep its own hardstate)",
-			ErrDamaged, commit, l.last, l.end)
+			ErrDamaged, commit, l.last, l.end, why)
 	}
 	if acked, ackTerm := l.hard.acked, l.hard.ackTerm; acked > l.last && l.lastTermLocked() <= ackTerm {
 		// This replica told a leader it holds entries up to acked: the leader counts them
@@ -197,8 +209,8 @@ func (l *Log) recover() error {
 		// acknowledgement was replaced since (re-seeded from a newer leader): the
 		// acknowledgement is void.
 		return fmt.Errorf("%w: entries up to %d were acknowledged to the leader of term %d but the log is intact only up to %d "+
-			"(commitlog offset %d): re-seed this replica from a healthy one (its commitlog, raftidx and raftmeta; keep its own hardstate)",
-			ErrDamaged, acked, ackTerm, l.last, l.end)
+			"(commitlog offset %d; %s): re-seed this replica from a healthy one (its commitlog, raftidx and raftmeta; keep its own hardstate)",
+			ErrDamaged, acked, ackTerm, l.last, l.end, why)
 	}
 	if err := l.commitlog.Truncate(l.end); err != nil {
 		return err
