@@ -353,9 +353,12 @@ func TestGroupStopsOnDamagedRead(t *testing.T) {
 	stores[lead].damaged.Store(true)
 	blocked.Store(0) // the leader must now read entries to send them to the lagging follower
 	select {
-	case <-groups[lead].done:
+	case <-groups[lead].Done():
 	case <-ctx.Done():
 		t.Fatal("the leader did not stop")
+	}
+	if err := groups[lead].Err(); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("Err: %v, want ErrDamaged", err)
 	}
 	if err := groups[lead].Close(); !errors.Is(err, ErrDamaged) {
 		t.Fatalf("Close: %v, want ErrDamaged", err)

@@ -311,6 +311,21 @@ func (g *Group) propose(p proposal) {
 	}
 }
 
+// Done is closed once the replica stopped: by Close, or by a storage failure (a damaged log
+// among them) that Err then reports. An embedder that cannot serve without its replica exits
+// on it (fail-stop), so a supervisor restarts it and the log's recovery judges the damage.
+func (g *Group) Done() <-chan struct{} { return g.done }
+
+// Err is the failure that stopped the replica: nil while it runs or after a plain Close.
+func (g *Group) Err() error {
+	select {
+	case <-g.done:
+		return g.err
+	default:
+		return nil
+	}
+}
+
 func (g *Group) stopped() error {
 	if g.err != nil {
 		return g.err
