@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -85,6 +86,7 @@ func Start(opts Options) (*Group, error) {
 func (g *Group) run() {
 	defer close(g.done)
 	defer g.setRole(Role{ID: g.r.opts.ID})
+	defer g.recoverDamage()
 	t := time.NewTicker(g.r.opts.TickInterval)
 	defer t.Stop()
 	for {
@@ -122,6 +124,24 @@ func (g *Group) run() {
 		}
 		g.updateRole()
 	}
+}
+
+// recoverDamage stops the replica when the library panicked on a storage read that found the
+// log damaged (Log.Entries: ErrDamaged, read to send entries to a follower or to apply them):
+// the replica stops loudly, with the error Close returns, and never sends those bytes. Any
+// other panic goes on.
+func (g *Group) recoverDamage() {
+	v := recover()
+	if v == nil {
+		return
+	}
+	err, ok := v.(error)
+	if !ok || !errors.Is(err, ErrDamaged) {
+		panic(v)
+	}
+	g.err = fmt.Errorf("%w: %w", ErrStorage, err)
+	g.r.err = g.err
+	g.r.opts.Logger.Error("replication: replica stopped: its log is damaged", "id", g.r.opts.ID, "err", err)
 }
 
 // Propose asks the group to append data. It returns once the leader stored the proposal in
@@ -288,6 +308,21 @@ func (g *Group) propose(p proposal) {
 	err := g.r.propose(p.data, func(pr Proposal, err error) { p.resc <- proposed{pr, err} })
 	if err != nil {
 		p.resc <- proposed{err: err}
+	}
+}
+
+// Done is closed once the replica stopped: by Close, or by a storage failure (a damaged log
+// among them) that Err then reports. An embedder that cannot serve without its replica exits
+// on it (fail-stop), so a supervisor restarts it and the log's recovery judges the damage.
+func (g *Group) Done() <-chan struct{} { return g.done }
+
+// Err is the failure that stopped the replica: nil while it runs or after a plain Close.
+func (g *Group) Err() error {
+	select {
+	case <-g.done:
+		return g.err
+	default:
+		return nil
 	}
 }
 

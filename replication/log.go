@@ -21,8 +21,10 @@ var (
 	ErrBadEntry = errors.New("replication: entry is not a run of records")
 	// ErrSegmentSize: the log on disk was created with another segment size.
 	ErrSegmentSize = errors.New("replication: segment size differs from the log's")
-	// ErrDamaged: the log lost entries it had committed (damage beyond a crash's: a truncated or
-	// corrupted replica). It is refused at open; the operator re-seeds the replica.
+	// ErrDamaged: the log lost or altered entries it had committed or acknowledged (damage
+	// beyond a crash's: a truncated or corrupted replica), or an entry read to be applied or sent
+	// does not match its checksum. It is refused at open, and a replica meeting it later stops
+	// rather than spread the bytes; the operator re-seeds the replica from a healthy one.
 	ErrDamaged = errors.New("replication: committed entries damaged")
 	// ErrCompactCommitted: Compact was asked to drop entries that are not committed.
 	ErrCompactCommitted = errors.New("replication: compaction beyond the commit index")
@@ -147,28 +149,46 @@ func OpenLog(dir string, opts LogOptions) (*Log, error) {
 	return l, nil
 }
 
-// recover finds the last entry whose row and records are intact, truncates both files after
-// it and rebuilds the queue table.
+// recover finds the last entry whose row and data are intact, truncates both files after
+// it and rebuilds the queue table. It refuses (ErrDamaged) a log that would lose an entry it
+// had committed or acknowledged.
 func (l *Log) recover() error {
 	l.last = l.meta.First - 1
 	l.end = l.meta.StartPhys
-	// Every row is checked (CRC). Records are verified (magic, sizes, body CRC, own offset)
-	// past the commit index, where the kernel may have written a row back without its records,
-	// and in the two newest segments, where a damaged tail of a stopped replica shows (as
-	// RocketMQ's recovery checks the newest files).
+	// Every row is checked (CRC) and every entry's data against its row's DATACRC (the queue
+	// table rebuild below reads every record anyway; CRC32-C is hardware-accelerated). Records
+	// are also decoded (magic, sizes, body CRC, own offset) past the commit index, where the
+	// kernel may have written a row back without its records, and in the two newest segments,
+	// where a damaged tail of a stopped replica shows (as RocketMQ's recovery checks the newest
+	// files).
 	segs := l.commitlog.Files()
 	verifyPhys := int64(0)
 	if len(segs) >= 2 {
 		verifyPhys = segs[len(segs)-2].FromOffset()
 	}
 	commit := l.hs.GetCommit()
+	// why says where and why the intact log ends: the evidence a refusal reports.
+	var why string
 	for i := l.meta.First; ; i++ {
 		r, ok := l.readRowLocked(i)
-		if !ok || r.phys < l.end || (r.size > 0 && r.end() > l.commitlog.MaxOffset()) {
+		switch {
+		case !ok:
+			why = fmt.Sprintf("raftidx row %d is unwritten or torn", i)
+		case r.phys < l.end:
+			why = fmt.Sprintf("raftidx row %d puts its records at %d, before the end %d of entry %d", i, r.phys, l.end, i-1)
+		case r.size > 0 && r.end() > l.commitlog.MaxOffset():
+			why = fmt.Sprintf("entry %d's records [%d, %d) run past the commitlog's files (%d)", i, r.phys, r.end(), l.commitlog.MaxOffset())
+		}
+		if why != "" {
+			break
+		}
+		if _, err := l.entryDataLocked(i, r); err != nil {
+			why = err.Error()
 			break
 		}
 		if r.size > 0 && (i >= commit || r.phys >= verifyPhys) {
 			if err := l.scanRecordsLocked(r, true, nil); err != nil {
+				why = fmt.Sprintf("entry %d: %v", i, err)
 				break
 			}
 		}
@@ -178,9 +198,19 @@ func (l *Log) recover() error {
 		// Committed entries were damaged (a truncated or bit-flipped minority). The leader still
 		// counts them as this replica's (its match index), and etcd raft stops a follower told
 		// to commit what it lacks; truncating here would also destroy the evidence. Refuse.
-		return fmt.Errorf("%w: entries up to %d are committed but the log is intact only up to %d (commitlog offset %d): "+
+		return fmt.Errorf("%w: entries up to %d are committed but the log is intact only up to %d (commitlog offset %d; %s): "+
 			"re-seed this replica from a healthy one (its commitlog, raftidx and raftmeta; keep its own hardstate)",
-			ErrDamaged, commit, l.last, l.end)
+			ErrDamaged, commit, l.last, l.end, why)
+	}
+	if acked, ackTerm := l.hard.acked, l.hard.ackTerm; acked > l.last && l.lastTermLocked() <= ackTerm {
+		// This replica told a leader it holds entries up to acked: the leader counts them
+		// (its match index) and will tell it to commit them, which etcd raft cannot survive
+		// (tocommit out of range). A log whose last entry is of a later term than the
+		// acknowledgement was replaced since (re-seeded from a newer leader): the
+		// acknowledgement is void.
+		return fmt.Errorf("%w: entries up to %d were acknowledged to the leader of term %d but the log is intact only up to %d "+
+			"(commitlog offset %d; %s): re-seed this replica from a healthy one (its commitlog, raftidx and raftmeta; keep its own hardstate)",
+			ErrDamaged, acked, ackTerm, l.last, l.end, why)
 	}
 	if err := l.commitlog.Truncate(l.end); err != nil {
 		return err
@@ -212,6 +242,36 @@ func (l *Log) recover() error {
 		}
 	}
 	return nil
+}
+
+// lastTermLocked is the term of the last entry (of the base when the log is empty).
+func (l *Log) lastTermLocked() uint64 {
+	if l.last < l.meta.First {
+		return l.meta.PrevTerm
+	}
+	r, _ := l.readRowLocked(l.last)
+	return r.term
+}
+
+// entryDataLocked returns entry i's data as stored (records from the mapping, valid until the
+// log changes; a configuration entry's data from raftmeta) after checking it against the row's
+// DATACRC. A mismatch is ErrDamaged: the bytes must be neither applied nor sent.
+func (l *Log) entryDataLocked(i uint64, r row) ([]byte, error) {
+	var b []byte
+	switch {
+	case r.typ != pb.EntryType_EntryNormal:
+		b = l.meta.Conf[i]
+	case r.size > 0:
+		var err error
+		if b, err = l.recordsLocked(r); err != nil {
+			return nil, err
+		}
+	}
+	if got := dataCRC(b); got != r.crc {
+		return nil, fmt.Errorf("%w: entry %d (term %d, %d bytes at commitlog offset %d) has data CRC %08x, its raftidx row says %08x: "+
+			"this replica's log is damaged; re-seed it from a healthy one", ErrDamaged, i, r.term, len(b), r.phys, got, r.crc)
+	}
+	return b, nil
 }
 
 // getsQueueOffset reports whether a record gets a queue offset: normal and committed
@@ -336,14 +396,17 @@ func (l *Log) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 			return nil, fmt.Errorf("%w: raftidx row %d unreadable", ErrStorage, i)
 		}
 		e := &pb.Entry{Term: new(r.term), Index: new(i), Type: r.typ.Enum()}
+		// Checked on every read: these bytes go to followers (and to Apply); a leader whose
+		// log was altered must stop, not spread it. etcd raft panics on the error; the Group
+		// turns that into a stop with this error (group.go).
+		b, err := l.entryDataLocked(i, r)
+		if err != nil {
+			return nil, err
+		}
 		switch {
 		case r.typ != pb.EntryType_EntryNormal:
-			e.Data = l.meta.Conf[i]
+			e.Data = b
 		case r.size > 0:
-			b, err := l.recordsLocked(r)
-			if err != nil {
-				return nil, err
-			}
 			e.Data = append([]byte(nil), b...)
 		}
 		size += uint64(len(e.Data)) + 24
@@ -443,6 +506,7 @@ func (l *Log) Append(entries []*pb.Entry) error {
 				l.meta.Conf = map[uint64][]byte{}
 			}
 			l.meta.Conf[e.GetIndex()] = append([]byte(nil), e.Data...)
+			r.crc = dataCRC(e.Data)
 			confChanged = true
 		case len(e.Data) > 0:
 			var err error
@@ -510,7 +574,7 @@ func (l *Log) appendRecordsLocked(e *pb.Entry) (row, error) {
 		pos += size
 	}
 	f.Publish(n)
-	return row{phys: phys, term: e.GetTerm(), size: int32(n), typ: pb.EntryType_EntryNormal}, nil
+	return row{phys: phys, term: e.GetTerm(), size: int32(n), typ: pb.EntryType_EntryNormal, crc: dataCRC(dst)}, nil
 }
 
 func (l *Log) putRowLocked(i uint64, r row) error {
@@ -537,6 +601,14 @@ func (l *Log) putRowLocked(i uint64, r row) error {
 func (l *Log) truncateLocked(i uint64) error {
 	if i <= l.hs.GetCommit() {
 		return fmt.Errorf("%w: truncation at %d below the commit index %d", ErrStorage, i, l.hs.GetCommit())
+	}
+	if l.hard.acked >= i {
+		// The acknowledgements of the replaced entries went to an older leader and are void
+		// (had they committed anything, the new leader would not replace it). Synced before
+		// the cut: the watermark never claims more than the log holds.
+		if err := l.hard.setAcked(i-1, l.hs.GetTerm(), true); err != nil {
+			return err
+		}
 	}
 	end := l.meta.StartPhys
 	if i > l.meta.First {
@@ -588,6 +660,32 @@ func (l *Log) truncateLocked(i uint64) error {
 	return nil
 }
 
+// Acked is the acknowledged watermark: the highest index this replica has told a leader it
+// holds, and the term it did so in (hardstate.go).
+func (l *Log) Acked() (index, term uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.hard.acked, l.hard.ackTerm
+}
+
+// SetAcked raises the acknowledged watermark to index (acknowledged in term): the replica calls
+// it after the entries are stored and before the response that acknowledges them leaves.
+// Acknowledging an index the log does not hold is refused: it would be a promise broken.
+func (l *Log) SetAcked(index, term uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if index <= l.hard.acked {
+		return nil
+	}
+	if index > l.last {
+		return fmt.Errorf("%w: acknowledging index %d, the log ends at %d", ErrStorage, index, l.last)
+	}
+	return l.hard.setAcked(index, term, false)
+}
+
 // CommitlogDir is the directory of the log's commitlog segments.
 func (l *Log) CommitlogDir() string { return l.commitlog.Dir() }
 
@@ -620,7 +718,7 @@ func (l *Log) EntryRecords(i uint64, fn func(phys int64, records []byte)) error 
 	var b []byte
 	if r.size > 0 {
 		var err error
-		if b, err = l.recordsLocked(r); err != nil {
+		if b, err = l.entryDataLocked(i, r); err != nil {
 			return err
 		}
 	}

@@ -18,11 +18,17 @@ import (
 //	     8    8 TERM        uint64, the entry's Raft term (never 0 for a written row)
 //	    16    4 SIZE        int32, bytes of records (0: an empty or configuration entry)
 //	    20    1 TYPE        raftpb.EntryType (0 normal, 1 conf change, 2 conf change v2)
-//	    21    7 reserved    zero
+//	    21    3 reserved    zero
+//	    24    4 DATACRC     CRC32-C of the entry's data as stored: the SIZE bytes of records at
+//	                        PHYSOFFSET (patched), or a configuration entry's data (raftmeta);
+//	                        0 for an empty entry
 //	    28    4 CRC         CRC32-C of bytes 0..28
 //
-// A row of zeros is unwritten space; a row whose CRC does not match is a torn write. Frozen:
-// every replica's raftidx and recovery depend on this layout.
+// A row of zeros is unwritten space; a row whose CRC does not match is a torn write. DATACRC
+// covers every byte of the entry, where RocketMQ's record format checksums only each record's
+// body: a flipped bit in a topic, QUEUEID or property is caught by it (at recovery, and whenever
+// an entry is read to be applied or sent to a follower). Frozen: every replica's raftidx and
+// recovery depend on this layout.
 
 // RowSize is the size of one raftidx row.
 const RowSize = 32
@@ -35,7 +41,11 @@ type row struct {
 	term uint64
 	size int32
 	typ  pb.EntryType
+	crc  uint32 // DATACRC
 }
+
+// dataCRC is the DATACRC of an entry's data.
+func dataCRC(data []byte) uint32 { return crc32.Checksum(data, castagnoli) }
 
 // end is the commitlog offset one past the entry's records.
 func (r row) end() int64 { return r.phys + int64(r.size) }
@@ -48,7 +58,8 @@ func putRow(b []byte, r row) {
 	be.PutUint64(b[8:], r.term)
 	be.PutUint32(b[16:], uint32(r.size))
 	b[20] = byte(r.typ)
-	clear(b[21:28])
+	clear(b[21:24])
+	be.PutUint32(b[24:], r.crc)
 	be.PutUint32(b[28:], crc32.Checksum(b[:28], castagnoli))
 }
 
@@ -64,6 +75,7 @@ func getRow(b []byte) (r row, ok bool) {
 		term: be.Uint64(b[8:]),
 		size: int32(be.Uint32(b[16:])),
 		typ:  pb.EntryType(b[20]),
+		crc:  be.Uint32(b[24:]),
 	}
 	if r.term == 0 || r.phys < 0 || r.size < 0 || r.typ > pb.EntryType_EntryConfChangeV2 {
 		return row{}, false

@@ -11,13 +11,13 @@ import (
 // TestRowGolden pins the raftidx row layout: a change of these bytes is a format change.
 func TestRowGolden(t *testing.T) {
 	var b [RowSize]byte
-	putRow(b[:], row{phys: 0x0102030405060708, term: 9, size: 1234, typ: pb.EntryType_EntryConfChange})
-	const want = "0102030405060708" + "0000000000000009" + "000004d2" + "01" + "00000000000000" + "8935581c"
+	putRow(b[:], row{phys: 0x0102030405060708, term: 9, size: 1234, typ: pb.EntryType_EntryConfChange, crc: 0xcafef00d})
+	const want = "0102030405060708" + "0000000000000009" + "000004d2" + "01" + "000000" + "cafef00d" + "f6e655d8"
 	if got := hex.EncodeToString(b[:]); got != want {
 		t.Fatalf("row bytes\n got %s\nwant %s", got, want)
 	}
 	r, ok := getRow(b[:])
-	if !ok || r != (row{phys: 0x0102030405060708, term: 9, size: 1234, typ: pb.EntryType_EntryConfChange}) {
+	if !ok || r != (row{phys: 0x0102030405060708, term: 9, size: 1234, typ: pb.EntryType_EntryConfChange, crc: 0xcafef00d}) {
 		t.Fatalf("decoded %+v %v", r, ok)
 	}
 	for i := range RowSize {
@@ -67,19 +67,22 @@ func TestHardStateSlots(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	h.close()
-	h, hs, err = openHardState(path)
-	if err != nil || hs.GetTerm() != 2 || hs.GetVote() != 3 || hs.GetCommit() != 9 {
-		t.Fatalf("reopen: %v %v", hs, err)
-	}
-	// Tear the newest slot (seq 3 is in slot 1): the previous state comes back.
-	if _, err := h.f.WriteAt([]byte{0xFF}, hardStateSlot+20); err != nil {
+	if err := h.setAcked(12, 2, false); err != nil {
 		t.Fatal(err)
 	}
 	h.close()
 	h, hs, err = openHardState(path)
-	if err != nil || hs.GetTerm() != 2 || hs.GetCommit() != 5 {
-		t.Fatalf("after a torn slot: %v %v", hs, err)
+	if err != nil || hs.GetTerm() != 2 || hs.GetVote() != 3 || hs.GetCommit() != 9 || h.acked != 12 || h.ackTerm != 2 {
+		t.Fatalf("reopen: %v acked %d/%d %v", hs, h.acked, h.ackTerm, err)
+	}
+	// Tear the newest slot (seq 4 is in slot 0): the previous state comes back.
+	if _, err := h.f.WriteAt([]byte{0xFF}, 20); err != nil {
+		t.Fatal(err)
+	}
+	h.close()
+	h, hs, err = openHardState(path)
+	if err != nil || hs.GetTerm() != 2 || hs.GetCommit() != 9 || h.acked != 0 {
+		t.Fatalf("after a torn slot: %v acked %d %v", hs, h.acked, err)
 	}
 	h.close()
 }

@@ -373,6 +373,10 @@ func (r *replica) handleReady() error {
 			return err
 		}
 		r.matchProposals(rd.Entries)
+		if err := r.recordAck(rd, late); err != nil {
+			r.err = err
+			return err
+		}
 		if len(late) > 0 {
 			r.opts.Transport.Send(late)
 		}
@@ -386,6 +390,41 @@ func (r *replica) handleReady() error {
 		r.dropProposals(fmt.Errorf("%w: dropped from the log before it was stored", ErrSuperseded))
 	}
 	return r.err
+}
+
+// ackRecorder is a Storage that keeps the acknowledged watermark (the commitlog Log does), so
+// that a replica whose log lost acknowledged entries refuses to start instead of being told by
+// the leader to commit what it lacks.
+type ackRecorder interface {
+	SetAcked(index, term uint64) error
+}
+
+// recordAck raises the watermark over what this Ready acknowledges, before the responses leave:
+// the indexes of its successful append responses, and for a leader its whole log (the library
+// counts a leader's own log toward the quorum).
+func (r *replica) recordAck(rd raft.Ready, late []*pb.Message) error {
+	s, ok := r.opts.Storage.(ackRecorder)
+	if !ok {
+		return nil
+	}
+	var index, term uint64
+	for _, m := range late {
+		if m.GetType() == pb.MessageType_MsgAppResp && !m.GetReject() && m.GetIndex() > index {
+			index, term = m.GetIndex(), m.GetTerm()
+		}
+	}
+	if n := len(rd.Entries); n > 0 && r.state == raft.StateLeader {
+		if last := rd.Entries[n-1].GetIndex(); last > index {
+			index, term = last, r.rn.BasicStatus().GetTerm()
+		}
+	}
+	if index == 0 {
+		return nil
+	}
+	if err := s.SetAcked(index, term); err != nil {
+		return fmt.Errorf("%w: acknowledged watermark: %w", ErrStorage, err)
+	}
+	return nil
 }
 
 // reportSnapshots tells the library that snapshots were handed to the transport, so the

@@ -169,7 +169,14 @@ func (l *Log) ApplySnapshot(snap *pb.Snapshot) error {
 	meta.Voters = slices.Clone(md.GetConfState().GetVoters())
 	meta.Learners = slices.Clone(md.GetConfState().GetLearners())
 	meta.Conf = nil
-	// The new base first: a crash from here on reopens an empty log at it.
+	// The watermark down to the base (synced: the old log's acknowledgements went to an older
+	// leader, or are covered by the snapshot), then the new base: a crash from here on reopens
+	// an empty log at it.
+	if l.hard.acked > md.GetIndex() {
+		if err := l.hard.setAcked(md.GetIndex(), md.GetTerm(), true); err != nil {
+			return err
+		}
+	}
 	if err := writeMeta(l.dir, &meta); err != nil {
 		return err
 	}
