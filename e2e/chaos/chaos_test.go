@@ -71,9 +71,10 @@ func runChaos(t *testing.T, cfg runConfig) {
 		os.RemoveAll(root)
 	}
 	began := time.Now()
-	c := startCluster(t, root)
-	t.Logf("cluster up in %v: name server %s, replicas %s %s %s, leader %s", time.Since(began).Round(time.Millisecond),
-		c.ns, c.nodes[0].addr, c.nodes[1].addr, c.nodes[2].addr, c.nodes[max(c.leader(), 0)].name)
+	stable := os.Getenv("MQSTORE_CHAOS_STABLE") == "1"
+	c := startCluster(t, root, stable)
+	t.Logf("cluster up in %v: name server %s, replicas %s %s %s, leader %s, stable leader address %q (MQSTORE_CHAOS_STABLE=1)", time.Since(began).Round(time.Millisecond),
+		c.ns, c.nodes[0].addr, c.nodes[1].addr, c.nodes[2].addr, c.nodes[max(c.leader(), 0)].name, c.stable)
 	fw, fwNote := newFirewall(t)
 	n := &nemesis{c: c, fw: fw, fwNote: fwNote, rng: rand.New(rand.NewPCG(seed, seed)), hold: cfg.hold, injected: map[string]int{}}
 	kinds := faults
@@ -198,9 +199,13 @@ func runChaos(t *testing.T, cfg runConfig) {
 			total += k
 		}
 	}
-	summary := fmt.Sprintf("seed %d: %d faults in %v (%s)\ndamaged logs: %d repaired at start, %d refused at start and re-seeded; "+
+	addressing := "clients reach the leader at its own address"
+	if c.stable != "" {
+		addressing = "stable leader address " + c.stable
+	}
+	summary := fmt.Sprintf("seed %d, %s, transactions %v: %d faults in %v (%s)\ndamaged logs: %d repaired at start, %d refused at start and re-seeded; "+
 		"replicas that died later of a log their recovery had cut short (fail-stop, re-seeded): %d %v\ncheck-backs answered %d\n%s%s",
-		seed, total, nemTook.Round(time.Second), strings.Join(injected, ", "), n.damaged.repaired, n.damaged.refused,
+		seed, addressing, w.txn, total, nemTook.Round(time.Second), strings.Join(injected, ", "), n.damaged.repaired, n.damaged.refused,
 		len(c.damageCrashes), c.damageCrashes, checks.Load(), failover, r)
 	t.Logf("events:\n%s", strings.Join(n.events, "\n"))
 	t.Logf("%s", summary)
