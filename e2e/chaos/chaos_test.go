@@ -91,8 +91,8 @@ func runChaos(t *testing.T, cfg runConfig) {
 	w := &workload{ns: c.ns, h: h, budget: cfg.budget, stop: make(chan struct{})}
 	switch txn := os.Getenv("MQSTORE_CHAOS_TXN"); {
 	case txn == "0", txn == "" && !cfg.txn:
-		w.txnNote = "off (MQSTORE_CHAOS_TXN=1 turns it on): committed transactions are lost across leader changes " +
-			"until transaction state replicates with the group (docs/CHAOS.md, known failures)"
+		w.txnNote = "off (MQSTORE_CHAOS_TXN=1 turns it on): transactions resolved by check-back are lost when the " +
+			"producer reaches the leader only through a follower's forwarding (docs/CHAOS.md, known failures)"
 	default:
 		if err := probeTxn(c.ns); err != nil {
 			w.txnNote = fmt.Sprintf("skipped: the group refused a transactional half message: %v", err)
