@@ -226,30 +226,48 @@ func runChaos(t *testing.T, cfg runConfig) {
 
 // failoverTimes summarizes, over the SIGKILLs of a published leader, the time from the kill to the
 // first acknowledged send begun after it (through the unmodified client, with the workload's
-// reopen of a producer failing for 2 s). A kill followed by another before any send succeeded is
-// left out.
-func failoverTimes(ops []op, kills []time.Time) string {
-	var took []time.Duration
-	for k, at := range kills {
+// reopen of a producer failing for 2 s), for the leader killed alone (a quorum remains) and with
+// a follower (none until they return after the hold). A kill followed by another before any send
+// succeeded is left out.
+func failoverTimes(ops []op, kills []leaderKill) string {
+	took := map[bool][]time.Duration{}
+	for k, kill := range kills {
 		next := time.Time{}
 		if k+1 < len(kills) {
-			next = kills[k+1]
+			next = kills[k+1].at
 		}
 		first := time.Time{}
 		for i := range ops {
 			o := &ops[i]
-			if o.outcome == ok && o.start.After(at) && (first.IsZero() || o.end.Before(first)) {
+			if o.outcome == ok && o.start.After(kill.at) && (first.IsZero() || o.end.Before(first)) {
 				first = o.end
 			}
 		}
 		if !first.IsZero() && (next.IsZero() || first.Before(next)) {
-			took = append(took, first.Sub(at))
+			took[kill.alone] = append(took[kill.alone], first.Sub(kill.at))
 		}
 	}
-	if len(took) == 0 {
-		return ""
+	var b strings.Builder
+	for _, alone := range []bool{true, false} {
+		d := took[alone]
+		if len(d) == 0 {
+			continue
+		}
+		slices.Sort(d)
+		what := "the leader"
+		if !alone {
+			what = "the leader and a follower"
+		}
+		fmt.Fprintf(&b, "SIGKILL of %s to the first acknowledged send begun after it: %d kills, median %v, max %v, all %v\n",
+			what, len(d), d[len(d)/2].Round(10*time.Millisecond), d[len(d)-1].Round(10*time.Millisecond), roundAll(d))
 	}
-	slices.Sort(took)
-	return fmt.Sprintf("SIGKILL of the leader to the first acknowledged send begun after it: %d kills, median %v, max %v\n",
-		len(took), took[len(took)/2].Round(10*time.Millisecond), took[len(took)-1].Round(10*time.Millisecond))
+	return b.String()
+}
+
+func roundAll(d []time.Duration) []time.Duration {
+	out := make([]time.Duration, len(d))
+	for i, x := range d {
+		out[i] = x.Round(10 * time.Millisecond)
+	}
+	return out
 }
