@@ -193,6 +193,9 @@ func startCluster(t testing.TB, root string, stable bool) *cluster {
 		if c.stable != "" {
 			args = append(args, "-dLegerLeaderAddr", c.stable)
 		}
+		if level := os.Getenv("MQSTORE_CHAOS_LOG_LEVEL"); level != "" {
+			args = append(args, "-log-level", level) // debug: every check-back and its connection
+		}
 		n.proc = proctest.New(t, bin, args...)
 		c.start(i)
 	}
