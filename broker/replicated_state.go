@@ -101,8 +101,8 @@ func (s *replicaState) applied(data []byte, res []commitlog.AppendResult) {
 			}
 		}
 	}
-	if keys, crcs, whole, ok := entryKeys(data); ok {
-		s.sends.add(keys, crcs, whole, res)
+	if keys, same, whole, ok := entryKeys(data); ok {
+		s.sends.add(keys, same, whole, res)
 	}
 }
 
@@ -138,12 +138,25 @@ type dedupeTable struct {
 	inflight map[string]chan struct{} // keys of entries proposed on this leader, not yet resolved
 }
 
-// dedupeEntry is where a keyed record (or a whole commit entry) went, and its body's CRC: a
-// send with the same key but another body is not a retry (a client that reuses a message
-// object with a new body keeps its UNIQ_KEY) and is stored.
+// dedupeEntry is where a keyed record (or a whole commit entry) went, and what a retry must
+// match to be answered with it.
 type dedupeEntry struct {
-	res     []commitlog.AppendResult
+	res  []commitlog.AppendResult
+	same dedupeMatch
+}
+
+// dedupeMatch is what a send must share with a remembered record to be answered as its retry:
+// the body's CRC (a send with the same key but another body is not a retry: a client that
+// reuses a message object with a new body keeps its UNIQ_KEY) and the queue. A client retries
+// on another queue (rocketmq-client-go picks the next one), and the send's answer names the
+// queue of the request with the remembered record's queue offset (store.putReplicated), so a
+// retry on another queue answered from the table would acknowledge a position another message
+// holds (the chaos harness found it: docs/CHAOS.md). Such a retry is stored again: a duplicate
+// the client's retry explains, at the position its answer names (the table keeps answering for
+// the first copy's queue).
+type dedupeMatch struct {
 	bodyCRC uint32
+	queueID int32
 }
 
 func (d *dedupeTable) init(window int) {
@@ -154,7 +167,7 @@ func (d *dedupeTable) init(window int) {
 
 // add remembers an applied entry's keys (with their records' body CRCs): one per record, or one
 // for the whole entry.
-func (d *dedupeTable) add(keys []string, crcs []uint32, whole bool, res []commitlog.AppendResult) {
+func (d *dedupeTable) add(keys []string, same []dedupeMatch, whole bool, res []commitlog.AppendResult) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for i, key := range keys {
@@ -168,8 +181,8 @@ func (d *dedupeTable) add(keys []string, crcs []uint32, whole bool, res []commit
 			continue
 		}
 		if old, ok := d.results[key]; ok {
-			if old.bodyCRC != crcs[i] { // another message under a reused key: it answers now
-				d.results[key] = dedupeEntry{res: r, bodyCRC: crcs[i]}
+			if old.same.bodyCRC != same[i].bodyCRC { // another message under a reused key: it answers now
+				d.results[key] = dedupeEntry{res: r, same: same[i]}
 			} // else a copy that got in anyway (stored before dedupe): the first one answers
 			continue
 		}
@@ -178,7 +191,7 @@ func (d *dedupeTable) add(keys []string, crcs []uint32, whole bool, res []commit
 		}
 		d.order[d.next] = key
 		d.next = (d.next + 1) % len(d.order)
-		d.results[key] = dedupeEntry{res: r, bodyCRC: crcs[i]}
+		d.results[key] = dedupeEntry{res: r, same: same[i]}
 	}
 }
 
@@ -206,7 +219,7 @@ func dedupeKey(rec *message.Record) (string, bool) {
 // entryKeys returns the dedupe keys of an entry and the body CRCs of the records they key: for
 // a transaction's commit entry (its first record a restored COMMIT message) one key for the
 // whole entry; otherwise one per record, and ok is false unless every record has one.
-func entryKeys(records []byte) (keys []string, crcs []uint32, whole, ok bool) {
+func entryKeys(records []byte) (keys []string, same []dedupeMatch, whole, ok bool) {
 	var rec message.Record
 	for pos := 0; pos < len(records); {
 		n, err := message.DecodeRecord(records[pos:], &rec, false)
@@ -214,7 +227,7 @@ func entryKeys(records []byte) (keys []string, crcs []uint32, whole, ok bool) {
 			return nil, nil, false, false
 		}
 		if pos == 0 && message.TransactionType(rec.SysFlag) == message.TransactionCommitType && rec.PreparedTransactionOffset > 0 {
-			return []string{"\x00commit\x00" + strconv.FormatInt(rec.PreparedTransactionOffset, 10)}, []uint32{rec.BodyCRC}, true, true
+			return []string{"\x00commit\x00" + strconv.FormatInt(rec.PreparedTransactionOffset, 10)}, []dedupeMatch{{rec.BodyCRC, rec.QueueID}}, true, true
 		}
 		pos += n
 		key, ok := dedupeKey(&rec)
@@ -222,16 +235,16 @@ func entryKeys(records []byte) (keys []string, crcs []uint32, whole, ok bool) {
 			return nil, nil, false, false
 		}
 		keys = append(keys, key)
-		crcs = append(crcs, rec.BodyCRC)
+		same = append(same, dedupeMatch{rec.BodyCRC, rec.QueueID})
 	}
-	return keys, crcs, false, len(keys) > 0
+	return keys, same, false, len(keys) > 0
 }
 
 // dedupe answers an entry whose keys were all applied recently with their results (ok). An
 // entry whose copy is in flight on this leader waits for that copy first. Otherwise it marks
 // the entry's keys in flight and returns them: proposed(keys) must follow.
 func (s *replicaState) dedupe(ctx context.Context, records []byte) (res []commitlog.AppendResult, keys []string, ok bool, err error) {
-	keys, crcs, _, ok := entryKeys(records)
+	keys, same, _, ok := entryKeys(records)
 	if !ok {
 		return nil, nil, false, nil
 	}
@@ -242,7 +255,7 @@ func (s *replicaState) dedupe(ctx context.Context, records []byte) (res []commit
 		var out []commitlog.AppendResult
 		found := 0
 		for i, k := range keys {
-			if r, ok := d.results[k]; ok && r.bodyCRC == crcs[i] {
+			if r, ok := d.results[k]; ok && r.same == same[i] {
 				out = append(out, r.res...)
 				found++
 			} else if ch := d.inflight[k]; ch != nil {

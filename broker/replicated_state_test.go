@@ -202,6 +202,14 @@ func TestReplicatedSendDedupe(t *testing.T) {
 	if a, b := extInt(t, first, "queueOffset"), extInt(t, again, "queueOffset"); a != b {
 		t.Fatalf("retry answered offset %d, first %d", b, a)
 	}
+	// A retry on another queue (rocketmq-client-go retries on the next one) is stored there:
+	// its answer names the request's queue, where the first copy's offset holds nothing.
+	expect(t, leader.send("Dup", 1, "w", props(message.PropertyUniqKey, "AC11000100002A9F0000000000000003")), remoting.ResponseSuccess)
+	other := leader.send("Dup", 1, "x", p)
+	expect(t, other, remoting.ResponseSuccess)
+	if q, off := other.Ext("queueId"), extInt(t, other, "queueOffset"); q != "1" || off != 1 {
+		t.Fatalf("a retry on queue 1 answered queue %s offset %d, want queue 1 offset 1 (a copy there; w is at 0)", q, off)
+	}
 	expect(t, leader.send("Dup", 0, "y", props(message.PropertyUniqKey, "AC11000100002A9F0000000000000002")), remoting.ResponseSuccess)
 	// A reused UNIQ_KEY with another body is another message, not a retry.
 	reused := leader.send("Dup", 0, "z", props(message.PropertyUniqKey, "AC11000100002A9F0000000000000002"))
@@ -210,7 +218,9 @@ func TestReplicatedSendDedupe(t *testing.T) {
 		t.Fatalf("a reused key with another body answered offset %d, want a new message at 2", q)
 	}
 	for _, r := range replicas {
-		waitLong(t, "three messages on "+r.replica.self.Name, func() bool { return r.Store().MaxOffset("Dup", 0) == 3 })
+		waitLong(t, "three messages on "+r.replica.self.Name, func() bool {
+			return r.Store().MaxOffset("Dup", 0) == 3 && r.Store().MaxOffset("Dup", 1) == 2
+		})
 	}
 	// The new leader remembers the sends the old one stored.
 	if err := leader.Close(); err != nil {

@@ -71,9 +71,10 @@ func runChaos(t *testing.T, cfg runConfig) {
 		os.RemoveAll(root)
 	}
 	began := time.Now()
-	c := startCluster(t, root)
-	t.Logf("cluster up in %v: name server %s, replicas %s %s %s, leader %s", time.Since(began).Round(time.Millisecond),
-		c.ns, c.nodes[0].addr, c.nodes[1].addr, c.nodes[2].addr, c.nodes[max(c.leader(), 0)].name)
+	stable := os.Getenv("MQSTORE_CHAOS_STABLE") == "1"
+	c := startCluster(t, root, stable)
+	t.Logf("cluster up in %v: name server %s, replicas %s %s %s, leader %s, stable leader address %q (MQSTORE_CHAOS_STABLE=1)", time.Since(began).Round(time.Millisecond),
+		c.ns, c.nodes[0].addr, c.nodes[1].addr, c.nodes[2].addr, c.nodes[max(c.leader(), 0)].name, c.stable)
 	fw, fwNote := newFirewall(t)
 	n := &nemesis{c: c, fw: fw, fwNote: fwNote, rng: rand.New(rand.NewPCG(seed, seed)), hold: cfg.hold, injected: map[string]int{}}
 	kinds := faults
@@ -90,8 +91,8 @@ func runChaos(t *testing.T, cfg runConfig) {
 	w := &workload{ns: c.ns, h: h, budget: cfg.budget, stop: make(chan struct{})}
 	switch txn := os.Getenv("MQSTORE_CHAOS_TXN"); {
 	case txn == "0", txn == "" && !cfg.txn:
-		w.txnNote = "off (MQSTORE_CHAOS_TXN=1 turns it on): committed transactions are lost across leader changes " +
-			"until transaction state replicates with the group (docs/CHAOS.md, known failures)"
+		w.txnNote = "off (MQSTORE_CHAOS_TXN=1 turns it on): transactions resolved by check-back are lost when the " +
+			"producer reaches the leader only through a follower's forwarding (docs/CHAOS.md, known failures)"
 	default:
 		if err := probeTxn(c.ns); err != nil {
 			w.txnNote = fmt.Sprintf("skipped: the group refused a transactional half message: %v", err)
@@ -198,9 +199,13 @@ func runChaos(t *testing.T, cfg runConfig) {
 			total += k
 		}
 	}
-	summary := fmt.Sprintf("seed %d: %d faults in %v (%s)\ndamaged logs: %d repaired at start, %d refused at start and re-seeded; "+
+	addressing := "clients reach the leader at its own address"
+	if c.stable != "" {
+		addressing = "stable leader address " + c.stable
+	}
+	summary := fmt.Sprintf("seed %d, %s, transactions %v: %d faults in %v (%s)\ndamaged logs: %d repaired at start, %d refused at start and re-seeded; "+
 		"replicas that died later of a log their recovery had cut short (fail-stop, re-seeded): %d %v\ncheck-backs answered %d\n%s%s",
-		seed, total, nemTook.Round(time.Second), strings.Join(injected, ", "), n.damaged.repaired, n.damaged.refused,
+		seed, addressing, w.txn, total, nemTook.Round(time.Second), strings.Join(injected, ", "), n.damaged.repaired, n.damaged.refused,
 		len(c.damageCrashes), c.damageCrashes, checks.Load(), failover, r)
 	t.Logf("events:\n%s", strings.Join(n.events, "\n"))
 	t.Logf("%s", summary)
@@ -221,30 +226,48 @@ func runChaos(t *testing.T, cfg runConfig) {
 
 // failoverTimes summarizes, over the SIGKILLs of a published leader, the time from the kill to the
 // first acknowledged send begun after it (through the unmodified client, with the workload's
-// reopen of a producer failing for 2 s). A kill followed by another before any send succeeded is
-// left out.
-func failoverTimes(ops []op, kills []time.Time) string {
-	var took []time.Duration
-	for k, at := range kills {
+// reopen of a producer failing for 2 s), for the leader killed alone (a quorum remains) and with
+// a follower (none until they return after the hold). A kill followed by another before any send
+// succeeded is left out.
+func failoverTimes(ops []op, kills []leaderKill) string {
+	took := map[bool][]time.Duration{}
+	for k, kill := range kills {
 		next := time.Time{}
 		if k+1 < len(kills) {
-			next = kills[k+1]
+			next = kills[k+1].at
 		}
 		first := time.Time{}
 		for i := range ops {
 			o := &ops[i]
-			if o.outcome == ok && o.start.After(at) && (first.IsZero() || o.end.Before(first)) {
+			if o.outcome == ok && o.start.After(kill.at) && (first.IsZero() || o.end.Before(first)) {
 				first = o.end
 			}
 		}
 		if !first.IsZero() && (next.IsZero() || first.Before(next)) {
-			took = append(took, first.Sub(at))
+			took[kill.alone] = append(took[kill.alone], first.Sub(kill.at))
 		}
 	}
-	if len(took) == 0 {
-		return ""
+	var b strings.Builder
+	for _, alone := range []bool{true, false} {
+		d := took[alone]
+		if len(d) == 0 {
+			continue
+		}
+		slices.Sort(d)
+		what := "the leader"
+		if !alone {
+			what = "the leader and a follower"
+		}
+		fmt.Fprintf(&b, "SIGKILL of %s to the first acknowledged send begun after it: %d kills, median %v, max %v, all %v\n",
+			what, len(d), d[len(d)/2].Round(10*time.Millisecond), d[len(d)-1].Round(10*time.Millisecond), roundAll(d))
 	}
-	slices.Sort(took)
-	return fmt.Sprintf("SIGKILL of the leader to the first acknowledged send begun after it: %d kills, median %v, max %v\n",
-		len(took), took[len(took)/2].Round(10*time.Millisecond), took[len(took)-1].Round(10*time.Millisecond))
+	return b.String()
+}
+
+func roundAll(d []time.Duration) []time.Duration {
+	out := make([]time.Duration, len(d))
+	for i, x := range d {
+		out[i] = x.Round(10 * time.Millisecond)
+	}
+	return out
 }

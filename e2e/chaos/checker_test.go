@@ -156,6 +156,8 @@ type report struct {
 	gaps         int // offsets missing inside a replica's queue
 	abortedReads int // a definitively failed send read back
 
+	forwardUnknown, forwardUnknownStored int // 14s of a forward that lost the leader's answer; ... stored anyway
+
 	duplicates          int // bodies stored at more than one offset
 	duplicatesExplained int // ... of sends with retries whose outcome of some attempt was unknown
 	unexplainedDup      []string
@@ -235,6 +237,12 @@ func check(ops []op, received []receipt, reads []replicaRead, txn bool) *report 
 		}
 		if o.kind == "txn" {
 			continue
+		}
+		if o.retries == 0 && strings.Contains(o.err, forwardFailed) {
+			r.forwardUnknown++
+			if len(where[o.body]) > 0 {
+				r.forwardUnknownStored++
+			}
 		}
 		switch o.outcome {
 		case ok:
@@ -333,6 +341,9 @@ func (r *report) String() string {
 	}
 	fmt.Fprintf(&b, "ops %d (%s): acked %d, failed %d, indeterminate %d\n", r.ops, strings.Join(perKind, ", "), r.acked, r.failed, r.indeterminate)
 	fmt.Fprintf(&b, "lost %d, inconsistent offsets %d, gaps %d, aborted reads %d\n", r.lost, r.inconsistent, r.gaps, r.abortedReads)
+	if r.forwardUnknown > 0 {
+		fmt.Fprintf(&b, "SERVICE_NOT_AVAILABLE of a forward that lost the leader's answer (indeterminate): %d, stored anyway %d\n", r.forwardUnknown, r.forwardUnknownStored)
+	}
 	fmt.Fprintf(&b, "duplicates %d (explained by client retries of unknown outcomes %d, unexplained %d)\n", r.duplicates, r.duplicatesExplained, len(r.unexplainedDup))
 	fmt.Fprintf(&b, "txn: committed %d (missing %d, duplicated %d), rolled back %d (read %d)\n", r.txnCommitted, r.txnMissing, r.txnDupes, r.txnRolledBack, r.txnRolledBackRead)
 	fmt.Fprintf(&b, "push consumer: %d deliveries, %d disagreeing with the replicas, %d acknowledged sends not delivered by the end\n", r.receipts, r.receiptMismatch, r.ackedNotReceived)

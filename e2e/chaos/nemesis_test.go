@@ -27,7 +27,7 @@ type nemesis struct {
 
 	fwNote      string
 	injected    map[string]int // fault name → times injected
-	leaderKills []time.Time    // when a published leader was SIGKILLed
+	leaderKills []leaderKill   // when a published leader was SIGKILLed
 	events      []string       // what happened, in order (for the report)
 	damaged     damageReport
 }
@@ -107,10 +107,17 @@ func (n *nemesis) names(idx ...int) string {
 	return strings.Join(s, "+")
 }
 
+// leaderKill is a SIGKILL of the published leader: alone, or with a follower (no quorum until
+// they return).
+type leaderKill struct {
+	at    time.Time
+	alone bool
+}
+
 func (n *nemesis) kill(idx ...int) (string, error) {
 	idx = slices.Compact(slices.Sorted(slices.Values(idx)))
 	if slices.Contains(idx, n.c.leader()) {
-		n.leaderKills = append(n.leaderKills, time.Now())
+		n.leaderKills = append(n.leaderKills, leaderKill{at: time.Now(), alone: len(idx) == 1})
 	}
 	for _, i := range idx {
 		if err := n.c.kill(i); err != nil {

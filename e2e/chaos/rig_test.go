@@ -112,6 +112,9 @@ type cluster struct {
 	nodes   [replicas]*node
 	proxies [replicas][replicas]*faultproxy.Proxy // [from][to]; nil on the diagonal
 	admin   *client.Admin
+	// stable is the group's stable leader address (dLegerLeaderAddr) on 127.0.0.10, "" for none:
+	// the name server then publishes it as brokerId 0, whichever replica leads.
+	stable string
 
 	damageCrashes []string // when and which replica died of knownDamagePanic
 }
@@ -129,9 +132,12 @@ func freePort(t testing.TB, ip string) int {
 
 // startCluster starts the name server, the proxies and the replicas, creates the topic on every
 // replica and waits for a leader at the name server.
-func startCluster(t testing.TB, root string) *cluster {
+func startCluster(t testing.TB, root string, stable bool) *cluster {
 	t.Helper()
 	c := &cluster{t: t}
+	if stable {
+		c.stable = fmt.Sprintf("127.0.0.10:%d", freePort(t, "127.0.0.10"))
+	}
 	bin := proctest.Binary(t, mqstorePkg)
 	c.nsProc = proctest.New(t, bin, "namesrv", "-listen", "127.0.0.1:0",
 		"-scanNotActiveBrokerInterval", "200", "-brokerChannelExpiredTime", "2000")
@@ -184,6 +190,12 @@ func startCluster(t testing.TB, root string) *cluster {
 			"-diskMaxUsedSpaceRatio", "95",
 			"-enableDLegerCommitLog=true", "-dLegerGroup", brokerName, "-dLegerPeers", strings.Join(peers, ";"),
 			"-dLegerSelfId", n.name}
+		if c.stable != "" {
+			args = append(args, "-dLegerLeaderAddr", c.stable)
+		}
+		if level := os.Getenv("MQSTORE_CHAOS_LOG_LEVEL"); level != "" {
+			args = append(args, "-log-level", level) // debug: every check-back and its connection
+		}
 		n.proc = proctest.New(t, bin, args...)
 		c.start(i)
 	}
@@ -193,14 +205,21 @@ func startCluster(t testing.TB, root string) *cluster {
 	}
 	t.Cleanup(func() { admin.Close() })
 	c.admin = admin
-	// Topic configs are per replica (until they replicate through the log): create it on each.
-	for _, n := range c.nodes {
+	// Topic configs replicate through the log, and a follower forwards the write to the leader:
+	// create the topic once, through any replica, as soon as the group has a leader.
+	created := time.Now().Add(30 * time.Second)
+	for i := 0; ; i++ {
+		n := c.nodes[i%replicas]
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := admin.CreateTopic(ctx, n.addr, namesrv.TopicConfig{TopicName: topic, ReadQueueNums: queues, WriteQueueNums: queues, Perm: namesrv.PermRW, TopicFilterType: "SINGLE_TAG"})
 		cancel()
-		if err != nil {
-			t.Fatalf("create topic on %s: %v", n.addr, err)
+		if err == nil {
+			break
 		}
+		if time.Now().After(created) {
+			t.Fatalf("create topic through %s: %v\n%s", n.addr, err, c.logs())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if c.waitLeader(30*time.Second) < 0 {
 		t.Fatalf("no leader registered within 30 s:\n%s", c.logs())
@@ -345,8 +364,18 @@ func (c *cluster) leader() int {
 		if bd.BrokerName != brokerName {
 			continue
 		}
+		zero := bd.BrokerAddrs[0]
+		if c.stable != "" && zero == c.stable {
+			// The stable address serves whichever replica bound it; that replica's runtime
+			// info names its own address.
+			info, err := c.admin.BrokerRuntimeInfo(ctx, c.stable)
+			if err != nil {
+				return -1
+			}
+			zero = info["brokerAddr"]
+		}
 		for i, n := range c.nodes {
-			if n.addr == bd.BrokerAddrs[0] && n.up && !n.paused {
+			if n.addr == zero && n.up && !n.paused {
 				return i
 			}
 		}
