@@ -179,9 +179,12 @@ func (f *forwarder) forward(c *remoting.Conn, req *remoting.Command) *remoting.C
 	err := f.client.InvokeAsync(addr, fwd, forwardTimeout, func(resp *remoting.Command, err error) {
 		var out *remoting.Command
 		if err != nil {
+			// The request left: the leader may have performed it, so the outcome is unknown —
+			// SYSTEM_ERROR, not SERVICE_NOT_AVAILABLE (which says it was not stored). A retried
+			// send is deduplicated by the leader (replicated_state.go).
 			f.refreshSoon()
-			out = remoting.NewResponse(req, remoting.ResponseServiceNotAvailable,
-				fmt.Sprintf("mqstore: replica %s forwarding to the leader at %s failed: %v", f.b.replica.self.Name, addr, err))
+			out = remoting.NewResponse(req, remoting.ResponseSystemError,
+				fmt.Sprintf("mqstore: replica %s lost the leader's answer at %s (the outcome is unknown): %v", f.b.replica.self.Name, addr, err))
 		} else {
 			out = remoting.NewResponse(req, resp.ResponseCode(), resp.Remark)
 			out.ExtFields = append(out.ExtFields[:0], resp.ExtFields...)

@@ -149,8 +149,13 @@ func (b *Broker) prepareTransaction(c *remoting.Conn, req *remoting.Command, h *
 		}
 		return errorResponse(req, err)
 	}
-	b.origins.remember(res.HalfOffset, c)
-	b.noteTransactionProducer(group, c)
+	if req.Remark != ForwardedRemark {
+		// A half a follower forwarded came on the follower's forwarding connection, which
+		// cannot answer a check: the producer is reached when it connects to this leader
+		// (its heartbeat), and until then checks of its group are not counted.
+		b.origins.remember(res.HalfOffset, c)
+		b.noteTransactionProducer(group, c)
+	}
 	b.stats.putMessages.Add(1)
 	if mt := b.opts.Metrics; mt != nil {
 		mt.PutLatency(time.Since(start))

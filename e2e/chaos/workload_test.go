@@ -101,10 +101,10 @@ func classify(retries int, res *primitive.SendResult, err error) outcome {
 	}
 }
 
-// forwardFailed is in the remark of the SERVICE_NOT_AVAILABLE (14) a follower answers when the
-// request it forwarded to the leader got no answer (a broken connection, a timeout): the leader
-// may have stored it, so unlike the other 14s the outcome is unknown (docs/CHAOS.md, findings).
-const forwardFailed = "forwarding to the leader at"
+// forwardFailed is in the remark of the SYSTEM_ERROR a follower answers when the request it
+// forwarded to the leader got no answer (a broken connection, a timeout): the leader may have
+// stored it, so the outcome is unknown (docs/CHAOS.md, findings).
+const forwardFailed = "lost the leader's answer"
 
 // snapshot copies the history for the checker.
 func (h *history) snapshot() ([]op, []receipt) {
