@@ -65,8 +65,9 @@ type replicaGroup struct {
 	results map[uint64][]commitlog.AppendResult
 	order   []uint64
 
-	quit chan struct{}
-	done chan struct{}
+	quit   chan struct{}
+	failed chan struct{} // closed when the replica stopped on its own with an error (ReplicaFailed)
+	done   chan struct{}
 }
 
 // keptResults bounds how many entries' apply results wait for their proposer.
@@ -84,7 +85,7 @@ func newReplicaGroup(cfg *Config, logger *slog.Logger) (*replicaGroup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: dLegerPeers: %w", ErrBadConfig, err)
 	}
-	rg := &replicaGroup{results: map[uint64][]commitlog.AppendResult{}, quit: make(chan struct{}), done: make(chan struct{})}
+	rg := &replicaGroup{results: map[uint64][]commitlog.AppendResult{}, quit: make(chan struct{}), failed: make(chan struct{}), done: make(chan struct{})}
 	for _, p := range peers {
 		if p.Name == cfg.DLegerSelfID {
 			rg.self = p
@@ -313,6 +314,15 @@ func (rg *replicaGroup) watchRoles(b *Broker) {
 		select {
 		case <-ch:
 		case <-retry:
+		case <-rg.group.Done():
+			if err := rg.group.Err(); err != nil {
+				rg.log.Error("broker: the replica stopped; this broker cannot serve its group any more and should be restarted (its log is checked at start)", "err", err)
+				close(rg.failed)
+			}
+			if rg.stable != nil && b.server != nil {
+				rg.stable.unbind(b.server)
+			}
+			return
 		case <-rg.quit:
 			// The broker is closing (its server, which serves the listener too, may be closed
 			// already): release the address and join the listener's Serve.
@@ -347,4 +357,23 @@ func (rg *replicaGroup) close() error {
 		err = errors.Join(err, rg.rlog.Close())
 	}
 	return err
+}
+
+// ReplicaFailed is closed when this broker's replica of a replicated group stopped on its own
+// with an error (a damaged log found on a read, a storage failure), never in single-node mode.
+// The broker then serves nothing it could apply or lead; its process should stop, so recovery
+// judges the log at the next start (mqstore exits non-zero). ReplicaErr says why.
+func (b *Broker) ReplicaFailed() <-chan struct{} {
+	if b.replica == nil || b.replica.group == nil {
+		return nil
+	}
+	return b.replica.failed
+}
+
+// ReplicaErr is the failure that stopped the replica (nil while it runs or after Close).
+func (b *Broker) ReplicaErr() error {
+	if b.replica == nil || b.replica.group == nil {
+		return nil
+	}
+	return b.replica.group.Err()
 }

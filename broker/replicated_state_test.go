@@ -483,3 +483,37 @@ func sameCommitlogs(t *testing.T, replicas ...*testBroker) {
 		t.Fatal("no records compared")
 	}
 }
+
+// TestReplicaFailedFailStops: a replica whose apply fails (here: its store was closed under it)
+// stops, and the broker reports it through ReplicaFailed / ReplicaErr, which mqstore turns into
+// a non-zero exit; a healthy replica's channel stays open, and single-node mode has none.
+func TestReplicaFailedFailStops(t *testing.T) {
+	replicas := startReplicas(t, 3)
+	leader := leaderOf(t, replicas)
+	var follower *testBroker
+	for _, r := range replicas {
+		if r != leader {
+			follower = r
+		}
+	}
+	if err := follower.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, leader.send("FailStop", 0, "x", nil), remoting.ResponseSuccess)
+	select {
+	case <-follower.ReplicaFailed():
+	case <-time.After(15 * time.Second):
+		t.Fatal("the replica whose apply failed did not report it")
+	}
+	if follower.ReplicaErr() == nil {
+		t.Fatal("ReplicaErr is nil after ReplicaFailed")
+	}
+	select {
+	case <-leader.ReplicaFailed():
+		t.Fatalf("the healthy leader reported a failure: %v", leader.ReplicaErr())
+	default:
+	}
+	if single := startBroker(t, nil); single.ReplicaFailed() != nil {
+		t.Fatal("a single-node broker has a ReplicaFailed channel")
+	}
+}

@@ -83,8 +83,16 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, srv.startLine(s))
 
-	got := <-sig
-	logger.Info("mqstore: shutting down", "signal", got.String())
+	failed := false
+	select {
+	case got := <-sig:
+		logger.Info("mqstore: shutting down", "signal", got.String())
+	case <-srv.broker.ReplicaFailed():
+		// A replica that stopped (a damaged log found on a read, a storage failure) must not
+		// linger: exit non-zero so a supervisor restarts it and recovery judges the log.
+		logger.Error("mqstore: the replica stopped; shutting down", "err", srv.broker.ReplicaErr())
+		failed = true
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.close() }()
 	select {
@@ -94,6 +102,9 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		logger.Info("mqstore: stopped")
+		if failed {
+			return 1
+		}
 		return 0
 	case got := <-sig:
 		logger.Error("mqstore: second signal, exiting without a clean shutdown", "signal", got.String())
