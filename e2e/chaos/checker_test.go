@@ -342,7 +342,7 @@ func (r *report) String() string {
 	fmt.Fprintf(&b, "ops %d (%s): acked %d, failed %d, indeterminate %d\n", r.ops, strings.Join(perKind, ", "), r.acked, r.failed, r.indeterminate)
 	fmt.Fprintf(&b, "lost %d, inconsistent offsets %d, gaps %d, aborted reads %d\n", r.lost, r.inconsistent, r.gaps, r.abortedReads)
 	if r.forwardUnknown > 0 {
-		fmt.Fprintf(&b, "SERVICE_NOT_AVAILABLE of a forward that lost the leader's answer (indeterminate): %d, stored anyway %d\n", r.forwardUnknown, r.forwardUnknownStored)
+		fmt.Fprintf(&b, "forwards whose leader answer a follower lost (SYSTEM_ERROR, indeterminate): %d, stored anyway %d\n", r.forwardUnknown, r.forwardUnknownStored)
 	}
 	fmt.Fprintf(&b, "duplicates %d (explained by client retries of unknown outcomes %d, unexplained %d)\n", r.duplicates, r.duplicatesExplained, len(r.unexplainedDup))
 	fmt.Fprintf(&b, "txn: committed %d (missing %d, duplicated %d), rolled back %d (read %d)\n", r.txnCommitted, r.txnMissing, r.txnDupes, r.txnRolledBack, r.txnRolledBackRead)
