@@ -372,14 +372,7 @@ func grpcReceiveAck(ctx context.Context, cfg GRPCConfig, addr, topic string) (GR
 		}
 	}
 	wg.Wait()
-	secs := time.Since(start).Seconds()
-	n := acked.Load()
-	res := GRPCResult{Phase: "gRPC receive+ack", Messages: n, Errors: errs.Load(), Seconds: secs, MsgsPerSec: float64(n) / secs,
-		P50: lat.quantile(0.5), P99: lat.quantile(0.99)}
-	if n < cfg.Messages {
-		return res, errors.New("bench: receive+ack stalled before every message was acked")
-	}
-	return res, nil
+	return receiveAckResult("gRPC receive+ack", cfg.Messages, acked.Load(), errs.Load(), start, lat)
 }
 
 // grpcProduceRaw sends with the generated MessagingService stubs over plaintext connections (one
@@ -491,14 +484,7 @@ func grpcReceiveAckRaw(ctx context.Context, cfg GRPCConfig, addr, topic string) 
 		}
 	}
 	wg.Wait()
-	secs := time.Since(start).Seconds()
-	n := acked.Load()
-	res := GRPCResult{Phase: "gRPC receive+ack (bare)", Messages: n, Errors: errs.Load(), Seconds: secs, MsgsPerSec: float64(n) / secs,
-		P50: lat.quantile(0.5), P99: lat.quantile(0.99)}
-	if n < cfg.Messages {
-		return res, errors.New("bench: receive+ack stalled before every message was acked")
-	}
-	return res, nil
+	return receiveAckResult("gRPC receive+ack (bare)", cfg.Messages, acked.Load(), errs.Load(), start, lat)
 }
 
 // receiveRaw runs one ReceiveMessage call and returns the ack entries of its messages.
@@ -541,4 +527,15 @@ func closeAll(conns []*grpc.ClientConn) {
 	for _, c := range conns {
 		c.Close()
 	}
+}
+
+// receiveAckResult is a receive+ack phase's result; an error when fewer than want were acked.
+func receiveAckResult(phase string, want, acked, errs int64, start time.Time, lat *latencies) (GRPCResult, error) {
+	secs := time.Since(start).Seconds()
+	res := GRPCResult{Phase: phase, Messages: acked, Errors: errs, Seconds: secs, MsgsPerSec: float64(acked) / secs,
+		P50: lat.quantile(0.5), P99: lat.quantile(0.99)}
+	if acked < want {
+		return res, errors.New("bench: receive+ack stalled before every message was acked")
+	}
+	return res, nil
 }

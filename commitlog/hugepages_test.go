@@ -1,33 +1,12 @@
 package commitlog
 
 import (
-	"os"
+	"errors"
 	"slices"
-	"strings"
 	"testing"
-)
 
-// segmentVmFlags returns the VmFlags of the mapping of path in /proc/self/smaps.
-func segmentVmFlags(t *testing.T, path string) []string {
-	t.Helper()
-	raw, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		t.Skipf("no smaps: %v", err)
-	}
-	in := false
-	for _, line := range strings.Split(string(raw), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) >= 6 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":") {
-			in = fields[len(fields)-1] == path
-			continue
-		}
-		if in && strings.HasPrefix(line, "VmFlags:") {
-			return fields[1:]
-		}
-	}
-	t.Fatalf("no mapping of %s", path)
-	return nil
-}
+	"github.com/mqstore/mqstore/internal/mapped"
+)
 
 // TestHugePagesByFlushMode: segments are mapped with MADV_HUGEPAGE under AsyncFlush only (a
 // group-commit msync would write back whole 2 MiB folios), and NoHugePages turns it off.
@@ -51,7 +30,12 @@ func TestHugePagesByFlushMode(t *testing.T) {
 			if _, err := c.Append(benchMessage(100)); err != nil {
 				t.Fatal(err)
 			}
-			flags := segmentVmFlags(t, c.queue.Last().Path())
+			flags, err := mapped.MappingFlags(c.queue.Last().Path())
+			if errors.Is(err, mapped.ErrNotMapped) {
+				t.Fatal(err)
+			} else if err != nil {
+				t.Skip(err)
+			}
 			if got := slices.Contains(flags, "hg"); got != tc.want {
 				t.Fatalf("VmFlags %v: huge pages %v, want %v", flags, got, tc.want)
 			}

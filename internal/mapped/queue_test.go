@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 )
@@ -184,27 +183,6 @@ func TestQueueRemovesUnfinishedCreation(t *testing.T) {
 	}
 }
 
-// vmFlags returns the VmFlags line of the mapping of path in /proc/self/smaps, or "".
-func vmFlags(t *testing.T, path string) string {
-	t.Helper()
-	raw, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		t.Skipf("no smaps: %v", err)
-	}
-	in := false
-	for _, line := range strings.Split(string(raw), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) >= 6 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":") {
-			in = fields[len(fields)-1] == path
-			continue
-		}
-		if in && strings.HasPrefix(line, "VmFlags:") {
-			return line
-		}
-	}
-	return ""
-}
-
 func TestQueueHugePagesAdvice(t *testing.T) {
 	for _, huge := range []bool{false, true} {
 		dir := t.TempDir()
@@ -214,11 +192,13 @@ func TestQueueHugePagesAdvice(t *testing.T) {
 		}
 		fill(t, q, 2) // the second file is the preallocated one
 		for _, f := range q.Files() {
-			flags := vmFlags(t, f.Path())
-			if flags == "" {
-				t.Fatalf("no mapping of %s in smaps", f.Path())
+			flags, err := MappingFlags(f.Path())
+			if errors.Is(err, ErrNotMapped) {
+				t.Fatal(err)
+			} else if err != nil {
+				t.Skip(err)
 			}
-			if got := slices.Contains(strings.Fields(flags), "hg"); got != huge {
+			if got := slices.Contains(flags, "hg"); got != huge {
 				t.Errorf("HugePages %v: %s has %q", huge, f.Path(), flags)
 			}
 		}
