@@ -71,6 +71,7 @@ type Config struct {
 	DeleteWhen                  string // deleteWhen: hours, "04" or "04;16" (see the note on Set)
 	DiskMaxUsedSpaceRatio       int    // diskMaxUsedSpaceRatio, percent (75)
 	CleanResourceInterval       int64  // cleanResourceInterval, ms (10000)
+	CommitLogResidentBytes      int64  // commitLogResidentBytes (mqstore's own), bytes (0 = no eviction)
 	MessageIndexEnable          bool   // messageIndexEnable (true)
 	MaxHashSlotNum              int    // maxHashSlotNum (5000000)
 	MaxIndexNum                 int    // maxIndexNum (20000000)
@@ -238,6 +239,7 @@ var configKeys = map[string]configKey{
 	"deleteWhen":                  stringKey(func(c *Config) *string { return &c.DeleteWhen }),
 	"diskMaxUsedSpaceRatio":       intKey(func(c *Config) *int { return &c.DiskMaxUsedSpaceRatio }),
 	"cleanResourceInterval":       millisKey(func(c *Config) *int64 { return &c.CleanResourceInterval }),
+	"commitLogResidentBytes":      sizeKey(func(c *Config) *int64 { return &c.CommitLogResidentBytes }),
 	"messageIndexEnable":          boolKey(func(c *Config) *bool { return &c.MessageIndexEnable }),
 	"maxHashSlotNum":              intKey(func(c *Config) *int { return &c.MaxHashSlotNum }),
 	"maxIndexNum":                 intKey(func(c *Config) *int { return &c.MaxIndexNum }),
@@ -332,6 +334,8 @@ func (c *Config) Validate() error {
 		return bad("diskMaxUsedSpaceRatio", "must be within 10..95")
 	case c.CleanResourceInterval <= 0:
 		return bad("cleanResourceInterval", "must be positive")
+	case c.CommitLogResidentBytes < 0:
+		return bad("commitLogResidentBytes", "must be 0 (no eviction) or positive")
 	case c.MaxHashSlotNum <= 0:
 		return bad("maxHashSlotNum", "must be positive")
 	case c.MaxIndexNum <= 0:
@@ -454,21 +458,22 @@ func (c *Config) StoreOptions() store.Options {
 	}
 	levels, _ := ParseDelayLevels(c.MessageDelayLevel) // Validate rejects a bad value
 	return store.Options{
-		FlushMode:            mode,
-		FlushInterval:        ms(c.FlushIntervalCommitLog),
-		SyncFlushTimeout:     ms(c.SyncFlushTimeout),
-		CommitLogSegmentSize: c.MappedFileSizeCommitLog,
-		ConsumeQueueUnits:    int(c.MappedFileSizeConsumeQueue / 20),
-		IndexHashSlots:       c.MaxHashSlotNum,
-		IndexMaxEntries:      c.MaxIndexNum,
-		DisableIndex:         !c.MessageIndexEnable,
-		MaxMessageSize:       c.MaxMessageSize,
-		FileReservedTime:     time.Duration(c.FileReservedTime) * time.Hour,
-		CleanInterval:        ms(c.CleanResourceInterval),
-		CheckpointInterval:   ms(c.FlushIntervalConsumeQueue),
-		DiskMaxUsedRatio:     float64(c.DiskMaxUsedSpaceRatio) / 100,
-		DelayLevels:          levels,
-		Timer:                c.timerOptions(),
+		FlushMode:              mode,
+		FlushInterval:          ms(c.FlushIntervalCommitLog),
+		SyncFlushTimeout:       ms(c.SyncFlushTimeout),
+		CommitLogSegmentSize:   c.MappedFileSizeCommitLog,
+		ConsumeQueueUnits:      int(c.MappedFileSizeConsumeQueue / 20),
+		IndexHashSlots:         c.MaxHashSlotNum,
+		IndexMaxEntries:        c.MaxIndexNum,
+		DisableIndex:           !c.MessageIndexEnable,
+		MaxMessageSize:         c.MaxMessageSize,
+		FileReservedTime:       time.Duration(c.FileReservedTime) * time.Hour,
+		CleanInterval:          ms(c.CleanResourceInterval),
+		CommitLogResidentBytes: c.CommitLogResidentBytes,
+		CheckpointInterval:     ms(c.FlushIntervalConsumeQueue),
+		DiskMaxUsedRatio:       float64(c.DiskMaxUsedSpaceRatio) / 100,
+		DelayLevels:            levels,
+		Timer:                  c.timerOptions(),
 		Transactions: txn.Options{
 			TransactionTimeout: ms(c.TransactionTimeOut),
 			CheckInterval:      ms(c.TransactionCheckInterval),

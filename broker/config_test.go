@@ -101,6 +101,7 @@ func TestConfigValidate(t *testing.T) {
 		{"storePathRootDir", ""},
 		{"bindAddress", "localhost"},
 		{"bindAddress", ""},
+		{"commitLogResidentBytes", "-1"},
 	}
 	for _, tt := range tests {
 		cfg := DefaultConfig()
@@ -179,5 +180,15 @@ func TestStoreOptions(t *testing.T) {
 	}
 	if len(o.DelayLevels) != 3 || o.DelayLevels[0] != time.Second || o.DelayLevels[2] != 3*time.Hour {
 		t.Fatalf("delay levels %v", o.DelayLevels)
+	}
+	// mqstore's page eviction behind the flushed offset, off by default.
+	if o.CommitLogResidentBytes != 0 {
+		t.Fatalf("default commitLogResidentBytes %d", o.CommitLogResidentBytes)
+	}
+	if err := cfg.Set("commitLogResidentBytes", "256m"); err != nil {
+		t.Fatal(err)
+	}
+	if o = cfg.StoreOptions(); o.CommitLogResidentBytes != 256<<20 {
+		t.Fatalf("commitLogResidentBytes=256m: %d", o.CommitLogResidentBytes)
 	}
 }
