@@ -2,8 +2,10 @@ package broker
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
@@ -34,10 +36,80 @@ type stableListener struct {
 	withdrawn atomic.Bool // the follower registration of the replica's own address was withdrawn (register.go)
 	fallback  atomic.Bool // a ready leader gave up waiting for the address and registers its own as brokerId 0 (replicated.go)
 
-	// mu guards ln; serving counts the Serve goroutine of ln.
+	// mu guards ln and others; serving counts the Serve goroutine of ln.
 	mu      sync.Mutex
 	ln      net.Listener
+	others  []StableServer // other protocols' servers that follow the address (AddStableServer)
 	serving sync.WaitGroup
+}
+
+// StableServer is another protocol's server of the broker (the gRPC endpoint) that follows the
+// group's stable leader address: while this replica holds the address, the server also serves
+// on the address's IP, on its own port. Every replica of the group must then use the same port
+// for that protocol, so that the address the routes name is the same whichever replica leads.
+type StableServer interface {
+	// BindStable starts serving on ip (the stable leader address's IP), on the server's port.
+	BindStable(ip netip.Addr) error
+	// UnbindStable stops serving there: the listener and the connections accepted on it are
+	// closed before it returns. It is a no-op when not bound.
+	UnbindStable()
+}
+
+// AddStableServer makes srv follow the stable leader address (dLegerLeaderAddr) from now on:
+// bound at once if this replica holds the address, then with it. It does nothing without a stable
+// address; RemoveStableServer undoes it (before srv closes).
+func (b *Broker) AddStableServer(srv StableServer) error {
+	s := b.stableListener()
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.others = append(s.others, srv)
+	if s.ln != nil {
+		return srv.BindStable(s.ip())
+	}
+	return nil
+}
+
+// RemoveStableServer stops srv following the stable leader address, unbinding it.
+func (b *Broker) RemoveStableServer(srv StableServer) {
+	s := b.stableListener()
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, o := range s.others {
+		if o == srv {
+			s.others = append(s.others[:i], s.others[i+1:]...)
+			srv.UnbindStable()
+			return
+		}
+	}
+}
+
+// StableLeaderIP is the IP of the group's stable leader address (dLegerLeaderAddr); ok is false
+// in single-node mode and without one.
+func (b *Broker) StableLeaderIP() (ip netip.Addr, ok bool) {
+	s := b.stableListener()
+	if s == nil {
+		return netip.Addr{}, false
+	}
+	return s.ip(), true
+}
+
+func (b *Broker) stableListener() *stableListener {
+	if b.replica == nil {
+		return nil
+	}
+	return b.replica.stable
+}
+
+// ip is the stable address's IP (validated with the config).
+func (s *stableListener) ip() netip.Addr {
+	ap, _ := netip.ParseAddrPort(s.addr)
+	return ap.Addr()
 }
 
 // bind listens on the stable address and serves it with srv. It fails while another process
@@ -51,6 +123,16 @@ func (s *stableListener) bind(srv *remoting.Server, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
 		return err
+	}
+	for i, o := range s.others {
+		if err := o.BindStable(s.ip()); err != nil {
+			// All or nothing: the watcher retries the whole address.
+			for _, bound := range s.others[:i] {
+				bound.UnbindStable()
+			}
+			ln.Close()
+			return fmt.Errorf("another protocol on the stable leader address's IP: %w", err)
+		}
 	}
 	s.ln = ln
 	s.bound.Store(true)
@@ -74,6 +156,9 @@ func (s *stableListener) unbind(srv *remoting.Server) bool {
 		return false
 	}
 	local := s.ln.Addr().String()
+	for _, o := range s.others {
+		o.UnbindStable()
+	}
 	s.bound.Store(false)
 	s.withdrawn.Store(false)
 	s.ln.Close()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"strconv"
 
 	v2 "github.com/apache/rocketmq-clients/golang/v5/protocol/v2"
 
@@ -105,13 +104,9 @@ func permission(perm int) v2.Permission {
 
 // brokerProto is this broker as routes name it: id 0, this endpoint's address.
 func (s *Server) brokerProto() (*v2.Broker, error) {
-	host, port, err := net.SplitHostPort(s.Addr())
+	host, p, err := s.routeHostPort()
 	if err != nil {
-		return nil, fmt.Errorf("grpcserver: advertised address %q: %w", s.Addr(), err)
-	}
-	p, err := strconv.Atoi(port)
-	if err != nil {
-		return nil, fmt.Errorf("grpcserver: advertised port %q: %w", port, err)
+		return nil, err
 	}
 	scheme := v2.AddressScheme_IPv4
 	if ip := net.ParseIP(host); ip == nil {

@@ -76,6 +76,8 @@ type Server struct {
 	sessions *sessions
 	rr       atomic.Uint32 // round-robin queue choice for sends
 	addr     string
+	port     int            // the port ln was bound to (set by Start)
+	stable   stableListener // the stable leader address's IP (stable.go)
 
 	mu      sync.Mutex // guards started, closed
 	started bool
@@ -130,6 +132,22 @@ func New(b *broker.Broker, opts Options) (*Server, error) {
 
 // Start serves ln in the background.
 func (s *Server) Start(ln net.Listener) error {
+	if err := s.start(ln); err != nil {
+		return err
+	}
+	switch {
+	case s.routedByGroup():
+		// Outside s.mu: binding at once takes it (BindStable).
+		if err := s.b.AddStableServer(s); err != nil {
+			s.log.Warn("grpcserver: serving the stable leader address failed; the broker retries at its next role change", "err", err)
+		}
+	case s.b.Config().EnableDLegerCommitLog:
+		s.log.Warn("grpcserver: grpcServerPort is 0 in a replicated group: routes name this replica's endpoint only, so 5.x clients must be pointed at the leader (set the same fixed grpcServerPort on every replica)")
+	}
+	return nil
+}
+
+func (s *Server) start(ln net.Listener) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -145,6 +163,9 @@ func (s *Server) Start(ln net.Listener) error {
 		if a, ok := ln.Addr().(*net.TCPAddr); ok && (a.IP == nil || a.IP.IsUnspecified()) {
 			s.addr = net.JoinHostPort(s.b.Config().BrokerIP1, fmt.Sprint(a.Port))
 		}
+	}
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		s.port = a.Port
 	}
 	ln = netutil.LimitListener(ln, s.opts.MaxConnections)
 	s.wg.Add(1)
@@ -196,6 +217,7 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	s.b.RemoveStableServer(s)
 	s.b.SetFrontendChecker(nil)
 	close(s.quit)
 	s.stop()

@@ -65,6 +65,11 @@ type group struct {
 	namesrvs   []string
 	leaderAddr string   // dLegerLeaderAddr, "" for none
 	topics     []string // created (4 queues) in every replica's topics.json before it starts
+	// ips, when set, are the three replicas' addresses (bindAddress and brokerIP1, for the
+	// client and replication ports); default 127.0.0.1 for all. grpcPort, when set, is the gRPC
+	// port of every replica (on its ip); default none (grpcServerPort 0, a free port).
+	ips      []string
+	grpcPort int
 }
 
 // startGroup starts three replicas of g and returns them.
@@ -75,9 +80,13 @@ type group struct {
 func startGroup(t *testing.T, g group) []*replica {
 	t.Helper()
 	ports := freePorts(t, 6) // 3 replication ports, 3 client ports
+	ips := g.ips
+	if ips == nil {
+		ips = []string{"127.0.0.1", "127.0.0.1", "127.0.0.1"}
+	}
 	var peers []string
 	for i := range 3 {
-		peers = append(peers, fmt.Sprintf("n%d-127.0.0.1:%d", i, ports[i]))
+		peers = append(peers, fmt.Sprintf("n%d-%s:%d", i, ips[i], ports[i]))
 	}
 	var replicas []*replica
 	for i := range 3 {
@@ -85,7 +94,8 @@ func startGroup(t *testing.T, g group) []*replica {
 		seedTopics(t, dir, g.topics...)
 		args := []string{"-brokerClusterName", "ReplicatedCluster", "-brokerName", g.brokerName,
 			"-storePathRootDir", dir, "-listenPort", strconv.Itoa(ports[3+i]),
-			"-namesrvAddr", strings.Join(g.namesrvs, ";"), "-metrics-addr", "", "-grpcServerPort", "0", "-registerNameServerPeriod", "500",
+			"-bindAddress", ips[i], "-brokerIP1", ips[i],
+			"-namesrvAddr", strings.Join(g.namesrvs, ";"), "-metrics-addr", "", "-grpcServerPort", strconv.Itoa(g.grpcPort), "-registerNameServerPeriod", "500",
 			"-mappedFileSizeCommitLog", "8m", "-maxMessageSize", "1m", "-maxHashSlotNum", "1000", "-maxIndexNum", "4000",
 			"-enableDLegerCommitLog=true", "-dLegerGroup", g.brokerName, "-dLegerPeers", strings.Join(peers, ";"),
 			"-dLegerSelfId", fmt.Sprintf("n%d", i)}

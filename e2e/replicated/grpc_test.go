@@ -1,0 +1,190 @@
+package replicated
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	rmq "github.com/apache/rocketmq-clients/golang/v5"
+	"github.com/apache/rocketmq-clients/golang/v5/credentials"
+
+	"github.com/mqstore/mqstore/client"
+	"github.com/mqstore/mqstore/internal/proctest"
+)
+
+// The replicas of the gRPC tests: their own loopback aliases (no other test binds them), so the
+// fixed gRPC port every replica of a group shares is free on all of them.
+var grpcIPs = []string{"127.0.0.91", "127.0.0.92", "127.0.0.93"}
+
+const grpcStableIP = "127.0.0.90"
+
+// v5Logs sends the 5.x client's logs to a temporary directory, errors only.
+func v5Logs(t *testing.T) {
+	t.Setenv(rmq.CLIENT_LOG_ROOT, t.TempDir())
+	t.Setenv(rmq.CLIENT_LOG_LEVEL, "error")
+	rmq.ResetLogger()
+}
+
+// freeGRPCPort returns a port free a moment ago on the replicas' and the stable address's IPs.
+func freeGRPCPort(t *testing.T) int {
+	t.Helper()
+	for range 20 {
+		ln, err := net.Listen("tcp", grpcStableIP+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		free := true
+		for _, ip := range grpcIPs {
+			l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+			if err != nil {
+				free = false
+				break
+			}
+			l.Close()
+		}
+		ln.Close()
+		if free {
+			return port
+		}
+	}
+	t.Fatal("no gRPC port free on every replica's address")
+	return 0
+}
+
+func v5Config(endpoint, group string) *rmq.Config {
+	return &rmq.Config{Endpoint: endpoint, ConsumerGroup: group, Credentials: &credentials.SessionCredentials{}}
+}
+
+// grpcThroughFollower starts a group whose replicas serve gRPC on one fixed port, points the
+// unmodified 5.x producer and simple consumer at a FOLLOWER's endpoint, and checks that sends
+// are acknowledged (the routes the follower answers name the leader) and received. With a
+// stable leader address it then SIGKILLs the leader and checks that sends resume through the
+// address the routes already named, and that every acknowledged message is received.
+func grpcThroughFollower(t *testing.T, stable bool) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	v5Logs(t)
+	const brokerName, topic = "broker-g", "ReplicatedGRPC"
+	ns := startNamesrv(t)
+	port := freeGRPCPort(t)
+	var leaderAddr string
+	if stable {
+		leaderAddr = freeAddr(t, grpcStableIP)
+	}
+	replicas := startGroup(t, group{brokerName: brokerName, namesrvs: []string{ns}, leaderAddr: leaderAddr,
+		topics: []string{topic}, ips: grpcIPs, grpcPort: port})
+	admin, err := client.NewAdmin(client.WithNameServer(ns), client.WithInstanceName(proctest.Instance("admin")), client.WithCallTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	leader := waitLeader(t, admin, brokerName, leaderAddr, replicas)
+	var follower string
+	for i, r := range replicas {
+		if r != leader && follower == "" {
+			follower = net.JoinHostPort(grpcIPs[i], strconv.Itoa(port))
+		}
+	}
+	t.Logf("leader %s; the 5.x clients' endpoint is follower %s", leader.addr, follower)
+
+	p, err := rmq.NewProducer(v5Config(follower, ""), rmq.WithTopics(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.GracefulStop()
+	acked := map[string]bool{}
+	send := func(i int) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		body := fmt.Sprintf("g-%d", i)
+		_, err := p.Send(ctx, &rmq.Message{Topic: topic, Body: []byte(body)})
+		if err == nil {
+			acked[body] = true
+		}
+		return err
+	}
+	const before = 50
+	for i := range before {
+		if err := send(i); err != nil {
+			t.Fatalf("send %d through follower %s: %v", i, follower, err)
+		}
+	}
+
+	next := before
+	if stable {
+		killed := time.Now()
+		leader.Signal(syscall.SIGKILL)
+		leader.Wait()
+		var firstOK time.Duration
+		for time.Since(killed) < 60*time.Second && firstOK == 0 {
+			if send(next) == nil {
+				firstOK = time.Since(killed)
+			}
+			next++
+		}
+		if firstOK == 0 {
+			t.Fatal("no send acknowledged within 60 s of the leader's SIGKILL")
+		}
+		t.Logf("SIGKILL of the leader to the first acknowledged 5.x send: %v", firstOK.Round(time.Millisecond))
+		for range 50 {
+			if err := send(next); err != nil {
+				t.Fatalf("send %d after the failover: %v", next, err)
+			}
+			next++
+		}
+	}
+
+	c, err := rmq.NewSimpleConsumer(v5Config(follower, "GRPCReplicatedGroup"), rmq.WithAwaitDuration(2*time.Second),
+		rmq.WithSubscriptionExpressions(map[string]*rmq.FilterExpression{topic: rmq.SUB_ALL}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.GracefulStop()
+	got := map[string]bool{}
+	deadline := time.Now().Add(60 * time.Second)
+	for len(got) < len(acked) && time.Now().Before(deadline) {
+		mvs, err := c.Receive(context.Background(), 32, 20*time.Second)
+		if err != nil {
+			continue // MESSAGE_NOT_FOUND after the long poll
+		}
+		for _, mv := range mvs {
+			got[string(mv.GetBody())] = true
+			if err := c.Ack(context.Background(), mv); err != nil {
+				t.Errorf("ack: %v", err)
+			}
+		}
+	}
+	for body := range acked {
+		if !got[body] {
+			t.Errorf("acknowledged message %q never received", body)
+		}
+	}
+	t.Logf("%d sends acknowledged (%d attempted), %d distinct received", len(acked), next, len(got))
+	if os.Getenv("MQSTORE_GRPC_DEBUG") != "" {
+		for _, r := range replicas {
+			t.Logf("%s stderr:\n%s", r.addr, proctest.Tail(r.Stderr(), 30))
+		}
+	}
+}
+
+// TestGRPCThroughFollower: without a stable leader address a follower's routes name the
+// leader's host (from dLegerPeers) on the shared gRPC port.
+func TestGRPCThroughFollower(t *testing.T) { grpcThroughFollower(t, false) }
+
+// TestGRPCStableLeaderFailover: with dLegerLeaderAddr the ready leader also serves gRPC on the
+// stable address's IP, every replica's routes name it, and after a SIGKILL of the leader the
+// 5.x client reaches the new leader there.
+func TestGRPCStableLeaderFailover(t *testing.T) { grpcThroughFollower(t, true) }
