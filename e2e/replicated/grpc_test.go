@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -188,3 +189,100 @@ func TestGRPCThroughFollower(t *testing.T) { grpcThroughFollower(t, false) }
 // stable address's IP, every replica's routes name it, and after a SIGKILL of the leader the
 // 5.x client reaches the new leader there.
 func TestGRPCStableLeaderFailover(t *testing.T) { grpcThroughFollower(t, true) }
+
+// TestGRPCTransactionsThroughFollower: a 5.x transactional producer pointed at a follower commits
+// and rolls back through the routes' leader, and a transaction it leaves open is resolved by the
+// leader's check-back (over the client's telemetry session with the leader).
+func TestGRPCTransactionsThroughFollower(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	v5Logs(t)
+	const brokerName, topic = "broker-gt", "ReplicatedGRPCTxn"
+	ns := startNamesrv(t)
+	port := freeGRPCPort(t)
+	replicas := startGroup(t, group{brokerName: brokerName, namesrvs: []string{ns}, topics: []string{topic},
+		ips: grpcIPs, grpcPort: port, extra: []string{"-transactionTimeOut", "1000", "-transactionCheckInterval", "300"}})
+	admin, err := client.NewAdmin(client.WithNameServer(ns), client.WithInstanceName(proctest.Instance("admin")), client.WithCallTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	leader := waitLeader(t, admin, brokerName, "", replicas)
+	var follower string
+	for i, r := range replicas {
+		if r != leader && follower == "" {
+			follower = net.JoinHostPort(grpcIPs[i], strconv.Itoa(port))
+		}
+	}
+	var checks atomic.Int32
+	checker := &rmq.TransactionChecker{Check: func(mv *rmq.MessageView) rmq.TransactionResolution {
+		checks.Add(1)
+		if string(mv.GetBody()) == "open-rollback" {
+			return rmq.ROLLBACK
+		}
+		return rmq.COMMIT
+	}}
+	p, err := rmq.NewProducer(v5Config(follower, ""), rmq.WithTopics(topic), rmq.WithTransactionChecker(checker))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.GracefulStop()
+	sendTx := func(body string) rmq.Transaction {
+		tx := p.BeginTransaction()
+		if _, err := p.SendWithTransaction(context.Background(), &rmq.Message{Topic: topic, Body: []byte(body)}, tx); err != nil {
+			t.Fatalf("half %q through follower %s: %v", body, follower, err)
+		}
+		return tx
+	}
+	if err := sendTx("committed").Commit(); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	if err := sendTx("rolled-back").RollBack(); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	sendTx("open-commit")   // left open: the check-back commits it
+	sendTx("open-rollback") // and rolls this one back
+
+	c, err := rmq.NewSimpleConsumer(v5Config(follower, "GRPCReplicatedTxn"), rmq.WithAwaitDuration(2*time.Second),
+		rmq.WithSubscriptionExpressions(map[string]*rmq.FilterExpression{topic: rmq.SUB_ALL}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.GracefulStop()
+	want := map[string]bool{"committed": true, "open-commit": true}
+	got := map[string]int{}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && (len(got) < len(want) || time.Until(deadline) > 25*time.Second) {
+		mvs, err := c.Receive(context.Background(), 16, 20*time.Second)
+		if err != nil {
+			continue
+		}
+		for _, mv := range mvs {
+			got[string(mv.GetBody())]++
+			if err := c.Ack(context.Background(), mv); err != nil {
+				t.Errorf("ack: %v", err)
+			}
+		}
+	}
+	for body := range want {
+		if got[body] != 1 {
+			t.Errorf("%q delivered %d times, want once", body, got[body])
+		}
+	}
+	for body, n := range got {
+		if !want[body] {
+			t.Errorf("%q delivered %d times, want never", body, n)
+		}
+	}
+	if checks.Load() == 0 {
+		t.Error("no check-back reached the producer")
+	}
+	t.Logf("delivered %v; %d check-backs", got, checks.Load())
+}

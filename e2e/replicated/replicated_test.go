@@ -70,6 +70,7 @@ type group struct {
 	// port of every replica (on its ip); default none (grpcServerPort 0, a free port).
 	ips      []string
 	grpcPort int
+	extra    []string // more flags for every replica
 }
 
 // startGroup starts three replicas of g and returns them.
@@ -102,6 +103,7 @@ func startGroup(t *testing.T, g group) []*replica {
 		if g.leaderAddr != "" {
 			args = append(args, "-dLegerLeaderAddr", g.leaderAddr)
 		}
+		args = append(args, g.extra...)
 		r := &replica{Proc: proctest.New(t, proctest.Binary(t, mqstorePkg), args...)}
 		r.Start()
 		_, r.addr = r.BrokerStarted()
