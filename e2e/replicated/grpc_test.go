@@ -145,31 +145,10 @@ func grpcThroughFollower(t *testing.T, stable bool) {
 		}
 	}
 
-	c, err := rmq.NewSimpleConsumer(v5Config(follower, "GRPCReplicatedGroup"), rmq.WithAwaitDuration(2*time.Second),
-		rmq.WithSubscriptionExpressions(map[string]*rmq.FilterExpression{topic: rmq.SUB_ALL}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer c.GracefulStop()
-	got := map[string]bool{}
-	deadline := time.Now().Add(60 * time.Second)
-	for len(got) < len(acked) && time.Now().Before(deadline) {
-		mvs, err := c.Receive(context.Background(), 32, 20*time.Second)
-		if err != nil {
-			continue // MESSAGE_NOT_FOUND after the long poll
-		}
-		for _, mv := range mvs {
-			got[string(mv.GetBody())] = true
-			if err := c.Ack(context.Background(), mv); err != nil {
-				t.Errorf("ack: %v", err)
-			}
-		}
-	}
+	c := startV5Consumer(t, follower, "GRPCReplicatedGroup", topic)
+	got := receiveAcking(t, c, 60*time.Second, func(got map[string]int) bool { return len(got) >= len(acked) })
 	for body := range acked {
-		if !got[body] {
+		if got[body] == 0 {
 			t.Errorf("acknowledged message %q never received", body)
 		}
 	}
@@ -247,30 +226,13 @@ func TestGRPCTransactionsThroughFollower(t *testing.T) {
 	sendTx("open-commit")   // left open: the check-back commits it
 	sendTx("open-rollback") // and rolls this one back
 
-	c, err := rmq.NewSimpleConsumer(v5Config(follower, "GRPCReplicatedTxn"), rmq.WithAwaitDuration(2*time.Second),
-		rmq.WithSubscriptionExpressions(map[string]*rmq.FilterExpression{topic: rmq.SUB_ALL}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer c.GracefulStop()
+	c := startV5Consumer(t, follower, "GRPCReplicatedTxn", topic)
 	want := map[string]bool{"committed": true, "open-commit": true}
-	got := map[string]int{}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) && (len(got) < len(want) || time.Until(deadline) > 25*time.Second) {
-		mvs, err := c.Receive(context.Background(), 16, 20*time.Second)
-		if err != nil {
-			continue
-		}
-		for _, mv := range mvs {
-			got[string(mv.GetBody())]++
-			if err := c.Ack(context.Background(), mv); err != nil {
-				t.Errorf("ack: %v", err)
-			}
-		}
-	}
+	// Receive for at least 5 s, so that a rolled-back or twice-delivered message would show.
+	quietFrom := time.Now().Add(5 * time.Second)
+	got := receiveAcking(t, c, 30*time.Second, func(got map[string]int) bool {
+		return len(got) >= len(want) && time.Now().After(quietFrom)
+	})
 	for body := range want {
 		if got[body] != 1 {
 			t.Errorf("%q delivered %d times, want once", body, got[body])
@@ -285,4 +247,40 @@ func TestGRPCTransactionsThroughFollower(t *testing.T) {
 		t.Error("no check-back reached the producer")
 	}
 	t.Logf("delivered %v; %d check-backs", got, checks.Load())
+}
+
+// startV5Consumer starts an unmodified 5.x simple consumer of topic (every tag) at endpoint.
+func startV5Consumer(t *testing.T, endpoint, group, topic string) rmq.SimpleConsumer {
+	t.Helper()
+	c, err := rmq.NewSimpleConsumer(v5Config(endpoint, group), rmq.WithAwaitDuration(2*time.Second),
+		rmq.WithSubscriptionExpressions(map[string]*rmq.FilterExpression{topic: rmq.SUB_ALL}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.GracefulStop() })
+	return c
+}
+
+// receiveAcking receives and acks until done says so or within passes, and returns how many
+// times each body was delivered.
+func receiveAcking(t *testing.T, c rmq.SimpleConsumer, within time.Duration, done func(got map[string]int) bool) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	deadline := time.Now().Add(within)
+	for !done(got) && time.Now().Before(deadline) {
+		mvs, err := c.Receive(context.Background(), 32, 20*time.Second)
+		if err != nil {
+			continue // MESSAGE_NOT_FOUND after the long poll
+		}
+		for _, mv := range mvs {
+			got[string(mv.GetBody())]++
+			if err := c.Ack(context.Background(), mv); err != nil {
+				t.Errorf("ack: %v", err)
+			}
+		}
+	}
+	return got
 }

@@ -4,8 +4,9 @@
 // are SIGKILLed while producers run; a new leader must take over, sends resume, and every
 // acknowledged send must read back at the (queue, offset) its answer named, with its body.
 //
-// Which tests run: TestStableLeaderAddrFailover, TestFollowerForwardsWrites and
-// TestTwoGroupsLeaderKilled always (a few seconds each); TestReplicatedGroupLeaderKilled (no
+// Which tests run: TestStableLeaderAddrFailover, TestFollowerForwardsWrites,
+// TestTwoGroupsLeaderKilled and the gRPC tests (grpc_test.go: the unmodified 5.x client pointed
+// at a follower) always (a few seconds each); TestReplicatedGroupLeaderKilled (no
 // stable leader address: the client waits for its 30 s route poll) with MQSTORE_SLOW_FAILOVER=1;
 // TestFailoverTimes (the numbers of docs/BENCHMARKS.md) with MQSTORE_FAILOVER_RUNS=N.
 package replicated
