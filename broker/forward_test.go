@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,8 +36,8 @@ func startTestNamesrv(t *testing.T) (addr string, reg *namesrv.Registry) {
 }
 
 // startReplicasWithNamesrv starts a name server and the three replicas of group broker-r in this process,
-// with dLegerLeaderAddr stable ("" for none).
-func startReplicasWithNamesrv(t *testing.T, stable string) (reg *namesrv.Registry, replicas []*testBroker) {
+// with dLegerLeaderAddr stable ("" for none) and the configuration changes of mutate.
+func startReplicasWithNamesrv(t *testing.T, stable string, mutate ...func(*Config)) (reg *namesrv.Registry, replicas []*testBroker) {
 	t.Helper()
 	ns, reg := startTestNamesrv(t)
 	var lns []net.Listener
@@ -61,6 +62,9 @@ func startReplicasWithNamesrv(t *testing.T, stable string) (reg *namesrv.Registr
 			c.DLegerPeers = strings.Join(peers, ";")
 			c.DLegerSelfID = fmt.Sprintf("n%d", i)
 			c.DLegerLeaderAddr = stable
+			for _, m := range mutate {
+				m(c)
+			}
 		}))
 	}
 	return reg, replicas
@@ -270,13 +274,17 @@ func TestStableLeaderAddr(t *testing.T) {
 	}
 }
 
-// TestForwardedHalfIsNotACheckChannel: a half message a follower forwarded came on the follower's
-// forwarding connection, which cannot answer CHECK_TRANSACTION_STATE: the leader must not take it
-// as the half's origin or as a producer of the group (checks sent there were counted and burnt
-// the transaction's check budget, found by e2e/chaos). A half sent to the leader directly does
-// register its connection.
-func TestForwardedHalfIsNotACheckChannel(t *testing.T) {
-	_, replicas := startReplicasWithNamesrv(t, "")
+// TestForwardedHalfCheckRelayed: a half message a follower forwarded came to the leader on the
+// follower's forwarding connection. The follower declares itself to the leader as a producer of
+// the group of the client connected to it, relays the leader's CHECK_TRANSACTION_STATE to the
+// client that sent the half, and forwards the client's END_TRANSACTION, which commits it; once
+// the client has gone, the follower withdraws the group at the leader. (Before the relay, checks
+// sent to the forwarding connection were dropped, yet counted, found by e2e/chaos.)
+func TestForwardedHalfCheckRelayed(t *testing.T) {
+	_, replicas := startReplicasWithNamesrv(t, "", func(c *Config) {
+		c.TransactionTimeOut = 500
+		c.TransactionCheckInterval = 100
+	})
 	leader := readyLeader(t, replicas)
 	var follower *testBroker
 	for _, r := range replicas {
@@ -284,6 +292,28 @@ func TestForwardedHalfIsNotACheckChannel(t *testing.T) {
 			follower = r
 		}
 	}
+	producer, err := remoting.NewClient(remoting.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	type check struct {
+		from   string
+		offset int64
+		group  string
+	}
+	checks := make(chan check, 64)
+	producer.RegisterHandler(remoting.RequestCheckTransactionState, func(c *remoting.Conn, req *remoting.Command) *remoting.Command {
+		defer req.Release()
+		off, _ := req.GetInt64(protocol.FieldCommitLogOffset)
+		var r message.Record
+		if _, err := message.DecodeRecord(req.Body, &r, false); err != nil {
+			t.Errorf("check body: %v", err)
+		}
+		group, _ := r.Properties.Get(message.PropertyProducerGroup)
+		checks <- check{from: c.RemoteAddrString(), offset: off, group: group}
+		return nil
+	})
 	half := func(addr, group string) *remoting.Command {
 		req := remoting.NewRequest(remoting.RequestSendMessage)
 		args := sendArgs("FwdTxn", 0, props(message.PropertyTransactionPrepared, "true", message.PropertyProducerGroup, group))
@@ -295,26 +325,61 @@ func TestForwardedHalfIsNotACheckChannel(t *testing.T) {
 		req.Body = []byte("half")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		resp, err := leader.client.Invoke(ctx, addr, req)
+		resp, err := producer.Invoke(ctx, addr, req)
 		if err != nil {
 			t.Fatalf("SEND to %s: %v", addr, err)
 		}
 		t.Cleanup(resp.Release)
 		return resp
 	}
+	var resp *remoting.Command
 	waitReplicas(t, "a half through a follower acknowledged", func() bool {
-		resp := half(follower.Addr(), "fwd-pg")
+		resp = half(follower.Addr(), "fwd-pg")
 		if resp.ResponseCode() == remoting.ResponseServiceNotAvailable {
 			return false
 		}
 		expect(t, resp, remoting.ResponseSuccess)
 		return true
 	})
-	if ch := leader.clients.producerChannels("fwd-pg"); len(ch) != 0 {
-		t.Fatalf("the leader took the follower's forwarding connection as a producer of the group: %+v", ch)
+	_, offset, err := message.ParseOffsetMsgID(resp.Ext(protocol.FieldMsgID))
+	if err != nil {
+		t.Fatal(err)
 	}
-	expect(t, half(leader.Addr(), "direct-pg"), remoting.ResponseSuccess)
-	if ch := leader.clients.producerChannels("direct-pg"); len(ch) != 1 {
-		t.Fatalf("a half sent to the leader registered %d producer channels, want 1", len(ch))
+	relay := relayClientID("broker-r", follower.replica.self.Name)
+	declared := func() bool {
+		return slices.ContainsFunc(leader.clients.producerChannels("fwd-pg"), func(p producerChannel) bool { return p.clientID == relay })
 	}
+	waitReplicas(t, "the follower to declare itself a producer of the group at the leader", declared)
+
+	var got check
+	select {
+	case got = <-checks:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no check of the forwarded half reached the producer")
+	}
+	if got.from != follower.Addr() || got.offset != offset || got.group != "fwd-pg" {
+		t.Fatalf("check %+v, want from follower %s for the half at %d of fwd-pg", got, follower.Addr(), offset)
+	}
+	// The producer answers as rocketmq-client-go does: END_TRANSACTION, oneway, to the replica
+	// the check came from.
+	end := remoting.NewRequest(remoting.RequestEndTransaction)
+	for _, kv := range [][2]string{
+		{protocol.FieldProducerGroup, "fwd-pg"}, {protocol.FieldTranStateTableOffset, resp.Ext(protocol.FieldQueueOffset)},
+		{protocol.FieldCommitLogOffset, strconv.FormatInt(offset, 10)}, {protocol.FieldCommitOrRollback, strconv.Itoa(int(message.TransactionCommitType))},
+		{protocol.FieldFromTransactionCheck, "true"}, {protocol.FieldMsgID, resp.Ext(protocol.FieldMsgID)},
+	} {
+		end.SetExt(kv[0], kv[1])
+	}
+	if err := producer.InvokeOneway(follower.Addr(), end); err != nil {
+		t.Fatal(err)
+	}
+	waitReplicas(t, "the commit answered through the follower to reach the leader", func() bool {
+		max := leader.call(remoting.RequestGetMaxOffset, nil, protocol.FieldTopic, "FwdTxn", protocol.FieldQueueID, "0")
+		return max.ResponseCode() == remoting.ResponseSuccess && extInt(t, max, protocol.FieldOffset) == 1
+	})
+
+	if err := producer.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitReplicas(t, "the follower to withdraw the group once its producer left", func() bool { return !declared() })
 }
