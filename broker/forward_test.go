@@ -345,20 +345,29 @@ func TestForwardedHalfCheckRelayed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A second half, left open.
+	second := half(follower.Addr(), "fwd-pg")
+	expect(t, second, remoting.ResponseSuccess)
+	_, secondOffset, err := message.ParseOffsetMsgID(second.Ext(protocol.FieldMsgID))
+	if err != nil {
+		t.Fatal(err)
+	}
 	relay := relayClientID("broker-r", follower.replica.self.Name)
 	declared := func() bool {
 		return slices.ContainsFunc(leader.clients.producerChannels("fwd-pg"), func(p producerChannel) bool { return p.clientID == relay })
 	}
 	waitReplicas(t, "the follower to declare itself a producer of the group at the leader", declared)
 
-	var got check
-	select {
-	case got = <-checks:
-	case <-time.After(20 * time.Second):
-		t.Fatal("no check of the forwarded half reached the producer")
-	}
-	if got.from != follower.Addr() || got.offset != offset || got.group != "fwd-pg" {
-		t.Fatalf("check %+v, want from follower %s for the half at %d of fwd-pg", got, follower.Addr(), offset)
+	timeout := time.After(20 * time.Second)
+	for got := (check{}); got.offset != offset; {
+		select {
+		case got = <-checks:
+		case <-timeout:
+			t.Fatal("no check of the forwarded half reached the producer")
+		}
+		if got.from != follower.Addr() || got.offset != offset && got.offset != secondOffset || got.group != "fwd-pg" {
+			t.Fatalf("check %+v, want from follower %s for the half at %d or %d of fwd-pg", got, follower.Addr(), offset, secondOffset)
+		}
 	}
 	// The producer answers as rocketmq-client-go does: END_TRANSACTION, oneway, to the replica
 	// the check came from.
@@ -382,4 +391,12 @@ func TestForwardedHalfCheckRelayed(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReplicas(t, "the follower to withdraw the group once its producer left", func() bool { return !declared() })
+	// The open half's origin is still the follower's connection, which is not asked any more:
+	// its checks wait for a producer of the group (uncounted) instead of going where none answers.
+	if o, ok := leader.origins.get(secondOffset); !ok || !o.forwarded || connDone(o.conn) {
+		t.Fatalf("the leader's origin of the open forwarded half: %+v %v, want the follower's open connection", o, ok)
+	}
+	if ch := leader.checker.channels("fwd-pg", secondOffset); len(ch) != 0 {
+		t.Fatalf("checks of the open half would go to %d connections after the follower withdrew the group, want none", len(ch))
+	}
 }

@@ -29,7 +29,10 @@ import (
 //     connected (RocketMQ asks any producer of the group, apache/rocketmq#9791), otherwise the
 //     group's producers in turn. When no producer of the group is online the check is not
 //     delivered and returns txn.ErrNoProducerOnline: txn does not count it (RocketMQ burns one of
-//     its 15 checks per round, spec §6.6), and the next round tries again.
+//     its 15 checks per round, spec §6.6), and the next round tries again. On a replicated
+//     group a follower's forwarding connection is such a producer for the groups the follower
+//     declared, and the origin of the halves it forwarded: the follower relays the check to the
+//     producer connected to it (forward.go, check_transaction_state.go).
 //
 // Transactional messages with a delay level are refused with MESSAGE_ILLEGAL (txn's
 // ErrDelayedTransaction): RocketMQ loops them between the schedule topic and the half topic
