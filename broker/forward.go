@@ -60,7 +60,7 @@ import (
 //   - declares itself to the leader as a producer of every producer group connected to it: a
 //     HEART_BEAT on its forwarding connection under relayClientID, sent when the connection or
 //     the set of groups changes and every channelExpiredTimeout/3 (at most 10 s) to stay
-//     registered, and UNREGISTER_CLIENT for a group that left (announce). The leader then asks
+//     registered, and UNREGISTER_CLIENT for a group that left (announceGroups). The leader then asks
 //     the follower like any producer of those groups: for a forwarded half first, and in turn
 //     with the group's other producers for any half. A new leader, which rebuilds the open
 //     transactions from the log and knows no origin, reaches a producer connected only to a
@@ -68,7 +68,8 @@ import (
 //     after it learned the new leader's address).
 //
 // With aclEnable the follower's own heartbeat is unsigned: the leader refuses it unless the
-// follower's address is globally white-listed, and checks of halves forwarded by that follower
+// follower's address is globally white-listed (the follower tries again only on a new
+// connection or when its groups change), and checks of halves forwarded by that follower
 // then wait for a producer of the group connected to the leader.
 //
 // ForwardedRemark is the Remark of a request a follower forwarded to the leader.
@@ -116,9 +117,10 @@ type forwarder struct {
 
 // announcement is what the follower declared to the leader, over which connection and when.
 type announcement struct {
-	conn   *remoting.Conn
-	groups []string // sorted
-	at     time.Time
+	conn    *remoting.Conn
+	groups  []string // sorted
+	at      time.Time
+	refused bool // the leader refused it (ACL): not repeated on this connection until the groups change
 }
 
 // startForwarding wraps the handlers of forwardCodes (a replicated group only) and starts the
@@ -391,7 +393,7 @@ func (f *forwarder) announceGroups() {
 		return
 	}
 	now := time.Now()
-	if conn == f.announced.conn && slices.Equal(groups, f.announced.groups) && now.Sub(f.announced.at) < f.announceKeepalive() {
+	if conn == f.announced.conn && slices.Equal(groups, f.announced.groups) && (f.announced.refused || now.Sub(f.announced.at) < f.announceKeepalive()) {
 		return
 	}
 	if conn == f.announced.conn {
@@ -410,6 +412,7 @@ func (f *forwarder) announceGroups() {
 			resp.Release()
 		}
 	}
+	refused := false
 	if len(groups) > 0 {
 		hb := protocol.HeartbeatData{ClientID: f.relayID, ProducerDataSet: make([]protocol.ProducerData, len(groups)), ConsumerDataSet: []protocol.ConsumerData{}}
 		for i, g := range groups {
@@ -429,17 +432,15 @@ func (f *forwarder) announceGroups() {
 		}
 		code, remark := resp.ResponseCode(), resp.Remark
 		resp.Release()
-		if code != remoting.ResponseSuccess {
-			// Tried again at the keepalive, not at every refresh (an ACL denial is audited).
-			if conn != f.announced.conn {
-				f.b.log.Warn("broker: the leader refused this follower's producer groups; checks of halves forwarded here wait for a producer connected to the leader",
-					"leader", addr, "code", code, "remark", remark)
-			}
+		if refused = code != remoting.ResponseSuccess; refused {
+			// Not repeated on this connection until the groups change (an ACL denial is audited).
+			f.b.log.Warn("broker: the leader refused this follower's producer groups; checks of halves forwarded here wait for a producer connected to the leader",
+				"leader", addr, "code", code, "remark", remark)
 		} else {
 			f.b.log.Debug("broker: producer groups announced to the leader", "leader", addr, "groups", groups)
 		}
 	}
-	f.announced = announcement{conn: conn, groups: groups, at: now}
+	f.announced = announcement{conn: conn, groups: groups, at: now, refused: refused}
 }
 
 // knows reports whether the client address of broker id is known.
