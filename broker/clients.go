@@ -256,6 +256,25 @@ func (t *clientTable) producerConns(group string) []*remoting.Conn {
 	return conns
 }
 
+// producerGroups returns the producer groups with a client whose connection is open, other
+// replicas' forwarding clients left out, sorted (a follower declares them to its leader,
+// forward.go).
+func (t *clientTable) producerGroups() []string {
+	t.mu.Lock()
+	var out []string
+	for group, m := range t.producers {
+		for id, ch := range m {
+			if !isRelayClient(id) && !connDone(ch.conn) {
+				out = append(out, group)
+				break
+			}
+		}
+	}
+	t.mu.Unlock()
+	slices.Sort(out)
+	return out
+}
+
 // producerChannel is one client of a producer group.
 type producerChannel struct {
 	clientID string

@@ -2,13 +2,17 @@ package broker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/namesrv"
+	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
 )
 
@@ -43,6 +47,31 @@ import (
 // ready leader accepts a write. Learning the addresses through the replication transport or a
 // Raft entry would be exact, but both formats are frozen and owned by the replication package.
 //
+// Transactions through a follower. A half message the follower forwarded came to the leader on
+// the follower's forwarding connection, which is where the leader sends its
+// CHECK_TRANSACTION_STATE. So the follower
+//   - remembers, per half (its commitlog offset, named by the leader's answer's msgId and by
+//     every check), the client connection the half came on, and registers that connection as a
+//     producer of the half's group, as the leader does for a half sent to it directly;
+//   - serves CHECK_TRANSACTION_STATE on its forwarding client (check_transaction_state.go) by
+//     relaying the check to that connection, or when it is gone to another producer of the group
+//     connected to the follower (RocketMQ asks any producer of the group). The producer answers
+//     END_TRANSACTION to the follower, which forwards it as any other;
+//   - declares itself to the leader as a producer of every producer group connected to it: a
+//     HEART_BEAT on its forwarding connection under relayClientID, sent when the connection or
+//     the set of groups changes and every channelExpiredTimeout/3 (at most 10 s) to stay
+//     registered, and UNREGISTER_CLIENT for a group that left (announceGroups). The leader then asks
+//     the follower like any producer of those groups: for a forwarded half first, and in turn
+//     with the group's other producers for any half. A new leader, which rebuilds the open
+//     transactions from the log and knows no origin, reaches a producer connected only to a
+//     follower as soon as that follower has announced itself to it (at most a refresh period
+//     after it learned the new leader's address).
+//
+// With aclEnable the follower's own heartbeat is unsigned: the leader refuses it unless the
+// follower's address is globally white-listed (the follower tries again only on a new
+// connection or when its groups change), and checks of halves forwarded by that follower
+// then wait for a producer of the group connected to the leader.
+//
 // ForwardedRemark is the Remark of a request a follower forwarded to the leader.
 const ForwardedRemark = "mqstore: forwarded by a follower"
 
@@ -75,9 +104,23 @@ type forwarder struct {
 	addrs map[uint64]string
 	zero  string
 
-	refresh chan struct{}
-	quit    chan struct{}
-	done    chan struct{}
+	// relayID is the client id under which the follower announces itself to the leader.
+	relayID string
+	// announced is what the last announcement declared; owned by the refresh loop.
+	announced announcement
+
+	refresh  chan struct{}
+	announce chan struct{} // a forwarded half may have brought a new producer group
+	quit     chan struct{}
+	done     chan struct{}
+}
+
+// announcement is what the follower declared to the leader, over which connection and when.
+type announcement struct {
+	conn    *remoting.Conn
+	groups  []string // sorted
+	at      time.Time
+	refused bool // the leader refused it (ACL): not repeated on this connection until the groups change
 }
 
 // startForwarding wraps the handlers of forwardCodes (a replicated group only) and starts the
@@ -94,7 +137,9 @@ func (b *Broker) startForwarding() error {
 		return fmt.Errorf("broker: forwarding client: %w", err)
 	}
 	f := &forwarder{b: b, client: client, namesrvs: splitAddrs(b.cfg.NamesrvAddr), addrs: map[uint64]string{},
-		refresh: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+		relayID: relayClientID(b.cfg.BrokerName, b.replica.self.Name),
+		refresh: make(chan struct{}, 1), announce: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	client.RegisterHandler(remoting.RequestCheckTransactionState, f.relayCheck)
 	b.replica.fwd.Store(f)
 	handlers := map[remoting.RequestCode]struct {
 		kind remoting.Kind
@@ -168,6 +213,8 @@ func (f *forwarder) forward(c *remoting.Conn, req *remoting.Command) *remoting.C
 	fwd.SerializeType = req.SerializeType
 	fwd.ExtFields = append(fwd.ExtFields[:0], req.ExtFields...)
 	fwd.Body = req.Body // req is ours until released below (the handler returns nil)
+	halfGroup, half := forwardedHalf(req)
+	f.forwardingEnd(req)
 	if req.IsOneway() {
 		err := f.client.InvokeOneway(addr, fwd)
 		req.Release()
@@ -186,6 +233,9 @@ func (f *forwarder) forward(c *remoting.Conn, req *remoting.Command) *remoting.C
 			out = remoting.NewResponse(req, remoting.ResponseSystemError,
 				fmt.Sprintf("mqstore: replica %s lost the leader's answer at %s (the outcome is unknown): %v", f.b.replica.self.Name, addr, err))
 		} else {
+			if half && resp.ResponseCode() == remoting.ResponseSuccess {
+				f.noteHalf(c, halfGroup, resp.Ext(protocol.FieldMsgID))
+			}
 			out = remoting.NewResponse(req, resp.ResponseCode(), resp.Remark)
 			out.ExtFields = append(out.ExtFields[:0], resp.ExtFields...)
 			out.Body = resp.Body
@@ -218,29 +268,179 @@ func (f *forwarder) refreshSoon() {
 
 // refreshLoop looks the group's client addresses up at the name servers: at once when asked
 // (role changes, a failed forward), every 200 ms while the leader's address is unknown, and
-// every second otherwise (one small request to a name server). Without a name server there is nothing to learn.
+// every second otherwise (one small request to a name server); without a name server there is
+// nothing to learn. After each look-up, and when a forwarded half was acknowledged, it
+// announces the follower's producer groups to the leader (announceGroups).
 func (f *forwarder) refreshLoop() {
 	defer close(f.done)
-	if len(f.namesrvs) == 0 {
-		<-f.quit
-		return
-	}
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
+		lookup := true
 		select {
 		case <-t.C:
 		case <-f.refresh:
+		case <-f.announce:
+			lookup = false
 		case <-f.quit:
 			return
 		}
-		f.lookup()
-		next := time.Second
-		if r := f.b.replica.group.Role(); !r.Ready && r.Leader != 0 && !f.knows(r.Leader) {
-			next = 200 * time.Millisecond
+		if lookup {
+			if len(f.namesrvs) > 0 {
+				f.lookup()
+			}
+			next := time.Second
+			if r := f.b.replica.group.Role(); !r.Ready && r.Leader != 0 && !f.knows(r.Leader) {
+				next = 200 * time.Millisecond
+			}
+			t.Reset(next)
 		}
-		t.Reset(next)
+		f.announceGroups()
 	}
+}
+
+// relayClientPrefix starts the client id of a replica's forwarding client.
+const relayClientPrefix = "mqstore-relay@"
+
+// relayClientID is the client id a replica's forwarding client declares at the leader.
+func relayClientID(brokerName, self string) string {
+	return relayClientPrefix + brokerName + "/" + self
+}
+
+// isRelayClient reports whether a producer client id is a replica's forwarding client (a
+// follower declares and relays to real producers only, so a check never bounces between
+// replicas).
+func isRelayClient(clientID string) bool { return strings.HasPrefix(clientID, relayClientPrefix) }
+
+// forwardedHalf returns the producer group of a SEND_MESSAGE or SEND_MESSAGE_V2 that carries a
+// half message; ok is false for every other request.
+func forwardedHalf(req *remoting.Command) (group string, ok bool) {
+	var fields *sendFields
+	switch req.RequestCode() {
+	case remoting.RequestSendMessage:
+		fields = &sendFieldsV1
+	case remoting.RequestSendMessageV2:
+		fields = &sendFieldsV2
+	default:
+		return "", false
+	}
+	h, err := parseSendHeader(req, fields)
+	if err != nil {
+		return "", false // the leader answers it
+	}
+	m := message.Message{Topic: h.topic, SysFlag: h.sysFlag, ReconsumeTimes: h.reconsumeTimes, Properties: message.Properties(h.properties)}
+	if !isTransactional(&m) {
+		return "", false
+	}
+	return transactionGroup(&h, &m), true
+}
+
+// noteHalf records a half message the leader acknowledged through this follower: its origin
+// is the client connection c, which becomes a producer of group here (and so is announced).
+func (f *forwarder) noteHalf(c *remoting.Conn, group, msgID string) {
+	_, offset, err := message.ParseOffsetMsgID(msgID)
+	if err != nil {
+		f.b.log.Debug("broker: a forwarded half's answer without an offset msgId; its checks go to the group's producers", "msgId", msgID, "err", err)
+	} else {
+		f.b.origins.remember(offset, c, false)
+	}
+	f.b.noteTransactionProducer(group, c)
+	select {
+	case f.announce <- struct{}{}:
+	default:
+	}
+}
+
+// forwardingEnd forgets the origin of a transaction whose commit or rollback is being forwarded.
+func (f *forwarder) forwardingEnd(req *remoting.Command) {
+	if req.RequestCode() != remoting.RequestEndTransaction {
+		return
+	}
+	h, err := parseEndTransactionHeader(req)
+	if err == nil && h.commitOrRollback != message.TransactionNotType {
+		f.b.origins.forget(h.commitLogOffset)
+	}
+}
+
+// announceKeepalive is how often the follower repeats its declaration to the leader: well
+// within the leader's channelExpiredTimeout, and at most every 10 s.
+func (f *forwarder) announceKeepalive() time.Duration {
+	return min(ms(f.b.cfg.ChannelExpiredTimeout)/3, 10*time.Second)
+}
+
+// announceGroups declares this follower to the leader as a producer of the producer groups
+// connected to it (HEART_BEAT under relayID on the forwarding connection), when the
+// connection or the groups changed or the keepalive is due, and withdraws the groups that left
+// (UNREGISTER_CLIENT). The ready leader checks its producers itself and declares nothing.
+func (f *forwarder) announceGroups() {
+	if f.b.replica.group.Role().Ready {
+		f.announced = announcement{}
+		return
+	}
+	groups := f.b.clients.producerGroups()
+	if len(groups) == 0 && len(f.announced.groups) == 0 {
+		return
+	}
+	addr, _ := f.leader()
+	if addr == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	conn, err := f.client.Conn(ctx, addr)
+	if err != nil {
+		f.b.log.Debug("broker: cannot reach the leader to announce the producer groups", "leader", addr, "err", err)
+		return
+	}
+	now := time.Now()
+	if conn == f.announced.conn && slices.Equal(groups, f.announced.groups) && (f.announced.refused || now.Sub(f.announced.at) < f.announceKeepalive()) {
+		return
+	}
+	if conn == f.announced.conn {
+		for _, g := range f.announced.groups {
+			if _, found := slices.BinarySearch(groups, g); found {
+				continue
+			}
+			req := remoting.NewRequest(remoting.RequestUnregisterClient)
+			req.SetExt(protocol.FieldClientID, f.relayID)
+			req.SetExt(protocol.FieldProducerGroup, g)
+			resp, err := conn.Invoke(ctx, req)
+			if err != nil {
+				f.b.log.Debug("broker: withdrawing a producer group at the leader failed", "leader", addr, "group", g, "err", err)
+				return
+			}
+			resp.Release()
+		}
+	}
+	refused := false
+	if len(groups) > 0 {
+		hb := protocol.HeartbeatData{ClientID: f.relayID, ProducerDataSet: make([]protocol.ProducerData, len(groups)), ConsumerDataSet: []protocol.ConsumerData{}}
+		for i, g := range groups {
+			hb.ProducerDataSet[i].GroupName = g
+		}
+		body, err := json.Marshal(&hb)
+		if err != nil {
+			f.b.log.Error("broker: encode the relay heartbeat", "err", err)
+			return
+		}
+		req := remoting.NewRequest(remoting.RequestHeartBeat)
+		req.Body = body
+		resp, err := conn.Invoke(ctx, req)
+		if err != nil {
+			f.b.log.Debug("broker: announcing the producer groups to the leader failed", "leader", addr, "err", err)
+			return
+		}
+		code, remark := resp.ResponseCode(), resp.Remark
+		resp.Release()
+		if refused = code != remoting.ResponseSuccess; refused {
+			// Not repeated on this connection until the groups change (an ACL denial is audited).
+			f.b.log.Warn("broker: the leader refused this follower's producer groups; checks of halves forwarded here wait for a producer connected to the leader",
+				"leader", addr, "code", code, "remark", remark)
+		} else {
+			f.b.log.Debug("broker: producer groups announced to the leader", "leader", addr, "groups", groups)
+		}
+	}
+	f.announced = announcement{conn: conn, groups: groups, at: now, refused: refused}
 }
 
 // knows reports whether the client address of broker id is known.

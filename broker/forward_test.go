@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/namesrv"
 	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
@@ -35,8 +33,8 @@ func startTestNamesrv(t *testing.T) (addr string, reg *namesrv.Registry) {
 }
 
 // startReplicasWithNamesrv starts a name server and the three replicas of group broker-r in this process,
-// with dLegerLeaderAddr stable ("" for none).
-func startReplicasWithNamesrv(t *testing.T, stable string) (reg *namesrv.Registry, replicas []*testBroker) {
+// with dLegerLeaderAddr stable ("" for none) and the configuration changes of mutate.
+func startReplicasWithNamesrv(t *testing.T, stable string, mutate ...func(*Config)) (reg *namesrv.Registry, replicas []*testBroker) {
 	t.Helper()
 	ns, reg := startTestNamesrv(t)
 	var lns []net.Listener
@@ -61,6 +59,9 @@ func startReplicasWithNamesrv(t *testing.T, stable string) (reg *namesrv.Registr
 			c.DLegerPeers = strings.Join(peers, ";")
 			c.DLegerSelfID = fmt.Sprintf("n%d", i)
 			c.DLegerLeaderAddr = stable
+			for _, m := range mutate {
+				m(c)
+			}
 		}))
 	}
 	return reg, replicas
@@ -267,54 +268,5 @@ func TestStableLeaderAddr(t *testing.T) {
 	case <-conn.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("a connection accepted on the stable address stayed open after the step-down")
-	}
-}
-
-// TestForwardedHalfIsNotACheckChannel: a half message a follower forwarded came on the follower's
-// forwarding connection, which cannot answer CHECK_TRANSACTION_STATE: the leader must not take it
-// as the half's origin or as a producer of the group (checks sent there were counted and burnt
-// the transaction's check budget, found by e2e/chaos). A half sent to the leader directly does
-// register its connection.
-func TestForwardedHalfIsNotACheckChannel(t *testing.T) {
-	_, replicas := startReplicasWithNamesrv(t, "")
-	leader := readyLeader(t, replicas)
-	var follower *testBroker
-	for _, r := range replicas {
-		if r != leader {
-			follower = r
-		}
-	}
-	half := func(addr, group string) *remoting.Command {
-		req := remoting.NewRequest(remoting.RequestSendMessage)
-		args := sendArgs("FwdTxn", 0, props(message.PropertyTransactionPrepared, "true", message.PropertyProducerGroup, group))
-		for i := 0; i+1 < len(args); i += 2 {
-			req.SetExt(args[i], args[i+1])
-		}
-		req.SetExt("producerGroup", group)
-		req.SetExt("sysFlag", strconv.Itoa(int(message.SetTransactionType(0, message.TransactionPreparedType))))
-		req.Body = []byte("half")
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		resp, err := leader.client.Invoke(ctx, addr, req)
-		if err != nil {
-			t.Fatalf("SEND to %s: %v", addr, err)
-		}
-		t.Cleanup(resp.Release)
-		return resp
-	}
-	waitReplicas(t, "a half through a follower acknowledged", func() bool {
-		resp := half(follower.Addr(), "fwd-pg")
-		if resp.ResponseCode() == remoting.ResponseServiceNotAvailable {
-			return false
-		}
-		expect(t, resp, remoting.ResponseSuccess)
-		return true
-	})
-	if ch := leader.clients.producerChannels("fwd-pg"); len(ch) != 0 {
-		t.Fatalf("the leader took the follower's forwarding connection as a producer of the group: %+v", ch)
-	}
-	expect(t, half(leader.Addr(), "direct-pg"), remoting.ResponseSuccess)
-	if ch := leader.clients.producerChannels("direct-pg"); len(ch) != 1 {
-		t.Fatalf("a half sent to the leader registered %d producer channels, want 1", len(ch))
 	}
 }

@@ -29,7 +29,10 @@ import (
 //     connected (RocketMQ asks any producer of the group, apache/rocketmq#9791), otherwise the
 //     group's producers in turn. When no producer of the group is online the check is not
 //     delivered and returns txn.ErrNoProducerOnline: txn does not count it (RocketMQ burns one of
-//     its 15 checks per round, spec §6.6), and the next round tries again.
+//     its 15 checks per round, spec §6.6), and the next round tries again. On a replicated
+//     group a follower's forwarding connection is such a producer for the groups the follower
+//     declared, and the origin of the halves it forwarded: the follower relays the check to the
+//     producer connected to it (forward.go, check_transaction_state.go).
 //
 // Transactional messages with a delay level are refused with MESSAGE_ILLEGAL (txn's
 // ErrDelayedTransaction): RocketMQ loops them between the schedule topic and the half topic
@@ -48,6 +51,11 @@ const checkChannelTries = 3
 type txnOrigin struct {
 	conn     *remoting.Conn
 	clientID string // "" when the client had not sent a heartbeat yet
+	// forwarded: conn is a follower's forwarding connection (the half came marked
+	// ForwardedRemark). The follower relays checks to the producer (check_transaction_state.go)
+	// for the groups it declared; such an origin is asked only while its connection is a
+	// producer channel of the half's group.
+	forwarded bool
 }
 
 // txnOrigins remembers the sender of each open half message, by its commitlog offset.
@@ -60,13 +68,13 @@ type txnOrigins struct {
 
 func newTxnOrigins() *txnOrigins { return &txnOrigins{byOffset: make(map[int64]txnOrigin)} }
 
-func (o *txnOrigins) remember(halfOffset int64, c *remoting.Conn) {
+func (o *txnOrigins) remember(halfOffset int64, c *remoting.Conn, forwarded bool) {
 	if c == nil {
 		return
 	}
 	o.mu.Lock()
 	if len(o.byOffset) < maxRememberedOrigins {
-		o.byOffset[halfOffset] = txnOrigin{conn: c, clientID: c.ClientID()}
+		o.byOffset[halfOffset] = txnOrigin{conn: c, clientID: c.ClientID(), forwarded: forwarded}
 	}
 	o.mu.Unlock()
 }
@@ -85,13 +93,15 @@ func (o *txnOrigins) forget(halfOffset int64) {
 }
 
 // dropConn forgets the origins on a closed connection, keeping their client ids: the client may
-// be reconnected over another connection.
+// be reconnected over another connection. A follower's forwarding connection is forgotten
+// whole: the follower declares itself again on its next connection, and the checks go to the
+// group's producers, that follower among them.
 func (o *txnOrigins) dropConn(c *remoting.Conn) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for off, v := range o.byOffset {
 		if v.conn == c {
-			if v.clientID == "" {
+			if v.clientID == "" || v.forwarded {
 				delete(o.byOffset, off)
 				continue
 			}
@@ -134,10 +144,7 @@ func (b *Broker) prepareTransaction(c *remoting.Conn, req *remoting.Command, h *
 	if b.cfg.RejectTransactionMessage {
 		return errorResponse(req, fmt.Errorf("%w: the broker[%s] sending transaction message is forbidden", ErrNoPermission, b.cfg.BrokerName))
 	}
-	group, _ := m.Properties.Get(message.PropertyProducerGroup)
-	if group == "" {
-		group = h.producerGroup
-	}
+	group := transactionGroup(h, m)
 	start := time.Now()
 	res, err := b.store.Transactions().Prepare(m, group)
 	if err != nil {
@@ -149,11 +156,15 @@ func (b *Broker) prepareTransaction(c *remoting.Conn, req *remoting.Command, h *
 		}
 		return errorResponse(req, err)
 	}
-	if req.Remark != ForwardedRemark {
-		// A half a follower forwarded came on the follower's forwarding connection, which
-		// cannot answer a check: the producer is reached when it connects to this leader
-		// (its heartbeat), and until then checks of its group are not counted.
-		b.origins.remember(res.HalfOffset, c)
+	if req.Remark == ForwardedRemark {
+		// A half a follower forwarded came on the follower's forwarding connection. The
+		// follower remembers the producer's connection and relays the checks to it
+		// (check_transaction_state.go), for the groups it declared by its own heartbeat
+		// (forward.go, announce): the connection is this half's origin, but not a producer
+		// of the group until the follower says so.
+		b.origins.remember(res.HalfOffset, c, true)
+	} else {
+		b.origins.remember(res.HalfOffset, c, false)
 		b.noteTransactionProducer(group, c)
 	}
 	b.stats.putMessages.Add(1)
@@ -168,6 +179,15 @@ func (b *Broker) prepareTransaction(c *remoting.Conn, req *remoting.Command, h *
 	resp.SetExt(protocol.FieldTransactionID, res.TransactionID)
 	b.setSendExt(resp)
 	return resp
+}
+
+// transactionGroup is a half message's producer group: its PGROUP property, else the send
+// header's producerGroup.
+func transactionGroup(h *sendHeader, m *message.Message) string {
+	if group, _ := m.Properties.Get(message.PropertyProducerGroup); group != "" {
+		return group
+	}
+	return h.producerGroup
 }
 
 // noteTransactionProducer registers the connection a half message came on as a producer of its
@@ -247,7 +267,13 @@ func (k *transactionChecker) channels(group string, halfOffset int64) []*remotin
 	b := k.b
 	producers := b.clients.producerChannels(group)
 	out := make([]*remoting.Conn, 0, checkChannelTries+1)
-	if o, ok := b.origins.get(halfOffset); ok {
+	if o, ok := b.origins.get(halfOffset); ok && o.forwarded {
+		// A follower's forwarding connection: asked first while the follower declares the
+		// group (it relays to the producer that sent the half, or to another of the group).
+		if o.conn != nil && !connDone(o.conn) && slices.ContainsFunc(producers, func(p producerChannel) bool { return p.conn == o.conn }) {
+			out = append(out, o.conn)
+		}
+	} else if ok {
 		id := o.clientID
 		if id == "" && o.conn != nil {
 			id = o.conn.ClientID()

@@ -20,7 +20,7 @@ type runConfig struct {
 	duration time.Duration // nemesis deadline
 	budget   int64         // sends at most
 	hold     time.Duration // how long each fault lasts (pauses and partitions: past the election timeout)
-	txn      bool          // run the transactional producer unless MQSTORE_CHAOS_TXN says otherwise
+	txn      bool          // run the transactional producer unless MQSTORE_CHAOS_TXN=0
 	bitflip  bool          // inject bit flips unless MQSTORE_CHAOS_BITFLIP (1/0) says otherwise
 }
 
@@ -38,12 +38,12 @@ func envInt(t *testing.T, key string, def int) int {
 }
 
 // TestChaosShort is the run of `make test`: about ten faults of every kind in about half a
-// minute, the whole checker at the end.
+// minute, every workload (transactions included), the whole checker at the end.
 func TestChaosShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns a name server and three replicas")
 	}
-	runChaos(t, runConfig{faults: 10, duration: 30 * time.Second, budget: 200_000, hold: 500 * time.Millisecond})
+	runChaos(t, runConfig{faults: 10, duration: 30 * time.Second, budget: 200_000, hold: 500 * time.Millisecond, txn: true})
 }
 
 // TestChaosLong is `make chaos` (MQSTORE_CHAOS=1): at least a hundred faults in one run
@@ -91,8 +91,7 @@ func runChaos(t *testing.T, cfg runConfig) {
 	w := &workload{ns: c.ns, h: h, budget: cfg.budget, stop: make(chan struct{})}
 	switch txn := os.Getenv("MQSTORE_CHAOS_TXN"); {
 	case txn == "0", txn == "" && !cfg.txn:
-		w.txnNote = "off (MQSTORE_CHAOS_TXN=1 turns it on): transactions resolved by check-back are lost when the " +
-			"producer reaches the leader only through a follower's forwarding (docs/CHAOS.md, known failures)"
+		w.txnNote = "off (MQSTORE_CHAOS_TXN=0)"
 	default:
 		if err := probeTxn(c.ns); err != nil {
 			w.txnNote = fmt.Sprintf("skipped: the group refused a transactional half message: %v", err)
@@ -209,6 +208,9 @@ func runChaos(t *testing.T, cfg runConfig) {
 		len(c.damageCrashes), c.damageCrashes, checks.Load(), failover, r)
 	t.Logf("events:\n%s", strings.Join(n.events, "\n"))
 	t.Logf("%s", summary)
+	if os.Getenv("MQSTORE_CHAOS_DIR") != "" {
+		c.dumpLogs(root) // kept for reading, pass or fail
+	}
 	if path := os.Getenv("MQSTORE_CHAOS_REPORT"); path != "" {
 		os.WriteFile(path, []byte(summary+"\nevents:\n"+strings.Join(n.events, "\n")+"\n"), 0o644)
 	}

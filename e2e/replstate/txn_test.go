@@ -111,8 +111,9 @@ func TestTransactionsAcrossLeaderKill(t *testing.T) {
 	l := &txnListener{checks: map[string]int{}}
 	// The client instance also runs a push consumer: rocketmq-client-go heartbeats followers
 	// (brokerId != 0) only for clients with consumers, and a new leader can check back only a
-	// producer that heartbeated it. A producer-only client reaches the new leader at its first
-	// heartbeat after it learned the new route (see docs/OPERATIONS.md).
+	// producer that heartbeated it or a follower it is connected to (relay_test.go). A
+	// producer-only client whose broker was the killed leader reaches the new leader at its
+	// first heartbeat after it learned the new route (see docs/OPERATIONS.md).
 	inst := proctest.Instance("tp")
 	p, err := rocketmq.NewTransactionProducer(l, producer.WithNameServer([]string{g.ns}), producer.WithGroupName("rs-tp"),
 		producer.WithInstanceName(inst), producer.WithRetry(2))
