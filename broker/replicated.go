@@ -15,6 +15,7 @@ import (
 	"go.etcd.io/raft/v3"
 
 	"github.com/mqstore/mqstore/commitlog"
+	"github.com/mqstore/mqstore/internal/mapped"
 	"github.com/mqstore/mqstore/replication"
 	"github.com/mqstore/mqstore/store"
 )
@@ -65,6 +66,9 @@ type replicaGroup struct {
 	results map[uint64][]commitlog.AppendResult
 	order   []uint64
 
+	broker       atomic.Pointer[Broker] // b, for BeforeCheckpoint (the store's checkpoint goroutine)
+	startApplied uint64                 // the index this start resumed applying after
+
 	quit   chan struct{}
 	failed chan struct{} // closed when the replica stopped on its own with an error (ReplicaFailed)
 	done   chan struct{}
@@ -103,11 +107,72 @@ func newReplicaGroup(cfg *Config, logger *slog.Logger) (*replicaGroup, error) {
 	if cfg.DLegerLeaderAddr != "" {
 		rg.stable = &stableListener{addr: cfg.DLegerLeaderAddr}
 	}
-	// The store is derived from the log: start it empty and re-apply.
-	if err := os.RemoveAll(replicaStoreDir(cfg.StorePathRootDir)); err != nil {
-		return nil, fmt.Errorf("broker: reset the replica store: %w", err)
+	// A store of an earlier version kept a second copy of the records (replica/commitlog) and
+	// was rebuilt at every start: rebuild it once more, over the log's own segments.
+	if _, err := os.Stat(filepath.Join(replicaStoreDir(cfg.StorePathRootDir), "commitlog")); err == nil {
+		if err := os.RemoveAll(replicaStoreDir(cfg.StorePathRootDir)); err != nil {
+			return nil, fmt.Errorf("broker: reset the replica store of an earlier version: %w", err)
+		}
+	}
+	// The log opens first: the store reads its segments as its commitlog (store.LogOwner).
+	if rg.rlog, err = replication.OpenLog(filepath.Join(cfg.StorePathRootDir, "raft"), replication.LogOptions{SegmentSize: cfg.MappedFileSizeCommitLog}); err != nil {
+		return nil, fmt.Errorf("broker: replicated log: %w", err)
 	}
 	return rg, nil
+}
+
+// CommitLogSegments implements store.LogOwner: the store's commitlog is the Raft log's.
+func (rg *replicaGroup) CommitLogSegments() *mapped.Queue { return rg.rlog.Segments() }
+
+// CommitLogBounds implements store.LogOwner.
+func (rg *replicaGroup) CommitLogBounds() (floor, committedEnd int64) {
+	return rg.rlog.Base(), rg.rlog.CommittedEnd()
+}
+
+// BeforeCheckpoint implements store.LogOwner: the config files (the tables the applied entries
+// built) are written before the store records how far it dispatched, so a restart that resumes
+// applying after that point finds every earlier change in them.
+func (rg *replicaGroup) BeforeCheckpoint() error {
+	if b := rg.broker.Load(); b != nil {
+		return b.persist(false)
+	}
+	return nil
+}
+
+// resumeIndex is the index a restarted replica resumes applying after: the last entry whose
+// records the store had durably dispatched (its checkpoint) before this start. The entries
+// after it are applied again: the store's part is idempotent, and the replicated state
+// (config tables, dedupe table) sees them again.
+func (rg *replicaGroup) resumeIndex(st *store.Store) uint64 {
+	return rg.rlog.IndexAt(st.Recovery().DispatchedFrom)
+}
+
+// rebuildDedupe refills the dedupe table from the entries before the resume point (at most
+// dedupeWindow of them), which this start does not apply again.
+func (rg *replicaGroup) rebuildDedupe(applied uint64) error {
+	first, _ := rg.rlog.FirstIndex()
+	from := first
+	if applied >= first+dedupeWindow {
+		from = applied - dedupeWindow + 1
+	}
+	for i := from; i <= applied; i++ {
+		var err error
+		if e := rg.rlog.EntryRecords(i, func(_ int64, records []byte) {
+			if len(records) == 0 {
+				return
+			}
+			var res []commitlog.AppendResult
+			if res, err = commitlog.ResultsOf(records); err == nil {
+				rg.state.remember(records, res)
+			}
+		}); e != nil {
+			return e
+		}
+		if err != nil {
+			return fmt.Errorf("entry %d: %w", i, err)
+		}
+	}
+	return nil
 }
 
 // start opens the Raft log, binds the replication port and starts the replica, which applies
@@ -118,9 +183,13 @@ func (rg *replicaGroup) start(b *Broker, cfg *Config, st *store.Store) error {
 	rg.b = b
 	rg.host = b.storeHost()
 	rg.state = newReplicaState(rg, b)
+	rg.broker.Store(b)
 	var err error
-	if rg.rlog, err = replication.OpenLog(filepath.Join(cfg.StorePathRootDir, "raft"), replication.LogOptions{SegmentSize: cfg.MappedFileSizeCommitLog}); err != nil {
-		return fmt.Errorf("broker: replicated log: %w", err)
+	applied := rg.resumeIndex(st)
+	rg.startApplied = applied
+	if err := rg.rebuildDedupe(applied); err != nil {
+		rg.rlog.Close()
+		return fmt.Errorf("broker: rebuild the dedupe table: %w", err)
 	}
 	if rg.tr, err = replication.ListenTCP(rg.self.ID, rg.self.Addr, replication.TCPOptions{Logger: rg.log}); err != nil {
 		rg.rlog.Close()
@@ -133,7 +202,7 @@ func (rg *replicaGroup) start(b *Broker, cfg *Config, st *store.Store) error {
 		addrs[p.ID] = p.Addr
 	}
 	rg.group, err = replication.Start(replication.Options{ID: rg.self.ID, Peers: ids, Storage: rg.rlog,
-		Transport: rg.tr, Apply: rg.apply, Logger: rg.log})
+		Transport: rg.tr, Apply: rg.apply, Applied: applied, Logger: rg.log})
 	if err != nil {
 		rg.tr.Close()
 		rg.rlog.Close()
@@ -141,17 +210,29 @@ func (rg *replicaGroup) start(b *Broker, cfg *Config, st *store.Store) error {
 	}
 	rg.tr.Start(addrs, rg.group.Receive)
 	rg.state.start()
+	rg.log.Info("broker: replica started", "resumeAfter", applied, "dispatchedFrom", st.Recovery().DispatchedFrom,
+		"committedEnd", st.MaxPhysicalOffset())
 	return nil
 }
 
-// apply appends a committed entry to the store (on the replica's goroutine) and keeps the
-// results for a proposer.
+// apply applies a committed entry (on the replica's goroutine) and keeps the results for a
+// proposer.
+//
+// The records are in the store's commitlog already (the Raft log stored and patched them): the
+// replicated state takes them first, then the store makes them visible to dispatch, so the
+// store's checkpoint never counts a record the config files written before it do not cover.
 func (rg *replicaGroup) apply(index uint64, data []byte) error {
-	res, err := rg.st.ApplyEncoded(data)
+	res, err := commitlog.ResultsOf(data)
 	if err != nil {
-		return err
+		return fmt.Errorf("broker: apply entry %d: %w", index, err)
+	}
+	if err := rg.st.ApplyStored(nil); err != nil {
+		return err // the store closed under the replica
 	}
 	rg.state.applied(data, res)
+	if err := rg.st.ApplyStored(res); err != nil {
+		return err
+	}
 	rg.mu.Lock()
 	rg.results[index] = res
 	rg.order = append(rg.order, index)
@@ -354,6 +435,15 @@ func (rg *replicaGroup) close() error {
 		}
 	}
 	if rg.rlog != nil {
+		if rg.st != nil {
+			// The store reads the log's segments: let it dispatch what was applied before they
+			// close (its own Close, which follows, then finds nothing left to do).
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if e := rg.st.Sync(ctx); e != nil {
+				rg.log.Warn("broker: the store did not dispatch every applied entry before the log closed; the next start re-applies them", "err", e)
+			}
+			cancel()
+		}
 		err = errors.Join(err, rg.rlog.Close())
 	}
 	return err

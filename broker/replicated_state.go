@@ -101,6 +101,11 @@ func (s *replicaState) applied(data []byte, res []commitlog.AppendResult) {
 			}
 		}
 	}
+	s.remember(data, res)
+}
+
+// remember enters an applied entry's keyed records into the dedupe table.
+func (s *replicaState) remember(data []byte, res []commitlog.AppendResult) {
 	if keys, same, whole, ok := entryKeys(data); ok {
 		s.sends.add(keys, same, whole, res)
 	}

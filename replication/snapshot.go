@@ -3,13 +3,11 @@ package replication
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"slices"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 
-	"github.com/mqstore/mqstore/internal/mapped"
 	"github.com/mqstore/mqstore/message"
 )
 
@@ -192,18 +190,11 @@ func (l *Log) ApplySnapshot(snap *pb.Snapshot) error {
 	return nil
 }
 
-// resetFilesLocked deletes every commitlog segment and raftidx file and reopens both empty.
+// resetFilesLocked deletes every commitlog segment and raftidx file, keeping both queues (a
+// store reads the commitlog queue: Segments).
 func (l *Log) resetFilesLocked() error {
-	if err := l.commitlog.Destroy(); err != nil {
+	if err := l.commitlog.Reset(); err != nil {
 		return err
 	}
-	if err := l.raftidx.Destroy(); err != nil {
-		return err
-	}
-	var err error
-	if l.commitlog, err = mapped.OpenQueue(filepath.Join(l.dir, "commitlog"), mapped.QueueOptions{FileSize: l.opts.SegmentSize, Preallocate: true}); err != nil {
-		return err
-	}
-	l.raftidx, err = mapped.OpenQueue(filepath.Join(l.dir, "raftidx"), mapped.QueueOptions{FileSize: l.opts.RowsPerFile * RowSize})
-	return err
+	return l.raftidx.Reset()
 }

@@ -188,6 +188,11 @@ func (s *Store) writeCheckpoint() error {
 	}
 	dispatched := s.dispatched.Load()
 	ts := s.lastDispatchedTimestamp.Load()
+	if owner, ok := s.opts.Replicator.(LogOwner); ok {
+		if err := owner.BeforeCheckpoint(); err != nil {
+			return fmt.Errorf("store: checkpoint: %w", err)
+		}
+	}
 	if err := s.commitLog.WaitFlushed(dispatched); err != nil {
 		return fmt.Errorf("store: checkpoint: %w", err)
 	}

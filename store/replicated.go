@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mqstore/mqstore/commitlog"
+	"github.com/mqstore/mqstore/internal/mapped"
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/txn"
 )
@@ -31,6 +32,25 @@ type Replicator interface {
 	Replicate(ctx context.Context, records []byte) ([]commitlog.AppendResult, error)
 }
 
+// LogOwner is a Replicator whose Raft log keeps its records in RocketMQ commitlog segments
+// that the store reads as its own commitlog (replication.Log): each record is stored once per
+// replica. The store opens a read-only view over those segments (commitlog.OpenView) that shows
+// only committed, applied entries: ApplyEncoded moves its bound instead of appending.
+type LogOwner interface {
+	Replicator
+	// CommitLogSegments is the Raft log's segment queue. The owner appends to it and truncates
+	// its uncommitted tail; it keeps the same object for the store's life (also across a
+	// snapshot install, which empties it).
+	CommitLogSegments() *mapped.Queue
+	// CommitLogBounds is where the log's records start (its base) and where its committed
+	// entries end, at Open.
+	CommitLogBounds() (floor, committedEnd int64)
+	// BeforeCheckpoint runs before the store records a dispatch checkpoint, after it read the
+	// dispatched offset: the owner makes durable the state it derived from the entries applied
+	// so far (a restarted replica resumes applying from that checkpoint, not from entry 1).
+	BeforeCheckpoint() error
+}
+
 // DefaultReplicateTimeout is Options.ReplicateTimeout's default.
 const DefaultReplicateTimeout = 5 * time.Second
 
@@ -40,12 +60,41 @@ func (s *Store) Replicated() bool { return s.opts.Replicator != nil }
 // ApplyEncoded appends a committed entry's records (encoded and stamped by the leader) to the
 // commitlog, in replicated mode: the Replicator's apply callback. Entries must be applied in
 // log order, each once.
+//
+// With a LogOwner the records are already in the commitlog, where the Raft log stored and
+// patched them (records is that stored copy): the store makes them visible (to dispatch, reads
+// and MaxPhysicalOffset) and describes them; applying an entry again (a restart that resumes
+// before entries the store had dispatched) is harmless.
 func (s *Store) ApplyEncoded(records []byte) ([]commitlog.AppendResult, error) {
+	if s.commitLog.IsView() {
+		res, err := commitlog.ResultsOf(records)
+		if err != nil {
+			return nil, fmt.Errorf("store: apply: %w", err)
+		}
+		if err := s.ApplyStored(res); err != nil {
+			return nil, err
+		}
+		return res, nil
+	}
 	res, err := s.commitLog.AppendEncoded(records)
 	if err != nil {
 		return nil, fmt.Errorf("store: apply: %w", err)
 	}
 	return res, nil
+}
+
+// ApplyStored makes the records res describes (commitlog.ResultsOf of an entry the LogOwner
+// stored) visible, as ApplyEncoded does: for an owner that derives its own state from the
+// entry first, so a checkpoint never counts a record dispatched before that state has it.
+// It fails once the store is closed: the replica must stop, not apply past its store.
+func (s *Store) ApplyStored(res []commitlog.AppendResult) error {
+	if s.closed.Load() {
+		return fmt.Errorf("store: apply: %w", ErrClosed)
+	}
+	if len(res) > 0 {
+		s.commitLog.Advance(res[len(res)-1].End())
+	}
+	return nil
 }
 
 // putReplicated stores msgs (already checked) through the Replicator, as one entry.

@@ -77,6 +77,9 @@ type RecoveryInfo struct {
 	Redispatched int64
 	// IndexRebuilt: the index was damaged, set aside (index.corrupt-<ms>) and rebuilt.
 	IndexRebuilt bool
+	// DispatchedFrom is the commitlog offset re-dispatch started from: every record below it
+	// had its queue units and index entries durable (the checkpoint's), or the log's minimum.
+	DispatchedFrom int64
 }
 
 // Open opens (creating if needed) the store in dir, recovers it and starts its services.
@@ -206,7 +209,20 @@ func (s *Store) recover() error {
 	if cpOK {
 		clOpts.RecoverFrom = cp.commitlogFlushed
 	}
-	s.commitLog, err = commitlog.Open(filepath.Join(s.dir, "commitlog"), clOpts)
+	if owner, ok := s.opts.Replicator.(LogOwner); ok {
+		// Replicated mode over the Raft log's own segments: nothing to recover here (the log
+		// did). Visible are the committed entries up to the checkpoint's
+		// dispatched, which the owner resumes applying from (what it derived from the entries
+		// before is durable: BeforeCheckpoint); without a checkpoint, from the log's base.
+		floor, committed := owner.CommitLogBounds()
+		visible := floor
+		if cpOK {
+			visible = min(committed, max(cp.dispatchedFlushed, floor))
+		}
+		s.commitLog, err = commitlog.OpenView(owner.CommitLogSegments(), floor, visible, clOpts)
+	} else {
+		s.commitLog, err = commitlog.Open(filepath.Join(s.dir, "commitlog"), clOpts)
+	}
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
@@ -268,6 +284,7 @@ func (s *Store) recover() error {
 		return err
 	}
 	s.recovered.Redispatched = end - from
+	s.recovered.DispatchedFrom = from
 
 	// Rebuild the queue-offset table from the queues.
 	s.queues.Range(func(q *consumequeue.ConsumeQueue) bool {
