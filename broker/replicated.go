@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"go.etcd.io/raft/v3"
+	raftpb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/mqstore/mqstore/commitlog"
 	"github.com/mqstore/mqstore/internal/mapped"
@@ -68,6 +69,9 @@ type replicaGroup struct {
 
 	broker       atomic.Pointer[Broker] // b, for BeforeCheckpoint (the store's checkpoint goroutine)
 	startApplied uint64                 // the index this start resumed applying after
+	applied      atomic.Uint64          // the last entry applied (retention compacts no further)
+	peerIDs      []uint64               // every replica's id
+	matches      matchTracker           // what the followers acknowledged (replicated_retention.go)
 
 	quit   chan struct{}
 	failed chan struct{} // closed when the replica stopped on its own with an error (ReplicaFailed)
@@ -115,11 +119,18 @@ func newReplicaGroup(cfg *Config, logger *slog.Logger) (*replicaGroup, error) {
 		}
 	}
 	// The log opens first: the store reads its segments as its commitlog (store.LogOwner).
-	if rg.rlog, err = replication.OpenLog(filepath.Join(cfg.StorePathRootDir, "raft"), replication.LogOptions{SegmentSize: cfg.MappedFileSizeCommitLog}); err != nil {
+	if rg.rlog, err = replication.OpenLog(filepath.Join(cfg.StorePathRootDir, "raft"), replication.LogOptions{SegmentSize: cfg.MappedFileSizeCommitLog,
+		RowsPerFile: raftidxRows(cfg.MappedFileSizeCommitLog)}); err != nil {
 		return nil, fmt.Errorf("broker: replicated log: %w", err)
 	}
 	return rg, nil
 }
+
+// raftidxRows is the raftidx file size (in 32-byte rows) of a new log: a file per 64 bytes of
+// segment (about a row per record of a few hundred bytes), between 1 Ki and 1 Mi rows, so
+// retention deletes raftidx files at about the pace it deletes segments. A log keeps the size it
+// was created with.
+func raftidxRows(segmentSize int64) int64 { return min(max(segmentSize/64, 1<<10), 1<<20) }
 
 // CommitLogSegments implements store.LogOwner: the store's commitlog is the Raft log's.
 func (rg *replicaGroup) CommitLogSegments() *mapped.Queue { return rg.rlog.Segments() }
@@ -187,6 +198,8 @@ func (rg *replicaGroup) start(b *Broker, cfg *Config, st *store.Store) error {
 	var err error
 	applied := rg.resumeIndex(st)
 	rg.startApplied = applied
+	rg.applied.Store(applied)
+	rg.rlog.SetSnapshotExtra(rg.snapshotExtra)
 	if err := rg.rebuildDedupe(applied); err != nil {
 		rg.rlog.Close()
 		return fmt.Errorf("broker: rebuild the dedupe table: %w", err)
@@ -201,14 +214,18 @@ func (rg *replicaGroup) start(b *Broker, cfg *Config, st *store.Store) error {
 		ids[i] = p.ID
 		addrs[p.ID] = p.Addr
 	}
+	rg.peerIDs = ids
 	rg.group, err = replication.Start(replication.Options{ID: rg.self.ID, Peers: ids, Storage: rg.rlog,
-		Transport: rg.tr, Apply: rg.apply, Applied: applied, Logger: rg.log})
+		Transport: rg.tr, Apply: rg.apply, Applied: applied, Restore: rg.restore, Logger: rg.log})
 	if err != nil {
 		rg.tr.Close()
 		rg.rlog.Close()
 		return fmt.Errorf("broker: replica: %w", err)
 	}
-	rg.tr.Start(addrs, rg.group.Receive)
+	rg.tr.Start(addrs, func(m *raftpb.Message) {
+		rg.matches.observe(m)
+		rg.group.Receive(m)
+	})
 	rg.state.start()
 	rg.log.Info("broker: replica started", "resumeAfter", applied, "dispatchedFrom", st.Recovery().DispatchedFrom,
 		"committedEnd", st.MaxPhysicalOffset())
@@ -233,6 +250,7 @@ func (rg *replicaGroup) apply(index uint64, data []byte) error {
 	if err := rg.st.ApplyStored(res); err != nil {
 		return err
 	}
+	rg.applied.Store(index)
 	rg.mu.Lock()
 	rg.results[index] = res
 	rg.order = append(rg.order, index)

@@ -27,6 +27,9 @@ func (s *Slice) Release() {
 
 // Slice returns size published bytes at offset with a reference held on their segment.
 func (c *CommitLog) Slice(offset int64, size int) (Slice, error) {
+	if c.view != nil && offset < c.MinOffset() {
+		return Slice{}, fmt.Errorf("%w: %d is below the log's minimum %d", ErrOffset, offset, c.MinOffset())
+	}
 	f, err := c.queue.Acquire(offset)
 	if err != nil {
 		return Slice{}, fmt.Errorf("%w: %d (log holds [%d, %d))", ErrOffset, offset, c.MinOffset(), c.MaxOffset())
@@ -42,6 +45,9 @@ func (c *CommitLog) Slice(offset int64, size int) (Slice, error) {
 // Read decodes the record at offset into r (body, topic and properties alias the mapping) and
 // returns the slice holding it; the caller must Release the slice when done with r.
 func (c *CommitLog) Read(offset int64, r *message.Record) (Slice, error) {
+	if c.view != nil && offset < c.MinOffset() {
+		return Slice{}, fmt.Errorf("%w: %d is below the log's minimum %d", ErrOffset, offset, c.MinOffset())
+	}
 	f, err := c.queue.Acquire(offset)
 	if err != nil {
 		return Slice{}, fmt.Errorf("%w: %d (log holds [%d, %d))", ErrOffset, offset, c.MinOffset(), c.MaxOffset())

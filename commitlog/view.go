@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/mqstore/mqstore/internal/mapped"
 	"github.com/mqstore/mqstore/message"
@@ -104,4 +105,23 @@ func ResultsOf(records []byte) ([]AppendResult, error) {
 		return nil, ErrEmptyBatch
 	}
 	return out, nil
+}
+
+// ExpiredBelow is where a view's owner may delete segments to (the start of the first segment
+// to keep): past the segments last written before now - reserved or, with force, past the
+// oldest ones whatever their age; at most maxFiles segments (<= 0: no limit), never the newest
+// nor one holding records past the visible bound. It returns MinOffset when none is expired.
+func (c *CommitLog) ExpiredBelow(reserved time.Duration, maxFiles int, force bool) int64 {
+	files := c.queue.Files()
+	limit := c.limit()
+	below := c.MinOffset()
+	cutoff := c.opts.Now().Add(-reserved).UnixNano()
+	for n, f := range files[:max(len(files)-1, 0)] {
+		end := f.FromOffset() + f.Size()
+		if (maxFiles > 0 && n >= maxFiles) || end > limit || (!force && f.LastWrite() >= cutoff) {
+			break
+		}
+		below = end
+	}
+	return below
 }

@@ -30,8 +30,27 @@ import (
 // snapshotData is the Data of a snapshot, JSON.
 type snapshotData struct {
 	StartPhys int64           `json:"startPhys"`
-	Queues    []queueNext     `json:"queues,omitempty"`
+	Queues    []QueueNext     `json:"queues,omitempty"`
 	Extra     json.RawMessage `json:"extra,omitempty"`
+}
+
+// SnapshotState is what a snapshot's Data carries (Options.Restore receives it encoded).
+type SnapshotState struct {
+	// StartPhys is the commitlog offset where the entry after the snapshot goes.
+	StartPhys int64
+	// Queues is the next queue offset of every topic queue there.
+	Queues []QueueNext
+	// Extra is the application's state (Log.SetSnapshotExtra), nil when none.
+	Extra []byte
+}
+
+// DecodeSnapshot decodes a snapshot's Data.
+func DecodeSnapshot(data []byte) (SnapshotState, error) {
+	var d snapshotData
+	if err := json.Unmarshal(data, &d); err != nil {
+		return SnapshotState{}, fmt.Errorf("%w: snapshot data: %w", ErrCorruptEntry, err)
+	}
+	return SnapshotState{StartPhys: d.StartPhys, Queues: d.Queues, Extra: d.Extra}, nil
 }
 
 // SetSnapshotExtra makes f supply the application state sent with every snapshot (the
@@ -116,8 +135,18 @@ func (l *Log) Compact(index uint64) error {
 		return err
 	}
 	l.meta = meta
+	// Segments end where the records kept begin: the first entry after index that has records
+	// (an entry that did not fit the end of a segment starts the next one, and the segment it
+	// left, holding only compacted records and a blank, goes too).
+	keep := r.end()
+	for j := index + 1; j <= l.last; j++ {
+		if rj, ok := l.readRowLocked(j); ok && rj.size > 0 {
+			keep = rj.phys
+			break
+		}
+	}
 	seg := l.opts.SegmentSize
-	if _, err := l.commitlog.DeleteBelow(meta.StartPhys-meta.StartPhys%seg, 0); err != nil {
+	if _, err := l.commitlog.DeleteBelow(keep-keep%seg, 0); err != nil {
 		return err
 	}
 	rowFile := l.opts.RowsPerFile * RowSize
@@ -126,14 +155,14 @@ func (l *Log) Compact(index uint64) error {
 	return err
 }
 
-func tableRows(t map[queueKey]int64) []queueNext {
-	rows := make([]queueNext, 0, len(t))
+func tableRows(t map[queueKey]int64) []QueueNext {
+	rows := make([]QueueNext, 0, len(t))
 	for k, v := range t {
 		if v > 0 {
-			rows = append(rows, queueNext{Topic: k.topic, QueueID: k.queueID, Next: v})
+			rows = append(rows, QueueNext{Topic: k.topic, QueueID: k.queueID, Next: v})
 		}
 	}
-	slices.SortFunc(rows, func(a, b queueNext) int {
+	slices.SortFunc(rows, func(a, b QueueNext) int {
 		if a.Topic != b.Topic {
 			if a.Topic < b.Topic {
 				return -1

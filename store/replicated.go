@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/mqstore/mqstore/commitlog"
+	"github.com/mqstore/mqstore/consumequeue"
 	"github.com/mqstore/mqstore/internal/mapped"
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/txn"
@@ -45,6 +47,11 @@ type LogOwner interface {
 	// CommitLogBounds is where the log's records start (its base) and where its committed
 	// entries end, at Open.
 	CommitLogBounds() (floor, committedEnd int64)
+	// ReleaseSegments deletes the log's segments below offset (a segment boundary) as far as
+	// the owner may: it compacts its log up to the last entry ending at or before offset that
+	// is applied and, unless force (the disk is above DiskMaxUsedRatio), held by every replica
+	// (a replica behind it is brought up by a snapshot).
+	ReleaseSegments(below int64, force bool) error
 	// BeforeCheckpoint runs before the store records a dispatch checkpoint, after it read the
 	// dispatched offset: the owner makes durable the state it derived from the entries applied
 	// so far (a restarted replica resumes applying from that checkpoint, not from entry 1).
@@ -95,6 +102,46 @@ func (s *Store) ApplyStored(res []commitlog.AppendResult) error {
 		s.commitLog.Advance(res[len(res)-1].End())
 	}
 	return nil
+}
+
+// RestartAt empties the store for a log that restarts at offset (a replica that installed a
+// snapshot: its commitlog now holds nothing below offset): every consume queue and the index
+// entries below offset are deleted, nothing is visible or dispatched before offset, and the
+// state is checkpointed. Queues start again at the queue offsets of the records that follow
+// (blank units below them, as after retention), so consumers below get the usual correction.
+// The owner calls it on its applying goroutine, before it applies any entry after offset.
+func (s *Store) RestartAt(offset int64) error {
+	if !s.commitLog.IsView() {
+		return fmt.Errorf("store: restart at %d: the commitlog is the store's own", offset)
+	}
+	s.dispatchRunMu.Lock()
+	var topics []string
+	s.queues.Range(func(q *consumequeue.ConsumeQueue) bool {
+		if !slices.Contains(topics, q.Topic()) {
+			topics = append(topics, q.Topic())
+		}
+		return true
+	})
+	var err error
+	for _, topic := range topics {
+		if err = s.DeleteTopic(topic); err != nil {
+			break
+		}
+	}
+	if err == nil && s.index != nil {
+		_, err = s.index.DeleteBelow(offset)
+	}
+	s.commitLog.SetBounds(offset, offset)
+	s.dispatched.Store(offset)
+	s.dispatchMu.Lock()
+	close(s.dispatchRound)
+	s.dispatchRound = make(chan struct{})
+	s.dispatchMu.Unlock()
+	s.dispatchRunMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("store: restart at %d: %w", offset, err)
+	}
+	return s.writeCheckpoint()
 }
 
 // putReplicated stores msgs (already checked) through the Replicator, as one entry.

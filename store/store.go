@@ -34,6 +34,10 @@ type Store struct {
 
 	// dispatched is the commitlog offset up to which records have queue units and index entries.
 	dispatched atomic.Int64
+	// checkpointed is the dispatched offset the last checkpoint recorded.
+	checkpointed atomic.Int64
+	// dispatchRunMu serialises dispatch passes with RestartAt (replicated.go).
+	dispatchRunMu sync.Mutex
 	// lastDispatchedTimestamp is the store time of the last dispatched record.
 	lastDispatchedTimestamp atomic.Int64
 	// dispatchMu guards dispatchRound, closed after each dispatch pass to wake WaitDispatched.
@@ -285,6 +289,7 @@ func (s *Store) recover() error {
 	}
 	s.recovered.Redispatched = end - from
 	s.recovered.DispatchedFrom = from
+	s.checkpointed.Store(from)
 
 	// Rebuild the queue-offset table from the queues.
 	s.queues.Range(func(q *consumequeue.ConsumeQueue) bool {
