@@ -26,12 +26,22 @@ import (
 //
 // Files under storePathRootDir:
 //
-//	raft/      the Raft log (a RocketMQ commitlog, raftidx, hardstate, raftmeta): the durable truth
-//	replica/   the store (commitlog, consume queues, index, timers, transactions), rebuilt at
-//	           every start by applying the committed log from its first entry
+//	raft/      the Raft log (a RocketMQ commitlog, raftidx, hardstate, raftmeta): the durable
+//	           truth, and the store's commitlog (store.LogOwner): each record is stored once
+//	replica/   the rest of the store (consume queues, index, checkpoint, timers, transactions),
+//	           derived from the committed entries and kept across restarts
 //	config/    the broker's config files (topics, groups, consumer offsets): a per-replica cache
 //	           of what the log's metadata entries say (replicated_config.go), plus changes made
-//	           on this replica while it did not lead
+//	           on this replica while it did not lead; written before every store checkpoint
+//
+// The store reads raft/commitlog through a view that ends at the last applied entry: dispatch
+// to consume queues and the index, reads and MaxPhysicalOffset never see an uncommitted tail.
+// Applying a committed entry moves that bound (its records are in place, patched by the log);
+// nothing is copied. A restart resumes applying after the last entry the store's checkpoint
+// covers (resumeIndex): the config files were written before that checkpoint, the dedupe table
+// is rebuilt from the entries before it (rebuildDedupe), open transactions come from the
+// store's half and op queues. Retention compacts the log (replicated_retention.go); a replica
+// behind a leader's first entry installs a snapshot and its store restarts at its offset.
 //
 // Writes: a SEND is proposed as one entry and answered SUCCESS only once a quorum stored it
 // (fsynced: Log.Append syncs before it acknowledges) and this replica applied it; the msgId and
@@ -39,8 +49,9 @@ import (
 //
 // Entries are runs of RocketMQ records (replication/config.go draws the envelope): sends,
 // transaction commits (restored message + op marker), op markers, timer copies, and metadata
-// (topics, groups, consumer offsets). Every replica applies them into its store and derives its
-// metadata tables, dedupe table and open transactions from them (replicated_state.go).
+// (topics, groups, consumer offsets). Every replica applies them (its store dispatches them)
+// and derives its metadata tables, dedupe table and open transactions from them
+// (replicated_state.go).
 //
 // Roles: the replica registers as brokerId 0 only while it passes the leader barrier
 // (Role.Ready) and its leader services (the transaction service, rebuilt) run, and otherwise under its own id (its position in dLegerPeers + 1), re-registering
@@ -83,7 +94,7 @@ const keptResults = 1 << 14
 
 var _ store.Replicator = (*replicaGroup)(nil)
 
-// replicaStoreDir is where a replica's store lives (rebuilt at every start).
+// replicaStoreDir is where a replica's store keeps its files (its commitlog is the Raft log's).
 func replicaStoreDir(root string) string { return filepath.Join(root, "replica") }
 
 // newReplicaGroup prepares the replica (nothing runs until start); the store opens in between,
@@ -228,7 +239,7 @@ func (rg *replicaGroup) start(b *Broker, cfg *Config, st *store.Store) error {
 	})
 	rg.state.start()
 	rg.log.Info("broker: replica started", "resumeAfter", applied, "dispatchedFrom", st.Recovery().DispatchedFrom,
-		"committedEnd", st.MaxPhysicalOffset())
+		"visibleEnd", st.MaxPhysicalOffset())
 	return nil
 }
 

@@ -22,7 +22,8 @@ import (
 // proposes the run as one entry; once a quorum stored it, every replica (this one included)
 // hands the committed entry to its store's ApplyEncoded, which appends the records to the
 // store's own commitlog (offsets assigned there, deterministically: every replica applies the
-// same entries in the same order, so msgIds and queue offsets agree across replicas). From
+// same entries in the same order, so msgIds and queue offsets agree across replicas) or, with a
+// LogOwner, makes them visible where the Raft log itself stored them. From
 // there on everything is single-node code: dispatch to consume queues and the index, timers,
 // transactions, reads. Replicate returns the records' results from that apply.
 //
