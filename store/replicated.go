@@ -116,19 +116,7 @@ func (s *Store) RestartAt(offset int64) error {
 		return fmt.Errorf("store: restart at %d: the commitlog is the store's own", offset)
 	}
 	s.dispatchRunMu.Lock()
-	var topics []string
-	s.queues.Range(func(q *consumequeue.ConsumeQueue) bool {
-		if !slices.Contains(topics, q.Topic()) {
-			topics = append(topics, q.Topic())
-		}
-		return true
-	})
-	var err error
-	for _, topic := range topics {
-		if err = s.DeleteTopic(topic); err != nil {
-			break
-		}
-	}
+	err := s.dropQueues()
 	if err == nil && s.index != nil {
 		_, err = s.index.DeleteBelow(offset)
 	}
@@ -143,6 +131,23 @@ func (s *Store) RestartAt(offset int64) error {
 		return fmt.Errorf("store: restart at %d: %w", offset, err)
 	}
 	return s.writeCheckpoint()
+}
+
+// dropQueues deletes every consume queue (their units point below a log that restarted).
+func (s *Store) dropQueues() error {
+	var topics []string
+	s.queues.Range(func(q *consumequeue.ConsumeQueue) bool {
+		if !slices.Contains(topics, q.Topic()) {
+			topics = append(topics, q.Topic())
+		}
+		return true
+	})
+	for _, topic := range topics {
+		if err := s.DeleteTopic(topic); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // putReplicated stores msgs (already checked) through the Replicator, as one entry.

@@ -208,6 +208,7 @@ func (s *Store) recover() error {
 	}
 	s.recovered.CheckpointValid = cpOK
 
+	restart := false // the consume queues restart at the log's base (a replicated store)
 	clOpts := s.opts.commitLogOptions()
 	clOpts.RecoverFrom = -1
 	if cpOK {
@@ -219,6 +220,12 @@ func (s *Store) recover() error {
 		// dispatched, which the owner resumes applying from (what it derived from the entries
 		// before is durable: BeforeCheckpoint); without a checkpoint, from the log's base.
 		floor, committed := owner.CommitLogBounds()
+		if cpOK && cp.dispatchedFlushed < floor {
+			// The log starts after what the store dispatched (a replica re-seeded with a
+			// compacted log): its queues cannot continue, they restart at the log's base.
+			restart = true
+			cpOK = false
+		}
 		visible := floor
 		if cpOK {
 			visible = min(committed, max(cp.dispatchedFlushed, floor))
@@ -236,6 +243,11 @@ func (s *Store) recover() error {
 	s.queues, err = consumequeue.OpenTable(filepath.Join(s.dir, "consumequeue"), consumequeue.Options{UnitsPerFile: s.opts.ConsumeQueueUnits, FS: s.opts.FS})
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
+	}
+	if restart {
+		if err := s.dropQueues(); err != nil {
+			return fmt.Errorf("store: restart the consume queues at the log's base: %w", err)
+		}
 	}
 	// Units that point past the end of the log describe records lost in the crash.
 	if err := s.queues.TruncateAbove(end); err != nil {
