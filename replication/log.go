@@ -87,8 +87,12 @@ type Log struct {
 	raftidx   *mapped.Queue
 	hard      *hardStateFile
 
+	// compactMu serialises Compact calls (which hold mu in batches).
+	compactMu sync.Mutex
+
 	// mu guards every field below and serialises writes.
 	mu     sync.Mutex
+	resets uint64 // snapshots installed (a Compact in progress gives up when it moves)
 	meta   logMeta
 	last   uint64 // last index (meta.First-1 when empty)
 	end    int64  // commitlog offset one past the last entry's records

@@ -84,43 +84,67 @@ func (l *Log) Snapshot() (*pb.Snapshot, error) {
 
 // Compact drops entries up to index (which must be committed) and deletes the files that hold
 // only them.
+//
+// The queue table at index is the base's carried forward over the compacted entries' records:
+// a pass over what is deleted, not over what is kept, and in batches of compactBatch entries
+// between which the log is unlocked, so appends do not wait for it (the compacted entries are
+// committed: nothing but a snapshot, which makes the compaction moot, changes them meanwhile).
 func (l *Log) Compact(index uint64) error {
+	l.compactMu.Lock()
+	defer l.compactMu.Unlock()
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.closed {
+		l.mu.Unlock()
 		return ErrClosed
 	}
 	if index < l.meta.First {
+		l.mu.Unlock()
 		return nil
 	}
 	if index > l.hs.GetCommit() || index > l.last {
+		l.mu.Unlock()
 		return fmt.Errorf("%w: %d, commit %d", ErrCompactCommitted, index, l.hs.GetCommit())
+	}
+	base := map[queueKey]int64{}
+	for _, q := range l.meta.BaseQueues {
+		base[queueKey{q.Topic, q.QueueID}] = q.Next
+	}
+	first, resets := l.meta.First, l.resets
+	l.mu.Unlock()
+	for j := first; j <= index; {
+		l.mu.Lock()
+		if l.closed || l.resets != resets {
+			l.mu.Unlock()
+			return nil
+		}
+		for n := 0; n < compactBatch && j <= index; n, j = n+1, j+1 {
+			rj, ok := l.readRowLocked(j)
+			if !ok {
+				l.mu.Unlock()
+				return fmt.Errorf("%w: raftidx row %d unreadable", ErrStorage, j)
+			}
+			if rj.size == 0 {
+				continue
+			}
+			if err := l.scanRecordsLocked(rj, false, func(rec *message.Record) {
+				if getsQueueOffset(rec.SysFlag) {
+					base[queueKey{string(rec.Topic), rec.QueueID}] = rec.QueueOffset + 1
+				}
+			}); err != nil {
+				l.mu.Unlock()
+				return err
+			}
+		}
+		l.mu.Unlock()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || l.resets != resets {
+		return nil
 	}
 	r, ok := l.readRowLocked(index)
 	if !ok {
 		return fmt.Errorf("%w: raftidx row %d unreadable", ErrStorage, index)
-	}
-	// The queue table at index: the tail's, taken back over the records after index.
-	base := map[queueKey]int64{}
-	for k, v := range l.queues {
-		base[k] = v
-	}
-	for j := index + 1; j <= l.last; j++ {
-		rj, ok := l.readRowLocked(j)
-		if !ok {
-			return fmt.Errorf("%w: raftidx row %d unreadable", ErrStorage, j)
-		}
-		if rj.size == 0 {
-			continue
-		}
-		if err := l.scanRecordsLocked(rj, false, func(rec *message.Record) {
-			key := queueKey{string(rec.Topic), rec.QueueID}
-			if getsQueueOffset(rec.SysFlag) && rec.QueueOffset < base[key] {
-				base[key] = rec.QueueOffset
-			}
-		}); err != nil {
-			return err
-		}
 	}
 	meta := l.meta
 	meta.First, meta.PrevTerm, meta.StartPhys = index+1, r.term, r.end()
@@ -150,10 +174,13 @@ func (l *Log) Compact(index uint64) error {
 		return err
 	}
 	rowFile := l.opts.RowsPerFile * RowSize
-	first := int64(meta.First) * RowSize
-	_, err := l.raftidx.DeleteBelow(first-first%rowFile, 0)
+	firstRow := int64(meta.First) * RowSize
+	_, err := l.raftidx.DeleteBelow(firstRow-firstRow%rowFile, 0)
 	return err
 }
+
+// compactBatch is how many entries Compact reads per hold of the log's lock.
+const compactBatch = 1024
 
 func tableRows(t map[queueKey]int64) []QueueNext {
 	rows := make([]QueueNext, 0, len(t))
@@ -208,6 +235,7 @@ func (l *Log) ApplySnapshot(snap *pb.Snapshot) error {
 		return err
 	}
 	l.meta = meta
+	l.resets++
 	if err := l.resetFilesLocked(); err != nil {
 		return err
 	}
