@@ -254,9 +254,6 @@ func (rg *replicaGroup) apply(index uint64, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("broker: apply entry %d: %w", index, err)
 	}
-	if err := rg.st.ApplyStored(nil); err != nil {
-		return err // the store closed under the replica
-	}
 	rg.state.applied(data, res)
 	if err := rg.st.ApplyStored(res); err != nil {
 		return err
