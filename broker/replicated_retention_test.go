@@ -119,6 +119,7 @@ func TestReplicatedRetention(t *testing.T) {
 	if err := stopped.Close(); err != nil {
 		t.Fatal(err)
 	}
+	expect(t, leader.send("RetNew", 0, "a topic created while the follower is down", nil), remoting.ResponseSuccess)
 	send(200)
 	time.Sleep(300 * time.Millisecond) // several retention passes
 	if first, _ := leader.replica.rlog.FirstIndex(); first > stoppedLast+1 {
@@ -135,6 +136,9 @@ func TestReplicatedRetention(t *testing.T) {
 	waitLong(t, "the follower back through a snapshot", func() bool {
 		return back.replica.rlog.Base() > 0 && back.Store().MaxOffset("Ret", 0) == int64(sent)
 	})
+	if _, ok := back.topics.get("RetNew"); !ok {
+		t.Fatal("the follower lacks the config of a topic created before its snapshot")
+	}
 	send(10)
 	waitLong(t, "the new messages on the follower", func() bool { return back.Store().MaxOffset("Ret", 0) == int64(sent) })
 	// Every message after the snapshot reads the same on the follower as on the leader.
@@ -179,5 +183,18 @@ func TestReplicatedRetention(t *testing.T) {
 	}
 	if !bytes.Equal(logRange(t, back, from, end), logRange(t, leader, from, end)) {
 		t.Fatalf("the follower's commitlog [%d, %d) differs from the leader's", from, end)
+	}
+	// Restarted, the follower reopens at its snapshot's base with the same queue and config.
+	if err := back.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again := start(idx, dir)
+	if again.replica.rlog.Base() != back.replica.rlog.Base() || again.Store().MinOffset("Ret", 0) != minOff ||
+		again.Store().MaxOffset("Ret", 0) != int64(sent) {
+		t.Fatalf("after a restart: base %d (was %d), queue [%d, %d) (want [%d, %d))", again.replica.rlog.Base(), back.replica.rlog.Base(),
+			again.Store().MinOffset("Ret", 0), again.Store().MaxOffset("Ret", 0), minOff, sent)
+	}
+	if _, ok := again.topics.get("RetNew"); !ok {
+		t.Fatal("the restarted follower lost the topic config it got from the snapshot")
 	}
 }
