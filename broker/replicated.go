@@ -81,6 +81,7 @@ type replicaGroup struct {
 	broker       atomic.Pointer[Broker] // b, for BeforeCheckpoint (the store's checkpoint goroutine)
 	startApplied uint64                 // the index this start resumed applying after
 	applied      atomic.Uint64          // the last entry applied (retention compacts no further)
+	started      atomic.Bool            // start has set group and peerIDs
 	peerIDs      []uint64               // every replica's id
 	matches      matchTracker           // what the followers acknowledged (replicated_retention.go)
 
@@ -233,6 +234,7 @@ func (rg *replicaGroup) start(b *Broker, cfg *Config, st *store.Store) error {
 		rg.rlog.Close()
 		return fmt.Errorf("broker: replica: %w", err)
 	}
+	rg.started.Store(true)
 	rg.tr.Start(addrs, func(m *raftpb.Message) {
 		rg.matches.observe(m)
 		rg.group.Receive(m)

@@ -77,6 +77,9 @@ func (m *matchTracker) min(peers []uint64, self, term uint64) uint64 {
 
 // ReleaseSegments implements store.LogOwner (see the comment at the top of the file).
 func (rg *replicaGroup) ReleaseSegments(below int64, force bool) error {
+	if !rg.started.Load() {
+		return nil // the store's retention may run before the replica started
+	}
 	i := min(rg.rlog.IndexAt(below), rg.applied.Load())
 	if r := rg.group.Role(); r.State == raft.StateLeader && !force {
 		i = min(i, rg.matches.min(rg.peerIDs, rg.self.ID, r.Term))
