@@ -80,6 +80,11 @@ func (rg *replicaGroup) ReleaseSegments(below int64, force bool) error {
 	if !rg.started.Load() {
 		return nil // the store's retention may run before the replica started
 	}
+	select {
+	case <-rg.quit:
+		return nil // or after it closed
+	default:
+	}
 	i := min(rg.rlog.IndexAt(below), rg.applied.Load())
 	if r := rg.group.Role(); r.State == raft.StateLeader && !force {
 		i = min(i, rg.matches.min(rg.peerIDs, rg.self.ID, r.Term))
