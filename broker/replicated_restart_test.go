@@ -2,9 +2,11 @@ package broker
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/mqstore/mqstore/message"
@@ -97,6 +99,20 @@ func TestReplicaRestartResumes(t *testing.T) {
 	}
 	if info := restarted.Store().Recovery(); info.Redispatched != 0 {
 		t.Fatalf("a clean restart re-dispatched %d bytes", info.Redispatched)
+	}
+	// The dedupe table knows the sends before the resume point (rebuilt from the log's tail):
+	// a retry of the first one would be answered with its first copy's place.
+	var firstSend []byte
+	firstIndex, _ := restarted.replica.rlog.FirstIndex()
+	for i := firstIndex; firstSend == nil; i++ {
+		restarted.replica.rlog.EntryRecords(i, func(_ int64, records []byte) {
+			if len(records) > 0 && strings.Contains(string(records), "m000") {
+				firstSend = append([]byte(nil), records...)
+			}
+		})
+	}
+	if res, _, ok, err := restarted.replica.state.dedupe(context.Background(), firstSend); err != nil || !ok || len(res) != 1 || res[0].QueueOffset != 0 {
+		t.Fatalf("the restarted replica's dedupe table does not know the first send: %v %v %+v", ok, err, res)
 	}
 	replicas[idx] = restarted
 	leader = leaderOf(t, replicas)
