@@ -204,6 +204,9 @@ func New(cfg Config, opts Options) (*Broker, error) {
 	st, err := store.Open(storeDir, sopts)
 	if err != nil {
 		b.holds.close()
+		if rg, ok := sopts.Replicator.(*replicaGroup); ok {
+			rg.rlog.Close()
+		}
 		return nil, err
 	}
 	b.store = st

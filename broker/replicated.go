@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"go.etcd.io/raft/v3"
+	raftpb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/mqstore/mqstore/commitlog"
+	"github.com/mqstore/mqstore/internal/mapped"
 	"github.com/mqstore/mqstore/replication"
 	"github.com/mqstore/mqstore/store"
 )
@@ -24,12 +26,22 @@ import (
 //
 // Files under storePathRootDir:
 //
-//	raft/      the Raft log (a RocketMQ commitlog, raftidx, hardstate, raftmeta): the durable truth
-//	replica/   the store (commitlog, consume queues, index, timers, transactions), rebuilt at
-//	           every start by applying the committed log from its first entry
+//	raft/      the Raft log (a RocketMQ commitlog, raftidx, hardstate, raftmeta): the durable
+//	           truth, and the store's commitlog (store.LogOwner): each record is stored once
+//	replica/   the rest of the store (consume queues, index, checkpoint, timers, transactions),
+//	           derived from the committed entries and kept across restarts
 //	config/    the broker's config files (topics, groups, consumer offsets): a per-replica cache
 //	           of what the log's metadata entries say (replicated_config.go), plus changes made
-//	           on this replica while it did not lead
+//	           on this replica while it did not lead; written before every store checkpoint
+//
+// The store reads raft/commitlog through a view that ends at the last applied entry: dispatch
+// to consume queues and the index, reads and MaxPhysicalOffset never see an uncommitted tail.
+// Applying a committed entry moves that bound (its records are in place, patched by the log);
+// nothing is copied. A restart resumes applying after the last entry the store's checkpoint
+// covers (resumeIndex): the config files were written before that checkpoint, the dedupe table
+// is rebuilt from the entries before it (rebuildDedupe), open transactions come from the
+// store's half and op queues. Retention compacts the log (replicated_retention.go); a replica
+// behind a leader's first entry installs a snapshot and its store restarts at its offset.
 //
 // Writes: a SEND is proposed as one entry and answered SUCCESS only once a quorum stored it
 // (fsynced: Log.Append syncs before it acknowledges) and this replica applied it; the msgId and
@@ -37,8 +49,9 @@ import (
 //
 // Entries are runs of RocketMQ records (replication/config.go draws the envelope): sends,
 // transaction commits (restored message + op marker), op markers, timer copies, and metadata
-// (topics, groups, consumer offsets). Every replica applies them into its store and derives its
-// metadata tables, dedupe table and open transactions from them (replicated_state.go).
+// (topics, groups, consumer offsets). Every replica applies them (its store dispatches them)
+// and derives its metadata tables, dedupe table and open transactions from them
+// (replicated_state.go).
 //
 // Roles: the replica registers as brokerId 0 only while it passes the leader barrier
 // (Role.Ready) and its leader services (the transaction service, rebuilt) run, and otherwise under its own id (its position in dLegerPeers + 1), re-registering
@@ -65,6 +78,13 @@ type replicaGroup struct {
 	results map[uint64][]commitlog.AppendResult
 	order   []uint64
 
+	broker       atomic.Pointer[Broker] // b, for BeforeCheckpoint (the store's checkpoint goroutine)
+	startApplied uint64                 // the index this start resumed applying after
+	applied      atomic.Uint64          // the last entry applied (retention compacts no further)
+	started      atomic.Bool            // start has set group and peerIDs
+	peerIDs      []uint64               // every replica's id
+	matches      matchTracker           // what the followers acknowledged (replicated_retention.go)
+
 	quit   chan struct{}
 	failed chan struct{} // closed when the replica stopped on its own with an error (ReplicaFailed)
 	done   chan struct{}
@@ -75,7 +95,7 @@ const keptResults = 1 << 14
 
 var _ store.Replicator = (*replicaGroup)(nil)
 
-// replicaStoreDir is where a replica's store lives (rebuilt at every start).
+// replicaStoreDir is where a replica's store keeps its files (its commitlog is the Raft log's).
 func replicaStoreDir(root string) string { return filepath.Join(root, "replica") }
 
 // newReplicaGroup prepares the replica (nothing runs until start); the store opens in between,
@@ -103,11 +123,79 @@ func newReplicaGroup(cfg *Config, logger *slog.Logger) (*replicaGroup, error) {
 	if cfg.DLegerLeaderAddr != "" {
 		rg.stable = &stableListener{addr: cfg.DLegerLeaderAddr}
 	}
-	// The store is derived from the log: start it empty and re-apply.
-	if err := os.RemoveAll(replicaStoreDir(cfg.StorePathRootDir)); err != nil {
-		return nil, fmt.Errorf("broker: reset the replica store: %w", err)
+	// A store of an earlier version kept a second copy of the records (replica/commitlog) and
+	// was rebuilt at every start: rebuild it once more, over the log's own segments.
+	if _, err := os.Stat(filepath.Join(replicaStoreDir(cfg.StorePathRootDir), "commitlog")); err == nil {
+		if err := os.RemoveAll(replicaStoreDir(cfg.StorePathRootDir)); err != nil {
+			return nil, fmt.Errorf("broker: reset the replica store of an earlier version: %w", err)
+		}
+	}
+	// The log opens first: the store reads its segments as its commitlog (store.LogOwner).
+	if rg.rlog, err = replication.OpenLog(filepath.Join(cfg.StorePathRootDir, "raft"), replication.LogOptions{SegmentSize: cfg.MappedFileSizeCommitLog,
+		RowsPerFile: raftidxRows(cfg.MappedFileSizeCommitLog)}); err != nil {
+		return nil, fmt.Errorf("broker: replicated log: %w", err)
 	}
 	return rg, nil
+}
+
+// raftidxRows is the raftidx file size (in 32-byte rows) of a new log: a file per 64 bytes of
+// segment (about a row per record of a few hundred bytes), between 1 Ki and 1 Mi rows, so
+// retention deletes raftidx files at about the pace it deletes segments. A log keeps the size it
+// was created with.
+func raftidxRows(segmentSize int64) int64 { return min(max(segmentSize/64, 1<<10), 1<<20) }
+
+// CommitLogSegments implements store.LogOwner: the store's commitlog is the Raft log's.
+func (rg *replicaGroup) CommitLogSegments() *mapped.Queue { return rg.rlog.Segments() }
+
+// CommitLogBounds implements store.LogOwner.
+func (rg *replicaGroup) CommitLogBounds() (floor, committedEnd int64) {
+	return rg.rlog.Base(), rg.rlog.CommittedEnd()
+}
+
+// BeforeCheckpoint implements store.LogOwner: the config files (the tables the applied entries
+// built) are written before the store records how far it dispatched, so a restart that resumes
+// applying after that point finds every earlier change in them.
+func (rg *replicaGroup) BeforeCheckpoint() error {
+	if b := rg.broker.Load(); b != nil {
+		return b.persist(false)
+	}
+	return nil
+}
+
+// resumeIndex is the index a restarted replica resumes applying after: the last entry whose
+// records the store had durably dispatched (its checkpoint) before this start. The entries
+// after it are applied again: the store's part is idempotent, and the replicated state
+// (config tables, dedupe table) sees them again.
+func (rg *replicaGroup) resumeIndex(st *store.Store) uint64 {
+	return rg.rlog.IndexAt(st.Recovery().DispatchedFrom)
+}
+
+// rebuildDedupe refills the dedupe table from the entries before the resume point (at most
+// dedupeWindow of them), which this start does not apply again.
+func (rg *replicaGroup) rebuildDedupe(applied uint64) error {
+	first, _ := rg.rlog.FirstIndex()
+	from := first
+	if applied >= first+dedupeWindow {
+		from = applied - dedupeWindow + 1
+	}
+	for i := from; i <= applied; i++ {
+		var err error
+		if e := rg.rlog.EntryRecords(i, func(_ int64, records []byte) {
+			if len(records) == 0 {
+				return
+			}
+			var res []commitlog.AppendResult
+			if res, err = commitlog.ResultsOf(records); err == nil {
+				rg.state.remember(records, res)
+			}
+		}); e != nil {
+			return e
+		}
+		if err != nil {
+			return fmt.Errorf("entry %d: %w", i, err)
+		}
+	}
+	return nil
 }
 
 // start opens the Raft log, binds the replication port and starts the replica, which applies
@@ -118,9 +206,15 @@ func (rg *replicaGroup) start(b *Broker, cfg *Config, st *store.Store) error {
 	rg.b = b
 	rg.host = b.storeHost()
 	rg.state = newReplicaState(rg, b)
+	rg.broker.Store(b)
 	var err error
-	if rg.rlog, err = replication.OpenLog(filepath.Join(cfg.StorePathRootDir, "raft"), replication.LogOptions{SegmentSize: cfg.MappedFileSizeCommitLog}); err != nil {
-		return fmt.Errorf("broker: replicated log: %w", err)
+	applied := rg.resumeIndex(st)
+	rg.startApplied = applied
+	rg.applied.Store(applied)
+	rg.rlog.SetSnapshotExtra(rg.snapshotExtra)
+	if err := rg.rebuildDedupe(applied); err != nil {
+		rg.rlog.Close()
+		return fmt.Errorf("broker: rebuild the dedupe table: %w", err)
 	}
 	if rg.tr, err = replication.ListenTCP(rg.self.ID, rg.self.Addr, replication.TCPOptions{Logger: rg.log}); err != nil {
 		rg.rlog.Close()
@@ -132,26 +226,41 @@ func (rg *replicaGroup) start(b *Broker, cfg *Config, st *store.Store) error {
 		ids[i] = p.ID
 		addrs[p.ID] = p.Addr
 	}
+	rg.peerIDs = ids
 	rg.group, err = replication.Start(replication.Options{ID: rg.self.ID, Peers: ids, Storage: rg.rlog,
-		Transport: rg.tr, Apply: rg.apply, Logger: rg.log})
+		Transport: rg.tr, Apply: rg.apply, Applied: applied, Restore: rg.restore, Logger: rg.log})
 	if err != nil {
 		rg.tr.Close()
 		rg.rlog.Close()
 		return fmt.Errorf("broker: replica: %w", err)
 	}
-	rg.tr.Start(addrs, rg.group.Receive)
+	rg.started.Store(true)
+	rg.tr.Start(addrs, func(m *raftpb.Message) {
+		rg.matches.observe(m)
+		rg.group.Receive(m)
+	})
 	rg.state.start()
+	rg.log.Info("broker: replica started", "resumeAfter", applied, "dispatchedFrom", st.Recovery().DispatchedFrom,
+		"visibleEnd", st.MaxPhysicalOffset())
 	return nil
 }
 
-// apply appends a committed entry to the store (on the replica's goroutine) and keeps the
-// results for a proposer.
+// apply applies a committed entry (on the replica's goroutine) and keeps the results for a
+// proposer.
+//
+// The records are in the store's commitlog already (the Raft log stored and patched them): the
+// replicated state takes them first, then the store makes them visible to dispatch, so the
+// store's checkpoint never counts a record the config files written before it do not cover.
 func (rg *replicaGroup) apply(index uint64, data []byte) error {
-	res, err := rg.st.ApplyEncoded(data)
+	res, err := commitlog.ResultsOf(data)
 	if err != nil {
-		return err
+		return fmt.Errorf("broker: apply entry %d: %w", index, err)
 	}
 	rg.state.applied(data, res)
+	if err := rg.st.ApplyStored(res); err != nil {
+		return err
+	}
+	rg.applied.Store(index)
 	rg.mu.Lock()
 	rg.results[index] = res
 	rg.order = append(rg.order, index)
@@ -354,6 +463,15 @@ func (rg *replicaGroup) close() error {
 		}
 	}
 	if rg.rlog != nil {
+		if rg.st != nil {
+			// The store reads the log's segments: let it dispatch what was applied before they
+			// close (its own Close, which follows, then finds nothing left to do).
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if e := rg.st.Sync(ctx); e != nil {
+				rg.log.Warn("broker: the store did not dispatch every applied entry before the log closed; the next start re-applies them", "err", e)
+			}
+			cancel()
+		}
 		err = errors.Join(err, rg.rlog.Close())
 	}
 	return err

@@ -41,8 +41,9 @@ import (
 //     own entries (replication.PropertyProposer names the process): its table already holds
 //     them, or newer changes.
 //
-// The config files stay a per-replica cache of the tables: the log is the durable truth, and
-// a restarted replica re-applies it from its first entry.
+// The config files stay a per-replica cache of the tables: the log is the durable truth. They
+// are written before every store checkpoint (replicaGroup.BeforeCheckpoint), and a restarted
+// replica re-applies the entries after that checkpoint over them.
 
 // offsetBatchInterval is how often the ready leader proposes its changed consumer offsets.
 const offsetBatchInterval = 200 * time.Millisecond

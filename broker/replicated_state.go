@@ -101,6 +101,11 @@ func (s *replicaState) applied(data []byte, res []commitlog.AppendResult) {
 			}
 		}
 	}
+	s.remember(data, res)
+}
+
+// remember enters an applied entry's keyed records into the dedupe table.
+func (s *replicaState) remember(data []byte, res []commitlog.AppendResult) {
 	if keys, same, whole, ok := entryKeys(data); ok {
 		s.sends.add(keys, same, whole, res)
 	}
@@ -116,8 +121,8 @@ const dedupeWindow = 1 << 16
 // answers a send whose records are all remembered, with the same bodies (CRC), with the first
 // copy's results instead of proposing it; a retry that arrives while the first copy is still in flight on this leader
 // waits for its outcome. The table is derived from the log on every replica (a restarted
-// replica re-applies the log from its first entry), so a new leader has it once it passes its
-// barrier (every committed entry applied).
+// replica rebuilds it from the entries before its resume point, then applies the rest), so a
+// new leader has it once it passes its barrier (every committed entry applied).
 //
 // The key is (topic, UNIQ_KEY), not (producer group, UNIQ_KEY): a normal message's record does
 // not carry its producer group, so a table keyed by it could not be rebuilt from the log, and

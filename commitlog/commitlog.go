@@ -98,8 +98,10 @@ type CommitLog struct {
 	// notify receives a token after appends so a dispatcher can wake up.
 	notify chan struct{}
 
-	flusher *flusher
+	flusher *flusher // nil for a view
 	closed  atomic.Bool
+	// view is set for a read-only view over segments another owner writes (OpenView).
+	view *view
 }
 
 // Open opens the commitlog in dir (creating it if needed), recovers its tail (see Recover) and
@@ -143,21 +145,39 @@ func (c *CommitLog) Options() Options { return c.opts }
 
 // MinOffset is the offset of the oldest byte still in the log (0 when empty).
 func (c *CommitLog) MinOffset() int64 {
+	if c.view != nil {
+		floor := c.view.floor.Load()
+		if f := c.queue.First(); f != nil && f.FromOffset() > floor {
+			return f.FromOffset()
+		}
+		return floor
+	}
 	if f := c.queue.First(); f != nil {
 		return f.FromOffset()
 	}
 	return 0
 }
 
-// MaxOffset is the offset one past the last published record.
-func (c *CommitLog) MaxOffset() int64 { return c.queue.MaxOffset() }
+// MaxOffset is the offset one past the last published record (a view's visible bound).
+func (c *CommitLog) MaxOffset() int64 { return c.limit() }
 
-// FlushedOffset is the offset up to which the log is known durable.
-func (c *CommitLog) FlushedOffset() int64 { return c.queue.FlushedOffset() }
+// FlushedOffset is the offset up to which the log is known durable (a view: its visible bound,
+// which its owner synced before it made it visible).
+func (c *CommitLog) FlushedOffset() int64 {
+	if c.view != nil {
+		return c.view.visible.Load()
+	}
+	return c.queue.FlushedOffset()
+}
 
 // Err returns the sticky flush error (wrapping ErrFlush and the first msync error), or nil
 // while every flush succeeded. Once it is set the log refuses appends.
-func (c *CommitLog) Err() error { return c.flusher.failed() }
+func (c *CommitLog) Err() error {
+	if c.flusher == nil {
+		return nil
+	}
+	return c.flusher.failed()
+}
 
 // Notify returns a channel that receives a token after appends (coalesced; buffered by one).
 func (c *CommitLog) Notify() <-chan struct{} { return c.notify }
@@ -241,6 +261,9 @@ func (c *CommitLog) AppendAsync(m *message.Message, done func(AppendResult, erro
 func (c *CommitLog) store(m *message.Message) (AppendResult, error) {
 	if c.closed.Load() {
 		return AppendResult{}, ErrClosed
+	}
+	if c.view != nil {
+		return AppendResult{}, ErrView
 	}
 	if err := c.flusher.failed(); err != nil {
 		return AppendResult{}, err
@@ -350,6 +373,9 @@ func (c *CommitLog) AppendBatch(msgs []*message.Message) ([]AppendResult, error)
 	if c.closed.Load() {
 		return nil, ErrClosed
 	}
+	if c.view != nil {
+		return nil, ErrView
+	}
 	if err := c.flusher.failed(); err != nil {
 		return nil, err
 	}
@@ -447,6 +473,9 @@ func (c *CommitLog) AppendEncoded(recs []byte) ([]AppendResult, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
 	}
+	if c.view != nil {
+		return nil, ErrView
+	}
 	if err := c.flusher.failed(); err != nil {
 		return nil, err
 	}
@@ -487,11 +516,17 @@ func (c *CommitLog) AppendEncoded(recs []byte) ([]AppendResult, error) {
 // WaitFlushed blocks until the log is durable up to offset (SyncFlush semantics, usable in any
 // mode: it asks the flusher for a sync). It returns ErrFlushTimeout after SyncFlushTimeout.
 func (c *CommitLog) WaitFlushed(offset int64) error {
+	if c.view != nil {
+		return nil // the owner syncs before it makes records visible
+	}
 	return c.flusher.waitFlushed(offset)
 }
 
 // Flush syncs everything appended so far and returns the flushed offset.
 func (c *CommitLog) Flush() (int64, error) {
+	if c.view != nil {
+		return c.view.visible.Load(), nil
+	}
 	return c.flusher.flushNow()
 }
 
@@ -499,6 +534,9 @@ func (c *CommitLog) Flush() (int64, error) {
 // max per call (max <= 0: no limit). A segment a reader still holds disappears from disk when the
 // reader releases it. It returns the number of segments deleted.
 func (c *CommitLog) DeleteExpired(reserved time.Duration, max int) (int, error) {
+	if c.view != nil {
+		return 0, nil // retention of a view goes through its owner
+	}
 	n, err := c.queue.DeleteOlderThan(c.opts.Now().Add(-reserved), max)
 	if err != nil {
 		return n, fmt.Errorf("commitlog: delete expired: %w", err)
@@ -509,6 +547,9 @@ func (c *CommitLog) DeleteExpired(reserved time.Duration, max int) (int, error) 
 // DeleteOldest deletes up to max of the oldest segments (never the newest), whatever their age:
 // used when the disk is too full.
 func (c *CommitLog) DeleteOldest(max int) (int, error) {
+	if c.view != nil {
+		return 0, nil
+	}
 	n, err := c.queue.DeleteFront(max, func(*mapped.File) bool { return true })
 	if err != nil {
 		return n, fmt.Errorf("commitlog: delete: %w", err)
@@ -524,6 +565,9 @@ func (c *CommitLog) Segments() int { return len(c.queue.Files()) }
 func (c *CommitLog) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return ErrClosed
+	}
+	if c.view != nil {
+		return nil // the owner closes the segments
 	}
 	// Wait for in-flight appends (they hold mu) before the final flush.
 	c.mu.Lock()

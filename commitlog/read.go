@@ -27,12 +27,15 @@ func (s *Slice) Release() {
 
 // Slice returns size published bytes at offset with a reference held on their segment.
 func (c *CommitLog) Slice(offset int64, size int) (Slice, error) {
+	if c.view != nil && offset < c.MinOffset() {
+		return Slice{}, fmt.Errorf("%w: %d is below the log's minimum %d", ErrOffset, offset, c.MinOffset())
+	}
 	f, err := c.queue.Acquire(offset)
 	if err != nil {
 		return Slice{}, fmt.Errorf("%w: %d (log holds [%d, %d))", ErrOffset, offset, c.MinOffset(), c.MaxOffset())
 	}
 	pos := offset - f.FromOffset()
-	if size < 0 || pos+int64(size) > f.WrotePosition() {
+	if size < 0 || pos+int64(size) > f.WrotePosition() || (c.view != nil && offset+int64(size) > c.limit()) {
 		f.Release()
 		return Slice{}, fmt.Errorf("%w: %d+%d beyond the published end %d", ErrOffset, offset, size, f.FromOffset()+f.WrotePosition())
 	}
@@ -42,11 +45,21 @@ func (c *CommitLog) Slice(offset int64, size int) (Slice, error) {
 // Read decodes the record at offset into r (body, topic and properties alias the mapping) and
 // returns the slice holding it; the caller must Release the slice when done with r.
 func (c *CommitLog) Read(offset int64, r *message.Record) (Slice, error) {
+	if c.view != nil && offset < c.MinOffset() {
+		return Slice{}, fmt.Errorf("%w: %d is below the log's minimum %d", ErrOffset, offset, c.MinOffset())
+	}
 	f, err := c.queue.Acquire(offset)
 	if err != nil {
 		return Slice{}, fmt.Errorf("%w: %d (log holds [%d, %d))", ErrOffset, offset, c.MinOffset(), c.MaxOffset())
 	}
 	avail := f.Readable(offset - f.FromOffset())
+	if c.view != nil {
+		if lim := c.limit() - offset; lim <= 0 {
+			avail = nil
+		} else if int64(len(avail)) > lim {
+			avail = avail[:lim]
+		}
+	}
 	if avail == nil {
 		f.Release()
 		return Slice{}, fmt.Errorf("%w: %d is beyond the published end", ErrOffset, offset)
@@ -107,7 +120,11 @@ func (c *CommitLog) Scan(offset int64, verifyCRC bool, fn ScanFunc) (int64, erro
 			}
 			return offset, nil
 		}
-		next, stop, err := scanFile(f, offset, verifyCRC, &r, fn)
+		limit := int64(-1)
+		if c.view != nil {
+			limit = c.limit()
+		}
+		next, stop, err := scanFile(f, offset, limit, verifyCRC, &r, fn)
 		f.Release()
 		if err != nil || stop {
 			return next, err
@@ -118,12 +135,16 @@ func (c *CommitLog) Scan(offset int64, verifyCRC bool, fn ScanFunc) (int64, erro
 
 // scanFile scans one segment from offset. It returns the next offset, whether to stop, and an
 // error for an invalid record.
-func scanFile(f *mapped.File, offset int64, verifyCRC bool, r *message.Record, fn ScanFunc) (int64, bool, error) {
+// With limit >= 0 nothing at or past it is read (a view's visible bound).
+func scanFile(f *mapped.File, offset, limit int64, verifyCRC bool, r *message.Record, fn ScanFunc) (int64, bool, error) {
 	base := f.FromOffset()
 	data := f.Bytes()
 	for {
 		pos := offset - base
 		wrote := f.WrotePosition()
+		if limit >= 0 && limit-base < wrote {
+			wrote = max(limit-base, 0)
+		}
 		if pos >= wrote {
 			if wrote == f.Size() {
 				return base + f.Size(), false, nil // next segment

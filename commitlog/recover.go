@@ -47,7 +47,7 @@ func (c *CommitLog) verify(start int64) (int64, error) {
 		if !f.Retain() {
 			return offset, nil
 		}
-		next, stop, err := scanFile(f, offset, true, &r, func(int64, []byte, *message.Record) bool { return true })
+		next, stop, err := scanFile(f, offset, -1, true, &r, func(int64, []byte, *message.Record) bool { return true })
 		f.Release()
 		if err != nil {
 			return next, err

@@ -35,7 +35,8 @@ type LogOptions struct {
 	// SegmentSize is the commitlog segment size (1 GiB). Every replica of a group must use the
 	// same one: where a segment ends decides where an end-of-file blank record goes.
 	SegmentSize int64
-	// RowsPerFile is the number of raftidx rows per file (1 Mi: 32 MiB files).
+	// RowsPerFile is the number of raftidx rows per file (1 Mi: 32 MiB files), for a new log;
+	// an existing log keeps the size it was created with (raftmeta).
 	RowsPerFile int64
 }
 
@@ -86,8 +87,12 @@ type Log struct {
 	raftidx   *mapped.Queue
 	hard      *hardStateFile
 
+	// compactMu serialises Compact calls (which hold mu in batches).
+	compactMu sync.Mutex
+
 	// mu guards every field below and serialises writes.
 	mu     sync.Mutex
+	resets uint64 // snapshots installed (a Compact in progress gives up when it moves)
 	meta   logMeta
 	last   uint64 // last index (meta.First-1 when empty)
 	end    int64  // commitlog offset one past the last entry's records
@@ -120,10 +125,15 @@ func OpenLog(dir string, opts LogOptions) (*Log, error) {
 		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	if !ok {
-		meta = logMeta{First: 1, SegmentSize: opts.SegmentSize}
+		meta = logMeta{First: 1, SegmentSize: opts.SegmentSize, RowsPerFile: opts.RowsPerFile}
 		if err := writeMeta(dir, &meta); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStorage, err)
 		}
+	}
+	// The raftidx files keep the size they were created with.
+	opts.RowsPerFile = meta.RowsPerFile
+	if opts.RowsPerFile == 0 {
+		opts.RowsPerFile = 1 << 20
 	}
 	if meta.SegmentSize != opts.SegmentSize {
 		return nil, fmt.Errorf("%w: %s has %d, options say %d", ErrSegmentSize, dir, meta.SegmentSize, opts.SegmentSize)

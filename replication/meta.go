@@ -32,11 +32,14 @@ type logMeta struct {
 	SegmentSize int64 `json:"segmentSize"`
 	// BaseQueues is the queue table at entry First-1 (the next queue offset of every topic
 	// queue that had one), set by compaction and snapshots: the records below First are gone.
-	BaseQueues []queueNext `json:"baseQueues,omitempty"`
+	BaseQueues []QueueNext `json:"baseQueues,omitempty"`
+	// RowsPerFile is the raftidx file size in rows the log was created with (a log written
+	// before the field was added has none: it used 1 Mi).
+	RowsPerFile int64 `json:"rowsPerFile,omitempty"`
 }
 
-// queueNext is one row of a queue table.
-type queueNext struct {
+// QueueNext is one row of a queue table: the next queue offset of a topic queue.
+type QueueNext struct {
 	Topic   string `json:"topic"`
 	QueueID int32  `json:"queueId"`
 	Next    int64  `json:"next"`

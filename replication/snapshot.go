@@ -3,13 +3,11 @@ package replication
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"slices"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 
-	"github.com/mqstore/mqstore/internal/mapped"
 	"github.com/mqstore/mqstore/message"
 )
 
@@ -32,8 +30,27 @@ import (
 // snapshotData is the Data of a snapshot, JSON.
 type snapshotData struct {
 	StartPhys int64           `json:"startPhys"`
-	Queues    []queueNext     `json:"queues,omitempty"`
+	Queues    []QueueNext     `json:"queues,omitempty"`
 	Extra     json.RawMessage `json:"extra,omitempty"`
+}
+
+// SnapshotState is what a snapshot's Data carries (Options.Restore receives it encoded).
+type SnapshotState struct {
+	// StartPhys is the commitlog offset where the entry after the snapshot goes.
+	StartPhys int64
+	// Queues is the next queue offset of every topic queue there.
+	Queues []QueueNext
+	// Extra is the application's state (Log.SetSnapshotExtra), nil when none.
+	Extra []byte
+}
+
+// DecodeSnapshot decodes a snapshot's Data.
+func DecodeSnapshot(data []byte) (SnapshotState, error) {
+	var d snapshotData
+	if err := json.Unmarshal(data, &d); err != nil {
+		return SnapshotState{}, fmt.Errorf("%w: snapshot data: %w", ErrCorruptEntry, err)
+	}
+	return SnapshotState{StartPhys: d.StartPhys, Queues: d.Queues, Extra: d.Extra}, nil
 }
 
 // SetSnapshotExtra makes f supply the application state sent with every snapshot (the
@@ -67,43 +84,67 @@ func (l *Log) Snapshot() (*pb.Snapshot, error) {
 
 // Compact drops entries up to index (which must be committed) and deletes the files that hold
 // only them.
+//
+// The queue table at index is the base's carried forward over the compacted entries' records:
+// a pass over what is deleted, not over what is kept, and in batches of compactBatch entries
+// between which the log is unlocked, so appends do not wait for it (the compacted entries are
+// committed: nothing but a snapshot, which makes the compaction moot, changes them meanwhile).
 func (l *Log) Compact(index uint64) error {
+	l.compactMu.Lock()
+	defer l.compactMu.Unlock()
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.closed {
+		l.mu.Unlock()
 		return ErrClosed
 	}
 	if index < l.meta.First {
+		l.mu.Unlock()
 		return nil
 	}
 	if index > l.hs.GetCommit() || index > l.last {
+		l.mu.Unlock()
 		return fmt.Errorf("%w: %d, commit %d", ErrCompactCommitted, index, l.hs.GetCommit())
+	}
+	base := map[queueKey]int64{}
+	for _, q := range l.meta.BaseQueues {
+		base[queueKey{q.Topic, q.QueueID}] = q.Next
+	}
+	first, resets := l.meta.First, l.resets
+	l.mu.Unlock()
+	for j := first; j <= index; {
+		l.mu.Lock()
+		if l.closed || l.resets != resets {
+			l.mu.Unlock()
+			return nil
+		}
+		for n := 0; n < compactBatch && j <= index; n, j = n+1, j+1 {
+			rj, ok := l.readRowLocked(j)
+			if !ok {
+				l.mu.Unlock()
+				return fmt.Errorf("%w: raftidx row %d unreadable", ErrStorage, j)
+			}
+			if rj.size == 0 {
+				continue
+			}
+			if err := l.scanRecordsLocked(rj, false, func(rec *message.Record) {
+				if getsQueueOffset(rec.SysFlag) {
+					base[queueKey{string(rec.Topic), rec.QueueID}] = rec.QueueOffset + 1
+				}
+			}); err != nil {
+				l.mu.Unlock()
+				return err
+			}
+		}
+		l.mu.Unlock()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || l.resets != resets {
+		return nil
 	}
 	r, ok := l.readRowLocked(index)
 	if !ok {
 		return fmt.Errorf("%w: raftidx row %d unreadable", ErrStorage, index)
-	}
-	// The queue table at index: the tail's, taken back over the records after index.
-	base := map[queueKey]int64{}
-	for k, v := range l.queues {
-		base[k] = v
-	}
-	for j := index + 1; j <= l.last; j++ {
-		rj, ok := l.readRowLocked(j)
-		if !ok {
-			return fmt.Errorf("%w: raftidx row %d unreadable", ErrStorage, j)
-		}
-		if rj.size == 0 {
-			continue
-		}
-		if err := l.scanRecordsLocked(rj, false, func(rec *message.Record) {
-			key := queueKey{string(rec.Topic), rec.QueueID}
-			if getsQueueOffset(rec.SysFlag) && rec.QueueOffset < base[key] {
-				base[key] = rec.QueueOffset
-			}
-		}); err != nil {
-			return err
-		}
 	}
 	meta := l.meta
 	meta.First, meta.PrevTerm, meta.StartPhys = index+1, r.term, r.end()
@@ -118,24 +159,37 @@ func (l *Log) Compact(index uint64) error {
 		return err
 	}
 	l.meta = meta
+	// Segments end where the records kept begin: the first entry after index that has records
+	// (an entry that did not fit the end of a segment starts the next one, and the segment it
+	// left, holding only compacted records and a blank, goes too).
+	keep := r.end()
+	for j := index + 1; j <= l.last; j++ {
+		if rj, ok := l.readRowLocked(j); ok && rj.size > 0 {
+			keep = rj.phys
+			break
+		}
+	}
 	seg := l.opts.SegmentSize
-	if _, err := l.commitlog.DeleteBelow(meta.StartPhys-meta.StartPhys%seg, 0); err != nil {
+	if _, err := l.commitlog.DeleteBelow(keep-keep%seg, 0); err != nil {
 		return err
 	}
 	rowFile := l.opts.RowsPerFile * RowSize
-	first := int64(meta.First) * RowSize
-	_, err := l.raftidx.DeleteBelow(first-first%rowFile, 0)
+	firstRow := int64(meta.First) * RowSize
+	_, err := l.raftidx.DeleteBelow(firstRow-firstRow%rowFile, 0)
 	return err
 }
 
-func tableRows(t map[queueKey]int64) []queueNext {
-	rows := make([]queueNext, 0, len(t))
+// compactBatch is how many entries Compact reads per hold of the log's lock.
+const compactBatch = 1024
+
+func tableRows(t map[queueKey]int64) []QueueNext {
+	rows := make([]QueueNext, 0, len(t))
 	for k, v := range t {
 		if v > 0 {
-			rows = append(rows, queueNext{Topic: k.topic, QueueID: k.queueID, Next: v})
+			rows = append(rows, QueueNext{Topic: k.topic, QueueID: k.queueID, Next: v})
 		}
 	}
-	slices.SortFunc(rows, func(a, b queueNext) int {
+	slices.SortFunc(rows, func(a, b QueueNext) int {
 		if a.Topic != b.Topic {
 			if a.Topic < b.Topic {
 				return -1
@@ -181,6 +235,7 @@ func (l *Log) ApplySnapshot(snap *pb.Snapshot) error {
 		return err
 	}
 	l.meta = meta
+	l.resets++
 	if err := l.resetFilesLocked(); err != nil {
 		return err
 	}
@@ -192,18 +247,11 @@ func (l *Log) ApplySnapshot(snap *pb.Snapshot) error {
 	return nil
 }
 
-// resetFilesLocked deletes every commitlog segment and raftidx file and reopens both empty.
+// resetFilesLocked deletes every commitlog segment and raftidx file, keeping both queues (a
+// store reads the commitlog queue: Segments).
 func (l *Log) resetFilesLocked() error {
-	if err := l.commitlog.Destroy(); err != nil {
+	if err := l.commitlog.Reset(); err != nil {
 		return err
 	}
-	if err := l.raftidx.Destroy(); err != nil {
-		return err
-	}
-	var err error
-	if l.commitlog, err = mapped.OpenQueue(filepath.Join(l.dir, "commitlog"), mapped.QueueOptions{FileSize: l.opts.SegmentSize, Preallocate: true}); err != nil {
-		return err
-	}
-	l.raftidx, err = mapped.OpenQueue(filepath.Join(l.dir, "raftidx"), mapped.QueueOptions{FileSize: l.opts.RowsPerFile * RowSize})
-	return err
+	return l.raftidx.Reset()
 }

@@ -27,6 +27,25 @@ func (s *Store) cleanLoop() {
 	}
 }
 
+// cleanShared is retention of a commitlog that is a replicated group's Raft log (LogOwner): the
+// expired segments (by FileReservedTime, or the oldest ones while the disk is above
+// DiskMaxUsedRatio: forced) go through the owner, which compacts its log up to the entries they
+// hold, as far as those are applied, covered by the store's last checkpoint (a restart resumes
+// applying after it) and, unless forced, stored on every replica. It returns the number of
+// segments deleted.
+func (s *Store) cleanShared(owner LogOwner) int {
+	force := s.DiskUsage() > s.opts.DiskMaxUsedRatio
+	below := min(s.commitLog.ExpiredBelow(s.opts.FileReservedTime, deleteBatchMax, force), s.checkpointed.Load())
+	if below <= s.commitLog.MinOffset() {
+		return 0
+	}
+	before := s.commitLog.Segments()
+	if err := owner.ReleaseSegments(below, force); err != nil {
+		s.backgroundError(fmt.Errorf("store: retention: %w", err))
+	}
+	return max(before-s.commitLog.Segments(), 0)
+}
+
 // deleteBatchMax is how many segments one clean pass deletes at most (RocketMQ's deleteFileBatchMax).
 const deleteBatchMax = 10
 
@@ -36,11 +55,15 @@ func (s *Store) Clean() int {
 		return 0
 	}
 	s.measureDisk()
-	deleted, err := s.commitLog.DeleteExpired(s.opts.FileReservedTime, deleteBatchMax)
-	if err != nil {
+	var deleted int
+	var err error
+	owner, shared := s.opts.Replicator.(LogOwner)
+	if shared {
+		deleted = s.cleanShared(owner)
+	} else if deleted, err = s.commitLog.DeleteExpired(s.opts.FileReservedTime, deleteBatchMax); err != nil {
 		s.backgroundError(fmt.Errorf("store: retention: %w", err))
 	}
-	if s.DiskUsage() > s.opts.DiskMaxUsedRatio {
+	if !shared && s.DiskUsage() > s.opts.DiskMaxUsedRatio {
 		n, err := s.commitLog.DeleteOldest(deleteBatchMax - deleted)
 		if err != nil {
 			s.backgroundError(fmt.Errorf("store: retention: %w", err))

@@ -35,6 +35,8 @@ func (s *Store) dispatchLoop() {
 // dispatchAvailable dispatches every published record after the dispatched offset. Only the
 // dispatch goroutine (or Open/Close, when it is not running) calls it.
 func (s *Store) dispatchAvailable() error {
+	s.dispatchRunMu.Lock()
+	defer s.dispatchRunMu.Unlock()
 	from := s.dispatched.Load()
 	var dispatchErr error
 	end, err := s.commitLog.Scan(from, false, func(offset int64, _ []byte, r *message.Record) bool {
@@ -188,6 +190,11 @@ func (s *Store) writeCheckpoint() error {
 	}
 	dispatched := s.dispatched.Load()
 	ts := s.lastDispatchedTimestamp.Load()
+	if owner, ok := s.opts.Replicator.(LogOwner); ok {
+		if err := owner.BeforeCheckpoint(); err != nil {
+			return fmt.Errorf("store: checkpoint: %w", err)
+		}
+	}
 	if err := s.commitLog.WaitFlushed(dispatched); err != nil {
 		return fmt.Errorf("store: checkpoint: %w", err)
 	}
@@ -203,13 +210,17 @@ func (s *Store) writeCheckpoint() error {
 	if s.index != nil {
 		indexTs = s.index.FlushedTimestamp()
 	}
-	return writeCheckpointFile(s.opts.FS, s.checkpointPath(), checkpoint{
+	if err := writeCheckpointFile(s.opts.FS, s.checkpointPath(), checkpoint{
 		physicMsgTimestamp: ts,
 		logicsMsgTimestamp: ts,
 		indexMsgTimestamp:  indexTs,
 		commitlogFlushed:   s.commitLog.FlushedOffset(),
 		dispatchedFlushed:  dispatched,
-	})
+	}); err != nil {
+		return err
+	}
+	s.checkpointed.Store(dispatched)
+	return nil
 }
 
 // flushFailed records the first failed flush of the queues or the index (sticky, see Err) and

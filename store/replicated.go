@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/mqstore/mqstore/commitlog"
+	"github.com/mqstore/mqstore/consumequeue"
+	"github.com/mqstore/mqstore/internal/mapped"
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/txn"
 )
@@ -19,7 +22,8 @@ import (
 // proposes the run as one entry; once a quorum stored it, every replica (this one included)
 // hands the committed entry to its store's ApplyEncoded, which appends the records to the
 // store's own commitlog (offsets assigned there, deterministically: every replica applies the
-// same entries in the same order, so msgIds and queue offsets agree across replicas). From
+// same entries in the same order, so msgIds and queue offsets agree across replicas) or, with a
+// LogOwner, makes them visible where the Raft log itself stored them. From
 // there on everything is single-node code: dispatch to consume queues and the index, timers,
 // transactions, reads. Replicate returns the records' results from that apply.
 //
@@ -31,6 +35,30 @@ type Replicator interface {
 	Replicate(ctx context.Context, records []byte) ([]commitlog.AppendResult, error)
 }
 
+// LogOwner is a Replicator whose Raft log keeps its records in RocketMQ commitlog segments
+// that the store reads as its own commitlog (replication.Log): each record is stored once per
+// replica. The store opens a read-only view over those segments (commitlog.OpenView) that shows
+// only committed, applied entries: ApplyEncoded moves its bound instead of appending.
+type LogOwner interface {
+	Replicator
+	// CommitLogSegments is the Raft log's segment queue. The owner appends to it and truncates
+	// its uncommitted tail; it keeps the same object for the store's life (also across a
+	// snapshot install, which empties it).
+	CommitLogSegments() *mapped.Queue
+	// CommitLogBounds is where the log's records start (its base) and where its committed
+	// entries end, at Open.
+	CommitLogBounds() (floor, committedEnd int64)
+	// ReleaseSegments deletes the log's segments below offset (a segment boundary) as far as
+	// the owner may: it compacts its log up to the last entry ending at or before offset that
+	// is applied and, unless force (the disk is above DiskMaxUsedRatio), held by every replica
+	// (a replica behind it is brought up by a snapshot).
+	ReleaseSegments(below int64, force bool) error
+	// BeforeCheckpoint runs before the store records a dispatch checkpoint, after it read the
+	// dispatched offset: the owner makes durable the state it derived from the entries applied
+	// so far (a restarted replica resumes applying from that checkpoint, not from entry 1).
+	BeforeCheckpoint() error
+}
+
 // DefaultReplicateTimeout is Options.ReplicateTimeout's default.
 const DefaultReplicateTimeout = 5 * time.Second
 
@@ -40,12 +68,86 @@ func (s *Store) Replicated() bool { return s.opts.Replicator != nil }
 // ApplyEncoded appends a committed entry's records (encoded and stamped by the leader) to the
 // commitlog, in replicated mode: the Replicator's apply callback. Entries must be applied in
 // log order, each once.
+//
+// With a LogOwner the records are already in the commitlog, where the Raft log stored and
+// patched them (records is that stored copy): the store makes them visible (to dispatch, reads
+// and MaxPhysicalOffset) and describes them; applying an entry again (a restart that resumes
+// before entries the store had dispatched) is harmless.
 func (s *Store) ApplyEncoded(records []byte) ([]commitlog.AppendResult, error) {
+	if s.commitLog.IsView() {
+		res, err := commitlog.ResultsOf(records)
+		if err != nil {
+			return nil, fmt.Errorf("store: apply: %w", err)
+		}
+		if err := s.ApplyStored(res); err != nil {
+			return nil, err
+		}
+		return res, nil
+	}
 	res, err := s.commitLog.AppendEncoded(records)
 	if err != nil {
 		return nil, fmt.Errorf("store: apply: %w", err)
 	}
 	return res, nil
+}
+
+// ApplyStored makes the records res describes (commitlog.ResultsOf of an entry the LogOwner
+// stored) visible, as ApplyEncoded does: for an owner that derives its own state from the
+// entry first, so a checkpoint never counts a record dispatched before that state has it.
+// It fails once the store is closed: the replica must stop, not apply past its store.
+func (s *Store) ApplyStored(res []commitlog.AppendResult) error {
+	if s.closed.Load() {
+		return fmt.Errorf("store: apply: %w", ErrClosed)
+	}
+	if len(res) > 0 {
+		s.commitLog.Advance(res[len(res)-1].End())
+	}
+	return nil
+}
+
+// RestartAt empties the store for a log that restarts at offset (a replica that installed a
+// snapshot: its commitlog now holds nothing below offset): every consume queue and the index
+// entries below offset are deleted, nothing is visible or dispatched before offset, and the
+// state is checkpointed. Queues start again at the queue offsets of the records that follow
+// (blank units below them, as after retention), so consumers below get the usual correction.
+// The owner calls it on its applying goroutine, before it applies any entry after offset.
+func (s *Store) RestartAt(offset int64) error {
+	if !s.commitLog.IsView() {
+		return fmt.Errorf("store: restart at %d: the commitlog is the store's own", offset)
+	}
+	s.dispatchRunMu.Lock()
+	err := s.dropQueues()
+	if err == nil && s.index != nil {
+		_, err = s.index.DeleteBelow(offset)
+	}
+	s.commitLog.SetBounds(offset, offset)
+	s.dispatched.Store(offset)
+	s.dispatchMu.Lock()
+	close(s.dispatchRound)
+	s.dispatchRound = make(chan struct{})
+	s.dispatchMu.Unlock()
+	s.dispatchRunMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("store: restart at %d: %w", offset, err)
+	}
+	return s.writeCheckpoint()
+}
+
+// dropQueues deletes every consume queue (their units point below a log that restarted).
+func (s *Store) dropQueues() error {
+	var topics []string
+	s.queues.Range(func(q *consumequeue.ConsumeQueue) bool {
+		if !slices.Contains(topics, q.Topic()) {
+			topics = append(topics, q.Topic())
+		}
+		return true
+	})
+	for _, topic := range topics {
+		if err := s.DeleteTopic(topic); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // putReplicated stores msgs (already checked) through the Replicator, as one entry.

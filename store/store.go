@@ -34,6 +34,10 @@ type Store struct {
 
 	// dispatched is the commitlog offset up to which records have queue units and index entries.
 	dispatched atomic.Int64
+	// checkpointed is the dispatched offset the last checkpoint recorded.
+	checkpointed atomic.Int64
+	// dispatchRunMu serialises dispatch passes with RestartAt (replicated.go).
+	dispatchRunMu sync.Mutex
 	// lastDispatchedTimestamp is the store time of the last dispatched record.
 	lastDispatchedTimestamp atomic.Int64
 	// dispatchMu guards dispatchRound, closed after each dispatch pass to wake WaitDispatched.
@@ -77,6 +81,9 @@ type RecoveryInfo struct {
 	Redispatched int64
 	// IndexRebuilt: the index was damaged, set aside (index.corrupt-<ms>) and rebuilt.
 	IndexRebuilt bool
+	// DispatchedFrom is the commitlog offset re-dispatch started from: every record below it
+	// had its queue units and index entries durable (the checkpoint's), or the log's minimum.
+	DispatchedFrom int64
 }
 
 // Open opens (creating if needed) the store in dir, recovers it and starts its services.
@@ -201,12 +208,32 @@ func (s *Store) recover() error {
 	}
 	s.recovered.CheckpointValid = cpOK
 
+	restart := false // the consume queues restart at the log's base (a replicated store)
 	clOpts := s.opts.commitLogOptions()
 	clOpts.RecoverFrom = -1
 	if cpOK {
 		clOpts.RecoverFrom = cp.commitlogFlushed
 	}
-	s.commitLog, err = commitlog.Open(filepath.Join(s.dir, "commitlog"), clOpts)
+	if owner, ok := s.opts.Replicator.(LogOwner); ok {
+		// Replicated mode over the Raft log's own segments: nothing to recover here (the log
+		// did). Visible are the committed entries up to the checkpoint's
+		// dispatched, which the owner resumes applying from (what it derived from the entries
+		// before is durable: BeforeCheckpoint); without a checkpoint, from the log's base.
+		floor, committed := owner.CommitLogBounds()
+		if cpOK && cp.dispatchedFlushed < floor {
+			// The log starts after what the store dispatched (a replica re-seeded with a
+			// compacted log): its queues cannot continue, they restart at the log's base.
+			restart = true
+			cpOK = false
+		}
+		visible := floor
+		if cpOK {
+			visible = min(committed, max(cp.dispatchedFlushed, floor))
+		}
+		s.commitLog, err = commitlog.OpenView(owner.CommitLogSegments(), floor, visible, clOpts)
+	} else {
+		s.commitLog, err = commitlog.Open(filepath.Join(s.dir, "commitlog"), clOpts)
+	}
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
@@ -216,6 +243,11 @@ func (s *Store) recover() error {
 	s.queues, err = consumequeue.OpenTable(filepath.Join(s.dir, "consumequeue"), consumequeue.Options{UnitsPerFile: s.opts.ConsumeQueueUnits, FS: s.opts.FS})
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
+	}
+	if restart {
+		if err := s.dropQueues(); err != nil {
+			return fmt.Errorf("store: restart the consume queues at the log's base: %w", err)
+		}
 	}
 	// Units that point past the end of the log describe records lost in the crash.
 	if err := s.queues.TruncateAbove(end); err != nil {
@@ -268,6 +300,8 @@ func (s *Store) recover() error {
 		return err
 	}
 	s.recovered.Redispatched = end - from
+	s.recovered.DispatchedFrom = from
+	s.checkpointed.Store(from)
 
 	// Rebuild the queue-offset table from the queues.
 	s.queues.Range(func(q *consumequeue.ConsumeQueue) bool {

@@ -2,7 +2,8 @@
 // three mqstore replicas of one brokerName on loopback aliases) and checks the state a new
 // leader must have after the old one is SIGKILLed: topic configs, subscription groups and
 // consumer offsets (replicated through the Raft log), transactions (each commit one entry,
-// check-back by the new leader) and delayed messages (delivered once, by the leader). Clients:
+// check-back by the new leader) and delayed messages (delivered once, by the leader); and what a
+// SIGKILLed follower has when it restarts (restart_test.go). Clients:
 // the unmodified rocketmq-client-go, and mqstore's own client to inspect each replica.
 package replstate
 

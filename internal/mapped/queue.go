@@ -560,6 +560,27 @@ func (q *Queue) Close() error {
 	return firstErr
 }
 
+// Reset deletes every file, keeping the queue open: the next file is created where the next
+// LastOrCreate or Roll says. Files readers hold disappear when released.
+func (q *Queue) Reset() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	files := q.Files()
+	empty := []*File{}
+	q.files.Store(&empty)
+	q.flushedWhere.Store(0)
+	var firstErr error
+	for _, f := range files {
+		if err := f.Destroy(); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if err := q.fs.SyncDir(q.dir); err != nil && firstErr == nil {
+		firstErr = fmt.Errorf("mapped: reset queue: %w", err)
+	}
+	return firstErr
+}
+
 // Destroy closes the queue and deletes all its files and its directory.
 func (q *Queue) Destroy() error {
 	files := q.Files()

@@ -1,0 +1,177 @@
+package broker
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+
+	"github.com/mqstore/mqstore/replication"
+)
+
+// Retention and snapshots of a replicated group.
+//
+// The store's retention service (store.Store.Clean) picks the expired segments of its commitlog,
+// which is the Raft log (store.LogOwner), and hands their end to ReleaseSegments: the log is
+// compacted (replication.Log.Compact) up to the last entry they hold that is
+//   - applied on this replica, and covered by its store's last checkpoint (a restart resumes
+//     applying after that checkpoint: the entries after it must still be there);
+//   - on a leader, and unless the disk is above diskMaxUsedSpaceRatio (forced), held by every
+//     follower: the smallest match index the followers reported in this term (a follower that
+//     has not answered an append in this term holds everything back).
+//
+// A follower compacts by its own clock; a replica that leads later and meets a follower behind
+// its first entry, or a leader that compacted by force, sends that follower a snapshot: the
+// log's base (offset where the next entry goes, queue table) and, as its Extra, the replicated
+// config (topics, subscription groups, consumer offsets as JSON rows by kind and key, the
+// form of replication.ConfigOp). The follower's log restarts empty at that offset, its store
+// restarts there (store.Store.RestartAt: queues continue from the snapshot's queue offsets) and
+// its config tables take the snapshot's rows; history before it is absent on that replica, as
+// after retention, and consumers below it get the usual offset correction.
+
+// matchTracker remembers, per follower, the highest index it acknowledged (MsgAppResp) and in
+// which term: a leader's view of what its followers hold, read from the messages it receives.
+type matchTracker struct {
+	mu    sync.Mutex // guards match
+	match map[uint64]termIndex
+}
+
+type termIndex struct{ term, index uint64 }
+
+// observe notes an append response (called for every received message, before Raft steps it).
+func (m *matchTracker) observe(msg *pb.Message) {
+	if msg.GetType() != pb.MessageType_MsgAppResp || msg.GetReject() {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.match == nil {
+		m.match = map[uint64]termIndex{}
+	}
+	cur := m.match[msg.GetFrom()]
+	if msg.GetTerm() > cur.term || (msg.GetTerm() == cur.term && msg.GetIndex() > cur.index) {
+		m.match[msg.GetFrom()] = termIndex{msg.GetTerm(), msg.GetIndex()}
+	}
+}
+
+// min is the smallest index the peers (but self) acknowledged in term; 0 when one has not.
+func (m *matchTracker) min(peers []uint64, self, term uint64) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := ^uint64(0)
+	for _, p := range peers {
+		if p == self {
+			continue
+		}
+		ti := m.match[p]
+		if ti.term != term {
+			return 0
+		}
+		out = min(out, ti.index)
+	}
+	return out
+}
+
+// ReleaseSegments implements store.LogOwner (see the comment at the top of the file).
+func (rg *replicaGroup) ReleaseSegments(below int64, force bool) error {
+	if !rg.started.Load() {
+		return nil // the store's retention may run before the replica started
+	}
+	select {
+	case <-rg.quit:
+		return nil // or after it closed
+	default:
+	}
+	i := min(rg.rlog.IndexAt(below), rg.applied.Load())
+	if r := rg.group.Role(); r.State == raft.StateLeader && !force {
+		i = min(i, rg.matches.min(rg.peerIDs, rg.self.ID, r.Term))
+	}
+	if first, _ := rg.rlog.FirstIndex(); i < first {
+		return nil
+	}
+	if err := rg.rlog.Compact(i); err != nil {
+		return fmt.Errorf("broker: compact the replicated log to %d: %w", i, err)
+	}
+	first, _ := rg.rlog.FirstIndex()
+	rg.log.Info("broker: replicated log compacted", "first", first, "base", rg.rlog.Base(), "forced", force)
+	return nil
+}
+
+// snapshotRows is the replicated config a snapshot carries: kind → key → value, each row as
+// a ConfigOp of that kind would set it.
+type snapshotRows map[string]map[string]json.RawMessage
+
+// snapshotExtra encodes the config tables for a snapshot (Log.SetSnapshotExtra). They may be
+// newer than the snapshot's index: the entries after it set whole rows again.
+func (rg *replicaGroup) snapshotExtra() ([]byte, error) {
+	b := rg.broker.Load()
+	if b == nil {
+		return nil, nil
+	}
+	rows := snapshotRows{configKindTopic: {}, configKindGroup: {}, configKindOffset: {}}
+	var err error
+	put := func(kind, key string, v any) {
+		if err != nil {
+			return
+		}
+		var raw []byte
+		if raw, err = json.Marshal(v); err == nil {
+			rows[kind][key] = raw
+		}
+	}
+	b.topics.mu.RLock()
+	for name, tc := range b.topics.topics {
+		put(configKindTopic, name, tc)
+	}
+	b.topics.mu.RUnlock()
+	b.groups.mu.RLock()
+	for name, gc := range b.groups.groups {
+		put(configKindGroup, name, gc)
+	}
+	b.groups.mu.RUnlock()
+	b.offsets.mu.Lock()
+	for k, queues := range b.offsets.offsets {
+		for q, off := range queues {
+			rows[configKindOffset][offsetQueue{k, q}.configKey()] = strconv.AppendInt(nil, off, 10)
+		}
+	}
+	b.offsets.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(rows)
+}
+
+// restore installs a snapshot this replica received (replication Options.Restore, on the
+// replica's goroutine, after the log restarted empty at the snapshot's base): the config rows
+// it carries are set, then the store restarts at the base (and checkpoints, writing the config
+// files first).
+func (rg *replicaGroup) restore(index uint64, data []byte) error {
+	snap, err := replication.DecodeSnapshot(data)
+	if err != nil {
+		return err
+	}
+	if b := rg.broker.Load(); b != nil && len(snap.Extra) > 0 {
+		var rows snapshotRows
+		if err := json.Unmarshal(snap.Extra, &rows); err != nil {
+			return fmt.Errorf("broker: snapshot %d config: %w", index, err)
+		}
+		registered := false
+		for _, kind := range []string{configKindTopic, configKindGroup, configKindOffset} {
+			for key, v := range rows[kind] {
+				if err := b.applyConfigOp(replication.ConfigOp{Kind: kind, Key: key, Value: v}, false, &registered); err != nil {
+					rg.log.Error("broker: snapshot config row not applied", "kind", kind, "key", key, "err", err)
+				}
+			}
+		}
+	}
+	if err := rg.st.RestartAt(snap.StartPhys); err != nil {
+		return err
+	}
+	rg.applied.Store(index)
+	rg.log.Info("broker: installed a snapshot", "index", index, "base", snap.StartPhys, "queues", len(snap.Queues))
+	return nil
+}

@@ -1,0 +1,200 @@
+package broker
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mqstore/mqstore/internal/mapped"
+	"github.com/mqstore/mqstore/remoting"
+	"github.com/mqstore/mqstore/store"
+)
+
+// logRange returns the bytes [from, to) of a replica's Raft commitlog, read from its segment
+// files (named by their start offset).
+func logRange(t *testing.T, r *testBroker, from, to int64) []byte {
+	t.Helper()
+	seg := r.cfg.MappedFileSizeCommitLog
+	var out []byte
+	for off := from; off < to; {
+		start := off - off%seg
+		b, err := os.ReadFile(filepath.Join(r.dir, "raft", "commitlog", mapped.FileName(start)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		end := min(to, start+seg)
+		out = append(out, b[off-start:end-start]...)
+		off = end
+	}
+	return out
+}
+
+// hasFile reports whether dir holds the file of the segment or raftidx file starting at 0.
+func hasFirstFile(t *testing.T, dir string) bool {
+	t.Helper()
+	_, err := os.Stat(filepath.Join(dir, mapped.FileName(0)))
+	return err == nil
+}
+
+// TestReplicatedRetention: with small segments and a short fileReservedTime, retention compacts
+// the Raft log on every replica (old segments and raftidx files deleted) while the group keeps
+// working and consumers below the minimum get the offset correction; a follower stopped while
+// the leader compacted past it by force (the disk above diskMaxUsedSpaceRatio) comes back
+// through a snapshot and serves the messages after it, byte-identical to the others.
+func TestReplicatedRetention(t *testing.T) {
+	var usage atomic.Uint64 // math.Float64bits of the disk usage every replica measures
+	retention := func(o *Options) {
+		o.Store = func(so *store.Options) {
+			so.ConsumeQueueUnits = 1000
+			so.FileReservedTime = time.Millisecond
+			so.CleanInterval = 50 * time.Millisecond
+			so.CheckpointInterval = 50 * time.Millisecond
+			so.DiskUsage = func(string) (float64, error) { return math.Float64frombits(usage.Load()), nil }
+		}
+	}
+	var peers []string
+	for i := range 3 {
+		peers = append(peers, fmt.Sprintf("n%d-%s", i, freeAddr(t, 31+i)))
+	}
+	start := func(i int, dir string) *testBroker {
+		return startBroker(t, func(c *Config) {
+			c.StorePathRootDir = dir
+			c.BrokerName = "rs"
+			c.EnableDLegerCommitLog = true
+			c.DLegerPeers = strings.Join(peers, ";")
+			c.DLegerSelfID = fmt.Sprintf("n%d", i)
+			c.MappedFileSizeCommitLog = 64 << 10
+			c.MaxMessageSize = 16 << 10
+		}, retention)
+	}
+	replicas := []*testBroker{start(0, t.TempDir()), start(1, t.TempDir()), start(2, t.TempDir())}
+	leader := leaderOf(t, replicas)
+	body := strings.Repeat("r", 900)
+	sent := 0
+	send := func(n int) {
+		t.Helper()
+		for range n {
+			expect(t, leader.send("Ret", 0, fmt.Sprintf("%06d%s", sent, body), nil), remoting.ResponseSuccess)
+			sent++
+		}
+	}
+	send(1400) // about 22 segments, 1400 raftidx rows (1024 per file)
+	for _, r := range replicas {
+		waitLong(t, "compaction on "+r.replica.self.Name, func() bool {
+			first, _ := r.replica.rlog.FirstIndex()
+			return first > 1024 && !hasFirstFile(t, filepath.Join(r.dir, "raft", "commitlog")) &&
+				!hasFirstFile(t, filepath.Join(r.dir, "raft", "raftidx"))
+		})
+	}
+	send(20) // the group goes on
+	for _, r := range replicas {
+		waitLong(t, "every message on "+r.replica.self.Name, func() bool { return r.Store().MaxOffset("Ret", 0) == int64(sent) })
+		res, err := r.Store().GetMessages("Ret", 0, 0, 1, 1<<20, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != store.OffsetTooSmall || res.NextBeginOffset <= 0 || res.NextBeginOffset != r.Store().MinOffset("Ret", 0) {
+			t.Fatalf("%s answered a read below the minimum with %v, next %d (queue minimum %d)", r.replica.self.Name,
+				res.Status, res.NextBeginOffset, r.Store().MinOffset("Ret", 0))
+		}
+		res.Release()
+	}
+
+	// A follower stops; the leader compacts past it only by force.
+	var idx int
+	for i, r := range replicas {
+		if r != leader {
+			idx = i
+		}
+	}
+	stopped := replicas[idx]
+	stoppedLast, _ := stopped.replica.rlog.LastIndex()
+	dir := stopped.dir
+	if err := stopped.Close(); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, leader.send("RetNew", 0, "a topic created while the follower is down", nil), remoting.ResponseSuccess)
+	send(200)
+	time.Sleep(300 * time.Millisecond) // several retention passes
+	if first, _ := leader.replica.rlog.FirstIndex(); first > stoppedLast+1 {
+		t.Fatalf("the leader compacted to %d past the stopped follower's last entry %d without force", first, stoppedLast)
+	}
+	usage.Store(math.Float64bits(0.8)) // above diskMaxUsedSpaceRatio (0.75), below the full ratio
+	waitLong(t, "a forced compaction past the stopped follower", func() bool {
+		first, _ := leader.replica.rlog.FirstIndex()
+		return first > stoppedLast+1
+	})
+	usage.Store(0)
+	back := start(idx, dir)
+	replicas[idx] = back
+	waitLong(t, "the follower back through a snapshot", func() bool {
+		return back.replica.rlog.Base() > 0 && back.Store().MaxOffset("Ret", 0) == int64(sent)
+	})
+	if _, ok := back.topics.get("RetNew"); !ok {
+		t.Fatal("the follower lacks the config of a topic created before its snapshot")
+	}
+	send(10)
+	waitLong(t, "the new messages on the follower", func() bool { return back.Store().MaxOffset("Ret", 0) == int64(sent) })
+	// Every message after the snapshot reads the same on the follower as on the leader.
+	minOff := back.Store().MinOffset("Ret", 0)
+	if minOff <= 0 {
+		t.Fatalf("the follower's queue starts at %d after a snapshot", minOff)
+	}
+	var got, want []string
+	for _, pair := range []struct {
+		r   *testBroker
+		out *[]string
+	}{{back, &got}, {leader, &want}} {
+		pair.r.sync()
+		for off := minOff; off < int64(sent); {
+			res, err := pair.r.Store().GetMessages("Ret", 0, off, 64, 1<<20, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Messages) == 0 {
+				t.Fatalf("%s has no message at %d (status %v)", pair.r.replica.self.Name, off, res.Status)
+			}
+			for _, raw := range res.Messages {
+				*pair.out = append(*pair.out, string(records(t, raw)[0].Body[:6]))
+			}
+			off = res.NextBeginOffset
+			res.Release()
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || len(got) == 0 {
+		t.Fatalf("the follower serves %d messages after its snapshot, the leader %d (differ: %v)", len(got), len(want), fmt.Sprint(got) != fmt.Sprint(want))
+	}
+	end := leader.replica.rlog.End()
+	for _, r := range replicas {
+		waitLong(t, "the whole log on "+r.replica.self.Name, func() bool { return r.replica.rlog.End() == end })
+	}
+	from := back.replica.rlog.Base()
+	for _, r := range replicas {
+		if r != leader && r != back {
+			continue
+		}
+		from = max(from, r.Store().MinPhysicalOffset())
+	}
+	if !bytes.Equal(logRange(t, back, from, end), logRange(t, leader, from, end)) {
+		t.Fatalf("the follower's commitlog [%d, %d) differs from the leader's", from, end)
+	}
+	// Restarted, the follower reopens at its snapshot's base with the same queue and config.
+	if err := back.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again := start(idx, dir)
+	if again.replica.rlog.Base() != back.replica.rlog.Base() || again.Store().MinOffset("Ret", 0) != minOff ||
+		again.Store().MaxOffset("Ret", 0) != int64(sent) {
+		t.Fatalf("after a restart: base %d (was %d), queue [%d, %d) (want [%d, %d))", again.replica.rlog.Base(), back.replica.rlog.Base(),
+			again.Store().MinOffset("Ret", 0), again.Store().MaxOffset("Ret", 0), minOff, sent)
+	}
+	if _, ok := again.topics.get("RetNew"); !ok {
+		t.Fatal("the restarted follower lost the topic config it got from the snapshot")
+	}
+}
