@@ -47,8 +47,9 @@ type Service struct {
 	// halfNext is one past the largest half-queue offset txn knows.
 	halfNext int64
 	// preparing holds the bounds of the prepares whose half message is
-	// being appended (see capture).
-	preparing map[uint64]prepareBound
+	// being appended (see capture), in no order: a few at a time, so a
+	// slice with swap-removal is cheaper than a map.
+	preparing []prepareBound
 	nextToken uint64
 	// resumed holds the queue offsets below the window that Resume resumed,
 	// so a second Resume of one is refused whatever the op queue says yet.
@@ -85,8 +86,11 @@ type entry struct {
 	lastResult     CheckResult
 }
 
-// prepareBound is what an in-flight prepare holds the progress at.
-type prepareBound struct{ half, op int64 }
+// prepareBound is what an in-flight prepare (token) holds the progress at.
+type prepareBound struct {
+	token    uint64
+	half, op int64
+}
 
 // PrepareResult says where a half message went.
 type PrepareResult struct {
@@ -124,13 +128,12 @@ func New(store Store, opts Options) (*Service, error) {
 	}
 	opts = opts.withDefaults()
 	s := &Service{
-		store:     store,
-		opts:      opts,
-		open:      make(map[int64]*entry),
-		preparing: make(map[uint64]prepareBound),
-		resumed:   make(map[int64]struct{}),
-		quit:      make(chan struct{}),
-		done:      make(chan struct{}),
+		store:   store,
+		opts:    opts,
+		open:    make(map[int64]*entry),
+		resumed: make(map[int64]struct{}),
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if opts.Dir != "" {
@@ -250,15 +253,22 @@ func (s *Service) appendHalf(half *message.Message, e *entry) (Appended, error) 
 	s.mu.Lock()
 	token := s.nextToken
 	s.nextToken++
-	s.preparing[token] = prepareBound{half: s.halfNext, op: s.ops.next.Load()}
-	e.opBound = s.preparing[token].op
+	e.opBound = s.ops.next.Load()
+	s.preparing = append(s.preparing, prepareBound{token: token, half: s.halfNext, op: e.opBound})
 	s.mu.Unlock()
 
 	app, err := s.store.Append(half)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.preparing, token)
+	for i := range s.preparing {
+		if s.preparing[i].token == token {
+			last := len(s.preparing) - 1
+			s.preparing[i] = s.preparing[last]
+			s.preparing = s.preparing[:last]
+			break
+		}
+	}
 	if err != nil {
 		return Appended{}, fmt.Errorf("txn: append half message: %w", err)
 	}
@@ -382,7 +392,7 @@ func (s *Service) readHalf(halfOffset int64, producerGroup string, queueOffset i
 	if err != nil {
 		return nil, rec, fmt.Errorf("%w: offset %d: %w", ErrNotFound, halfOffset, err)
 	}
-	if err := verifyHalf(halfOffset, producerGroup, queueOffset, msg.Topic, msg.Properties, &rec); err != nil {
+	if _, err := verifyHalf(halfOffset, producerGroup, queueOffset, msg.Topic, msg.Properties, &rec); err != nil {
 		return nil, rec, err
 	}
 	return msg, rec, nil
@@ -408,7 +418,8 @@ var halfViews = sync.Pool{New: func() any { return new(halfView) }}
 // rolls it back.
 func (h *halfView) Visit(r *message.Record) error {
 	h.visited = true
-	if err := verifyHalf(h.halfOffset, h.group, h.queueOffset, bytesString(r.Topic), r.Properties, r); err != nil {
+	f, err := verifyHalf(h.halfOffset, h.group, h.queueOffset, bytesString(r.Topic), r.Properties, r)
+	if err != nil {
 		return err
 	}
 	if !h.commit {
@@ -430,8 +441,7 @@ func (h *halfView) Visit(r *message.Record) error {
 	if len(r.Properties) > 0 {
 		h.msg.Properties = r.Properties
 	}
-	var err error
-	h.app, err = h.s.commit(&h.msg, *r)
+	h.app, err = h.s.commitFields(&h.msg, *r, f)
 	return err
 }
 
@@ -450,36 +460,46 @@ func (s *Service) viewHalf(v Viewer, halfOffset int64, producerGroup string, que
 	return app, err
 }
 
+// halfFields are the properties of a half message that END_TRANSACTION
+// reads (views of the record's bytes), found by verifyHalf in one pass.
+type halfFields struct {
+	realTopic, realQID []byte // REAL_TOPIC (nil when absent), REAL_QID
+}
+
 // verifyHalf checks END_TRANSACTION's conditions on the record at
-// halfOffset (topic and props are the record's).
-func verifyHalf(halfOffset int64, producerGroup string, queueOffset int64, topic string, props message.Properties, rec *message.Record) error {
+// halfOffset (topic and props are the record's) and returns the
+// properties restore needs, from the same pass.
+func verifyHalf(halfOffset int64, producerGroup string, queueOffset int64, topic string, props message.Properties, rec *message.Record) (halfFields, error) {
+	var f halfFields
 	if topic != HalfTopic {
-		return fmt.Errorf("%w: offset %d holds topic %s", ErrNotHalfMessage, halfOffset, topic)
+		return f, fmt.Errorf("%w: offset %d holds topic %s", ErrNotHalfMessage, halfOffset, topic)
 	}
 	var g []byte // one pass; the last occurrence wins, as in Lookup
 	realTopic := false
 	props.Range(func(name, value []byte) bool {
 		switch string(name) {
 		case message.PropertyRealTopic:
-			realTopic = true
+			realTopic, f.realTopic = true, value
+		case message.PropertyRealQueueID:
+			f.realQID = value
 		case message.PropertyProducerGroup:
 			g = value
 		}
 		return true
 	})
 	if !realTopic {
-		return fmt.Errorf("%w: offset %d has no REAL_TOPIC", ErrNotHalfMessage, halfOffset)
+		return f, fmt.Errorf("%w: offset %d has no REAL_TOPIC", ErrNotHalfMessage, halfOffset)
 	}
 	if rec.PhysicalOffset != halfOffset {
-		return fmt.Errorf("%w: asked %d, record says %d", ErrCommitLogOffsetMismatch, halfOffset, rec.PhysicalOffset)
+		return f, fmt.Errorf("%w: asked %d, record says %d", ErrCommitLogOffsetMismatch, halfOffset, rec.PhysicalOffset)
 	}
 	if string(g) != producerGroup {
-		return fmt.Errorf("%w: %q, half message has %q", ErrGroupMismatch, producerGroup, g)
+		return f, fmt.Errorf("%w: %q, half message has %q", ErrGroupMismatch, producerGroup, g)
 	}
 	if queueOffset != AnyQueueOffset && queueOffset != rec.QueueOffset {
-		return fmt.Errorf("%w: %d, half message has %d", ErrQueueOffsetMismatch, queueOffset, rec.QueueOffset)
+		return f, fmt.Errorf("%w: %d, half message has %d", ErrQueueOffsetMismatch, queueOffset, rec.QueueOffset)
 	}
-	return nil
+	return f, nil
 }
 
 // claim takes the open transaction at q for ending. It returns the status
@@ -517,12 +537,17 @@ func (s *Service) claim(q int64, commit bool) (*entry, error) {
 
 // commit appends the restored message of the verified half message.
 func (s *Service) commit(msg *message.Message, rec message.Record) (Appended, error) {
+	return s.commitFields(msg, rec, halfFieldsOf(msg.Properties))
+}
+
+// commitFields is commit with the half message's fields already read.
+func (s *Service) commitFields(msg *message.Message, rec message.Record, f halfFields) (Appended, error) {
 	q := rec.QueueOffset
 	e, err := s.claim(q, true)
 	if err != nil {
 		return Appended{}, err
 	}
-	restored, err := restore(msg, rec, e)
+	restored, err := restore(msg, rec, e, f)
 	if err != nil {
 		s.mu.Lock()
 		e.committing = false
@@ -580,19 +605,27 @@ func (s *Service) commitPair(q int64, e *entry, restored *message.Message) (Appe
 	return app, nil
 }
 
-// restore turns the half message into its committed message (spec §6.4).
-func restore(msg *message.Message, rec message.Record, e *entry) (*message.Message, error) {
-	checks := e.checks
-	var tb, qs []byte // one pass; the last occurrence wins, as in Lookup
-	msg.Properties.Range(func(name, value []byte) bool {
+// halfFieldsOf reads the halfFields of properties in one pass (the last
+// occurrence wins, as in Lookup).
+func halfFieldsOf(p message.Properties) halfFields {
+	var f halfFields
+	p.Range(func(name, value []byte) bool {
 		switch string(name) {
 		case message.PropertyRealTopic:
-			tb = value
+			f.realTopic = value
 		case message.PropertyRealQueueID:
-			qs = value
+			f.realQID = value
 		}
 		return true
 	})
+	return f
+}
+
+// restore turns the half message into its committed message (spec §6.4);
+// f holds msg's REAL_TOPIC and REAL_QID.
+func restore(msg *message.Message, rec message.Record, e *entry, f halfFields) (*message.Message, error) {
+	checks := e.checks
+	tb, qs := f.realTopic, f.realQID
 	topic := e.topic
 	if string(tb) != topic {
 		topic = string(tb)
