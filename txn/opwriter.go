@@ -61,10 +61,11 @@ type opWriter struct {
 	writing bool  // a batch is being appended
 	err     error // error of the last failed batch, nil after a success
 
-	wake chan struct{} // buffered 1
-	quit chan struct{}
-	done chan struct{}
-	buf  []byte // op body under construction (writer goroutine only)
+	wake  chan struct{} // buffered 1
+	quit  chan struct{}
+	done  chan struct{}
+	buf   []byte    // op body under construction (writer goroutine only)
+	batch []*opItem // the batch being written (writer goroutine only)
 }
 
 func newOpWriter(store Store, now func() time.Time, lastSeen *atomic.Int64, next int64) *opWriter {
@@ -250,7 +251,7 @@ func (w *opWriter) writeAll() bool {
 // writeBatch appends one batch: every ready item, grouped by end.
 func (w *opWriter) writeBatch() (bool, error) {
 	w.mu.Lock()
-	var batch []*opItem
+	batch := w.batch[:0]
 	kept := w.pending[:0]
 	for _, it := range w.pending {
 		if it.ready.Load() {
@@ -270,8 +271,12 @@ func (w *opWriter) writeBatch() (bool, error) {
 
 	// Split into messages: per end kind (sorted, stable), at most MaxOpBody
 	// bytes each. Each message's horizon counts every item not written in it
-	// or an earlier one.
-	slices.SortStableFunc(batch, func(a, b *opItem) int { return strings.Compare(a.end, b.end) })
+	// or an earlier one. A batch is mostly of one kind (all commits): then
+	// there is nothing to sort.
+	byEnd := func(a, b *opItem) int { return strings.Compare(a.end, b.end) }
+	if !slices.IsSortedFunc(batch, byEnd) {
+		slices.SortStableFunc(batch, byEnd)
+	}
 	var err error
 	i := 0
 	for i < len(batch) {
@@ -295,9 +300,11 @@ func (w *opWriter) writeBatch() (bool, error) {
 	w.writing = false
 	w.err = err
 	if i < len(batch) {
-		w.pending = append(batch[i:len(batch):len(batch)], w.pending...)
+		w.pending = append(slices.Clone(batch[i:]), w.pending...)
 	}
 	w.mu.Unlock()
+	clear(batch) // drop the items: they may be begun again
+	w.batch = batch[:0]
 	w.cond.Broadcast()
 	return true, err
 }
