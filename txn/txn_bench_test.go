@@ -35,7 +35,7 @@ func BenchmarkTransaction(b *testing.B) {
 				b.SetBytes(int64(len(body)))
 				b.ReportAllocs()
 				b.SetParallelism(par)
-				cpu0 := processCPU()
+				cpu0, flt0 := processCPU(), minorFaults()
 				start := time.Now()
 				if par == 1 {
 					b.SetParallelism(1)
@@ -90,6 +90,8 @@ func BenchmarkTransaction(b *testing.B) {
 				// CPU time of the whole process (store goroutines included) per
 				// message: steadier than wall time on a shared machine.
 				b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+				// Page faults of the process (the writer's and the warm-up's).
+				b.ReportMetric(float64(minorFaults()-flt0)/float64(b.N), "faults/op")
 				if err := svc.Flush(); err != nil {
 					b.Fatal(err)
 				}
