@@ -56,7 +56,7 @@ type Service struct {
 	resumed map[int64]struct{}
 	closed  bool
 	checker Checker
-	calls   sync.WaitGroup // in-flight API calls; Add under mu while !closed
+	calls   gate // in-flight API calls; closed by Close after closed is set
 
 	cancel context.CancelFunc // cancels ctx on Close
 	ctx    context.Context
@@ -132,6 +132,7 @@ func New(store Store, opts Options) (*Service, error) {
 		opts:    opts,
 		open:    make(map[int64]*entry),
 		resumed: make(map[int64]struct{}),
+		calls:   gate{drained: make(chan struct{})},
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -151,15 +152,49 @@ func New(store Store, opts Options) (*Service, error) {
 	return s, nil
 }
 
-// enter registers an API call; it fails after Close.
+// enter registers an API call (s.calls.exit ends it); it fails after
+// Close.
 func (s *Service) enter() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	if !s.calls.enter() {
 		return ErrClosed
 	}
-	s.calls.Add(1)
 	return nil
+}
+
+// gate admits calls until it is closed, then lets close wait for the calls
+// in flight: a WaitGroup and a closed flag in one atomic word, so a call
+// takes no lock to enter (a mutex here was contended under concurrent
+// transactions: every Prepare and Commit enters).
+type gate struct {
+	state   atomic.Int64  // calls in flight, plus gateClosed once closed
+	drained chan struct{} // closed when the last call leaves a closed gate
+	once    sync.Once
+}
+
+const gateClosed int64 = 1 << 62
+
+// enter admits a call, or returns false when the gate is closed.
+func (g *gate) enter() bool {
+	if g.state.Add(1)&gateClosed != 0 {
+		g.exit()
+		return false
+	}
+	return true
+}
+
+// exit ends a call that enter admitted (or refused).
+func (g *gate) exit() {
+	if g.state.Add(-1) == gateClosed {
+		g.once.Do(func() { close(g.drained) })
+	}
+}
+
+// close refuses new calls and waits for the admitted ones to exit.
+func (g *gate) close() {
+	if g.state.Or(gateClosed)&^gateClosed == 0 {
+		return // none in flight
+	}
+	<-g.drained
 }
 
 func (s *Service) noteSeen(physicalOffset int64) { storeMax(&s.lastSeen, physicalOffset) }
@@ -173,7 +208,7 @@ func (s *Service) Prepare(msg *message.Message, producerGroup string) (PrepareRe
 	if err := s.enter(); err != nil {
 		return PrepareResult{}, err
 	}
-	defer s.calls.Done()
+	defer s.calls.exit()
 	switch {
 	case msg == nil || msg.Topic == "" || !message.ValidProperty(message.PropertyRealTopic, msg.Topic):
 		return PrepareResult{}, fmt.Errorf("%w: bad topic", ErrInvalidMessage)
@@ -354,7 +389,7 @@ func (s *Service) Commit(halfOffset int64, producerGroup string, queueOffset int
 	if err := s.enter(); err != nil {
 		return Appended{}, err
 	}
-	defer s.calls.Done()
+	defer s.calls.exit()
 	if v, ok := s.store.(Viewer); ok {
 		// Zero copy: the restored message's body and properties are the half
 		// record's bytes, copied once, into the restored record.
@@ -374,7 +409,7 @@ func (s *Service) Rollback(halfOffset int64, producerGroup string, queueOffset i
 	if err := s.enter(); err != nil {
 		return err
 	}
-	defer s.calls.Done()
+	defer s.calls.exit()
 	if v, ok := s.store.(Viewer); ok {
 		_, err := s.viewHalf(v, halfOffset, producerGroup, queueOffset, false)
 		return err
@@ -669,7 +704,7 @@ func (s *Service) Resume(offset int64) (OpenTransaction, error) {
 	if err := s.enter(); err != nil {
 		return OpenTransaction{}, err
 	}
-	defer s.calls.Done()
+	defer s.calls.exit()
 	msg, rec, err := s.store.Read(offset)
 	if err != nil {
 		return OpenTransaction{}, fmt.Errorf("%w: offset %d: %w", ErrNotFound, offset, err)
@@ -820,7 +855,7 @@ func (s *Service) Flush() error {
 	if err := s.enter(); err != nil {
 		return err
 	}
-	defer s.calls.Done()
+	defer s.calls.exit()
 	return s.ops.flush()
 }
 
@@ -842,7 +877,7 @@ func (s *Service) Close() error {
 	if started {
 		<-s.done
 	}
-	s.calls.Wait()
+	s.calls.close()
 	err := s.ops.close()
 	s.roundMu.Lock()
 	defer s.roundMu.Unlock()
