@@ -75,15 +75,15 @@ type entry struct {
 	group          string
 	topic          string
 	queueID        int32
+	committing     bool        // a commit is appending the restored message
+	lastResult     CheckResult // (next to queueID: the entry fits a smaller size class)
 	transactionID  string
 	immunity       time.Duration // replaces TransactionTimeout when > 0
 	resumedFrom    int64         // -1 unless resumed
 	opBound        int64         // op-queue offset before which no op marks this
-	committing     bool          // a commit is appending the restored message
 	op             opItem        // the op marker of its commit (opWriter.begin)
 	checks         int
 	lastCheck      int64 // ms, 0 when never
-	lastResult     CheckResult
 }
 
 // prepareBound is what an in-flight prepare (token) holds the progress at.
