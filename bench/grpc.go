@@ -11,7 +11,6 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	rmq "github.com/apache/rocketmq-clients/golang/v5"
@@ -22,6 +21,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/mqstore/mqstore/bench/report"
 	"github.com/mqstore/mqstore/broker"
 	"github.com/mqstore/mqstore/grpcserver"
 	"github.com/mqstore/mqstore/namesrv"
@@ -83,21 +83,12 @@ func remotingWindow(cfg GRPCConfig) int {
 	return cfg.Window
 }
 
-// processCPU is the process's CPU time so far (user + system).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // measured runs one phase and adds its CPU time per message.
 func measured(phase func() (GRPCResult, error)) (GRPCResult, error) {
-	c0 := processCPU()
+	c0 := report.ProcessCPU()
 	r, err := phase()
 	if r.Messages > 0 {
-		r.CPUPerMsg = (processCPU() - c0) / time.Duration(r.Messages)
+		r.CPUPerMsg = (report.ProcessCPU() - c0) / time.Duration(r.Messages)
 	}
 	return r, err
 }

@@ -161,7 +161,7 @@ func (s *Service) CheckNow(ctx context.Context) (RoundStats, error) {
 	if err := s.enter(); err != nil {
 		return RoundStats{}, err
 	}
-	defer s.calls.Done()
+	defer s.calls.exit()
 	s.mu.Lock()
 	checker := s.checker
 	s.mu.Unlock()

@@ -47,15 +47,16 @@ type Service struct {
 	// halfNext is one past the largest half-queue offset txn knows.
 	halfNext int64
 	// preparing holds the bounds of the prepares whose half message is
-	// being appended (see capture).
-	preparing map[uint64]prepareBound
+	// being appended (see capture), in no order: a few at a time, so a
+	// slice with swap-removal is cheaper than a map.
+	preparing []prepareBound
 	nextToken uint64
 	// resumed holds the queue offsets below the window that Resume resumed,
 	// so a second Resume of one is refused whatever the op queue says yet.
 	resumed map[int64]struct{}
 	closed  bool
 	checker Checker
-	calls   sync.WaitGroup // in-flight API calls; Add under mu while !closed
+	calls   gate // in-flight API calls; closed by Close after closed is set
 
 	cancel context.CancelFunc // cancels ctx on Close
 	ctx    context.Context
@@ -74,19 +75,22 @@ type entry struct {
 	group          string
 	topic          string
 	queueID        int32
+	committing     bool        // a commit is appending the restored message
+	lastResult     CheckResult // (next to queueID: the entry fits a smaller size class)
 	transactionID  string
 	immunity       time.Duration // replaces TransactionTimeout when > 0
 	resumedFrom    int64         // -1 unless resumed
 	opBound        int64         // op-queue offset before which no op marks this
-	committing     bool          // a commit is appending the restored message
 	op             opItem        // the op marker of its commit (opWriter.begin)
 	checks         int
 	lastCheck      int64 // ms, 0 when never
-	lastResult     CheckResult
 }
 
-// prepareBound is what an in-flight prepare holds the progress at.
-type prepareBound struct{ half, op int64 }
+// prepareBound is what an in-flight prepare (token) holds the progress at.
+type prepareBound struct {
+	token    uint64
+	half, op int64
+}
 
 // PrepareResult says where a half message went.
 type PrepareResult struct {
@@ -124,13 +128,13 @@ func New(store Store, opts Options) (*Service, error) {
 	}
 	opts = opts.withDefaults()
 	s := &Service{
-		store:     store,
-		opts:      opts,
-		open:      make(map[int64]*entry),
-		preparing: make(map[uint64]prepareBound),
-		resumed:   make(map[int64]struct{}),
-		quit:      make(chan struct{}),
-		done:      make(chan struct{}),
+		store:   store,
+		opts:    opts,
+		open:    make(map[int64]*entry),
+		resumed: make(map[int64]struct{}),
+		calls:   gate{drained: make(chan struct{})},
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if opts.Dir != "" {
@@ -148,15 +152,49 @@ func New(store Store, opts Options) (*Service, error) {
 	return s, nil
 }
 
-// enter registers an API call; it fails after Close.
+// enter registers an API call (s.calls.exit ends it); it fails after
+// Close.
 func (s *Service) enter() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	if !s.calls.enter() {
 		return ErrClosed
 	}
-	s.calls.Add(1)
 	return nil
+}
+
+// gate admits calls until it is closed, then lets close wait for the calls
+// in flight: a WaitGroup and a closed flag in one atomic word, so a call
+// takes no lock to enter (a mutex here was contended under concurrent
+// transactions: every Prepare and Commit enters).
+type gate struct {
+	state   atomic.Int64  // calls in flight, plus gateClosed once closed
+	drained chan struct{} // closed when the last call leaves a closed gate
+	once    sync.Once
+}
+
+const gateClosed int64 = 1 << 62
+
+// enter admits a call, or returns false when the gate is closed.
+func (g *gate) enter() bool {
+	if g.state.Add(1)&gateClosed != 0 {
+		g.exit()
+		return false
+	}
+	return true
+}
+
+// exit ends a call that enter admitted (or refused).
+func (g *gate) exit() {
+	if g.state.Add(-1) == gateClosed {
+		g.once.Do(func() { close(g.drained) })
+	}
+}
+
+// close refuses new calls and waits for the admitted ones to exit.
+func (g *gate) close() {
+	if g.state.Or(gateClosed)&^gateClosed == 0 {
+		return // none in flight
+	}
+	<-g.drained
 }
 
 func (s *Service) noteSeen(physicalOffset int64) { storeMax(&s.lastSeen, physicalOffset) }
@@ -170,7 +208,7 @@ func (s *Service) Prepare(msg *message.Message, producerGroup string) (PrepareRe
 	if err := s.enter(); err != nil {
 		return PrepareResult{}, err
 	}
-	defer s.calls.Done()
+	defer s.calls.exit()
 	switch {
 	case msg == nil || msg.Topic == "" || !message.ValidProperty(message.PropertyRealTopic, msg.Topic):
 		return PrepareResult{}, fmt.Errorf("%w: bad topic", ErrInvalidMessage)
@@ -250,15 +288,22 @@ func (s *Service) appendHalf(half *message.Message, e *entry) (Appended, error) 
 	s.mu.Lock()
 	token := s.nextToken
 	s.nextToken++
-	s.preparing[token] = prepareBound{half: s.halfNext, op: s.ops.next.Load()}
-	e.opBound = s.preparing[token].op
+	e.opBound = s.ops.next.Load()
+	s.preparing = append(s.preparing, prepareBound{token: token, half: s.halfNext, op: e.opBound})
 	s.mu.Unlock()
 
 	app, err := s.store.Append(half)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.preparing, token)
+	for i := range s.preparing {
+		if s.preparing[i].token == token {
+			last := len(s.preparing) - 1
+			s.preparing[i] = s.preparing[last]
+			s.preparing = s.preparing[:last]
+			break
+		}
+	}
 	if err != nil {
 		return Appended{}, fmt.Errorf("txn: append half message: %w", err)
 	}
@@ -344,7 +389,7 @@ func (s *Service) Commit(halfOffset int64, producerGroup string, queueOffset int
 	if err := s.enter(); err != nil {
 		return Appended{}, err
 	}
-	defer s.calls.Done()
+	defer s.calls.exit()
 	if v, ok := s.store.(Viewer); ok {
 		// Zero copy: the restored message's body and properties are the half
 		// record's bytes, copied once, into the restored record.
@@ -364,7 +409,7 @@ func (s *Service) Rollback(halfOffset int64, producerGroup string, queueOffset i
 	if err := s.enter(); err != nil {
 		return err
 	}
-	defer s.calls.Done()
+	defer s.calls.exit()
 	if v, ok := s.store.(Viewer); ok {
 		_, err := s.viewHalf(v, halfOffset, producerGroup, queueOffset, false)
 		return err
@@ -382,7 +427,7 @@ func (s *Service) readHalf(halfOffset int64, producerGroup string, queueOffset i
 	if err != nil {
 		return nil, rec, fmt.Errorf("%w: offset %d: %w", ErrNotFound, halfOffset, err)
 	}
-	if err := verifyHalf(halfOffset, producerGroup, queueOffset, msg.Topic, msg.Properties, &rec); err != nil {
+	if _, err := verifyHalf(halfOffset, producerGroup, queueOffset, msg.Topic, msg.Properties, &rec); err != nil {
 		return nil, rec, err
 	}
 	return msg, rec, nil
@@ -408,7 +453,8 @@ var halfViews = sync.Pool{New: func() any { return new(halfView) }}
 // rolls it back.
 func (h *halfView) Visit(r *message.Record) error {
 	h.visited = true
-	if err := verifyHalf(h.halfOffset, h.group, h.queueOffset, bytesString(r.Topic), r.Properties, r); err != nil {
+	f, err := verifyHalf(h.halfOffset, h.group, h.queueOffset, bytesString(r.Topic), r.Properties, r)
+	if err != nil {
 		return err
 	}
 	if !h.commit {
@@ -430,8 +476,7 @@ func (h *halfView) Visit(r *message.Record) error {
 	if len(r.Properties) > 0 {
 		h.msg.Properties = r.Properties
 	}
-	var err error
-	h.app, err = h.s.commit(&h.msg, *r)
+	h.app, err = h.s.commitFields(&h.msg, *r, f)
 	return err
 }
 
@@ -450,36 +495,46 @@ func (s *Service) viewHalf(v Viewer, halfOffset int64, producerGroup string, que
 	return app, err
 }
 
+// halfFields are the properties of a half message that END_TRANSACTION
+// reads (views of the record's bytes), found by verifyHalf in one pass.
+type halfFields struct {
+	realTopic, realQID []byte // REAL_TOPIC (nil when absent), REAL_QID
+}
+
 // verifyHalf checks END_TRANSACTION's conditions on the record at
-// halfOffset (topic and props are the record's).
-func verifyHalf(halfOffset int64, producerGroup string, queueOffset int64, topic string, props message.Properties, rec *message.Record) error {
+// halfOffset (topic and props are the record's) and returns the
+// properties restore needs, from the same pass.
+func verifyHalf(halfOffset int64, producerGroup string, queueOffset int64, topic string, props message.Properties, rec *message.Record) (halfFields, error) {
+	var f halfFields
 	if topic != HalfTopic {
-		return fmt.Errorf("%w: offset %d holds topic %s", ErrNotHalfMessage, halfOffset, topic)
+		return f, fmt.Errorf("%w: offset %d holds topic %s", ErrNotHalfMessage, halfOffset, topic)
 	}
 	var g []byte // one pass; the last occurrence wins, as in Lookup
 	realTopic := false
 	props.Range(func(name, value []byte) bool {
 		switch string(name) {
 		case message.PropertyRealTopic:
-			realTopic = true
+			realTopic, f.realTopic = true, value
+		case message.PropertyRealQueueID:
+			f.realQID = value
 		case message.PropertyProducerGroup:
 			g = value
 		}
 		return true
 	})
 	if !realTopic {
-		return fmt.Errorf("%w: offset %d has no REAL_TOPIC", ErrNotHalfMessage, halfOffset)
+		return f, fmt.Errorf("%w: offset %d has no REAL_TOPIC", ErrNotHalfMessage, halfOffset)
 	}
 	if rec.PhysicalOffset != halfOffset {
-		return fmt.Errorf("%w: asked %d, record says %d", ErrCommitLogOffsetMismatch, halfOffset, rec.PhysicalOffset)
+		return f, fmt.Errorf("%w: asked %d, record says %d", ErrCommitLogOffsetMismatch, halfOffset, rec.PhysicalOffset)
 	}
 	if string(g) != producerGroup {
-		return fmt.Errorf("%w: %q, half message has %q", ErrGroupMismatch, producerGroup, g)
+		return f, fmt.Errorf("%w: %q, half message has %q", ErrGroupMismatch, producerGroup, g)
 	}
 	if queueOffset != AnyQueueOffset && queueOffset != rec.QueueOffset {
-		return fmt.Errorf("%w: %d, half message has %d", ErrQueueOffsetMismatch, queueOffset, rec.QueueOffset)
+		return f, fmt.Errorf("%w: %d, half message has %d", ErrQueueOffsetMismatch, queueOffset, rec.QueueOffset)
 	}
-	return nil
+	return f, nil
 }
 
 // claim takes the open transaction at q for ending. It returns the status
@@ -517,12 +572,17 @@ func (s *Service) claim(q int64, commit bool) (*entry, error) {
 
 // commit appends the restored message of the verified half message.
 func (s *Service) commit(msg *message.Message, rec message.Record) (Appended, error) {
+	return s.commitFields(msg, rec, halfFieldsOf(msg.Properties))
+}
+
+// commitFields is commit with the half message's fields already read.
+func (s *Service) commitFields(msg *message.Message, rec message.Record, f halfFields) (Appended, error) {
 	q := rec.QueueOffset
 	e, err := s.claim(q, true)
 	if err != nil {
 		return Appended{}, err
 	}
-	restored, err := restore(msg, rec, e)
+	restored, err := restore(msg, rec, e, f)
 	if err != nil {
 		s.mu.Lock()
 		e.committing = false
@@ -580,19 +640,27 @@ func (s *Service) commitPair(q int64, e *entry, restored *message.Message) (Appe
 	return app, nil
 }
 
-// restore turns the half message into its committed message (spec §6.4).
-func restore(msg *message.Message, rec message.Record, e *entry) (*message.Message, error) {
-	checks := e.checks
-	var tb, qs []byte // one pass; the last occurrence wins, as in Lookup
-	msg.Properties.Range(func(name, value []byte) bool {
+// halfFieldsOf reads the halfFields of properties in one pass (the last
+// occurrence wins, as in Lookup).
+func halfFieldsOf(p message.Properties) halfFields {
+	var f halfFields
+	p.Range(func(name, value []byte) bool {
 		switch string(name) {
 		case message.PropertyRealTopic:
-			tb = value
+			f.realTopic = value
 		case message.PropertyRealQueueID:
-			qs = value
+			f.realQID = value
 		}
 		return true
 	})
+	return f
+}
+
+// restore turns the half message into its committed message (spec §6.4);
+// f holds msg's REAL_TOPIC and REAL_QID.
+func restore(msg *message.Message, rec message.Record, e *entry, f halfFields) (*message.Message, error) {
+	checks := e.checks
+	tb, qs := f.realTopic, f.realQID
 	topic := e.topic
 	if string(tb) != topic {
 		topic = string(tb)
@@ -636,7 +704,7 @@ func (s *Service) Resume(offset int64) (OpenTransaction, error) {
 	if err := s.enter(); err != nil {
 		return OpenTransaction{}, err
 	}
-	defer s.calls.Done()
+	defer s.calls.exit()
 	msg, rec, err := s.store.Read(offset)
 	if err != nil {
 		return OpenTransaction{}, fmt.Errorf("%w: offset %d: %w", ErrNotFound, offset, err)
@@ -787,7 +855,7 @@ func (s *Service) Flush() error {
 	if err := s.enter(); err != nil {
 		return err
 	}
-	defer s.calls.Done()
+	defer s.calls.exit()
 	return s.ops.flush()
 }
 
@@ -809,7 +877,7 @@ func (s *Service) Close() error {
 	if started {
 		<-s.done
 	}
-	s.calls.Wait()
+	s.calls.close()
 	err := s.ops.close()
 	s.roundMu.Lock()
 	defer s.roundMu.Unlock()

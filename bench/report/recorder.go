@@ -5,6 +5,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -31,6 +32,7 @@ type Point struct {
 // concurrent use.
 type Recorder struct {
 	start time.Time
+	cpu0  time.Duration // ProcessCPU at start
 
 	mu       sync.Mutex // guards total, interval, series and last
 	total    *hdrhistogram.Histogram
@@ -53,6 +55,7 @@ func NewRecorder() *Recorder {
 	now := time.Now()
 	return &Recorder{
 		start:    now,
+		cpu0:     ProcessCPU(),
 		last:     now,
 		total:    hdrhistogram.New(1, maxLatency, sigFigs),
 		interval: hdrhistogram.New(1, maxLatency, sigFigs),
@@ -64,6 +67,7 @@ func (r *Recorder) Restart() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.start = time.Now()
+	r.cpu0 = ProcessCPU()
 	r.last = r.start
 	r.total.Reset()
 	r.interval.Reset()
@@ -205,6 +209,9 @@ func (r *Recorder) Finish(mode string) *Report {
 		rep.MsgsPerSec = float64(rep.Messages) / secs
 		rep.MBPerSec = float64(rep.Bytes) / secs / 1e6
 	}
+	if cpu := ProcessCPU() - r.cpu0; rep.Messages > 0 && cpu > 0 {
+		rep.CPUPerMsgUs = float64(cpu.Nanoseconds()) / 1e3 / float64(rep.Messages)
+	}
 	h := r.total
 	us := func(q float64) float64 { return float64(h.ValueAtQuantile(q)) / 1e3 }
 	rep.Samples = h.TotalCount()
@@ -245,4 +252,14 @@ func fmtDur(d time.Duration) string {
 		return fmt.Sprintf("%.1fms", float64(d)/1e6)
 	}
 	return d.Round(time.Millisecond).String()
+}
+
+// ProcessCPU is the process's CPU time so far (user + system), 0 when the
+// system does not say.
+func ProcessCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -26,6 +26,10 @@ type Report struct {
 	MaxUs      float64 `json:"max_us"`
 	MeanUs     float64 `json:"mean_us"`
 	Samples    int64   `json:"samples"` // latencies recorded (one per batch or pull)
+	// CPUPerMsgUs is the process's CPU time (user + system, every goroutine:
+	// clients and, when embedded, the broker) during the measured phase,
+	// per message, in µs. Steadier than throughput on a shared machine.
+	CPUPerMsgUs float64 `json:"cpu_us_per_msg,omitempty"`
 
 	// The workload.
 	Target    string `json:"target,omitempty"` // mqstore, jetstream
@@ -118,6 +122,9 @@ func (r *Report) WriteText(w io.Writer) {
 		target, r.Mode, r.Size, r.Flush, r.Producers, r.Consumers, r.Window, r.Batch, r.Topics, r.Queues)
 	fmt.Fprintf(w, "messages   %s in %.2f s, %d errors\n", group(r.Messages), r.Seconds, r.Errors)
 	fmt.Fprintf(w, "throughput %s msgs/s, %.1f MB/s\n", group(int64(r.MsgsPerSec)), r.MBPerSec)
+	if r.CPUPerMsgUs > 0 {
+		fmt.Fprintf(w, "cpu        %.2f µs per message (process, user + system)\n", r.CPUPerMsgUs)
+	}
 	fmt.Fprintf(w, "latency    p50 %.1f µs  p90 %.1f µs  p99 %.1f µs  p99.9 %.1f µs  max %.1f µs  (mean %.1f µs, %s samples)\n",
 		r.P50us, r.P90us, r.P99us, r.P999us, r.MaxUs, r.MeanUs, group(r.Samples))
 	var counts []string

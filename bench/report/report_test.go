@@ -167,3 +167,38 @@ func TestShortRunSeries(t *testing.T) {
 		}
 	}
 }
+
+// TestCPUPerMessage: the report carries the process CPU spent between the
+// recorder's start (or Restart) and Finish, per message, in its text and
+// JSON forms.
+func TestCPUPerMessage(t *testing.T) {
+	r := NewRecorder()
+	burn := func(d time.Duration) {
+		for c0 := ProcessCPU(); ProcessCPU()-c0 < d; {
+		}
+	}
+	burn(30 * time.Millisecond) // before Restart: not counted
+	r.Restart()
+	burn(20 * time.Millisecond)
+	r.Record(time.Millisecond, 10, 100)
+	rep := r.Finish("produce")
+	// 20 ms over 10 messages: at least 2,000 µs each, and not the 5,000 µs
+	// that counting the burn before Restart would give (with slack for the
+	// test's other goroutines).
+	if rep.CPUPerMsgUs < 2000 || rep.CPUPerMsgUs >= 4500 {
+		t.Fatalf("cpu per message %.1f µs, want [2000, 4500)", rep.CPUPerMsgUs)
+	}
+	var out bytes.Buffer
+	if err := rep.WriteJSON(&out); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseJSON(out.Bytes())
+	if err != nil || got.CPUPerMsgUs != rep.CPUPerMsgUs {
+		t.Fatalf("JSON %s: %+v, %v", out.String(), got, err)
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	if !strings.Contains(text.String(), "µs per message") {
+		t.Fatalf("text report lacks the CPU line:\n%s", text.String())
+	}
+}
