@@ -19,10 +19,11 @@ import (
 // one per SEND means one proposal, one raftidx row, one apply and one wait per batch.
 //
 // There is no batching goroutine: the callers combine. A caller queues its run; if no caller
-// is proposing, it proposes a batch taken from the head of the queue (itself first) and, once
-// the leader stored that entry, hands the proposer's turn to the caller at the head of the
-// queue (whose run arrived while the entry was being stored), so there is one proposal in the
-// replica's channel at a time and everything that queued behind it goes into the next entry.
+// is proposing, it takes the turn and proposes a batch from the head of the queue (itself
+// first). Once the leader stored that entry it proposes what queued meanwhile, and so on, until
+// its own entry's outcome is known; then it hands the turn to the caller at the head of the
+// queue. There is one proposal in the replica's channel at a time, and everything that queued
+// while it was being stored goes into the next entry (group commit, one entry per Ready).
 //
 // What a batch may hold is fixed by what the apply side derives from a whole entry
 // (replicated_state.go: the dedupe table keys an entry by its records, or a transaction's commit
@@ -133,7 +134,7 @@ func (rg *replicaGroup) replicateBatched(ctx context.Context, run []byte) ([]com
 		select {
 		case <-turn:
 			turn = nil
-			rg.proposeBatch(ctx) // c heads the queue: it is in the batch (c.ready is closed)
+			rg.proposeBatches(ctx, c) // c heads the queue: it is in the first batch (c.ready is closed)
 		case <-c.ready:
 			waiting = false
 		case <-cancelled:
@@ -199,15 +200,42 @@ func (rg *replicaGroup) proposeBatch(ctx context.Context) {
 		first += c.records
 		close(c.ready)
 	}
+}
 
-	q.mu.Lock()
-	if len(q.queue) > 0 {
-		q.queue[0].hasTurn = true
-		close(q.queue[0].turn)
-	} else {
-		q.proposing = false
+// proposeBatches proposes batches while c holds the turn. c keeps it, proposing what queued
+// behind each batch as soon as the leader stored that one (no wake-up of another caller in
+// between), until its own entry's outcome is known or its context ends; then it passes the turn
+// to the caller at the head of the queue, or ends the turn when none waits.
+func (rg *replicaGroup) proposeBatches(ctx context.Context, c *batchCall) {
+	q := rg.batcher
+	for {
+		rg.proposeBatch(ctx)
+		own := c.batch // c headed the first batch
+		keep := own.err == nil && ctx.Err() == nil
+		if keep {
+			select {
+			case err := <-own.applied:
+				rg.finishBatch(own, err)
+				keep = false
+			case <-own.done:
+				keep = false
+			default:
+			}
+		}
+		q.mu.Lock()
+		more := len(q.queue) > 0
+		switch {
+		case !more:
+			q.proposing = false
+		case !keep:
+			q.queue[0].hasTurn = true
+			close(q.queue[0].turn)
+		}
+		q.mu.Unlock()
+		if !more || !keep {
+			return
+		}
 	}
-	q.mu.Unlock()
 }
 
 // batchResult waits for c's entry and returns c's results.
