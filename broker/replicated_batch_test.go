@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -234,6 +235,89 @@ func TestReplicatedBatchedSendsWithoutQuorum(t *testing.T) {
 		}
 		if len(seen) != len(sends)/4 {
 			t.Fatalf("queue %d holds %d messages, want %d", q, len(seen), len(sends)/4)
+		}
+	}
+}
+
+// keyedRun encodes one message of topic with a UNIQ_KEY, stamped as a leader's put stamps it.
+func keyedRun(t *testing.T, tb *testBroker, topic string, i int) []byte {
+	t.Helper()
+	m := &message.Message{Topic: topic, QueueID: int32(i % 4), Body: []byte(fmt.Sprintf("r-%03d", i)),
+		BornTimestamp: time.Now().UnixMilli(), BornHost: tb.replica.host, StoreHost: tb.replica.host}
+	m.SetProperty(message.PropertyUniqKey, fmt.Sprintf("AC11000100002A9FC0DE%012X", i))
+	rec, err := message.AppendRecord(nil, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	message.PatchRecord(rec, 0, 0, m.BornTimestamp)
+	return rec
+}
+
+// replicateConcurrently calls tb's Replicator with every run at once, each with its own
+// timeout, and returns the errors.
+func replicateConcurrently(tb *testBroker, runs [][]byte, timeout func(i int) time.Duration) []error {
+	errs := make([]error, len(runs))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, run := range runs {
+		wg.Go(func() {
+			<-start
+			ctx, cancel := context.WithTimeout(context.Background(), timeout(i))
+			defer cancel()
+			res, err := tb.replica.Replicate(ctx, run)
+			if err == nil && len(res) != 1 {
+				err = fmt.Errorf("%d results for one record", len(res))
+			}
+			errs[i] = err
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// TestReplicatedBatchCallers: the batcher through the store's seam (store.Replicator): on a
+// follower every concurrent caller is refused with ErrServiceNotAvailable (a retry is safe);
+// on the leader, callers whose deadline passes while they queue or wait give up without
+// stalling the others, and the proposer's turn survives them: every later call succeeds.
+func TestReplicatedBatchCallers(t *testing.T) {
+	replicas := startReplicas(t, 3)
+	leader := leaderOf(t, replicas)
+	expect(t, leader.call(remoting.RequestUpdateAndCreateTopic, nil, "topic", "Callers", "readQueueNums", "4", "writeQueueNums", "4"), remoting.ResponseSuccess)
+	var runs [][]byte
+	for i := range 64 {
+		runs = append(runs, keyedRun(t, leader, "Callers", i))
+	}
+	long := func(int) time.Duration { return 10 * time.Second }
+	for _, r := range replicas {
+		if r == leader {
+			continue
+		}
+		for i, err := range replicateConcurrently(r, runs[:16], long) {
+			if !errors.Is(err, store.ErrServiceNotAvailable) {
+				t.Fatalf("follower %s, caller %d: %v, want ErrServiceNotAvailable", r.replica.self.Name, i, err)
+			}
+		}
+	}
+	// Half the callers with a deadline that passes while they queue or wait.
+	short := func(i int) time.Duration {
+		if i%2 == 0 {
+			return time.Duration(i%5) * 100 * time.Microsecond
+		}
+		return 10 * time.Second
+	}
+	errs := replicateConcurrently(leader, runs[16:48], short)
+	for i, err := range errs {
+		if i%2 == 1 && err != nil {
+			t.Fatalf("caller %d with time to spare: %v", 16+i, err)
+		}
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("caller %d: %v, want success or its deadline", 16+i, err)
+		}
+	}
+	for i, err := range replicateConcurrently(leader, runs[48:], long) {
+		if err != nil {
+			t.Fatalf("caller %d after the cancelled ones: %v", 48+i, err)
 		}
 	}
 }
