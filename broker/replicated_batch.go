@@ -161,8 +161,8 @@ func (rg *replicaGroup) replicateBatched(ctx context.Context, run []byte) ([]com
 	return rg.batchResult(ctx, c)
 }
 
-// proposeBatch takes a batch from the head of the queue (the caller holding the turn is at
-// the head), proposes it, tells its callers, and passes the turn on.
+// proposeBatch takes a batch from the head of the queue (on the first call of a turn, its
+// holder heads it), proposes it and tells its callers; the caller holding the turn calls it.
 func (rg *replicaGroup) proposeBatch(ctx context.Context) {
 	q := rg.batcher
 	q.mu.Lock()
