@@ -347,9 +347,9 @@ func (r *replica) dropProposals(err error) {
 }
 
 // handleReady processes every pending Ready: persist entries and HardState (and a snapshot),
-// then send messages, then apply committed entries, then Advance. A leader applies the
-// committed entries stored by earlier Readies before it persists (they are durable already). It stops at the first
-// storage failure and returns it (sticky).
+// then send messages, then apply committed entries, then Advance (a leader applies the
+// committed entries that earlier Readies stored before it persists: they are durable already).
+// It stops at the first storage failure and returns it (sticky).
 func (r *replica) handleReady() error {
 	for r.err == nil && r.rn.HasReady() {
 		rd := r.rn.Ready()
