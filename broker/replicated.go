@@ -85,6 +85,9 @@ type replicaGroup struct {
 	peerIDs      []uint64               // every replica's id
 	matches      matchTracker           // what the followers acknowledged (replicated_retention.go)
 
+	batchOnce sync.Once
+	batcher   *proposalBatcher // coalesces concurrent Replicate calls (replicated_batch.go)
+
 	quit   chan struct{}
 	failed chan struct{} // closed when the replica stopped on its own with an error (ReplicaFailed)
 	done   chan struct{}
@@ -274,51 +277,61 @@ func (rg *replicaGroup) apply(index uint64, data []byte) error {
 	return nil
 }
 
-// Replicate proposes records as one entry and waits for its commit and apply, unless the
-// dedupe table knows them already (a retried send: replicated_state.go), when it answers the
-// first copy's results.
+// Replicate proposes records (in one entry, possibly with other callers' records:
+// replicated_batch.go) and waits for its commit and apply, unless the dedupe table knows them
+// already (a retried send: replicated_state.go), when it answers the first copy's results.
 func (rg *replicaGroup) Replicate(ctx context.Context, records []byte) ([]commitlog.AppendResult, error) {
 	res, keys, ok, err := rg.state.dedupe(ctx, records)
 	if ok || err != nil {
 		return res, err
 	}
-	p, err := rg.proposeWait(ctx, records)
+	rg.batchOnce.Do(func() { rg.batcher = newProposalBatcher(rg.b.cfg.MappedFileSizeCommitLog) })
+	res, err = rg.replicateBatched(ctx, records)
 	rg.state.proposed(keys)
-	if err != nil {
-		return nil, err
-	}
-	res, ok = rg.takeResults(p.Index)
-	if !ok {
-		return nil, fmt.Errorf("broker: entry %d committed but its results were pruned", p.Index)
-	}
-	return res, nil
+	return res, err
 }
 
-// proposeWait proposes data as one entry on the ready leader and waits until this replica
-// applied it. Errors wrap store.ErrServiceNotAvailable when the entry was not stored (a retry
-// is safe), store.ErrMessageIllegal for data the log refuses; any other error leaves the
-// outcome unknown.
-func (rg *replicaGroup) proposeWait(ctx context.Context, data []byte) (replication.Proposal, error) {
+// propose proposes data as one entry on the ready leader and returns, once the leader stored
+// it, the channel that receives its outcome (replication.Group.ProposeNotify). Errors wrap
+// store.ErrServiceNotAvailable when the entry was not stored (a retry is safe),
+// store.ErrMessageIllegal for data the log refuses; any other error leaves the outcome unknown.
+func (rg *replicaGroup) propose(ctx context.Context, data []byte) (replication.Proposal, <-chan error, error) {
 	if r := rg.group.Role(); !r.Ready {
-		return replication.Proposal{}, fmt.Errorf("%w: replica %d is not the ready leader (leader %d, term %d)", store.ErrServiceNotAvailable, r.ID, r.Leader, r.Term)
+		return replication.Proposal{}, nil, fmt.Errorf("%w: replica %d is not the ready leader (leader %d, term %d)", store.ErrServiceNotAvailable, r.ID, r.Leader, r.Term)
 	}
-	p, err := rg.group.Propose(ctx, data)
+	p, applied, err := rg.group.ProposeNotify(ctx, data)
 	switch {
 	case errors.Is(err, replication.ErrNotLeader), errors.Is(err, replication.ErrNotReady),
 		errors.Is(err, replication.ErrSuperseded), errors.Is(err, raft.ErrProposalDropped):
-		return p, fmt.Errorf("%w: %w", store.ErrServiceNotAvailable, err)
+		return p, nil, fmt.Errorf("%w: %w", store.ErrServiceNotAvailable, err)
 	case errors.Is(err, replication.ErrBadEntry):
-		return p, fmt.Errorf("%w: %w", store.ErrMessageIllegal, err)
+		return p, nil, fmt.Errorf("%w: %w", store.ErrMessageIllegal, err)
 	case err != nil:
+		return p, nil, err
+	}
+	return p, applied, nil
+}
+
+// proposeWait proposes data as one entry (propose) and waits until this replica applied it.
+// Errors: propose's, and for a stored entry one wrapping store.ErrServiceNotAvailable when
+// another entry took its index (it never commits: a retry is safe); any other error leaves the
+// outcome unknown.
+func (rg *replicaGroup) proposeWait(ctx context.Context, data []byte) (replication.Proposal, error) {
+	p, applied, err := rg.propose(ctx, data)
+	if err != nil {
 		return p, err
 	}
-	if err := rg.group.Wait(ctx, p); err != nil {
-		if errors.Is(err, replication.ErrSuperseded) {
-			return p, fmt.Errorf("%w: %w", store.ErrServiceNotAvailable, err) // never stored: a retry is safe
+	select {
+	case err := <-applied:
+		if err != nil {
+			return p, waitError(err)
 		}
-		return p, err
+		return p, nil
+	case <-ctx.Done():
+		return p, ctx.Err()
+	case <-rg.group.Done():
+		return p, rg.groupStopped()
 	}
-	return p, nil
 }
 
 // takeResults returns and forgets the apply results of entry index.

@@ -41,6 +41,8 @@ type Group struct {
 type proposal struct {
 	data []byte
 	resc chan proposed
+	// notify, when set, becomes the entry's waiter once it is stored (ProposeNotify).
+	notify chan error
 }
 
 type proposed struct {
@@ -113,6 +115,8 @@ func (g *Group) run() {
 				g.r.step(m)
 			case p := <-g.propc:
 				g.propose(p)
+			case w := <-g.waitc:
+				g.addWaiter(w)
 			default:
 				break drain
 			}
@@ -149,7 +153,11 @@ func (g *Group) recoverDamage() {
 // sees it then. ErrSuperseded: the replica lost its leadership before it stored the entry. ErrNotLeader: this replica does not lead (the caller goes to the leader).
 // raft.ErrProposalDropped: the uncommitted log is full; the caller retries or answers busy.
 func (g *Group) Propose(ctx context.Context, data []byte) (Proposal, error) {
-	p := proposal{data: data, resc: make(chan proposed, 1)}
+	return g.propose1(ctx, proposal{data: data, resc: make(chan proposed, 1)})
+}
+
+// propose1 hands p to the goroutine and waits until the entry is stored (or refused).
+func (g *Group) propose1(ctx context.Context, p proposal) (Proposal, error) {
 	select {
 	case g.propc <- p:
 	case <-g.done:
@@ -163,6 +171,21 @@ func (g *Group) Propose(ctx context.Context, data []byte) (Proposal, error) {
 	case <-g.done:
 		return Proposal{}, g.stopped()
 	}
+}
+
+// ProposeNotify is Propose and Wait in one trip to the replica's goroutine: once the leader
+// stored the entry (when it returns), the entry's outcome as Wait reports it (nil once it is
+// applied on this replica, ErrSuperseded when another entry took its index) is sent on the
+// returned channel, which holds one value. Nothing is sent if the replica stops first: the
+// caller selects on Done as well, and on its own context (an outcome it stops waiting for is
+// unknown, as with Wait).
+func (g *Group) ProposeNotify(ctx context.Context, data []byte) (Proposal, <-chan error, error) {
+	notify := make(chan error, 1)
+	p, err := g.propose1(ctx, proposal{data: data, resc: make(chan proposed, 1), notify: notify})
+	if err != nil {
+		return p, nil, err
+	}
+	return p, notify, nil
 }
 
 // Wait blocks until the entry at p.Index is applied on this replica (Options.Apply returned for
@@ -305,7 +328,12 @@ func (g *Group) setRole(r Role) {
 const maxBatch = 1024
 
 func (g *Group) propose(p proposal) {
-	err := g.r.propose(p.data, func(pr Proposal, err error) { p.resc <- proposed{pr, err} })
+	err := g.r.propose(p.data, func(pr Proposal, err error) {
+		if err == nil && p.notify != nil {
+			g.addWaiter(waiter{p: pr, errc: p.notify}) // stored, not yet applied: it waits
+		}
+		p.resc <- proposed{pr, err}
+	})
 	if err != nil {
 		p.resc <- proposed{err: err}
 	}

@@ -347,8 +347,9 @@ func (r *replica) dropProposals(err error) {
 }
 
 // handleReady processes every pending Ready: persist entries and HardState (and a snapshot),
-// then send messages, then apply committed entries, then Advance. It stops at the first
-// storage failure and returns it (sticky).
+// then send messages, then apply committed entries, then Advance (a leader applies the
+// committed entries that earlier Readies stored before it persists: they are durable already).
+// It stops at the first storage failure and returns it (sticky).
 func (r *replica) handleReady() error {
 	for r.err == nil && r.rn.HasReady() {
 		rd := r.rn.Ready()
@@ -367,6 +368,23 @@ func (r *replica) handleReady() error {
 			r.opts.Transport.Send(early)
 			r.reportSnapshots(early)
 		}
+		committed := rd.CommittedEntries
+		if r.state == raft.StateLeader && raft.IsEmptySnap(rd.Snapshot) {
+			// A leader applies the committed entries that earlier Readies stored before it
+			// persists this one's, so their proposers are answered without waiting for another
+			// sync. A follower persists first: its acknowledgement is what the leader waits for.
+			stable := len(committed)
+			if len(rd.Entries) > 0 {
+				for first := rd.Entries[0].GetIndex(); stable > 0 && committed[stable-1].GetIndex() >= first; {
+					stable--
+				}
+			}
+			if err := r.apply(committed[:stable]); err != nil {
+				r.err = err
+				return err
+			}
+			committed = committed[stable:]
+		}
 		if err := r.persist(rd); err != nil {
 			r.err = err
 			r.dropProposals(err)
@@ -380,7 +398,7 @@ func (r *replica) handleReady() error {
 		if len(late) > 0 {
 			r.opts.Transport.Send(late)
 		}
-		if err := r.apply(rd.CommittedEntries); err != nil {
+		if err := r.apply(committed); err != nil {
 			r.err = err
 			return err
 		}
