@@ -10,6 +10,7 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/mqstore/mqstore/replication"
+	"github.com/mqstore/mqstore/store"
 )
 
 // Retention and snapshots of a replicated group.
@@ -98,6 +99,16 @@ func (rg *replicaGroup) ReleaseSegments(below int64, force bool) error {
 	first, _ := rg.rlog.FirstIndex()
 	rg.log.Info("broker: replicated log compacted", "first", first, "base", rg.rlog.Base(), "forced", force)
 	return nil
+}
+
+// BaseQueues implements store.LogOwner: the log's queue table at its base.
+func (rg *replicaGroup) BaseQueues() []store.QueueStart {
+	rows := rg.rlog.BaseQueues()
+	out := make([]store.QueueStart, len(rows))
+	for i, r := range rows {
+		out[i] = store.QueueStart{Topic: r.Topic, QueueID: r.QueueID, Next: r.Next}
+	}
+	return out
 }
 
 // snapshotRows is the replicated config a snapshot carries: kind → key → value, each row as
