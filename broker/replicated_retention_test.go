@@ -111,6 +111,17 @@ func TestReplicatedRetention(t *testing.T) {
 		res.Release()
 	}
 
+	// Config the follower holds and the leader deletes while it is down.
+	expect(t, leader.send("RetOld", 0, "a topic deleted while the follower is down", nil), remoting.ResponseSuccess)
+	expect(t, leader.call(remoting.RequestUpdateAndCreateSubscriptionGroup, []byte(`{"groupName":"gOld"}`)), remoting.ResponseSuccess)
+	expect(t, leader.call(remoting.RequestUpdateConsumerOffset, nil, "consumerGroup", "gOld", "topic", "Ret", "queueId", "0",
+		"commitOffset", "5"), remoting.ResponseSuccess)
+	oldConfig := func(r *testBroker) (topic, group, offset bool) {
+		_, topic = r.topics.get("RetOld")
+		_, group = r.groups.get("gOld")
+		_, offset = r.offsets.query("gOld", "Ret", 0)
+		return
+	}
 	// A follower stops; the leader compacts past it only by force.
 	var idx int
 	for i, r := range replicas {
@@ -119,12 +130,18 @@ func TestReplicatedRetention(t *testing.T) {
 		}
 	}
 	stopped := replicas[idx]
+	waitLong(t, "the config on the follower", func() bool {
+		topic, group, offset := oldConfig(stopped)
+		return topic && group && offset
+	})
 	stoppedLast, _ := stopped.replica.rlog.LastIndex()
 	dir := stopped.dir
 	if err := stopped.Close(); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, leader.send("RetNew", 0, "a topic created while the follower is down", nil), remoting.ResponseSuccess)
+	expect(t, leader.call(remoting.RequestDeleteTopicInBroker, nil, "topic", "RetOld"), remoting.ResponseSuccess)
+	expect(t, leader.call(remoting.RequestDeleteSubscriptionGroup, nil, "groupName", "gOld", "removeOffset", "true"), remoting.ResponseSuccess)
 	retNewLast, _ := leader.replica.rlog.LastIndex()
 	send(200)
 	time.Sleep(300 * time.Millisecond) // several retention passes
@@ -147,6 +164,9 @@ func TestReplicatedRetention(t *testing.T) {
 	})
 	if _, ok := back.topics.get("RetNew"); !ok {
 		t.Fatal("the follower lacks the config of a topic created before its snapshot")
+	}
+	if topic, group, offset := oldConfig(back); topic || group || offset {
+		t.Fatalf("after the snapshot the follower still holds config the leader deleted: topic %v, group %v, offset %v", topic, group, offset)
 	}
 	// A queue whose records all lie below the snapshot starts at the snapshot's queue offset at
 	// once (it gets no record after it), as on the leader.
@@ -205,6 +225,9 @@ func TestReplicatedRetention(t *testing.T) {
 	}
 	if _, ok := again.topics.get("RetNew"); !ok {
 		t.Fatal("the restarted follower lost the topic config it got from the snapshot")
+	}
+	if topic, group, offset := oldConfig(again); topic || group || offset {
+		t.Fatalf("the restarted follower's config files hold what the snapshot deleted: topic %v, group %v, offset %v", topic, group, offset)
 	}
 	if lo, hi := again.Store().MinOffset("RetNew", 0), again.Store().MaxOffset("RetNew", 0); lo != 1 || hi != 1 {
 		t.Fatalf("after a restart the follower's RetNew queue is [%d, %d), want [1, 1)", lo, hi)
