@@ -123,7 +123,9 @@ func (s *Store) ApplyStored(res []commitlog.AppendResult) error {
 // state is checkpointed. The queues of the owner's BaseQueues (the snapshot's queue table)
 // start at once at their next offset, MinOffset = MaxOffset = that offset (blank units below
 // it, as after retention), so a consumer or an admin asking before the queue's next record sees
-// where the queue is, and consumers below get the usual correction. The owner calls it on its
+// where the queue is, and consumers below get the usual correction. The timer wheel is rebuilt
+// from what the store then holds (timerService.restart: the timers of records below offset are
+// dropped, counted as skipped). The owner calls it on its
 // applying goroutine, after its log restarted at offset and before it applies any entry after.
 func (s *Store) RestartAt(offset int64) error {
 	owner, ok := s.opts.Replicator.(LogOwner)
@@ -137,6 +139,7 @@ func (s *Store) RestartAt(offset int64) error {
 	}
 	s.commitLog.SetBounds(offset, offset)
 	s.dispatched.Store(offset)
+	s.restartTimers(offset)
 	s.dispatchMu.Lock()
 	close(s.dispatchRound)
 	s.dispatchRound = make(chan struct{})
