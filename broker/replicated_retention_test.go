@@ -101,8 +101,11 @@ func TestReplicatedRetention(t *testing.T) {
 			}
 			if time.Now().After(deadline) {
 				last, _ := r.replica.rlog.LastIndex()
-				t.Fatalf("timed out waiting for compaction on %s: first index %d, last %d, applied %d, %d segments, role %+v",
-					r.replica.self.Name, first, last, r.replica.applied.Load(), r.Store().CommitLog().Segments(), r.replica.group.Role())
+				st := r.Store()
+				t.Fatalf("timed out waiting for compaction on %s: first index %d, last %d, applied %d, %d segments, role %+v; "+
+					"store: visible %d, dispatched %d, min %d, Ret max %d of %d, err %v",
+					r.replica.self.Name, first, last, r.replica.applied.Load(), st.CommitLog().Segments(), r.replica.group.Role(),
+					st.MaxPhysicalOffset(), st.DispatchedOffset(), st.MinPhysicalOffset(), st.MaxOffset("Ret", 0), sent, st.Err())
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
