@@ -31,6 +31,9 @@ type offsetTable struct {
 	// replicated_config.go).
 	repl *configRepl
 
+	// writeMu serialises persist: its callers (the persist loop, a replica's store checkpoint,
+	// Close) would otherwise share the temp file, and an older table could replace a newer one.
+	writeMu sync.Mutex
 	mu      sync.Mutex // guards offsets, dirty, unreplicated
 	offsets map[offsetKey]map[int32]int64
 	dirty   bool
@@ -111,6 +114,8 @@ func (o *offsetTable) removeTopic(topic string) {
 
 // persist writes consumerOffset.json if it changed since the last write (or always when force).
 func (o *offsetTable) persist(force bool) error {
+	o.writeMu.Lock()
+	defer o.writeMu.Unlock()
 	o.mu.Lock()
 	if !o.dirty && !force {
 		o.mu.Unlock()

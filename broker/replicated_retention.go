@@ -3,13 +3,18 @@ package broker
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 
+	"github.com/mqstore/mqstore/namesrv"
 	"github.com/mqstore/mqstore/replication"
+	"github.com/mqstore/mqstore/store"
+	"github.com/mqstore/mqstore/txn"
 )
 
 // Retention and snapshots of a replicated group.
@@ -28,9 +33,10 @@ import (
 // log's base (offset where the next entry goes, queue table) and, as its Extra, the replicated
 // config (topics, subscription groups, consumer offsets as JSON rows by kind and key, the
 // form of replication.ConfigOp). The follower's log restarts empty at that offset, its store
-// restarts there (store.Store.RestartAt: queues continue from the snapshot's queue offsets) and
-// its config tables take the snapshot's rows; history before it is absent on that replica, as
-// after retention, and consumers below it get the usual offset correction.
+// restarts there (store.Store.RestartAt: its queues start at once at the snapshot's queue
+// offsets) and its config tables become the snapshot's rows (rows it lacks are deleted); history
+// before it is absent on that replica, as after retention, and consumers below it get the
+// usual offset correction.
 
 // matchTracker remembers, per follower, the highest index it acknowledged (MsgAppResp) and in
 // which term: a leader's view of what its followers hold, read from the messages it receives.
@@ -100,6 +106,24 @@ func (rg *replicaGroup) ReleaseSegments(below int64, force bool) error {
 	return nil
 }
 
+// BaseQueues implements store.LogOwner: the log's queue table at its base, but the queues of
+// topics the group deleted (the log's table keeps a deleted topic's queue offsets, the stores
+// drop its queues): once the broker runs, only queues of topics it has a config for, or of the
+// store's own topics, as restoreTopics keeps them.
+func (rg *replicaGroup) BaseQueues() []store.QueueStart {
+	b := rg.broker.Load()
+	var out []store.QueueStart
+	for _, r := range rg.rlog.BaseQueues() {
+		if b != nil && !notAllowedSendTopics[r.Topic] {
+			if _, ok := b.topics.get(r.Topic); !ok {
+				continue
+			}
+		}
+		out = append(out, store.QueueStart{Topic: r.Topic, QueueID: r.QueueID, Next: r.Next})
+	}
+	return out
+}
+
 // snapshotRows is the replicated config a snapshot carries: kind → key → value, each row as
 // a ConfigOp of that kind would set it.
 type snapshotRows map[string]map[string]json.RawMessage
@@ -145,10 +169,50 @@ func (rg *replicaGroup) snapshotExtra() ([]byte, error) {
 	return json.Marshal(rows)
 }
 
+// replicatedKeys lists the rows this replica's table of kind holds (ConfigOp keys).
+func (b *Broker) replicatedKeys(kind string) []string {
+	var keys []string
+	switch kind {
+	case configKindTopic:
+		b.topics.mu.RLock()
+		keys = slices.Collect(maps.Keys(b.topics.topics))
+		b.topics.mu.RUnlock()
+	case configKindGroup:
+		b.groups.mu.RLock()
+		keys = slices.Collect(maps.Keys(b.groups.groups))
+		b.groups.mu.RUnlock()
+	case configKindOffset:
+		b.offsets.mu.Lock()
+		for k, queues := range b.offsets.offsets {
+			for q := range queues {
+				keys = append(keys, offsetQueue{k, q}.configKey())
+			}
+		}
+		b.offsets.mu.Unlock()
+	}
+	return keys
+}
+
+// ownSystemTopic reports whether this broker creates topic itself at start-up
+// (initSystemTopics): a snapshot that lacks it (a leader configured otherwise) does not delete it.
+func (b *Broker) ownSystemTopic(topic string) bool {
+	switch topic {
+	case namesrv.AutoCreateTopic:
+		return b.cfg.AutoCreateTopicEnable
+	case TraceTopic:
+		return b.cfg.TraceTopicEnable
+	case txn.DiscardTopic:
+		return true
+	}
+	return false
+}
+
 // restore installs a snapshot this replica received (replication Options.Restore, on the
-// replica's goroutine, after the log restarted empty at the snapshot's base): the config rows
-// it carries are set, then the store restarts at the base (and checkpoints, writing the config
-// files first).
+// replica's goroutine, after the log restarted empty at the snapshot's base): the replicated
+// config tables become the snapshot's (rows it lacks are deleted: the group deleted them while
+// this replica was behind, or they were this replica's own, as a follower's heartbeat-created
+// group, which the next heartbeat creates again), then the store restarts at the base (and
+// checkpoints, writing the config files first: they follow the tables).
 func (rg *replicaGroup) restore(index uint64, data []byte) error {
 	snap, err := replication.DecodeSnapshot(data)
 	if err != nil {
@@ -160,11 +224,19 @@ func (rg *replicaGroup) restore(index uint64, data []byte) error {
 			return fmt.Errorf("broker: snapshot %d config: %w", index, err)
 		}
 		registered := false
+		apply := func(kind, key string, v json.RawMessage) {
+			if err := b.applyConfigOp(replication.ConfigOp{Kind: kind, Key: key, Value: v}, false, &registered); err != nil {
+				rg.log.Error("broker: snapshot config row not applied", "kind", kind, "key", key, "err", err)
+			}
+		}
 		for _, kind := range []string{configKindTopic, configKindGroup, configKindOffset} {
-			for key, v := range rows[kind] {
-				if err := b.applyConfigOp(replication.ConfigOp{Kind: kind, Key: key, Value: v}, false, &registered); err != nil {
-					rg.log.Error("broker: snapshot config row not applied", "kind", kind, "key", key, "err", err)
+			for _, key := range b.replicatedKeys(kind) {
+				if _, ok := rows[kind][key]; !ok && !(kind == configKindTopic && b.ownSystemTopic(key)) {
+					apply(kind, key, nil)
 				}
+			}
+			for key, v := range rows[kind] {
+				apply(kind, key, v)
 			}
 		}
 	}

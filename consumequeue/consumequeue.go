@@ -510,6 +510,49 @@ func (q *ConsumeQueue) SetMinPhysicalOffset(phyOffset int64) (deletedFiles int, 
 	return deletedFiles, err
 }
 
+// StartAt empties the queue and makes it continue at queueOffset: every unit is dropped and the
+// file holding queueOffset is created with blank units from its boundary up to queueOffset
+// (Pre-fill, without a real unit yet), so MinOffset and MaxOffset are queueOffset at once and the
+// next Put appends there. A replicated store whose log restarted at a snapshot calls it with the
+// snapshot's next queue offset of each queue. The blanks are durable once the queue is flushed;
+// a crash before that loses them (the queue then reads 0 until its next unit, which Put pre-fills
+// the same way).
+func (q *ConsumeQueue) StartAt(queueOffset int64) error {
+	if queueOffset < 0 {
+		return fmt.Errorf("%w: start %s-%d at offset %d", ErrInvalidUnit, q.topic, q.queueID, queueOffset)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed.Load() {
+		return ErrClosed
+	}
+	if err := q.files.Truncate(-1); err != nil {
+		return fmt.Errorf("consumequeue: start %s-%d at %d: %w", q.topic, q.queueID, queueOffset, err)
+	}
+	q.maxPhysical.Store(0)
+	q.minOffset.Store(queueOffset)
+	if queueOffset == 0 {
+		return nil
+	}
+	pos := queueOffset * UnitSize
+	f, err := q.files.LastOrCreate(pos)
+	if err != nil {
+		return fmt.Errorf("consumequeue: start %s-%d at %d: %w", q.topic, q.queueID, queueOffset, err)
+	}
+	if n := int((pos - f.FromOffset()) / UnitSize); n > 0 {
+		b := f.Reserve(n * UnitSize)
+		if b == nil {
+			// Unreachable: a new file has room for every unit below queueOffset in it.
+			return fmt.Errorf("consumequeue: start %s-%d at %d: no room in %s", q.topic, q.queueID, queueOffset, f.Path())
+		}
+		for i := range n {
+			PutUnit(b[i*UnitSize:], BlankUnit)
+		}
+		f.Publish(n * UnitSize)
+	}
+	return nil
+}
+
 // Flush makes every written unit durable (msync).
 func (q *ConsumeQueue) Flush() error {
 	if q.closed.Load() {

@@ -30,7 +30,8 @@
 // or deleted while the queue-offset counter survived), the first file is created at the file
 // boundary at or below n and the units from that boundary up to n are written as blank units
 // (commitlog offset 0, size 0x7FFFFFFF, tags 0), as RocketMQ's fillPreBlank does. Only the file
-// holding n is created: there are never files of blanks. MinOffset becomes n.
+// holding n is created. MinOffset becomes n. StartAt does the same without a unit at n (a replicated
+// store restarting at a snapshot's queue offsets): its one file holds blanks only until the next Put.
 //
 // # Recovery
 //

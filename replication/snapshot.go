@@ -82,6 +82,14 @@ func (l *Log) Snapshot() (*pb.Snapshot, error) {
 		Term: new(l.meta.PrevTerm), ConfState: l.confStateLocked()}}, nil
 }
 
+// BaseQueues is the queue table at the log's base: the next queue offset of every topic queue
+// where the first entry after the base (a snapshot's, or the last compacted entry's) goes.
+func (l *Log) BaseQueues() []QueueNext {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.meta.BaseQueues)
+}
+
 // Compact drops entries up to index (which must be committed) and deletes the files that hold
 // only them.
 //

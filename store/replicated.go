@@ -57,6 +57,18 @@ type LogOwner interface {
 	// dispatched offset: the owner makes durable the state it derived from the entries applied
 	// so far (a restarted replica resumes applying from that checkpoint, not from entry 1).
 	BeforeCheckpoint() error
+	// BaseQueues is the next queue offset of every topic queue at the log's base (the queue
+	// table of the snapshot it restarted from, carried over what it compacted since): where the
+	// store's queues start when they restart at the base (RestartAt, or an Open that finds its
+	// checkpoint below the base).
+	BaseQueues() []QueueStart
+}
+
+// QueueStart is where a topic queue starts: the queue offset of its next record.
+type QueueStart struct {
+	Topic   string
+	QueueID int32
+	Next    int64
 }
 
 // DefaultReplicateTimeout is Options.ReplicateTimeout's default.
@@ -108,20 +120,26 @@ func (s *Store) ApplyStored(res []commitlog.AppendResult) error {
 // RestartAt empties the store for a log that restarts at offset (a replica that installed a
 // snapshot: its commitlog now holds nothing below offset): every consume queue and the index
 // entries below offset are deleted, nothing is visible or dispatched before offset, and the
-// state is checkpointed. Queues start again at the queue offsets of the records that follow
-// (blank units below them, as after retention), so consumers below get the usual correction.
-// The owner calls it on its applying goroutine, before it applies any entry after offset.
+// state is checkpointed. The queues of the owner's BaseQueues (the snapshot's queue table)
+// start at once at their next offset, MinOffset = MaxOffset = that offset (blank units below
+// it, as after retention), so a consumer or an admin asking before the queue's next record sees
+// where the queue is, and consumers below get the usual correction. The timer wheel is rebuilt
+// from what the store then holds (timerService.restart: the timers of records below offset are
+// dropped, counted as skipped). The owner calls it on its
+// applying goroutine, after its log restarted at offset and before it applies any entry after.
 func (s *Store) RestartAt(offset int64) error {
-	if !s.commitLog.IsView() {
+	owner, ok := s.opts.Replicator.(LogOwner)
+	if !ok || !s.commitLog.IsView() {
 		return fmt.Errorf("store: restart at %d: the commitlog is the store's own", offset)
 	}
 	s.dispatchRunMu.Lock()
-	err := s.dropQueues()
+	err := s.restartQueues(owner.BaseQueues())
 	if err == nil && s.index != nil {
 		_, err = s.index.DeleteBelow(offset)
 	}
 	s.commitLog.SetBounds(offset, offset)
 	s.dispatched.Store(offset)
+	s.restartTimers(offset)
 	s.dispatchMu.Lock()
 	close(s.dispatchRound)
 	s.dispatchRound = make(chan struct{})
@@ -133,8 +151,9 @@ func (s *Store) RestartAt(offset int64) error {
 	return s.writeCheckpoint()
 }
 
-// dropQueues deletes every consume queue (their units point below a log that restarted).
-func (s *Store) dropQueues() error {
+// restartQueues deletes every consume queue (their units point below a log that restarted)
+// and starts the queues of table at their next offsets.
+func (s *Store) restartQueues(table []QueueStart) error {
 	var topics []string
 	s.queues.Range(func(q *consumequeue.ConsumeQueue) bool {
 		if !slices.Contains(topics, q.Topic()) {
@@ -146,6 +165,19 @@ func (s *Store) dropQueues() error {
 		if err := s.DeleteTopic(topic); err != nil {
 			return err
 		}
+	}
+	for _, qs := range table {
+		if qs.Next <= 0 {
+			continue
+		}
+		q, err := s.queues.GetOrCreate(qs.Topic, qs.QueueID)
+		if err != nil {
+			return err
+		}
+		if err := q.StartAt(qs.Next); err != nil {
+			return err
+		}
+		s.commitLog.SetQueueOffset(qs.Topic, qs.QueueID, qs.Next)
 	}
 	return nil
 }

@@ -67,6 +67,14 @@ func (o *logOwner) ReleaseSegments(below int64, _ bool) error {
 	return o.log.Compact(o.log.IndexAt(below))
 }
 
+func (o *logOwner) BaseQueues() []QueueStart {
+	var out []QueueStart
+	for _, q := range o.log.BaseQueues() {
+		out = append(out, QueueStart{Topic: q.Topic, QueueID: q.QueueID, Next: q.Next})
+	}
+	return out
+}
+
 func (o *logOwner) BeforeCheckpoint() error {
 	o.mu.Lock()
 	o.checkpoints++
@@ -214,7 +222,7 @@ func TestStoreOverRaftLog(t *testing.T) {
 
 	// A snapshot: the log restarts empty at an offset, the store's queues with it.
 	base := l.End() + 3*segment + 100
-	data, _ := json.Marshal(map[string]any{"startPhys": base, "queues": []replication.QueueNext{{Topic: "T", QueueID: 0, Next: 1000}}})
+	data, _ := json.Marshal(map[string]any{"startPhys": base, "queues": []replication.QueueNext{{Topic: "T", QueueID: 0, Next: 1000}, {Topic: "U", QueueID: 2, Next: 7}}})
 	owner.mu.Lock()
 	snap := &pb.Snapshot{Data: data, Metadata: &pb.SnapshotMetadata{Index: new(owner.index + 50), Term: new(uint64(2)), ConfState: &pb.ConfState{Voters: []uint64{1}}}}
 	if err := l.ApplySnapshot(snap); err != nil {
@@ -225,8 +233,21 @@ func TestStoreOverRaftLog(t *testing.T) {
 	if err := st.RestartAt(base); err != nil {
 		t.Fatal(err)
 	}
-	if st.MinPhysicalOffset() != base || st.MaxOffset("T", 0) != 0 {
-		t.Fatalf("after RestartAt: min offset %d (want %d), queue max %d", st.MinPhysicalOffset(), base, st.MaxOffset("T", 0))
+	// The snapshot's queues start at its queue offsets at once, before their next record.
+	checkQueue := func(when, topic string, queueID int32, lo, hi int64) {
+		t.Helper()
+		if st.MinOffset(topic, queueID) != lo || st.MaxOffset(topic, queueID) != hi {
+			t.Fatalf("%s: queue %s-%d [%d, %d), want [%d, %d)", when, topic, queueID,
+				st.MinOffset(topic, queueID), st.MaxOffset(topic, queueID), lo, hi)
+		}
+	}
+	if st.MinPhysicalOffset() != base {
+		t.Fatalf("after RestartAt: min offset %d (want %d)", st.MinPhysicalOffset(), base)
+	}
+	checkQueue("after RestartAt", "T", 0, 1000, 1000)
+	checkQueue("after RestartAt", "U", 2, 7, 7)
+	if got, status, next := queueBodies(t, st, 0); status != OffsetTooSmall || next != 1000 || len(got) != 0 {
+		t.Fatalf("read from 0 after the snapshot, before a put: %v next %d, %v", status, next, got)
 	}
 	if res, err := st.Put(&message.Message{Topic: "T", QueueID: 0, Body: []byte("snap" + body)}); err != nil || res.QueueOffset != 1000 || res.PhysicalOffset != base {
 		t.Fatalf("put after the snapshot: %+v %v", res, err)
@@ -242,4 +263,6 @@ func TestStoreOverRaftLog(t *testing.T) {
 	if got, _, _ := queueBodies(t, st, 1000); strings.Join(got, ",") != "snap" {
 		t.Fatalf("after reopening at the snapshot: %v", got)
 	}
+	checkQueue("reopened", "T", 0, 1000, 1001)
+	checkQueue("reopened", "U", 2, 7, 7)
 }

@@ -245,7 +245,7 @@ func (s *Store) recover() error {
 		return fmt.Errorf("store: %w", err)
 	}
 	if restart {
-		if err := s.dropQueues(); err != nil {
+		if err := s.restartQueues(s.opts.Replicator.(LogOwner).BaseQueues()); err != nil {
 			return fmt.Errorf("store: restart the consume queues at the log's base: %w", err)
 		}
 	}

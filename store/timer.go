@@ -94,6 +94,11 @@ type timerService struct {
 	opts  TimerOptions
 	dir   string
 	wheel *timer.Wheel
+	// current is wheel for readers on other goroutines (TimerStats): restart replaces it.
+	current atomic.Pointer[timer.Wheel]
+	// restartAt is 1 + the offset a replicated store restarted at (RestartAt), 0 when none is
+	// waiting: the goroutine rebuilds the wheel at its next pass (restart).
+	restartAt atomic.Int64
 
 	sources     []timerSource
 	offsets     map[string]int64 // next unit of each source to move into the wheel
@@ -106,6 +111,7 @@ type timerService struct {
 	lastRescan   time.Time
 	buf          []timer.Entry
 	sticky       error // first error of a checkpoint or delivery, reported by Close
+	broken       bool  // restart failed: no wheel; the service idles until Close
 
 	mu            sync.Mutex // guards published
 	published     map[string]int64
@@ -180,8 +186,57 @@ func (s *Store) openTimer() error {
 		return fmt.Errorf("store: %w", err)
 	}
 	t.written = cp
+	t.current.Store(t.wheel)
 	t.publish()
 	s.timer = t
+	return nil
+}
+
+// restartTimers has the timer service rebuild its wheel after the store restarted at offset
+// (RestartAt); the dispatch round RestartAt closes wakes it.
+func (s *Store) restartTimers(offset int64) {
+	if s.timer != nil {
+		s.timer.restartAt.Store(offset + 1)
+	}
+}
+
+// restart rebuilds the wheel from what the store holds after it restarted at floor (a replica
+// that installed a snapshot, RestartAt): every timer in the wheel came from a record of a
+// committed entry before the snapshot, below floor, which the store no longer holds, so the
+// wheel starts empty (the timers it held count as skipped, as a fired timer whose record
+// retention took), the fired tick stays, and every source is read again from its queue's new
+// start (the snapshot's queue offset: the units after it are the records the store holds).
+// Without it those timers would stay pending until due and then be skipped (on a follower once
+// per retry of their tick), and a reopen would drop them uncounted.
+func (t *timerService) restart(floor int64) error {
+	dropped := t.wheel.Pending()
+	cp := timer.Checkpoint{FiredMs: t.wheel.FiredMs(), Sources: map[string]int64{}}
+	if err := t.wheel.Close(); err != nil && !errors.Is(err, timer.ErrClosed) {
+		return fmt.Errorf("store: timer: restart at %d: %w", floor, err)
+	}
+	err := timer.WriteCheckpoint(t.opts.FS, t.dir, cp)
+	if err == nil {
+		err = timer.RemoveLog(t.opts.FS, t.dir)
+	}
+	var w *timer.Wheel
+	if err == nil {
+		w, err = timer.Open(t.dir, t.opts.wheelOptions(), cp, func(timer.Entry) bool { return false })
+	}
+	if err != nil {
+		// The goroutine cannot go on without a wheel: the store reports it (Close) and the
+		// timers wait for a restart of the process, which rebuilds the wheel (the checkpoint
+		// says LogEnd 0).
+		return fmt.Errorf("store: timer: restart at %d: %w", floor, err)
+	}
+	t.wheel = w
+	t.current.Store(w)
+	t.offsets = cp.Sources
+	clear(t.replayUntil)
+	t.written = cp
+	t.waiting = nil
+	t.deliveredEnd = 0
+	t.skipped.Add(dropped)
+	t.publish()
 	return nil
 }
 
@@ -247,6 +302,15 @@ func (t *timerService) run() {
 // pass moves new units into the wheel, fires the due ticks and checkpoints; it returns how long
 // to sleep (0: more work is waiting).
 func (t *timerService) pass() time.Duration {
+	if f := t.restartAt.Swap(0); f > 0 {
+		if err := t.restart(f - 1); err != nil {
+			t.keep(err)
+			t.broken = true
+		}
+	}
+	if t.broken {
+		return timerIdle
+	}
 	now := t.opts.Now()
 	if now.Sub(t.lastRescan) >= time.Second {
 		t.lastRescan = now
@@ -468,6 +532,9 @@ func (t *timerService) publish() {
 
 // close writes the final checkpoint and closes the files (after the goroutine stopped).
 func (t *timerService) close() error {
+	if t.broken {
+		return t.sticky
+	}
 	t.checkpoint(time.Now(), true)
 	err := t.wheel.Close()
 	if t.sticky != nil {
@@ -483,7 +550,7 @@ func (s *Store) TimerStats() TimerStats {
 		return TimerStats{}
 	}
 	st := TimerStats{
-		Pending:    t.wheel.Pending(),
+		Pending:    t.current.Load().Pending(),
 		DequeueLag: time.Duration(t.dequeueLagMs.Load()) * time.Millisecond,
 		Enqueued:   t.enqueued.Load(),
 		Fired:      t.fired.Load(),
