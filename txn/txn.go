@@ -537,14 +537,15 @@ func verifyHalf(halfOffset int64, producerGroup string, queueOffset int64, topic
 	return f, nil
 }
 
-// claim takes the open transaction at q for ending. It returns the status
-// error of an ended one.
-func (s *Service) claim(q int64, commit bool) (*entry, error) {
+// claim takes the open transaction at q for ending, with the number of checks
+// delivered for it so far (read under s.mu: the check loop counts them). It
+// returns the status error of an ended one.
+func (s *Service) claim(q int64, commit bool) (*entry, int, error) {
 	s.mu.Lock()
 	if e := s.open[q]; e != nil {
 		if e.committing {
 			s.mu.Unlock()
-			return nil, ErrAlreadyCommitted
+			return nil, 0, ErrAlreadyCommitted
 		}
 		if commit {
 			e.committing = true
@@ -552,22 +553,23 @@ func (s *Service) claim(q int64, commit bool) (*entry, error) {
 			delete(s.open, q)
 			s.states.set(q, stateRolledBack)
 		}
+		checks := e.checks
 		s.mu.Unlock()
-		return e, nil
+		return e, checks, nil
 	}
 	st, inWindow := s.states.get(q)
 	_, resumed := s.resumed[q]
 	s.mu.Unlock()
 	if resumed {
-		return nil, ErrResumed
+		return nil, 0, ErrResumed
 	}
 	if !inWindow {
 		st = s.lookupOutcome(q)
 	}
 	if err := st.statusError(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return nil, fmt.Errorf("%w: half-queue offset %d is not a known transaction", ErrNotFound, q)
+	return nil, 0, fmt.Errorf("%w: half-queue offset %d is not a known transaction", ErrNotFound, q)
 }
 
 // commit appends the restored message of the verified half message.
@@ -578,11 +580,11 @@ func (s *Service) commit(msg *message.Message, rec message.Record) (Appended, er
 // commitFields is commit with the half message's fields already read.
 func (s *Service) commitFields(msg *message.Message, rec message.Record, f halfFields) (Appended, error) {
 	q := rec.QueueOffset
-	e, err := s.claim(q, true)
+	e, checks, err := s.claim(q, true)
 	if err != nil {
 		return Appended{}, err
 	}
-	restored, err := restore(msg, rec, e, f)
+	restored, err := restore(msg, rec, e, checks, f)
 	if err != nil {
 		s.mu.Lock()
 		e.committing = false
@@ -657,9 +659,8 @@ func halfFieldsOf(p message.Properties) halfFields {
 }
 
 // restore turns the half message into its committed message (spec §6.4);
-// f holds msg's REAL_TOPIC and REAL_QID.
-func restore(msg *message.Message, rec message.Record, e *entry, f halfFields) (*message.Message, error) {
-	checks := e.checks
+// f holds msg's REAL_TOPIC and REAL_QID, checks the checks delivered for it.
+func restore(msg *message.Message, rec message.Record, e *entry, checks int, f halfFields) (*message.Message, error) {
 	tb, qs := f.realTopic, f.realQID
 	topic := e.topic
 	if string(tb) != topic {
@@ -681,7 +682,7 @@ func restore(msg *message.Message, rec message.Record, e *entry, f halfFields) (
 
 // rollback closes the open transaction at q and queues its op marker.
 func (s *Service) rollback(q int64) error {
-	if _, err := s.claim(q, false); err != nil {
+	if _, _, err := s.claim(q, false); err != nil {
 		return err
 	}
 	s.ops.add(q, EndRollback, math.MaxInt64)
