@@ -141,6 +141,7 @@ func BenchmarkParseSendHeader(b *testing.B) {
 			fr := remoting.NewFrameReader(&repeatReader{frame: frame}, 64<<10, 1<<20)
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := processCPU(b)
 			for range b.N {
 				c, err := fr.ReadCommand()
 				if err != nil {
@@ -152,6 +153,7 @@ func BenchmarkParseSendHeader(b *testing.B) {
 				}
 				c.Release()
 			}
+			b.ReportMetric(float64(processCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }
