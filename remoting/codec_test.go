@@ -456,3 +456,61 @@ func TestCommandHelpers(t *testing.T) {
 		t.Fatal(released)
 	}
 }
+
+// countingReader counts the Read calls on its reader.
+type countingReader struct {
+	r     io.Reader
+	reads int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	c.reads++
+	return c.r.Read(p)
+}
+
+// TestFrameReaderGrows: a stream that keeps more than half the buffer waiting makes the buffer
+// double up to 256 KiB (fewer reads for the same frames); one that trickles leaves it alone.
+func TestFrameReaderGrows(t *testing.T) {
+	var stream []byte
+	const frames = 2000
+	for i := range frames {
+		c := goldenRequest()
+		c.Opaque = int32(i)
+		c.SerializeType = SerializeRocketMQ
+		c.Body = bytes.Repeat([]byte{byte(i)}, 1024)
+		var err error
+		if stream, err = AppendFrame(stream, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		name     string
+		reader   func(io.Reader) io.Reader
+		wantBuf  int
+		maxReads int
+	}{
+		{"full reads", func(r io.Reader) io.Reader { return r }, grownReadBuffer, len(stream)/(grownReadBuffer/2) + 8},
+		{"small reads", func(r io.Reader) io.Reader { return iotest.HalfReader(iotest.OneByteReader(r)) }, 32 << 10, len(stream) + 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cr := &countingReader{r: tt.reader(bytes.NewReader(stream))}
+			fr := NewFrameReader(cr, 32<<10, DefaultMaxFrameSize)
+			for i := range frames {
+				c, err := fr.ReadCommand()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.Opaque != int32(i) || len(c.Body) != 1024 || c.Body[0] != byte(i) {
+					t.Fatalf("frame %d: opaque %d, body %d bytes", i, c.Opaque, len(c.Body))
+				}
+				c.Release()
+			}
+			if _, err := fr.ReadCommand(); err != io.EOF {
+				t.Fatalf("got %v, want EOF", err)
+			}
+			if len(fr.buf) != tt.wantBuf || cr.reads > tt.maxReads {
+				t.Fatalf("buffer %d bytes after %d reads, want %d bytes and at most %d reads", len(fr.buf), cr.reads, tt.wantBuf, tt.maxReads)
+			}
+		})
+	}
+}
