@@ -119,23 +119,13 @@ func decodeFrame(frame []byte, owned *[]byte, c *Command) error {
 	return nil
 }
 
-// grownReadBuffer bounds how far a FrameReader's buffer grows on its own.
-const grownReadBuffer = 256 << 10
-
 // FrameReader reads frames from a stream and decodes them into commands.
 // It buffers reads, so one Read from the network can yield many frames.
-// Its buffer starts at the size asked for and doubles, up to 256 KiB, while
-// reads keep filling more than half of it (a busy producer's connection),
-// so an idle connection holds the small buffer and a busy one needs fewer
-// reads; it never shrinks.
 type FrameReader struct {
 	r            io.Reader
 	maxFrameSize int
 	buf          []byte // buf[start:end] is read but not yet decoded
 	start, end   int
-	// grow: a read filled more than half of buf, so the stream had more
-	// waiting; buf doubles (up to grownReadBuffer) when next compacted.
-	grow bool
 	// BeforeRead, if set, is called before every Read from the stream (the
 	// server uses it to push the idle deadline forward).
 	BeforeRead func()
@@ -227,23 +217,14 @@ func (fr *FrameReader) fill(n int) error {
 		return nil
 	}
 	if fr.start+n > len(fr.buf) {
-		if fr.grow && len(fr.buf) < grownReadBuffer {
-			grown := make([]byte, min(2*len(fr.buf), grownReadBuffer))
-			fr.end = copy(grown, fr.buf[fr.start:fr.end])
-			fr.buf = grown
-		} else {
-			fr.end = copy(fr.buf, fr.buf[fr.start:fr.end])
-		}
-		fr.start, fr.grow = 0, false
+		fr.end = copy(fr.buf, fr.buf[fr.start:fr.end])
+		fr.start = 0
 	}
 	for fr.end-fr.start < n {
 		if fr.BeforeRead != nil {
 			fr.BeforeRead()
 		}
 		m, err := fr.r.Read(fr.buf[fr.end:])
-		if 2*m > len(fr.buf) {
-			fr.grow = true
-		}
 		fr.end += m
 		if err != nil {
 			if fr.end-fr.start >= n {
