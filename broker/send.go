@@ -6,8 +6,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/mqstore/mqstore/protocol"
 
@@ -49,39 +51,72 @@ type sendHeader struct {
 	batch                 bool
 }
 
+// parseSendHeader reads a send request's header in one pass over its fields (a field given
+// twice: the first counts, as Fields.Get reads it). Missing or malformed required fields fail
+// with ErrBadRequest; malformed optional numbers read as their defaults.
 func parseSendHeader(req *remoting.Command, f *sendFields) (sendHeader, error) {
 	var h sendHeader
-	var err error
-	if h.producerGroup, err = req.GetString(f.producerGroup); err != nil {
-		return h, badField(f.producerGroup, err)
+	var values [sendFieldCount]string
+	var present uint32
+	for i := range req.ExtFields {
+		field := &req.ExtFields[i]
+		if j := f.index(field.Key); j >= 0 && present&(1<<j) == 0 {
+			present |= 1 << j
+			values[j] = field.Value
+		}
 	}
-	if h.topic, err = req.GetString(f.topic); err != nil {
-		return h, badField(f.topic, err)
+	has := func(j int) bool { return present&(1<<j) != 0 }
+	required := func(j int) error {
+		if !has(j) {
+			return badField(f.names[j], fmt.Errorf("%w: %s", remoting.ErrMissingField, f.names[j]))
+		}
+		return nil
 	}
-	h.defaultTopic = req.Ext(f.defaultTopic)
-	if h.defaultTopicQueueNums, err = req.GetInt32(f.defaultTopicQueueNums); err != nil {
-		h.defaultTopicQueueNums = 4
+	parse := func(j, bits int) (int64, error) {
+		if err := required(j); err != nil {
+			return 0, err
+		}
+		v, err := strconv.ParseInt(values[j], 10, bits)
+		if err != nil {
+			return 0, badField(f.names[j], fmt.Errorf("%w: %s=%q: %v", remoting.ErrBadField, f.names[j], values[j], err))
+		}
+		return v, nil
 	}
-	if h.queueID, err = req.GetInt32(f.queueID); err != nil {
-		return h, badField(f.queueID, err)
+	optional := func(j int, def int32) int32 {
+		if v, err := strconv.ParseInt(values[j], 10, 32); has(j) && err == nil {
+			return int32(v)
+		}
+		return def
 	}
-	if h.sysFlag, err = req.GetInt32(f.sysFlag); err != nil {
-		return h, badField(f.sysFlag, err)
+	if err := required(sendProducerGroup); err != nil {
+		return h, err
 	}
-	if h.bornTimestamp, err = req.GetInt64(f.bornTimestamp); err != nil {
-		return h, badField(f.bornTimestamp, err)
+	if err := required(sendTopic); err != nil {
+		return h, err
 	}
-	if h.flag, err = req.GetInt32(f.flag); err != nil {
-		return h, badField(f.flag, err)
+	h.producerGroup, h.topic = values[sendProducerGroup], values[sendTopic]
+	h.defaultTopic = values[sendDefaultTopic]
+	h.defaultTopicQueueNums = optional(sendDefaultTopicQueueNums, 4)
+	v, err := parse(sendQueueID, 32)
+	if err != nil {
+		return h, err
 	}
-	h.properties = req.Ext(f.properties)
-	if v, err := req.GetInt32(f.reconsumeTimes); err == nil {
-		h.reconsumeTimes = v
+	h.queueID = int32(v)
+	if v, err = parse(sendSysFlag, 32); err != nil {
+		return h, err
 	}
-	if v, err := req.GetInt32(f.maxReconsumeTimes); err == nil {
-		h.maxReconsumeTimes = v
+	h.sysFlag = int32(v)
+	if h.bornTimestamp, err = parse(sendBornTimestamp, 64); err != nil {
+		return h, err
 	}
-	h.batch, _ = req.GetBool(f.batch)
+	if v, err = parse(sendFlag, 32); err != nil {
+		return h, err
+	}
+	h.flag = int32(v)
+	h.properties = values[sendProperties]
+	h.reconsumeTimes = optional(sendReconsumeTimes, 0)
+	h.maxReconsumeTimes = optional(sendMaxReconsumeTimes, 0)
+	h.batch = remoting.ParseBool(values[sendBatch])
 	return h, nil
 }
 
@@ -105,7 +140,7 @@ func (b *Broker) sendMessage(c *remoting.Conn, req *remoting.Command, f *sendFie
 		BornHost:       bornHost(c),
 		StoreHost:      b.storeHost(),
 		ReconsumeTimes: h.reconsumeTimes,
-		Properties:     message.Properties(h.properties),
+		Properties:     propertiesOf(h.properties),
 	}
 	if isTransactional(m) {
 		return b.prepareTransaction(c, req, &h, m)
@@ -214,17 +249,34 @@ func (b *Broker) putMessageAsync(m *message.Message, done func(store.PutResult, 
 }
 
 func (b *Broker) putMessage(m *message.Message) (store.PutResult, error) {
+	mt := b.opts.Metrics
+	if mt == nil { // the clock and the message's kind are for the metrics only
+		res, err := b.store.Put(m)
+		if err == nil || errors.Is(err, store.ErrFlushTimeout) {
+			b.stats.putMessages.Add(1)
+		}
+		return res, err
+	}
 	start := time.Now()
 	topic, kind, bodyLen := m.Topic, messageType(m), len(m.Body)
 	res, err := b.store.Put(m)
 	if err == nil || errors.Is(err, store.ErrFlushTimeout) {
 		b.stats.putMessages.Add(1)
-		if mt := b.opts.Metrics; mt != nil {
-			mt.PutLatency(time.Since(start))
-			mt.MessagesIn(topic, 1, bodyLen, kind)
-		}
+		mt.PutLatency(time.Since(start))
+		mt.MessagesIn(topic, 1, bodyLen, kind)
 	}
 	return res, err
+}
+
+// propertiesOf returns the bytes of s, a field of a decoded request header, as Properties
+// without copying them. Safe because Properties are never modified in place (Set and Delete
+// return new encodings; the slice's capacity is its length, so an append copies) and the
+// header's strings are immutable heap memory that lives as long as the message refers to it.
+func propertiesOf(s string) message.Properties {
+	if s == "" {
+		return nil
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // putResponse answers a send from the store's result.

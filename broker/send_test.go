@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 
@@ -135,5 +136,63 @@ func TestSendMessageSyncFlushTimeout(t *testing.T) {
 	expect(t, resp, remoting.ResponseFlushDiskTimeout)
 	if resp.Ext(protocol.FieldMsgID) == "" || resp.Ext(protocol.FieldQueueOffset) != "0" {
 		t.Fatalf("FLUSH_DISK_TIMEOUT without msgId/queueOffset: %v", resp)
+	}
+}
+
+// TestParseSendHeader: both spellings, defaults of the optional fields, the first of a repeated
+// field, and the errors of missing or malformed required fields.
+func TestParseSendHeader(t *testing.T) {
+	v1 := func(kv ...string) []string {
+		base := []string{"producerGroup", "pg", "topic", "T1", "defaultTopic", "TBW102", "queueId", "2",
+			"sysFlag", "1", "bornTimestamp", "1700000000000", "flag", "5", "properties", "TAGS\x01x\x02"}
+		return append(base, kv...)
+	}
+	v2 := func(kv ...string) []string {
+		base := []string{"a", "pg", "b", "T2", "c", "TBW102", "e", "3", "f", "0", "g", "1700000000001", "h", "0", "i", ""}
+		return append(base, kv...)
+	}
+	tests := []struct {
+		name    string
+		fields  *sendFields
+		args    []string
+		want    sendHeader
+		wantErr string // in the message of an ErrBadRequest
+	}{
+		{"v1", &sendFieldsV1, v1("defaultTopicQueueNums", "8", "reconsumeTimes", "3", "maxReconsumeTimes", "16", "batch", "TRUE"),
+			sendHeader{producerGroup: "pg", topic: "T1", defaultTopic: "TBW102", defaultTopicQueueNums: 8, queueID: 2, sysFlag: 1,
+				bornTimestamp: 1700000000000, flag: 5, properties: "TAGS\x01x\x02", reconsumeTimes: 3, maxReconsumeTimes: 16, batch: true}, ""},
+		{"v2 defaults", &sendFieldsV2, v2("d", "x", "j", "-", "m", "yes"),
+			sendHeader{producerGroup: "pg", topic: "T2", defaultTopic: "TBW102", defaultTopicQueueNums: 4, queueID: 3,
+				bornTimestamp: 1700000000001}, ""},
+		{"v2 first of a repeated field", &sendFieldsV2, v2("b", "Other", "l", "7"),
+			sendHeader{producerGroup: "pg", topic: "T2", defaultTopic: "TBW102", defaultTopicQueueNums: 4, queueID: 3,
+				bornTimestamp: 1700000000001, maxReconsumeTimes: 7}, ""},
+		{"v1 names in a v2 request are not read", &sendFieldsV2, []string{"producerGroup", "pg", "topic", "T"}, sendHeader{}, "missing ext field"},
+		{"v2 missing topic", &sendFieldsV2, []string{"a", "pg", "e", "1"}, sendHeader{}, "missing ext field"},
+		{"v2 missing queue", &sendFieldsV2, []string{"a", "pg", "b", "T", "f", "0", "g", "1", "h", "0"}, sendHeader{}, "missing ext field"},
+		{"v2 bad queue", &sendFieldsV2, []string{"a", "pg", "b", "T", "e", "x"}, sendHeader{}, "bad ext field"},
+		{"v1 bad born", &sendFieldsV1, []string{"producerGroup", "pg", "topic", "T", "queueId", "1", "sysFlag", "0", "bornTimestamp", "soon", "flag", "0"},
+			sendHeader{}, "bad ext field"},
+		{"v2 queue out of int32", &sendFieldsV2, []string{"a", "pg", "b", "T", "e", "4294967296", "f", "0", "g", "1", "h", "0"},
+			sendHeader{}, "bad ext field"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := remoting.NewRequest(remoting.RequestSendMessageV2)
+			defer req.Release()
+			for i := 0; i+1 < len(tt.args); i += 2 {
+				req.ExtFields = append(req.ExtFields, remoting.Field{Key: tt.args[i], Value: tt.args[i+1]})
+			}
+			h, err := parseSendHeader(req, tt.fields)
+			if tt.wantErr != "" {
+				if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err %v, want %v with %q", err, ErrBadRequest, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || h != tt.want {
+				t.Fatalf("got %+v, %v\nwant %+v", h, err, tt.want)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -120,39 +121,61 @@ func (p *Producer) pick(r *route, avoid string) (*queue, error) {
 	return &r.publish[0], nil
 }
 
-// sendProperties returns the properties string of a single send: the
-// message's, plus UNIQ_KEY when absent (returned as uniq) and extra
-// name/value pairs.
-func (p *Producer) sendProperties(msg *message.Message, extra ...string) (props, uniq string) {
-	uniq = msg.UniqKey()
-	n := len(msg.Properties) + 64
-	buf := make([]byte, 0, n)
-	buf = append(buf, msg.Properties...)
-	if len(buf) > 0 && buf[len(buf)-1] != message.PropertySeparator {
-		buf = append(buf, message.PropertySeparator)
+// sendStrings are the string fields of one send request: the properties
+// (the message's, plus UNIQ_KEY when absent and extra name/value pairs), the
+// message's UNIQ_KEY and the born timestamp (Unix ms). They share one
+// allocation.
+type sendStrings struct {
+	props, uniq, born string
+}
+
+// sendStrings makes the strings of a single send of msg, born at now.
+func (p *Producer) sendStrings(msg *message.Message, now time.Time, extra ...string) sendStrings {
+	uniq := msg.UniqKey()
+	n := len(msg.Properties) + 2 + len(message.PropertyUniqKey) + message.UniqIDLenV6 + 20
+	for _, e := range extra {
+		n += len(e) + 1
 	}
+	var sb strings.Builder
+	sb.Grow(n)
+	sb.Write(msg.Properties)
+	if sb.Len() > 0 && msg.Properties[len(msg.Properties)-1] != message.PropertySeparator {
+		sb.WriteByte(message.PropertySeparator)
+	}
+	uniqStart, uniqEnd := 0, 0
 	if uniq == "" {
-		buf = append(buf, message.PropertyUniqKey...)
-		buf = append(buf, message.NameValueSeparator)
-		start := len(buf)
-		buf = p.uniq.AppendNext(buf)
-		uniq = string(buf[start:])
-		buf = append(buf, message.PropertySeparator)
+		sb.WriteString(message.PropertyUniqKey)
+		sb.WriteByte(message.NameValueSeparator)
+		var id [message.UniqIDLenV6]byte
+		uniqStart = sb.Len()
+		sb.Write(p.uniq.AppendNextAt(id[:0], now))
+		uniqEnd = sb.Len()
+		sb.WriteByte(message.PropertySeparator)
 	}
 	for i := 0; i+1 < len(extra); i += 2 {
-		buf = append(buf, extra[i]...)
-		buf = append(buf, message.NameValueSeparator)
-		buf = append(buf, extra[i+1]...)
-		buf = append(buf, message.PropertySeparator)
+		sb.WriteString(extra[i])
+		sb.WriteByte(message.NameValueSeparator)
+		sb.WriteString(extra[i+1])
+		sb.WriteByte(message.PropertySeparator)
 	}
-	return string(buf), uniq
+	propsEnd := sb.Len()
+	var born [20]byte
+	sb.Write(strconv.AppendInt(born[:0], now.UnixMilli(), 10))
+	all := sb.String()
+	s := sendStrings{props: all[:propsEnd], uniq: uniq, born: all[propsEnd:]}
+	if uniqEnd > 0 {
+		s.uniq = all[uniqStart:uniqEnd]
+	}
+	return s
 }
+
+// bornString is a born timestamp field of a request without properties.
+func bornString(now time.Time) string { return strconv.FormatInt(now.UnixMilli(), 10) }
 
 // sendRequest builds a SEND_MESSAGE_V2 (or, with batch, SEND_BATCH_MESSAGE)
 // request to q.
-func (p *Producer) sendRequest(q *queue, code remoting.RequestCode, sysFlag, flag int32, props string, body []byte) *remoting.Command {
+func (p *Producer) sendRequest(q *queue, code remoting.RequestCode, sysFlag, flag int32, ss *sendStrings, body []byte) *remoting.Command {
 	req := remoting.NewRequest(code)
-	var born [20]byte
 	req.ExtFields = append(req.ExtFields,
 		remoting.Field{Key: protocol.FieldV2ProducerGroup, Value: p.group},
 		remoting.Field{Key: protocol.FieldV2Topic, Value: q.Topic},
@@ -160,9 +183,9 @@ func (p *Producer) sendRequest(q *queue, code remoting.RequestCode, sysFlag, fla
 		remoting.Field{Key: protocol.FieldV2DefaultTopicQueueNums, Value: "4"},
 		remoting.Field{Key: protocol.FieldV2QueueID, Value: q.id},
 		remoting.Field{Key: protocol.FieldV2SysFlag, Value: strconv.Itoa(int(sysFlag))},
-		remoting.Field{Key: protocol.FieldV2BornTimestamp, Value: string(strconv.AppendInt(born[:0], time.Now().UnixMilli(), 10))},
+		remoting.Field{Key: protocol.FieldV2BornTimestamp, Value: ss.born},
 		remoting.Field{Key: protocol.FieldV2Flag, Value: strconv.Itoa(int(flag))},
-		remoting.Field{Key: protocol.FieldV2Properties, Value: props},
+		remoting.Field{Key: protocol.FieldV2Properties, Value: ss.props},
 	)
 	// j, l and m are optional; they are sent (as rocketmq-client-go does)
 	// because brokers parse them on every send.
@@ -228,12 +251,12 @@ func (p *Producer) Send(ctx context.Context, msg *message.Message) (SendResult, 
 	if err := validate(msg); err != nil {
 		return SendResult{}, err
 	}
-	props, uniq := p.sendProperties(msg)
+	ss := p.sendStrings(msg, time.Now())
 	body, sysFlag := compressBody(msg.Body, msg.SysFlag, p.c.cfg.compressOver)
-	return p.sendSync(ctx, msg.Topic, remoting.RequestSendMessageV2, sysFlag, msg.Flag, props, uniq, body)
+	return p.sendSync(ctx, msg.Topic, remoting.RequestSendMessageV2, sysFlag, msg.Flag, &ss, body)
 }
 
-func (p *Producer) sendSync(ctx context.Context, topic string, code remoting.RequestCode, sysFlag, flag int32, props, uniq string, body []byte) (SendResult, error) {
+func (p *Producer) sendSync(ctx context.Context, topic string, code remoting.RequestCode, sysFlag, flag int32, ss *sendStrings, body []byte) (SendResult, error) {
 	var lastErr error
 	avoid := ""
 	for attempt := 0; attempt <= p.c.cfg.retries; attempt++ {
@@ -251,11 +274,11 @@ func (p *Producer) sendSync(ctx context.Context, topic string, code remoting.Req
 		if err != nil {
 			return SendResult{}, err
 		}
-		req := p.sendRequest(q, code, sysFlag, flag, props, body)
+		req := p.sendRequest(q, code, sysFlag, flag, ss, body)
 		resp, err := p.c.invokeTimeout(ctx, q.addr, req, p.c.cfg.sendTimeout)
 		if err == nil {
 			var res SendResult
-			if res, err = sendResult(q.addr, q, uniq, resp); err == nil {
+			if res, err = sendResult(q.addr, q, ss.uniq, resp); err == nil {
 				return res, nil
 			}
 		}
@@ -336,12 +359,15 @@ func (p *Producer) SendAsync(ctx context.Context, msg *message.Message, callback
 	if err := validate(msg); err != nil {
 		return err
 	}
-	props, uniq := p.sendProperties(msg)
+	now := time.Now()
+	ss := p.sendStrings(msg, now)
 	body, sysFlag := compressBody(msg.Body, msg.SysFlag, p.c.cfg.compressOver)
-	return p.sendAsync(ctx, msg.Topic, remoting.RequestSendMessageV2, sysFlag, msg.Flag, props, uniq, body, callback)
+	return p.sendAsync(ctx, now, msg.Topic, remoting.RequestSendMessageV2, sysFlag, msg.Flag, &ss, body, callback)
 }
 
-func (p *Producer) sendAsync(ctx context.Context, topic string, code remoting.RequestCode, sysFlag, flag int32, props, uniq string, body []byte, callback func(SendResult, error)) error {
+// sendAsync sends one request without waiting; now is when the send began
+// (its deadline is now plus the send timeout).
+func (p *Producer) sendAsync(ctx context.Context, now time.Time, topic string, code remoting.RequestCode, sysFlag, flag int32, ss *sendStrings, body []byte, callback func(SendResult, error)) error {
 	r, err := p.c.route(ctx, topic, true)
 	if err != nil {
 		return err
@@ -354,9 +380,9 @@ func (p *Producer) sendAsync(ctx context.Context, topic string, code remoting.Re
 		return err
 	}
 	s := asyncSendPool.Get().(*asyncSend)
-	s.p, s.q, s.uniq, s.callback = p, q, uniq, callback
-	req := p.sendRequest(q, code, sysFlag, flag, props, body)
-	if err := p.invokeAsync(q.addr, req, s.done); err != nil {
+	s.p, s.q, s.uniq, s.callback = p, q, ss.uniq, callback
+	req := p.sendRequest(q, code, sysFlag, flag, ss, body)
+	if err := p.invokeAsync(q.addr, req, now.Add(p.c.cfg.sendTimeout), s.done); err != nil {
 		s.p, s.q, s.callback = nil, nil, nil
 		asyncSendPool.Put(s)
 		<-p.window
@@ -367,13 +393,13 @@ func (p *Producer) sendAsync(ctx context.Context, topic string, code remoting.Re
 
 // invokeAsync sends req on a connection to addr, dialling one if needed
 // (bounded by the remoting client's dial timeout).
-func (p *Producer) invokeAsync(addr string, req *remoting.Command, done func(*remoting.Command, error)) error {
+func (p *Producer) invokeAsync(addr string, req *remoting.Command, deadline time.Time, done func(*remoting.Command, error)) error {
 	conn, err := p.c.rc.Conn(context.Background(), addr)
 	if err != nil {
 		req.Release()
 		return err
 	}
-	return conn.InvokeAsync(req, p.c.cfg.sendTimeout, done)
+	return conn.InvokeAsyncBy(req, deadline, done)
 }
 
 // SendOneway sends msg and waits for nothing: no answer is asked for (the
@@ -394,9 +420,9 @@ func (p *Producer) SendOneway(ctx context.Context, msg *message.Message) error {
 	if err != nil {
 		return err
 	}
-	props, _ := p.sendProperties(msg)
+	ss := p.sendStrings(msg, time.Now())
 	body, sysFlag := compressBody(msg.Body, msg.SysFlag, p.c.cfg.compressOver)
-	req := p.sendRequest(q, remoting.RequestSendMessageV2, sysFlag, msg.Flag, props, body)
+	req := p.sendRequest(q, remoting.RequestSendMessageV2, sysFlag, msg.Flag, &ss, body)
 	if err := p.c.rc.InvokeOneway(q.addr, req); err != nil {
 		return transportError(q.addr, err)
 	}
@@ -459,7 +485,7 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []*message.Message) (Send
 		batchBufferPool.Put(buf)
 		return SendResult{}, err
 	}
-	res, err := p.sendSync(ctx, topic, remoting.RequestSendBatchMessage, 0, 0, "", "", body)
+	res, err := p.sendSync(ctx, topic, remoting.RequestSendBatchMessage, 0, 0, &sendStrings{born: bornString(time.Now())}, body)
 	if err == nil { // after an error the frame may still be queued: drop the buffer
 		batchBufferPool.Put(buf)
 	}
@@ -476,7 +502,8 @@ func (p *Producer) SendBatchAsync(ctx context.Context, msgs []*message.Message, 
 		batchBufferPool.Put(buf)
 		return err
 	}
-	err = p.sendAsync(ctx, topic, remoting.RequestSendBatchMessage, 0, 0, "", "", body, func(res SendResult, err error) {
+	now := time.Now()
+	err = p.sendAsync(ctx, now, topic, remoting.RequestSendBatchMessage, 0, 0, &sendStrings{born: bornString(now)}, body, func(res SendResult, err error) {
 		// After an answer the frame has been written and the body can be
 		// reused; after a timeout it may still be queued, so it is dropped.
 		if err == nil {

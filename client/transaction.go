@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/protocol"
@@ -112,7 +113,7 @@ func (tp *TransactionProducer) Close() error {
 }
 
 // halfProperties returns the properties of msg as a half message.
-func (tp *TransactionProducer) halfProperties(msg *message.Message) (*message.Message, string, string) {
+func (tp *TransactionProducer) halfProperties(msg *message.Message, now time.Time) (*message.Message, sendStrings) {
 	m := *msg
 	if _, ok := m.Properties.Lookup(message.PropertyDelayLevel); ok {
 		m.Properties = m.Properties.Delete(message.PropertyDelayLevel)
@@ -122,8 +123,8 @@ func (tp *TransactionProducer) halfProperties(msg *message.Message) (*message.Me
 			m.Properties = m.Properties.Delete(name)
 		}
 	}
-	props, uniq := tp.sendProperties(&m, message.PropertyTransactionPrepared, "true", message.PropertyProducerGroup, tp.group)
-	return &m, props, uniq
+	ss := tp.sendStrings(&m, now, message.PropertyTransactionPrepared, "true", message.PropertyProducerGroup, tp.group)
+	return &m, ss
 }
 
 // SendInTransaction stores msg as a half message (TRAN_MSG=true, PGROUP, the
@@ -136,9 +137,9 @@ func (tp *TransactionProducer) SendInTransaction(ctx context.Context, msg *messa
 	if err := validate(msg); err != nil {
 		return TransactionResult{}, err
 	}
-	m, props, uniq := tp.halfProperties(msg)
+	m, ss := tp.halfProperties(msg, time.Now())
 	sysFlag := message.SetTransactionType(m.SysFlag, message.TransactionPreparedType)
-	res, err := tp.sendSync(ctx, m.Topic, remoting.RequestSendMessageV2, sysFlag, m.Flag, props, uniq, m.Body)
+	res, err := tp.sendSync(ctx, m.Topic, remoting.RequestSendMessageV2, sysFlag, m.Flag, &ss, m.Body)
 	if err != nil {
 		return TransactionResult{}, err
 	}
@@ -153,9 +154,10 @@ func (tp *TransactionProducer) SendInTransactionAsync(ctx context.Context, msg *
 	if err := validate(msg); err != nil {
 		return err
 	}
-	m, props, uniq := tp.halfProperties(msg)
+	now := time.Now()
+	m, ss := tp.halfProperties(msg, now)
 	sysFlag := message.SetTransactionType(m.SysFlag, message.TransactionPreparedType)
-	return tp.sendAsync(ctx, m.Topic, remoting.RequestSendMessageV2, sysFlag, m.Flag, props, uniq, m.Body,
+	return tp.sendAsync(ctx, now, m.Topic, remoting.RequestSendMessageV2, sysFlag, m.Flag, &ss, m.Body,
 		func(res SendResult, err error) {
 			if err != nil {
 				callback(TransactionResult{}, err)

@@ -175,7 +175,12 @@ func (g *UniqIDGenerator) Next() string {
 
 // AppendNext appends a new id to dst; it does not allocate when dst has room.
 func (g *UniqIDGenerator) AppendNext(dst []byte) []byte {
-	now := g.now()
+	return g.AppendNextAt(dst, g.now())
+}
+
+// AppendNextAt is AppendNext with the time given, for callers that have read
+// the clock already.
+func (g *UniqIDGenerator) AppendNextAt(dst []byte, now time.Time) []byte {
 	ms := now.UnixMilli()
 	span := g.month.Load()
 	if span == nil || ms >= span.next || ms < span.start-1000_000 {

@@ -277,5 +277,11 @@ func (c *Command) GetBool(key string) (bool, error) {
 	if !ok {
 		return false, fmt.Errorf("%w: %s", ErrMissingField, key)
 	}
-	return len(s) == 4 && (s[0]|0x20) == 't' && (s[1]|0x20) == 'r' && (s[2]|0x20) == 'u' && (s[3]|0x20) == 'e', nil
+	return ParseBool(s), nil
+}
+
+// ParseBool is Java's Boolean.parseBoolean: "true" in any case is true,
+// anything else false.
+func ParseBool(s string) bool {
+	return len(s) == 4 && (s[0]|0x20) == 't' && (s[1]|0x20) == 'r' && (s[2]|0x20) == 'u' && (s[3]|0x20) == 'e'
 }

@@ -185,15 +185,21 @@ func (c *Conn) Invoke(ctx context.Context, req *Command) (*Command, error) {
 // worker. The callback runs exactly once unless InvokeAsync returns an
 // error. req belongs to the connection from now on.
 func (c *Conn) InvokeAsync(req *Command, timeout time.Duration, callback func(resp *Command, err error)) error {
+	if timeout <= 0 {
+		timeout = c.ep.opts.CallTimeout
+	}
+	return c.InvokeAsyncBy(req, time.Now().Add(timeout), callback)
+}
+
+// InvokeAsyncBy is InvokeAsync with the deadline given, for callers that
+// have read the clock already (one reading per message on a send path).
+func (c *Conn) InvokeAsyncBy(req *Command, deadline time.Time, callback func(resp *Command, err error)) error {
 	if req.IsResponse() {
 		req.Release()
 		return ErrNotRequest
 	}
-	if timeout <= 0 {
-		timeout = c.ep.opts.CallTimeout
-	}
 	call := getCall()
-	call.deadline = time.Now().Add(timeout).UnixNano()
+	call.deadline = deadline.UnixNano()
 	call.callback = callback
 	call.ep = c.ep
 	if _, err := c.send(req, call); err != nil {
