@@ -31,6 +31,10 @@ type Group struct {
 	appendc   chan raft.Ready
 	appendedc chan error
 	appendWG  sync.WaitGroup
+	// pull, when set, supplies proposals when no append is in flight (SetPull); kickc wakes
+	// the goroutine to pull.
+	pull  atomic.Pointer[func() (Pulled, bool)]
+	kickc chan struct{}
 	// appendStop is closed when the replica's goroutine exits.
 	appendStop chan struct{}
 
@@ -85,6 +89,7 @@ func Start(opts Options) (*Group, error) {
 		appendc:    make(chan raft.Ready),
 		appendedc:  make(chan error, 1),
 		appendStop: make(chan struct{}),
+		kickc:      make(chan struct{}, 1),
 
 		roleChanged: make(chan struct{}),
 		quit:        make(chan struct{}),
@@ -129,6 +134,7 @@ func (g *Group) run() {
 			g.addWaiter(w)
 		case err := <-appended:
 			g.r.finishReady(err)
+		case <-g.kickc:
 		}
 		// Take whatever else is ready before the Ready loop, so that one append (and one
 		// fsync) serves many proposals and messages: group commit.
@@ -162,6 +168,17 @@ func (g *Group) advance() error {
 	r := g.r
 	if err := r.applyEarly(); err != nil {
 		return err
+	}
+	if pull := g.pull.Load(); pull != nil && r.inflight == nil && r.err == nil {
+		// The append goroutine is free: what queued while it synced becomes this Ready's
+		// entries, with no hand-over to a proposer in between.
+		for range maxBatch {
+			pp, ok := (*pull)()
+			if !ok {
+				break
+			}
+			g.proposePulled(pp)
+		}
 	}
 	for r.startReady() {
 		if !raft.IsEmptySnap(r.inflight.rd.Snapshot) {
@@ -404,6 +421,46 @@ func (g *Group) propose(p proposal) {
 	})
 	if err != nil {
 		p.resc <- proposed{err: err}
+	}
+}
+
+// Pulled is a proposal handed to the Group by its pull function (SetPull). Done is called
+// once, on the replica's goroutine (it must not block or call the Group): with the entry's
+// index and term and its outcome channel (as ProposeNotify returns them) once the leader stored
+// it, or with the error that refused it (ErrNotLeader, ErrNotReady, ErrSuperseded,
+// raft.ErrProposalDropped, an entry the log refuses).
+type Pulled struct {
+	Data []byte
+	Done func(p Proposal, applied <-chan error, err error)
+}
+
+// SetPull makes the Group pull its proposals: whenever no append is in flight (and after Kick),
+// its goroutine calls pull until it reports false and proposes what it returns, so that what
+// queued while the previous append synced goes into the next Ready at once. pull runs on the
+// replica's goroutine: it must not block or call the Group.
+func (g *Group) SetPull(pull func() (Pulled, bool)) { g.pull.Store(&pull) }
+
+// Kick wakes the replica's goroutine to pull (SetPull) if no append is in flight. It never blocks.
+func (g *Group) Kick() {
+	select {
+	case g.kickc <- struct{}{}:
+	default:
+	}
+}
+
+// proposePulled proposes a pulled proposal (on the goroutine).
+func (g *Group) proposePulled(pp Pulled) {
+	err := g.r.propose(pp.Data, func(pr Proposal, err error) {
+		if err != nil {
+			pp.Done(pr, nil, err)
+			return
+		}
+		notify := make(chan error, 1)
+		g.addWaiter(waiter{p: pr, errc: notify}) // stored, not yet applied: it waits
+		pp.Done(pr, notify, nil)
+	})
+	if err != nil {
+		pp.Done(Proposal{}, nil, err)
 	}
 }
 
