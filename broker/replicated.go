@@ -285,7 +285,10 @@ func (rg *replicaGroup) Replicate(ctx context.Context, records []byte) ([]commit
 	if ok || err != nil {
 		return res, err
 	}
-	rg.batchOnce.Do(func() { rg.batcher = newProposalBatcher(rg.b.cfg.MappedFileSizeCommitLog) })
+	rg.batchOnce.Do(func() {
+		rg.batcher = newProposalBatcher(rg.b.cfg.MappedFileSizeCommitLog)
+		rg.group.SetPull(rg.pullBatch)
+	})
 	res, err = rg.replicateBatched(ctx, records)
 	rg.state.proposed(keys)
 	return res, err
@@ -300,16 +303,24 @@ func (rg *replicaGroup) propose(ctx context.Context, data []byte) (replication.P
 		return replication.Proposal{}, nil, fmt.Errorf("%w: replica %d is not the ready leader (leader %d, term %d)", store.ErrServiceNotAvailable, r.ID, r.Leader, r.Term)
 	}
 	p, applied, err := rg.group.ProposeNotify(ctx, data)
-	switch {
-	case errors.Is(err, replication.ErrNotLeader), errors.Is(err, replication.ErrNotReady),
-		errors.Is(err, replication.ErrSuperseded), errors.Is(err, raft.ErrProposalDropped):
-		return p, nil, fmt.Errorf("%w: %w", store.ErrServiceNotAvailable, err)
-	case errors.Is(err, replication.ErrBadEntry):
-		return p, nil, fmt.Errorf("%w: %w", store.ErrMessageIllegal, err)
-	case err != nil:
-		return p, nil, err
+	if err != nil {
+		return p, nil, proposeError(err)
 	}
 	return p, applied, nil
+}
+
+// proposeError maps a proposal's error (propose).
+func proposeError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, replication.ErrNotLeader), errors.Is(err, replication.ErrNotReady),
+		errors.Is(err, replication.ErrSuperseded), errors.Is(err, raft.ErrProposalDropped):
+		return fmt.Errorf("%w: %w", store.ErrServiceNotAvailable, err)
+	case errors.Is(err, replication.ErrBadEntry):
+		return fmt.Errorf("%w: %w", store.ErrMessageIllegal, err)
+	}
+	return err
 }
 
 // proposeWait proposes data as one entry (propose) and waits until this replica applied it.

@@ -18,12 +18,11 @@ import (
 // is one too, and its apply results are the callers' results in order. One entry instead of
 // one per SEND means one proposal, one raftidx row, one apply and one wait per batch.
 //
-// There is no batching goroutine: the callers combine. A caller queues its run; if no caller
-// is proposing, it takes the turn and proposes a batch from the head of the queue (itself
-// first). Once the leader stored that entry it proposes what queued meanwhile, and so on, until
-// its own entry's outcome is known; then it hands the turn to the caller at the head of the
-// queue. There is one proposal in the replica's channel at a time, and everything that queued
-// while it was being stored goes into the next entry (group commit, one entry per Ready).
+// There is no batching goroutine: the replica pulls. A caller queues its run and kicks the
+// replica (replication.Group.Kick); whenever the replica has no append in flight, its goroutine
+// takes batches from the head of the queue (pullBatch) and proposes them, so everything that
+// queued while the previous append synced goes into the next Ready at once (group commit, one
+// entry per Ready and class), with no hand-over to a proposing caller in between.
 //
 // What a batch may hold is fixed by what the apply side derives from a whole entry
 // (replicated_state.go: the dedupe table keys an entry by its records, or a transaction's commit
@@ -41,9 +40,8 @@ type proposalBatcher struct {
 	// maxBytes bounds a batch (one run larger than it is proposed alone).
 	maxBytes int
 
-	mu        sync.Mutex // guards queue and proposing
-	queue     []*batchCall
-	proposing bool // a caller holds the proposer's turn
+	mu    sync.Mutex // guards queue
+	queue []*batchCall
 }
 
 // maxBatchBytes bounds a batched entry: one MsgApp (replication.Options.MaxSizePerMsg, 1 MiB)
@@ -69,12 +67,10 @@ type batchCall struct {
 	class   runClass
 	records int // records in run (0 for an alone run: it gets every result of its entry)
 
-	turn    chan struct{} // closed when this call is to propose the next batch
-	ready   chan struct{} // closed when batch and first are set
-	batch   *entryBatch
-	first   int  // index of this run's first record in the entry
-	picked  bool // taken into a batch (under the batcher's mu)
-	hasTurn bool // turn closed (under the batcher's mu)
+	ready  chan struct{} // closed when batch and first are set
+	batch  *entryBatch
+	first  int  // index of this run's first record in the entry
+	picked bool // taken into a batch (under the batcher's mu)
 }
 
 // entryBatch is one proposed entry shared by its callers.
@@ -119,53 +115,45 @@ func classify(run []byte, maxBytes int) (runClass, int) {
 // replicateBatched proposes run in a batch and waits until its entry is applied here.
 func (rg *replicaGroup) replicateBatched(ctx context.Context, run []byte) ([]commitlog.AppendResult, error) {
 	q := rg.batcher
-	c := &batchCall{run: run, turn: make(chan struct{}), ready: make(chan struct{})}
+	c := &batchCall{run: run, ready: make(chan struct{})}
 	c.class, c.records = classify(run, q.maxBytes)
 	q.mu.Lock()
 	q.queue = append(q.queue, c)
-	if !q.proposing {
-		q.proposing = true
-		c.hasTurn = true
-		close(c.turn)
-	}
 	q.mu.Unlock()
-	turn, cancelled := c.turn, ctx.Done()
-	for waiting := true; waiting; {
-		select {
-		case <-turn:
-			turn = nil
-			rg.proposeBatches(ctx, c) // c heads the queue: it is in the first batch (c.ready is closed)
-		case <-c.ready:
-			waiting = false
-		case <-cancelled:
-			cancelled = nil
-			q.mu.Lock()
-			if !c.picked && !c.hasTurn {
-				for i, o := range q.queue {
-					if o == c {
-						q.queue = append(q.queue[:i], q.queue[i+1:]...)
-						break
-					}
-				}
-				q.mu.Unlock()
-				return nil, ctx.Err() // never proposed
+	rg.group.Kick()
+	var stopped error
+	select {
+	case <-c.ready:
+		return rg.batchResult(ctx, c)
+	case <-ctx.Done():
+		stopped = ctx.Err()
+	case <-rg.group.Done():
+		stopped = rg.groupStopped()
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !c.picked {
+		for i, o := range q.queue {
+			if o == c {
+				q.queue = append(q.queue[:i], q.queue[i+1:]...)
+				break
 			}
-			picked := c.picked
-			q.mu.Unlock()
-			if picked {
-				return nil, ctx.Err() // its entry may still be stored and commit: the outcome is unknown
-			}
-			// It holds the turn: the callers queued behind it depend on it proposing.
 		}
 	}
-	return rg.batchResult(ctx, c)
+	// Never proposed, or taken into an entry that may still be stored and commit: the outcome
+	// is unknown.
+	return nil, stopped
 }
 
-// proposeBatch takes a batch from the head of the queue (on the first call of a turn, its
-// holder heads it), proposes it and tells its callers; the caller holding the turn calls it.
-func (rg *replicaGroup) proposeBatch(ctx context.Context) {
+// pullBatch takes a batch from the head of the queue for the replica to propose (on its
+// goroutine: replication.Group.SetPull).
+func (rg *replicaGroup) pullBatch() (replication.Pulled, bool) {
 	q := rg.batcher
 	q.mu.Lock()
+	if len(q.queue) == 0 {
+		q.mu.Unlock()
+		return replication.Pulled{}, false
+	}
 	head := q.queue[0]
 	n, size := 1, len(head.run)
 	if head.class != runAlone {
@@ -190,52 +178,15 @@ func (rg *replicaGroup) proposeBatch(ctx context.Context) {
 			data = append(data, c.run...)
 		}
 	}
-	// The proposal is not the caller's alone: it is not cut short by this caller's deadline
-	// (it waits at most for the replica's current Ready).
-	p, applied, err := rg.propose(context.WithoutCancel(ctx), data)
-	b.err, b.index, b.applied = err, p.Index, applied
-	first := 0
-	for _, c := range calls {
-		c.batch, c.first = b, first
-		first += c.records
-		close(c.ready)
-	}
-}
-
-// proposeBatches proposes batches while c holds the turn. c keeps it, proposing what queued
-// behind each batch as soon as the leader stored that one (no wake-up of another caller in
-// between), until its own entry's outcome is known or its context ends; then it passes the turn
-// to the caller at the head of the queue, or ends the turn when none waits.
-func (rg *replicaGroup) proposeBatches(ctx context.Context, c *batchCall) {
-	q := rg.batcher
-	for {
-		rg.proposeBatch(ctx)
-		own := c.batch // c headed the first batch
-		keep := own.err == nil && ctx.Err() == nil
-		if keep {
-			select {
-			case err := <-own.applied:
-				rg.finishBatch(own, err)
-				keep = false
-			case <-own.done:
-				keep = false
-			default:
-			}
+	return replication.Pulled{Data: data, Done: func(p replication.Proposal, applied <-chan error, err error) {
+		b.err, b.index, b.applied = proposeError(err), p.Index, applied
+		first := 0
+		for _, c := range calls {
+			c.batch, c.first = b, first
+			first += c.records
+			close(c.ready)
 		}
-		q.mu.Lock()
-		more := len(q.queue) > 0
-		switch {
-		case !more:
-			q.proposing = false
-		case !keep:
-			q.queue[0].hasTurn = true
-			close(q.queue[0].turn)
-		}
-		q.mu.Unlock()
-		if !more || !keep {
-			return
-		}
-	}
+	}}, true
 }
 
 // batchResult waits for c's entry and returns c's results.

@@ -26,6 +26,18 @@ type Group struct {
 	// waiters are the Wait calls by index; only the goroutine touches them.
 	waiters map[uint64][]waiter
 
+	// appendc hands a Ready's entries and HardState to the append goroutine, which answers on
+	// appendedc; at most one is in flight (the replica's inflight Ready).
+	appendc   chan raft.Ready
+	appendedc chan error
+	appendWG  sync.WaitGroup
+	// pull, when set, supplies proposals when no append is in flight (SetPull); kickc wakes
+	// the goroutine to pull.
+	pull  atomic.Pointer[func() (Pulled, bool)]
+	kickc chan struct{}
+	// appendStop is closed when the replica's goroutine exits.
+	appendStop chan struct{}
+
 	// role is the current Role; roleMu guards roleChanged, closed and replaced at every change.
 	role        atomic.Pointer[Role]
 	roleMu      sync.Mutex
@@ -68,12 +80,16 @@ func Start(opts Options) (*Group, error) {
 		return nil, err
 	}
 	g := &Group{
-		r:       r,
-		propc:   make(chan proposal),
-		recvc:   make(chan *pb.Message, 1024),
-		statusc: make(chan chan raft.BasicStatus),
-		waitc:   make(chan waiter),
-		waiters: map[uint64][]waiter{},
+		r:          r,
+		propc:      make(chan proposal),
+		recvc:      make(chan *pb.Message, 1024),
+		statusc:    make(chan chan raft.BasicStatus),
+		waitc:      make(chan waiter),
+		waiters:    map[uint64][]waiter{},
+		appendc:    make(chan raft.Ready),
+		appendedc:  make(chan error, 1),
+		appendStop: make(chan struct{}),
+		kickc:      make(chan struct{}, 1),
 
 		roleChanged: make(chan struct{}),
 		quit:        make(chan struct{}),
@@ -81,6 +97,8 @@ func Start(opts Options) (*Group, error) {
 	}
 	r.onApplied = g.applied
 	g.role.Store(&Role{ID: opts.ID})
+	g.appendWG.Add(1)
+	go g.appendLoop()
 	go g.run()
 	return g, nil
 }
@@ -88,10 +106,19 @@ func Start(opts Options) (*Group, error) {
 func (g *Group) run() {
 	defer close(g.done)
 	defer g.setRole(Role{ID: g.r.opts.ID})
+	defer func() { // after recoverDamage: the append goroutine finishes its append and exits
+		close(g.appendStop)
+		g.appendWG.Wait()
+	}()
 	defer g.recoverDamage()
 	t := time.NewTicker(g.r.opts.TickInterval)
 	defer t.Stop()
 	for {
+		// appended is the append goroutine's answer while a Ready is in flight.
+		var appended chan error
+		if g.r.inflight != nil {
+			appended = g.appendedc
+		}
 		select {
 		case <-g.quit:
 			return
@@ -105,6 +132,9 @@ func (g *Group) run() {
 			c <- g.r.status()
 		case w := <-g.waitc:
 			g.addWaiter(w)
+		case err := <-appended:
+			g.r.finishReady(err)
+		case <-g.kickc:
 		}
 		// Take whatever else is ready before the Ready loop, so that one append (and one
 		// fsync) serves many proposals and messages: group commit.
@@ -121,12 +151,67 @@ func (g *Group) run() {
 				break drain
 			}
 		}
-		if err := g.r.handleReady(); err != nil {
+		if err := g.advance(); err != nil {
 			g.err = err
 			g.r.opts.Logger.Error("replication: replica stopped", "id", g.r.opts.ID, "err", err)
 			return
 		}
 		g.updateRole()
+	}
+}
+
+// advance applies what a leader can apply at once (applyEarly) and, with no Ready in flight,
+// takes the next one: one with a snapshot is persisted here, any other goes to the append
+// goroutine, and the replica keeps stepping messages (its followers' acknowledgements among
+// them) until it is stored.
+func (g *Group) advance() error {
+	r := g.r
+	if err := r.applyEarly(); err != nil {
+		return err
+	}
+	if pull := g.pull.Load(); pull != nil && r.inflight == nil && r.err == nil {
+		// The append goroutine is free: what queued while it synced becomes this Ready's
+		// entries, with no hand-over to a proposer in between.
+		for range maxBatch {
+			pp, ok := (*pull)()
+			if !ok {
+				break
+			}
+			g.proposePulled(pp)
+		}
+	}
+	for r.startReady() {
+		if !raft.IsEmptySnap(r.inflight.rd.Snapshot) {
+			r.finishReady(r.persist(r.inflight.rd))
+			continue
+		}
+		select {
+		case g.appendc <- r.inflight.rd:
+		case <-g.quit:
+			return nil // run sees quit next
+		}
+		break
+	}
+	if r.err == nil && r.inflight == nil && len(r.pending) > 0 {
+		// Nothing in flight and nothing to persist: the pending proposals' entries left the
+		// log unstored.
+		r.dropProposals(fmt.Errorf("%w: dropped from the log before it was stored", ErrSuperseded))
+	}
+	return r.err
+}
+
+// appendLoop is the append goroutine: it persists the Readies it is handed, in order, one at a
+// time (so a truncation of an uncommitted suffix never overtakes an earlier append), and stops
+// with the Group.
+func (g *Group) appendLoop() {
+	defer g.appendWG.Done()
+	for {
+		select {
+		case rd := <-g.appendc:
+			g.appendedc <- g.r.persistLog(rd)
+		case <-g.appendStop:
+			return
+		}
 	}
 }
 
@@ -336,6 +421,46 @@ func (g *Group) propose(p proposal) {
 	})
 	if err != nil {
 		p.resc <- proposed{err: err}
+	}
+}
+
+// Pulled is a proposal handed to the Group by its pull function (SetPull). Done is called
+// once, on the replica's goroutine (it must not block or call the Group): with the entry's
+// index and term and its outcome channel (as ProposeNotify returns them) once the leader stored
+// it, or with the error that refused it (ErrNotLeader, ErrNotReady, ErrSuperseded,
+// raft.ErrProposalDropped, an entry the log refuses).
+type Pulled struct {
+	Data []byte
+	Done func(p Proposal, applied <-chan error, err error)
+}
+
+// SetPull makes the Group pull its proposals: whenever no append is in flight (and after Kick),
+// its goroutine calls pull until it reports false and proposes what it returns, so that what
+// queued while the previous append synced goes into the next Ready at once. pull runs on the
+// replica's goroutine: it must not block or call the Group.
+func (g *Group) SetPull(pull func() (Pulled, bool)) { g.pull.Store(&pull) }
+
+// Kick wakes the replica's goroutine to pull (SetPull) if no append is in flight. It never blocks.
+func (g *Group) Kick() {
+	select {
+	case g.kickc <- struct{}{}:
+	default:
+	}
+}
+
+// proposePulled proposes a pulled proposal (on the goroutine).
+func (g *Group) proposePulled(pp Pulled) {
+	err := g.r.propose(pp.Data, func(pr Proposal, err error) {
+		if err != nil {
+			pp.Done(pr, nil, err)
+			return
+		}
+		notify := make(chan error, 1)
+		g.addWaiter(waiter{p: pr, errc: notify}) // stored, not yet applied: it waits
+		pp.Done(pr, notify, nil)
+	})
+	if err != nil {
+		pp.Done(Proposal{}, nil, err)
 	}
 }
 

@@ -171,3 +171,216 @@ func TestGroups(t *testing.T) {
 		t.Fatalf("applied %d distinct proposals, want %d", len(seen), total)
 	}
 }
+
+// gatedStorage is a MemoryStorage whose Append waits while its gate is held (a slow disk).
+type gatedStorage struct {
+	*raft.MemoryStorage
+	gate    sync.RWMutex
+	waiting chan struct{} // receives a value when an Append starts waiting at the gate
+}
+
+func (s *gatedStorage) Append(entries []*pb.Entry) error {
+	if !s.gate.TryRLock() {
+		select {
+		case s.waiting <- struct{}{}:
+		default:
+		}
+		s.gate.RLock()
+	}
+	defer s.gate.RUnlock()
+	return s.MemoryStorage.Append(entries)
+}
+
+// TestGroupLeaderCommitsWhileItsAppendSyncs: a leader's append runs on its own goroutine, so
+// while it waits for its disk the leader keeps stepping its followers' acknowledgements and
+// commits the entry once they stored it (its own append is not needed for that quorum); the
+// proposer learns the entry's index, and Wait returns, once the leader's append completes.
+func TestGroupLeaderCommitsWhileItsAppendSyncs(t *testing.T) {
+	n := &chanNet{groups: map[uint64]*Group{}}
+	peers := []uint64{1, 2, 3}
+	stores := map[uint64]*gatedStorage{}
+	groups := map[uint64]*Group{}
+	for _, id := range peers {
+		s := &gatedStorage{MemoryStorage: raft.NewMemoryStorage(), waiting: make(chan struct{}, 1)}
+		g, err := Start(Options{ID: id, Peers: peers, Storage: s, Transport: chanTransport{n},
+			TickInterval: 10 * time.Millisecond, Logger: quiet, Apply: func(uint64, []byte) error { return nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		stores[id], groups[id] = s, g
+		n.mu.Lock()
+		n.groups[id] = g
+		n.mu.Unlock()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var lead uint64
+	for lead == 0 {
+		for id, g := range groups {
+			if g.Role().Ready {
+				lead = id
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatal("no ready leader")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	g := groups[lead]
+	before, err := g.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stores[lead].gate.Lock() // the leader's disk stalls
+	type result struct {
+		p   Proposal
+		err error
+	}
+	proposed := make(chan result, 1)
+	go func() {
+		p, err := g.Propose(ctx, []byte("slow leader disk"))
+		proposed <- result{p, err}
+	}()
+	select {
+	case <-stores[lead].waiting:
+	case <-ctx.Done():
+		t.Fatal("the leader never appended the proposal")
+	}
+	for {
+		st, err := g.Status(ctx) // answered while the append waits: the goroutine is free
+		if err != nil {
+			stores[lead].gate.Unlock()
+			t.Fatalf("status while the leader's append waits: %v", err)
+		}
+		if st.GetCommit() > before.GetCommit() {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case res := <-proposed:
+		t.Fatalf("Propose returned %+v, %v before the leader stored the entry", res.p, res.err)
+	default:
+	}
+	stores[lead].gate.Unlock()
+	res := <-proposed
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if res.p.Index != before.GetCommit()+1 {
+		t.Fatalf("the proposal got index %d, want %d", res.p.Index, before.GetCommit()+1)
+	}
+	if err := g.Wait(ctx, res.p); err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+}
+
+// TestGroupPullsWhileNoAppendInFlight: a Group with a pull function pulls proposals when kicked
+// and no append is in flight; what queues while its append waits for the disk stays queued and
+// is pulled, all of it, into the next Ready once the append completes; each pulled proposal
+// learns its index once stored and its outcome once applied.
+func TestGroupPullsWhileNoAppendInFlight(t *testing.T) {
+	n := &chanNet{groups: map[uint64]*Group{}}
+	peers := []uint64{1, 2, 3}
+	stores := map[uint64]*gatedStorage{}
+	groups := map[uint64]*Group{}
+	for _, id := range peers {
+		s := &gatedStorage{MemoryStorage: raft.NewMemoryStorage(), waiting: make(chan struct{}, 1)}
+		g, err := Start(Options{ID: id, Peers: peers, Storage: s, Transport: chanTransport{n},
+			TickInterval: 10 * time.Millisecond, Logger: quiet, Apply: func(uint64, []byte) error { return nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		stores[id], groups[id] = s, g
+		n.mu.Lock()
+		n.groups[id] = g
+		n.mu.Unlock()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var lead uint64
+	for lead == 0 {
+		for id, g := range groups {
+			if g.Role().Ready {
+				lead = id
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatal("no ready leader")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	g := groups[lead]
+	type outcome struct {
+		p       Proposal
+		applied <-chan error
+		err     error
+	}
+	var mu sync.Mutex
+	var queue [][]byte
+	results := make(chan outcome, 8)
+	pulls := 0
+	g.SetPull(func() (Pulled, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(queue) == 0 {
+			return Pulled{}, false
+		}
+		data := queue[0]
+		queue = queue[1:]
+		pulls++
+		return Pulled{Data: data, Done: func(p Proposal, applied <-chan error, err error) { results <- outcome{p, applied, err} }}, true
+	})
+	enqueue := func(data ...string) {
+		mu.Lock()
+		for _, d := range data {
+			queue = append(queue, []byte(d))
+		}
+		mu.Unlock()
+		g.Kick()
+	}
+	stores[lead].gate.Lock()
+	enqueue("first")
+	select {
+	case <-stores[lead].waiting: // pulled, proposed, its append waits for the disk
+	case <-ctx.Done():
+		stores[lead].gate.Unlock()
+		t.Fatal("the leader did not pull the first proposal")
+	}
+	enqueue("a", "b", "c")
+	time.Sleep(50 * time.Millisecond) // five ticks: the goroutine runs, and must not pull
+	mu.Lock()
+	queued, pulled := len(queue), pulls
+	mu.Unlock()
+	stores[lead].gate.Unlock()
+	if queued != 3 || pulled != 1 {
+		t.Fatalf("while the append was in flight: %d queued, %d pulled; want 3 and 1", queued, pulled)
+	}
+	var got []outcome
+	for len(got) < 4 {
+		select {
+		case o := <-results:
+			if o.err != nil {
+				t.Fatalf("pulled proposal %d: %v", len(got), o.err)
+			}
+			got = append(got, o)
+		case <-ctx.Done():
+			t.Fatalf("%d of 4 pulled proposals stored", len(got))
+		}
+	}
+	for i, o := range got {
+		if i > 0 && o.p.Index != got[i-1].p.Index+1 {
+			t.Fatalf("pulled proposals at indexes %d then %d", got[i-1].p.Index, o.p.Index)
+		}
+		select {
+		case err := <-o.applied:
+			if err != nil {
+				t.Fatalf("outcome of %+v: %v", o.p, err)
+			}
+		case <-ctx.Done():
+			t.Fatalf("%+v never applied", o.p)
+		}
+	}
+}

@@ -89,6 +89,8 @@ type Log struct {
 
 	// compactMu serialises Compact calls (which hold mu in batches).
 	compactMu sync.Mutex
+	// appendMu serialises Append (which syncs with mu released) with Close.
+	appendMu sync.Mutex
 
 	// mu guards every field below and serialises writes.
 	mu     sync.Mutex
@@ -486,28 +488,54 @@ func (l *Log) SetConfState(cs *pb.ConfState) error {
 
 // Append implements Storage: it truncates a conflicting suffix, appends and patches the
 // entries' records and rows, and returns once both files are synced.
+//
+// The syncs run with the log unlocked (appends are serialised by appendMu), so the replica's
+// goroutine reads the log (Term, Entries, EntryRecords) while its append goroutine waits for
+// the disk: a row and its records are readable once written, before they are durable; the
+// replica acknowledges them only after Append returns.
 func (l *Log) Append(entries []*pb.Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	confChanged, err := l.writeEntries(entries)
+	if err != nil {
+		return err
+	}
+	if _, err := l.commitlog.Flush(); err != nil {
+		return err
+	}
+	if _, err := l.raftidx.Flush(); err != nil {
+		return err
+	}
+	if confChanged {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return writeMeta(l.dir, &l.meta)
+	}
+	return nil
+}
+
+// writeEntries is Append's part under the lock: truncation, records, rows.
+func (l *Log) writeEntries(entries []*pb.Entry) (confChanged bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return ErrClosed
+		return false, ErrClosed
 	}
 	first := entries[0].GetIndex()
 	if first < l.meta.First {
-		return fmt.Errorf("%w: append at %d below the first index %d", ErrStorage, first, l.meta.First)
+		return false, fmt.Errorf("%w: append at %d below the first index %d", ErrStorage, first, l.meta.First)
 	}
 	if first > l.last+1 {
-		return fmt.Errorf("%w: append at %d leaves a gap after %d", ErrStorage, first, l.last)
+		return false, fmt.Errorf("%w: append at %d leaves a gap after %d", ErrStorage, first, l.last)
 	}
 	if first <= l.last {
 		if err := l.truncateLocked(first); err != nil {
-			return err
+			return false, err
 		}
 	}
-	confChanged := false
 	for _, e := range entries {
 		r := row{phys: l.end, term: e.GetTerm(), typ: e.GetType()}
 		switch {
@@ -521,24 +549,15 @@ func (l *Log) Append(entries []*pb.Entry) error {
 		case len(e.Data) > 0:
 			var err error
 			if r, err = l.appendRecordsLocked(e); err != nil {
-				return err
+				return false, err
 			}
 		}
 		if err := l.putRowLocked(e.GetIndex(), r); err != nil {
-			return err
+			return false, err
 		}
 		l.last, l.end = e.GetIndex(), r.end()
 	}
-	if _, err := l.commitlog.Flush(); err != nil {
-		return err
-	}
-	if _, err := l.raftidx.Flush(); err != nil {
-		return err
-	}
-	if confChanged {
-		return writeMeta(l.dir, &l.meta)
-	}
-	return nil
+	return confChanged, nil
 }
 
 // appendRecordsLocked copies e's records at the write position (rolling to a new segment
@@ -736,8 +755,24 @@ func (l *Log) EntryRecords(i uint64, fn func(phys int64, records []byte)) error 
 	return nil
 }
 
+// EntryInfo reports entry i's term and type from its row, without reading its data.
+func (l *Log) EntryInfo(i uint64) (uint64, pb.EntryType, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i < l.meta.First || i > l.last {
+		return 0, 0, fmt.Errorf("%w: entry %d not in [%d, %d]", raft.ErrUnavailable, i, l.meta.First, l.last)
+	}
+	r, ok := l.readRowLocked(i)
+	if !ok {
+		return 0, 0, fmt.Errorf("%w: raftidx row %d unreadable", ErrStorage, i)
+	}
+	return r.term, r.typ, nil
+}
+
 // Close closes the files. Later calls return ErrClosed.
 func (l *Log) Close() error {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {

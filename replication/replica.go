@@ -16,7 +16,10 @@
 //     over a simulated network, deterministically (no timers, no goroutines).
 //   - Group owns one replica with one goroutine: the only code that touches the RawNode.
 //     Proposals, incoming messages and status requests reach it through channels; a ticker
-//     drives its clock. Close joins it.
+//     drives its clock. A second goroutine, the append goroutine, persists each Ready's
+//     entries and HardState (one Ready at a time, in order), while the first keeps stepping
+//     messages: a leader counts its followers' acknowledgements, commits and applies (applyEarly)
+//     while its own next append syncs. Close joins both.
 //
 // The log of a replica is a RocketMQ commitlog (Log: records patched identically on every
 // replica, raftidx rows, HardState file); TCPTransport carries messages on the replication port;
@@ -31,8 +34,10 @@
 //
 // The broker wires a group in broker/replicated.go: SENDs are proposed through a Group and each
 // replica applies committed entries into its store (store.Options.Replicator); the ready leader
-// registers as brokerId 0. Storage is synchronous: entries are durable before
-// any response that acknowledges them leaves (AsyncStorageWrites after the checker is green).
+// registers as brokerId 0. Entries are durable before any response that acknowledges them
+// leaves: the library's synchronous-storage contract (a Ready is Advanced after it is
+// persisted), with the persistence on the append goroutine; the RawNode steps messages between
+// a Ready and its Advance, as the library's own node does.
 package replication
 
 import (
@@ -189,9 +194,13 @@ type replica struct {
 	applied uint64
 	// readyTerm is the term in which this replica, leading, passed the barrier (0: none).
 	readyTerm uint64
-	state     raft.StateType
-	lead      uint64
-	err       error // sticky: the first storage or apply failure
+	// inflight is the Ready taken and not yet Advanced (nil: none).
+	inflight *readyInFlight
+	// stable is the last index of the entries the finished persistences stored (durably).
+	stable uint64
+	state  raft.StateType
+	lead   uint64
+	err    error // sticky: the first storage or apply failure
 }
 
 func newReplica(opts Options) (*replica, error) {
@@ -245,7 +254,7 @@ func newReplica(opts Options) (*replica, error) {
 			return nil, fmt.Errorf("replication: bootstrap: %w", err)
 		}
 	}
-	return &replica{opts: opts, rn: rn, applied: opts.Applied}, nil
+	return &replica{opts: opts, rn: rn, applied: opts.Applied, stable: last}, nil
 }
 
 // tick advances the replica's logical clock by one tick.
@@ -264,8 +273,9 @@ func (r *replica) step(m *pb.Message) error { return r.rn.Step(m) }
 //
 // Matching stored entries to proposals: proposals are not forwarded, so every entry of term T
 // with data was proposed on T's leader, in order; the pending proposals of this process are
-// matched first-in first-out with the data entries of their term as they are stored. Pending
-// proposals never outlive one handleReady: once it returns, the log has no unstable entries.
+// matched first-in first-out with the data entries of their term as they are stored. A Ready
+// holds every unstable entry, so a proposal made before a Ready was taken whose entry it does
+// not hold was dropped (finishReady).
 func (r *replica) propose(data []byte, done func(Proposal, error)) error {
 	st := r.rn.BasicStatus()
 	if st.RaftState != raft.StateLeader {
@@ -323,11 +333,14 @@ type pendingProposal struct {
 	done func(Proposal, error)
 }
 
-// matchProposals resolves the pending proposals whose entries were just stored.
-func (r *replica) matchProposals(stored []*pb.Entry) {
+// matchProposals resolves the pending proposals whose entries were just stored, among the
+// first limit ones (those proposed before the Ready was taken), and returns how many it
+// resolved.
+func (r *replica) matchProposals(stored []*pb.Entry, limit int) int {
+	n := 0
 	for _, e := range stored {
-		if len(r.pending) == 0 {
-			return
+		if n == limit || len(r.pending) == 0 {
+			break
 		}
 		if e.GetType() != pb.EntryType_EntryNormal || len(e.Data) == 0 || e.GetTerm() != r.pending[0].term {
 			continue
@@ -335,79 +348,185 @@ func (r *replica) matchProposals(stored []*pb.Entry) {
 		r.pending[0].done(Proposal{Index: e.GetIndex(), Term: e.GetTerm()}, nil)
 		r.pending[0] = pendingProposal{}
 		r.pending = r.pending[1:]
+		n++
 	}
+	return n
 }
 
 // dropProposals fails the proposals whose entries left the log unstored.
-func (r *replica) dropProposals(err error) {
-	for _, p := range r.pending {
+func (r *replica) dropProposals(err error) { r.dropFirst(len(r.pending), err) }
+
+// dropFirst fails the n oldest pending proposals.
+func (r *replica) dropFirst(n int, err error) {
+	for _, p := range r.pending[:n] {
 		p.done(Proposal{}, err)
 	}
-	r.pending = nil
+	clear(r.pending[:n])
+	r.pending = r.pending[n:]
 }
 
-// handleReady processes every pending Ready: persist entries and HardState (and a snapshot),
-// then send messages, then apply committed entries, then Advance (a leader applies the
-// committed entries that earlier Readies stored before it persists: they are durable already).
-// It stops at the first storage failure and returns it (sticky).
+// handleReady processes every pending Ready synchronously: persist entries and HardState (and a
+// snapshot), then send messages, then apply committed entries, then Advance (a leader applies
+// the committed entries that earlier Readies stored before it persists: they are durable
+// already). It stops at the first storage failure and returns it (sticky). Tests drive replicas
+// with it; a Group runs the same steps with the persistence on its append goroutine
+// (startReady, persistLog, finishReady), stepping messages meanwhile.
 func (r *replica) handleReady() error {
-	for r.err == nil && r.rn.HasReady() {
-		rd := r.rn.Ready()
-		if rd.SoftState != nil && (rd.SoftState.RaftState != r.state || rd.SoftState.Lead != r.lead) {
-			r.state, r.lead = rd.SoftState.RaftState, rd.SoftState.Lead
-			r.opts.Logger.Info("replication: role", "id", r.opts.ID, "state", r.state.String(), "leader", r.lead,
-				"term", r.rn.BasicStatus().GetTerm())
-		}
-		// Messages that promise durability (append and vote responses: the library's
-		// msgsAfterAppend) wait until the Ready is persisted; the others (appends, heartbeats,
-		// vote requests) leave at once, so a leader's followers write in parallel with it
-		// (Raft thesis §10.2.1): its own entries count toward a quorum only when its own
-		// append response, stepped by Advance, says they are stored.
-		early, late := splitMessages(rd.Messages)
-		if len(early) > 0 {
-			r.opts.Transport.Send(early)
-			r.reportSnapshots(early)
-		}
-		committed := rd.CommittedEntries
-		if r.state == raft.StateLeader && raft.IsEmptySnap(rd.Snapshot) {
-			// A leader applies the committed entries that earlier Readies stored before it
-			// persists this one's, so their proposers are answered without waiting for another
-			// sync. A follower persists first: its acknowledgement is what the leader waits for.
-			stable := len(committed)
-			if len(rd.Entries) > 0 {
-				for first := rd.Entries[0].GetIndex(); stable > 0 && committed[stable-1].GetIndex() >= first; {
-					stable--
-				}
-			}
-			if err := r.apply(committed[:stable]); err != nil {
-				r.err = err
-				return err
-			}
-			committed = committed[stable:]
-		}
-		if err := r.persist(rd); err != nil {
-			r.err = err
-			r.dropProposals(err)
-			return err
-		}
-		r.matchProposals(rd.Entries)
-		if err := r.recordAck(rd, late); err != nil {
-			r.err = err
-			return err
-		}
-		if len(late) > 0 {
-			r.opts.Transport.Send(late)
-		}
-		if err := r.apply(committed); err != nil {
-			r.err = err
-			return err
-		}
-		r.rn.Advance(rd)
+	for r.err == nil && r.startReady() {
+		err := r.persist(r.inflight.rd)
+		r.finishReady(err)
 	}
-	if len(r.pending) > 0 && r.err == nil {
+	if r.err == nil && len(r.pending) > 0 {
 		r.dropProposals(fmt.Errorf("%w: dropped from the log before it was stored", ErrSuperseded))
 	}
 	return r.err
+}
+
+// readyInFlight is a Ready taken from the RawNode whose persistence has not finished: the
+// RawNode gets no other Ready until finishReady Advances it, but steps messages, proposals and
+// ticks meanwhile (as etcd raft's own node does).
+type readyInFlight struct {
+	rd        raft.Ready
+	late      []*pb.Message // responses that wait for the persistence
+	committed []*pb.Entry   // committed entries to apply after it
+	proposals int           // pending proposals when the Ready was taken: their entries are in it
+}
+
+// startReady takes the next Ready if there is one (and none is in flight): it sends the messages
+// that need no persistence and, on a leader, applies the committed entries earlier Readies
+// stored. The caller persists r.inflight.rd (persist, or persistLog when it has no snapshot) and
+// calls finishReady. It reports false when there is nothing to do (or the replica failed).
+func (r *replica) startReady() bool {
+	if r.err != nil || r.inflight != nil || !r.rn.HasReady() {
+		return false
+	}
+	rd := r.rn.Ready()
+	if rd.SoftState != nil && (rd.SoftState.RaftState != r.state || rd.SoftState.Lead != r.lead) {
+		r.state, r.lead = rd.SoftState.RaftState, rd.SoftState.Lead
+		r.opts.Logger.Info("replication: role", "id", r.opts.ID, "state", r.state.String(), "leader", r.lead,
+			"term", r.rn.BasicStatus().GetTerm())
+	}
+	// Messages that promise durability (append and vote responses: the library's
+	// msgsAfterAppend) wait until the Ready is persisted; the others (appends, heartbeats,
+	// vote requests) leave at once, so a leader's followers write in parallel with it
+	// (Raft thesis §10.2.1): its own entries count toward a quorum only when its own
+	// append response, stepped by Advance, says they are stored.
+	early, late := splitMessages(rd.Messages)
+	if len(early) > 0 {
+		r.opts.Transport.Send(early)
+		r.reportSnapshots(early)
+	}
+	committed := rd.CommittedEntries
+	if r.state == raft.StateLeader && raft.IsEmptySnap(rd.Snapshot) {
+		// A leader applies the committed entries that earlier Readies stored before it
+		// persists this one's, so their proposers are answered without waiting for another
+		// sync. A follower persists first: its acknowledgement is what the leader waits for.
+		stable := len(committed)
+		if len(rd.Entries) > 0 {
+			for first := rd.Entries[0].GetIndex(); stable > 0 && committed[stable-1].GetIndex() >= first; {
+				stable--
+			}
+		}
+		if err := r.apply(committed[:stable]); err != nil {
+			r.err = err // the replica stops: nothing of this Ready is persisted, sent or Advanced
+			return false
+		}
+		committed = committed[stable:]
+	}
+	r.inflight = &readyInFlight{rd: rd, late: late, committed: committed, proposals: len(r.pending)}
+	return true
+}
+
+// finishReady completes the Ready in flight once its persistence returned err: it resolves the
+// proposals stored by it, raises the acknowledged watermark, sends the responses, applies the
+// committed entries and Advances.
+func (r *replica) finishReady(err error) {
+	f := r.inflight
+	r.inflight = nil
+	if err != nil {
+		r.err = err
+		r.dropProposals(err)
+		return
+	}
+	rd := f.rd
+	matched := r.matchProposals(rd.Entries, f.proposals)
+	if rest := f.proposals - matched; rest > 0 {
+		// Proposed before this Ready was taken, yet not in it: their entries left the log
+		// unstored (the replica lost its leadership first).
+		r.dropFirst(rest, fmt.Errorf("%w: dropped from the log before it was stored", ErrSuperseded))
+	}
+	if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
+		r.stable = rd.Snapshot.GetMetadata().GetIndex()
+	}
+	if n := len(rd.Entries); n > 0 {
+		r.stable = rd.Entries[n-1].GetIndex()
+	}
+	if err := r.recordAck(rd, f.late); err != nil {
+		r.err = err
+		return
+	}
+	if len(f.late) > 0 {
+		r.opts.Transport.Send(f.late)
+	}
+	if err := r.apply(f.committed); err != nil {
+		r.err = err
+		return
+	}
+	r.rn.Advance(rd)
+}
+
+// applyEarly applies, on a leader, the committed entries of its own term that its storage
+// holds durably, without waiting for the Ready that will list them: the leader's quorum may be
+// its two followers' acknowledgements, stepped while its own next append is still syncing on
+// the append goroutine, and their proposers are answered at once. Only normal entries of the
+// current term (appended by this leader, so its storage holds exactly the entries its Raft log
+// has at those indexes) up to the last index a finished persistence stored; it stops at the
+// first other entry (an earlier term's, a configuration change), which the Ready path applies,
+// in order. Entries it applied are skipped when a Ready lists them (apply).
+func (r *replica) applyEarly() error {
+	if r.err != nil {
+		return r.err
+	}
+	st := r.rn.BasicStatus()
+	if st.RaftState != raft.StateLeader || r.applied >= st.GetCommit() {
+		return nil
+	}
+	info, ok := r.opts.Storage.(entryInfoer)
+	if !ok {
+		return nil
+	}
+	for i := r.applied + 1; i <= min(st.GetCommit(), r.stable); i++ {
+		term, typ, err := info.EntryInfo(i)
+		if err != nil || term != st.GetTerm() || typ != pb.EntryType_EntryNormal {
+			return nil
+		}
+		if r.opts.Apply != nil {
+			var applyErr error
+			if err := info.EntryRecords(i, func(_ int64, records []byte) {
+				if len(records) > 0 { // an empty entry (a new leader's first) applies nothing
+					applyErr = r.opts.Apply(i, records)
+				}
+			}); err != nil {
+				applyErr = fmt.Errorf("%w: %w", ErrStorage, err)
+			}
+			if applyErr != nil {
+				r.err = fmt.Errorf("replication: apply %d: %w", i, applyErr)
+				return r.err
+			}
+		}
+		r.applied = i
+		if r.onApplied != nil {
+			r.onApplied(i, term)
+		}
+	}
+	return nil
+}
+
+// entryInfoer is a Storage that reports an entry's term and type without reading its data
+// (the commitlog Log does); applyEarly needs it.
+type entryInfoer interface {
+	storedEntries
+	EntryInfo(i uint64) (term uint64, typ pb.EntryType, err error)
 }
 
 // ackRecorder is a Storage that keeps the acknowledged watermark (the commitlog Log does), so
@@ -480,6 +599,14 @@ func splitMessages(msgs []*pb.Message) (early, late []*pb.Message) {
 
 // persist makes the Ready's snapshot, entries and HardState durable, in that order.
 func (r *replica) persist(rd raft.Ready) error {
+	if err := r.persistSnapshot(rd); err != nil {
+		return err
+	}
+	return r.persistLog(rd)
+}
+
+// persistSnapshot installs the Ready's snapshot, if it has one (on the replica's goroutine).
+func (r *replica) persistSnapshot(rd raft.Ready) error {
 	if rd.Snapshot != nil && !raft.IsEmptySnap(rd.Snapshot) {
 		if err := r.opts.Storage.ApplySnapshot(rd.Snapshot); err != nil {
 			return fmt.Errorf("%w: apply snapshot: %w", ErrStorage, err)
@@ -491,6 +618,12 @@ func (r *replica) persist(rd raft.Ready) error {
 		}
 		r.applied = rd.Snapshot.GetMetadata().GetIndex()
 	}
+	return nil
+}
+
+// persistLog makes the Ready's entries and HardState durable. It touches only the Storage, so
+// a Group runs it on its append goroutine while the replica's goroutine steps messages.
+func (r *replica) persistLog(rd raft.Ready) error {
 	if len(rd.Entries) > 0 {
 		if err := r.opts.Storage.Append(rd.Entries); err != nil {
 			return fmt.Errorf("%w: append %d entries at %d: %w", ErrStorage, len(rd.Entries), rd.Entries[0].GetIndex(), err)
