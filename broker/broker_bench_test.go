@@ -1,11 +1,12 @@
 package broker
 
 import (
+	"github.com/mqstore/mqstore/bench/report"
+
 	"context"
 	"fmt"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -91,7 +92,7 @@ func BenchmarkSendPipelined(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPU(b)
+	cpu := report.ProcessCPU()
 	for range b.N {
 		window <- struct{}{}
 		req := remoting.NewRequest(remoting.RequestSendMessageV2)
@@ -107,19 +108,10 @@ func BenchmarkSendPipelined(b *testing.B) {
 	for range cap(window) {
 		window <- struct{}{}
 	}
-	b.ReportMetric(float64(processCPU(b)-cpu)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64(report.ProcessCPU()-cpu)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
 	if err, _ := failed.Load().(error); err != nil {
 		b.Fatal(err)
 	}
-}
-
-// processCPU is the user + system CPU time of the process so far.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkParseSendHeader: decoding a SEND_MESSAGE_V2 request's ROCKETMQ header and parsing it
@@ -141,7 +133,7 @@ func BenchmarkParseSendHeader(b *testing.B) {
 			fr := remoting.NewFrameReader(&repeatReader{frame: frame}, 64<<10, 1<<20)
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := processCPU(b)
+			cpu := report.ProcessCPU()
 			for range b.N {
 				c, err := fr.ReadCommand()
 				if err != nil {
@@ -153,7 +145,7 @@ func BenchmarkParseSendHeader(b *testing.B) {
 				}
 				c.Release()
 			}
-			b.ReportMetric(float64(processCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(report.ProcessCPU()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

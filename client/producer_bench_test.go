@@ -1,10 +1,11 @@
 package client_test
 
 import (
+	"github.com/mqstore/mqstore/bench/report"
+
 	"context"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -39,7 +40,7 @@ func BenchmarkSendAsync(b *testing.B) {
 	b.SetBytes(int64(len(msg.Body)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPU(b)
+	cpu := report.ProcessCPU()
 	pending.Add(int64(b.N))
 	for range b.N {
 		if err := p.SendAsync(context.Background(), msg, callback); err != nil {
@@ -47,17 +48,8 @@ func BenchmarkSendAsync(b *testing.B) {
 		}
 	}
 	<-done
-	b.ReportMetric(float64(processCPU(b)-cpu)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64(report.ProcessCPU()-cpu)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
 	if err, _ := failed.Load().(error); err != nil {
 		b.Fatal(err)
 	}
-}
-
-// processCPU is the user + system CPU time of the process so far.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -191,11 +191,10 @@ func (s *gatedStorage) Append(entries []*pb.Entry) error {
 	return s.MemoryStorage.Append(entries)
 }
 
-// TestGroupLeaderCommitsWhileItsAppendSyncs: a leader's append runs on its own goroutine, so
-// while it waits for its disk the leader keeps stepping its followers' acknowledgements and
-// commits the entry once they stored it (its own append is not needed for that quorum); the
-// proposer learns the entry's index, and Wait returns, once the leader's append completes.
-func TestGroupLeaderCommitsWhileItsAppendSyncs(t *testing.T) {
+// gatedGroups starts three Groups over gated in-memory storages on a channel network (closed
+// at the test's end) and returns them with the ready leader's id.
+func gatedGroups(t *testing.T) (map[uint64]*gatedStorage, map[uint64]*Group, uint64) {
+	t.Helper()
 	n := &chanNet{groups: map[uint64]*Group{}}
 	peers := []uint64{1, 2, 3}
 	stores := map[uint64]*gatedStorage{}
@@ -207,26 +206,34 @@ func TestGroupLeaderCommitsWhileItsAppendSyncs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer g.Close()
+		t.Cleanup(func() { g.Close() })
 		stores[id], groups[id] = s, g
 		n.mu.Lock()
 		n.groups[id] = g
 		n.mu.Unlock()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var lead uint64
-	for lead == 0 {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
 		for id, g := range groups {
 			if g.Role().Ready {
-				lead = id
+				return stores, groups, id
 			}
 		}
-		if ctx.Err() != nil {
+		if time.Now().After(deadline) {
 			t.Fatal("no ready leader")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestGroupLeaderCommitsWhileItsAppendSyncs: a leader's append runs on its own goroutine, so
+// while it waits for its disk the leader keeps stepping its followers' acknowledgements and
+// commits the entry once they stored it (its own append is not needed for that quorum); the
+// proposer learns the entry's index, and Wait returns, once the leader's append completes.
+func TestGroupLeaderCommitsWhileItsAppendSyncs(t *testing.T) {
+	stores, groups, lead := gatedGroups(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	g := groups[lead]
 	before, err := g.Status(ctx)
 	if err != nil {
@@ -281,37 +288,9 @@ func TestGroupLeaderCommitsWhileItsAppendSyncs(t *testing.T) {
 // is pulled, all of it, into the next Ready once the append completes; each pulled proposal
 // learns its index once stored and its outcome once applied.
 func TestGroupPullsWhileNoAppendInFlight(t *testing.T) {
-	n := &chanNet{groups: map[uint64]*Group{}}
-	peers := []uint64{1, 2, 3}
-	stores := map[uint64]*gatedStorage{}
-	groups := map[uint64]*Group{}
-	for _, id := range peers {
-		s := &gatedStorage{MemoryStorage: raft.NewMemoryStorage(), waiting: make(chan struct{}, 1)}
-		g, err := Start(Options{ID: id, Peers: peers, Storage: s, Transport: chanTransport{n},
-			TickInterval: 10 * time.Millisecond, Logger: quiet, Apply: func(uint64, []byte) error { return nil }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer g.Close()
-		stores[id], groups[id] = s, g
-		n.mu.Lock()
-		n.groups[id] = g
-		n.mu.Unlock()
-	}
+	stores, groups, lead := gatedGroups(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var lead uint64
-	for lead == 0 {
-		for id, g := range groups {
-			if g.Role().Ready {
-				lead = id
-			}
-		}
-		if ctx.Err() != nil {
-			t.Fatal("no ready leader")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 	g := groups[lead]
 	type outcome struct {
 		p       Proposal

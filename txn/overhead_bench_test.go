@@ -1,6 +1,8 @@
 package txn_test
 
 import (
+	"github.com/mqstore/mqstore/bench/report"
+
 	"bytes"
 	"errors"
 	"net/netip"
@@ -111,7 +113,7 @@ func BenchmarkServiceOverhead(b *testing.B) {
 	defer svc.Close()
 	m := overheadMessage()
 	b.ReportAllocs()
-	cpu0 := processCPU()
+	cpu0 := report.ProcessCPU()
 	for b.Loop() {
 		r, err := svc.Prepare(m, "G")
 		if err != nil {
@@ -124,7 +126,7 @@ func BenchmarkServiceOverhead(b *testing.B) {
 	if err := svc.Flush(); err != nil { // the op writer's work is txn's too
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(report.ProcessCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkNullStore is what BenchmarkServiceOverhead spends in nullStore:
@@ -138,7 +140,7 @@ func BenchmarkNullStore(b *testing.B) {
 		Set(message.PropertyProducerGroup, "G")
 	var v nopVisitor
 	b.ReportAllocs()
-	cpu0 := processCPU()
+	cpu0 := report.ProcessCPU()
 	for b.Loop() {
 		app, err := st.Append(&half)
 		if err != nil {
@@ -154,7 +156,7 @@ func BenchmarkNullStore(b *testing.B) {
 		}
 		half.SysFlag = 0
 	}
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(report.ProcessCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
 type nopVisitor struct{}

@@ -1,6 +1,8 @@
 package txn_test
 
 import (
+	"github.com/mqstore/mqstore/bench/report"
+
 	"bytes"
 	"fmt"
 	"syscall"
@@ -35,7 +37,7 @@ func BenchmarkTransaction(b *testing.B) {
 				b.SetBytes(int64(len(body)))
 				b.ReportAllocs()
 				b.SetParallelism(par)
-				cpu0, flt0 := processCPU(), minorFaults()
+				cpu0, flt0 := report.ProcessCPU(), minorFaults()
 				start := time.Now()
 				if par == 1 {
 					b.SetParallelism(1)
@@ -89,7 +91,7 @@ func BenchmarkTransaction(b *testing.B) {
 				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 				// CPU time of the whole process (store goroutines included) per
 				// message: steadier than wall time on a shared machine.
-				b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64(report.ProcessCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 				// Page faults of the process (the writer's and the warm-up's).
 				b.ReportMetric(float64(minorFaults()-flt0)/float64(b.N), "faults/op")
 				if err := svc.Flush(); err != nil {
@@ -98,15 +100,6 @@ func BenchmarkTransaction(b *testing.B) {
 			})
 		}
 	}
-}
-
-// processCPU is the user + system CPU time the process used so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // minorFaults is the number of minor page faults of the process so far.
@@ -152,7 +145,7 @@ func BenchmarkTransactionVsPut(b *testing.B) {
 	var putFlt, txnFlt int64
 	for done := 0; done < b.N; {
 		n := min(chunk, b.N-done)
-		cpu0, t0, f0 := processCPU(), time.Now(), minorFaults()
+		cpu0, t0, f0 := report.ProcessCPU(), time.Now(), minorFaults()
 		for range n {
 			m := message.New(realTopic, body)
 			m.SetTags("t")
@@ -160,7 +153,7 @@ func BenchmarkTransactionVsPut(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		cpu1, t1, f1 := processCPU(), time.Now(), minorFaults()
+		cpu1, t1, f1 := report.ProcessCPU(), time.Now(), minorFaults()
 		for range n {
 			m := message.New(realTopic, body)
 			m.SetTags("t")
@@ -172,7 +165,7 @@ func BenchmarkTransactionVsPut(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		cpu2, t2, f2 := processCPU(), time.Now(), minorFaults()
+		cpu2, t2, f2 := report.ProcessCPU(), time.Now(), minorFaults()
 		putFlt += f1 - f0
 		txnFlt += f2 - f1
 		putCPU += cpu1 - cpu0
