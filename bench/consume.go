@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,10 @@ const pullBatch = 32
 type target struct {
 	want  atomic.Int64
 	final atomic.Bool
+	// pulling, when set, is closed once every queue's pull goroutine is about to
+	// send its first pull: e2e starts its producers then, so that the consumers'
+	// start-up (clients, route lookup, broker connection) is not counted as latency.
+	pulling chan struct{}
 }
 
 // consumeLoad pulls every queue of the run's topics, one goroutine per queue
@@ -62,12 +67,15 @@ func consumeLoad(ctx context.Context, cfg *Config, e *env, rec *report.Recorder,
 	var wg sync.WaitGroup
 	var errOnce sync.Once
 	var firstErr error
+	var started sync.WaitGroup
+	started.Add(len(queues))
 	for i, q := range queues {
 		wg.Add(1)
 		go func(c *client.PullConsumer, q client.MessageQueue) {
 			defer wg.Done()
 			offset := int64(0)
 			lat := make([]time.Duration, 0, pullBatch)
+			started.Done()
 			for pullCtx.Err() == nil {
 				t0 := time.Now()
 				res, err := c.Pull(pullCtx, q, offset, pullBatch)
@@ -86,6 +94,9 @@ func consumeLoad(ctx context.Context, cfg *Config, e *env, rec *report.Recorder,
 					continue
 				}
 				now := time.Now()
+				if slowLog != nil {
+					logSlowPull(int(q.QueueID), t0, now, res.Messages)
+				}
 				if e2e {
 					lat = lat[:0]
 					for i := range res.Messages {
@@ -100,6 +111,10 @@ func consumeLoad(ctx context.Context, cfg *Config, e *env, rec *report.Recorder,
 				lastProgress.Store(now.UnixNano())
 			}
 		}(cs[i%len(cs)], q)
+	}
+	started.Wait()
+	if tgt.pulling != nil {
+		close(tgt.pulling)
 	}
 	// Supervise: stop at the target, or when it is final and nothing came
 	// for idle.
@@ -173,7 +188,7 @@ func runE2E(ctx context.Context, cfg *Config, e *env, progress io.Writer) (*repo
 	rec := report.NewRecorder()
 	sendRec := report.NewRecorder()
 	rec.StartProgress(progress, ModeE2E, cfg.Size, cfg.Progress)
-	tgt := &target{}
+	tgt := &target{pulling: make(chan struct{})}
 	type result struct {
 		n   int64
 		err error
@@ -183,11 +198,31 @@ func runE2E(ctx context.Context, cfg *Config, e *env, progress io.Writer) (*repo
 		n, err := consumeLoad(ctx, cfg, e, rec, tgt, true, 10*time.Second)
 		consumed <- result{n, err}
 	}()
+	select {
+	case <-tgt.pulling:
+	case got := <-consumed: // the consumers failed to start
+		if got.err == nil {
+			got.err = errors.New("bench: consumers stopped before pulling")
+		}
+		return nil, got.err
+	}
+	rec.Restart()
+	// MQBENCH_WARMUP=duration (issue 19 diagnostics): the latencies of the first
+	// duration of sending are dropped, to see the steady state apart from the
+	// start of a fresh store (first segment, first consume queue files).
+	if d, err := time.ParseDuration(os.Getenv("MQBENCH_WARMUP")); err == nil && d > 0 {
+		t := time.AfterFunc(d, rec.Restart)
+		defer t.Stop()
+	}
 	sent, sendErr := sendLoad(ctx, cfg, ps, newBudget(cfg), sendRec, true, cfg.Rate)
 	tgt.want.Store(sent)
 	tgt.final.Store(true)
 	got := <-consumed
 	rep := rec.Finish(ModeE2E)
+	if os.Getenv("MQBENCH_SENDLAT") != "" { // issue 19 diagnostics: send → ack latency of the same run
+		sr := sendRec.Finish(ModeE2E)
+		fmt.Fprintf(os.Stderr, "send-ack p50 %.0f p90 %.0f p99 %.0f p99.9 %.0f max %.0f us\n", sr.P50us, sr.P90us, sr.P99us, sr.P999us, sr.MaxUs)
+	}
 	rep.Sent, rep.Consumed, rep.Consumers = sent, got.n, cfg.Consumers
 	if sendErr != nil {
 		return rep, sendErr

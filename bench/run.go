@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +41,22 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) (*report.Rep
 		}
 		defer func() {
 			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
+	// MQBENCH_TRACE=file writes a runtime/trace of the run (server included when embedded),
+	// to find where the e2e tail latencies go (issue 19).
+	if path := os.Getenv("MQBENCH_TRACE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := trace.Start(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		defer func() {
+			trace.Stop()
 			f.Close()
 		}()
 	}
