@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -206,6 +207,21 @@ func runE2E(ctx context.Context, cfg *Config, e *env, progress io.Writer) (*repo
 		}
 		return nil, got.err
 	}
+	// MQBENCH_PRIME=k (issue 19 diagnostics): k messages per queue are sent and
+	// received before the measured run, so that a fresh store creates the
+	// queues' files (and the clients warm up) outside it.
+	var primed int64
+	if k, err := strconv.Atoi(os.Getenv("MQBENCH_PRIME")); err == nil && k > 0 {
+		pre := &budget{n: int64(k * cfg.Queues * cfg.Topics)}
+		n, err := sendLoad(ctx, cfg, ps, pre, report.NewRecorder(), true, 0)
+		if err != nil {
+			return nil, err
+		}
+		primed = n
+		for rec.Messages() < primed && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+	}
 	rec.Restart()
 	// MQBENCH_WARMUP=duration (issue 19 diagnostics): the latencies of the first
 	// duration of sending are dropped, to see the steady state apart from the
@@ -215,6 +231,7 @@ func runE2E(ctx context.Context, cfg *Config, e *env, progress io.Writer) (*repo
 		defer t.Stop()
 	}
 	sent, sendErr := sendLoad(ctx, cfg, ps, newBudget(cfg), sendRec, true, cfg.Rate)
+	sent += primed
 	tgt.want.Store(sent)
 	tgt.final.Store(true)
 	got := <-consumed
