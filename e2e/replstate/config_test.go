@@ -11,7 +11,6 @@ import (
 	"github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
-	"github.com/apache/rocketmq-client-go/v2/producer"
 
 	"github.com/mqstore/mqstore/client"
 	"github.com/mqstore/mqstore/internal/proctest"
@@ -81,15 +80,7 @@ func TestConfigAcrossLeaderKill(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p, err := rocketmq.NewProducer(producer.WithNameServer([]string{g.ns}), producer.WithGroupName("rs-p"),
-		producer.WithInstanceName(proctest.Instance("p")), producer.WithSendMsgTimeout(3*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer p.Shutdown()
+	p := g.producer(t, "rs-p", "p")
 	for i := range sent {
 		res, err := p.SendSync(ctx, primitive.NewMessage(topic, []byte("before-"+strconv.Itoa(i))))
 		if err != nil || res.Status != primitive.SendOK {

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/rocketmq-client-go/v2"
+	"github.com/apache/rocketmq-client-go/v2/producer"
 	"github.com/apache/rocketmq-client-go/v2/rlog"
 
 	"github.com/mqstore/mqstore/client"
@@ -155,6 +157,22 @@ func (g *group) call(addr string, req *remoting.Command) (*remoting.Command, err
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	return g.raw.Invoke(ctx, addr, req)
+}
+
+// producer starts an unmodified rocketmq-client-go producer of group through the group's name
+// server (3 s send timeout, plus opts), shut down at the test's end.
+func (g *group) producer(t *testing.T, group, instance string, opts ...producer.Option) rocketmq.Producer {
+	t.Helper()
+	p, err := rocketmq.NewProducer(append([]producer.Option{producer.WithNameServer([]string{g.ns}), producer.WithGroupName(group),
+		producer.WithInstanceName(proctest.Instance(instance)), producer.WithSendMsgTimeout(3 * time.Second)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Shutdown() })
+	return p
 }
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
 
@@ -83,15 +82,7 @@ func TestReplicaRestartAfterKill(t *testing.T) {
 	if err := g.admin.CreateTopic(ctx, leader, namesrv.TopicConfig{TopicName: topic, ReadQueueNums: queues, WriteQueueNums: queues, Perm: namesrv.PermRW, TopicFilterType: "SINGLE_TAG"}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := rocketmq.NewProducer(producer.WithNameServer([]string{g.ns}), producer.WithGroupName("rs-kp"),
-		producer.WithInstanceName(proctest.Instance("kp")), producer.WithSendMsgTimeout(3*time.Second), producer.WithRetry(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer p.Shutdown()
+	p := g.producer(t, "rs-kp", "kp", producer.WithRetry(2))
 	var (
 		mu    sync.Mutex
 		acked []string

@@ -13,12 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
 
 	"github.com/mqstore/mqstore/internal/mapped"
-	"github.com/mqstore/mqstore/internal/proctest"
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/namesrv"
 	"github.com/mqstore/mqstore/protocol"
@@ -159,15 +157,7 @@ func TestRetentionAndSnapshot(t *testing.T) {
 		Perm: namesrv.PermRW, TopicFilterType: "SINGLE_TAG"}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := rocketmq.NewProducer(producer.WithNameServer([]string{g.ns}), producer.WithGroupName("rs-rp"),
-		producer.WithInstanceName(proctest.Instance("rp")), producer.WithSendMsgTimeout(3*time.Second), producer.WithRetry(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer p.Shutdown()
+	p := g.producer(t, "rs-rp", "rp", producer.WithRetry(2))
 	pad := strings.Repeat("p", 1000)
 	sent := 0
 	send := func(n int) {

@@ -6,11 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
-	"github.com/apache/rocketmq-client-go/v2/producer"
 
-	"github.com/mqstore/mqstore/internal/proctest"
 	"github.com/mqstore/mqstore/namesrv"
 )
 
@@ -26,15 +23,7 @@ func TestDelayedAcrossLeaderKill(t *testing.T) {
 	if err := g.admin.CreateTopic(ctx, leader, namesrv.TopicConfig{TopicName: topic, ReadQueueNums: 2, WriteQueueNums: 2, Perm: namesrv.PermRW, TopicFilterType: "SINGLE_TAG"}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := rocketmq.NewProducer(producer.WithNameServer([]string{g.ns}), producer.WithGroupName("rs-dp"),
-		producer.WithInstanceName(proctest.Instance("dp")), producer.WithSendMsgTimeout(3*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer p.Shutdown()
+	p := g.producer(t, "rs-dp", "dp")
 	for _, level := range []int{1, 3} {
 		for i := range n {
 			m := primitive.NewMessage(topic, []byte("level"+strconv.Itoa(level)+"-"+strconv.Itoa(i)))
