@@ -1,12 +1,9 @@
 package store
 
 import (
-	"encoding/json"
 	"path/filepath"
 	"testing"
 	"time"
-
-	pb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/replication"
@@ -68,18 +65,7 @@ func TestRestartAtRebuildsTimers(t *testing.T) {
 
 	// A snapshot past everything this store holds (its timer queue went on to 40 meanwhile).
 	base := l.End() + 2*segment
-	data, _ := json.Marshal(map[string]any{"startPhys": base,
-		"queues": []replication.QueueNext{{Topic: TimerTopic, QueueID: 0, Next: timerNext + 38}}})
-	owner.mu.Lock()
-	snap := &pb.Snapshot{Data: data, Metadata: &pb.SnapshotMetadata{Index: new(owner.index + 50), Term: new(uint64(2)), ConfState: &pb.ConfState{Voters: []uint64{1}}}}
-	if err := l.ApplySnapshot(snap); err != nil {
-		t.Fatal(err)
-	}
-	owner.index += 50
-	owner.mu.Unlock()
-	if err := st.RestartAt(base); err != nil {
-		t.Fatal(err)
-	}
+	installSnapshot(t, owner, st, base, []replication.QueueNext{{Topic: TimerTopic, QueueID: 0, Next: timerNext + 38}})
 	waitTimers(t, st, 0, 2)
 	if st.MinOffset(TimerTopic, 0) != timerNext+38 || st.MaxOffset(TimerTopic, 0) != timerNext+38 {
 		t.Fatalf("timer queue [%d, %d) after the snapshot, want it to start at %d", st.MinOffset(TimerTopic, 0),

@@ -222,17 +222,7 @@ func TestStoreOverRaftLog(t *testing.T) {
 
 	// A snapshot: the log restarts empty at an offset, the store's queues with it.
 	base := l.End() + 3*segment + 100
-	data, _ := json.Marshal(map[string]any{"startPhys": base, "queues": []replication.QueueNext{{Topic: "T", QueueID: 0, Next: 1000}, {Topic: "U", QueueID: 2, Next: 7}}})
-	owner.mu.Lock()
-	snap := &pb.Snapshot{Data: data, Metadata: &pb.SnapshotMetadata{Index: new(owner.index + 50), Term: new(uint64(2)), ConfState: &pb.ConfState{Voters: []uint64{1}}}}
-	if err := l.ApplySnapshot(snap); err != nil {
-		t.Fatal(err)
-	}
-	owner.index += 50
-	owner.mu.Unlock()
-	if err := st.RestartAt(base); err != nil {
-		t.Fatal(err)
-	}
+	installSnapshot(t, owner, st, base, []replication.QueueNext{{Topic: "T", QueueID: 0, Next: 1000}, {Topic: "U", QueueID: 2, Next: 7}})
 	// The snapshot's queues start at its queue offsets at once, before their next record.
 	checkQueue := func(when, topic string, queueID int32, lo, hi int64) {
 		t.Helper()
@@ -265,4 +255,25 @@ func TestStoreOverRaftLog(t *testing.T) {
 	}
 	checkQueue("reopened", "T", 0, 1000, 1001)
 	checkQueue("reopened", "U", 2, 7, 7)
+}
+
+// installSnapshot has owner's log install a snapshot whose log restarts empty at base with the
+// given queue table (50 entries past the owner's index, term 2), then restarts st there.
+func installSnapshot(t *testing.T, owner *logOwner, st *Store, base int64, queues []replication.QueueNext) {
+	t.Helper()
+	data, err := json.Marshal(map[string]any{"startPhys": base, "queues": queues})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner.mu.Lock()
+	snap := &pb.Snapshot{Data: data, Metadata: &pb.SnapshotMetadata{Index: new(owner.index + 50), Term: new(uint64(2)), ConfState: &pb.ConfState{Voters: []uint64{1}}}}
+	if err := owner.log.ApplySnapshot(snap); err != nil {
+		owner.mu.Unlock()
+		t.Fatal(err)
+	}
+	owner.index += 50
+	owner.mu.Unlock()
+	if err := st.RestartAt(base); err != nil {
+		t.Fatal(err)
+	}
 }
