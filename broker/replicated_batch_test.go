@@ -161,16 +161,7 @@ func TestReplicatedBatchedSends(t *testing.T) {
 // entries commit, and the clients' retries (same keys, bodies, queues) leave each message
 // stored exactly once.
 func TestReplicatedBatchedSendsWithoutQuorum(t *testing.T) {
-	short := func(o *Options) {
-		inner := o.Store
-		o.Store = func(so *store.Options) {
-			if inner != nil {
-				inner(so)
-			}
-			so.ReplicateTimeout = 300 * time.Millisecond
-		}
-	}
-	replicas := startReplicas(t, 3, short)
+	replicas := startReplicas(t, 3, shortReplicateTimeout)
 	leader := leaderOf(t, replicas)
 	expect(t, leader.call(remoting.RequestUpdateAndCreateTopic, nil, "topic", "NoQuorum", "readQueueNums", "4", "writeQueueNums", "4"), remoting.ResponseSuccess)
 	var down []int
@@ -201,7 +192,7 @@ func TestReplicatedBatchedSendsWithoutQuorum(t *testing.T) {
 	// timed-out copy is still uncommitted is stored again: TestReplicatedSendRetryAfterTimeout):
 	// wait until the stored entries committed and were applied on both.
 	stored, _ := leader.replica.rlog.LastIndex()
-	back := startReplica(t, leader.cfg.DLegerPeers, down[0], replicas[down[0]].dir, short)
+	back := startReplica(t, leader.cfg.DLegerPeers, down[0], replicas[down[0]].dir, shortReplicateTimeout)
 	waitLong(t, "the stored entries applied", func() bool {
 		for _, r := range []*testBroker{leader, back} {
 			st, err := r.replica.group.Status(context.Background())

@@ -402,16 +402,7 @@ func logBodies(t *testing.T, r *testBroker, topic string) []string {
 // follower is back the entry commits, and the client's retry of the same message is answered
 // with the first copy's msgId and offset: the queue holds it once.
 func TestReplicatedSendRetryAfterTimeout(t *testing.T) {
-	short := func(o *Options) {
-		inner := o.Store
-		o.Store = func(so *store.Options) {
-			if inner != nil {
-				inner(so)
-			}
-			so.ReplicateTimeout = 300 * time.Millisecond
-		}
-	}
-	replicas := startReplicas(t, 3, short)
+	replicas := startReplicas(t, 3, shortReplicateTimeout)
 	leader := leaderOf(t, replicas)
 	expect(t, leader.call(remoting.RequestUpdateAndCreateTopic, nil, "topic", "Retry1", "readQueueNums", "1", "writeQueueNums", "1"), remoting.ResponseSuccess)
 	peers := leader.cfg.DLegerPeers
@@ -431,7 +422,7 @@ func TestReplicatedSendRetryAfterTimeout(t *testing.T) {
 	}
 	// One follower comes back: the leader's tail (the send) commits, under this leader or the
 	// next one.
-	back := startReplica(t, peers, down[0], replicas[down[0]].dir, short)
+	back := startReplica(t, peers, down[0], replicas[down[0]].dir, shortReplicateTimeout)
 	next := leaderOf(t, []*testBroker{leader, back})
 	waitLong(t, "the timed-out send committed", func() bool { return next.Store().MaxOffset("Retry1", 0) == 1 })
 	retry := next.send("Retry1", 0, "once", p)
@@ -515,5 +506,16 @@ func TestReplicaFailedFailStops(t *testing.T) {
 	}
 	if single := startBroker(t, nil); single.ReplicaFailed() != nil {
 		t.Fatal("a single-node broker has a ReplicaFailed channel")
+	}
+}
+
+// shortReplicateTimeout makes a replica's sends give up waiting for their quorum after 300 ms.
+func shortReplicateTimeout(o *Options) {
+	inner := o.Store
+	o.Store = func(so *store.Options) {
+		if inner != nil {
+			inner(so)
+		}
+		so.ReplicateTimeout = 300 * time.Millisecond
 	}
 }
