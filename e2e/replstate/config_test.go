@@ -69,7 +69,7 @@ func TestConfigAcrossLeaderKill(t *testing.T) {
 	const topic, grp, sent = "RSTopic", "rs-c", 40
 	g := startGroup(t, "rs-a", 21)
 	leader := g.waitMaster("")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	if err := g.admin.CreateTopic(ctx, leader, namesrv.TopicConfig{TopicName: topic, ReadQueueNums: 4, WriteQueueNums: 4, Perm: namesrv.PermRW, TopicFilterType: "SINGLE_TAG"}); err != nil {
 		t.Fatal(err)
@@ -111,28 +111,42 @@ func TestConfigAcrossLeaderKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 30*time.Second, "the push consumer to receive every message", func() bool { return count() == sent })
-	c.Shutdown() // commits its offsets
 
-	// Every replica has the leader's committed offsets (the batch reaches the log in 200 ms).
+	// The consumer records a batch's offset after its callback returns and commits what it
+	// recorded every 5 s: wait until the leader holds all of them before shutting it down (a
+	// Shutdown right after the last callback may commit the offsets of the batch before it).
 	var committed [4]int64
-	waitFor(t, 10*time.Second, "the committed offsets on every replica", func() bool {
+	leaderSum := func() int64 {
 		var sum int64
 		for q := range 4 {
 			committed[q] = g.queryOffset(leader, grp, topic, q)
 			sum += committed[q]
 		}
-		if sum != sent {
+		return sum
+	}
+	waitFor(t, 30*time.Second, "the leader to hold the consumer's committed offsets", func() bool { return leaderSum() == sent })
+	c.Shutdown()
+
+	// Every replica has the leader's committed offsets (the batch reaches the log in 200 ms).
+	var seen map[string][4]int64
+	if _, ok := waitUntil(10*time.Second, func() bool {
+		if leaderSum() != sent {
 			return false
 		}
+		seen = map[string][4]int64{}
+		same := true
 		for _, addr := range g.alive() {
+			var got [4]int64
 			for q := range 4 {
-				if g.queryOffset(addr, grp, topic, q) != committed[q] {
-					return false
-				}
+				got[q] = g.queryOffset(addr, grp, topic, q)
 			}
+			seen[addr] = got
+			same = same && got == committed
 		}
-		return true
-	})
+		return same
+	}); !ok {
+		t.Fatalf("the replicas do not hold the leader's committed offsets %v after 10s: %v", committed, seen)
+	}
 	t.Logf("committed offsets %v on every replica", committed)
 
 	killed := time.Now()

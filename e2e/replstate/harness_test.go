@@ -177,12 +177,21 @@ func (g *group) producer(t *testing.T, group, instance string, opts ...producer.
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
+	d, ok := waitUntil(timeout, cond)
+	if !ok {
+		t.Fatalf("timed out after %v waiting for %s", timeout, what)
+	}
+	return d
+}
+
+// waitUntil polls cond every 20 ms until it holds (true) or timeout passes (false).
+func waitUntil(timeout time.Duration, cond func() bool) (time.Duration, bool) {
 	start := time.Now()
 	for !cond() {
 		if time.Since(start) > timeout {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+			return time.Since(start), false
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return time.Since(start)
+	return time.Since(start), true
 }
