@@ -215,6 +215,10 @@ func (rg *replicaGroup) start(b *Broker, cfg *Config, st *store.Store) error {
 	rg.startApplied = applied
 	rg.applied.Store(applied)
 	rg.rlog.SetSnapshotExtra(rg.snapshotExtra)
+	if err := rg.resumeSnapshot(applied); err != nil {
+		rg.rlog.Close()
+		return fmt.Errorf("broker: finish the snapshot install: %w", err)
+	}
 	if err := rg.rebuildDedupe(applied); err != nil {
 		rg.rlog.Close()
 		return fmt.Errorf("broker: rebuild the dedupe table: %w", err)

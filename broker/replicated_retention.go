@@ -218,6 +218,32 @@ func (rg *replicaGroup) restore(index uint64, data []byte) error {
 	if err != nil {
 		return err
 	}
+	if testHookSnapshotAccepted != nil {
+		testHookSnapshotAccepted(rg)
+	}
+	return rg.restoreState(index, snap)
+}
+
+// testHookSnapshotAccepted, when set (tests), runs when the log has accepted a snapshot and
+// nothing of it is restored yet: the worst moment for a crash.
+var testHookSnapshotAccepted func(rg *replicaGroup)
+
+// resumeSnapshot finishes a snapshot install a crash interrupted (at start, before the replica
+// applies anything): the log accepted the snapshot (its raftmeta holds the base and the
+// snapshot's config, written in one atomic step) but the store did not checkpoint past the
+// base, so the config files may predate the snapshot. The install runs again from what the log
+// kept; a replica whose store resumes after the base (the install completed and the replica
+// went on) has nothing to do.
+func (rg *replicaGroup) resumeSnapshot(resumeAfter uint64) error {
+	index, snap, ok := rg.rlog.InstalledSnapshot()
+	if !ok || resumeAfter > index {
+		return nil
+	}
+	rg.log.Info("broker: restoring the snapshot the log installed before the last stop", "index", index, "base", snap.StartPhys)
+	return rg.restoreState(index, snap)
+}
+
+func (rg *replicaGroup) restoreState(index uint64, snap replication.SnapshotState) error {
 	if b := rg.broker.Load(); b != nil && len(snap.Extra) > 0 {
 		var rows snapshotRows
 		if err := json.Unmarshal(snap.Extra, &rows); err != nil {

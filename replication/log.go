@@ -382,6 +382,12 @@ func (l *Log) InitialState() (*pb.HardState, *pb.ConfState, error) {
 	if l.hs.Term == nil {
 		hs = &pb.HardState{}
 	}
+	// The base is committed (a snapshot's, or compacted: committed entries only). A crash
+	// after ApplySnapshot moved it and before the Ready's HardState was written leaves an older
+	// commit index, below the first index, which raft refuses to start from.
+	if base := l.meta.First - 1; hs.GetCommit() < base {
+		hs.Commit = new(base)
+	}
 	return hs, l.confStateLocked(), nil
 }
 

@@ -36,6 +36,11 @@ type logMeta struct {
 	// RowsPerFile is the raftidx file size in rows the log was created with (a log written
 	// before the field was added has none: it used 1 Mi).
 	RowsPerFile int64 `json:"rowsPerFile,omitempty"`
+	// SnapshotExtra is the application state (SnapshotState.Extra) of the snapshot the base
+	// was installed from, kept until compaction moves the base: written with the base, so a
+	// crash before the application restored it leaves it here for the next start
+	// (InstalledSnapshot).
+	SnapshotExtra json.RawMessage `json:"snapshotExtra,omitempty"`
 }
 
 // QueueNext is one row of a queue table: the next queue offset of a topic queue.

@@ -157,6 +157,7 @@ func (l *Log) Compact(index uint64) error {
 	meta := l.meta
 	meta.First, meta.PrevTerm, meta.StartPhys = index+1, r.term, r.end()
 	meta.BaseQueues = tableRows(base)
+	meta.SnapshotExtra = nil // the base is no longer the snapshot's
 	meta.Conf = map[uint64][]byte{}
 	for i, d := range l.meta.Conf {
 		if i > index {
@@ -228,12 +229,14 @@ func (l *Log) ApplySnapshot(snap *pb.Snapshot) error {
 	meta := l.meta
 	meta.First, meta.PrevTerm, meta.StartPhys = md.GetIndex()+1, md.GetTerm(), data.StartPhys
 	meta.BaseQueues = data.Queues
+	meta.SnapshotExtra = data.Extra
 	meta.Voters = slices.Clone(md.GetConfState().GetVoters())
 	meta.Learners = slices.Clone(md.GetConfState().GetLearners())
 	meta.Conf = nil
 	// The watermark down to the base (synced: the old log's acknowledgements went to an older
-	// leader, or are covered by the snapshot), then the new base: a crash from here on reopens
-	// an empty log at it.
+	// leader, or are covered by the snapshot), then the new base with the snapshot's
+	// application state (one atomic write): a crash from here on reopens an empty log at it, and
+	// the application restores that state at its next start (InstalledSnapshot).
 	if l.hard.acked > md.GetIndex() {
 		if err := l.hard.setAcked(md.GetIndex(), md.GetTerm(), true); err != nil {
 			return err
@@ -253,6 +256,20 @@ func (l *Log) ApplySnapshot(snap *pb.Snapshot) error {
 		l.queues[queueKey{q.Topic, q.QueueID}] = q.Next
 	}
 	return nil
+}
+
+// InstalledSnapshot returns the snapshot the log's base was installed from (its index and state,
+// Extra included), ok false when the base is a new log's or a compaction's. Options.Restore
+// runs after the log accepted a snapshot: an application that finds, at its next start, that it
+// did not finish restoring one (its own state is older than the base) restores it from here.
+func (l *Log) InstalledSnapshot() (index uint64, state SnapshotState, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.meta.SnapshotExtra == nil {
+		return 0, SnapshotState{}, false
+	}
+	return l.meta.First - 1, SnapshotState{StartPhys: l.meta.StartPhys, Queues: slices.Clone(l.meta.BaseQueues),
+		Extra: slices.Clone([]byte(l.meta.SnapshotExtra))}, true
 }
 
 // resetFilesLocked deletes every commitlog segment and raftidx file, keeping both queues (a

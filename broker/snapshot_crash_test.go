@@ -1,0 +1,190 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mqstore/mqstore/remoting"
+	"github.com/mqstore/mqstore/store"
+)
+
+// copyTree copies the files under src to dst as a SIGKILLed process leaves them: what every
+// write reached (the page cache, mmap'd segments included), files removed meanwhile skipped.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		to := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(to, 0o755)
+		}
+		in, err := os.Open(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.Create(to)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(out, in)
+		return errors.Join(err, out.Close())
+	})
+}
+
+// TestSnapshotInstallCrash: a follower that a forced compaction left behind installs a
+// snapshot and "crashes" at the worst moment: its log has accepted the snapshot (raftmeta holds
+// the new base) and nothing else of it is restored (its config files and store checkpoint are
+// the old ones). The files as they are then (copied while the replica's goroutine waits in the
+// hook, what a SIGKILL leaves) start a replica again: it finishes the install from what the log
+// kept, so it holds the snapshot's topics, subscription groups and consumer offsets, not the
+// ones the group deleted meanwhile.
+func TestSnapshotInstallCrash(t *testing.T) {
+	var usage atomic.Uint64 // math.Float64bits of the disk usage every replica measures
+	var keep atomic.Bool    // replicas started from now on keep their segments
+	retention := func(o *Options) {
+		reserved := time.Millisecond
+		if keep.Load() {
+			reserved = time.Hour
+		}
+		o.Store = func(so *store.Options) {
+			so.ConsumeQueueUnits = 1000
+			so.FileReservedTime = reserved
+			so.CleanInterval = 50 * time.Millisecond
+			so.CheckpointInterval = 50 * time.Millisecond
+			so.DiskUsage = func(string) (float64, error) { return math.Float64frombits(usage.Load()), nil }
+		}
+	}
+	var peers []string
+	for i := range 3 {
+		peers = append(peers, fmt.Sprintf("n%d-%s", i, freeAddr(t, 161+i)))
+	}
+	start := func(i int, dir string) *testBroker {
+		return startBroker(t, func(c *Config) {
+			c.StorePathRootDir = dir
+			c.BrokerName = "rs"
+			c.EnableDLegerCommitLog = true
+			c.DLegerPeers = strings.Join(peers, ";")
+			c.DLegerSelfID = fmt.Sprintf("n%d", i)
+			c.MappedFileSizeCommitLog = 64 << 10
+			c.MaxMessageSize = 16 << 10
+		}, retention)
+	}
+	replicas := []*testBroker{start(0, t.TempDir()), start(1, t.TempDir()), start(2, t.TempDir())}
+	leader := leaderOf(t, replicas)
+	body := strings.Repeat("s", 900)
+	sent := 0
+	send := func(n int) {
+		t.Helper()
+		for range n {
+			expect(t, leader.send("Snap", 0, fmt.Sprintf("%06d%s", sent, body), nil), remoting.ResponseSuccess)
+			sent++
+		}
+	}
+	send(10)
+	// Config the follower holds and the group deletes while it is down.
+	expect(t, leader.send("SnapOld", 0, "a topic deleted while the follower is down", nil), remoting.ResponseSuccess)
+	expect(t, leader.call(remoting.RequestUpdateAndCreateSubscriptionGroup, []byte(`{"groupName":"gSnapOld"}`)), remoting.ResponseSuccess)
+	expect(t, leader.call(remoting.RequestUpdateConsumerOffset, nil, "consumerGroup", "gSnapOld", "topic", "Snap", "queueId", "0",
+		"commitOffset", "5"), remoting.ResponseSuccess)
+	var idx int
+	for i, r := range replicas {
+		if r != leader {
+			idx = i
+		}
+	}
+	stopped := replicas[idx]
+	waitLong(t, "the config on the follower", func() bool {
+		_, topic := stopped.topics.get("SnapOld")
+		_, offset := stopped.offsets.query("gSnapOld", "Snap", 0)
+		return topic && offset
+	})
+	dir := stopped.dir
+	if err := stopped.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Config the group changes while the follower is down.
+	expect(t, leader.call(remoting.RequestDeleteTopicInBroker, nil, "topic", "SnapOld"), remoting.ResponseSuccess)
+	expect(t, leader.call(remoting.RequestDeleteSubscriptionGroup, nil, "groupName", "gSnapOld", "removeOffset", "true"), remoting.ResponseSuccess)
+	expect(t, leader.send("SnapNew", 0, "a topic created while the follower is down", nil), remoting.ResponseSuccess)
+	expect(t, leader.call(remoting.RequestUpdateAndCreateSubscriptionGroup, []byte(`{"groupName":"gSnapNew"}`)), remoting.ResponseSuccess)
+	expect(t, leader.call(remoting.RequestUpdateConsumerOffset, nil, "consumerGroup", "gSnapNew", "topic", "Snap", "queueId", "0",
+		"commitOffset", "7"), remoting.ResponseSuccess)
+	configLast, _ := leader.replica.rlog.LastIndex()
+	send(200) // about 3 segments
+	usage.Store(math.Float64bits(0.8)) // above diskMaxUsedSpaceRatio: the leader compacts past the follower
+	waitLong(t, "a forced compaction past the config changes", func() bool {
+		first, _ := leader.replica.rlog.FirstIndex()
+		return first > configLast+1
+	})
+	usage.Store(0)
+	keep.Store(true)
+
+	// The follower comes back, installs a snapshot and is copied at the hook.
+	image := t.TempDir()
+	accepted := make(chan error, 1)
+	var once sync.Once
+	testHookSnapshotAccepted = func(rg *replicaGroup) {
+		once.Do(func() { accepted <- copyTree(rg.b.cfg.StorePathRootDir, image) })
+	}
+	back := start(idx, dir)
+	select {
+	case err := <-accepted:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the follower installed no snapshot")
+	}
+	if err := back.Close(); err != nil {
+		t.Fatal(err)
+	}
+	testHookSnapshotAccepted = nil
+
+	// The crash image: the log at the snapshot's base, the store and config files before it.
+	again := start(idx, image)
+	if again.replica.rlog.Base() == 0 {
+		t.Fatal("the crash image's log is not at a snapshot's base")
+	}
+	send(5)
+	waitLong(t, "every message on the restarted follower", func() bool { return again.Store().MaxOffset("Snap", 0) == int64(sent) })
+	if _, ok := again.topics.get("SnapNew"); !ok {
+		t.Error("the follower lacks a topic of the snapshot")
+	}
+	if _, ok := again.topics.get("SnapOld"); ok {
+		t.Error("the follower holds a topic the snapshot deleted")
+	}
+	if _, ok := again.groups.get("gSnapNew"); !ok {
+		t.Error("the follower lacks a subscription group of the snapshot")
+	}
+	if _, ok := again.groups.get("gSnapOld"); ok {
+		t.Error("the follower holds a subscription group the snapshot deleted")
+	}
+	if off, ok := again.offsets.query("gSnapNew", "Snap", 0); !ok || off != 7 {
+		t.Errorf("the follower's offset of gSnapNew is %d (%v), want 7", off, ok)
+	}
+	if _, ok := again.offsets.query("gSnapOld", "Snap", 0); ok {
+		t.Error("the follower holds a consumer offset the snapshot deleted")
+	}
+	if lo, hi := again.Store().MinOffset("SnapNew", 0), again.Store().MaxOffset("SnapNew", 0); lo != 1 || hi != 1 {
+		t.Errorf("the follower's SnapNew queue is [%d, %d), want [1, 1)", lo, hi)
+	}
+}
