@@ -129,7 +129,7 @@ func TestSnapshotInstallCrash(t *testing.T) {
 	expect(t, leader.call(remoting.RequestUpdateConsumerOffset, nil, "consumerGroup", "gSnapNew", "topic", "Snap", "queueId", "0",
 		"commitOffset", "7"), remoting.ResponseSuccess)
 	configLast, _ := leader.replica.rlog.LastIndex()
-	send(200) // about 3 segments
+	send(200)                          // about 3 segments
 	usage.Store(math.Float64bits(0.8)) // above diskMaxUsedSpaceRatio: the leader compacts past the follower
 	waitLong(t, "a forced compaction past the config changes", func() bool {
 		first, _ := leader.replica.rlog.FirstIndex()
