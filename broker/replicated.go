@@ -85,6 +85,9 @@ type replicaGroup struct {
 	peerIDs      []uint64               // every replica's id
 	matches      matchTracker           // what the followers acknowledged (replicated_retention.go)
 
+	// emptyQueues: the last installed snapshot's empty queues (BaseQueues, replicated_retention.go).
+	emptyQueues atomic.Pointer[map[string]bool]
+
 	batchOnce sync.Once
 	batcher   *proposalBatcher // coalesces concurrent Replicate calls (replicated_batch.go)
 

@@ -91,6 +91,13 @@ func (rg *replicaGroup) ReleaseSegments(below int64, force bool) error {
 		return nil // or after it closed
 	default:
 	}
+	// below may be the store's checkpoint, inside a segment: the entries ending there may be
+	// followed by the segment's end blank and the next entry in the next segment, and compacting
+	// them would delete the segment the store's dispatch still reads (the blank, to step over it:
+	// "offset out of range ... below the log's minimum"). Only whole segments below below go.
+	if seg := rg.b.cfg.MappedFileSizeCommitLog; seg > 0 {
+		below -= below % seg
+	}
 	i := min(rg.rlog.IndexAt(below), rg.applied.Load())
 	if r := rg.group.Role(); r.State == raft.StateLeader && !force {
 		i = min(i, rg.matches.min(rg.peerIDs, rg.self.ID, r.Term))
@@ -110,8 +117,14 @@ func (rg *replicaGroup) ReleaseSegments(below int64, force bool) error {
 // topics the group deleted (the log's table keeps a deleted topic's queue offsets, the stores
 // drop its queues): once the broker runs, only queues of topics it has a config for, or of the
 // store's own topics, as restoreTopics keeps them.
+//
+// Nor the queues the snapshot installed last names empty (snapshotKindEmptyQueue): a topic
+// deleted and created again after its last record has its queues dropped on the replicas that
+// applied the deletion, and reads from queue offset 0 there until its next record, which the
+// log puts after the deleted topic's last one (every replica then holds it there).
 func (rg *replicaGroup) BaseQueues() []store.QueueStart {
 	b := rg.broker.Load()
+	empty := rg.emptyQueues.Load()
 	var out []store.QueueStart
 	for _, r := range rg.rlog.BaseQueues() {
 		if b != nil && !notAllowedSendTopics[r.Topic] {
@@ -119,14 +132,31 @@ func (rg *replicaGroup) BaseQueues() []store.QueueStart {
 				continue
 			}
 		}
+		if empty != nil && (*empty)[emptyQueueKey(r.Topic, r.QueueID)] {
+			continue
+		}
 		out = append(out, store.QueueStart{Topic: r.Topic, QueueID: r.QueueID, Next: r.Next})
 	}
 	return out
 }
 
 // snapshotRows is the replicated config a snapshot carries: kind → key → value, each row as
-// a ConfigOp of that kind would set it.
+// a ConfigOp of that kind would set it; and, as kind snapshotKindEmptyQueue, the queues of the
+// log's base queue table that the sender's store holds empty.
 type snapshotRows map[string]map[string]json.RawMessage
+
+// snapshotKindEmptyQueue lists (key topic, value the queue ids) the queues of the sender's
+// topics that its store holds empty. A queue of the snapshot's queue table among them belongs to
+// a topic deleted after its last record and created again: the sender's store dropped it at the
+// deletion (it had dispatched every record below the base, which only a checkpoint-covered
+// compaction moves), so an installing replica leaves it empty too (BaseQueues) instead of
+// starting it at the table's next offset.
+const snapshotKindEmptyQueue = "emptyQueue"
+
+// emptyQueueKey is a queue's key in snapshotKindEmptyQueue.
+func emptyQueueKey(topic string, queueID int32) string {
+	return topic + "@" + strconv.Itoa(int(queueID))
+}
 
 // snapshotExtra encodes the config tables for a snapshot (Log.SetSnapshotExtra). They may be
 // newer than the snapshot's index: the entries after it set whole rows again.
@@ -135,7 +165,7 @@ func (rg *replicaGroup) snapshotExtra() ([]byte, error) {
 	if b == nil {
 		return nil, nil
 	}
-	rows := snapshotRows{configKindTopic: {}, configKindGroup: {}, configKindOffset: {}}
+	rows := snapshotRows{configKindTopic: {}, configKindGroup: {}, configKindOffset: {}, snapshotKindEmptyQueue: {}}
 	var err error
 	put := func(kind, key string, v any) {
 		if err != nil {
@@ -149,6 +179,17 @@ func (rg *replicaGroup) snapshotExtra() ([]byte, error) {
 	b.topics.mu.RLock()
 	for name, tc := range b.topics.topics {
 		put(configKindTopic, name, tc)
+		// The log's lock is held (Log.Snapshot): every topic's empty queues, not only those
+		// of its base table.
+		var ids []int32
+		for q := range int32(max(tc.ReadQueueNums, tc.WriteQueueNums)) {
+			if b.store.MaxOffset(name, q) == 0 {
+				ids = append(ids, q)
+			}
+		}
+		if len(ids) > 0 {
+			put(snapshotKindEmptyQueue, name, ids)
+		}
 	}
 	b.topics.mu.RUnlock()
 	b.groups.mu.RLock()
@@ -219,14 +260,16 @@ func (rg *replicaGroup) restore(index uint64, data []byte) error {
 		return err
 	}
 	if testHookSnapshotAccepted != nil {
-		testHookSnapshotAccepted(rg)
+		if err := testHookSnapshotAccepted(rg); err != nil {
+			return err
+		}
 	}
 	return rg.restoreState(index, snap)
 }
 
 // testHookSnapshotAccepted, when set (tests), runs when the log has accepted a snapshot and
-// nothing of it is restored yet: the worst moment for a crash.
-var testHookSnapshotAccepted func(rg *replicaGroup)
+// nothing of it is restored yet, the worst moment for a crash; its error stops the replica.
+var testHookSnapshotAccepted func(rg *replicaGroup) error
 
 // resumeSnapshot finishes a snapshot install a crash interrupted (at start, before the replica
 // applies anything): the log accepted the snapshot (its raftmeta holds the base and the
@@ -249,6 +292,17 @@ func (rg *replicaGroup) restoreState(index uint64, snap replication.SnapshotStat
 		if err := json.Unmarshal(snap.Extra, &rows); err != nil {
 			return fmt.Errorf("broker: snapshot %d config: %w", index, err)
 		}
+		empty := map[string]bool{}
+		for topic, v := range rows[snapshotKindEmptyQueue] {
+			var ids []int32
+			if err := json.Unmarshal(v, &ids); err != nil {
+				return fmt.Errorf("broker: snapshot %d empty queues of %s: %w", index, topic, err)
+			}
+			for _, q := range ids {
+				empty[emptyQueueKey(topic, q)] = true
+			}
+		}
+		rg.emptyQueues.Store(&empty)
 		registered := false
 		apply := func(kind, key string, v json.RawMessage) {
 			if err := b.applyConfigOp(replication.ConfigOp{Kind: kind, Key: key, Value: v}, false, &registered); err != nil {

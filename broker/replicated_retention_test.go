@@ -128,6 +128,7 @@ func TestReplicatedRetention(t *testing.T) {
 
 	// Config the follower holds and the leader deletes while it is down.
 	expect(t, leader.send("RetOld", 0, "a topic deleted while the follower is down", nil), remoting.ResponseSuccess)
+	expect(t, leader.send("RetRe", 0, "a topic deleted and created again while the follower is down", nil), remoting.ResponseSuccess)
 	expect(t, leader.call(remoting.RequestUpdateAndCreateSubscriptionGroup, []byte(`{"groupName":"gOld"}`)), remoting.ResponseSuccess)
 	expect(t, leader.call(remoting.RequestUpdateConsumerOffset, nil, "consumerGroup", "gOld", "topic", "Ret", "queueId", "0",
 		"commitOffset", "5"), remoting.ResponseSuccess)
@@ -157,6 +158,9 @@ func TestReplicatedRetention(t *testing.T) {
 	expect(t, leader.send("RetNew", 0, "a topic created while the follower is down", nil), remoting.ResponseSuccess)
 	expect(t, leader.call(remoting.RequestDeleteTopicInBroker, nil, "topic", "RetOld"), remoting.ResponseSuccess)
 	expect(t, leader.call(remoting.RequestDeleteSubscriptionGroup, nil, "groupName", "gOld", "removeOffset", "true"), remoting.ResponseSuccess)
+	expect(t, leader.call(remoting.RequestDeleteTopicInBroker, nil, "topic", "RetRe"), remoting.ResponseSuccess)
+	expect(t, leader.call(remoting.RequestUpdateAndCreateTopic, nil, "topic", "RetRe", "readQueueNums", "1", "writeQueueNums", "1"),
+		remoting.ResponseSuccess)
 	retNewLast, _ := leader.replica.rlog.LastIndex()
 	send(200)
 	time.Sleep(300 * time.Millisecond) // several retention passes
@@ -188,6 +192,12 @@ func TestReplicatedRetention(t *testing.T) {
 	if lo, hi := back.Store().MinOffset("RetNew", 0), back.Store().MaxOffset("RetNew", 0); lo != 1 || hi != 1 {
 		t.Fatalf("after the snapshot the follower's RetNew queue is [%d, %d), want [1, 1) (leader [%d, %d))", lo, hi,
 			leader.Store().MinOffset("RetNew", 0), leader.Store().MaxOffset("RetNew", 0))
+	}
+	// A topic deleted and created again reads from 0 until its next message, on the leader as
+	// on the follower.
+	if lo, hi := back.Store().MinOffset("RetRe", 0), back.Store().MaxOffset("RetRe", 0); lo != 0 || hi != 0 {
+		t.Fatalf("after the snapshot the follower's re-created RetRe queue is [%d, %d), want [0, 0) (leader [%d, %d))", lo, hi,
+			leader.Store().MinOffset("RetRe", 0), leader.Store().MaxOffset("RetRe", 0))
 	}
 	send(10)
 	waitLong(t, "the new messages on the follower", func() bool { return back.Store().MaxOffset("Ret", 0) == int64(sent) })

@@ -100,6 +100,9 @@ func TestSnapshotInstallCrash(t *testing.T) {
 		}
 	}
 	send(10)
+	for i := range 3 {
+		expect(t, leader.send("SnapRe", 0, fmt.Sprintf("a message of a topic re-created while the follower is down %d", i), nil), remoting.ResponseSuccess)
+	}
 	// Config the follower holds and the group deletes while it is down.
 	expect(t, leader.send("SnapOld", 0, "a topic deleted while the follower is down", nil), remoting.ResponseSuccess)
 	expect(t, leader.call(remoting.RequestUpdateAndCreateSubscriptionGroup, []byte(`{"groupName":"gSnapOld"}`)), remoting.ResponseSuccess)
@@ -128,6 +131,11 @@ func TestSnapshotInstallCrash(t *testing.T) {
 	expect(t, leader.call(remoting.RequestUpdateAndCreateSubscriptionGroup, []byte(`{"groupName":"gSnapNew"}`)), remoting.ResponseSuccess)
 	expect(t, leader.call(remoting.RequestUpdateConsumerOffset, nil, "consumerGroup", "gSnapNew", "topic", "Snap", "queueId", "0",
 		"commitOffset", "7"), remoting.ResponseSuccess)
+	// A topic deleted and created again reads from queue offset 0 on the leader until its next
+	// message (which the log gives the queue offset after the deleted topic's last one).
+	expect(t, leader.call(remoting.RequestDeleteTopicInBroker, nil, "topic", "SnapRe"), remoting.ResponseSuccess)
+	expect(t, leader.call(remoting.RequestUpdateAndCreateTopic, nil, "topic", "SnapRe", "readQueueNums", "1", "writeQueueNums", "1"),
+		remoting.ResponseSuccess)
 	configLast, _ := leader.replica.rlog.LastIndex()
 	send(200)                          // about 3 segments
 	usage.Store(math.Float64bits(0.8)) // above diskMaxUsedSpaceRatio: the leader compacts past the follower
@@ -142,8 +150,12 @@ func TestSnapshotInstallCrash(t *testing.T) {
 	image := t.TempDir()
 	accepted := make(chan error, 1)
 	var once sync.Once
-	testHookSnapshotAccepted = func(rg *replicaGroup) {
+	errCrashed := errors.New("crashed at the hook")
+	testHookSnapshotAccepted = func(rg *replicaGroup) error {
+		// The replica stops here (an error from Restore): it acknowledges nothing more, as a
+		// SIGKILLed one.
 		once.Do(func() { accepted <- copyTree(rg.b.cfg.StorePathRootDir, image) })
+		return errCrashed
 	}
 	back := start(idx, dir)
 	select {
@@ -154,7 +166,20 @@ func TestSnapshotInstallCrash(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("the follower installed no snapshot")
 	}
-	if err := back.Close(); err != nil {
+	select {
+	case <-back.ReplicaFailed():
+	case <-time.After(15 * time.Second):
+		t.Fatal("the follower's replica did not stop at the hook")
+	}
+	sameQueue := func(r *testBroker, what string) {
+		t.Helper()
+		lo, hi := r.Store().MinOffset("SnapRe", 0), r.Store().MaxOffset("SnapRe", 0)
+		wantLo, wantHi := leader.Store().MinOffset("SnapRe", 0), leader.Store().MaxOffset("SnapRe", 0)
+		if lo != wantLo || hi != wantHi {
+			t.Errorf("%s: the re-created topic's queue is [%d, %d) on the follower, [%d, %d) on the leader", what, lo, hi, wantLo, wantHi)
+		}
+	}
+	if err := back.Close(); err != nil && !errors.Is(err, errCrashed) {
 		t.Fatal(err)
 	}
 	testHookSnapshotAccepted = nil
@@ -184,6 +209,12 @@ func TestSnapshotInstallCrash(t *testing.T) {
 	if _, ok := again.offsets.query("gSnapOld", "Snap", 0); ok {
 		t.Error("the follower holds a consumer offset the snapshot deleted")
 	}
+	sameQueue(again, "after the crashed install")
+	expect(t, leader.send("SnapRe", 0, "the re-created topic's first message", nil), remoting.ResponseSuccess)
+	waitLong(t, "the re-created topic's message on the follower", func() bool {
+		return again.Store().MaxOffset("SnapRe", 0) == leader.Store().MaxOffset("SnapRe", 0)
+	})
+	sameQueue(again, "after the re-created topic's first message")
 	if lo, hi := again.Store().MinOffset("SnapNew", 0), again.Store().MaxOffset("SnapNew", 0); lo != 1 || hi != 1 {
 		t.Errorf("the follower's SnapNew queue is [%d, %d), want [1, 1)", lo, hi)
 	}
