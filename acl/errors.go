@@ -9,6 +9,9 @@ var (
 	ErrBadFile = errors.New("acl: invalid ACL file")
 	// ErrBadAddress: an address pattern does not parse.
 	ErrBadAddress = errors.New("acl: invalid address pattern")
+	// ErrBadCredentials: a server's own credentials (ParseCredentials) are not RocketMQ's
+	// {"accessKey","secretKey"} JSON with keys long enough.
+	ErrBadCredentials = errors.New("acl: invalid credentials")
 )
 
 // Errors of Checker.

@@ -69,7 +69,6 @@ var rocketmqKeys = map[string]keyCategory{
 	"authorizationStrategy":                    catAuth,
 	"authorizationWhitelist":                   catAuth,
 	"initAuthenticationUser":                   catAuth,
-	"innerClientAuthenticationCredentials":     catAuth,
 	"migrateAuthFromV1Enabled":                 catAuth,
 	"statefulAuthenticationCacheExpiredSecond": catAuth,
 	"statefulAuthenticationCacheMaxNum":        catAuth,

@@ -27,6 +27,10 @@ type SecurityConfig struct {
 	// AclFile (rocketmq.acl.plain.file) is the ACL file, relative to rocketmqHome unless
 	// absolute; "" = conf/plain_acl.yml.
 	AclFile string
+	// InnerClientAuthenticationCredentials (innerClientAuthenticationCredentials, RocketMQ 5's
+	// key) are the account a replica signs its own requests to its group's leader with:
+	// {"accessKey":"…","secretKey":"…"} (acl.ParseCredentials); "" = unsigned.
+	InnerClientAuthenticationCredentials string
 
 	TLSServerMode          string // tls.server.mode: disabled (default here), permissive, enforcing
 	TLSServerCertPath      string // tls.server.certPath: PEM certificate ("" with keyPath "": self-signed)
@@ -49,6 +53,8 @@ var securityKeys = map[string]configKey{
 	"tls.server.trustCertPath": stringKey(func(c *Config) *string { return &c.Security.TLSServerTrustCertPath }),
 	"tls.config.file":          stringKey(func(c *Config) *string { return &c.Security.TLSConfigFile }),
 	"tls.enable":               boolKey(func(c *Config) *bool { return &c.Security.TLSEnable }),
+
+	"innerClientAuthenticationCredentials": stringKey(func(c *Config) *string { return &c.Security.InnerClientAuthenticationCredentials }),
 }
 
 // securityKeyDocs describe securityKeys for mqstore -h.
@@ -63,6 +69,8 @@ var securityKeyDocs = map[string]KeyDoc{
 	"tls.server.trustCertPath": {"PEM CAs that sign client certificates", ""},
 	"tls.config.file":          {"properties file holding the tls.* keys", ""},
 	"tls.enable":               {"the broker's own connections (registration with name servers) use TLS", "bool"},
+
+	"innerClientAuthenticationCredentials": {"the ACL account a replica signs its own requests to its group's leader with: {\"accessKey\":\"…\",\"secretKey\":\"…\"}", ""},
 }
 
 func init() {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mqstore/mqstore/acl"
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/namesrv"
 	"github.com/mqstore/mqstore/protocol"
@@ -67,10 +68,17 @@ import (
 //     follower as soon as that follower has announced itself to it (at most a refresh period
 //     after it learned the new leader's address).
 //
-// With aclEnable the follower's own heartbeat is unsigned: the leader refuses it unless the
-// follower's address is globally white-listed (the follower tries again only on a new
-// connection or when its groups change), and checks of halves forwarded by that follower
-// then wait for a producer of the group connected to the leader.
+// With aclEnable the follower signs its own requests to the leader (the HEART_BEAT and
+// UNREGISTER_CLIENT of its announcement) with innerClientAuthenticationCredentials, as a
+// RocketMQ 5 broker signs its requests to other brokers (BrokerOuterAPI's AclClientRPCHook with
+// AuthConfig's innerClientAuthenticationCredentials); any account of the ACL file will do (a
+// producer-only heartbeat names no resource). Without them the heartbeat is unsigned and the
+// leader refuses it unless the follower's address is globally white-listed (the follower tries
+// again only on a new connection or when its groups change): checks of halves forwarded by
+// that follower then wait for a producer of the group connected to the leader. Forwarded
+// requests keep the client's own AccessKey and Signature (ext fields and body are copied
+// unchanged; the remark, which the follower marks, is not signed), so the leader checks them
+// against the client's account, not the follower's.
 //
 // ForwardedRemark is the Remark of a request a follower forwarded to the leader.
 const ForwardedRemark = "mqstore: forwarded by a follower"
@@ -106,6 +114,8 @@ type forwarder struct {
 
 	// relayID is the client id under which the follower announces itself to the leader.
 	relayID string
+	// creds sign the follower's own requests to the leader (innerClientAuthenticationCredentials).
+	creds acl.Credentials
 	// announced is what the last announcement declared; owned by the refresh loop.
 	announced announcement
 
@@ -129,6 +139,14 @@ func (b *Broker) startForwarding() error {
 	if b.replica == nil {
 		return nil
 	}
+	creds, err := acl.ParseCredentials(b.cfg.Security.InnerClientAuthenticationCredentials)
+	if err != nil {
+		return fmt.Errorf("%w: innerClientAuthenticationCredentials: %w", ErrBadConfig, err)
+	}
+	if b.cfg.Security.AclEnable && creds.Empty() {
+		b.log.Warn("broker: aclEnable without innerClientAuthenticationCredentials: this replica's heartbeat to its leader is unsigned, " +
+			"and refused unless its address is white-listed (check-backs of halves it forwards then wait for the producer to reach the leader)")
+	}
 	copts := b.opts.Remoting
 	copts.Pools = nil
 	copts.Interceptor = nil
@@ -137,7 +155,7 @@ func (b *Broker) startForwarding() error {
 		return fmt.Errorf("broker: forwarding client: %w", err)
 	}
 	f := &forwarder{b: b, client: client, namesrvs: splitAddrs(b.cfg.NamesrvAddr), addrs: map[uint64]string{},
-		relayID: relayClientID(b.cfg.BrokerName, b.replica.self.Name),
+		relayID: relayClientID(b.cfg.BrokerName, b.replica.self.Name), creds: creds,
 		refresh: make(chan struct{}, 1), announce: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	client.RegisterHandler(remoting.RequestCheckTransactionState, f.relayCheck)
 	b.replica.fwd.Store(f)
@@ -404,6 +422,7 @@ func (f *forwarder) announceGroups() {
 			req := remoting.NewRequest(remoting.RequestUnregisterClient)
 			req.SetExt(protocol.FieldClientID, f.relayID)
 			req.SetExt(protocol.FieldProducerGroup, g)
+			f.creds.Sign(req)
 			resp, err := conn.Invoke(ctx, req)
 			if err != nil {
 				f.b.log.Debug("broker: withdrawing a producer group at the leader failed", "leader", addr, "group", g, "err", err)
@@ -425,6 +444,7 @@ func (f *forwarder) announceGroups() {
 		}
 		req := remoting.NewRequest(remoting.RequestHeartBeat)
 		req.Body = body
+		f.creds.Sign(req)
 		resp, err := conn.Invoke(ctx, req)
 		if err != nil {
 			f.b.log.Debug("broker: announcing the producer groups to the leader failed", "leader", addr, "err", err)
