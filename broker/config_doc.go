@@ -47,6 +47,7 @@ var keyDocs = map[string]KeyDoc{
 	"timerWheelEnable":            {"timer messages (__STARTDELIVERTIME, TIMER_DELIVER_MS, TIMER_DELAY_SEC/MS) and delay levels on the store's timing wheel; off refuses timer properties", "bool"},
 	"timerMaxDelaySec":            {"longest delivery delay a timer message may ask for (RocketMQ's default 3 days)", "seconds"},
 	"timerPrecisionMs":            {"tick of the timing wheel: timers fire within this after their time, never before (100 at least)", "ms"},
+	"timerRollWindowSlot":         {"roll window in ticks: a timer due later than that after its record was stored has its record appended again (at most every fileReservedTime/2), so retention keeps it; 0: no roll", ""},
 	"traceTopicEnable":            {"create RMQ_SYS_TRACE_TOPIC so clients' message traces (WithTrace) are stored and queryable", "bool"},
 	"enablePropertyFilter":        {"serve SQL92 subscriptions (filtered on the broker); off refuses them as RocketMQ does (RocketMQ's default is false, mqstore's true)", "bool"},
 	"messageIndexEnable":          {"index message keys and unique ids (queryMsgByKey)", "bool"},

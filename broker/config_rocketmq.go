@@ -44,7 +44,7 @@ var instead = map[keyCategory]string{
 	catAuth:           "mqstore has no ACL or authentication yet: every client that reaches a port is served (ports bind bindAddress, loopback by default)",
 	catReplication:    "mqstore is a single master without replication: nothing is replicated and no HA port is opened",
 	catPop:            "mqstore has no POP consumption; push and pull consumers are served",
-	catTimer:          "mqstore's timing wheel is configured by timerWheelEnable, timerMaxDelaySec and timerPrecisionMs only; this tuning knob of RocketMQ's has no counterpart",
+	catTimer:          "mqstore's timing wheel is configured by timerWheelEnable, timerMaxDelaySec, timerPrecisionMs and timerRollWindowSlot only; this tuning knob of RocketMQ's has no counterpart",
 	catThreads:        "mqstore sizes its worker pools itself (separate send, pull, query and admin pools)",
 	catMetrics:        "mqstore serves Prometheus metrics on -metrics-addr; there is no other exporter or statistics log",
 	catCompaction:     "mqstore has no compacted topics",

@@ -416,7 +416,6 @@ var rocketmqKeys = map[string]keyCategory{
 	"timerMetricSmallThreshold":                catTimer,
 	"timerProgressLogIntervalMs":               catTimer,
 	"timerPutMessageThreadNum":                 catTimer,
-	"timerRollWindowSlot":                      catTimer,
 	"timerSkipUnknownError":                    catTimer,
 	"timerStopDequeue":                         catTimer,
 	"timerStopEnqueue":                         catTimer,

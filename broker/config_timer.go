@@ -13,6 +13,11 @@ type TimerConfig struct {
 	TimerWheelEnable bool  // timerWheelEnable (true): false refuses messages with a delivery time
 	TimerMaxDelaySec int64 // timerMaxDelaySec (259200, 3 days): furthest delivery time accepted
 	TimerPrecisionMs int64 // timerPrecisionMs (1000, at least 100): tick of the timing wheel
+	// TimerRollWindowSlot (timerRollWindowSlot, 172800: 2 days of 1 s ticks) is the roll window
+	// in ticks: a timer due later than that after its record was stored has its record appended
+	// again (at most every fileReservedTime/2), so retention never removes a pending timer's
+	// record; 0 or less: no roll.
+	TimerRollWindowSlot int64
 }
 
 func defaultTimerConfig() TimerConfig {
@@ -20,6 +25,8 @@ func defaultTimerConfig() TimerConfig {
 		TimerWheelEnable: true,
 		TimerMaxDelaySec: int64(store.DefaultTimerMaxDelay / time.Second),
 		TimerPrecisionMs: store.DefaultTimerPrecision.Milliseconds(),
+
+		TimerRollWindowSlot: int64(store.DefaultTimerRollWindow / store.DefaultTimerPrecision),
 	}
 }
 
@@ -27,14 +34,20 @@ func init() {
 	configKeys["timerWheelEnable"] = boolKey(func(c *Config) *bool { return &c.TimerWheelEnable })
 	configKeys["timerMaxDelaySec"] = int64Key(func(c *Config) *int64 { return &c.TimerMaxDelaySec })
 	configKeys["timerPrecisionMs"] = int64Key(func(c *Config) *int64 { return &c.TimerPrecisionMs })
+	configKeys["timerRollWindowSlot"] = int64Key(func(c *Config) *int64 { return &c.TimerRollWindowSlot })
 }
 
 // timerOptions is the store's TimerOptions for the keys.
 func (c *Config) timerOptions() store.TimerOptions {
+	roll := time.Duration(c.TimerRollWindowSlot) * time.Duration(c.TimerPrecisionMs) * time.Millisecond
+	if c.TimerRollWindowSlot <= 0 {
+		roll = -1
+	}
 	return store.TimerOptions{
-		Disabled:  !c.TimerWheelEnable,
-		MaxDelay:  time.Duration(c.TimerMaxDelaySec) * time.Second,
-		Precision: time.Duration(c.TimerPrecisionMs) * time.Millisecond,
+		Disabled:   !c.TimerWheelEnable,
+		MaxDelay:   time.Duration(c.TimerMaxDelaySec) * time.Second,
+		Precision:  time.Duration(c.TimerPrecisionMs) * time.Millisecond,
+		RollWindow: roll,
 	}
 }
 

@@ -20,7 +20,7 @@ func (b *Broker) MetricsSnapshot() metrics.Snapshot {
 	snap.StoreWriteFailed = st.Err() != nil
 	ts := st.TimerStats()
 	snap.Timer = metrics.TimerSnapshot{Pending: ts.Pending, EnqueueLag: ts.EnqueueLag,
-		DequeueLatencyMillis: ts.DequeueLag.Milliseconds(), Enqueued: ts.Enqueued, Fired: ts.Fired, Skipped: ts.Skipped}
+		DequeueLatencyMillis: ts.DequeueLag.Milliseconds(), Enqueued: ts.Enqueued, Fired: ts.Fired, Skipped: ts.Skipped, Rolled: ts.Rolled}
 	for _, t := range st.Transactions().Open() {
 		snap.HalfMessages[t.Topic]++
 	}

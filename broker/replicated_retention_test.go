@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqstore/mqstore/consumequeue"
 	"github.com/mqstore/mqstore/internal/mapped"
+	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/remoting"
 	"github.com/mqstore/mqstore/store"
 )
@@ -263,5 +266,106 @@ func TestReplicatedRetention(t *testing.T) {
 	}
 	if lo, hi := again.Store().MinOffset("RetNew", 0), again.Store().MaxOffset("RetNew", 0); lo != 1 || hi != 1 {
 		t.Fatalf("after a restart the follower's RetNew queue is [%d, %d), want [1, 1)", lo, hi)
+	}
+}
+
+// TestReplicatedTimerRoll: in a replicated group whose retention removes segments 4 s after
+// their last write, a timer due in 6.5 s is rolled by the leader (its record put again, as an
+// entry, every 2 s: the roll window is half the reserved time) and delivered once, on every
+// replica, although the segment of its first record is gone. Each roll is a new put of the same
+// UNIQ_KEY and body: the group's dedupe keys it by its roll count, or it would take the roll for
+// a retry of the first put and store nothing.
+func TestReplicatedTimerRoll(t *testing.T) {
+	retention := func(o *Options) {
+		o.Store = func(so *store.Options) {
+			so.ConsumeQueueUnits = 1000
+			so.FileReservedTime = 4 * time.Second
+			so.CleanInterval = 50 * time.Millisecond
+			so.CheckpointInterval = 50 * time.Millisecond
+			so.DiskUsage = func(string) (float64, error) { return 0.1, nil } // retention by age only
+		}
+	}
+	var peers []string
+	for i := range 3 {
+		peers = append(peers, fmt.Sprintf("n%d-%s", i, freeAddr(t, 164+i)))
+	}
+	var replicas []*testBroker
+	for i := range 3 {
+		replicas = append(replicas, startBroker(t, func(c *Config) {
+			c.BrokerName = "rs"
+			c.EnableDLegerCommitLog = true
+			c.DLegerPeers = strings.Join(peers, ";")
+			c.DLegerSelfID = fmt.Sprintf("n%d", i)
+			c.MappedFileSizeCommitLog = 64 << 10
+			c.MaxMessageSize = 16 << 10
+			c.TimerPrecisionMs = 100
+		}, retention))
+	}
+	leader := leaderOf(t, replicas)
+	expect(t, leader.call(remoting.RequestUpdateAndCreateTopic, nil, "topic", "Roll", "readQueueNums", "1", "writeQueueNums", "1"), remoting.ResponseSuccess)
+	expect(t, leader.send("Roll", 0, "rolled", props(message.PropertyUniqKey, "AC11000100002A9F00000000000000B1", message.PropertyTimerDelayMS, "6500")),
+		remoting.ResponseSuccess)
+	due := time.Now().UnixMilli() + 6500
+	var first int64 = -1
+	waitLong(t, "the timer record", func() bool {
+		leader.Store().ScanQueue(store.TimerTopic, 0, 0, func(_ int64, u consumequeue.Unit) bool { first = u.CommitLogOffset; return false })
+		return first >= 0
+	})
+	// Filler traffic: a segment every ~0.3 s, so retention has expired segments to remove.
+	stop := make(chan struct{})
+	fillerDone := make(chan struct{})
+	go func() {
+		defer close(fillerDone)
+		body := []byte(strings.Repeat("f", 4<<10))
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(15 * time.Millisecond):
+			}
+			req := remoting.NewRequest(remoting.RequestSendMessage)
+			args := sendArgs("Fill", 0, nil)
+			for i := 0; i+1 < len(args); i += 2 {
+				req.SetExt(args[i], args[i+1])
+			}
+			req.Body = body
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if resp, err := leader.client.Invoke(ctx, leader.Addr(), req); err == nil {
+				resp.Release()
+			}
+			cancel()
+		}
+	}()
+	defer func() { close(stop); <-fillerDone }()
+	for _, r := range replicas {
+		deadline := time.Now().Add(20 * time.Second)
+		for len(restoredMessages(t, r, "Roll")) < 1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("the timer is not delivered on %s: leader %s timer stats %+v, timer queue [%d, %d), commitlog minimum %d",
+					r.replica.self.Name, leader.replica.self.Name, leader.Store().TimerStats(), leader.Store().MinOffset(store.TimerTopic, 0),
+					leader.Store().MaxOffset(store.TimerTopic, 0), leader.Store().MinPhysicalOffset())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // a second copy would be in by now
+	for _, r := range replicas {
+		units := restoredMessages(t, r, "Roll")
+		if len(units) != 1 {
+			t.Fatalf("%d copies on %s, want 1", len(units), r.replica.self.Name)
+		}
+		m, rec, err := r.Store().CommitLog().Message(units[0].CommitLogOffset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(m.Body) != "rolled" || rec.StoreTimestamp < due {
+			t.Fatalf("copy on %s: %q stored at %d, due %d", r.replica.self.Name, m.Body, rec.StoreTimestamp, due)
+		}
+	}
+	if st := leader.Store().TimerStats(); st.Rolled < 2 || st.Skipped != 0 {
+		t.Errorf("leader's timer stats %+v: want at least 2 rolls and no skip", st)
+	}
+	if min := leader.Store().MinPhysicalOffset(); min <= first {
+		t.Errorf("retention kept the timer's first record at %d (minimum %d): the roll was not needed", first, min)
 	}
 }

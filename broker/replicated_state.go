@@ -218,6 +218,12 @@ func dedupeKey(rec *message.Record) (string, bool) {
 	if !ok || len(uniq) == 0 {
 		return "", false
 	}
+	if rolls, ok := rec.Properties.Lookup(message.PropertyTimerRollTimes); ok {
+		// A timer's roll (store/timer.go) puts its record again, same key and body: keyed by
+		// its roll count, so it is not taken for a retry of the first put, while a new leader's
+		// roll of the same record is.
+		return topic + "\x00" + string(uniq) + "\x00roll" + string(rolls), true
+	}
 	return topic + "\x00" + string(uniq), true
 }
 

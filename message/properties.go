@@ -85,6 +85,7 @@ const (
 	PropertyTimerDelaySec           = "TIMER_DELAY_SEC"
 	PropertyTimerDelayMS            = "TIMER_DELAY_MS"
 	PropertyTimerOutMS              = "TIMER_OUT_MS"
+	PropertyTimerRollTimes          = "TIMER_ROLL_TIMES"
 	PropertyCRC32                   = "__CRC32#"
 )
 

@@ -72,6 +72,8 @@ type TimerSnapshot struct {
 	Enqueued, Fired int64
 	// Skipped counts fired timers that could not be delivered (mqstore_timer_skipped_total).
 	Skipped int64
+	// Rolled counts timers re-put past the roll window (mqstore_timer_rolled_total).
+	Rolled int64
 }
 
 // ConsumerLag is the lag of one consumer group on one topic: Messages is
@@ -120,7 +122,7 @@ type snapshotDescs struct {
 	producerConnections, consumerConnections                          *prometheus.Desc
 	topics, groups, permission                                        *prometheus.Desc
 	timerPending, timerEnqueueLag, timerDequeueLatency                *prometheus.Desc
-	timerEnqueued, timerFired, timerSkipped                           *prometheus.Desc
+	timerEnqueued, timerFired, timerSkipped, timerRolled              *prometheus.Desc
 	storeWriteFailed                                                  *prometheus.Desc
 }
 
@@ -171,6 +173,8 @@ func newSnapshotDescs(constants prometheus.Labels) *snapshotDescs {
 			"Timer messages delivered from the timing wheel to their topic."),
 		timerSkipped: desc("mqstore_timer_skipped_total",
 			"Fired timer messages that could not be delivered (record removed by retention, bad destination)."),
+		timerRolled: desc("mqstore_timer_rolled_total",
+			"Timer messages due beyond the roll window whose record was appended again (RocketMQ 5's roll)."),
 		storeWriteFailed: desc("mqstore_store_write_failed",
 			"1 once the store refuses writes after a failed flush (msync/fsync) or dispatch, until a restart; else 0."),
 	}
@@ -188,7 +192,7 @@ func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, desc := range []*prometheus.Desc{d.halfMessages, d.flushBehind, d.dispatchBehind, d.storageSize,
 		d.diskUsage, d.watermark, d.lagMessages, d.lagLatency, d.connections, d.producerConnections,
 		d.consumerConnections, d.topics, d.groups, d.permission, d.timerPending, d.timerEnqueueLag,
-		d.timerDequeueLatency, d.timerEnqueued, d.timerFired, d.timerSkipped, d.storeWriteFailed} {
+		d.timerDequeueLatency, d.timerEnqueued, d.timerFired, d.timerSkipped, d.timerRolled, d.storeWriteFailed} {
 		ch <- desc
 	}
 }
@@ -276,6 +280,7 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.timerEnqueued, s.Timer.Enqueued)
 	counter(d.timerFired, s.Timer.Fired)
 	counter(d.timerSkipped, s.Timer.Skipped)
+	counter(d.timerRolled, s.Timer.Rolled)
 	failed := 0.0
 	if s.StoreWriteFailed {
 		failed = 1

@@ -39,6 +39,17 @@ import (
 // Progress is the timer checkpoint (timer/checkpoint.json); docs/FORMAT.md, "Timer messages",
 // argues why a timer is delivered after a crash, never early, and duplicated only if it fired
 // in the last checkpoint interval before the crash.
+//
+// Roll (RocketMQ 5's timerRollWindowSlot): retention removes a commitlog segment some
+// FileReservedTime after its last write, whatever timers its records hold. A timer due more than
+// the roll window (TimerOptions.RollWindow, at most FileReservedTime/2) after its record was
+// stored enters the wheel at the window's end instead; when that tick fires, its record's
+// TIMER_OUT_MS is still ahead, so the service appends the record again under TimerTopic
+// (TIMER_ROLL_TIMES + 1, everything else as it was: the consumer sees the message's own msgId
+// and properties) instead of delivering it, and the new record enters the wheel in turn. So a
+// pending timer's record is never older than the window, and only the pending timers are copied,
+// not the segments that hold them. Retention forced by disk usage (DiskMaxUsedRatio) can still
+// remove a young record; that timer is skipped when due.
 
 // TimerTopic holds timer messages until they are due (RocketMQ 5's TimerMessageStore.TIMER_TOPIC).
 const TimerTopic = "rmq_sys_wheel_timer"
@@ -71,6 +82,9 @@ type TimerStats struct {
 	// Skipped counts fired timers that could not be delivered (record gone to retention, no or a
 	// bad REAL_TOPIC, refused as illegal).
 	Skipped int64
+	// Rolled counts timers whose record was appended again because they were due beyond the
+	// roll window (mqstore_timer_rolled_total).
+	Rolled int64
 }
 
 // timerSource is a consume queue whose units are timers (tags = due time in ms).
@@ -112,12 +126,14 @@ type timerService struct {
 	buf          []timer.Entry
 	sticky       error // first error of a checkpoint or delivery, reported by Close
 	broken       bool  // restart failed: no wheel; the service idles until Close
+	rollMs       int64 // the roll window in ms; 0: no roll
 
 	mu            sync.Mutex // guards published
 	published     map[string]int64
 	enqueued      atomic.Int64
 	fired         atomic.Int64
 	skipped       atomic.Int64
+	rolled        atomic.Int64
 	dequeueLagMs  atomic.Int64
 	lastOffsetMax atomic.Int64 // sum of source max offsets at the last pass
 }
@@ -135,6 +151,9 @@ func (s *Store) openTimer() error {
 		dir:         filepath.Join(s.dir, "timer"),
 		replayUntil: map[string]int64{},
 		published:   map[string]int64{},
+	}
+	if roll := min(o.RollWindow, s.opts.FileReservedTime/2); roll >= o.Precision {
+		t.rollMs = roll.Milliseconds()
 	}
 	if err := vfs.MkdirAllSync(o.FS, t.dir, 0o755); err != nil {
 		return fmt.Errorf("store: timer: %w", err)
@@ -316,7 +335,7 @@ func (t *timerService) pass() time.Duration {
 		t.lastRescan = now
 		t.rescanSources()
 	}
-	more := t.enqueue()
+	more := t.enqueue(now.UnixMilli())
 	for k, until := range t.replayUntil {
 		if t.offsets[k] >= until {
 			delete(t.replayUntil, k)
@@ -352,7 +371,7 @@ func (t *timerService) keep(err error) {
 
 // enqueue moves up to a batch of units of each source into the wheel and reports whether units
 // are left.
-func (t *timerService) enqueue() (more bool) {
+func (t *timerService) enqueue(nowMs int64) (more bool) {
 	var maxSum int64
 	for _, src := range t.sources {
 		q := t.s.queues.Get(src.topic, src.queueID)
@@ -372,6 +391,7 @@ func (t *timerService) enqueue() (more bool) {
 			}
 			if !u.IsBlank() {
 				e := timer.Entry{DeliverMs: u.TagsCode, CommitLogOffset: u.CommitLogOffset, Size: u.Size}
+				t.rollAt(&e, nowMs)
 				err := t.wheel.Add(e)
 				switch {
 				case errors.Is(err, timer.ErrFired):
@@ -403,6 +423,20 @@ func (t *timerService) enqueue() (more bool) {
 	return more
 }
 
+// rollAt moves e to the end of the roll window when it is due later than that after its record
+// was stored (see the top of the file). Only timers due more than half a window from now have
+// their record's store time read: a unit reaches the wheel soon after its record was stored
+// (a rebuild that reads a day-old unit is the exception).
+func (t *timerService) rollAt(e *timer.Entry, nowMs int64) {
+	if t.rollMs == 0 || e.DeliverMs-nowMs <= t.rollMs/2 {
+		return
+	}
+	stored, err := t.s.commitLog.StoreTimestamp(e.CommitLogOffset)
+	if err == nil && e.DeliverMs > stored+t.rollMs {
+		e.DeliverMs = stored + t.rollMs
+	}
+}
+
 // fire delivers the timers of a tick in due order and turns the wheel past it.
 func (t *timerService) fire(tick int64) error {
 	t.buf = t.wheel.Entries(tick, t.buf[:0])
@@ -426,6 +460,11 @@ func (t *timerService) deliver(e timer.Entry) error {
 			return nil
 		}
 		return fmt.Errorf("store: timer: read %d: %w", e.CommitLogOffset, err)
+	}
+	if out, _ := m.Property(message.PropertyTimerOutMS); rec.TotalSize == e.Size {
+		if due, err := strconv.ParseInt(out, 10, 64); err == nil && due > e.DeliverMs && due > t.opts.Now().UnixMilli() {
+			return t.roll(m, e)
+		}
 	}
 	topic, _ := m.Property(message.PropertyRealTopic)
 	qs, _ := m.Property(message.PropertyRealQueueID)
@@ -464,6 +503,39 @@ func (t *timerService) deliver(e timer.Entry) error {
 	}
 	t.deliveredEnd = s.commitLog.MaxOffset()
 	t.fired.Add(1)
+	return nil
+}
+
+// roll appends the timer record m (read at e, fired at the end of its roll window, due later)
+// again: a new record in its own queue, TIMER_ROLL_TIMES + 1, that the wheel schedules anew.
+// In a replicated group only the ready leader's put commits (as for a delivery); the group
+// keys a roll by its UNIQ_KEY and roll count, so a new leader's roll of the same record is not
+// stored twice.
+func (t *timerService) roll(m *message.Message, e timer.Entry) error {
+	s := t.s
+	times, _ := m.Property(message.PropertyTimerRollTimes)
+	n, _ := strconv.Atoi(times)
+	m.SetProperty(message.PropertyTimerRollTimes, strconv.Itoa(n+1))
+	if !m.StoreHost.IsValid() {
+		m.StoreHost = s.opts.StoreHost
+	}
+	var err error
+	if s.opts.Replicator != nil {
+		_, err = s.putReplicated([]*message.Message{m}, []int32{m.QueueID})
+	} else {
+		err = s.commitLog.AppendAsync(m, func(commitlog.AppendResult, error) {})
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, commitlog.ErrMessageTooLarge), errors.Is(err, message.ErrRecordTooLarge),
+		errors.Is(err, message.ErrPropertiesTooLong), errors.Is(err, ErrMessageIllegal):
+		t.skipped.Add(1)
+		return nil
+	default:
+		return fmt.Errorf("store: timer: roll %d: %w", e.CommitLogOffset, err)
+	}
+	t.deliveredEnd = s.commitLog.MaxOffset()
+	t.rolled.Add(1)
 	return nil
 }
 
@@ -555,6 +627,7 @@ func (s *Store) TimerStats() TimerStats {
 		Enqueued:   t.enqueued.Load(),
 		Fired:      t.fired.Load(),
 		Skipped:    t.skipped.Load(),
+		Rolled:     t.rolled.Load(),
 	}
 	t.mu.Lock()
 	var moved int64

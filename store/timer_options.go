@@ -13,6 +13,7 @@ const (
 	DefaultTimerMaxDelay           = timer.DefaultMaxDelay  // timerMaxDelaySec, 3 days
 	DefaultTimerPrecision          = timer.DefaultPrecision // timerPrecisionMs, 1 s
 	DefaultTimerCheckpointInterval = 200 * time.Millisecond
+	DefaultTimerRollWindow         = 48 * time.Hour // timerRollWindowSlot × timerPrecisionMs, 2 days
 )
 
 // TimerOptions configures timer messages and delay levels (timer.go). The zero value takes the
@@ -31,6 +32,14 @@ type TimerOptions struct {
 	// crash, timers fired during the last interval (plus one commitlog flush interval) may be
 	// delivered again.
 	CheckpointInterval time.Duration
+	// RollWindow bounds how long a timer's record waits in the commitlog before it is re-put
+	// (RocketMQ 5's roll, timerRollWindowSlot × timerPrecisionMs; default 2 days): a timer due
+	// later than that after its record was stored is fired at the window's end as a roll, which
+	// appends a new timer record (same message, TIMER_ROLL_TIMES + 1) that the wheel schedules
+	// again, so retention never removes the record of a pending timer. The window used is at most
+	// half the store's FileReservedTime (a record is kept at least that long after it was stored).
+	// Negative: no roll (timers whose records retention removes before they are due are skipped).
+	RollWindow time.Duration
 	// SegmentEntries sizes the timer-log segments (default timer.DefaultSegmentEntries).
 	SegmentEntries int
 	// FS is the file system of the timer files (default: the store's Options.FS).
@@ -49,6 +58,9 @@ func (o TimerOptions) withDefaults() TimerOptions {
 	}
 	if o.CheckpointInterval == 0 {
 		o.CheckpointInterval = DefaultTimerCheckpointInterval
+	}
+	if o.RollWindow == 0 {
+		o.RollWindow = DefaultTimerRollWindow
 	}
 	o.FS = vfs.Default(o.FS)
 	if o.Now == nil {
