@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -303,9 +304,9 @@ func TestReplicatedTimerRoll(t *testing.T) {
 	}
 	leader := leaderOf(t, replicas)
 	expect(t, leader.call(remoting.RequestUpdateAndCreateTopic, nil, "topic", "Roll", "readQueueNums", "1", "writeQueueNums", "1"), remoting.ResponseSuccess)
+	sent := time.Now().UnixMilli()
 	expect(t, leader.send("Roll", 0, "rolled", props(message.PropertyUniqKey, "AC11000100002A9F00000000000000B1", message.PropertyTimerDelayMS, "6500")),
 		remoting.ResponseSuccess)
-	due := time.Now().UnixMilli() + 6500
 	var first int64 = -1
 	waitLong(t, "the timer record", func() bool {
 		leader.Store().ScanQueue(store.TimerTopic, 0, 0, func(_ int64, u consumequeue.Unit) bool { first = u.CommitLogOffset; return false })
@@ -358,8 +359,10 @@ func TestReplicatedTimerRoll(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if string(m.Body) != "rolled" || rec.StoreTimestamp < due {
-			t.Fatalf("copy on %s: %q stored at %d, due %d", r.replica.self.Name, m.Body, rec.StoreTimestamp, due)
+		out, _ := m.Property(message.PropertyTimerOutMS)
+		due, _ := strconv.ParseInt(out, 10, 64)
+		if string(m.Body) != "rolled" || due < sent+6500 || rec.StoreTimestamp < due {
+			t.Fatalf("copy on %s: %q stored at %d, due %d (sent at %d + 6.5 s)", r.replica.self.Name, m.Body, rec.StoreTimestamp, due, sent)
 		}
 	}
 	if st := leader.Store().TimerStats(); st.Rolled < 2 || st.Skipped != 0 {
