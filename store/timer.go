@@ -391,7 +391,9 @@ func (t *timerService) enqueue(nowMs int64) (more bool) {
 			}
 			if !u.IsBlank() {
 				e := timer.Entry{DeliverMs: u.TagsCode, CommitLogOffset: u.CommitLogOffset, Size: u.Size}
-				t.rollAt(&e, nowMs)
+				if src.topic == TimerTopic { // its records carry TIMER_OUT_MS, which tells a roll from a delivery
+					t.rollAt(&e, nowMs)
+				}
 				err := t.wheel.Add(e)
 				switch {
 				case errors.Is(err, timer.ErrFired):
