@@ -36,7 +36,10 @@ import (
 // restarts there (store.Store.RestartAt: its queues start at once at the snapshot's queue
 // offsets) and its config tables become the snapshot's rows (rows it lacks are deleted); history
 // before it is absent on that replica, as after retention, and consumers below it get the
-// usual offset correction.
+// usual offset correction. The log keeps the snapshot's config with its base (raftmeta, one
+// atomic write with the base), and a start whose store resumes at or below that base installs
+// it again (resumeSnapshot): a crash between the log's accepting the snapshot and the store's
+// checkpoint at its base loses none of it.
 
 // matchTracker remembers, per follower, the highest index it acknowledged (MsgAppResp) and in
 // which term: a leader's view of what its followers hold, read from the messages it receives.
