@@ -64,8 +64,19 @@ func (b *Broker) handleUpdateAndCreateTopic(_ *remoting.Conn, req *remoting.Comm
 	if err := b.topics.commit(); err != nil {
 		return errorResponse(req, err)
 	}
+	b.prepareQueues(tc)
 	if err := b.registerNow(context.Background()); err != nil {
 		b.log.Warn("broker: registration after topic update failed", "topic", topic, "err", err)
 	}
 	return remoting.NewResponse(req, remoting.ResponseSuccess, "")
+}
+
+// prepareQueues creates the store's consume-queue files of a topic that was just created or
+// updated (and is durable in topics.json), so that its first messages are not dispatched behind
+// the creation of those files (docs/BENCHMARKS.md, "Session 4"). A failure is only logged: the
+// dispatcher creates whatever is missing, as before.
+func (b *Broker) prepareQueues(tc namesrv.TopicConfig) {
+	if err := b.store.PrepareTopic(tc.TopicName, int32(tc.WriteQueueNums)); err != nil {
+		b.log.Warn("broker: creating the topic's queue files failed", "topic", tc.TopicName, "err", err)
+	}
 }
