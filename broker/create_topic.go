@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/mqstore/mqstore/protocol"
 
@@ -74,8 +75,13 @@ func (b *Broker) handleUpdateAndCreateTopic(_ *remoting.Conn, req *remoting.Comm
 // prepareQueues creates the store's consume-queue files of a topic that was just created or
 // updated (and is durable in topics.json), so that its first messages are not dispatched behind
 // the creation of those files (docs/BENCHMARKS.md, "Session 4"). A failure is only logged: the
-// dispatcher creates whatever is missing, as before.
+// dispatcher creates whatever is missing, as before. Retry and dead-letter topics are left to
+// their first message, as before: most never get one, and a consumer's first heartbeat creates
+// its group's retry topic.
 func (b *Broker) prepareQueues(tc namesrv.TopicConfig) {
+	if strings.HasPrefix(tc.TopicName, RetryTopicPrefix) || strings.HasPrefix(tc.TopicName, DLQTopicPrefix) {
+		return
+	}
 	if err := b.store.PrepareTopic(tc.TopicName, int32(tc.WriteQueueNums)); err != nil {
 		b.log.Warn("broker: creating the topic's queue files failed", "topic", tc.TopicName, "err", err)
 	}
