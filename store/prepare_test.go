@@ -166,8 +166,8 @@ func TestPrepareTopicArguments(t *testing.T) {
 	}
 }
 
-// A prepared topic whose files are empty recovers as a topic with empty queues, after a clean
-// close and after a crash, and its first messages then land at queue offset 0.
+// A prepared topic whose files are empty recovers with empty queues, after a clean close and
+// after a crash, and its first messages then land at queue offset 0.
 func TestPreparedTopicReopens(t *testing.T) {
 	for _, crash := range []bool{false, true} {
 		t.Run(fmt.Sprintf("crash=%v", crash), func(t *testing.T) {
@@ -188,8 +188,9 @@ func TestPreparedTopicReopens(t *testing.T) {
 			if got := s.Recovery().Crashed; got != crash {
 				t.Fatalf("Crashed = %v, want %v", got, crash)
 			}
-			topics := s.Topics()
-			if len(topics) != 1 || topics[0] != (TopicQueues{Topic: "Empty", Queues: 3}) {
+			// Queues that never had a message are not topics the store knows of (the broker made
+			// the topic durable before preparing it).
+			if topics := s.Topics(); len(topics) != 0 {
 				t.Fatalf("topics after reopen: %+v", topics)
 			}
 			for q := range int32(3) {
@@ -198,6 +199,9 @@ func TestPreparedTopicReopens(t *testing.T) {
 				}
 			}
 			putKeyed(t, s, "Empty", 3, 6)
+			if topics := s.Topics(); len(topics) != 1 || topics[0] != (TopicQueues{Topic: "Empty", Queues: 3}) {
+				t.Fatalf("topics after the first messages: %+v", topics)
+			}
 			for q := range int32(3) {
 				if got := s.MaxOffset("Empty", q); got != 2 {
 					t.Fatalf("queue %d max offset %d, want 2", q, got)
