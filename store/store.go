@@ -151,15 +151,18 @@ func Open(dir string, opts Options) (*Store, error) {
 // prepareFiles creates, before the first put, the files a fresh store's first messages would
 // otherwise create on their way: the commitlog's first segment (with its successor preallocated
 // and its first window warmed in the background) and the first index file. A read-only store
-// creates nothing. Failures are left to the put or dispatch that needs the file, which tries
-// again and reports its own error (a store on a full disk still opens, as before).
+// creates nothing. A failure goes to EventListener.BackgroundError and does not fail Open: the
+// put or dispatch that needs the file tries again and reports its own error (a store on a full
+// disk still opens, as before).
 func (s *Store) prepareFiles() {
 	if s.opts.ReadOnly {
 		return
 	}
-	_ = s.commitLog.Prepare()
+	s.backgroundError(s.commitLog.Prepare())
 	if s.index != nil {
-		_ = s.index.Prepare()
+		if err := s.index.Prepare(); err != nil {
+			s.backgroundError(fmt.Errorf("store: prepare the index: %w", err))
+		}
 	}
 }
 
