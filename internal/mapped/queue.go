@@ -308,8 +308,9 @@ func (q *Queue) Roll(startOffset int64) (*File, error) {
 // file created and mapped: when the queue is empty it creates the first file at startOffset
 // (rounded down to a file boundary), which then counts as the newest file with nothing written;
 // with Preallocate it asks for the file after the newest one; with Warm it asks for the window
-// after the write position to be faulted in. It never waits for the background work. Calling
-// it on a queue that already has files only asks for the preallocation and the warming.
+// after the write position to be faulted in. It never waits for the background work. On a queue
+// whose newest file has room it only asks for the preallocation and the warming; when that file
+// is full it starts the next one, as the writer's next LastOrCreate would.
 //
 // A prepared first file holds nothing: after a crash it is loaded like any file (counting as
 // full) and the owner's recovery truncates it to its valid end, 0.
