@@ -65,6 +65,17 @@ func startEmbedded(cfg *Config, e *env) error {
 	// Check-backs soon after an unknown outcome, so txn runs resolve them.
 	bc.TransactionTimeOut = 1000
 	bc.TransactionCheckInterval = 1000
+	// MQBENCH_BROKER_SET="key=value;key=value" (issue 19 diagnostics) sets broker.conf keys
+	// of the embedded broker, e.g. flushIntervalCommitLog=10000 to take the periodic flushes
+	// out of a run.
+	if set := os.Getenv("MQBENCH_BROKER_SET"); set != "" {
+		for _, kv := range strings.Split(set, ";") {
+			key, value, _ := strings.Cut(kv, "=")
+			if err := bc.Set(strings.TrimSpace(key), strings.TrimSpace(value)); err != nil {
+				return fmt.Errorf("MQBENCH_BROKER_SET: %w", err)
+			}
+		}
+	}
 	ro := remoting.Options{Logger: quiet}
 	if cfg.Flush == FlushSync {
 		// A send holds its worker until the group commit covers it: as many

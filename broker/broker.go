@@ -497,6 +497,7 @@ func (b *Broker) ensureTopic(tc namesrv.TopicConfig) (namesrv.TopicConfig, bool,
 	}
 	if created {
 		b.log.Info("broker: topic created", "topic", tc.TopicName, "queues", tc.WriteQueueNums)
+		b.prepareQueues(got)
 		b.triggerRegister()
 	}
 	return got, created, nil

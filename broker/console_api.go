@@ -118,6 +118,7 @@ func (b *Broker) UpdateTopic(tc namesrv.TopicConfig, caller string) error {
 	if err := b.topics.commit(); err != nil {
 		return err
 	}
+	b.prepareQueues(tc)
 	if err := b.registerNow(context.Background()); err != nil {
 		b.log.Warn("broker: registration after topic update failed", "topic", tc.TopicName, "err", err)
 	}

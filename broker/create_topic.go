@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/mqstore/mqstore/protocol"
 
@@ -64,8 +65,24 @@ func (b *Broker) handleUpdateAndCreateTopic(_ *remoting.Conn, req *remoting.Comm
 	if err := b.topics.commit(); err != nil {
 		return errorResponse(req, err)
 	}
+	b.prepareQueues(tc)
 	if err := b.registerNow(context.Background()); err != nil {
 		b.log.Warn("broker: registration after topic update failed", "topic", topic, "err", err)
 	}
 	return remoting.NewResponse(req, remoting.ResponseSuccess, "")
+}
+
+// prepareQueues creates the store's consume-queue files of a topic that was just created or
+// updated (and is durable in topics.json), so that its first messages are not dispatched behind
+// the creation of those files (docs/BENCHMARKS.md, "Session 4"). A failure is only logged: the
+// dispatcher creates whatever is missing, as before. Retry and dead-letter topics are left to
+// their first message, as before: most never get one, and a consumer's first heartbeat creates
+// its group's retry topic.
+func (b *Broker) prepareQueues(tc namesrv.TopicConfig) {
+	if strings.HasPrefix(tc.TopicName, RetryTopicPrefix) || strings.HasPrefix(tc.TopicName, DLQTopicPrefix) {
+		return
+	}
+	if err := b.store.PrepareTopic(tc.TopicName, int32(tc.WriteQueueNums)); err != nil {
+		b.log.Warn("broker: creating the topic's queue files failed", "topic", tc.TopicName, "err", err)
+	}
 }

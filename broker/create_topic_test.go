@@ -2,8 +2,13 @@ package broker
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/mqstore/mqstore/internal/mapped"
 
 	"github.com/mqstore/mqstore/namesrv"
 	"github.com/mqstore/mqstore/remoting"
@@ -52,6 +57,12 @@ func TestUpdateAndCreateTopic(t *testing.T) {
 	got := reg.last()
 	if got.Topics["Eight"].WriteQueueNums != 8 || got.BrokerAddr != tb.Addr() || got.BrokerName != "broker-a" {
 		t.Fatalf("registration %+v", got)
+	}
+	// The queues' first files exist before the answer: the topic's first messages create none.
+	for q := range 8 {
+		if _, err := os.Stat(filepath.Join(tb.dir, "consumequeue", "Eight", strconv.Itoa(q), mapped.FileName(0))); err != nil {
+			t.Fatalf("queue %d after UPDATE_AND_CREATE_TOPIC: %v", q, err)
+		}
 	}
 	// Update: fewer queues, read only.
 	expect(t, create("topic", "Eight", "readQueueNums", "2", "writeQueueNums", "2", "perm", "4"), remoting.ResponseSuccess)

@@ -33,7 +33,10 @@ func TestPopPowerLoss(t *testing.T) {
 	}
 	b, p := open(pl)
 	putN(t, b, "PL", 10)
-	if err := b.store.Sync(context.Background()); err != nil { // the messages are durable
+	if err := b.store.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.store.CommitLog().Flush(); err != nil { // the messages are durable
 		t.Fatal(err)
 	}
 	req := PopRequest{Group: "g", Topic: "PL", QueueID: -1, MaxMessages: 16, Invisible: 2 * time.Second}

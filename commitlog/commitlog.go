@@ -137,6 +137,27 @@ func Open(dir string, opts Options) (*CommitLog, error) {
 	return c, nil
 }
 
+// Prepare readies the segment the next append goes to, so that append neither creates nor
+// faults in a file: an empty log gets its first segment now (created, synced and named durably,
+// empty), and the segment after the newest is preallocated and the window after the write
+// position warmed in the background (as configured). Call it before the first append (a store
+// does at Open); it is harmless later. An error (a full disk) leaves the log as it was: the next
+// append tries again and reports its own error. A view has nothing to prepare.
+func (c *CommitLog) Prepare() error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if c.view != nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.queue.Prepare(0); err != nil {
+		return fmt.Errorf("commitlog: prepare: %w", err)
+	}
+	return nil
+}
+
 // Dir returns the commitlog directory.
 func (c *CommitLog) Dir() string { return c.dir }
 

@@ -258,6 +258,26 @@ func (q *ConsumeQueue) Put(queueOffset int64, u Unit) error {
 	return q.writeLocked(f, queueOffset, u)
 }
 
+// Prepare creates the queue's first file when it has none, so that its first Put writes into
+// a mapped file instead of creating one (a store prepares the queues of a topic when the topic
+// is created, taking the file creation off the dispatch of its first messages). The file is
+// durable (created, synced, renamed, directory synced) when Prepare returns; until a unit is
+// written it is an empty file, which recovery keeps, empty. A queue that has files is left alone.
+func (q *ConsumeQueue) Prepare() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed.Load() {
+		return ErrClosed
+	}
+	if q.files.Last() != nil {
+		return nil
+	}
+	if err := q.files.Prepare(0); err != nil {
+		return fmt.Errorf("consumequeue: prepare %s-%d: %w", q.topic, q.queueID, err)
+	}
+	return nil
+}
+
 // startLocked writes the first real unit of a queue whose files hold no real unit (last is its
 // newest file, or nil), at queueOffset >= MaxOffset.
 func (q *ConsumeQueue) startLocked(last *mapped.File, queueOffset int64, u Unit) error {

@@ -117,6 +117,33 @@ func (t *Table) GetOrCreate(topic string, queueID int32) (*ConsumeQueue, error) 
 	return q, nil
 }
 
+// Prepare opens (creating them if needed) the queues 0..queues-1 of topic and gives each one that
+// has no file its first file (ConsumeQueue.Prepare), so the topic's first messages are dispatched
+// into files that exist. The directories are created first, all of them, then the files, so a
+// dispatcher that meets one of these queues early finds it and is held up at most by the one
+// file being created. It returns the errors joined; queues prepared before an error stay.
+func (t *Table) Prepare(topic string, queues int32) error {
+	if queues < 0 {
+		return fmt.Errorf("%w: %d queues for topic %q", ErrInvalidName, queues, topic)
+	}
+	opened := make([]*ConsumeQueue, 0, queues)
+	var errs []error
+	for id := range queues {
+		q, err := t.GetOrCreate(topic, id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		opened = append(opened, q)
+	}
+	for _, q := range opened {
+		if err := q.Prepare(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Range calls fn for every queue, ordered by topic and queue id, while fn returns true.
 func (t *Table) Range(fn func(q *ConsumeQueue) bool) {
 	for _, q := range t.sorted() {

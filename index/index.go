@@ -243,6 +243,18 @@ func (ix *Index) PutMessage(topic, uniqKey, keys string, sysFlag int32, phyOffse
 	return nil
 }
 
+// Prepare creates the first index file when there is none, so that the first put does not
+// (a file of the default geometry is 420 MB to allocate). The new file is empty: its header is
+// seeded but not flushed, and a file whose header is zeros loads as empty (see file.load), so a
+// crash right after Prepare leaves an index that opens empty. Later files are still created by
+// the put that fills the newest one.
+func (ix *Index) Prepare() error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	_, err := ix.currentLocked()
+	return err
+}
+
 // currentLocked returns the newest file, creating the first one if there is none.
 func (ix *Index) currentLocked() (*file, error) {
 	if ix.closed.Load() {

@@ -158,10 +158,26 @@ func TestENOSPCAtFallocate(t *testing.T) {
 	dir := t.TempDir()
 	fs := vfs.NewFaultFS(nil)
 	fs.Inject(vfs.Rule{Op: vfs.OpFallocate, Path: "commitlog", Err: unix.ENOSPC})
-	s, err := Open(dir, seamOptions(fs))
+	opts := seamOptions(fs)
+	var (
+		reportedMu sync.Mutex
+		reported   []error
+	)
+	opts.EventListener.BackgroundError = func(err error) {
+		reportedMu.Lock()
+		reported = append(reported, err)
+		reportedMu.Unlock()
+	}
+	s, err := Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Open could not make the first segment ahead: it says so and goes on.
+	reportedMu.Lock()
+	if len(reported) == 0 || !errors.Is(reported[0], unix.ENOSPC) {
+		t.Fatalf("background errors of Open: %v", reported)
+	}
+	reportedMu.Unlock()
 	l := newLedger()
 	if _, err := l.put(s, "Full", 0, 0); !errors.Is(err, unix.ENOSPC) {
 		t.Fatalf("put without space for the first segment: %v", err)

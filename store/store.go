@@ -138,6 +138,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.closeParts()
 		return nil, err
 	}
+	s.prepareFiles()
 	s.measureDisk()
 	s.wg.Add(4)
 	go s.timer.run()
@@ -145,6 +146,48 @@ func Open(dir string, opts Options) (*Store, error) {
 	go s.checkpointLoop()
 	go s.cleanLoop()
 	return s, nil
+}
+
+// prepareFiles creates, before the first put, the files a fresh store's first messages would
+// otherwise create on their way: the commitlog's first segment (with its successor preallocated
+// and its first window warmed in the background) and the first index file. A read-only store
+// creates nothing. A failure goes to EventListener.BackgroundError and does not fail Open: the
+// put or dispatch that needs the file tries again and reports its own error (a store on a full
+// disk still opens, as before).
+func (s *Store) prepareFiles() {
+	if s.opts.ReadOnly {
+		return
+	}
+	s.backgroundError(s.commitLog.Prepare())
+	if s.index != nil {
+		if err := s.index.Prepare(); err != nil {
+			s.backgroundError(fmt.Errorf("store: prepare the index: %w", err))
+		}
+	}
+}
+
+// PrepareTopic creates the consume queues 0..queues-1 of topic with their first files, so that
+// the topic's first messages are dispatched into mapped files instead of creating a directory
+// and a file each on the dispatcher, in line with every other record. A broker calls it when it
+// creates or updates a topic. Queues that exist are left alone, and a read-only store creates nothing; the files are durable when it
+// returns (an empty queue file is recovered as an empty queue).
+func (s *Store) PrepareTopic(topic string, queues int32) error {
+	if s.closed.Load() {
+		return fmt.Errorf("%w: %w", ErrServiceNotAvailable, ErrClosed)
+	}
+	if err := ValidateTopic(topic, s.opts.MaxTopicLength); err != nil {
+		return err
+	}
+	if queues < 0 {
+		return fmt.Errorf("%w: %d queues", ErrMessageIllegal, queues)
+	}
+	if s.opts.ReadOnly {
+		return nil
+	}
+	if err := s.queues.Prepare(topic, queues); err != nil {
+		return fmt.Errorf("store: prepare topic %s: %w", topic, err)
+	}
+	return nil
 }
 
 func (s *Store) abortPath() string { return filepath.Join(s.dir, "abort") }

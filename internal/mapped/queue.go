@@ -304,6 +304,30 @@ func (q *Queue) Roll(startOffset int64) (*File, error) {
 	return f, nil
 }
 
+// Prepare readies the queue for its writer ahead of the first write, so that write finds its
+// file created and mapped: when the queue is empty it creates the first file at startOffset
+// (rounded down to a file boundary), which then counts as the newest file with nothing written;
+// with Preallocate it asks for the file after the newest one; with Warm it asks for the window
+// after the write position to be faulted in. It never waits for the background work. On a queue
+// whose newest file has room it only asks for the preallocation and the warming; when that file
+// is full it starts the next one, as the writer's next LastOrCreate would.
+//
+// A prepared first file holds nothing: after a crash it is loaded like any file (counting as
+// full) and the owner's recovery truncates it to its valid end, 0.
+func (q *Queue) Prepare(startOffset int64) error {
+	f, err := q.LastOrCreate(startOffset)
+	if err != nil {
+		return err
+	}
+	if q.opts.Preallocate {
+		q.requestAlloc(f.FromOffset() + q.opts.FileSize)
+	}
+	if f.warmer != nil && f.needsWarm(f.WrotePosition()) {
+		f.askWarm()
+	}
+	return nil
+}
+
 // takeOrCreate returns the file starting at offset, the preallocated one when it is ready.
 func (q *Queue) takeOrCreate(offset int64) (f *File, err error) {
 	q.allocMu.Lock()
