@@ -290,9 +290,11 @@ func (b *Broker) putResponse(req *remoting.Command, res store.PutResult, err err
 	default:
 		return errorResponse(req, err)
 	}
-	resp.SetExt(protocol.FieldMsgID, res.MsgID)
-	resp.SetExt(protocol.FieldQueueID, itoa32(res.QueueID))
-	resp.SetExtInt64(protocol.FieldQueueOffset, res.QueueOffset)
+	// A fresh response has no fields: append them (SetExt would scan for each key).
+	resp.ExtFields = append(resp.ExtFields,
+		remoting.Field{Key: protocol.FieldMsgID, Value: res.MsgID},
+		remoting.Field{Key: protocol.FieldQueueID, Value: itoa32(res.QueueID)},
+		remoting.Field{Key: protocol.FieldQueueOffset, Value: strconv.FormatInt(res.QueueOffset, 10)})
 	b.setSendExt(resp)
 	return resp
 }
@@ -300,7 +302,7 @@ func (b *Broker) putResponse(req *remoting.Command, res store.PutResult, err err
 // setSendExt adds the ext fields every send answer carries.
 func (b *Broker) setSendExt(resp *remoting.Command) {
 	resp.SetExt(protocol.FieldMsgRegion, b.cfg.RegionID)
-	resp.SetExtBool(protocol.FieldTraceOn, b.cfg.TraceOn)
+	resp.SetExt(protocol.FieldTraceOn, strconv.FormatBool(b.cfg.TraceOn))
 }
 
 // errorResponse maps an error to its response code (the one table of error → code).

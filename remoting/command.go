@@ -198,10 +198,13 @@ func (c *Command) Release() {
 	if c.buf != nil {
 		putBuffer(c.buf)
 	}
+	// Only [:len] can hold references: the elements past it were cleared
+	// when they were last released (an append writes below the new length;
+	// Fields.Del leaves at most a copy of a kept field past the length).
+	clear(c.ExtFields)
 	fields := c.ExtFields[:0]
-	clear(c.ExtFields[:cap(c.ExtFields)])
+	clear(c.BodyParts)
 	parts := c.BodyParts[:0]
-	clear(c.BodyParts[:cap(c.BodyParts)])
 	*c = Command{ExtFields: fields, BodyParts: parts}
 	commandPool.Put(c)
 }

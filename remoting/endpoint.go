@@ -44,6 +44,7 @@ func (t *routeTable) lookup(code int32) *route {
 type task struct {
 	request *Command
 	call    *pendingCall
+	calls   *callBatch
 }
 
 type workerPool struct {
@@ -280,6 +281,10 @@ func (ep *endpoint) sweep() {
 func (ep *endpoint) runTask(t task) {
 	if t.call != nil {
 		t.call.finishAsync()
+		return
+	}
+	if t.calls != nil {
+		t.calls.run()
 		return
 	}
 	ep.serve(t.request)
