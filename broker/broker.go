@@ -285,7 +285,7 @@ func (b *Broker) registerHandlers() {
 		{remoting.RequestSendMessage, send, b.handleSendMessage},
 		{remoting.RequestSendMessageV2, send, b.handleSendMessageV2},
 		{remoting.RequestSendBatchMessage, send, b.handleSendBatchMessage},
-		{remoting.RequestEndTransaction, remoting.KindSend, b.handleEndTransaction},
+		{remoting.RequestEndTransaction, send, b.handleEndTransaction},
 		{remoting.RequestConsumerSendMsgBack, remoting.KindSend, b.handleConsumerSendMsgBack},
 		{remoting.RequestPullMessage, remoting.KindPull, b.handlePullMessage},
 		{remoting.RequestHeartBeat, remoting.KindHeartbeat, b.handleHeartBeat},
@@ -315,12 +315,14 @@ func (b *Broker) registerHandlers() {
 	b.registerOpsHandlers()
 }
 
-// sendKind is where sends (SEND_MESSAGE, SEND_MESSAGE_V2, SEND_BATCH_MESSAGE) run. Under
-// ASYNC_FLUSH on a single broker a send never waits (the put copies into the mapped log and
-// answers), so it runs on the connection's reader (remoting.KindInline): no hand-off to a
-// worker and its wake-up per message, and a connection's sends are stored in the order they
-// arrived. Under SYNC_FLUSH or in a replicated group some sends hold their handler until a
-// sync or a quorum, and an explicitly configured send pool is kept: those stay on the pool.
+// sendKind is where sends (SEND_MESSAGE, SEND_MESSAGE_V2, SEND_BATCH_MESSAGE) and
+// END_TRANSACTION run. Under ASYNC_FLUSH on a single broker none of them waits (a put copies
+// into the mapped log and answers; a commit reads the half record from the mapping, puts the
+// restored one and queues its op marker), so they run on the connection's reader
+// (remoting.KindInline): no hand-off to a worker and its wake-up per message, and a
+// connection's sends are stored in the order they arrived. Under SYNC_FLUSH or in a replicated
+// group some of them hold their handler until a sync or a quorum, and an explicitly configured
+// send pool is kept: those stay on the pool.
 func (b *Broker) sendKind() remoting.Kind {
 	if _, set := b.opts.Remoting.Pools[remoting.KindSend]; set || b.cfg.FlushDiskType == SyncFlush || b.cfg.EnableDLegerCommitLog {
 		return remoting.KindSend

@@ -483,11 +483,12 @@ func (c *Conn) dispatch(req *Command) {
 	}
 	req.conn = c
 	req.handler = r
-	c.inflight.Add(1)
 	if r.kind == KindInline {
-		c.ep.serve(req)
+		// Not counted in inflight: it is served before the reader reads on.
+		c.ep.serve(req, false)
 		return
 	}
+	c.inflight.Add(1)
 	if !c.ep.pools[r.kind].submit(task{request: req}) {
 		c.inflight.Add(-1)
 		resp := NewResponse(req, ResponseSystemBusy,
