@@ -151,16 +151,16 @@ func (b *Broker) sendMessage(c *remoting.Conn, req *remoting.Command, f *sendFie
 	if b.cfg.FlushDiskType == SyncFlush {
 		// Answer from the group commit's callback instead of holding a worker until the sync.
 		err := b.putMessageAsync(m, func(res store.PutResult, err error) {
-			c.WriteResponse(b.putResponse(req, res, err))
+			c.WriteResponse(b.putResponse(req, res, err, false))
 			req.Release()
 		})
 		if err != nil {
-			return b.putResponse(req, store.PutResult{}, err)
+			return b.putResponse(req, store.PutResult{}, err, false)
 		}
 		return nil
 	}
 	res, err := b.putMessage(m)
-	return b.putResponse(req, res, err)
+	return b.putResponse(req, res, err, true)
 }
 
 // prepareSend checks a send against the broker and topic, creates the topic when allowed, and
@@ -279,10 +279,14 @@ func propertiesOf(s string) message.Properties {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
-// putResponse answers a send from the store's result.
-func (b *Broker) putResponse(req *remoting.Command, res store.PutResult, err error) *remoting.Command {
+// putResponse answers a send from the store's result. With inPlace, a success turns req itself
+// into the answer (remoting.ReplyInPlace: no second command per message); only for a
+// handler that returns the answer and uses req no more.
+func (b *Broker) putResponse(req *remoting.Command, res store.PutResult, err error, inPlace bool) *remoting.Command {
 	var resp *remoting.Command
 	switch {
+	case err == nil && inPlace:
+		resp = remoting.ReplyInPlace(req, remoting.ResponseSuccess, "")
 	case err == nil:
 		resp = remoting.NewResponse(req, remoting.ResponseSuccess, "")
 	case errors.Is(err, store.ErrFlushTimeout):

@@ -612,3 +612,49 @@ func TestPipelinedAsyncCallbacks(t *testing.T) {
 		t.Logf("no read carried more than one frame on average (%+v): batching not exercised", st)
 	}
 }
+
+// TestReplyInPlace: a handler answers with its request turned into the
+// response; the client gets the code, remark and the fields set after, none of
+// the request's; a oneway request's answer is not written.
+func TestReplyInPlace(t *testing.T) {
+	_, addr := startServer(t, Options{}, func(s *Server) {
+		s.Handle(RequestSendMessageV2, KindInline, func(c *Conn, req *Command) *Command {
+			n := req.Ext("n")
+			resp := ReplyInPlace(req, ResponseSuccess, "done")
+			resp.ExtFields = append(resp.ExtFields, Field{Key: "echo", Value: n})
+			return resp
+		})
+	})
+	// The client logs a response to no pending call (at debug level): an
+	// answer to the oneway request would arrive before the later answers.
+	var log syncBuffer
+	client := newTestClient(t, Options{Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	conn, err := client.Conn(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oneway := NewRequest(RequestSendMessageV2)
+	oneway.SetExt("n", "oneway")
+	if err := conn.InvokeOneway(oneway); err != nil {
+		t.Fatal(err)
+	}
+	for _, form := range []SerializeType{SerializeJSON, SerializeRocketMQ} {
+		req := NewRequest(RequestSendMessageV2)
+		req.SerializeType = form
+		req.SetExt("n", "7")
+		req.SetExt("other", "x")
+		req.Body = []byte("body")
+		resp, err := conn.Invoke(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.ResponseCode() != ResponseSuccess || resp.Remark != "done" || len(resp.ExtFields) != 1 ||
+			resp.Ext("echo") != "7" || len(resp.Body) != 0 || resp.SerializeType != form {
+			t.Fatalf("%v: got %v", form, resp)
+		}
+		resp.Release()
+	}
+	if strings.Contains(log.String(), "no pending call") {
+		t.Fatalf("the oneway request was answered:\n%s", log.String())
+	}
+}
