@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -130,7 +131,8 @@ func (b *Broker) sendMessage(c *remoting.Conn, req *remoting.Command, f *sendFie
 	if err != nil {
 		return errorResponse(req, err)
 	}
-	m := &message.Message{
+	m := sendMessagePool.Get().(*message.Message)
+	*m = message.Message{
 		Topic:          h.topic,
 		QueueID:        queueID,
 		Flag:           h.flag,
@@ -160,8 +162,17 @@ func (b *Broker) sendMessage(c *remoting.Conn, req *remoting.Command, f *sendFie
 		return nil
 	}
 	res, err := b.putMessage(m)
+	if b.replica == nil {
+		// A single broker's Put has encoded m into the log and keeps no reference to it (a
+		// replicated put is not known not to): m serves the next send.
+		*m = message.Message{}
+		sendMessagePool.Put(m)
+	}
 	return b.putResponse(req, res, err, true)
 }
+
+// sendMessagePool recycles the Message of a plain send once the store has it (sendMessage).
+var sendMessagePool = sync.Pool{New: func() any { return new(message.Message) }}
 
 // prepareSend checks a send against the broker and topic, creates the topic when allowed, and
 // returns the queue to store into.
