@@ -124,6 +124,10 @@ func sendLoad(ctx context.Context, cfg *Config, ps []*client.Producer, b *budget
 			bodies.Put(&bs)
 		}
 	}
+	topics := make([]string, cfg.Topics) // named once, not per send
+	for i := range topics {
+		topics[i] = cfg.topicName(i)
+	}
 	start := time.Now()
 	for i, p := range ps {
 		wg.Add(1)
@@ -147,7 +151,7 @@ func sendLoad(ctx context.Context, cfg *Config, ps []*client.Producer, b *budget
 					return
 				}
 				sentHere += k
-				topic := cfg.topicName(seq % cfg.Topics)
+				topic := topics[seq%cfg.Topics]
 				seq++
 				msgs := make([]*message.Message, k)
 				for j := range msgs {

@@ -58,6 +58,7 @@ func startEmbedded(cfg *Config, e *env) error {
 	bc.StorePathRootDir = dir
 	bc.ListenPort = 0
 	bc.MappedFileSizeCommitLog = cfg.SegmentSize
+	bc.CommitLogResidentBytes = cfg.ResidentBytes
 	bc.FlushDiskType = broker.AsyncFlush
 	if cfg.Flush == FlushSync {
 		bc.FlushDiskType = broker.SyncFlush

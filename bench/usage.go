@@ -19,7 +19,7 @@ type modeInfo struct {
 // Flag groups shared by several modes.
 var (
 	workloadFlags = []string{"size", "n", "duration"}
-	wireFlags     = []string{"topics", "queues", "topic", "addr", "keep", "flush", "segment", "dir", "header", "ak", "sk", "tls"}
+	wireFlags     = []string{"topics", "queues", "topic", "addr", "keep", "flush", "segment", "resident", "dir", "header", "ak", "sk", "tls"}
 	outputFlags   = []string{"json", "plot", "quiet", "ceilings", "cpuprofile"}
 )
 

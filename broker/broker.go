@@ -276,15 +276,16 @@ func (b *Broker) initSystemTopics() error {
 // registerHandlers is the table of served request codes; every other code is answered
 // REQUEST_CODE_NOT_SUPPORTED by the remoting server.
 func (b *Broker) registerHandlers() {
+	send := b.sendKind()
 	for _, h := range []struct {
 		code    remoting.RequestCode
 		kind    remoting.Kind
 		handler remoting.Handler
 	}{
-		{remoting.RequestSendMessage, remoting.KindSend, b.handleSendMessage},
-		{remoting.RequestSendMessageV2, remoting.KindSend, b.handleSendMessageV2},
-		{remoting.RequestSendBatchMessage, remoting.KindSend, b.handleSendBatchMessage},
-		{remoting.RequestEndTransaction, remoting.KindSend, b.handleEndTransaction},
+		{remoting.RequestSendMessage, send, b.handleSendMessage},
+		{remoting.RequestSendMessageV2, send, b.handleSendMessageV2},
+		{remoting.RequestSendBatchMessage, send, b.handleSendBatchMessage},
+		{remoting.RequestEndTransaction, send, b.handleEndTransaction},
 		{remoting.RequestConsumerSendMsgBack, remoting.KindSend, b.handleConsumerSendMsgBack},
 		{remoting.RequestPullMessage, remoting.KindPull, b.handlePullMessage},
 		{remoting.RequestHeartBeat, remoting.KindHeartbeat, b.handleHeartBeat},
@@ -312,6 +313,21 @@ func (b *Broker) registerHandlers() {
 		b.server.Handle(h.code, h.kind, b.timed(h.code, h.handler))
 	}
 	b.registerOpsHandlers()
+}
+
+// sendKind is where sends (SEND_MESSAGE, SEND_MESSAGE_V2, SEND_BATCH_MESSAGE) and
+// END_TRANSACTION run. Under ASYNC_FLUSH on a single broker none of them waits (a put copies
+// into the mapped log and answers; a commit reads the half record from the mapping, puts the
+// restored one and queues its op marker), so they run on the connection's reader
+// (remoting.KindInline): no hand-off to a worker and its wake-up per message, and a
+// connection's sends are stored in the order they arrived. Under SYNC_FLUSH or in a replicated
+// group some of them hold their handler until a sync or a quorum, and an explicitly configured
+// send pool is kept: those stay on the pool.
+func (b *Broker) sendKind() remoting.Kind {
+	if _, set := b.opts.Remoting.Pools[remoting.KindSend]; set || b.cfg.FlushDiskType == SyncFlush || b.cfg.EnableDLegerCommitLog {
+		return remoting.KindSend
+	}
+	return remoting.KindInline
 }
 
 // Start serves ln in the background and starts the broker's services: persistence of the

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -130,7 +131,8 @@ func (b *Broker) sendMessage(c *remoting.Conn, req *remoting.Command, f *sendFie
 	if err != nil {
 		return errorResponse(req, err)
 	}
-	m := &message.Message{
+	m := sendMessagePool.Get().(*message.Message)
+	*m = message.Message{
 		Topic:          h.topic,
 		QueueID:        queueID,
 		Flag:           h.flag,
@@ -151,17 +153,26 @@ func (b *Broker) sendMessage(c *remoting.Conn, req *remoting.Command, f *sendFie
 	if b.cfg.FlushDiskType == SyncFlush {
 		// Answer from the group commit's callback instead of holding a worker until the sync.
 		err := b.putMessageAsync(m, func(res store.PutResult, err error) {
-			c.WriteResponse(b.putResponse(req, res, err))
+			c.WriteResponse(b.putResponse(req, res, err, false))
 			req.Release()
 		})
 		if err != nil {
-			return b.putResponse(req, store.PutResult{}, err)
+			return b.putResponse(req, store.PutResult{}, err, false)
 		}
 		return nil
 	}
 	res, err := b.putMessage(m)
-	return b.putResponse(req, res, err)
+	if b.replica == nil {
+		// A single broker's Put has encoded m into the log and keeps no reference to it (a
+		// replicated put is not known not to): m serves the next send.
+		*m = message.Message{}
+		sendMessagePool.Put(m)
+	}
+	return b.putResponse(req, res, err, true)
 }
+
+// sendMessagePool recycles the Message of a plain send once the store has it (sendMessage).
+var sendMessagePool = sync.Pool{New: func() any { return new(message.Message) }}
 
 // prepareSend checks a send against the broker and topic, creates the topic when allowed, and
 // returns the queue to store into.
@@ -279,10 +290,14 @@ func propertiesOf(s string) message.Properties {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
-// putResponse answers a send from the store's result.
-func (b *Broker) putResponse(req *remoting.Command, res store.PutResult, err error) *remoting.Command {
+// putResponse answers a send from the store's result. With inPlace, a success turns req itself
+// into the answer (remoting.ReplyInPlace: no second command per message); only for a
+// handler that returns the answer and uses req no more.
+func (b *Broker) putResponse(req *remoting.Command, res store.PutResult, err error, inPlace bool) *remoting.Command {
 	var resp *remoting.Command
 	switch {
+	case err == nil && inPlace:
+		resp = remoting.ReplyInPlace(req, remoting.ResponseSuccess, "")
 	case err == nil:
 		resp = remoting.NewResponse(req, remoting.ResponseSuccess, "")
 	case errors.Is(err, store.ErrFlushTimeout):
@@ -290,9 +305,11 @@ func (b *Broker) putResponse(req *remoting.Command, res store.PutResult, err err
 	default:
 		return errorResponse(req, err)
 	}
-	resp.SetExt(protocol.FieldMsgID, res.MsgID)
-	resp.SetExt(protocol.FieldQueueID, itoa32(res.QueueID))
-	resp.SetExtInt64(protocol.FieldQueueOffset, res.QueueOffset)
+	// A fresh response has no fields: append them (SetExt would scan for each key).
+	resp.ExtFields = append(resp.ExtFields,
+		remoting.Field{Key: protocol.FieldMsgID, Value: res.MsgID},
+		remoting.Field{Key: protocol.FieldQueueID, Value: itoa32(res.QueueID)},
+		remoting.Field{Key: protocol.FieldQueueOffset, Value: strconv.FormatInt(res.QueueOffset, 10)})
 	b.setSendExt(resp)
 	return resp
 }
@@ -300,7 +317,7 @@ func (b *Broker) putResponse(req *remoting.Command, res store.PutResult, err err
 // setSendExt adds the ext fields every send answer carries.
 func (b *Broker) setSendExt(resp *remoting.Command) {
 	resp.SetExt(protocol.FieldMsgRegion, b.cfg.RegionID)
-	resp.SetExtBool(protocol.FieldTraceOn, b.cfg.TraceOn)
+	resp.SetExt(protocol.FieldTraceOn, strconv.FormatBool(b.cfg.TraceOn))
 }
 
 // errorResponse maps an error to its response code (the one table of error → code).

@@ -74,11 +74,18 @@ func BenchmarkDecodeRecord(b *testing.B) {
 
 func BenchmarkPropertiesLookup(b *testing.B) {
 	p := benchMessage(0).Properties
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, ok := p.Lookup(PropertyUniqKey); !ok {
-			b.Fatal("missing")
-		}
+	for _, bc := range []struct {
+		name, property string
+		present        bool
+	}{{"present", PropertyUniqKey, true}, {"absent", PropertyTransactionPrepared, false}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := p.Lookup(bc.property); ok != bc.present {
+					b.Fatal(bc.property, ok)
+				}
+			}
+		})
 	}
 }
 

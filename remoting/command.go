@@ -153,6 +153,24 @@ func NewResponse(req *Command, code ResponseCode, remark string) *Command {
 	return c
 }
 
+// ReplyInPlace turns req, a request a Handler received, into its own response
+// with code and remark, and returns it, for a Handler to return: the response
+// needs no command of its own. The request's ext fields and body are gone
+// (its body buffer is kept until the response is released); strings read
+// from its header stay valid. Like NewResponse, the response echoes Opaque
+// and SerializeType and has the response flag set.
+func ReplyInPlace(req *Command, code ResponseCode, remark string) *Command {
+	clear(req.ExtFields)
+	req.ExtFields = req.ExtFields[:0]
+	req.Body = nil
+	req.Code = int32(code)
+	req.Language = LanguageJava
+	req.Version = DefaultVersion
+	req.Flag = req.Flag&FlagOneway | FlagResponse // a oneway request's answer is dropped
+	req.Remark = remark
+	return req
+}
+
 // IsResponse reports whether the response flag bit is set.
 func (c *Command) IsResponse() bool { return c.Flag&FlagResponse != 0 }
 
@@ -198,10 +216,13 @@ func (c *Command) Release() {
 	if c.buf != nil {
 		putBuffer(c.buf)
 	}
+	// Only [:len] can hold references: the elements past it were cleared
+	// when they were last released (an append writes below the new length;
+	// Fields.Del leaves at most a copy of a kept field past the length).
+	clear(c.ExtFields)
 	fields := c.ExtFields[:0]
-	clear(c.ExtFields[:cap(c.ExtFields)])
+	clear(c.BodyParts)
 	parts := c.BodyParts[:0]
-	clear(c.BodyParts[:cap(c.BodyParts)])
 	*c = Command{ExtFields: fields, BodyParts: parts}
 	commandPool.Put(c)
 }

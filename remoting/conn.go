@@ -19,11 +19,12 @@ import (
 // peer (the broker's CHECK_TRANSACTION_STATE to a producer), and requests
 // from the peer are served by the handlers of the Server or Client.
 type Conn struct {
-	ep      *endpoint
-	nc      net.Conn
-	remote  string
-	fr      *FrameReader
-	rframes int64 // frames decoded since the last read (reader only; see IOStats)
+	ep        *endpoint
+	nc        net.Conn
+	remote    string
+	fr        *FrameReader
+	rframes   int64      // frames decoded since the last read (reader only; see IOStats)
+	completed *callBatch // completed asynchronous calls not yet handed to a callback worker (reader only)
 
 	wmu     sync.Mutex  // guards queue and wclosed
 	queue   []*Command  // frames waiting for the writer
@@ -377,6 +378,9 @@ func (c *Conn) readLoop() {
 	for {
 		cmd, err := c.fr.ReadCommand()
 		if err != nil {
+			if c.completed != nil {
+				c.flushCallbacks()
+			}
 			c.ep.io.framesRead.Add(c.rframes)
 			c.rframes = 0
 			c.readFailed(err)
@@ -388,7 +392,43 @@ func (c *Conn) readLoop() {
 		} else {
 			c.dispatch(cmd)
 		}
+		if c.completed != nil && (len(c.completed.calls) >= maxCallBatch || !c.fr.hasFrame()) {
+			c.flushCallbacks()
+		}
 	}
+}
+
+// maxCallBatch bounds the asynchronous completions handed to a callback
+// worker at once.
+const maxCallBatch = 128
+
+// callBatch is asynchronous calls whose responses arrived in one read: the
+// reader hands them to one callback worker together (one hand-off and one
+// wake-up for all of them instead of one per response), and that worker runs
+// their callbacks in arrival order.
+type callBatch struct {
+	calls []*pendingCall
+}
+
+var callBatchPool = sync.Pool{New: func() any { return &callBatch{calls: make([]*pendingCall, 0, 32)} }}
+
+// flushCallbacks submits the reader's batch of completed asynchronous calls.
+func (c *Conn) flushCallbacks() {
+	b := c.completed
+	c.completed = nil
+	if !c.ep.callbacks.submit(task{calls: b}) {
+		b.run() // queue full: run here rather than drop them
+	}
+}
+
+// run runs the callbacks of b in order and returns b to its pool.
+func (b *callBatch) run() {
+	for i, call := range b.calls {
+		b.calls[i] = nil
+		call.finishAsync()
+	}
+	b.calls = b.calls[:0]
+	callBatchPool.Put(b)
 }
 
 func (c *Conn) readFailed(err error) {
@@ -420,7 +460,15 @@ func (c *Conn) completeCall(resp *Command) {
 		resp.Release()
 		return
 	}
-	call.complete(resp, nil)
+	if call.callback == nil {
+		call.complete(resp, nil)
+		return
+	}
+	call.resp = resp
+	if c.completed == nil {
+		c.completed = callBatchPool.Get().(*callBatch)
+	}
+	c.completed.calls = append(c.completed.calls, call)
 }
 
 // dispatch hands a request to its handler's pool.
@@ -435,11 +483,12 @@ func (c *Conn) dispatch(req *Command) {
 	}
 	req.conn = c
 	req.handler = r
-	c.inflight.Add(1)
 	if r.kind == KindInline {
-		c.ep.serve(req)
+		// Not counted in inflight: it is served before the reader reads on.
+		c.ep.serve(req, false)
 		return
 	}
+	c.inflight.Add(1)
 	if !c.ep.pools[r.kind].submit(task{request: req}) {
 		c.inflight.Add(-1)
 		resp := NewResponse(req, ResponseSystemBusy,

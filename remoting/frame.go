@@ -145,6 +145,13 @@ func NewFrameReader(r io.Reader, bufSize, maxFrameSize int) *FrameReader {
 // decoded.
 func (fr *FrameReader) Buffered() int { return fr.end - fr.start }
 
+// hasFrame reports whether a whole frame is buffered, so that the next
+// ReadCommand returns without reading from the stream.
+func (fr *FrameReader) hasFrame() bool {
+	n := fr.end - fr.start
+	return n >= frameLengthSize && uint64(binary.BigEndian.Uint32(fr.buf[fr.start:]))+frameLengthSize <= uint64(n)
+}
+
 // ReadCommand reads and decodes the next frame into a pooled command. At a
 // clean end of stream it returns io.EOF; a stream ending inside a frame
 // gives io.ErrUnexpectedEOF. After any error the reader is unusable.

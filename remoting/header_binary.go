@@ -108,17 +108,6 @@ func decodeBinaryHeader(header []byte, c *Command) error {
 	if r.bad {
 		return fmt.Errorf("%w: ROCKETMQ header of %d bytes", ErrMalformedHeader, len(header))
 	}
-	// Validate the entries before allocating the string that holds them.
-	e := binaryReader{b: ext}
-	fields := 0
-	for e.off < len(ext) && !e.bad {
-		e.take(int(int16(e.u16())))
-		e.take(int(int32(e.u32())))
-		fields++
-	}
-	if e.bad {
-		return fmt.Errorf("%w: ROCKETMQ ext fields", ErrMalformedHeader)
-	}
 	c.Code = int32(code)
 	c.Language = language
 	c.Version = int32(version)
@@ -127,19 +116,40 @@ func decodeBinaryHeader(header []byte, c *Command) error {
 	if remarkLen == 0 && extLen == 0 {
 		return nil
 	}
-	// One string holds remark and ext; fields are substrings of it.
+	// One string holds remark and ext; fields are substrings of it. The
+	// entries are checked as they are split (one pass); a malformed one
+	// drops the fields taken so far.
 	s := string(header[remarkStart : extStart+extLen])
 	c.Remark = s[:remarkEnd-remarkStart]
 	base := extStart - remarkStart
-	e = binaryReader{b: ext}
-	for range fields {
-		keyLen := int(e.u16())
-		keyAt := base + e.off
-		e.off += keyLen
-		valueLen := int(e.u32())
-		valueAt := base + e.off
-		e.off += valueLen
+	fields := len(c.ExtFields)
+	for off := 0; off < len(ext); {
+		if len(ext)-off < 2 {
+			return malformedExt(c, fields)
+		}
+		keyLen := int(binary.BigEndian.Uint16(ext[off:]))
+		off += 2
+		if keyLen > math.MaxInt16 || len(ext)-off < keyLen+4 {
+			return malformedExt(c, fields)
+		}
+		keyAt := base + off
+		off += keyLen
+		valueLen := int(int32(binary.BigEndian.Uint32(ext[off:])))
+		off += 4
+		if valueLen < 0 || valueLen > len(ext)-off {
+			return malformedExt(c, fields)
+		}
+		valueAt := base + off
+		off += valueLen
 		c.ExtFields = append(c.ExtFields, Field{Key: s[keyAt : keyAt+keyLen], Value: s[valueAt : valueAt+valueLen]})
 	}
 	return nil
+}
+
+// malformedExt undoes a partial decode of ext fields and returns the error.
+func malformedExt(c *Command, fields int) error {
+	clear(c.ExtFields[fields:])
+	c.ExtFields = c.ExtFields[:fields]
+	c.Remark = ""
+	return fmt.Errorf("%w: ROCKETMQ ext fields", ErrMalformedHeader)
 }

@@ -550,3 +550,111 @@ func TestOptionsValidate(t *testing.T) {
 		t.Fatal("names")
 	}
 }
+
+// TestPipelinedAsyncCallbacks: responses that arrive together are handed to a
+// callback worker in one batch. Every callback runs once, with its own
+// response; a callback may make a synchronous call on the same connection
+// (it does not run on the connection's reader, which must read that answer).
+func TestPipelinedAsyncCallbacks(t *testing.T) {
+	_, addr := startServer(t, Options{}, func(s *Server) {
+		s.Handle(RequestSendMessageV2, KindInline, echo)
+	})
+	client := newTestClient(t, Options{})
+	conn, err := client.Conn(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000
+	var wg sync.WaitGroup
+	var runs [n]atomic.Int32
+	errs := make(chan error, n)
+	for i := range n {
+		req := NewRequest(RequestSendMessageV2)
+		req.SetExtInt64("n", int64(i))
+		wg.Add(1)
+		err := conn.InvokeAsync(req, 0, func(resp *Command, err error) {
+			defer wg.Done()
+			runs[i].Add(1)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if got, _ := resp.GetInt64("n"); got != int64(i) {
+				errs <- fmt.Errorf("callback %d got n=%d", i, got)
+			}
+			resp.Release()
+			if i%500 == 0 { // a synchronous call from a callback
+				sync := NewRequest(RequestSendMessageV2)
+				sync.SetExtInt64("n", -1)
+				r, err := conn.Invoke(context.Background(), sync)
+				if err != nil {
+					errs <- fmt.Errorf("call from callback %d: %w", i, err)
+					return
+				}
+				r.Release()
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for i := range runs {
+		if got := runs[i].Load(); got != 1 {
+			t.Fatalf("callback %d ran %d times", i, got)
+		}
+	}
+	if st := client.IOStats(); st.FramesRead <= st.Reads {
+		t.Logf("no read carried more than one frame on average (%+v): batching not exercised", st)
+	}
+}
+
+// TestReplyInPlace: a handler answers with its request turned into the
+// response; the client gets the code, remark and the fields set after, none of
+// the request's; a oneway request's answer is not written.
+func TestReplyInPlace(t *testing.T) {
+	_, addr := startServer(t, Options{}, func(s *Server) {
+		s.Handle(RequestSendMessageV2, KindInline, func(c *Conn, req *Command) *Command {
+			n := req.Ext("n")
+			resp := ReplyInPlace(req, ResponseSuccess, "done")
+			resp.ExtFields = append(resp.ExtFields, Field{Key: "echo", Value: n})
+			return resp
+		})
+	})
+	// The client logs a response to no pending call (at debug level): an
+	// answer to the oneway request would arrive before the later answers.
+	var log syncBuffer
+	client := newTestClient(t, Options{Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	conn, err := client.Conn(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oneway := NewRequest(RequestSendMessageV2)
+	oneway.SetExt("n", "oneway")
+	if err := conn.InvokeOneway(oneway); err != nil {
+		t.Fatal(err)
+	}
+	for _, form := range []SerializeType{SerializeJSON, SerializeRocketMQ} {
+		req := NewRequest(RequestSendMessageV2)
+		req.SerializeType = form
+		req.SetExt("n", "7")
+		req.SetExt("other", "x")
+		req.Body = []byte("body")
+		resp, err := conn.Invoke(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.ResponseCode() != ResponseSuccess || resp.Remark != "done" || len(resp.ExtFields) != 1 ||
+			resp.Ext("echo") != "7" || len(resp.Body) != 0 || resp.SerializeType != form {
+			t.Fatalf("%v: got %v", form, resp)
+		}
+		resp.Release()
+	}
+	if strings.Contains(log.String(), "no pending call") {
+		t.Fatalf("the oneway request was answered:\n%s", log.String())
+	}
+}
