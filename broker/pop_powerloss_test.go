@@ -20,7 +20,10 @@ func TestPopPowerLoss(t *testing.T) {
 	open := func(fsys vfs.FS) (*Broker, *Pop) {
 		cfg := DefaultConfig()
 		cfg.StorePathRootDir, cfg.ListenPort, cfg.MappedFileSizeCommitLog = dir, 0, 16<<20
-		b, err := New(cfg, Options{Logger: quietLog, Store: func(so *store.Options) { so.FS = fsys }})
+		b, err := New(cfg, Options{Logger: quietLog, Store: func(so *store.Options) {
+			// Small index: the power-loss model copies a synced file's pages.
+			so.IndexHashSlots, so.IndexMaxEntries, so.FS = 1024, 4096, fsys
+		}})
 		if err != nil {
 			t.Fatal(err)
 		}

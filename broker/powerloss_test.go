@@ -41,8 +41,12 @@ func powerLossConfigs(t *testing.T, op vfs.Op, after int) {
 	pl := vfs.NewPowerLoss(dir)
 	faults := vfs.NewFaultFS(pl)
 	syncFlush := func(c *Config) { c.StorePathRootDir = dir; c.FlushDiskType = SyncFlush }
+	// Small files (the power-loss model copies a synced file's pages), the same on both opens.
+	small := func(so *store.Options) {
+		so.ConsumeQueueUnits, so.IndexHashSlots, so.IndexMaxEntries = 1000, 1024, 4096
+	}
 	tb := startBroker(t, syncFlush, func(o *Options) {
-		o.Store = func(so *store.Options) { so.ConsumeQueueUnits = 1000; so.FS = faults }
+		o.Store = func(so *store.Options) { small(so); so.FS = faults }
 	})
 	// Counted from here: the config writes the requests below cause.
 	faults.Inject(vfs.Rule{Op: op, Path: string(filepath.Separator) + "config" + string(filepath.Separator), After: after, Count: 1, Then: pl.Crash})
@@ -95,7 +99,7 @@ func powerLossConfigs(t *testing.T, op vfs.Op, after int) {
 		}
 	}
 
-	tb2 := startBroker(t, syncFlush)
+	tb2 := startBroker(t, syncFlush, func(o *Options) { o.Store = small })
 	for _, a := range acks {
 		resp := tb2.call(remoting.RequestPullMessage, nil, pullArgs(a.topic, a.queueID, a.offset, 1, 0, 0, "*")...)
 		if resp.ResponseCode() != remoting.ResponseSuccess {
