@@ -54,37 +54,8 @@ func hasFirstFile(t *testing.T, dir string) bool {
 // the leader compacted past it by force (the disk above diskMaxUsedSpaceRatio) comes back
 // through a snapshot and serves the messages after it, byte-identical to the others.
 func TestReplicatedRetention(t *testing.T) {
-	var usage atomic.Uint64 // math.Float64bits of the disk usage every replica measures
-	var keep atomic.Bool    // replicas started from now on keep their segments (an hour)
-	retention := func(o *Options) {
-		reserved := time.Millisecond
-		if keep.Load() {
-			reserved = time.Hour
-		}
-		o.Store = func(so *store.Options) {
-			so.ConsumeQueueUnits = 1000
-			so.FileReservedTime = reserved
-			so.CleanInterval = 50 * time.Millisecond
-			so.CheckpointInterval = 50 * time.Millisecond
-			so.DiskUsage = func(string) (float64, error) { return math.Float64frombits(usage.Load()), nil }
-		}
-	}
-	var peers []string
-	for i := range 3 {
-		peers = append(peers, fmt.Sprintf("n%d-%s", i, freeAddr(t, 31+i)))
-	}
-	start := func(i int, dir string) *testBroker {
-		return startBroker(t, func(c *Config) {
-			c.StorePathRootDir = dir
-			c.BrokerName = "rs"
-			c.EnableDLegerCommitLog = true
-			c.DLegerPeers = strings.Join(peers, ";")
-			c.DLegerSelfID = fmt.Sprintf("n%d", i)
-			c.MappedFileSizeCommitLog = 64 << 10
-			c.MaxMessageSize = 16 << 10
-		}, retention)
-	}
-	replicas := []*testBroker{start(0, t.TempDir()), start(1, t.TempDir()), start(2, t.TempDir())}
+	rig := newRetentionRig(t, 31)
+	replicas := []*testBroker{rig.start(0, t.TempDir()), rig.start(1, t.TempDir()), rig.start(2, t.TempDir())}
 	leader := leaderOf(t, replicas)
 	body := strings.Repeat("r", 900)
 	sent := 0
@@ -171,16 +142,16 @@ func TestReplicatedRetention(t *testing.T) {
 	if first, _ := leader.replica.rlog.FirstIndex(); first > stoppedLast+1 {
 		t.Fatalf("the leader compacted to %d past the stopped follower's last entry %d without force", first, stoppedLast)
 	}
-	usage.Store(math.Float64bits(0.8)) // above diskMaxUsedSpaceRatio (0.75), below the full ratio
+	rig.usage.Store(math.Float64bits(0.8)) // above diskMaxUsedSpaceRatio (0.75), below the full ratio
 	waitLong(t, "a forced compaction past the stopped follower", func() bool {
 		first, _ := leader.replica.rlog.FirstIndex()
 		return first > max(stoppedLast, retNewLast)+1
 	})
-	usage.Store(0)
+	rig.usage.Store(0)
 	// The follower keeps its segments from now on: its queue minimum stays where the snapshot
 	// put it (its own retention would move it, as on any replica).
-	keep.Store(true)
-	back := start(idx, dir)
+	rig.keep.Store(true)
+	back := rig.start(idx, dir)
 	replicas[idx] = back
 	waitLong(t, "the follower back through a snapshot", func() bool {
 		return back.replica.rlog.Base() > 0 && back.Store().MaxOffset("Ret", 0) == int64(sent)
@@ -253,7 +224,7 @@ func TestReplicatedRetention(t *testing.T) {
 	if err := back.Close(); err != nil {
 		t.Fatal(err)
 	}
-	again := start(idx, dir)
+	again := rig.start(idx, dir)
 	if again.replica.rlog.Base() != back.replica.rlog.Base() || again.Store().MinOffset("Ret", 0) != minOff ||
 		again.Store().MaxOffset("Ret", 0) != int64(sent) {
 		t.Fatalf("after a restart: base %d (was %d), queue [%d, %d) (want [%d, %d))", again.replica.rlog.Base(), back.replica.rlog.Base(),
@@ -371,4 +342,46 @@ func TestReplicatedTimerRoll(t *testing.T) {
 	if min := leader.Store().MinPhysicalOffset(); min <= first {
 		t.Errorf("retention kept the timer's first record at %d (minimum %d): the roll was not needed", first, min)
 	}
+}
+
+// retentionRig starts the replicas of a 3-replica group whose store reclaims segments at once
+// (fileReservedTime 1 ms) and measures the disk usage the test sets; replicas started after
+// keep is set keep their segments for an hour.
+type retentionRig struct {
+	t     *testing.T
+	usage atomic.Uint64 // math.Float64bits of the disk usage every replica measures
+	keep  atomic.Bool
+	peers []string
+}
+
+func newRetentionRig(t *testing.T, firstAlias int) *retentionRig {
+	r := &retentionRig{t: t}
+	for i := range 3 {
+		r.peers = append(r.peers, fmt.Sprintf("n%d-%s", i, freeAddr(t, firstAlias+i)))
+	}
+	return r
+}
+
+func (r *retentionRig) start(i int, dir string) *testBroker {
+	return startBroker(r.t, func(c *Config) {
+		c.StorePathRootDir = dir
+		c.BrokerName = "rs"
+		c.EnableDLegerCommitLog = true
+		c.DLegerPeers = strings.Join(r.peers, ";")
+		c.DLegerSelfID = fmt.Sprintf("n%d", i)
+		c.MappedFileSizeCommitLog = 64 << 10
+		c.MaxMessageSize = 16 << 10
+	}, func(o *Options) {
+		reserved := time.Millisecond
+		if r.keep.Load() {
+			reserved = time.Hour
+		}
+		o.Store = func(so *store.Options) {
+			so.ConsumeQueueUnits = 1000
+			so.FileReservedTime = reserved
+			so.CleanInterval = 50 * time.Millisecond
+			so.CheckpointInterval = 50 * time.Millisecond
+			so.DiskUsage = func(string) (float64, error) { return math.Float64frombits(r.usage.Load()), nil }
+		}
+	})
 }

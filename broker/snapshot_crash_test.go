@@ -10,12 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mqstore/mqstore/remoting"
-	"github.com/mqstore/mqstore/store"
 )
 
 // copyTree copies the files under src to dst as a SIGKILLed process leaves them: what every
@@ -58,37 +56,8 @@ func copyTree(src, dst string) error {
 // kept, so it holds the snapshot's topics, subscription groups and consumer offsets, not the
 // ones the group deleted meanwhile.
 func TestSnapshotInstallCrash(t *testing.T) {
-	var usage atomic.Uint64 // math.Float64bits of the disk usage every replica measures
-	var keep atomic.Bool    // replicas started from now on keep their segments
-	retention := func(o *Options) {
-		reserved := time.Millisecond
-		if keep.Load() {
-			reserved = time.Hour
-		}
-		o.Store = func(so *store.Options) {
-			so.ConsumeQueueUnits = 1000
-			so.FileReservedTime = reserved
-			so.CleanInterval = 50 * time.Millisecond
-			so.CheckpointInterval = 50 * time.Millisecond
-			so.DiskUsage = func(string) (float64, error) { return math.Float64frombits(usage.Load()), nil }
-		}
-	}
-	var peers []string
-	for i := range 3 {
-		peers = append(peers, fmt.Sprintf("n%d-%s", i, freeAddr(t, 161+i)))
-	}
-	start := func(i int, dir string) *testBroker {
-		return startBroker(t, func(c *Config) {
-			c.StorePathRootDir = dir
-			c.BrokerName = "rs"
-			c.EnableDLegerCommitLog = true
-			c.DLegerPeers = strings.Join(peers, ";")
-			c.DLegerSelfID = fmt.Sprintf("n%d", i)
-			c.MappedFileSizeCommitLog = 64 << 10
-			c.MaxMessageSize = 16 << 10
-		}, retention)
-	}
-	replicas := []*testBroker{start(0, t.TempDir()), start(1, t.TempDir()), start(2, t.TempDir())}
+	rig := newRetentionRig(t, 161)
+	replicas := []*testBroker{rig.start(0, t.TempDir()), rig.start(1, t.TempDir()), rig.start(2, t.TempDir())}
 	leader := leaderOf(t, replicas)
 	body := strings.Repeat("s", 900)
 	sent := 0
@@ -137,14 +106,14 @@ func TestSnapshotInstallCrash(t *testing.T) {
 	expect(t, leader.call(remoting.RequestUpdateAndCreateTopic, nil, "topic", "SnapRe", "readQueueNums", "1", "writeQueueNums", "1"),
 		remoting.ResponseSuccess)
 	configLast, _ := leader.replica.rlog.LastIndex()
-	send(200)                          // about 3 segments
-	usage.Store(math.Float64bits(0.8)) // above diskMaxUsedSpaceRatio: the leader compacts past the follower
+	send(200)                              // about 3 segments
+	rig.usage.Store(math.Float64bits(0.8)) // above diskMaxUsedSpaceRatio: the leader compacts past the follower
 	waitLong(t, "a forced compaction past the config changes", func() bool {
 		first, _ := leader.replica.rlog.FirstIndex()
 		return first > configLast+1
 	})
-	usage.Store(0)
-	keep.Store(true)
+	rig.usage.Store(0)
+	rig.keep.Store(true)
 
 	// The follower comes back, installs a snapshot and is copied at the hook.
 	image := t.TempDir()
@@ -157,7 +126,7 @@ func TestSnapshotInstallCrash(t *testing.T) {
 		once.Do(func() { accepted <- copyTree(rg.b.cfg.StorePathRootDir, image) })
 		return errCrashed
 	}
-	back := start(idx, dir)
+	back := rig.start(idx, dir)
 	select {
 	case err := <-accepted:
 		if err != nil {
@@ -185,7 +154,7 @@ func TestSnapshotInstallCrash(t *testing.T) {
 	testHookSnapshotAccepted = nil
 
 	// The crash image: the log at the snapshot's base, the store and config files before it.
-	again := start(idx, image)
+	again := rig.start(idx, image)
 	if again.replica.rlog.Base() == 0 {
 		t.Fatal("the crash image's log is not at a snapshot's base")
 	}
