@@ -55,17 +55,8 @@ func hasFirstFile(t *testing.T, dir string) bool {
 // through a snapshot and serves the messages after it, byte-identical to the others.
 func TestReplicatedRetention(t *testing.T) {
 	rig := newRetentionRig(t, 31)
-	replicas := []*testBroker{rig.start(0, t.TempDir()), rig.start(1, t.TempDir()), rig.start(2, t.TempDir())}
-	leader := leaderOf(t, replicas)
-	body := strings.Repeat("r", 900)
-	sent := 0
-	send := func(n int) {
-		t.Helper()
-		for range n {
-			expect(t, leader.send("Ret", 0, fmt.Sprintf("%06d%s", sent, body), nil), remoting.ResponseSuccess)
-			sent++
-		}
-	}
+	replicas, leader := rig.startGroup()
+	send := func(n int) { rig.sendNumbered(leader, "Ret", "r", n) }
 	send(1400) // about 22 segments, 1400 raftidx rows (1024 per file)
 	for _, r := range replicas {
 		// Longer than waitLong: under a loaded -race run a replica's retention passes lag.
@@ -82,14 +73,14 @@ func TestReplicatedRetention(t *testing.T) {
 				t.Fatalf("timed out waiting for compaction on %s: first index %d, last %d, applied %d, %d segments, role %+v; "+
 					"store: visible %d, dispatched %d, min %d, Ret max %d of %d, err %v",
 					r.replica.self.Name, first, last, r.replica.applied.Load(), st.CommitLog().Segments(), r.replica.group.Role(),
-					st.MaxPhysicalOffset(), st.DispatchedOffset(), st.MinPhysicalOffset(), st.MaxOffset("Ret", 0), sent, st.Err())
+					st.MaxPhysicalOffset(), st.DispatchedOffset(), st.MinPhysicalOffset(), st.MaxOffset("Ret", 0), rig.sent, st.Err())
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
 	send(20) // the group goes on
 	for _, r := range replicas {
-		waitLong(t, "every message on "+r.replica.self.Name, func() bool { return r.Store().MaxOffset("Ret", 0) == int64(sent) })
+		waitLong(t, "every message on "+r.replica.self.Name, func() bool { return r.Store().MaxOffset("Ret", 0) == int64(rig.sent) })
 		res, err := r.Store().GetMessages("Ret", 0, 0, 1, 1<<20, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -154,7 +145,7 @@ func TestReplicatedRetention(t *testing.T) {
 	back := rig.start(idx, dir)
 	replicas[idx] = back
 	waitLong(t, "the follower back through a snapshot", func() bool {
-		return back.replica.rlog.Base() > 0 && back.Store().MaxOffset("Ret", 0) == int64(sent)
+		return back.replica.rlog.Base() > 0 && back.Store().MaxOffset("Ret", 0) == int64(rig.sent)
 	})
 	if _, ok := back.topics.get("RetNew"); !ok {
 		t.Fatal("the follower lacks the config of a topic created before its snapshot")
@@ -175,15 +166,15 @@ func TestReplicatedRetention(t *testing.T) {
 			leader.Store().MinOffset("RetRe", 0), leader.Store().MaxOffset("RetRe", 0))
 	}
 	send(10)
-	waitLong(t, "the new messages on the follower", func() bool { return back.Store().MaxOffset("Ret", 0) == int64(sent) })
-	// Every message after the snapshot reads on the follower as it was sent (its body starts
+	waitLong(t, "the new messages on the follower", func() bool { return back.Store().MaxOffset("Ret", 0) == int64(rig.sent) })
+	// Every message after the snapshot reads on the follower as it was rig.sent (its body starts
 	// with its queue offset: the leader's, whose own retention goes on meanwhile).
 	minOff := back.Store().MinOffset("Ret", 0)
 	if minOff <= 0 {
 		t.Fatalf("the follower's queue starts at %d after a snapshot", minOff)
 	}
 	back.sync()
-	for off := minOff; off < int64(sent); {
+	for off := minOff; off < int64(rig.sent); {
 		res, err := back.Store().GetMessages("Ret", 0, off, 64, 1<<20, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -226,9 +217,9 @@ func TestReplicatedRetention(t *testing.T) {
 	}
 	again := rig.start(idx, dir)
 	if again.replica.rlog.Base() != back.replica.rlog.Base() || again.Store().MinOffset("Ret", 0) != minOff ||
-		again.Store().MaxOffset("Ret", 0) != int64(sent) {
+		again.Store().MaxOffset("Ret", 0) != int64(rig.sent) {
 		t.Fatalf("after a restart: base %d (was %d), queue [%d, %d) (want [%d, %d))", again.replica.rlog.Base(), back.replica.rlog.Base(),
-			again.Store().MinOffset("Ret", 0), again.Store().MaxOffset("Ret", 0), minOff, sent)
+			again.Store().MinOffset("Ret", 0), again.Store().MaxOffset("Ret", 0), minOff, rig.sent)
 	}
 	if _, ok := again.topics.get("RetNew"); !ok {
 		t.Fatal("the restarted follower lost the topic config it got from the snapshot")
@@ -352,6 +343,7 @@ type retentionRig struct {
 	usage atomic.Uint64 // math.Float64bits of the disk usage every replica measures
 	keep  atomic.Bool
 	peers []string
+	sent  int // messages sendNumbered sent
 }
 
 func newRetentionRig(t *testing.T, firstAlias int) *retentionRig {
@@ -384,4 +376,21 @@ func (r *retentionRig) start(i int, dir string) *testBroker {
 			so.DiskUsage = func(string) (float64, error) { return math.Float64frombits(r.usage.Load()), nil }
 		}
 	})
+}
+
+// startGroup starts the three replicas and waits for a leader.
+func (r *retentionRig) startGroup() (replicas []*testBroker, leader *testBroker) {
+	replicas = []*testBroker{r.start(0, r.t.TempDir()), r.start(1, r.t.TempDir()), r.start(2, r.t.TempDir())}
+	return replicas, leaderOf(r.t, replicas)
+}
+
+// sendNumbered sends n messages of about 1 KB to queue 0 of topic through leader, each body the
+// count of messages sent so far (6 digits) and fill; sent counts them.
+func (r *retentionRig) sendNumbered(leader *testBroker, topic, fill string, n int) {
+	r.t.Helper()
+	body := strings.Repeat(fill, 900)
+	for range n {
+		expect(r.t, leader.send(topic, 0, fmt.Sprintf("%06d%s", r.sent, body), nil), remoting.ResponseSuccess)
+		r.sent++
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -57,17 +56,8 @@ func copyTree(src, dst string) error {
 // ones the group deleted meanwhile.
 func TestSnapshotInstallCrash(t *testing.T) {
 	rig := newRetentionRig(t, 161)
-	replicas := []*testBroker{rig.start(0, t.TempDir()), rig.start(1, t.TempDir()), rig.start(2, t.TempDir())}
-	leader := leaderOf(t, replicas)
-	body := strings.Repeat("s", 900)
-	sent := 0
-	send := func(n int) {
-		t.Helper()
-		for range n {
-			expect(t, leader.send("Snap", 0, fmt.Sprintf("%06d%s", sent, body), nil), remoting.ResponseSuccess)
-			sent++
-		}
-	}
+	replicas, leader := rig.startGroup()
+	send := func(n int) { rig.sendNumbered(leader, "Snap", "s", n) }
 	send(10)
 	for i := range 3 {
 		expect(t, leader.send("SnapRe", 0, fmt.Sprintf("a message of a topic re-created while the follower is down %d", i), nil), remoting.ResponseSuccess)
@@ -159,7 +149,7 @@ func TestSnapshotInstallCrash(t *testing.T) {
 		t.Fatal("the crash image's log is not at a snapshot's base")
 	}
 	send(5)
-	waitLong(t, "every message on the restarted follower", func() bool { return again.Store().MaxOffset("Snap", 0) == int64(sent) })
+	waitLong(t, "every message on the restarted follower", func() bool { return again.Store().MaxOffset("Snap", 0) == int64(rig.sent) })
 	if _, ok := again.topics.get("SnapNew"); !ok {
 		t.Error("the follower lacks a topic of the snapshot")
 	}
