@@ -84,6 +84,10 @@ func runTxn(ctx context.Context, cfg *Config, e *env, progress io.Writer) (*repo
 		rec.Error()
 		errOnce.Do(func() { firstErr = err })
 	}
+	topics := make([]string, cfg.Topics) // named once, not per send (as produce does)
+	for i := range topics {
+		topics[i] = cfg.topicName(i)
+	}
 	io0, sio0 := producersIO(tps), e.serverIO()
 	var wg sync.WaitGroup
 	for i, tp := range tps {
@@ -94,7 +98,7 @@ func runTxn(ctx context.Context, cfg *Config, e *env, progress io.Writer) (*repo
 			defer inflight.Wait()
 			for ctx.Err() == nil && b.take(1) == 1 {
 				n := int(seq.Add(1) - 1)
-				msg := message.New(cfg.topicName(n%cfg.Topics), payload)
+				msg := message.New(topics[n%cfg.Topics], payload)
 				t0 := time.Now()
 				if cfg.Window == 1 {
 					if _, err := tp.SendInTransaction(ctx, msg, n); err != nil {
