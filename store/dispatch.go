@@ -8,7 +8,6 @@ import (
 
 	"github.com/mqstore/mqstore/consumequeue"
 	"github.com/mqstore/mqstore/message"
-	"github.com/mqstore/mqstore/txn"
 )
 
 // dispatchPoll bounds how long an appended record waits for dispatch if a wake-up is missed.
@@ -95,11 +94,7 @@ func (s *Store) dispatchRecord(offset int64, r *message.Record) error {
 			s.opts.OnArrival(q.Topic(), q.QueueID(), q.MaxOffset(), tagsCode)
 		}
 	}
-	if s.index != nil && t != message.TransactionRollbackType && bytesString(r.Topic) != txn.HalfTopic {
-		// Half messages get no index entries (RocketMQ indexes them under the half topic): no
-		// transaction path looks one up by key — commit, rollback, check-back and recovery go
-		// by commitlog and half-queue offsets — and the committed message is indexed under its
-		// real topic. It saves a transaction one of its two index entries and the key lookups.
+	if s.index != nil && t != message.TransactionRollbackType {
 		uniq, _ := r.Properties.Lookup(message.PropertyUniqKey)
 		keys, _ := r.Properties.Lookup(message.PropertyKeys)
 		if len(uniq) > 0 || len(keys) > 0 {
