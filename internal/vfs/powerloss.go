@@ -191,6 +191,12 @@ func capture(real string, n *plNode) error {
 	if err != nil {
 		return fmt.Errorf("vfs: capture %s: %w", real, err)
 	}
+	captureData(data, n)
+	return nil
+}
+
+// captureData makes data the durable content of n.
+func captureData(data []byte, n *plNode) {
 	n.pages = map[int64][]byte{}
 	if n.written == nil {
 		n.written = map[int64]bool{}
@@ -200,7 +206,6 @@ func capture(real string, n *plNode) error {
 		storePage(n, int64(off/powerLossPage), data[off:min(len(data), off+powerLossPage)])
 	}
 	n.baseline = false
-	return nil
 }
 
 // storePage records one page of durable content (all-zero pages are left out), synced by its
@@ -611,8 +616,15 @@ func (f *plFile) Sync() error {
 	if f.node == nil {
 		return nil
 	}
-	// The whole file is durable now (fsync covers data and size).
-	return capture(f.Name(), f.node)
+	// The whole file is durable now (fsync covers data and size). Read through the open file
+	// (reopened by its descriptor, readable whatever its flags): its name may have changed since
+	// it was opened (a rename into place).
+	data, err := os.ReadFile(fmt.Sprintf("/proc/self/fd/%d", f.File.Fd()))
+	if err != nil {
+		return fmt.Errorf("vfs: capture %s: %w", f.Name(), err)
+	}
+	captureData(data, f.node)
+	return nil
 }
 
 func (f *plFile) Msync(offset, length int64) error {
