@@ -40,11 +40,13 @@ type LogOptions struct {
 	// RowsPerFile is the number of raftidx rows per file (1 Mi: 32 MiB files), for a new log;
 	// an existing log keeps the size it was created with (raftmeta).
 	RowsPerFile int64
-	// SeparateRowSync makes Append msync the raftidx after the commitlog (two device cache
-	// flushes per append) instead of writing its rows out before the commitlog's msync, whose
-	// flush then covers them (see Log, Durability). For file systems whose fsync may not flush
-	// the device cache when it has nothing to commit (ext4 and XFS always do).
-	SeparateRowSync bool
+	// OneFlush makes Append write its raftidx rows out before the commitlog's msync, whose
+	// device cache flush then covers them, instead of msyncing the raftidx after the commitlog:
+	// one flush per append instead of two (see Log, Durability). Off by default: measured on a
+	// shared 2-vCPU machine it halved the sync calls and shortened a single send's round, but
+	// did not raise RF=3 throughput (docs/BENCHMARKS.md, "Session 5"). Only for file systems
+	// whose fsync always flushes the device cache (ext4, XFS).
+	OneFlush bool
 	// FS is the file system of the commitlog and raftidx files (nil: the real one); tests pass
 	// a vfs.PowerLossFS.
 	FS vfs.FS
@@ -78,9 +80,10 @@ func (o LogOptions) withDefaults() LogOptions {
 // the same on every replica. An entry never spans segments: when it does not fit what is left of
 // the current one, the segment is closed with a blank record, as the commitlog does.
 //
-// Durability: Append writes records then rows, writes the new raftidx rows back to the device
-// (sync_file_range, waiting for the writes: mapped.Queue.WriteOut), then msyncs the commitlog,
-// and returns only then. One device cache flush per append: the commitlog's msync ends with a
+// Durability: Append writes records then rows, then msyncs the commitlog, then the raftidx, and
+// returns only then. With LogOptions.OneFlush it instead writes the new raftidx rows back to the
+// device (sync_file_range, waiting for the writes: mapped.Queue.WriteOut), then msyncs the
+// commitlog. One device cache flush per append: the commitlog's msync ends with a
 // flush of the device's write cache, which makes every write completed before it durable, the
 // rows included — so one round costs one flush, not two (the three replicas of a group on one
 // disk wait for each other's flushes). This holds only where writing the rows back needs no
@@ -94,7 +97,7 @@ func (o LogOptions) withDefaults() LogOptions {
 // many. (Zero-filling each raftidx file when it is created would also give written extents, at
 // the cost of writing every file twice and of a format flag for the files of older logs; the
 // first-write msync needs neither.) The commitlog and raftidx directories must be on one file
-// system (checked at open; otherwise, and with LogOptions.SeparateRowSync, Append msyncs both).
+// system (checked at open; otherwise Append msyncs both).
 //
 // A row may still reach the disk before its records (the kernel's own writeback, or a power loss
 // between the write-out and the flush); recovery covers that by verifying the records of every
@@ -177,7 +180,7 @@ func OpenLog(dir string, opts LogOptions) (*Log, error) {
 		l.commitlog.Close()
 		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
 	}
-	l.oneFlush = !opts.SeparateRowSync && sameDevice(l.commitlog.Dir(), l.raftidx.Dir())
+	l.oneFlush = opts.OneFlush && sameDevice(l.commitlog.Dir(), l.raftidx.Dir())
 	if l.hard, l.hs, err = openHardState(filepath.Join(dir, "hardstate")); err == nil {
 		err = syncDir(dir)
 	}

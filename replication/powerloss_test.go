@@ -105,6 +105,17 @@ func TestLogPowerLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, oneFlush := range []bool{true, false} {
+		t.Run(fmt.Sprintf("OneFlush=%v", oneFlush), func(t *testing.T) {
+			o := opts
+			o.OneFlush = oneFlush
+			powerLossAt(t, o, rounds, want, old)
+		})
+	}
+}
+
+// powerLossAt runs TestLogPowerLoss for one setting of opts.
+func powerLossAt(t *testing.T, opts LogOptions, rounds [][]*pb.Entry, want, old []*pb.Entry) {
 	// crashAt loses power after the k-th sync or write-out (0: never) and returns the number of
 	// them the run made.
 	crashAt := func(t *testing.T, k int) int {
@@ -128,8 +139,8 @@ func TestLogPowerLoss(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !l.oneFlush {
-			t.Fatal("the log does not use one flush per append")
+		if l.oneFlush != opts.OneFlush {
+			t.Fatalf("one flush per append: %v, asked %v", l.oneFlush, opts.OneFlush)
 		}
 		acked, err := appendRounds(l, rounds)
 		if k == 0 {
