@@ -27,6 +27,7 @@ var keyDocs = map[string]KeyDoc{
 	"dLegerPeers":              {"every replica's id and replication address, n0-host:port;n1-host:port;n2-host:port, the same string on every replica", ""},
 	"dLegerSelfId":             {"this replica's id in dLegerPeers (n0, n1, ...)", ""},
 	"dLegerLeaderAddr":         {"mqstore's own (not RocketMQ's): the group's stable leader address ip:port, the same on every replica; the ready leader binds it, registers it as brokerId 0 and closes it on step-down, so clients reach a new leader without a route change (empty = none)", ""},
+	"raftOneFlush":             {"mqstore's own (not RocketMQ's): a replicated group's log makes each append durable with one device cache flush instead of two (raftidx rows written out with sync_file_range before the commitlog's msync); ext4/XFS only; off by default (docs/BENCHMARKS.md: no throughput gain measured on a shared machine)", "bool"},
 
 	"storePathRootDir":            {"data directory (commitlog, consumequeue, index, config)", ""},
 	"flushDiskType":               {"ASYNC_FLUSH (flush every flushIntervalCommitLog) or SYNC_FLUSH (acknowledge after the flush)", ""},

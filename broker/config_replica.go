@@ -17,10 +17,18 @@ type ReplicaConfig struct {
 	// the leader's host (a floating IP), or left empty. Empty: none, brokerId 0 is the leader's
 	// own address.
 	DLegerLeaderAddr string
+	// RaftOneFlush (raftOneFlush) makes each append of the replicated log cost one device cache
+	// flush instead of two: the raftidx rows are written out (sync_file_range) before the
+	// commitlog's msync, whose flush covers them (replication.LogOptions.OneFlush, docs/FORMAT.md).
+	// Off by default: on the shared test machine it halved the sync calls and shortened a single
+	// send's round but did not raise throughput (docs/BENCHMARKS.md, Session 5). Only on ext4 or
+	// XFS, whose every fsync flushes the device cache.
+	RaftOneFlush bool
 }
 
 func init() {
 	configKeys["dLegerLeaderAddr"] = stringKey(func(c *Config) *string { return &c.DLegerLeaderAddr })
+	configKeys["raftOneFlush"] = boolKey(func(c *Config) *bool { return &c.RaftOneFlush })
 }
 
 // validateReplica checks the replicated group's mqstore keys.

@@ -138,7 +138,7 @@ func newReplicaGroup(cfg *Config, logger *slog.Logger) (*replicaGroup, error) {
 	}
 	// The log opens first: the store reads its segments as its commitlog (store.LogOwner).
 	if rg.rlog, err = replication.OpenLog(filepath.Join(cfg.StorePathRootDir, "raft"), replication.LogOptions{SegmentSize: cfg.MappedFileSizeCommitLog,
-		RowsPerFile: raftidxRows(cfg.MappedFileSizeCommitLog)}); err != nil {
+		RowsPerFile: raftidxRows(cfg.MappedFileSizeCommitLog), OneFlush: cfg.RaftOneFlush}); err != nil {
 		return nil, fmt.Errorf("broker: replicated log: %w", err)
 	}
 	return rg, nil

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -45,6 +46,11 @@ type File struct {
 	wrote atomic.Int64
 	// flushed is the number of bytes known to be on disk (msync returned).
 	flushed atomic.Int64
+	// stable: the pages below it lie in written blocks (not fallocated-unwritten extents): their
+	// write-back needs no metadata change, so WriteOut may cover them (see WriteOut). Guarded by
+	// flushMu. writeOut says whether WriteOut is possible at all (file-system blocks of one page).
+	stable   int64
+	writeOut bool
 	// lastWrite is the unix-nanosecond time of the last append, for retention by age.
 	lastWrite atomic.Int64
 	// warmed is the offset up to which pages were faulted in ahead of the writer.
@@ -157,6 +163,11 @@ func mapFile(fs vfs.FS, f vfs.File, path string, fromOffset, size int64) (*File,
 		file:       f,
 		data:       data,
 		released:   make(chan struct{}),
+	}
+	if st, err := f.Stat(); err == nil {
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Blksize == pageSize {
+			mf.writeOut = true
+		}
 	}
 	mf.refs.Store(1)
 	return mf, nil
@@ -304,6 +315,11 @@ func (f *File) ZeroFrom(pos int64) error {
 	if err := f.file.Sync(); err != nil {
 		return fmt.Errorf("mapped: sync zeroed tail of %s: %w", f.path, err)
 	}
+	// The fsync made every page below pos that holds data a written block; the pages from pos on
+	// are zeroed (whole pages become unwritten extents) or share pos's page, which may hold none.
+	f.flushMu.Lock()
+	f.stable = min(pos, f.flushed.Load()) &^ (pageSize - 1)
+	f.flushMu.Unlock()
 	return nil
 }
 
@@ -325,19 +341,72 @@ func isZero(b []byte) bool {
 // Flush makes the written bytes durable with msync(MS_SYNC) of the dirty range and returns the
 // new flushed position. The flushed position is published only after msync returned.
 func (f *File) Flush() (int64, error) {
+	pos, _, err := f.flush()
+	return pos, err
+}
+
+// flush is Flush, also returning how many msyncs it issued (0 or 1).
+func (f *File) flush() (int64, int, error) {
 	f.flushMu.Lock()
 	defer f.flushMu.Unlock()
 	w := f.wrote.Load()
 	fl := f.flushed.Load()
 	if w <= fl {
-		return fl, nil
+		return fl, 0, nil
 	}
 	start := fl &^ (pageSize - 1)
 	if err := f.file.Msync(start, w-start); err != nil {
-		return fl, fmt.Errorf("mapped: msync %s: %w", f.path, err)
+		return fl, 1, fmt.Errorf("mapped: msync %s: %w", f.path, err)
+	}
+	if f.stable >= start {
+		// The msync wrote the pages [start, w) back whole and committed their extents.
+		f.stable = max(f.stable, (w+pageSize-1)&^(pageSize-1))
 	}
 	f.flushed.Store(w)
-	return w, nil
+	return w, 1, nil
+}
+
+// WriteOut writes the bytes appended since the last flush back to the device and waits for the
+// writes (vfs.File.WriteOut: sync_file_range), without making them durable: they become durable
+// at the next msync or fsync of any file of the same file system, whose device cache flush
+// covers every completed write — provided their write-back needed no metadata change. That holds
+// for pages in blocks that already hold durably written data inside the file's fixed size, and
+// not for the first write-back of a page of the fallocated file (an unwritten extent is converted,
+// which only the file's own msync commits) nor after ZeroFrom (zeroed extents are unwritten
+// again). So WriteOut writes nothing and returns ok false when some of the bytes lie in pages no
+// Flush made written yet (or on a file system whose blocks are not one page): the caller then
+// uses Flush, which makes those pages written for the next time.
+//
+// It returns the position written out; after the flush of another file that makes them durable,
+// MarkFlushed(pos) records it. The flushed position does not move until then.
+func (f *File) WriteOut() (pos int64, ok bool, err error) {
+	f.flushMu.Lock()
+	defer f.flushMu.Unlock()
+	w := f.wrote.Load()
+	fl := f.flushed.Load()
+	if w <= fl {
+		return fl, true, nil
+	}
+	if !f.writeOut || w > f.stable {
+		return fl, false, nil
+	}
+	start := fl &^ (pageSize - 1)
+	if err := f.file.WriteOut(start, w-start); err != nil {
+		return fl, false, fmt.Errorf("mapped: write out %s: %w", f.path, err)
+	}
+	return w, true, nil
+}
+
+// MarkFlushed records that the bytes below pos (a position WriteOut returned) are durable: a
+// device cache flush (an msync or fsync of another file of the same file system) began after
+// WriteOut returned.
+func (f *File) MarkFlushed(pos int64) {
+	f.flushMu.Lock()
+	defer f.flushMu.Unlock()
+	pos = min(pos, f.wrote.Load())
+	if pos > f.flushed.Load() {
+		f.flushed.Store(pos)
+	}
 }
 
 // Msync makes the mapped bytes [offset, offset+length) durable, whatever the write position

@@ -520,7 +520,15 @@ func (q *Queue) DeleteBelow(offset int64, max int) (int, error) {
 
 // Flush msyncs every file holding unflushed bytes and returns the new flushed offset.
 func (q *Queue) Flush() (int64, error) {
+	where, _, err := q.FlushCount()
+	return where, err
+}
+
+// FlushCount is Flush that also says how many msyncs this call issued: 0 when nothing was left
+// to flush (or another flusher covered it), so no device cache flush began in this call.
+func (q *Queue) FlushCount() (int64, int, error) {
 	files := q.Files()
+	synced := 0
 	where := q.flushedWhere.Load()
 	for _, f := range files {
 		end := f.FromOffset() + q.opts.FileSize
@@ -530,22 +538,60 @@ func (q *Queue) Flush() (int64, error) {
 		if !f.Retain() {
 			continue
 		}
-		pos, err := f.Flush()
+		pos, n, err := f.flush()
 		f.Release()
+		synced += n
 		if err != nil {
-			return q.flushedWhere.Load(), err
+			return q.flushedWhere.Load(), synced, err
 		}
 		if off := f.FromOffset() + pos; off > where {
 			where = off
 		}
 	}
+	q.advanceFlushed(where)
+	return q.flushedWhere.Load(), synced, nil
+}
+
+func (q *Queue) advanceFlushed(where int64) {
 	for {
 		cur := q.flushedWhere.Load()
 		if where <= cur || q.flushedWhere.CompareAndSwap(cur, where) {
 			break
 		}
 	}
-	return q.flushedWhere.Load(), nil
+}
+
+// WriteOut writes back every file's bytes appended since its last flush (File.WriteOut) and
+// returns the offset written out. ok is false when a file's bytes cannot be covered by another
+// file's flush (File.WriteOut): the caller uses Flush instead. Durable only after a device cache
+// flush that begins after WriteOut returned; MarkFlushed then records it.
+func (q *Queue) WriteOut() (where int64, ok bool, err error) {
+	where = q.flushedWhere.Load()
+	for _, f := range q.Files() {
+		if f.FlushedPosition() >= f.WrotePosition() {
+			continue
+		}
+		if !f.Retain() {
+			continue
+		}
+		pos, fok, err := f.WriteOut()
+		f.Release()
+		if err != nil || !fok {
+			return where, false, err
+		}
+		where = max(where, f.FromOffset()+pos)
+	}
+	return where, true, nil
+}
+
+// MarkFlushed records that the bytes below where (as WriteOut returned) are durable.
+func (q *Queue) MarkFlushed(where int64) {
+	for _, f := range q.Files() {
+		if f.FromOffset() < where {
+			f.MarkFlushed(where - f.FromOffset())
+		}
+	}
+	q.advanceFlushed(min(where, q.MaxOffset()))
 }
 
 // Close stops the allocator, removes an unused preallocated file and unmaps every file (each

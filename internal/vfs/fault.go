@@ -25,13 +25,14 @@ const (
 	OpMkdir               // FS.MkdirAll
 	OpSyncDir             // FS.SyncDir
 	OpStatfs              // FS.Statfs
+	OpWriteOut            // File.WriteOut
 	numOps
 )
 
 var opNames = [...]string{
 	OpOpen: "open", OpCreate: "create", OpWrite: "write", OpSync: "sync", OpTruncate: "truncate",
 	OpFallocate: "fallocate", OpMap: "map", OpMsync: "msync", OpRemove: "remove", OpRename: "rename",
-	OpMkdir: "mkdir", OpSyncDir: "syncdir", OpStatfs: "statfs",
+	OpMkdir: "mkdir", OpSyncDir: "syncdir", OpStatfs: "statfs", OpWriteOut: "writeout",
 }
 
 func (o Op) String() string {
@@ -245,4 +246,8 @@ func (f *faultFile) Map(size int) ([]byte, error) {
 
 func (f *faultFile) Msync(offset, length int64) error {
 	return f.fs.do(OpMsync, f.name, func() error { return f.File.Msync(offset, length) })
+}
+
+func (f *faultFile) WriteOut(offset, length int64) error {
+	return f.fs.do(OpWriteOut, f.name, func() error { return f.File.WriteOut(offset, length) })
 }

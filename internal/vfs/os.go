@@ -102,3 +102,23 @@ func (f *osFile) Msync(offset, length int64) error {
 	}
 	return unix.Msync(f.data[start:end], unix.MS_SYNC)
 }
+
+// syncFileRangeFlags write a range back and wait for it, before and after (see File.WriteOut).
+const syncFileRangeFlags = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+
+func (f *osFile) WriteOut(offset, length int64) error {
+	start := offset &^ pageMask
+	end := offset + length
+	if end <= start {
+		return nil
+	}
+	for {
+		err := unix.SyncFileRange(int(f.File.Fd()), start, end-start, syncFileRangeFlags)
+		if err != unix.EINTR {
+			if err != nil {
+				return fmt.Errorf("sync_file_range %s: %w", f.Name(), err)
+			}
+			return nil
+		}
+	}
+}

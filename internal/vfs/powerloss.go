@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // ErrCrashed is returned by every operation of a PowerLossFS after Crash, until Restore.
@@ -24,6 +26,16 @@ const powerLossPage = 4096
 //
 //   - a file's content is durable up to its last Sync (the whole file, and its size) or Msync
 //     (the synced pages of the mapping, not the size); bytes never synced read as zeros;
+//   - a page written out with WriteOut (sync_file_range: written back, no cache flush) is not
+//     durable by itself; it becomes durable, with the content it had when written out, at the
+//     next Sync or Msync of any file of this FS (the device cache flush of that sync covers every
+//     completed write) — but only if the page lies in a *written* block: one that a Sync or Msync
+//     of its own file already made durable with data (or that held data when the FS first saw the
+//     file). A write-back into a fallocated (unwritten) extent or a hole needs a metadata change
+//     (extent conversion, allocation) that only the file's own fsync commits, so such a page is
+//     dropped. Fallocate with FALLOC_FL_ZERO_RANGE or PUNCH_HOLE makes the pages it covers
+//     unwritten again (ext4 converts zeroed extents to unwritten), and Truncate the pages past the
+//     new size. SyncDir counts as no flush;
 //   - a directory entry (a creation, a rename's new and old names, a removal) is durable only
 //     after SyncDir of the directory holding it;
 //   - files and directories that existed before the FS first saw them (created by someone else,
@@ -40,6 +52,8 @@ type PowerLossFS struct {
 	mu      sync.Mutex
 	crashed bool
 	top     *plNode
+	// pending are the pages written out since the last flush (a Sync or Msync of any file).
+	pending []plPending
 }
 
 // plNode is a file or directory as the model knows it.
@@ -52,6 +66,15 @@ type plNode struct {
 	size  int64
 	// baseline: the durable content is the real file's, not yet captured into pages.
 	baseline bool
+	// written: the pages whose blocks hold durably written data (see WriteOut above).
+	written map[int64]bool
+}
+
+// plPending is a page written out (WriteOut) that no flush covered yet.
+type plPending struct {
+	node *plNode
+	idx  int64
+	data []byte
 }
 
 var _ FS = (*PowerLossFS)(nil)
@@ -94,6 +117,7 @@ func (p *PowerLossFS) Restore() error {
 		return err
 	}
 	p.top = newDirNode()
+	p.pending = nil
 	p.crashed = false
 	return nil
 }
@@ -167,24 +191,48 @@ func capture(real string, n *plNode) error {
 	if err != nil {
 		return fmt.Errorf("vfs: capture %s: %w", real, err)
 	}
+	captureData(data, n)
+	return nil
+}
+
+// captureData makes data the durable content of n.
+func captureData(data []byte, n *plNode) {
 	n.pages = map[int64][]byte{}
+	if n.written == nil {
+		n.written = map[int64]bool{}
+	}
 	n.size = int64(len(data))
 	for off := 0; off < len(data); off += powerLossPage {
 		storePage(n, int64(off/powerLossPage), data[off:min(len(data), off+powerLossPage)])
 	}
 	n.baseline = false
-	return nil
 }
 
-// storePage records one page of durable content (all-zero pages are left out).
+// storePage records one page of durable content (all-zero pages are left out), synced by its
+// own file (or promoted from a write-out into a written page): a page with data is written.
 func storePage(n *plNode, idx int64, b []byte) {
 	for _, c := range b {
 		if c != 0 {
 			n.pages[idx] = append(make([]byte, 0, powerLossPage), b...)
+			if n.written == nil {
+				n.written = map[int64]bool{}
+			}
+			n.written[idx] = true
 			return
 		}
 	}
 	delete(n.pages, idx)
+}
+
+// flushLocked is a device cache flush: the pages written out before it become durable where
+// their blocks are written, and are dropped otherwise (see PowerLossFS).
+func (p *PowerLossFS) flushLocked() {
+	for _, pp := range p.pending {
+		if pp.node.written[pp.idx] {
+			storePage(pp.node, pp.idx, pp.data)
+		}
+	}
+	p.pending = nil
 }
 
 // childLocked returns the live entry name of directory n (at real), adopting a real entry the
@@ -272,7 +320,7 @@ func (p *PowerLossFS) OpenFile(name string, flag int, perm os.FileMode) (File, e
 		return nil, err
 	}
 	if parent != nil && n == nil {
-		n = &plNode{pages: map[int64][]byte{}}
+		n = &plNode{pages: map[int64][]byte{}, written: map[int64]bool{}}
 		parent.live[base] = n
 	}
 	return &plFile{File: f, fs: p, node: n}, nil
@@ -500,17 +548,42 @@ func (f *plFile) Seek(offset int64, whence int) (int64, error) {
 }
 
 func (f *plFile) Truncate(size int64) error {
-	if err := f.fs.check(); err != nil {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if f.fs.crashed {
+		return ErrCrashed
+	}
+	if err := f.File.Truncate(size); err != nil {
 		return err
 	}
-	return f.File.Truncate(size)
+	if f.node != nil {
+		// The blocks past the new size are freed: a later write there allocates again.
+		for idx := range f.node.written {
+			if idx*powerLossPage+powerLossPage > size {
+				delete(f.node.written, idx)
+			}
+		}
+	}
+	return nil
 }
 
 func (f *plFile) Fallocate(mode uint32, offset, length int64) error {
-	if err := f.fs.check(); err != nil {
-		return err
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if f.fs.crashed {
+		return ErrCrashed
 	}
-	return f.File.Fallocate(mode, offset, length)
+	err := f.File.Fallocate(mode, offset, length)
+	if f.node != nil && mode&(unix.FALLOC_FL_ZERO_RANGE|unix.FALLOC_FL_PUNCH_HOLE) != 0 {
+		// ext4 zeroes a range by converting its whole blocks to unwritten extents (a hole for
+		// PUNCH_HOLE): a page inside it is no longer written. Also when the file system refused
+		// (tmpfs): the model stays the conservative ext4 one wherever the test runs.
+		first := (offset + powerLossPage - 1) / powerLossPage
+		for idx := first; (idx+1)*powerLossPage <= offset+length; idx++ {
+			delete(f.node.written, idx)
+		}
+	}
+	return err
 }
 
 func (f *plFile) Map(size int) ([]byte, error) {
@@ -538,11 +611,19 @@ func (f *plFile) Sync() error {
 	if err := f.File.Sync(); err != nil {
 		return err
 	}
+	f.fs.flushLocked()
 	if f.node == nil {
 		return nil
 	}
-	// The whole file is durable now (fsync covers data and size).
-	return capture(f.Name(), f.node)
+	// The whole file is durable now (fsync covers data and size). Read through the open file
+	// (reopened by its descriptor, readable whatever its flags): its name may have changed since
+	// it was opened (a rename into place).
+	data, err := os.ReadFile(fmt.Sprintf("/proc/self/fd/%d", f.File.Fd()))
+	if err != nil {
+		return fmt.Errorf("vfs: capture %s: %w", f.Name(), err)
+	}
+	captureData(data, f.node)
+	return nil
 }
 
 func (f *plFile) Msync(offset, length int64) error {
@@ -554,12 +635,43 @@ func (f *plFile) Msync(offset, length int64) error {
 	if err := f.File.Msync(offset, length); err != nil {
 		return err
 	}
+	f.fs.flushLocked()
 	if f.node == nil || f.data == nil {
 		return nil
 	}
 	end := min(offset+length, int64(len(f.data)))
 	for start := offset &^ (powerLossPage - 1); start < end; start += powerLossPage {
 		storePage(f.node, start/powerLossPage, f.data[start:min(start+powerLossPage, int64(len(f.data)))])
+	}
+	return nil
+}
+
+func (f *plFile) WriteOut(offset, length int64) error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if f.fs.crashed {
+		return ErrCrashed
+	}
+	if err := f.File.WriteOut(offset, length); err != nil {
+		return err
+	}
+	if f.node == nil || f.data == nil {
+		return nil
+	}
+	end := min(offset+length, int64(len(f.data)))
+	for start := offset &^ (powerLossPage - 1); start < end; start += powerLossPage {
+		idx := start / powerLossPage
+		page := append([]byte(nil), f.data[start:min(start+powerLossPage, int64(len(f.data)))]...)
+		replaced := false
+		for i := range f.fs.pending {
+			if pp := &f.fs.pending[i]; pp.node == f.node && pp.idx == idx {
+				pp.data, replaced = page, true
+				break
+			}
+		}
+		if !replaced {
+			f.fs.pending = append(f.fs.pending, plPending{node: f.node, idx: idx, data: page})
+		}
 	}
 	return nil
 }

@@ -67,6 +67,14 @@ type File interface {
 	Unmap() error
 	// Msync makes the mapped bytes [offset, offset+length) durable (msync MS_SYNC).
 	Msync(offset, length int64) error
+	// WriteOut writes the dirty pages of [offset, offset+length) back to the device and waits
+	// for the writes to complete (sync_file_range WAIT_BEFORE|WRITE|WAIT_AFTER), without a
+	// device cache flush and without committing metadata. The bytes are NOT durable when it
+	// returns: they become durable at the next Sync or Msync of any file on the same file system
+	// (its device cache flush covers every completed write), and only where the write-back
+	// needed no metadata change: the pages lie in blocks that already hold durably written data
+	// (not fallocated-unwritten extents or holes) inside the file's size. See PowerLossFS.
+	WriteOut(offset, length int64) error
 }
 
 // Usage is a file system's capacity in bytes.

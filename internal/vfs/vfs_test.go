@@ -258,3 +258,90 @@ func TestPowerLossSizeNeedsSync(t *testing.T) {
 		t.Fatalf("size %d survived without fsync", st.Size())
 	}
 }
+
+// WriteOut: a written-out page is durable only after a later flush (a Sync or Msync of any
+// file), with the content it had when written out, and only in a written block (one that
+// already held durable data); a page of a fallocated-unwritten or zero-ranged extent is lost.
+func TestPowerLossWriteOut(t *testing.T) {
+	const size = 4 * 4096
+	type step func(t *testing.T, fs *PowerLossFS, f, g File, data []byte)
+	// setup: page 0 holds durable 'a's (written), pages 1-3 are fallocated and never written.
+	for _, tc := range []struct {
+		name string
+		run  step
+		want func(page int) byte // durable byte of each page after the power loss
+	}{
+		{"no flush", func(t *testing.T, fs *PowerLossFS, f, g File, data []byte) {
+			fill(data, 0, 'b')
+			must(t, f.WriteOut(0, 4096))
+		}, func(page int) byte { return map[int]byte{0: 'a'}[page] }},
+		{"flush by another file", func(t *testing.T, fs *PowerLossFS, f, g File, data []byte) {
+			fill(data, 0, 'b')
+			fill(data, 1, 'b') // unwritten extent: the flush does not cover it
+			must(t, f.WriteOut(0, 2*4096))
+			fill(data, 0, 'c') // after the write-out: not durable
+			must(t, g.Sync())
+		}, func(page int) byte { return map[int]byte{0: 'b'}[page] }},
+		{"flush before the write-out", func(t *testing.T, fs *PowerLossFS, f, g File, data []byte) {
+			fill(data, 0, 'b')
+			must(t, g.Sync())
+			must(t, f.WriteOut(0, 4096))
+		}, func(page int) byte { return map[int]byte{0: 'a'}[page] }},
+		{"own msync makes a page written", func(t *testing.T, fs *PowerLossFS, f, g File, data []byte) {
+			fill(data, 1, 'b')
+			must(t, f.Msync(4096, 4096))
+			fill(data, 1, 'c')
+			must(t, f.WriteOut(4096, 4096))
+			must(t, g.Sync())
+		}, func(page int) byte { return map[int]byte{0: 'a', 1: 'c'}[page] }},
+		{"zero range makes a page unwritten", func(t *testing.T, fs *PowerLossFS, f, g File, data []byte) {
+			must(t, f.Fallocate(unix.FALLOC_FL_ZERO_RANGE|unix.FALLOC_FL_KEEP_SIZE, 0, 4096))
+			fill(data, 0, 'b')
+			must(t, f.WriteOut(0, 4096))
+			must(t, g.Sync())
+		}, func(page int) byte { return map[int]byte{0: 'a'}[page] }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			fs := NewPowerLoss(root)
+			name := filepath.Join(root, "rows")
+			f, err := fs.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+			must(t, err)
+			must(t, f.Fallocate(0, 0, size))
+			must(t, f.Sync())
+			g, err := fs.OpenFile(filepath.Join(root, "log"), os.O_RDWR|os.O_CREATE, 0o644)
+			must(t, err)
+			must(t, fs.SyncDir(root))
+			data, err := f.Map(size)
+			must(t, err)
+			fill(data, 0, 'a')
+			must(t, f.Msync(0, 4096))
+			tc.run(t, fs, f, g, data)
+			fs.Crash()
+			must(t, f.Unmap())
+			f.Close()
+			g.Close()
+			must(t, fs.Restore())
+			got, err := os.ReadFile(name)
+			must(t, err)
+			for page := range size / 4096 {
+				if w := tc.want(page); !bytes.Equal(got[page*4096:(page+1)*4096], bytes.Repeat([]byte{w}, 4096)) {
+					t.Fatalf("page %d: got %q..., want %q", page, got[page*4096], w)
+				}
+			}
+		})
+	}
+}
+
+func fill(data []byte, page int, c byte) {
+	for i := page * 4096; i < (page+1)*4096; i++ {
+		data[i] = c
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
