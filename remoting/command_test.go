@@ -48,6 +48,9 @@ func TestAddExtBytes(t *testing.T) {
 	}
 	resp.Release()
 
+	if raceEnabled {
+		return
+	}
 	allocs := testing.AllocsPerRun(100, func() {
 		c := NewResponse(req, ResponseSuccess, "")
 		c.AddExtBytes("msgId", []byte("7F00000100002A9F0000000000001234"))
