@@ -135,6 +135,33 @@ func sendLoad(ctx context.Context, cfg *Config, ps []*client.Producer, b *budget
 			defer wg.Done()
 			var inflight sync.WaitGroup
 			defer inflight.Wait()
+			// A send's messages, start time and callback live in a sendOp reused once the send
+			// completed: mqbench allocates nothing per send of its own (its allocations would
+			// count in the CPU per message it reports).
+			var ops sync.Pool
+			newOp := func() *sendOp {
+				op, _ := ops.Get().(*sendOp)
+				if op == nil {
+					op = &sendOp{}
+					op.done = func(_ client.SendResult, err error) {
+						if err != nil {
+							fail(err)
+						} else {
+							acked.Add(int64(op.k))
+							rec.Record(time.Since(op.t0), op.k, op.k*cfg.Size)
+						}
+						for _, m := range op.ptrs {
+							putBody(m.Body)
+						}
+					}
+					op.asyncDone = func(res client.SendResult, err error) {
+						op.done(res, err)
+						ops.Put(op)
+						inflight.Done()
+					}
+				}
+				return op
+			}
 			seq := i
 			sentHere := 0
 			for ctx.Err() == nil {
@@ -153,47 +180,39 @@ func sendLoad(ctx context.Context, cfg *Config, ps []*client.Producer, b *budget
 				sentHere += k
 				topic := topics[seq%cfg.Topics]
 				seq++
-				msgs := make([]*message.Message, k)
-				for j := range msgs {
-					msgs[j] = message.New(topic, getBody())
-				}
-				t0 := time.Now()
-				done := func(_ client.SendResult, err error) {
-					if err != nil {
-						fail(err)
-					} else {
-						acked.Add(int64(k))
-						rec.Record(time.Since(t0), k, k*cfg.Size)
-					}
-					for _, m := range msgs {
-						putBody(m.Body)
-					}
-				}
+				op := newOp()
+				op.fill(k, topic, getBody)
+				msgs := op.ptrs
+				op.t0 = time.Now()
 				var err error
 				switch {
 				case cfg.Window == 1 && k == 1:
 					var res client.SendResult
 					res, err = p.Send(ctx, msgs[0])
 					if err == nil {
-						done(res, nil)
+						op.done(res, nil)
 					}
+					ops.Put(op)
 				case cfg.Window == 1:
 					var res client.SendResult
 					res, err = p.SendBatch(ctx, msgs)
 					if err == nil {
-						done(res, nil)
+						op.done(res, nil)
 					}
+					ops.Put(op)
 				case k == 1:
 					inflight.Add(1)
-					err = p.SendAsync(ctx, msgs[0], func(res client.SendResult, err error) { done(res, err); inflight.Done() })
+					err = p.SendAsync(ctx, msgs[0], op.asyncDone)
 					if err != nil {
 						inflight.Done()
+						ops.Put(op)
 					}
 				default:
 					inflight.Add(1)
-					err = p.SendBatchAsync(ctx, msgs, func(res client.SendResult, err error) { done(res, err); inflight.Done() })
+					err = p.SendBatchAsync(ctx, msgs, op.asyncDone)
 					if err != nil {
 						inflight.Done()
+						ops.Put(op)
 					}
 				}
 				if err != nil {
@@ -204,6 +223,30 @@ func sendLoad(ctx context.Context, cfg *Config, ps []*client.Producer, b *budget
 	}
 	wg.Wait()
 	return acked.Load(), firstErr
+}
+
+// sendOp is one send of sendLoad: its messages, start time and callbacks (made once per op;
+// ops are reused after their send completed).
+type sendOp struct {
+	msgs      []message.Message
+	ptrs      []*message.Message
+	k         int
+	t0        time.Time
+	done      func(client.SendResult, error) // records the result
+	asyncDone func(client.SendResult, error) // done, then recycles the op
+}
+
+// fill sets the op's k messages to fresh ones of topic with bodies from getBody.
+func (op *sendOp) fill(k int, topic string, getBody func() []byte) {
+	if cap(op.msgs) < k {
+		op.msgs = make([]message.Message, k)
+		op.ptrs = make([]*message.Message, k)
+	}
+	op.msgs, op.ptrs, op.k = op.msgs[:k], op.ptrs[:k], k
+	for j := range op.msgs {
+		op.msgs[j] = message.Message{Topic: topic, Body: getBody()}
+		op.ptrs[j] = &op.msgs[j]
+	}
 }
 
 // runProduce: producers send; the report counts acknowledged messages, then

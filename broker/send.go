@@ -161,7 +161,7 @@ func (b *Broker) sendMessage(c *remoting.Conn, req *remoting.Command, f *sendFie
 		}
 		return nil
 	}
-	res, err := b.putMessage(m)
+	res, err := b.putMessageWith(m, false) // putResponse formats the message id itself
 	if b.replica == nil {
 		// A single broker's Put has encoded m into the log and keeps no reference to it (a
 		// replicated put is not known not to): m serves the next send.
@@ -260,9 +260,19 @@ func (b *Broker) putMessageAsync(m *message.Message, done func(store.PutResult, 
 }
 
 func (b *Broker) putMessage(m *message.Message) (store.PutResult, error) {
+	return b.putMessageWith(m, true)
+}
+
+// putMessageWith is putMessage; without withID the result's MsgID is left empty
+// (store.PutWithoutMsgID: its caller formats it with AppendMsgID).
+func (b *Broker) putMessageWith(m *message.Message, withID bool) (store.PutResult, error) {
+	put := b.store.Put
+	if !withID {
+		put = b.store.PutWithoutMsgID
+	}
 	mt := b.opts.Metrics
 	if mt == nil { // the clock and the message's kind are for the metrics only
-		res, err := b.store.Put(m)
+		res, err := put(m)
 		if err == nil || errors.Is(err, store.ErrFlushTimeout) {
 			b.stats.putMessages.Add(1)
 		}
@@ -270,7 +280,7 @@ func (b *Broker) putMessage(m *message.Message) (store.PutResult, error) {
 	}
 	start := time.Now()
 	topic, kind, bodyLen := m.Topic, messageType(m), len(m.Body)
-	res, err := b.store.Put(m)
+	res, err := put(m)
 	if err == nil || errors.Is(err, store.ErrFlushTimeout) {
 		b.stats.putMessages.Add(1)
 		mt.PutLatency(time.Since(start))
@@ -305,11 +315,13 @@ func (b *Broker) putResponse(req *remoting.Command, res store.PutResult, err err
 	default:
 		return errorResponse(req, err)
 	}
-	// A fresh response has no fields: append them (SetExt would scan for each key).
-	resp.ExtFields = append(resp.ExtFields,
-		remoting.Field{Key: protocol.FieldMsgID, Value: res.MsgID},
-		remoting.Field{Key: protocol.FieldQueueID, Value: itoa32(res.QueueID)},
-		remoting.Field{Key: protocol.FieldQueueOffset, Value: strconv.FormatInt(res.QueueOffset, 10)})
+	// A fresh response has no fields: append them (SetExt would scan for each key). The message
+	// id and the queue offset are formatted into the command's own buffer (no string per answer;
+	// res.MsgID may be empty: store.PutWithoutMsgID).
+	var id [message.OffsetMsgIDLenV6]byte
+	resp.AddExtBytes(protocol.FieldMsgID, res.AppendMsgID(id[:0]))
+	resp.ExtFields = append(resp.ExtFields, remoting.Field{Key: protocol.FieldQueueID, Value: itoa32(res.QueueID)})
+	resp.AddExtInt64(protocol.FieldQueueOffset, res.QueueOffset)
 	b.setSendExt(resp)
 	return resp
 }

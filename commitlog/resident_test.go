@@ -3,6 +3,7 @@ package commitlog
 import (
 	"bytes"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -53,8 +54,16 @@ func TestResidentBytes(t *testing.T) {
 	}
 	seg := c.queue.First()
 	evictEnd := (flushed - window) &^ (2<<20 - 1)
-	if r, n := residentPages(t, seg.Bytes()[:evictEnd]); r > n/4 {
-		t.Fatalf("%d of %d pages below %d still resident", r, n, evictEnd)
+	// Flush returns once the flushed offset covers the log; the flusher evicts right after, on
+	// its own goroutine: wait for it.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		r, n := residentPages(t, seg.Bytes()[:evictEnd])
+		if r <= n/4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d pages below %d still resident", r, n, evictEnd)
+		}
 	}
 	if r, n := residentPages(t, seg.Bytes()[evictEnd:flushed&^4095]); r < n/2 {
 		t.Fatalf("only %d of %d pages of the window resident", r, n)
@@ -65,5 +74,29 @@ func TestResidentBytes(t *testing.T) {
 	}
 	if m.Topic != "ResidentTopic" || !bytes.Equal(m.Body, body) {
 		t.Fatalf("evicted record reads back as %q / %d bytes", m.Topic, len(m.Body))
+	}
+}
+
+// TestResidentBytesDefault: 0 means DefaultResidentBytes under AsyncFlush and no eviction under
+// SyncFlush; a negative value turns eviction off.
+func TestResidentBytesDefault(t *testing.T) {
+	tests := []struct {
+		mode     FlushMode
+		in, want int64
+	}{
+		{AsyncFlush, 0, DefaultResidentBytes},
+		{SyncFlush, 0, 0},
+		{AsyncFlush, -1, -1},
+		{AsyncFlush, 8 << 20, 8 << 20},
+		{SyncFlush, 8 << 20, 8 << 20},
+	}
+	for _, tt := range tests {
+		o := Options{FlushMode: tt.mode, ResidentBytes: tt.in}
+		if err := o.Validate(); err != nil {
+			t.Fatalf("%+v: %v", tt, err)
+		}
+		if got := o.withDefaults().ResidentBytes; got != tt.want {
+			t.Errorf("mode %v ResidentBytes %d: got %d, want %d", tt.mode, tt.in, got, tt.want)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Flag bits of Command.Flag (RemotingCommand RPC_TYPE and RPC_ONEWAY).
@@ -103,6 +104,7 @@ type Command struct {
 	SerializeType SerializeType
 
 	// Internal ownership state; see the package comment.
+	scratch []byte   // holds the values of AddExtBytes fields; kept across Release like ExtFields
 	pooled  bool     // came from commandPool; Release puts it back
 	buf     *[]byte  // pooled buffer that Body points into
 	request *Command // request released after this response is written
@@ -223,7 +225,7 @@ func (c *Command) Release() {
 	fields := c.ExtFields[:0]
 	clear(c.BodyParts)
 	parts := c.BodyParts[:0]
-	*c = Command{ExtFields: fields, BodyParts: parts}
+	*c = Command{ExtFields: fields, BodyParts: parts, scratch: c.scratch[:0]}
 	commandPool.Put(c)
 }
 
@@ -245,6 +247,34 @@ func (c *Command) Ext(key string) string {
 
 // SetExt sets the extension field key.
 func (c *Command) SetExt(key, value string) { c.ExtFields.Set(key, value) }
+
+// AddExtBytes appends the extension field key with a copy of value kept in
+// the command's own buffer, which a pooled command keeps across Release: once
+// that buffer has grown, adding a field costs no allocation. The field's value
+// is valid until the command is released (whoever keeps it longer copies it).
+// Unlike SetExt it does not look for an existing key: for building a fresh
+// command's fields.
+func (c *Command) AddExtBytes(key string, value []byte) {
+	if len(value) == 0 {
+		c.ExtFields = append(c.ExtFields, Field{Key: key})
+		return
+	}
+	if cap(c.scratch)-len(c.scratch) < len(value) {
+		// A new buffer: the values added before keep the old one (never written again).
+		c.scratch = make([]byte, 0, max(2*cap(c.scratch), len(value), 64))
+	}
+	start := len(c.scratch)
+	c.scratch = append(c.scratch, value...)
+	c.ExtFields = append(c.ExtFields, Field{Key: key, Value: unsafe.String(&c.scratch[start], len(value))})
+}
+
+// AddExtInt64 appends the extension field key with the decimal form of v,
+// like AddExtBytes (no allocation once the command's buffer has grown; the
+// value is valid until Release).
+func (c *Command) AddExtInt64(key string, v int64) {
+	var b [20]byte
+	c.AddExtBytes(key, strconv.AppendInt(b[:0], v, 10))
+}
 
 // SetExtInt64 sets the extension field key to the decimal form of v.
 func (c *Command) SetExtInt64(key string, v int64) {

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -366,18 +367,33 @@ func (s *Store) Options() Options { return s.opts }
 // PutResult describes a stored message.
 type PutResult struct {
 	Status         PutStatus
-	MsgID          string // offset message id: store host + physical offset
+	MsgID          string // offset message id: store host + physical offset (empty from PutWithoutMsgID)
 	QueueID        int32
 	QueueOffset    int64
 	PhysicalOffset int64
 	Size           int32
 	StoreTimestamp int64
+
+	storeHost netip.AddrPort // the record's store host, for AppendMsgID
+}
+
+// AppendMsgID appends the offset message id (MsgID's text) to dst without allocating. Only for
+// a result with a stored record (Status PutOK or PutFlushDiskTimeout).
+func (r PutResult) AppendMsgID(dst []byte) []byte {
+	return message.AppendOffsetMsgID(dst, r.storeHost, r.PhysicalOffset)
 }
 
 // Put stores m in its topic queue (m.Topic, m.QueueID). The store stamps StoreHost (when unset)
 // and the store time. A non-nil error comes with the matching Status; with ErrFlushTimeout the
 // message is stored and the other fields are set.
-func (s *Store) Put(m *message.Message) (PutResult, error) {
+func (s *Store) Put(m *message.Message) (PutResult, error) { return s.put(m, true) }
+
+// PutWithoutMsgID is Put without formatting the result's MsgID, which stays empty (one string
+// allocation less per message): a caller that needs the id appends it with
+// PutResult.AppendMsgID. (A replicated store's results have MsgID all the same.)
+func (s *Store) PutWithoutMsgID(m *message.Message) (PutResult, error) { return s.put(m, false) }
+
+func (s *Store) put(m *message.Message, withID bool) (PutResult, error) {
 	queueID := m.QueueID // a timer record goes to queue 0 of TimerTopic; answer the queue asked for
 	if status, err := s.checkPut(m); err != nil {
 		return PutResult{Status: status}, err
@@ -392,6 +408,9 @@ func (s *Store) Put(m *message.Message) (PutResult, error) {
 		return out[0], err
 	}
 	res, err := s.commitLog.Append(m)
+	if !withID {
+		return s.putResultNoID(queueID, res, err)
+	}
 	return s.putResult(queueID, res, err)
 }
 
@@ -424,18 +443,27 @@ func (s *Store) PutAsync(m *message.Message, done func(PutResult, error)) (PutSt
 }
 
 func (s *Store) putResult(queueID int32, res commitlog.AppendResult, err error) (PutResult, error) {
+	out, err := s.putResultNoID(queueID, res, err)
+	if out.Status == PutOK || out.Status == PutFlushDiskTimeout {
+		out.MsgID = res.MsgID()
+	}
+	return out, err
+}
+
+// putResultNoID is putResult without MsgID.
+func (s *Store) putResultNoID(queueID int32, res commitlog.AppendResult, err error) (PutResult, error) {
 	out := PutResult{
 		QueueID:        queueID,
 		QueueOffset:    res.QueueOffset,
 		PhysicalOffset: res.PhysicalOffset,
 		Size:           res.Size,
 		StoreTimestamp: res.StoreTimestamp,
+		storeHost:      res.StoreHost,
 	}
 	switch {
 	case err == nil:
 	case errors.Is(err, commitlog.ErrFlushTimeout):
 		out.Status = PutFlushDiskTimeout
-		out.MsgID = res.MsgID()
 		return out, fmt.Errorf("%w: %w", ErrFlushTimeout, err)
 	case errors.Is(err, commitlog.ErrFlush):
 		return PutResult{Status: PutUnknownError}, fmt.Errorf("%w: %w", ErrFlushFailed, err)
@@ -448,7 +476,6 @@ func (s *Store) putResult(queueID int32, res commitlog.AppendResult, err error) 
 	default:
 		return PutResult{Status: PutUnknownError}, fmt.Errorf("%w: %w", ErrServiceNotAvailable, err)
 	}
-	out.MsgID = res.MsgID()
 	return out, nil
 }
 
