@@ -65,7 +65,7 @@ type Config struct {
 	CommitPct, RollbackPct int
 	CheckAnswer            string // -check: commit or rollback
 	SegmentSize            int64  // -segment: commitlog segment bytes of the store / embedded broker
-	ResidentBytes          int64  // -resident: commitLogResidentBytes of the embedded broker (0: default, -1: off)
+	ResidentBytes          int64  // -resident: commitLogResidentBytes of the embedded broker (0: off)
 	Ceilings               bool   // -ceilings: measure the machine's ceilings too
 	JSON                   bool   // -json: stdout gets only the report as one JSON object
 	Plot                   string // -plot: write an SVG chart to this file
@@ -154,7 +154,7 @@ func (c *Config) registerAll(fs *flag.FlagSet) {
 	fs.IntVar(&c.RollbackPct, "rollback", c.RollbackPct, "percent that roll back (the rest is unknown, left to the check-back)")
 	fs.StringVar(&c.CheckAnswer, "check", c.CheckAnswer, "answer to check-backs: commit or rollback")
 	fs.Int64Var(&c.SegmentSize, "segment", c.SegmentSize, "commitlog segment bytes of the store or embedded broker")
-	fs.Int64Var(&c.ResidentBytes, "resident", c.ResidentBytes, "commitLogResidentBytes of the embedded broker: flushed commitlog kept in memory behind the flushed offset, older pages evicted so the warm-up reuses them (0: the broker's default, 256 MiB under async flush; -1: no eviction)")
+	fs.Int64Var(&c.ResidentBytes, "resident", c.ResidentBytes, "commitLogResidentBytes of the embedded broker: flushed commitlog kept in memory behind the flushed offset, older pages evicted so the warm-up reuses them (0: no eviction, the broker's default)")
 	fs.BoolVar(&c.Ceilings, "ceilings", c.Ceilings, "also measure the machine's ceilings (memcpy into a mapped file, loopback TCP echo)")
 	fs.BoolVar(&c.JSON, "json", c.JSON, "write only the report as one JSON object to stdout (progress and the text report go to stderr)")
 	fs.StringVar(&c.Plot, "plot", c.Plot, "write an SVG chart of the run to this file")
@@ -211,7 +211,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: -rate %d", ErrUsage, c.Rate)
 	case c.SegmentSize < minSegmentSize:
 		return fmt.Errorf("%w: -segment %d below %d (8 MiB: twice the 4 MiB largest message, as the broker requires)", ErrUsage, c.SegmentSize, minSegmentSize)
-	case c.ResidentBytes < -1:
+	case c.ResidentBytes < 0:
 		return fmt.Errorf("%w: -resident %d", ErrUsage, c.ResidentBytes)
 	}
 	if c.Progress <= 0 {

@@ -71,7 +71,7 @@ type Config struct {
 	DeleteWhen                  string // deleteWhen: hours, "04" or "04;16" (see the note on Set)
 	DiskMaxUsedSpaceRatio       int    // diskMaxUsedSpaceRatio, percent (75)
 	CleanResourceInterval       int64  // cleanResourceInterval, ms (10000)
-	CommitLogResidentBytes      int64  // commitLogResidentBytes (mqstore's own), bytes (0 = 256 MiB under ASYNC_FLUSH, -1 = no eviction)
+	CommitLogResidentBytes      int64  // commitLogResidentBytes (mqstore's own), bytes (0 = no eviction)
 	MessageIndexEnable          bool   // messageIndexEnable (true)
 	MaxHashSlotNum              int    // maxHashSlotNum (5000000)
 	MaxIndexNum                 int    // maxIndexNum (20000000)
@@ -334,8 +334,8 @@ func (c *Config) Validate() error {
 		return bad("diskMaxUsedSpaceRatio", "must be within 10..95")
 	case c.CleanResourceInterval <= 0:
 		return bad("cleanResourceInterval", "must be positive")
-	case c.CommitLogResidentBytes < -1:
-		return bad("commitLogResidentBytes", "must be -1 (no eviction), 0 (the default) or positive")
+	case c.CommitLogResidentBytes < 0:
+		return bad("commitLogResidentBytes", "must be 0 (no eviction) or positive")
 	case c.MaxHashSlotNum <= 0:
 		return bad("maxHashSlotNum", "must be positive")
 	case c.MaxIndexNum <= 0:

@@ -41,7 +41,7 @@ var keyDocs = map[string]KeyDoc{
 	"deleteWhen":                  {"RocketMQ's removal hours (\"04\", \"04;16\"); mqstore removes expired files at any hour", ""},
 	"diskMaxUsedSpaceRatio":       {"disk usage above which expired files are removed early and readiness fails", "percent"},
 	"cleanResourceInterval":       {"how often expired files are looked for", "ms"},
-	"commitLogResidentBytes":      {"mqstore's own (not RocketMQ's): keep at most this much flushed commitlog in memory behind the flushed offset, evicting older pages after each flush (rounded to 2 MiB), so the warm-up of new log pages reuses memory freed moments before (10-20 % less CPU per message on VMs that return freed memory to their host, docs/BENCHMARKS.md); consumers reading further behind the head read from disk (docs/OPERATIONS.md); 0 = the default, 256 MiB under ASYNC_FLUSH and no eviction under SYNC_FLUSH; -1 = no eviction", "bytes"},
+	"commitLogResidentBytes":      {"mqstore's own (not RocketMQ's): keep at most this much flushed commitlog in memory behind the flushed offset, evicting older pages after each flush (rounded to 2 MiB; reads of older records come from disk); helps on VMs that return freed memory to their host (docs/BENCHMARKS.md); 0 = no eviction", "bytes"},
 	"grpcServerEnable":            {"serve RocketMQ 5 clients (gRPC MessagingService) beside the remoting port", "bool"},
 	"grpcServerIP":                {"IP the gRPC endpoint binds (\"\" = bindAddress)", ""},
 	"grpcServerPort":              {"gRPC port (RocketMQ proxy's 8081; 0 = a free port)", ""},

@@ -101,7 +101,7 @@ func TestConfigValidate(t *testing.T) {
 		{"storePathRootDir", ""},
 		{"bindAddress", "localhost"},
 		{"bindAddress", ""},
-		{"commitLogResidentBytes", "-2"},
+		{"commitLogResidentBytes", "-1"},
 	}
 	for _, tt := range tests {
 		cfg := DefaultConfig()
@@ -181,8 +181,7 @@ func TestStoreOptions(t *testing.T) {
 	if len(o.DelayLevels) != 3 || o.DelayLevels[0] != time.Second || o.DelayLevels[2] != 3*time.Hour {
 		t.Fatalf("delay levels %v", o.DelayLevels)
 	}
-	// mqstore's page eviction behind the flushed offset: 0 is the commitlog's default (256 MiB
-	// under ASYNC_FLUSH), -1 turns it off.
+	// mqstore's page eviction behind the flushed offset, off by default.
 	if o.CommitLogResidentBytes != 0 {
 		t.Fatalf("default commitLogResidentBytes %d", o.CommitLogResidentBytes)
 	}
@@ -191,14 +190,5 @@ func TestStoreOptions(t *testing.T) {
 	}
 	if o = cfg.StoreOptions(); o.CommitLogResidentBytes != 256<<20 {
 		t.Fatalf("commitLogResidentBytes=256m: %d", o.CommitLogResidentBytes)
-	}
-	if err := cfg.Set("commitLogResidentBytes", "-1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("commitLogResidentBytes=-1: %v", err)
-	}
-	if o = cfg.StoreOptions(); o.CommitLogResidentBytes != -1 {
-		t.Fatalf("commitLogResidentBytes=-1: %d", o.CommitLogResidentBytes)
 	}
 }

@@ -48,8 +48,6 @@ const (
 	DefaultFlushInterval    = 500 * time.Millisecond
 	DefaultSyncFlushTimeout = 5 * time.Second
 	DefaultMaxMessageSize   = 4 << 20 // maxMessageSize: limit on the body
-	// DefaultResidentBytes is ResidentBytes under AsyncFlush when it is 0 (see ResidentBytes).
-	DefaultResidentBytes = 256 << 20
 	// minSegmentSize is the smallest segment accepted. A record larger than a segment is refused
 	// with ErrMessageTooLarge whatever MaxMessageSize says.
 	minSegmentSize = 64 << 10
@@ -85,13 +83,10 @@ type Options struct {
 	NoHugePages bool
 	// ResidentBytes, when positive, bounds how much flushed log stays in memory: after each flush
 	// the pages more than ResidentBytes (rounded to 2 MiB) behind the flushed offset are evicted
-	// (mapped.File.Evict). Reads of older records then come from disk. 0 (the default) means
-	// DefaultResidentBytes (256 MiB) under AsyncFlush and no eviction under SyncFlush; a negative
-	// value turns eviction off (the page cache keeps everything the kernel does not reclaim by
-	// itself). On a VM that hands freed memory back to its host (free page reporting), the warm-up
-	// of new segment pages costs 3-9x less when it reuses pages freed moments before, which cuts
-	// the CPU per stored message by 10-20 % (docs/BENCHMARKS.md); the price is that a consumer
-	// reading more than ResidentBytes behind the head reads from disk (docs/OPERATIONS.md).
+	// (mapped.File.Evict). Reads of older records then come from disk. Default 0: no eviction,
+	// the page cache keeps everything the kernel does not reclaim by itself. On a VM that hands
+	// freed memory back to its host (free page reporting), the warm-up of new segment pages
+	// costs 3-9x less when it reuses pages freed moments before (docs/BENCHMARKS.md).
 	ResidentBytes int64
 	// BackgroundNice, when positive (1-19), is the nice value of the threads that warm and
 	// preallocate segments and, under AsyncFlush, of the flusher's; 0 or negative (default)
@@ -132,9 +127,6 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.ResidentBytes == 0 && o.FlushMode == AsyncFlush {
-		o.ResidentBytes = DefaultResidentBytes
-	}
 	return o
 }
 
@@ -150,6 +142,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("commitlog: negative FlushInterval %v", d.FlushInterval)
 	case d.SyncFlushTimeout < 0:
 		return fmt.Errorf("commitlog: negative SyncFlushTimeout %v", d.SyncFlushTimeout)
+	case d.ResidentBytes < 0:
+		return fmt.Errorf("commitlog: negative ResidentBytes %d", d.ResidentBytes)
 	case d.BackgroundNice > 19:
 		return fmt.Errorf("commitlog: BackgroundNice %d is above 19", d.BackgroundNice)
 	case d.MaxMessageSize < 0:

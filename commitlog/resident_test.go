@@ -76,27 +76,3 @@ func TestResidentBytes(t *testing.T) {
 		t.Fatalf("evicted record reads back as %q / %d bytes", m.Topic, len(m.Body))
 	}
 }
-
-// TestResidentBytesDefault: 0 means DefaultResidentBytes under AsyncFlush and no eviction under
-// SyncFlush; a negative value turns eviction off.
-func TestResidentBytesDefault(t *testing.T) {
-	tests := []struct {
-		mode     FlushMode
-		in, want int64
-	}{
-		{AsyncFlush, 0, DefaultResidentBytes},
-		{SyncFlush, 0, 0},
-		{AsyncFlush, -1, -1},
-		{AsyncFlush, 8 << 20, 8 << 20},
-		{SyncFlush, 8 << 20, 8 << 20},
-	}
-	for _, tt := range tests {
-		o := Options{FlushMode: tt.mode, ResidentBytes: tt.in}
-		if err := o.Validate(); err != nil {
-			t.Fatalf("%+v: %v", tt, err)
-		}
-		if got := o.withDefaults().ResidentBytes; got != tt.want {
-			t.Errorf("mode %v ResidentBytes %d: got %d, want %d", tt.mode, tt.in, got, tt.want)
-		}
-	}
-}

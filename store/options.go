@@ -36,8 +36,7 @@ type Options struct {
 	// (see commitlog.Options.NoHugePages).
 	CommitLogNoHugePages bool
 	// CommitLogResidentBytes, when positive, evicts flushed commitlog pages more than this many
-	// bytes behind the flushed offset (see commitlog.Options.ResidentBytes). 0 (the default):
-	// commitlog.DefaultResidentBytes under AsyncFlush, none under SyncFlush; negative: none.
+	// bytes behind the flushed offset (see commitlog.Options.ResidentBytes). Default 0: none.
 	CommitLogResidentBytes int64
 	// BackgroundNice, when positive, is the nice value of the commitlog's warm-up, allocator and
 	// async flusher threads (default 0: the process's priority; see commitlog.Options.BackgroundNice).
