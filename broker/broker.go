@@ -506,6 +506,11 @@ func (b *Broker) notifyConsumerIDsChanged(group string) {
 // ensureTopic creates a topic unless it exists, and registers the change with the name server.
 // When it returns without error the topic is durable in topics.json (see configFile.commit), so
 // the caller may acknowledge what depends on it; with an error the caller must refuse.
+//
+// A created topic is registered before ensureTopic returns, as RocketMQ's broker does when a send
+// auto-creates a topic (registerBrokerAll in createTopicInSendMessageMethod): a client that
+// looks the topic up once the send is answered (a consumer started after the first message)
+// finds its route. A failed registration is logged; the register loop retries it.
 func (b *Broker) ensureTopic(tc namesrv.TopicConfig) (namesrv.TopicConfig, bool, error) {
 	got, created := b.topics.createIfAbsent(tc)
 	if err := b.topics.commit(); err != nil {
@@ -514,7 +519,9 @@ func (b *Broker) ensureTopic(tc namesrv.TopicConfig) (namesrv.TopicConfig, bool,
 	if created {
 		b.log.Info("broker: topic created", "topic", tc.TopicName, "queues", tc.WriteQueueNums)
 		b.prepareQueues(got)
-		b.triggerRegister()
+		if err := b.registerNow(context.Background()); err != nil {
+			b.log.Warn("broker: registration of a created topic failed", "topic", tc.TopicName, "err", err)
+		}
 	}
 	return got, created, nil
 }

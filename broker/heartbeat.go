@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 
@@ -32,7 +31,6 @@ func (b *Broker) handleHeartBeat(c *remoting.Conn, req *remoting.Command) *remot
 	refusal, remark := b.refuseInvalidSubscriptions(&hb) // check_client_config.go
 	c.SetValue(clientVersionKey{}, clientVersion{language: req.Language, version: req.Version})
 	now := b.now()
-	createdRetry := false
 	for _, p := range hb.ProducerDataSet {
 		if p.GroupName != "" {
 			b.clients.registerProducer(p.GroupName, hb.ClientID, c, now)
@@ -48,7 +46,8 @@ func (b *Broker) handleHeartBeat(c *remoting.Conn, req *remoting.Command) *remot
 			return errorResponse(req, err)
 		}
 		if ok {
-			_, created, err := b.ensureTopic(namesrv.TopicConfig{
+			// ensureTopic registers a created retry topic before it returns.
+			_, _, err := b.ensureTopic(namesrv.TopicConfig{
 				TopicName:       RetryTopicPrefix + d.GroupName,
 				ReadQueueNums:   max(gc.RetryQueueNums, 1),
 				WriteQueueNums:  max(gc.RetryQueueNums, 1),
@@ -58,17 +57,10 @@ func (b *Broker) handleHeartBeat(c *remoting.Conn, req *remoting.Command) *remot
 			if err != nil {
 				return errorResponse(req, err)
 			}
-			createdRetry = createdRetry || created
 		}
 		if b.clients.registerConsumer(hb.ClientID, c, d, now) {
 			b.log.Info("broker: consumer joined", "group", d.GroupName, "client", hb.ClientID, "remote", c.RemoteAddrString())
 			b.notifyConsumerIDsChanged(d.GroupName)
-		}
-	}
-	if createdRetry {
-		// One registration carries every topic created above.
-		if err := b.registerNow(context.Background()); err != nil {
-			b.log.Warn("broker: registering a new retry topic failed; the periodic registration retries", "client", hb.ClientID, "err", err)
 		}
 	}
 	return remoting.NewResponse(req, refusal, remark)
