@@ -195,13 +195,7 @@ func (s *Store) putReplicated(msgs []*message.Message, queueIDs []int32) ([]PutR
 		}
 		message.PatchRecord(recs[start:], 0, 0, now)
 	}
-	timeout := s.opts.ReplicateTimeout
-	if timeout <= 0 {
-		timeout = DefaultReplicateTimeout
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	results, err := s.opts.Replicator.Replicate(ctx, recs)
+	results, err := s.opts.Replicator.Replicate(s.replicateContext(), recs)
 	switch {
 	case err == nil && len(results) != len(msgs):
 		return []PutResult{{Status: PutUnknownError}}, fmt.Errorf("store: replicated %d records, got %d results", len(msgs), len(results))
@@ -215,6 +209,37 @@ func (s *Store) putReplicated(msgs []*message.Message, queueIDs []int32) ([]PutR
 		out[i], _ = s.putResult(queueIDs[i], r, nil)
 	}
 	return out, nil
+}
+
+// deadlineSlot is a deadline shared by the replicated puts that start before until.
+type deadlineSlot struct {
+	ctx    context.Context
+	cancel context.CancelFunc // never called: the context ends at its deadline
+	until  time.Time
+}
+
+// replicateSlots is how many slots a replicate timeout is cut into (replicateContext).
+const replicateSlots = 32
+
+// replicateContext is the context that bounds a replicated put's wait: it ends
+// ReplicateTimeout after the put starts, or up to ReplicateTimeout/replicateSlots later. The
+// puts that start within one slot of that length share one context, so a SEND costs no
+// context and timer of its own (one per slot instead: 32 per timeout, not one per message).
+func (s *Store) replicateContext() context.Context {
+	now := time.Now()
+	if d := s.replicateSlot.Load(); d != nil && now.Before(d.until) {
+		return d.ctx
+	}
+	timeout := s.opts.ReplicateTimeout
+	if timeout <= 0 {
+		timeout = DefaultReplicateTimeout
+	}
+	d := &deadlineSlot{until: now.Add(max(timeout/replicateSlots, time.Nanosecond))}
+	d.ctx, d.cancel = context.WithDeadline(context.Background(), d.until.Add(timeout))
+	// Concurrent puts at a slot's end may each start a slot; the last stored serves the
+	// next ones, the others' contexts end at their deadlines all the same.
+	s.replicateSlot.Store(d)
+	return d.ctx
 }
 
 // putAsyncReplicated runs putReplicated on its own goroutine (joined by Close) and calls done.

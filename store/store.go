@@ -68,6 +68,9 @@ type Store struct {
 	closeMu sync.RWMutex
 	// replicating counts the goroutines of replicated PutAsync calls (replicated.go).
 	replicating sync.WaitGroup
+	// replicateSlot is the deadline the replicated puts of the current slot share
+	// (replicateContext in replicated.go).
+	replicateSlot atomic.Pointer[deadlineSlot]
 }
 
 // RecoveryInfo says what Open found and did.
