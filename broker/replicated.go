@@ -288,15 +288,22 @@ func (rg *replicaGroup) apply(index uint64, data []byte) error {
 // replicated_batch.go) and waits for its commit and apply, unless the dedupe table knows them
 // already (a retried send: replicated_state.go), when it answers the first copy's results.
 func (rg *replicaGroup) Replicate(ctx context.Context, records []byte) ([]commitlog.AppendResult, error) {
-	res, keys, ok, err := rg.state.dedupe(ctx, records)
-	if ok || err != nil {
-		return res, err
+	// The entry's keys, decoded once: for the dedupe table and the batch class (classify).
+	keys, same, whole, keyed := entryKeys(records)
+	if keyed {
+		res, pending, ok, err := rg.state.dedupeKeys(ctx, keys, same)
+		if ok || err != nil {
+			return res, err
+		}
+		keys = pending
+	} else {
+		keys = nil
 	}
 	rg.batchOnce.Do(func() {
 		rg.batcher = newProposalBatcher(rg.b.cfg.MappedFileSizeCommitLog)
 		rg.group.SetPull(rg.pullBatch)
 	})
-	res, err = rg.replicateBatched(ctx, records)
+	res, err := rg.replicateBatched(ctx, records, whole, keyed)
 	rg.state.proposed(keys)
 	return res, err
 }

@@ -85,8 +85,9 @@ type entryBatch struct {
 	waitErr error
 }
 
-// classify returns the class of run and its record count.
-func classify(run []byte, maxBytes int) (runClass, int) {
+// classify returns the class of run and its record count; whole and keyed are what entryKeys
+// returned for run.
+func classify(run []byte, maxBytes int, whole, keyed bool) (runClass, int) {
 	if len(run) > maxBytes {
 		return runAlone, 0
 	}
@@ -101,7 +102,6 @@ func classify(run []byte, maxBytes int) (runClass, int) {
 		}
 		pos += size
 	}
-	_, _, whole, keyed := entryKeys(run)
 	switch {
 	case whole:
 		return runAlone, 0
@@ -113,10 +113,11 @@ func classify(run []byte, maxBytes int) (runClass, int) {
 }
 
 // replicateBatched proposes run in a batch and waits until its entry is applied here.
-func (rg *replicaGroup) replicateBatched(ctx context.Context, run []byte) ([]commitlog.AppendResult, error) {
+// whole and keyed are what entryKeys returned for run.
+func (rg *replicaGroup) replicateBatched(ctx context.Context, run []byte, whole, keyed bool) ([]commitlog.AppendResult, error) {
 	q := rg.batcher
 	c := &batchCall{run: run, ready: make(chan struct{})}
-	c.class, c.records = classify(run, q.maxBytes)
+	c.class, c.records = classify(run, q.maxBytes, whole, keyed)
 	q.mu.Lock()
 	q.queue = append(q.queue, c)
 	q.mu.Unlock()

@@ -259,6 +259,11 @@ func (s *replicaState) dedupe(ctx context.Context, records []byte) (res []commit
 	if !ok {
 		return nil, nil, false, nil
 	}
+	return s.dedupeKeys(ctx, keys, same)
+}
+
+// dedupeKeys is dedupe for an entry whose keys entryKeys returned (ok).
+func (s *replicaState) dedupeKeys(ctx context.Context, keys []string, same []dedupeMatch) (res []commitlog.AppendResult, _ []string, ok bool, err error) {
 	d := &s.sends
 	for {
 		d.mu.Lock()
