@@ -24,12 +24,7 @@ func TestForwardedHalfCheckRelayed(t *testing.T) {
 		c.TransactionCheckInterval = 100
 	})
 	leader := readyLeader(t, replicas)
-	var follower *testBroker
-	for _, r := range replicas {
-		if r != leader {
-			follower = r
-		}
-	}
+	_, follower := aFollower(replicas, leader)
 	producer, err := remoting.NewClient(remoting.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)

@@ -152,3 +152,13 @@ func (tb *testBroker) sync() {
 		tb.t.Fatal(err)
 	}
 }
+
+// aFollower returns a replica other than leader (the last one in replicas) and its index.
+func aFollower(replicas []*testBroker, leader *testBroker) (int, *testBroker) {
+	for i := len(replicas) - 1; i >= 0; i-- {
+		if replicas[i] != leader {
+			return i, replicas[i]
+		}
+	}
+	panic("aFollower: every replica is the leader")
+}

@@ -76,13 +76,7 @@ func TestReplicaRestartResumes(t *testing.T) {
 		want = append(want, body)
 		expect(t, leader.send("Resume", 0, body, props(message.PropertyUniqKey, fmt.Sprintf("AC110001000000000000000000%06d", i))), remoting.ResponseSuccess)
 	}
-	var follower *testBroker
-	var idx int
-	for i, r := range replicas {
-		if r != leader {
-			follower, idx = r, i
-		}
-	}
+	idx, follower := aFollower(replicas, leader)
 	waitLong(t, "the follower's copy", func() bool { return follower.Store().MaxOffset("Resume", 0) == before })
 	for _, r := range replicas {
 		if _, err := os.Stat(filepath.Join(r.dir, "replica", "commitlog")); !os.IsNotExist(err) {

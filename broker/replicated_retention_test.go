@@ -105,13 +105,7 @@ func TestReplicatedRetention(t *testing.T) {
 		return
 	}
 	// A follower stops; the leader compacts past it only by force.
-	var idx int
-	for i, r := range replicas {
-		if r != leader {
-			idx = i
-		}
-	}
-	stopped := replicas[idx]
+	idx, stopped := aFollower(replicas, leader)
 	waitLong(t, "the config on the follower", func() bool {
 		topic, group, offset := oldConfig(stopped)
 		return topic && group && offset

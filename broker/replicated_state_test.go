@@ -170,12 +170,7 @@ func TestReplicatedConfig(t *testing.T) {
 func TestReplicatedConfigFollowerNoLocalChange(t *testing.T) {
 	replicas := startReplicas(t, 3)
 	leader := leaderOf(t, replicas)
-	var follower *testBroker
-	for _, r := range replicas {
-		if r != leader {
-			follower = r
-		}
-	}
+	_, follower := aFollower(replicas, leader)
 	expect(t, follower.call(remoting.RequestUpdateAndCreateSubscriptionGroup, []byte(`{"groupName":"local"}`)), remoting.ResponseServiceNotAvailable)
 	time.Sleep(300 * time.Millisecond)
 	for _, r := range replicas {
@@ -481,12 +476,7 @@ func sameCommitlogs(t *testing.T, replicas ...*testBroker) {
 func TestReplicaFailedFailStops(t *testing.T) {
 	replicas := startReplicas(t, 3)
 	leader := leaderOf(t, replicas)
-	var follower *testBroker
-	for _, r := range replicas {
-		if r != leader {
-			follower = r
-		}
-	}
+	_, follower := aFollower(replicas, leader)
 	if err := follower.store.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -329,7 +329,7 @@ func (b *Broker) putResponse(req *remoting.Command, res store.PutResult, err err
 // setSendExt adds the ext fields every send answer carries.
 func (b *Broker) setSendExt(resp *remoting.Command) {
 	resp.SetExt(protocol.FieldMsgRegion, b.cfg.RegionID)
-	resp.SetExt(protocol.FieldTraceOn, strconv.FormatBool(b.cfg.TraceOn))
+	resp.SetExtBool(protocol.FieldTraceOn, b.cfg.TraceOn)
 }
 
 // errorResponse maps an error to its response code (the one table of error → code).

@@ -67,13 +67,7 @@ func TestSnapshotInstallCrash(t *testing.T) {
 	expect(t, leader.call(remoting.RequestUpdateAndCreateSubscriptionGroup, []byte(`{"groupName":"gSnapOld"}`)), remoting.ResponseSuccess)
 	expect(t, leader.call(remoting.RequestUpdateConsumerOffset, nil, "consumerGroup", "gSnapOld", "topic", "Snap", "queueId", "0",
 		"commitOffset", "5"), remoting.ResponseSuccess)
-	var idx int
-	for i, r := range replicas {
-		if r != leader {
-			idx = i
-		}
-	}
-	stopped := replicas[idx]
+	idx, stopped := aFollower(replicas, leader)
 	waitLong(t, "the config on the follower", func() bool {
 		_, topic := stopped.topics.get("SnapOld")
 		_, offset := stopped.offsets.query("gSnapOld", "Snap", 0)
