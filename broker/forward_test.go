@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqstore/mqstore/internal/proctest"
 	"github.com/mqstore/mqstore/namesrv"
 	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
@@ -206,12 +207,7 @@ func TestReplicaForwardsWrites(t *testing.T) {
 func TestStableLeaderAddr(t *testing.T) {
 	// An alias of its own: no other test's listener (they bind 127.0.0.1) can take the port once
 	// the leader released it, which would make the "refused after step-down" check flaky.
-	ln, err := net.Listen("tcp", "127.0.0.79:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stable := ln.Addr().String()
-	ln.Close()
+	stable := proctest.FreeAddr(t, "127.0.0.79")
 	reg, replicas := startReplicasWithNamesrv(t, stable)
 	leader := readyLeader(t, replicas)
 	resp := sendTo(t, leader.client, stable, "StableT", "one", "")

@@ -2,13 +2,13 @@ package broker
 
 import (
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mqstore/mqstore/consumequeue"
+	"github.com/mqstore/mqstore/internal/proctest"
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/protocol"
 	"github.com/mqstore/mqstore/remoting"
@@ -20,12 +20,7 @@ import (
 // 127.0.0.1, where the brokers' own listeners take ephemeral ports that could be this one).
 func freeAddr(t testing.TB, alias int) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.%d:0", alias))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return proctest.FreeAddr(t, fmt.Sprintf("127.0.0.%d", alias))
 }
 
 // startReplicas starts a replicated group of n in-process brokers (real Raft over loopback TCP).

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqstore/mqstore/internal/proctest"
 	"github.com/mqstore/mqstore/message"
 )
 
@@ -144,12 +145,7 @@ func TestNodes(t *testing.T) {
 func TestNodeSingle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ln, err := net.Listen("tcp", "127.0.0.11:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := proctest.FreeAddr(t, "127.0.0.11")
 	n, err := OpenNode(NodeConfig{Group: "solo", Peers: "n0-" + addr, SelfID: "n0", Dir: t.TempDir(),
 		Log: LogOptions{SegmentSize: testSegment}, TickInterval: 10 * time.Millisecond, Logger: quiet})
 	if err != nil {

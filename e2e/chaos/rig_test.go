@@ -119,15 +119,10 @@ type cluster struct {
 	damageCrashes []string // when and which replica died of knownDamagePanic
 }
 
-// freePort returns a TCP port free on ip a moment ago.
+// freePort returns a TCP port free on ip and reserved for the test (proctest.FreePortOn).
 func freePort(t testing.TB, ip string) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", ip+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return proctest.FreePortOn(t, ip)
 }
 
 // startCluster starts the name server, the proxies and the replicas, creates the topic on every

@@ -31,15 +31,12 @@ func v5Logs(t *testing.T) {
 	rmq.ResetLogger()
 }
 
-// freeGRPCPort returns a port free a moment ago on the replicas' and the stable address's IPs.
+// freeGRPCPort returns a port reserved for the test that is free on the replicas' and the stable
+// address's IPs.
 func freeGRPCPort(t *testing.T) int {
 	t.Helper()
 	for range 20 {
-		ln, err := net.Listen("tcp", grpcStableIP+":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
+		port := proctest.FreePortOn(t, grpcStableIP)
 		free := true
 		for _, ip := range grpcIPs {
 			l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
@@ -49,7 +46,6 @@ func freeGRPCPort(t *testing.T) int {
 			}
 			l.Close()
 		}
-		ln.Close()
 		if free {
 			return port
 		}

@@ -15,7 +15,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -113,18 +112,12 @@ func startGroup(t *testing.T, g group) []*replica {
 	return replicas
 }
 
-// freePorts returns n distinct loopback ports that were free a moment ago (all are held open
-// together while they are picked, so the kernel cannot hand out one twice).
+// freePorts returns n distinct loopback ports reserved for the test (proctest.FreePort).
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	ports := make([]int, n)
+	for i := range ports {
+		ports[i] = proctest.FreePort(t)
 	}
 	return ports
 }
@@ -151,15 +144,10 @@ func seedTopics(t *testing.T, dir string, topics ...string) {
 	}
 }
 
-// freeAddr returns ip:port with a port that was free on ip a moment ago.
+// freeAddr returns ip:port with a port reserved for the test (proctest.FreeAddr).
 func freeAddr(t *testing.T, ip string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", ip+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return proctest.FreeAddr(t, ip)
 }
 
 // groupAddrs returns brokerName's brokerAddrs at the name server (nil when unknown).

@@ -53,17 +53,6 @@ func Binary(t testing.TB, pkg string) string {
 	return path
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // Proc is one child process. Start runs it; it can be signalled, killed and started again with
 // the same arguments.
 type Proc struct {
