@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -347,6 +349,31 @@ func TestParseArgs(t *testing.T) {
 		}
 		if err != nil && !errors.Is(err, ErrUsage) {
 			t.Errorf("%q: %v is not ErrUsage", tt.args, err)
+		}
+	}
+}
+
+// TestPeerEnv: the JetStream peer runs with this process's GOGC and memory limit when the
+// environment sets neither (mqbench's gctune settings reach both sides of a comparison), and
+// with the environment's when it does.
+func TestPeerEnv(t *testing.T) {
+	prevPercent := debug.SetGCPercent(321)
+	prevLimit := debug.SetMemoryLimit(1 << 30)
+	t.Cleanup(func() { debug.SetGCPercent(prevPercent); debug.SetMemoryLimit(prevLimit) })
+	for _, k := range []string{"GOGC", "GOMEMLIMIT"} {
+		t.Setenv(k, "") // restores the variable after the test
+		os.Unsetenv(k)
+	}
+	env := peerEnv()
+	if !slices.Contains(env, "GOGC=321") || !slices.Contains(env, "GOMEMLIMIT=1073741824") {
+		t.Fatalf("peer environment without GOGC/GOMEMLIMIT set: %q", env[len(env)-2:])
+	}
+	t.Setenv("GOGC", "150")
+	t.Setenv("GOMEMLIMIT", "2GiB")
+	env = peerEnv()
+	for _, v := range env {
+		if v == "GOGC=321" || strings.HasPrefix(v, "GOMEMLIMIT=1073741824") {
+			t.Fatalf("peer environment overrides the operator's settings: %q", v)
 		}
 	}
 }

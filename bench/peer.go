@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/metrics"
 	"strconv"
 
 	"github.com/mqstore/mqstore/bench/report"
@@ -91,6 +93,7 @@ func runPeer(ctx context.Context, cfg *Config, out, stderr io.Writer) (*report.R
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdout = &buf
 	cmd.Stderr = stderr
+	cmd.Env = peerEnv()
 	err := cmd.Run()
 	// Pass the peer's progress lines through; its text report and JSON
 	// line are printed again by Run, with the ceilings.
@@ -112,4 +115,26 @@ func runPeer(ctx context.Context, cfg *Config, out, stderr io.Writer) (*report.R
 	}
 	rep.Mode = ModePeer
 	return rep, nil
+}
+
+// peerEnv is the peer's environment: this process's, plus this process's collector settings
+// (GOGC, GOMEMLIMIT: what gctune.Apply chose in mqbench) where the environment sets none, so that
+// both sides of a comparison collect alike.
+func peerEnv() []string {
+	env := os.Environ()
+	samples := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
+	metrics.Read(samples)
+	if _, set := os.LookupEnv("GOGC"); !set && samples[0].Value.Kind() == metrics.KindUint64 {
+		gogc := "off" // the runtime reports off (-1) as a huge unsigned number
+		if p := samples[0].Value.Uint64(); p <= math.MaxInt32 {
+			gogc = strconv.FormatUint(p, 10)
+		}
+		env = append(env, "GOGC="+gogc)
+	}
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && samples[1].Value.Kind() == metrics.KindUint64 {
+		if limit := samples[1].Value.Uint64(); limit < math.MaxInt64 {
+			env = append(env, "GOMEMLIMIT="+strconv.FormatUint(limit, 10))
+		}
+	}
+	return env
 }

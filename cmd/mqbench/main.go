@@ -19,9 +19,11 @@ import (
 
 	"github.com/mqstore/mqstore/bench"
 	"github.com/mqstore/mqstore/internal/buildinfo"
+	"github.com/mqstore/mqstore/internal/gctune"
 )
 
 func main() {
+	gctune.Apply() // the embedded broker runs as mqstore does; the JetStream peer gets the same settings
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

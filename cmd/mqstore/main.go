@@ -34,6 +34,7 @@ import (
 	"github.com/mqstore/mqstore/broker"
 	"github.com/mqstore/mqstore/grpcserver"
 	"github.com/mqstore/mqstore/internal/buildinfo"
+	"github.com/mqstore/mqstore/internal/gctune"
 	"github.com/mqstore/mqstore/metrics"
 	"github.com/mqstore/mqstore/namesrv"
 	"github.com/mqstore/mqstore/remoting"
@@ -70,6 +71,7 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	for _, n := range s.notices {
 		logger.Warn("config: "+n.key+": "+n.text, "key", n.key, "source", n.source)
 	}
+	logGC(logger, gctune.Apply())
 
 	// Signals are caught from before the start line, so a supervisor that stops the server as
 	// soon as it reports itself up gets a clean shutdown.
@@ -332,6 +334,7 @@ func runNameServer(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	logger := newLogger(stderr, *logFormat, "info")
+	logGC(logger, gctune.Apply())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
@@ -404,4 +407,14 @@ func readiness(b *broker.Broker) func() error {
 		}
 		return nil
 	}
+}
+
+// logGC reports the collector's settings (internal/gctune) at start.
+func logGC(logger *slog.Logger, s gctune.Settings) {
+	if s.Percent < 0 {
+		logger.Info("gc: GOGC from the environment")
+		return
+	}
+	logger.Info("gc: GOGC and memory limit set for a server process (set GOGC or GOMEMLIMIT to choose)",
+		"GOGC", s.Percent, "GOMEMLIMIT", s.LimitBytes)
 }
