@@ -1,9 +1,11 @@
 package broker
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 
+	"github.com/mqstore/mqstore/commitlog"
 	"github.com/mqstore/mqstore/message"
 	"github.com/mqstore/mqstore/replication"
 	"github.com/mqstore/mqstore/txn"
@@ -75,12 +77,12 @@ func TestEntryKeys(t *testing.T) {
 	} {
 		keys, _, whole, ok := entryKeys(tc.entry)
 		if ok != (tc.keys != nil) || whole != tc.whole || len(keys) != len(tc.keys) {
-			t.Errorf("%s: keys %q whole %v ok %v, want %q whole %v", tc.name, keys, whole, ok, tc.keys, tc.whole)
+			t.Errorf("%s: %d keys whole %v ok %v, want %q whole %v", tc.name, len(keys), whole, ok, tc.keys, tc.whole)
 			continue
 		}
 		for i := range keys {
-			if keys[i] != tc.keys[i] {
-				t.Errorf("%s: key %d %q, want %q", tc.name, i, keys[i], tc.keys[i])
+			if keys[i] != dedupeIDOf([]byte(tc.keys[i])) {
+				t.Errorf("%s: key %d is not the ID of %q", tc.name, i, tc.keys[i])
 			}
 		}
 	}
@@ -101,6 +103,63 @@ func BenchmarkEntryKeys(b *testing.B) {
 	for b.Loop() {
 		if _, _, _, ok := entryKeys(rec); !ok {
 			b.Fatal("no key")
+		}
+	}
+}
+
+// BenchmarkDedupeRemember: what an applied one-record entry costs the dedupe table on every
+// replica (its keys decoded and entered into the full window, the oldest key dropped).
+func BenchmarkDedupeRemember(b *testing.B) {
+	const n = 1 << 17 // twice the window: every add evicts
+	recs := make([][]byte, n)
+	for i := range recs {
+		m := &message.Message{Topic: "BenchTopic", Body: make([]byte, 16)}
+		m.SetProperty(message.PropertyUniqKey, fmt.Sprintf("AC11000100002A9F%016X", i))
+		rec, err := message.AppendRecord(nil, m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		recs[i] = rec
+	}
+	var d dedupeTable
+	d.init(dedupeWindow)
+	res := []commitlog.AppendResult{{PhysicalOffset: 1, Size: 100}}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		keys, same, whole, ok := entryKeys(recs[i%n])
+		if !ok {
+			b.Fatal("no key")
+		}
+		d.add(keys, same, whole, res)
+		i++
+	}
+}
+
+// TestDedupeTableWindow: the table keeps the last window keys it was given, drops the oldest
+// beyond that, and a key entered again (a copy that got in anyway) takes no second slot.
+func TestDedupeTableWindow(t *testing.T) {
+	var d dedupeTable
+	d.init(3)
+	id := func(i int) dedupeID { return dedupeIDOf([]byte(fmt.Sprintf("T\x00K%d", i))) }
+	add := func(i int) {
+		d.add([]dedupeID{id(i)}, []dedupeMatch{{bodyCRC: uint32(i)}}, false, []commitlog.AppendResult{{PhysicalOffset: int64(i)}})
+	}
+	for _, i := range []int{0, 1, 1, 2} {
+		add(i)
+	}
+	if len(d.results) != 3 {
+		t.Fatalf("after 0, 1, 1, 2: %d keys, want 3", len(d.results))
+	}
+	add(3)
+	add(4)
+	for i := range 5 {
+		r, ok := d.results[id(i)]
+		if want := i >= 2; ok != want {
+			t.Fatalf("key %d remembered %v, want %v", i, ok, want)
+		}
+		if ok && (r.res[0].PhysicalOffset != int64(i) || r.same.bodyCRC != uint32(i)) {
+			t.Fatalf("key %d: %+v", i, r)
 		}
 	}
 }

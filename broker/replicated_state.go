@@ -1,9 +1,10 @@
 package broker
 
 import (
+	"bytes"
 	"context"
+	"hash/maphash"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -137,10 +138,27 @@ const dedupeWindow = 1 << 16
 // gets the first one's results and is not stored twice.
 type dedupeTable struct {
 	mu       sync.Mutex // guards the fields below
-	results  map[string]dedupeEntry
-	order    []string // ring of keys in results, oldest at next
+	results  map[dedupeID]dedupeEntry
+	order    []dedupeID // ring of keys in results, oldest at next once full
+	filled   int        // slots of order in use (they fill from 0)
 	next     int
-	inflight map[string]chan struct{} // keys of entries proposed on this leader, not yet resolved
+	inflight map[dedupeID]chan struct{} // keys of entries proposed on this leader, not yet resolved
+}
+
+// dedupeID is a dedupe key as the table holds it: a 128-bit hash of the key's bytes (topic,
+// NUL, UNIQ_KEY, and a timer roll's count; or a commit entry's half-message offset), two 64-bit
+// maphash sums under independent seeds of this process (the table lives in memory and is
+// rebuilt from the log at start). A fixed-size key hashes and compares faster than the string it
+// replaces and costs no allocation. Two keys would share an ID with a probability of about
+// 2^-128 per pair, and a send is answered from the table only when its body CRC and queue match
+// as well.
+type dedupeID struct{ a, b uint64 }
+
+var dedupeSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+
+// dedupeIDOf is the ID of a key's bytes.
+func dedupeIDOf(key []byte) dedupeID {
+	return dedupeID{maphash.Bytes(dedupeSeeds[0], key), maphash.Bytes(dedupeSeeds[1], key)}
 }
 
 // dedupeEntry is where a keyed record (or a whole commit entry) went, and what a retry must
@@ -165,14 +183,14 @@ type dedupeMatch struct {
 }
 
 func (d *dedupeTable) init(window int) {
-	d.results = make(map[string]dedupeEntry)
-	d.order = make([]string, window)
-	d.inflight = make(map[string]chan struct{})
+	d.results = make(map[dedupeID]dedupeEntry)
+	d.order = make([]dedupeID, window)
+	d.inflight = make(map[dedupeID]chan struct{})
 }
 
 // add remembers an applied entry's keys (with their records' body CRCs): one per record, or one
 // for the whole entry.
-func (d *dedupeTable) add(keys []string, same []dedupeMatch, whole bool, res []commitlog.AppendResult) {
+func (d *dedupeTable) add(keys []dedupeID, same []dedupeMatch, whole bool, res []commitlog.AppendResult) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for i, key := range keys {
@@ -191,8 +209,10 @@ func (d *dedupeTable) add(keys []string, same []dedupeMatch, whole bool, res []c
 			} // else a copy that got in anyway (stored before dedupe): the first one answers
 			continue
 		}
-		if old := d.order[d.next]; old != "" {
-			delete(d.results, old)
+		if d.filled == len(d.order) {
+			delete(d.results, d.order[d.next])
+		} else {
+			d.filled++
 		}
 		d.order[d.next] = key
 		d.next = (d.next + 1) % len(d.order)
@@ -201,36 +221,44 @@ func (d *dedupeTable) add(keys []string, same []dedupeMatch, whole bool, res []c
 }
 
 // dedupeKey is a record's key in the dedupe table, if it has one.
-func dedupeKey(rec *message.Record) (string, bool) {
+func dedupeKey(rec *message.Record) (dedupeID, bool) {
 	if rec.ReconsumeTimes > 0 {
-		return "", false
+		return dedupeID{}, false
 	}
 	switch message.TransactionType(rec.SysFlag) {
 	case message.TransactionCommitType, message.TransactionRollbackType:
-		return "", false
+		return dedupeID{}, false
 	}
-	topic := string(rec.Topic)
-	if strings.HasPrefix(topic, RetryTopicPrefix) || strings.HasPrefix(topic, DLQTopicPrefix) ||
-		topic == txn.OpTopic || topic == txn.DiscardTopic || topic == replication.ConfigTopic {
-		return "", false
+	topic := rec.Topic
+	if bytes.HasPrefix(topic, []byte(RetryTopicPrefix)) || bytes.HasPrefix(topic, []byte(DLQTopicPrefix)) ||
+		string(topic) == txn.OpTopic || string(topic) == txn.DiscardTopic || string(topic) == replication.ConfigTopic {
+		return dedupeID{}, false
 	}
 	uniq, ok := rec.Properties.Lookup(message.PropertyUniqKey)
 	if !ok || len(uniq) == 0 {
-		return "", false
+		return dedupeID{}, false
 	}
+	var buf [160]byte
+	key := append(append(append(buf[:0], topic...), 0), uniq...)
 	if rolls, ok := rec.Properties.Lookup(message.PropertyTimerRollTimes); ok {
 		// A timer's roll (store/timer.go) puts its record again, same key and body: keyed by
 		// its roll count, so it is not taken for a retry of the first put, while a new leader's
 		// roll of the same record is.
-		return topic + "\x00" + string(uniq) + "\x00roll" + string(rolls), true
+		key = append(append(key, "\x00roll"...), rolls...)
 	}
-	return topic + "\x00" + string(uniq), true
+	return dedupeIDOf(key), true
+}
+
+// commitDedupeID is the key of a transaction's commit entry: its half message's offset.
+func commitDedupeID(preparedOffset int64) dedupeID {
+	var buf [32]byte
+	return dedupeIDOf(strconv.AppendInt(append(buf[:0], "\x00commit\x00"...), preparedOffset, 10))
 }
 
 // entryKeys returns the dedupe keys of an entry and the body CRCs of the records they key: for
 // a transaction's commit entry (its first record a restored COMMIT message) one key for the
 // whole entry; otherwise one per record, and ok is false unless every record has one.
-func entryKeys(records []byte) (keys []string, same []dedupeMatch, whole, ok bool) {
+func entryKeys(records []byte) (keys []dedupeID, same []dedupeMatch, whole, ok bool) {
 	var rec message.Record
 	for pos := 0; pos < len(records); {
 		n, err := message.DecodeRecord(records[pos:], &rec, false)
@@ -238,7 +266,7 @@ func entryKeys(records []byte) (keys []string, same []dedupeMatch, whole, ok boo
 			return nil, nil, false, false
 		}
 		if pos == 0 && message.TransactionType(rec.SysFlag) == message.TransactionCommitType && rec.PreparedTransactionOffset > 0 {
-			return []string{"\x00commit\x00" + strconv.FormatInt(rec.PreparedTransactionOffset, 10)}, []dedupeMatch{{rec.BodyCRC, rec.QueueID}}, true, true
+			return []dedupeID{commitDedupeID(rec.PreparedTransactionOffset)}, []dedupeMatch{{rec.BodyCRC, rec.QueueID}}, true, true
 		}
 		pos += n
 		key, ok := dedupeKey(&rec)
@@ -254,7 +282,7 @@ func entryKeys(records []byte) (keys []string, same []dedupeMatch, whole, ok boo
 // dedupe answers an entry whose keys were all applied recently with their results (ok). An
 // entry whose copy is in flight on this leader waits for that copy first. Otherwise it marks
 // the entry's keys in flight and returns them: proposed(keys) must follow.
-func (s *replicaState) dedupe(ctx context.Context, records []byte) (res []commitlog.AppendResult, keys []string, ok bool, err error) {
+func (s *replicaState) dedupe(ctx context.Context, records []byte) (res []commitlog.AppendResult, keys []dedupeID, ok bool, err error) {
 	keys, same, _, ok := entryKeys(records)
 	if !ok {
 		return nil, nil, false, nil
@@ -263,7 +291,7 @@ func (s *replicaState) dedupe(ctx context.Context, records []byte) (res []commit
 }
 
 // dedupeKeys is dedupe for an entry whose keys entryKeys returned (ok).
-func (s *replicaState) dedupeKeys(ctx context.Context, keys []string, same []dedupeMatch) (res []commitlog.AppendResult, _ []string, ok bool, err error) {
+func (s *replicaState) dedupeKeys(ctx context.Context, keys []dedupeID, same []dedupeMatch) (res []commitlog.AppendResult, _ []dedupeID, ok bool, err error) {
 	d := &s.sends
 	for {
 		d.mu.Lock()
@@ -301,7 +329,7 @@ func (s *replicaState) dedupeKeys(ctx context.Context, keys []string, same []ded
 
 // proposed ends the in-flight mark dedupe set on keys: their entry committed and was applied
 // (the keys are in the table), or it failed.
-func (s *replicaState) proposed(keys []string) {
+func (s *replicaState) proposed(keys []dedupeID) {
 	if len(keys) == 0 {
 		return
 	}
