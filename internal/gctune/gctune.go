@@ -12,7 +12,9 @@ package gctune
 import (
 	"math"
 	"os"
+	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -55,26 +57,67 @@ func Choose(lookup func(string) (string, bool), memory int64) Settings {
 	return s
 }
 
-// availableMemory is the machine's physical memory, or the cgroup's memory limit when it is
-// lower; 0 when neither can be read.
+// availableMemory is the machine's physical memory, or the memory limit of the process's cgroup
+// when that is lower; 0 when neither can be read.
 func availableMemory() int64 {
 	var si unix.Sysinfo_t
 	var total int64
 	if unix.Sysinfo(&si) == nil {
 		total = int64(si.Totalram) * int64(si.Unit)
 	}
-	for _, path := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			continue
-		}
-		v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-		if err != nil || v <= 0 || v >= math.MaxInt64/2 {
-			continue // "max", or v1's "no limit" (a page-rounded MaxInt64)
-		}
-		if total == 0 || v < total {
-			total = v
-		}
+	if limit := cgroupMemoryLimit("/"); limit > 0 && (total == 0 || limit < total) {
+		total = limit
 	}
 	return total
+}
+
+// cgroupMemoryLimit is the lowest memory limit of the process's cgroup and its ancestors (v2
+// memory.max, v1 memory.limit_in_bytes), read under root ("/" but for tests); 0 when there is
+// none. A limit set on an enclosing slice binds the process as much as its own.
+func cgroupMemoryLimit(root string) int64 {
+	b, err := os.ReadFile(filepath.Join(root, "proc/self/cgroup"))
+	if err != nil {
+		return 0
+	}
+	var lowest int64
+	consider := func(dir, file string) {
+		for {
+			if v := readLimit(filepath.Join(dir, file)); v > 0 && (lowest == 0 || v < lowest) {
+				lowest = v
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir || !strings.HasPrefix(parent, filepath.Join(root, "sys/fs/cgroup")) {
+				return
+			}
+			dir = parent
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		// hierarchy-ID:controllers:path
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		switch {
+		case parts[0] == "0" && parts[1] == "": // cgroup v2
+			consider(filepath.Join(root, "sys/fs/cgroup", parts[2]), "memory.max")
+		case slices.Contains(strings.Split(parts[1], ","), "memory"): // cgroup v1
+			consider(filepath.Join(root, "sys/fs/cgroup/memory", parts[2]), "memory.limit_in_bytes")
+		}
+	}
+	return lowest
+}
+
+// readLimit reads a cgroup memory limit file: 0 for "max", v1's "no limit" (a page-rounded
+// MaxInt64) or a file that cannot be read.
+func readLimit(path string) int64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || v <= 0 || v >= math.MaxInt64/2 {
+		return 0
+	}
+	return v
 }

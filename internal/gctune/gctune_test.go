@@ -2,6 +2,7 @@ package gctune
 
 import (
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"testing"
 )
@@ -67,5 +68,56 @@ func TestApplyDefault(t *testing.T) {
 	}
 	if got := debug.SetMemoryLimit(-1); got != s.LimitBytes {
 		t.Fatalf("memory limit after Apply: %d, want %d", got, s.LimitBytes)
+	}
+}
+
+// TestCgroupMemoryLimit: the limit comes from the process's own cgroup (named in
+// /proc/self/cgroup), or an ancestor's when lower, for v2 and v1; "max" and v1's no-limit value
+// are no limit.
+func TestCgroupMemoryLimit(t *testing.T) {
+	write := func(root, path, content string) {
+		t.Helper()
+		full := filepath.Join(root, path)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  int64
+	}{
+		{"v2 own", map[string]string{
+			"proc/self/cgroup": "0::/system.slice/mqstore.service\n",
+			"sys/fs/cgroup/system.slice/mqstore.service/memory.max": "2147483648\n",
+			"sys/fs/cgroup/system.slice/memory.max":                 "max\n",
+		}, 2 << 30},
+		{"v2 ancestor lower", map[string]string{
+			"proc/self/cgroup": "0::/system.slice/mqstore.service\n",
+			"sys/fs/cgroup/system.slice/mqstore.service/memory.max": "max\n",
+			"sys/fs/cgroup/system.slice/memory.max":                 "1073741824\n",
+		}, 1 << 30},
+		{"v1", map[string]string{
+			"proc/self/cgroup": "9:cpu,cpuacct:/x\n4:memory:/docker/abc\n",
+			"sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes": "536870912\n",
+			"sys/fs/cgroup/memory/memory.limit_in_bytes":            "9223372036854771712\n",
+		}, 512 << 20},
+		{"no limit", map[string]string{
+			"proc/self/cgroup":         "0::/\n",
+			"sys/fs/cgroup/memory.max": "max\n",
+		}, 0},
+		{"no cgroup file", map[string]string{}, 0},
+	}
+	for _, tt := range tests {
+		root := t.TempDir()
+		for path, content := range tt.files {
+			write(root, path, content)
+		}
+		if got := cgroupMemoryLimit(root); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
 	}
 }
