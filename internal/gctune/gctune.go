@@ -4,9 +4,10 @@
 // per message, so with Go's default GOGC=100 it collects ten times a second under load and the
 // collector takes 15–20 % of its CPU. Apply raises GOGC to DefaultPercent and bounds the growth
 // that allows with a soft memory limit of a quarter of the memory available (the machine's, or
-// the cgroup's when lower), so a broker whose live heap does grow large collects as often as it
-// must to stay under the limit. Either environment variable, GOGC or GOMEMLIMIT, set by the
-// operator turns the corresponding setting off: their values rule, as for any Go program.
+// the process's cgroup limit when lower), so a broker whose live heap does grow large collects as often as it
+// must to stay under the limit. An operator's GOGC (any value, "off" too) leaves both settings
+// to the Go runtime, as for any Go program; an operator's GOMEMLIMIT alone keeps GOGC at
+// DefaultPercent under that limit.
 package gctune
 
 import (
