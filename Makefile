@@ -95,6 +95,7 @@ lint:
 	@out=$$(find . -name '*.go' -not -path './.git/*' -not -path './data/*' | xargs -r gofmt -l); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@for f in bench/scripts/*.sh; do bash -n "$$f" || exit 1; done
 
 clean:
 	rm -rf $(DATA) $(BIN)
