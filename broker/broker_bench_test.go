@@ -2,6 +2,7 @@ package broker
 
 import (
 	"github.com/mqstore/mqstore/bench/report"
+	"github.com/mqstore/mqstore/protocol"
 
 	"context"
 	"fmt"
@@ -117,37 +118,54 @@ func BenchmarkSendPipelined(b *testing.B) {
 // BenchmarkParseSendHeader: decoding a SEND_MESSAGE_V2 request's ROCKETMQ header and parsing it
 // into a sendHeader (no network, no store).
 func BenchmarkParseSendHeader(b *testing.B) {
-	for _, form := range []remoting.SerializeType{remoting.SerializeRocketMQ, remoting.SerializeJSON} {
-		b.Run(form.String(), func(b *testing.B) {
-			args := v2Args("ParseT", 3, props("TAGS", "T", "UNIQ_KEY", "7F0000010001000000000000000000AA"), false)
-			req := remoting.NewRequest(remoting.RequestSendMessageV2)
-			req.SerializeType = form
-			for i := 0; i < len(args); i += 2 {
-				req.SetExt(args[i], args[i+1])
-			}
-			frame, err := remoting.AppendFrame(nil, req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			req.Release()
-			fr := remoting.NewFrameReader(&repeatReader{frame: frame}, 64<<10, 1<<20)
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu := report.ProcessCPU()
-			for range b.N {
-				c, err := fr.ReadCommand()
-				if err != nil {
-					b.Fatal(err)
-				}
-				h, err := parseSendHeader(c, &sendFieldsV2)
-				if err != nil || h.queueID != 3 {
-					b.Fatal(err, h)
-				}
-				c.Release()
-			}
-			b.ReportMetric(float64(report.ProcessCPU()-cpu)/float64(b.N), "cpu-ns/op")
-		})
+	full := v2Args("ParseT", 3, props("TAGS", "T", "UNIQ_KEY", "7F0000010001000000000000000000AA"), false)
+	var minimal []string // without the optional fields (defaultTopicQueueNums, reconsumeTimes, maxReconsumeTimes)
+	for i := 0; i < len(full); i += 2 {
+		switch full[i] {
+		case protocol.FieldV2DefaultTopicQueueNums, protocol.FieldV2ReconsumeTimes, protocol.FieldV2MaxReconsumeTimes:
+		default:
+			minimal = append(minimal, full[i], full[i+1])
+		}
 	}
+	for _, form := range []remoting.SerializeType{remoting.SerializeRocketMQ, remoting.SerializeJSON} {
+		for _, fields := range []struct {
+			name string
+			args []string
+		}{{"all", full}, {"required", minimal}} {
+			b.Run(form.String()+"/"+fields.name, func(b *testing.B) {
+				benchParseSendHeader(b, form, fields.args)
+			})
+		}
+	}
+}
+
+func benchParseSendHeader(b *testing.B, form remoting.SerializeType, args []string) {
+	req := remoting.NewRequest(remoting.RequestSendMessageV2)
+	req.SerializeType = form
+	for i := 0; i < len(args); i += 2 {
+		req.SetExt(args[i], args[i+1])
+	}
+	frame, err := remoting.AppendFrame(nil, req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Release()
+	fr := remoting.NewFrameReader(&repeatReader{frame: frame}, 64<<10, 1<<20)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := report.ProcessCPU()
+	for range b.N {
+		c, err := fr.ReadCommand()
+		if err != nil {
+			b.Fatal(err)
+		}
+		h, err := parseSendHeader(c, &sendFieldsV2)
+		if err != nil || h.queueID != 3 {
+			b.Fatal(err, h)
+		}
+		c.Release()
+	}
+	b.ReportMetric(float64(report.ProcessCPU()-cpu)/float64(b.N), "cpu-ns/op")
 }
 
 // repeatReader reads frame over and over.

@@ -84,7 +84,10 @@ func parseSendHeader(req *remoting.Command, f *sendFields) (sendHeader, error) {
 		return v, nil
 	}
 	optional := func(j int, def int32) int32 {
-		if v, err := strconv.ParseInt(values[j], 10, 32); has(j) && err == nil {
+		if !has(j) {
+			return def
+		}
+		if v, err := strconv.ParseInt(values[j], 10, 32); err == nil {
 			return int32(v)
 		}
 		return def
