@@ -119,19 +119,13 @@ type cluster struct {
 	damageCrashes []string // when and which replica died of knownDamagePanic
 }
 
-// freePort returns a TCP port free on ip and reserved for the test (proctest.FreePortOn).
-func freePort(t testing.TB, ip string) int {
-	t.Helper()
-	return proctest.FreePortOn(t, ip)
-}
-
 // startCluster starts the name server, the proxies and the replicas, creates the topic on every
 // replica and waits for a leader at the name server.
 func startCluster(t testing.TB, root string, stable bool) *cluster {
 	t.Helper()
 	c := &cluster{t: t}
 	if stable {
-		c.stable = fmt.Sprintf("127.0.0.10:%d", freePort(t, "127.0.0.10"))
+		c.stable = fmt.Sprintf("127.0.0.10:%d", proctest.FreePortOn(t, "127.0.0.10"))
 	}
 	bin := proctest.Binary(t, mqstorePkg)
 	c.nsProc = proctest.New(t, bin, "namesrv", "-listen", "127.0.0.1:0",
@@ -146,7 +140,7 @@ func startCluster(t testing.TB, root string, stable bool) *cluster {
 	raftAddr := make([]string, replicas)
 	for i := range replicas {
 		c.nodes[i] = &node{name: fmt.Sprintf("n%d", i), ip: fmt.Sprintf("127.0.0.%d", 11+i), dir: filepath.Join(root, fmt.Sprintf("n%d", i))}
-		raftAddr[i] = fmt.Sprintf("%s:%d", c.nodes[i].ip, freePort(t, c.nodes[i].ip))
+		raftAddr[i] = fmt.Sprintf("%s:%d", c.nodes[i].ip, proctest.FreePortOn(t, c.nodes[i].ip))
 	}
 	// Link from→to: a proxy on to's alias, forwarding to to's replication port and dialing from
 	// from's alias, so nft rules on (from, to) match both of its legs.
@@ -175,7 +169,7 @@ func startCluster(t testing.TB, root string, stable bool) *cluster {
 			peers = append(peers, fmt.Sprintf("n%d-%s", j, addr))
 		}
 		args := []string{"-brokerClusterName", "ChaosCluster", "-brokerName", brokerName,
-			"-bindAddress", n.ip, "-brokerIP1", n.ip, "-listenPort", strconv.Itoa(freePort(t, n.ip)),
+			"-bindAddress", n.ip, "-brokerIP1", n.ip, "-listenPort", strconv.Itoa(proctest.FreePortOn(t, n.ip)),
 			"-storePathRootDir", n.dir, "-namesrvAddr", c.ns, "-metrics-addr", "", "-grpcServerPort", "0",
 			"-registerNameServerPeriod", "500", "-consoleEnable=false",
 			"-mappedFileSizeCommitLog", "4m", "-maxMessageSize", "1m", "-maxHashSlotNum", "1000", "-maxIndexNum", "4000",

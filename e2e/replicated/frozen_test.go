@@ -21,7 +21,7 @@ func TestStableLeaderAddrFrozenLeader(t *testing.T) {
 	}
 	const brokerName, topic = "broker-z", "Frozen"
 	ns := startNamesrv(t)
-	stable := freeAddr(t, "127.0.0.10")
+	stable := proctest.FreeAddr(t, "127.0.0.10")
 	replicas := startGroup(t, group{brokerName: brokerName, namesrvs: []string{ns}, leaderAddr: stable, topics: []string{topic}})
 	admin, err := client.NewAdmin(client.WithNameServer(ns), client.WithInstanceName(proctest.Instance("admin")), client.WithCallTimeout(2*time.Second))
 	if err != nil {

@@ -73,7 +73,7 @@ func grpcThroughFollower(t *testing.T, stable bool) {
 	port := freeGRPCPort(t)
 	var leaderAddr string
 	if stable {
-		leaderAddr = freeAddr(t, grpcStableIP)
+		leaderAddr = proctest.FreeAddr(t, grpcStableIP)
 	}
 	replicas := startGroup(t, group{brokerName: brokerName, namesrvs: []string{ns}, leaderAddr: leaderAddr,
 		topics: []string{topic}, ips: grpcIPs, grpcPort: port})

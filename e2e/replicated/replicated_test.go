@@ -144,12 +144,6 @@ func seedTopics(t *testing.T, dir string, topics ...string) {
 	}
 }
 
-// freeAddr returns ip:port with a port reserved for the test (proctest.FreeAddr).
-func freeAddr(t *testing.T, ip string) string {
-	t.Helper()
-	return proctest.FreeAddr(t, ip)
-}
-
 // groupAddrs returns brokerName's brokerAddrs at the name server (nil when unknown).
 func groupAddrs(admin *client.Admin, brokerName string) map[int64]string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -438,7 +432,7 @@ func leaderKilled(t *testing.T, stable bool) time.Duration {
 	namesrvs := []string{ns}
 	var leaderAddr string
 	if stable {
-		leaderAddr = freeAddr(t, "127.0.0.10")
+		leaderAddr = proctest.FreeAddr(t, "127.0.0.10")
 	}
 	replicas := startGroup(t, group{brokerName: brokerName, namesrvs: namesrvs, leaderAddr: leaderAddr, topics: []string{topic}})
 	admin, err := client.NewAdmin(client.WithNameServer(ns), client.WithInstanceName(proctest.Instance("admin")), client.WithCallTimeout(2*time.Second))
