@@ -33,6 +33,7 @@ type Point struct {
 type Recorder struct {
 	start time.Time
 	cpu0  time.Duration // ProcessCPU at start
+	sch0  schedSnapshot // scheduling waits at start
 
 	mu       sync.Mutex // guards total, interval, series and last
 	total    *hdrhistogram.Histogram
@@ -56,6 +57,7 @@ func NewRecorder() *Recorder {
 	return &Recorder{
 		start:    now,
 		cpu0:     ProcessCPU(),
+		sch0:     takeSched(),
 		last:     now,
 		total:    hdrhistogram.New(1, maxLatency, sigFigs),
 		interval: hdrhistogram.New(1, maxLatency, sigFigs),
@@ -68,6 +70,7 @@ func (r *Recorder) Restart() {
 	defer r.mu.Unlock()
 	r.start = time.Now()
 	r.cpu0 = ProcessCPU()
+	r.sch0 = takeSched()
 	r.last = r.start
 	r.total.Reset()
 	r.interval.Reset()
@@ -209,9 +212,11 @@ func (r *Recorder) Finish(mode string) *Report {
 		rep.MsgsPerSec = float64(rep.Messages) / secs
 		rep.MBPerSec = float64(rep.Bytes) / secs / 1e6
 	}
-	if cpu := ProcessCPU() - r.cpu0; rep.Messages > 0 && cpu > 0 {
+	cpu := ProcessCPU() - r.cpu0
+	if rep.Messages > 0 && cpu > 0 {
 		rep.CPUPerMsgUs = float64(cpu.Nanoseconds()) / 1e3 / float64(rep.Messages)
 	}
+	rep.Sched = r.sch0.since(takeSched(), secs, cpu)
 	h := r.total
 	us := func(q float64) float64 { return float64(h.ValueAtQuantile(q)) / 1e3 }
 	rep.Samples = h.TotalCount()

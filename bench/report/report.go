@@ -30,6 +30,9 @@ type Report struct {
 	// clients and, when embedded, the broker) during the measured phase,
 	// per message, in µs. Steadier than throughput on a shared machine.
 	CPUPerMsgUs float64 `json:"cpu_us_per_msg,omitempty"`
+	// Sched is how long the process's goroutines and threads waited for a
+	// core during the measured phase, and how many cores it used.
+	Sched *Sched `json:"sched,omitempty"`
 
 	// The workload.
 	Target    string `json:"target,omitempty"` // mqstore, jetstream
@@ -124,6 +127,14 @@ func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "throughput %s msgs/s, %.1f MB/s\n", group(int64(r.MsgsPerSec)), r.MBPerSec)
 	if r.CPUPerMsgUs > 0 {
 		fmt.Fprintf(w, "cpu        %.2f µs per message (process, user + system)\n", r.CPUPerMsgUs)
+	}
+	if s := r.Sched; s != nil {
+		fmt.Fprintf(w, "sched      %.2f cores used; goroutines waited for a P p50 %.1f µs  p99 %.1f µs  p99.9 %.1f µs (%s waits)",
+			s.Cores, s.GoroutineP50us, s.GoroutineP99us, s.GoroutineP999us, group(int64(s.GoroutineWaits)))
+		if s.ThreadWaitMsPerSec > 0 {
+			fmt.Fprintf(w, "; threads waited for a CPU %.0f ms per s", s.ThreadWaitMsPerSec)
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "latency    p50 %.1f µs  p90 %.1f µs  p99 %.1f µs  p99.9 %.1f µs  max %.1f µs  (mean %.1f µs, %s samples)\n",
 		r.P50us, r.P90us, r.P99us, r.P999us, r.MaxUs, r.MeanUs, group(r.Samples))
