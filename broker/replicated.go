@@ -288,6 +288,15 @@ func (rg *replicaGroup) apply(index uint64, data []byte) error {
 // replicated_batch.go) and waits for its commit and apply, unless the dedupe table knows them
 // already (a retried send: replicated_state.go), when it answers the first copy's results.
 func (rg *replicaGroup) Replicate(ctx context.Context, records []byte) ([]commitlog.AppendResult, error) {
+	// The store opens before the replica starts (newReplicaGroup, then start), and its parts may
+	// write while it opens: the transaction service's recovery queues the op markers of commits
+	// it finds without one (an entry whose restored message was dispatched before a crash and
+	// whose op marker was not), and its op writer appends them at once. Until start has made the
+	// group, nothing can be proposed: the writer retries, and the leader's own transaction
+	// service (ReopenTransactions) rebuilds the open table from the log.
+	if !rg.started.Load() {
+		return nil, fmt.Errorf("%w: replica %s is starting", store.ErrServiceNotAvailable, rg.self.Name)
+	}
 	// The entry's keys, decoded once: for the dedupe table and the batch class (classify).
 	keys, same, whole, keyed := entryKeys(records)
 	if keyed {
