@@ -38,18 +38,9 @@ func startTestNamesrv(t *testing.T) (addr string, reg *namesrv.Registry) {
 func startReplicasWithNamesrv(t *testing.T, stable string, mutate ...func(*Config)) (reg *namesrv.Registry, replicas []*testBroker) {
 	t.Helper()
 	ns, reg := startTestNamesrv(t)
-	var lns []net.Listener
 	var peers []string
 	for i := range 3 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		peers = append(peers, fmt.Sprintf("n%d-%s", i, ln.Addr()))
-	}
-	for _, ln := range lns {
-		ln.Close()
+		peers = append(peers, fmt.Sprintf("n%d-%s", i, freeAddr(t, 1)))
 	}
 	for i := range 3 {
 		replicas = append(replicas, startBroker(t, func(c *Config) {
