@@ -178,8 +178,24 @@ func runChaos(t *testing.T, cfg runConfig) {
 			}
 		}
 	}
+	// The push consumer (rocketmq-client-go) re-routes after failovers on its route poll (30 s)
+	// and backs off after failed pulls: give it time to deliver every acknowledged send, as long
+	// as it makes progress. What it still has not delivered then, it never will (a skipped
+	// offset): a failure.
+	waitStart, lastProgress := time.Now(), time.Now()
 	_, received := h.snapshot()
+	left, _ := undelivered(ops, received)
+	for left > 0 && time.Since(lastProgress) < 45*time.Second && time.Since(waitStart) < 3*time.Minute {
+		time.Sleep(500 * time.Millisecond)
+		_, received = h.snapshot()
+		if now, _ := undelivered(ops, received); now < left {
+			left, lastProgress = now, time.Now()
+		}
+	}
+	pushWait := time.Since(waitStart)
 	r := check(ops, received, reads, w.txn)
+	r.pushWait = pushWait
+	_, r.notReceivedByQueue = undelivered(ops, received)
 
 	for i := range c.nodes {
 		c.stop(i)

@@ -169,6 +169,8 @@ type report struct {
 
 	receipts, receiptMismatch int // push consumer deliveries; deliveries disagreeing with the replicas
 	ackedNotReceived          int
+	pushWait                  time.Duration // how long the run waited for the push consumer to catch up
+	notReceivedByQueue        string        // where the undelivered acknowledged sends are (undelivered())
 
 	raftCompared int64 // bytes of committed Raft log compared across replicas
 	raftDiffer   string
@@ -323,9 +325,59 @@ func check(ops []op, received []receipt, reads []replicaRead, txn bool) *report 
 	return r
 }
 
+// undelivered counts the acknowledged (non-transactional) sends the push consumer has not
+// delivered, and describes them by queue: how many, their offset range, and the highest offset
+// the consumer delivered on that queue (a consumer past a missing offset skipped it; one below
+// it is behind).
+func undelivered(ops []op, received []receipt) (int, string) {
+	got := map[string]bool{}
+	top := map[int]int64{}
+	for _, rc := range received {
+		got[rc.body] = true
+		if o, ok := top[rc.queue]; !ok || rc.offset > o {
+			top[rc.queue] = rc.offset
+		}
+	}
+	type span struct {
+		n        int
+		min, max int64
+	}
+	missing := map[int]*span{}
+	n := 0
+	for i := range ops {
+		o := &ops[i]
+		if o.outcome != ok || o.kind == "txn" || got[o.body] {
+			continue
+		}
+		n++
+		sp := missing[o.queue]
+		if sp == nil {
+			sp = &span{min: o.offset, max: o.offset}
+			missing[o.queue] = sp
+		}
+		sp.n++
+		sp.min, sp.max = min(sp.min, o.offset), max(sp.max, o.offset)
+	}
+	queues := make([]int, 0, len(missing))
+	for q := range missing {
+		queues = append(queues, q)
+	}
+	sort.Ints(queues)
+	var parts []string
+	for _, q := range queues {
+		sp := missing[q]
+		delivered := "none"
+		if o, ok := top[q]; ok {
+			delivered = fmt.Sprint(o)
+		}
+		parts = append(parts, fmt.Sprintf("q%d %d at %d..%d (delivered up to %s)", q, sp.n, sp.min, sp.max, delivered))
+	}
+	return n, strings.Join(parts, "; ")
+}
+
 // failed reports whether the checker found a safety violation.
 func (r *report) failedChecks() bool {
-	return r.lost+r.inconsistent+r.gaps+r.abortedReads+len(r.unexplainedDup)+r.txnMissing+r.txnRolledBackRead+r.txnDupes+r.receiptMismatch > 0 || r.raftDiffer != ""
+	return r.lost+r.inconsistent+r.gaps+r.abortedReads+len(r.unexplainedDup)+r.txnMissing+r.txnRolledBackRead+r.txnDupes+r.receiptMismatch+r.ackedNotReceived > 0 || r.raftDiffer != ""
 }
 
 func (r *report) String() string {
@@ -346,7 +398,11 @@ func (r *report) String() string {
 	}
 	fmt.Fprintf(&b, "duplicates %d (explained by client retries of unknown outcomes %d, unexplained %d)\n", r.duplicates, r.duplicatesExplained, len(r.unexplainedDup))
 	fmt.Fprintf(&b, "txn: committed %d (missing %d, duplicated %d), rolled back %d (read %d)\n", r.txnCommitted, r.txnMissing, r.txnDupes, r.txnRolledBack, r.txnRolledBackRead)
-	fmt.Fprintf(&b, "push consumer: %d deliveries, %d disagreeing with the replicas, %d acknowledged sends not delivered by the end\n", r.receipts, r.receiptMismatch, r.ackedNotReceived)
+	fmt.Fprintf(&b, "push consumer: %d deliveries, %d disagreeing with the replicas, %d acknowledged sends not delivered after waiting %v for it to catch up\n",
+		r.receipts, r.receiptMismatch, r.ackedNotReceived, r.pushWait.Round(100*time.Millisecond))
+	if r.notReceivedByQueue != "" {
+		fmt.Fprintf(&b, "  not delivered, by queue: %s\n", r.notReceivedByQueue)
+	}
 	fmt.Fprintf(&b, "raft logs: %d committed bytes compared across replicas", r.raftCompared)
 	if r.raftDiffer != "" {
 		fmt.Fprintf(&b, ", DIFFER: %s", r.raftDiffer)
