@@ -25,6 +25,7 @@ type Conn struct {
 	fr        *FrameReader
 	rframes   int64      // frames decoded since the last read (reader only; see IOStats)
 	completed *callBatch // completed asynchronous calls not yet handed to a callback worker (reader only)
+	wakeOwed  bool       // an answer of an inline handler was queued without waking the writer (reader only)
 
 	wmu     sync.Mutex  // guards queue and wclosed
 	queue   []*Command  // frames waiting for the writer
@@ -312,22 +313,56 @@ func (c *Conn) failCalls(err error) {
 
 // enqueue hands cmd to the writer.
 func (c *Conn) enqueue(cmd *Command) error {
+	first, err := c.push(cmd)
+	if first {
+		c.wakeWriter()
+	}
+	return err
+}
+
+// enqueueFromReader is enqueue for the answer of a handler served on the reader goroutine:
+// while more whole frames are buffered, the writer is not woken yet (the reader wakes it once
+// the frames of this read are served, flushOwedWake), so that one write carries the answers of
+// the whole read instead of the writer waking for the first and racing the reader for the rest.
+func (c *Conn) enqueueFromReader(cmd *Command) {
+	if first, _ := c.push(cmd); first {
+		if c.fr.hasFrame() {
+			c.wakeOwed = true
+		} else {
+			c.wakeOwed = false
+			c.wakeWriter()
+		}
+	}
+}
+
+// flushOwedWake wakes the writer if an answer is waiting for it (reader only).
+func (c *Conn) flushOwedWake() {
+	if c.wakeOwed {
+		c.wakeOwed = false
+		c.wakeWriter()
+	}
+}
+
+// push queues cmd for the writer; first when the queue was empty (the writer needs a
+// wake-up). A closed connection releases cmd and returns ErrConnClosed.
+func (c *Conn) push(cmd *Command) (first bool, err error) {
 	c.wmu.Lock()
 	if c.wclosed {
 		c.wmu.Unlock()
 		cmd.Release()
-		return ErrConnClosed
+		return false, ErrConnClosed
 	}
 	c.queue = append(c.queue, cmd)
-	first := len(c.queue) == 1
+	first = len(c.queue) == 1
 	c.wmu.Unlock()
-	if first {
-		select {
-		case c.wake <- struct{}{}:
-		default:
-		}
+	return first, nil
+}
+
+func (c *Conn) wakeWriter() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
 	}
-	return nil
 }
 
 // abort closes the connection because of err: the writer drops its queue,
@@ -381,6 +416,7 @@ func (c *Conn) readLoop() {
 			if c.completed != nil {
 				c.flushCallbacks()
 			}
+			c.flushOwedWake()
 			c.ep.io.framesRead.Add(c.rframes)
 			c.rframes = 0
 			c.readFailed(err)
@@ -394,6 +430,9 @@ func (c *Conn) readLoop() {
 		}
 		if c.completed != nil && (len(c.completed.calls) >= maxCallBatch || !c.fr.hasFrame()) {
 			c.flushCallbacks()
+		}
+		if c.wakeOwed && !c.fr.hasFrame() {
+			c.flushOwedWake()
 		}
 	}
 }

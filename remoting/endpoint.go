@@ -315,7 +315,11 @@ func (ep *endpoint) serve(req *Command, counted bool) {
 	resp.Opaque = req.Opaque
 	resp.Flag |= FlagResponse
 	resp.SerializeType = req.SerializeType
-	_ = c.enqueue(resp)
+	if counted {
+		_ = c.enqueue(resp)
+	} else { // an inline handler, on the reader goroutine
+		c.enqueueFromReader(resp)
+	}
 }
 
 func (ep *endpoint) callHandler(c *Conn, h Handler, req *Command) (resp *Command) {

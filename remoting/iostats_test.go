@@ -2,6 +2,7 @@ package remoting
 
 import (
 	"context"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -85,5 +86,50 @@ func TestBinaryHeadersAndIOStats(t *testing.T) {
 				t.Errorf("client read %d frames, want at most %d", cs.FramesRead, n)
 			}
 		})
+	}
+}
+
+// TestInlineAnswersOfOneRead: the answers of inline handlers to the requests that arrived in one
+// read go out in one write. The reader wakes the writer only once the buffered frames are
+// served; before, the writer woke for the first answer and wrote it alone while the handler
+// served the rest (here each takes 2 ms, so it always did).
+func TestInlineAnswersOfOneRead(t *testing.T) {
+	srv, addr := startServer(t, Options{}, func(s *Server) {
+		s.Handle(RequestSendMessageV2, KindInline, func(c *Conn, req *Command) *Command {
+			time.Sleep(2 * time.Millisecond)
+			return echo(c, req)
+		})
+	})
+	const n = 8
+	var frames []byte
+	for i := range n {
+		req := benchRequest()
+		req.Opaque = int32(i + 1)
+		var err error
+		if frames, err = appendFramePrefix(frames, req, 1<<20); err != nil {
+			t.Fatal(err)
+		}
+		frames = append(frames, req.Body...)
+	}
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := nc.Write(frames); err != nil { // one write: the server reads them at once
+		t.Fatal(err)
+	}
+	fr := NewFrameReader(nc, 64<<10, 1<<20)
+	for i := range n {
+		resp, err := fr.ReadCommand()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Opaque != int32(i+1) || !resp.IsResponse() {
+			t.Fatalf("answer %d: opaque %d, response %v", i, resp.Opaque, resp.IsResponse())
+		}
+	}
+	if s := srv.IOStats(); s.FramesWritten != n || s.Writes != 1 {
+		t.Fatalf("server wrote %d frames in %d writes, want %d in 1", s.FramesWritten, s.Writes, n)
 	}
 }
