@@ -431,7 +431,7 @@ func (c *Conn) readLoop() {
 		if c.completed != nil && (len(c.completed.calls) >= maxCallBatch || !c.fr.hasFrame()) {
 			c.flushCallbacks()
 		}
-		if c.wakeOwed && !c.fr.hasFrame() {
+		if !c.fr.hasFrame() {
 			c.flushOwedWake()
 		}
 	}

@@ -195,7 +195,6 @@ func runChaos(t *testing.T, cfg runConfig) {
 	pushWait := time.Since(waitStart)
 	r := check(ops, received, reads, w.txn)
 	r.pushWait = pushWait
-	_, r.notReceivedByQueue = undelivered(ops, received)
 
 	for i := range c.nodes {
 		c.stop(i)

@@ -308,20 +308,14 @@ func check(ops []op, received []receipt, reads []replicaRead, txn bool) *report 
 			}
 		}
 	}
-	got := map[string]bool{}
 	for _, rc := range received {
 		r.receipts++
-		got[rc.body] = true
 		if body, present := at[pos{rc.queue, rc.offset}]; present && body != rc.body {
 			r.receiptMismatch++
 			r.problem("push consumer got %q at queue %d offset %d; the replicas hold %q", rc.body, rc.queue, rc.offset, body)
 		}
 	}
-	for i := range ops {
-		if ops[i].outcome == ok && ops[i].kind != "txn" && !got[ops[i].body] {
-			r.ackedNotReceived++
-		}
-	}
+	r.ackedNotReceived, r.notReceivedByQueue = undelivered(ops, received)
 	return r
 }
 
